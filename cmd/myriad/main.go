@@ -1,0 +1,27 @@
+// Command myriad runs a Kubernetes platform for very large clusters. The
+// same binary is every process of the control plane: `myriad up` re-executes
+// itself as etcd, kube-apiserver, kube-controller-manager, kube-scheduler and
+// the node simulator.
+package main
+
+import (
+	"os"
+
+	"github.com/myriad-dev/myriad/internal/cli"
+	"github.com/myriad-dev/myriad/internal/components"
+	"github.com/myriad-dev/myriad/pkg/supervisor"
+)
+
+func main() {
+	if len(os.Args) > 1 {
+		if code, ok := components.Run(os.Args[1], os.Args[2:]); ok {
+			os.Exit(code)
+		}
+	}
+	os.Exit(cli.Execute())
+}
+
+func init() {
+	// A child of `myriad up` exits if its supervisor disappears.
+	supervisor.ExitWithParent()
+}

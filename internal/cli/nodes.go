@@ -1,0 +1,201 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/myriad-dev/myriad/pkg/nodesim"
+)
+
+func newNodesCommand() *cobra.Command {
+	var (
+		kubeconfig, capacity, metricsAddr string
+		qps                               float32
+		burst                             int
+		cfg                               nodesim.Config
+	)
+	cmd := &cobra.Command{
+		Use:   "nodes",
+		Short: "Run simulated nodes that behave like kubelets against any cluster",
+		Long: `Run --count simulated nodes in this process against the cluster in
+--kubeconfig. They register Nodes, renew Leases every 10s, report NodeStatus,
+run the pods bound to them (Pending -> Running, jobs complete, in-place image
+changes restart only that container) and terminate deleted pods gracefully.
+
+'myriad nodes fail' and 'myriad nodes recover' stop and resume the heartbeats
+of chosen nodes, so node lifecycle and eviction can be exercised.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfg.Count <= 0 {
+				return fmt.Errorf("--count must be positive, got %d", cfg.Count)
+			}
+			if qps <= 0 || burst <= 0 {
+				return errors.New("--qps and --burst must be positive")
+			}
+			if capacity != "" {
+				list, err := parseCapacity(capacity)
+				if err != nil {
+					return err
+				}
+				cfg.Capacity = list
+			}
+			cs, err := simClient(kubeconfig, qps, burst)
+			if err != nil {
+				return err
+			}
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			cfg.Registry = reg
+			cfg.Default()
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			if metricsAddr != "" {
+				if err := serveMetrics(cmd.Context(), metricsAddr, reg); err != nil {
+					return err
+				}
+			}
+			return nodesim.Run(cmd.Context(), cs, cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the cluster (default: $KUBECONFIG or ~/.kube/config)")
+	f.IntVar(&cfg.Count, "count", 100, "number of nodes this process simulates")
+	f.StringVar(&cfg.NamePrefix, "name-prefix", "myriad-node-", "node names are <prefix><index>")
+	f.IntVar(&cfg.StartIndex, "start-index", 0, "index of the first node, so several processes can share one fleet")
+	f.StringVar(&capacity, "capacity", "", "capacity of each node, e.g. cpu=32,memory=256Gi,pods=110,nvidia.com/gpu=8")
+	f.IntVar(&cfg.Zones, "zones", 3, "nodes are spread over this many topology zones")
+	f.StringVar(&cfg.PodCIDR, "pod-cidr", "10.128.0.0/9", "range from which each node gets a /24 for pod IPs")
+	f.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", 10*time.Second, "Lease renewal period (kubelet: 10s)")
+	f.DurationVar(&cfg.StatusReportInterval, "status-report-interval", 5*time.Minute, "full NodeStatus period when nothing changes (kubelet: 5m)")
+	f.DurationVar(&cfg.JobDuration, "job-duration", 2*time.Second, "how long containers of run-to-completion pods run (pod annotation "+nodesim.RunDurationAnnotation+" overrides)")
+	f.IntVar(&cfg.Workers, "workers", 32, "concurrent API writes per worker pool")
+	f.Float32Var(&qps, "qps", 2000, "client QPS limit toward the API server")
+	f.IntVar(&burst, "burst", 4000, "client burst toward the API server")
+	f.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9100 (off when empty)")
+	cmd.AddCommand(newNodesFailCommand(&kubeconfig, true), newNodesFailCommand(&kubeconfig, false))
+	return cmd
+}
+
+// newNodesFailCommand builds `nodes fail` (failed=true) or `nodes recover`.
+func newNodesFailCommand(kubeconfig *string, failed bool) *cobra.Command {
+	var fraction float64
+	var prefix string
+	use, short := "recover [NODE...]", "Resume heartbeats of failed simulated nodes"
+	if failed {
+		use, short = "fail [NODE...]", "Stop the heartbeats of simulated nodes, as if they crashed"
+	}
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		RunE: func(cmd *cobra.Command, names []string) error {
+			if (len(names) == 0) == (fraction == 0) {
+				return errors.New("name nodes or give --fraction, not both")
+			}
+			if fraction < 0 || fraction > 1 {
+				return fmt.Errorf("--fraction must be between 0 and 1, got %g", fraction)
+			}
+			cs, err := simClient(*kubeconfig, 50, 100)
+			if err != nil {
+				return err
+			}
+			if fraction > 0 {
+				if names, err = pickNodes(cmd.Context(), cs, prefix, fraction); err != nil {
+					return err
+				}
+			}
+			if err := nodesim.SetFailure(cmd.Context(), cs, names, failed); err != nil {
+				return err
+			}
+			verb := "recovered"
+			if failed {
+				verb = "failed"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s %d node(s)\n", verb, len(names))
+			return nil
+		},
+	}
+	cmd.Flags().Float64Var(&fraction, "fraction", 0, "pick this fraction of simulated nodes at random instead of naming them")
+	cmd.Flags().StringVar(&prefix, "name-prefix", "", "with --fraction, only nodes whose name starts with this")
+	return cmd
+}
+
+func pickNodes(ctx context.Context, cs kubernetes.Interface, prefix string, fraction float64) ([]string, error) {
+	list, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: nodesim.SimulatedLabel + "=true", ResourceVersion: "0"})
+	if err != nil {
+		return nil, fmt.Errorf("list simulated nodes: %w", err)
+	}
+	var names []string
+	for _, n := range list.Items {
+		if strings.HasPrefix(n.Name, prefix) {
+			names = append(names, n.Name)
+		}
+	}
+	rand.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
+	return names[:int(float64(len(names))*fraction+0.5)], nil
+}
+
+// simClient speaks protobuf: a Lease renewal is a fraction of the bytes and
+// CPU of JSON on both ends, which matters at 1,000 renewals a second.
+func simClient(kubeconfig string, qps float32, burst int) (*kubernetes.Clientset, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = kubeconfig
+	rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, nil).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("load kubeconfig: %w", err)
+	}
+	rc.QPS, rc.Burst = qps, burst
+	rc.ContentType = "application/vnd.kubernetes.protobuf"
+	rc.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+	rc.UserAgent = "myriad-nodes"
+	return kubernetes.NewForConfig(rc)
+}
+
+func parseCapacity(s string) (corev1.ResourceList, error) {
+	out := corev1.ResourceList{}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--capacity entry %q is not name=quantity", kv)
+		}
+		q, err := resource.ParseQuantity(v)
+		if err != nil {
+			return nil, fmt.Errorf("--capacity %s=%q: not a quantity", k, v)
+		}
+		out[corev1.ResourceName(k)] = q
+	}
+	return out, nil
+}
+
+func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--metrics-addr %s: %v", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	return nil
+}

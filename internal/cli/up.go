@@ -1,0 +1,92 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/myriad-dev/myriad/pkg/controlplane"
+)
+
+func newUpCommand() *cobra.Command {
+	o := controlplane.Options{}
+	var quota, nodeCapacity string
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Start a Kubernetes cluster of simulated nodes on this machine",
+		Long: `Start a real Kubernetes control plane on this machine: embedded etcd,
+kube-apiserver, kube-controller-manager and kube-scheduler, each a supervised
+process of this binary, plus simulated nodes that behave like kubelets.
+
+Everything lives in --data-dir: certificates, etcd data, kubeconfigs and logs.
+Running 'myriad up' again on the same directory resumes the same cluster with
+every object kept. Ctrl-C or SIGTERM stops every component cleanly.`,
+		Example: `  myriad up                      # 100 nodes in ~/.myriad
+  myriad up --nodes 10000 --data-dir /tmp/big
+  myriad up --apiservers 3       # three API servers behind one address`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			q, err := resource.ParseQuantity(quota)
+			if err != nil {
+				return fmt.Errorf("--etcd-quota %q is not a size like 8Gi", quota)
+			}
+			o.EtcdQuota = q.Value()
+			o.EtcdPortSet = cmd.Flags().Changed("etcd-port")
+			if nodeCapacity != "" {
+				o.NodeArgs = append(o.NodeArgs, "--capacity", nodeCapacity)
+			}
+			if o.DataDir, err = filepath.Abs(o.DataDir); err != nil {
+				return err
+			}
+			if o.Binary, err = os.Executable(); err != nil {
+				return fmt.Errorf("find own executable: %w", err)
+			}
+			o.Out = cmd.OutOrStdout()
+			return runUp(cmd, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.DataDir, "data-dir", defaultDataDir(), "directory holding the cluster's state (created 0700 if missing)")
+	f.IntVar(&o.Nodes, "nodes", 100, "number of simulated nodes")
+	f.IntVar(&o.APIServers, "apiservers", 1, "number of kube-apiserver processes; more than one runs them behind a load balancer on --port")
+	f.IntVar(&o.Port, "port", 6443, "port of the Kubernetes API")
+	f.IntVar(&o.EtcdPort, "etcd-port", 2379, "etcd client port (the next port is etcd's peer port); fixed when the data directory is created")
+	f.StringVar(&o.BindAddress, "bind-address", "127.0.0.1", "address the API listens on; 0.0.0.0 exposes it to the network")
+	f.StringVar(&quota, "etcd-quota", "8Gi", "etcd backend size limit")
+	f.DurationVar(&o.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node may miss heartbeats before it is marked NotReady")
+	f.DurationVar(&o.ReadyTimeout, "ready-timeout", 3*time.Minute, "how long each component may take to become ready")
+	f.StringVar(&nodeCapacity, "node-capacity", "", "capacity of each simulated node, e.g. cpu=32,memory=256Gi,pods=110 (default as 'myriad nodes')")
+	return cmd
+}
+
+func runUp(cmd *cobra.Command, o controlplane.Options) error {
+	out := cmd.OutOrStdout()
+	began := time.Now()
+	fmt.Fprintf(out, "myriad up: %d nodes, %d API server(s), data in %s\n", o.Nodes, o.APIServers, o.DataDir)
+	cluster, err := controlplane.Up(cmd.Context(), o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, `
+Myriad cluster ready in %.0fs: %d nodes, API at %s
+  export KUBECONFIG=%s
+  kubectl get nodes
+Component logs are in %s. Press Ctrl-C to stop; the cluster's state stays in %s.
+`, time.Since(began).Seconds(), o.Nodes, cluster.Plan.APIServerURL(), cluster.Plan.Dir.AdminKubeconfig(), cluster.Plan.Dir.Logs(), o.DataDir)
+	<-cmd.Context().Done()
+	fmt.Fprintln(out, "\nstopping ...")
+	cluster.Stop()
+	fmt.Fprintln(out, "stopped")
+	return nil
+}
+
+func defaultDataDir() string {
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".myriad")
+	}
+	return ".myriad"
+}

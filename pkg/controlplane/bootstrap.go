@@ -1,0 +1,103 @@
+package controlplane
+
+import (
+	"context"
+	"fmt"
+
+	flowcontrolv1 "k8s.io/api/flowcontrol/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// nodeSimRules is what the node simulator needs and no more: it acts for
+// thousands of kubelets, so it manages Nodes, their Leases and the status of
+// pods bound to them. It cannot create pods or read Secrets.
+var nodeSimRules = []rbacv1.PolicyRule{
+	{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch"}},
+	{APIGroups: []string{""}, Resources: []string{"nodes/status"}, Verbs: []string{"patch", "update"}},
+	{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch", "delete"}},
+	{APIGroups: []string{""}, Resources: []string{"pods/status"}, Verbs: []string{"patch", "update"}},
+	{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch", "update"}},
+	{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update", "patch", "delete"}},
+}
+
+// Bootstrap creates the cluster objects Myriad's own components need. It is
+// idempotent: every start runs it and existing objects are updated.
+func Bootstrap(ctx context.Context, cs kubernetes.Interface) error {
+	name := "myriad:nodesim"
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: managedLabels}, Rules: nodeSimRules}
+	if err := apply(ctx, role, cs.RbacV1().ClusterRoles().Create, cs.RbacV1().ClusterRoles().Update, cs.RbacV1().ClusterRoles().Get); err != nil {
+		return fmt.Errorf("ClusterRole %s: %w", name, err)
+	}
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: managedLabels},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: NodeSimUser}},
+	}
+	if err := apply(ctx, binding, cs.RbacV1().ClusterRoleBindings().Create, cs.RbacV1().ClusterRoleBindings().Update, cs.RbacV1().ClusterRoleBindings().Get); err != nil {
+		return fmt.Errorf("ClusterRoleBinding %s: %w", name, err)
+	}
+	for _, fs := range nodeSimFlowSchemas() {
+		if err := apply(ctx, fs, cs.FlowcontrolV1().FlowSchemas().Create, cs.FlowcontrolV1().FlowSchemas().Update, cs.FlowcontrolV1().FlowSchemas().Get); err != nil {
+			return fmt.Errorf("FlowSchema %s: %w", fs.Name, err)
+		}
+	}
+	return nil
+}
+
+var managedLabels = map[string]string{"app.kubernetes.io/managed-by": "myriad"}
+
+// nodeSimFlowSchemas give the simulator the API priority that kubelets get
+// from the built-in system-node-high and system-nodes schemas. Without them
+// its requests fall into global-default and 10k nodes' heartbeats are
+// throttled behind ordinary clients, which real kubelets never are.
+func nodeSimFlowSchemas() []*flowcontrolv1.FlowSchema {
+	subject := []flowcontrolv1.Subject{{Kind: flowcontrolv1.SubjectKindUser, User: &flowcontrolv1.UserSubject{Name: NodeSimUser}}}
+	all := []string{flowcontrolv1.NamespaceEvery}
+	schema := func(name, level string, precedence int32, rules []flowcontrolv1.ResourcePolicyRule) *flowcontrolv1.FlowSchema {
+		return &flowcontrolv1.FlowSchema{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: managedLabels},
+			Spec: flowcontrolv1.FlowSchemaSpec{
+				PriorityLevelConfiguration: flowcontrolv1.PriorityLevelConfigurationReference{Name: level},
+				MatchingPrecedence:         precedence,
+				DistinguisherMethod:        &flowcontrolv1.FlowDistinguisherMethod{Type: flowcontrolv1.FlowDistinguisherMethodByUserType},
+				Rules:                      []flowcontrolv1.PolicyRulesWithSubjects{{Subjects: subject, ResourceRules: rules}},
+			},
+		}
+	}
+	return []*flowcontrolv1.FlowSchema{
+		schema("myriad-nodesim-heartbeat", "node-high", 410, []flowcontrolv1.ResourcePolicyRule{
+			{Verbs: []string{"*"}, APIGroups: []string{""}, Resources: []string{"nodes", "nodes/status"}, ClusterScope: true, Namespaces: all},
+			{Verbs: []string{"*"}, APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Namespaces: all},
+		}),
+		schema("myriad-nodesim", "system", 510, []flowcontrolv1.ResourcePolicyRule{
+			{Verbs: []string{"*"}, APIGroups: []string{"*"}, Resources: []string{"*"}, ClusterScope: true, Namespaces: all},
+		}),
+	}
+}
+
+type object interface {
+	metav1.Object
+}
+
+// apply creates obj or, if it exists, overwrites its spec keeping the
+// server's resourceVersion. Generic over the typed clients' method values.
+func apply[T object](ctx context.Context, obj T,
+	create func(context.Context, T, metav1.CreateOptions) (T, error),
+	update func(context.Context, T, metav1.UpdateOptions) (T, error),
+	get func(context.Context, string, metav1.GetOptions) (T, error),
+) error {
+	_, err := create(ctx, obj, metav1.CreateOptions{})
+	if !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	cur, err := get(ctx, obj.GetName(), metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	obj.SetResourceVersion(cur.GetResourceVersion())
+	_, err = update(ctx, obj, metav1.UpdateOptions{})
+	return err
+}

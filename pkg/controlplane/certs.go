@@ -1,0 +1,104 @@
+package controlplane
+
+import (
+	"fmt"
+	"net"
+
+	"github.com/myriad-dev/myriad/pkg/controlplane/pki"
+)
+
+// Identities of the components. Each has its own certificate so that RBAC
+// grants each only what it needs; the built-in ClusterRoles of Kubernetes
+// already bind the controller-manager and scheduler names below.
+const (
+	AdminUser             = "myriad-admin"
+	ControllerManagerUser = "system:kube-controller-manager"
+	SchedulerUser         = "system:kube-scheduler"
+	NodeSimUser           = "myriad:nodesim"
+	// ServiceClusterIPRange gives the "kubernetes" Service 10.96.0.1.
+	ServiceClusterIPRange = "10.96.0.0/16"
+	kubernetesServiceIP   = "10.96.0.1"
+)
+
+// Certs lists every file the components read.
+type Certs struct {
+	CA, FrontProxyCA                            string
+	APIServerCert, APIServerKey                 string
+	EtcdServerCert, EtcdServerKey               string
+	EtcdPeerCert, EtcdPeerKey                   string
+	EtcdClientCert, EtcdClientKey               string
+	FrontProxyClientCert, FrontProxyClientKey   string
+	ControllerManagerCert, ControllerManagerKey string
+	SchedulerCert, SchedulerKey                 string
+	CAKey                                       string
+	ServiceAccountKey, ServiceAccountPub        string
+	clients                                     map[string][2]string
+}
+
+// Client returns the client certificate and key issued for user.
+func (c Certs) Client(user string) (cert, key string) {
+	p := c.clients[user]
+	return p[0], p[1]
+}
+
+// EnsureCerts issues whatever is missing under d.PKI(). Existing valid
+// certificates are kept, so a restart keeps every kubeconfig working.
+func EnsureCerts(d DataDir) (Certs, error) {
+	dir := d.PKI()
+	ca, err := pki.LoadOrCreateCA(dir, "ca", "myriad-ca")
+	if err != nil {
+		return Certs{}, err
+	}
+	fpCA, err := pki.LoadOrCreateCA(dir, "front-proxy-ca", "myriad-front-proxy-ca")
+	if err != nil {
+		return Certs{}, err
+	}
+	loopback := []net.IP{net.ParseIP("127.0.0.1"), net.IPv6loopback}
+	c := Certs{CA: ca.CertFile, CAKey: dir + "/ca.key", FrontProxyCA: fpCA.CertFile, clients: map[string][2]string{}}
+
+	type issue struct {
+		ca        *pki.CA
+		name      string
+		req       pki.Request
+		cert, key *string
+	}
+	var apiIPs = append([]net.IP{net.ParseIP(kubernetesServiceIP)}, loopback...)
+	issues := []issue{
+		{ca, "apiserver", pki.Request{CommonName: "kube-apiserver", Server: true, IPs: apiIPs,
+			DNSNames: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}},
+			&c.APIServerCert, &c.APIServerKey},
+		{ca, "etcd-server", pki.Request{CommonName: "etcd-server", Server: true, IPs: loopback, DNSNames: []string{"localhost"}}, &c.EtcdServerCert, &c.EtcdServerKey},
+		{ca, "etcd-peer", pki.Request{CommonName: "etcd-peer", Server: true, Client: true, IPs: loopback, DNSNames: []string{"localhost"}}, &c.EtcdPeerCert, &c.EtcdPeerKey},
+		{ca, "apiserver-etcd-client", pki.Request{CommonName: "kube-apiserver-etcd-client", Client: true}, &c.EtcdClientCert, &c.EtcdClientKey},
+		{fpCA, "front-proxy-client", pki.Request{CommonName: "front-proxy-client", Client: true}, &c.FrontProxyClientCert, &c.FrontProxyClientKey},
+		{ca, "controller-manager-serving", pki.Request{CommonName: "kube-controller-manager", Server: true, IPs: loopback, DNSNames: []string{"localhost"}}, &c.ControllerManagerCert, &c.ControllerManagerKey},
+		{ca, "scheduler-serving", pki.Request{CommonName: "kube-scheduler", Server: true, IPs: loopback, DNSNames: []string{"localhost"}}, &c.SchedulerCert, &c.SchedulerKey},
+	}
+	for _, is := range issues {
+		if *is.cert, *is.key, err = is.ca.EnsureCert(dir, is.name, is.req); err != nil {
+			return Certs{}, err
+		}
+	}
+	for _, u := range []struct{ file, cn, org string }{
+		// The admin is in system:masters, the break-glass group, as kubeadm's
+		// admin.conf was: it is the user's own key to their own cluster.
+		{"admin", AdminUser, "system:masters"},
+		{"controller-manager", ControllerManagerUser, ""},
+		{"scheduler", SchedulerUser, ""},
+		{"nodesim", NodeSimUser, ""},
+	} {
+		var orgs []string
+		if u.org != "" {
+			orgs = []string{u.org}
+		}
+		cert, key, err := ca.EnsureCert(dir, u.file+"-client", pki.Request{CommonName: u.cn, Organization: orgs, Client: true})
+		if err != nil {
+			return Certs{}, fmt.Errorf("client certificate for %s: %w", u.cn, err)
+		}
+		c.clients[u.cn] = [2]string{cert, key}
+	}
+	if c.ServiceAccountKey, c.ServiceAccountPub, err = pki.EnsureKeyPair(dir, "sa"); err != nil {
+		return Certs{}, err
+	}
+	return c, nil
+}

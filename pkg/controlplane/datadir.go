@@ -1,0 +1,158 @@
+package controlplane
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// FormatVersion is bumped whenever the on-disk layout changes in a way an
+// older or newer Myriad cannot read. A mismatch stops `myriad up` before it
+// touches anything.
+const FormatVersion = 1
+
+// KubernetesVersion is the version of the k8s.io/kubernetes module linked
+// into this binary; the data directory records it because etcd contents are
+// only guaranteed readable by the same or the next minor version.
+const KubernetesVersion = "v1.37.2"
+
+const stampName = "myriad.json"
+
+// Stamp is what a data directory records about the Myriad that created it.
+type Stamp struct {
+	Format            int    `json:"format"`
+	KubernetesVersion string `json:"kubernetesVersion"`
+	// EtcdPort is fixed at creation: etcd stores its peer URL in its own
+	// data, so the member must come back on the same address.
+	EtcdPort int `json:"etcdPort"`
+}
+
+// DataDir is the layout of one cluster's state on disk.
+type DataDir struct {
+	Root string
+}
+
+func (d DataDir) PKI() string             { return filepath.Join(d.Root, "pki") }
+func (d DataDir) Etcd() string            { return filepath.Join(d.Root, "etcd") }
+func (d DataDir) Logs() string            { return filepath.Join(d.Root, "logs") }
+func (d DataDir) Run() string             { return filepath.Join(d.Root, "run") }
+func (d DataDir) AdminKubeconfig() string { return filepath.Join(d.Root, "kubeconfig") }
+func (d DataDir) Kubeconfig(who string) string {
+	return filepath.Join(d.Root, "kubeconfigs", who+".kubeconfig")
+}
+func (d DataDir) stamp() string { return filepath.Join(d.Root, stampName) }
+
+// Prepare checks that Root is usable and returns its stamp, creating the
+// directory and stamp on first use. Every refusal is one line naming what to
+// fix, and a refused directory is left exactly as it was.
+func (d DataDir) Prepare(etcdPort int) (Stamp, error) {
+	info, err := os.Stat(d.Root)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if err := os.MkdirAll(d.Root, 0o700); err != nil {
+			return Stamp{}, fmt.Errorf("cannot create data directory %s: %v; choose another --data-dir", d.Root, unwrapPathErr(err))
+		}
+	case err != nil:
+		return Stamp{}, fmt.Errorf("cannot use data directory %s: %v", d.Root, unwrapPathErr(err))
+	case !info.IsDir():
+		return Stamp{}, fmt.Errorf("data directory %s is a file, not a directory; choose another --data-dir", d.Root)
+	}
+	if err := writable(d.Root); err != nil {
+		return Stamp{}, fmt.Errorf("data directory %s is not writable (%v); fix its permissions or choose another --data-dir", d.Root, err)
+	}
+
+	raw, err := os.ReadFile(d.stamp())
+	if errors.Is(err, os.ErrNotExist) {
+		entries, err := os.ReadDir(d.Root)
+		if err != nil {
+			return Stamp{}, fmt.Errorf("read data directory %s: %w", d.Root, err)
+		}
+		if len(entries) > 0 {
+			return Stamp{}, fmt.Errorf("data directory %s is not empty and was not created by myriad (no %s); choose an empty or new --data-dir", d.Root, stampName)
+		}
+		s := Stamp{Format: FormatVersion, KubernetesVersion: KubernetesVersion, EtcdPort: etcdPort}
+		return s, d.writeStamp(s)
+	}
+	if err != nil {
+		return Stamp{}, fmt.Errorf("read %s: %w", d.stamp(), err)
+	}
+	var s Stamp
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return Stamp{}, fmt.Errorf("%s is corrupt (%v); this directory cannot be resumed, choose another --data-dir", d.stamp(), err)
+	}
+	if s.Format != FormatVersion {
+		return Stamp{}, fmt.Errorf("data directory %s has format %d but this myriad reads format %d; use a matching myriad or another --data-dir", d.Root, s.Format, FormatVersion)
+	}
+	if minorOf(s.KubernetesVersion) != minorOf(KubernetesVersion) {
+		return Stamp{}, fmt.Errorf("data directory %s was written by Kubernetes %s but this myriad runs %s; use a matching myriad or another --data-dir", d.Root, s.KubernetesVersion, KubernetesVersion)
+	}
+	return s, nil
+}
+
+func (d DataDir) writeStamp(s Stamp) error {
+	raw, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(d.stamp(), append(raw, '\n'), 0o600)
+}
+
+// MakeDirs creates the sub-directories, all private to the user.
+func (d DataDir) MakeDirs() error {
+	for _, dir := range []string{d.PKI(), d.Etcd(), d.Logs(), d.Run(), filepath.Dir(d.Kubeconfig("x"))} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return err
+		}
+	}
+	return os.Chmod(d.Root, 0o700)
+}
+
+// Lock takes an exclusive advisory lock so two `myriad up` never share one
+// directory. The kernel drops the lock when the process dies, even on
+// kill -9, so a crashed run never blocks the next.
+func (d DataDir) Lock() (release func(), err error) {
+	path := filepath.Join(d.Root, "lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("data directory %s is in use by another myriad up; stop it or choose another --data-dir", d.Root)
+	}
+	return func() { f.Close() }, nil
+}
+
+func writable(dir string) error {
+	f, err := os.CreateTemp(dir, ".probe-*")
+	if err != nil {
+		return unwrapPathErr(err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+func unwrapPathErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// minorOf reduces "v1.37.2" to "v1.37": patch releases share a storage
+// format, minor releases may not.
+func minorOf(v string) string {
+	if i := strings.LastIndexByte(v, '.'); i > 0 && strings.Count(v, ".") == 2 {
+		return v[:i]
+	}
+	return v
+}

@@ -1,0 +1,108 @@
+package controlplane
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestPrepareNewDirectory(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "cluster")
+	d := DataDir{Root: root}
+	s, err := d.Prepare(2379)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Format != FormatVersion || s.EtcdPort != 2379 {
+		t.Fatalf("stamp = %+v", s)
+	}
+	info, _ := os.Stat(root)
+	if info.Mode().Perm() != 0o700 {
+		t.Fatalf("data directory mode %v, want 0700", info.Mode().Perm())
+	}
+	// Resuming returns the recorded stamp, whatever port is asked now.
+	s2, err := d.Prepare(9999)
+	if err != nil || s2.EtcdPort != 2379 {
+		t.Fatalf("resume: %+v, %v", s2, err)
+	}
+}
+
+func TestPrepareRefusesBadDirectories(t *testing.T) {
+	foreign := t.TempDir()
+	os.WriteFile(filepath.Join(foreign, "precious.txt"), []byte("x"), 0o600)
+
+	newer := t.TempDir()
+	os.WriteFile(filepath.Join(newer, stampName), []byte(`{"format": 99, "kubernetesVersion": "v1.37.2"}`), 0o600)
+
+	oldKube := t.TempDir()
+	os.WriteFile(filepath.Join(oldKube, stampName), []byte(`{"format": 1, "kubernetesVersion": "v1.30.0"}`), 0o600)
+
+	corrupt := t.TempDir()
+	os.WriteFile(filepath.Join(corrupt, stampName), []byte(`{`), 0o600)
+
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o600)
+
+	for _, tc := range []struct {
+		name, root, want string
+	}{
+		{"foreign", foreign, "not created by myriad"},
+		{"newer format", newer, "format 99"},
+		{"other kubernetes", oldKube, "v1.30.0"},
+		{"corrupt stamp", corrupt, "corrupt"},
+		{"a file", file, "is a file"},
+		{"under a file", filepath.Join(file, "sub"), "cannot"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := listing(t, tc.root)
+			_, err := DataDir{Root: tc.root}.Prepare(2379)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error must be one line: %q", err)
+			}
+			if after := listing(t, tc.root); after != before {
+				t.Fatalf("a refused directory was modified: %q -> %q", before, after)
+			}
+		})
+	}
+}
+
+func TestPatchReleasesShareAFormat(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, stampName), []byte(`{"format": 1, "kubernetesVersion": "v1.37.0"}`), 0o600)
+	if _, err := (DataDir{Root: dir}).Prepare(2379); err != nil {
+		t.Fatalf("a patch release must resume the directory: %v", err)
+	}
+}
+
+func TestLockIsExclusive(t *testing.T) {
+	d := DataDir{Root: t.TempDir()}
+	release, err := d.Lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Lock(); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("second lock: %v", err)
+	}
+	release()
+	again, err := d.Lock()
+	if err != nil {
+		t.Fatalf("lock after release: %v", err)
+	}
+	again()
+}
+
+func listing(t *testing.T, dir string) string {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "unreadable"
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return strings.Join(names, ",")
+}

@@ -1,0 +1,77 @@
+package controlplane
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"time"
+
+	"go.etcd.io/etcd/server/v3/embed"
+)
+
+// EtcdOptions configures the embedded etcd member.
+type EtcdOptions struct {
+	Dir                  string
+	ClientPort, PeerPort int
+	// QuotaBytes is the backend size limit. The seeds' clusters ran with tens
+	// of GB once the hashmap freelist made large databases fast.
+	QuotaBytes int64
+	Certs      Certs
+	// CompactionRetention is etcd's own periodic compaction; the API server
+	// also compacts every 5 minutes, this is the backstop when it is down.
+	CompactionRetention time.Duration
+}
+
+// DefaultEtcdQuota is 8 GiB, the largest size etcd recommends without tuning.
+const DefaultEtcdQuota = 8 << 30
+
+// RunEtcd starts a single etcd member and blocks until ctx is done or etcd
+// fails. ready is closed once the member serves clients.
+func RunEtcd(ctx context.Context, o EtcdOptions, ready chan<- struct{}) error {
+	cfg := embed.NewConfig()
+	cfg.Name = "myriad"
+	cfg.Dir = o.Dir
+	// The map freelist is the seed's etcd change: O(1) free-page lookup
+	// instead of scanning an array, which is what let the DB grow past 2 GB.
+	cfg.BackendFreelistType = "map"
+	cfg.QuotaBackendBytes = o.QuotaBytes
+	cfg.AutoCompactionMode = embed.CompactorModePeriodic
+	cfg.AutoCompactionRetention = o.CompactionRetention.String()
+	cfg.UnsafeNoFsync = false // an acknowledged write is on disk
+	cfg.Logger = "zap"
+	cfg.LogLevel = "warn"
+	cfg.LogOutputs = []string{"stderr"}
+
+	client := url.URL{Scheme: "https", Host: fmt.Sprintf("127.0.0.1:%d", o.ClientPort)}
+	peer := url.URL{Scheme: "https", Host: fmt.Sprintf("127.0.0.1:%d", o.PeerPort)}
+	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
+	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
+	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+
+	cfg.ClientTLSInfo.CertFile, cfg.ClientTLSInfo.KeyFile = o.Certs.EtcdServerCert, o.Certs.EtcdServerKey
+	cfg.ClientTLSInfo.TrustedCAFile = o.Certs.CA
+	cfg.ClientTLSInfo.ClientCertAuth = true
+	cfg.PeerTLSInfo.CertFile, cfg.PeerTLSInfo.KeyFile = o.Certs.EtcdPeerCert, o.Certs.EtcdPeerKey
+	cfg.PeerTLSInfo.TrustedCAFile = o.Certs.CA
+	cfg.PeerTLSInfo.ClientCertAuth = true
+
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		return fmt.Errorf("start etcd: %w", err)
+	}
+	defer e.Close()
+	select {
+	case <-e.Server.ReadyNotify():
+		close(ready)
+	case err := <-e.Err():
+		return fmt.Errorf("etcd: %w", err)
+	case <-ctx.Done():
+		return nil
+	}
+	select {
+	case err := <-e.Err():
+		return fmt.Errorf("etcd: %w", err)
+	case <-ctx.Done():
+		return nil
+	}
+}

@@ -1,0 +1,153 @@
+package controlplane
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Plan is everything the control plane's processes need to know about each
+// other: ports, certificates and tuning. It is computed once per `myriad up`
+// and turned into each component's command line by the functions below.
+type Plan struct {
+	Dir                                  DataDir
+	Certs                                Certs
+	BindAddress                          string // 127.0.0.1 unless the user asks otherwise
+	EtcdPort                             int
+	APIPort                              int   // what clients use: the API server, or the balancer in front of several
+	APIServerPort                        []int // one per API server
+	ControllerManagerPort, SchedulerPort int
+	// NodeMonitorGracePeriod is how long the node lifecycle controller waits
+	// for a heartbeat before marking a node NotReady.
+	NodeMonitorGracePeriod time.Duration
+}
+
+// APIServerURL is the endpoint every client (kubeconfig) uses.
+func (p Plan) APIServerURL() string { return fmt.Sprintf("https://%s:%d", p.clientHost(), p.APIPort) }
+
+func (p Plan) clientHost() string {
+	if p.BindAddress == "0.0.0.0" || p.BindAddress == "" || p.BindAddress == "::" {
+		return "127.0.0.1"
+	}
+	return p.BindAddress
+}
+
+// APIServerArgs is the kube-apiserver command line for server i.
+func (p Plan) APIServerArgs(i int) []string {
+	c := p.Certs
+	args := []string{
+		"--bind-address=" + p.BindAddress,
+		"--secure-port=" + strconv.Itoa(p.APIServerPort[i]),
+		"--advertise-address=" + p.clientHost(),
+		fmt.Sprintf("--etcd-servers=https://127.0.0.1:%d", p.EtcdPort),
+		"--etcd-cafile=" + c.CA,
+		"--etcd-certfile=" + c.EtcdClientCert,
+		"--etcd-keyfile=" + c.EtcdClientKey,
+		"--tls-cert-file=" + c.APIServerCert,
+		"--tls-private-key-file=" + c.APIServerKey,
+		"--client-ca-file=" + c.CA,
+		"--authorization-mode=Node,RBAC",
+		"--anonymous-auth=false",
+		"--allow-privileged=true",
+		"--service-cluster-ip-range=" + ServiceClusterIPRange,
+		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+		"--service-account-key-file=" + c.ServiceAccountPub,
+		"--service-account-signing-key-file=" + c.ServiceAccountKey,
+		"--requestheader-client-ca-file=" + c.FrontProxyCA,
+		"--requestheader-allowed-names=front-proxy-client",
+		"--requestheader-username-headers=X-Remote-User",
+		"--requestheader-group-headers=X-Remote-Group",
+		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
+		"--proxy-client-cert-file=" + c.FrontProxyClientCert,
+		"--proxy-client-key-file=" + c.FrontProxyClientKey,
+		"--enable-admission-plugins=NodeRestriction",
+		// The watch cache serves lists and watches from memory, which is what
+		// keeps etcd out of the read path at 10^6 objects.
+		"--watch-cache=true",
+		"--etcd-compaction-interval=5m",
+		// Room for 10k nodes' heartbeats; APF still orders who gets it.
+		"--max-requests-inflight=1600",
+		"--max-mutating-requests-inflight=800",
+		"--profiling=false",
+		"--v=1",
+	}
+	if len(p.APIServerPort) > 1 {
+		// With several servers behind one address, a small chance of GOAWAY
+		// makes long-lived HTTP/2 clients reconnect and so spread out
+		// (upstream's recommended value).
+		args = append(args, "--goaway-chance=0.001")
+		if i > 0 {
+			// Only one server maintains the "kubernetes" Service endpoints;
+			// they all share one address but not one port.
+			args = append(args, "--endpoint-reconciler-type=none")
+		}
+	}
+	return args
+}
+
+// ControllerManagerArgs is the kube-controller-manager command line.
+func (p Plan) ControllerManagerArgs() []string {
+	kc := p.Dir.Kubeconfig("controller-manager")
+	c := p.Certs
+	return []string{
+		"--kubeconfig=" + kc,
+		"--authentication-kubeconfig=" + kc,
+		"--authorization-kubeconfig=" + kc,
+		"--bind-address=127.0.0.1",
+		"--secure-port=" + strconv.Itoa(p.ControllerManagerPort),
+		"--tls-cert-file=" + c.ControllerManagerCert,
+		"--tls-private-key-file=" + c.ControllerManagerKey,
+		"--client-ca-file=" + c.CA,
+		"--requestheader-client-ca-file=" + c.FrontProxyCA,
+		// Each controller acts under its own service account, so RBAC limits
+		// every controller rather than the process as a whole.
+		"--use-service-account-credentials=true",
+		"--service-account-private-key-file=" + c.ServiceAccountKey,
+		"--root-ca-file=" + c.CA,
+		"--cluster-signing-cert-file=" + c.CA,
+		"--cluster-signing-key-file=" + c.CAKey,
+		"--controllers=*",
+		"--leader-elect=true",
+		"--node-monitor-grace-period=" + p.NodeMonitorGracePeriod.String(),
+		// The default 20 QPS lets the node lifecycle and workload controllers
+		// fall minutes behind at 10^4 nodes.
+		"--kube-api-qps=300",
+		"--kube-api-burst=600",
+		"--profiling=false",
+		"--v=1",
+	}
+}
+
+// SchedulerArgs is the kube-scheduler command line; configFile holds its
+// KubeSchedulerConfiguration (see SchedulerConfig).
+func (p Plan) SchedulerArgs(configFile string) []string {
+	kc := p.Dir.Kubeconfig("scheduler")
+	c := p.Certs
+	return []string{
+		"--config=" + configFile,
+		"--authentication-kubeconfig=" + kc,
+		"--authorization-kubeconfig=" + kc,
+		"--bind-address=127.0.0.1",
+		"--secure-port=" + strconv.Itoa(p.SchedulerPort),
+		"--tls-cert-file=" + c.SchedulerCert,
+		"--tls-private-key-file=" + c.SchedulerKey,
+		"--client-ca-file=" + c.CA,
+		"--requestheader-client-ca-file=" + c.FrontProxyCA,
+		"--v=1",
+	}
+}
+
+// SchedulerConfig is kube-scheduler's configuration. Its client QPS is
+// raised from the default 50, which otherwise caps it at ~50 pods/s.
+func (p Plan) SchedulerConfig() string {
+	return fmt.Sprintf(`apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+clientConnection:
+  kubeconfig: %q
+  qps: 5000
+  burst: 5000
+  contentType: application/vnd.kubernetes.protobuf
+leaderElection:
+  leaderElect: true
+`, p.Dir.Kubeconfig("scheduler"))
+}

@@ -1,0 +1,343 @@
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/myriad-dev/myriad/pkg/supervisor"
+)
+
+// Options are the user's choices for `myriad up`.
+type Options struct {
+	DataDir    string
+	Nodes      int
+	APIServers int
+	Port       int
+	EtcdPort   int
+	// EtcdPortSet says the user chose EtcdPort, rather than the default.
+	EtcdPortSet bool
+	BindAddress string
+	EtcdQuota   int64
+	// NodeMonitorGracePeriod is passed to the node lifecycle controller.
+	NodeMonitorGracePeriod time.Duration
+	// NodeArgs are extra flags for the node simulator (`myriad nodes`).
+	NodeArgs []string
+	// Binary is the myriad executable the children run.
+	Binary string
+	// Out receives progress lines.
+	Out io.Writer
+	// ReadyTimeout bounds each component's start-up.
+	ReadyTimeout time.Duration
+}
+
+// Validate rejects bad options with a line that names the flag.
+func (o Options) Validate() error {
+	switch {
+	case o.DataDir == "":
+		return errors.New("--data-dir must not be empty")
+	case o.Nodes < 0:
+		return fmt.Errorf("--nodes must be 0 or more, got %d", o.Nodes)
+	case o.APIServers < 1 || o.APIServers > 16:
+		return fmt.Errorf("--apiservers must be between 1 and 16, got %d", o.APIServers)
+	case o.Port < 1 || o.Port > 65535:
+		return fmt.Errorf("--port must be a TCP port (1-65535), got %d", o.Port)
+	case o.EtcdPort < 1 || o.EtcdPort > 65534:
+		return fmt.Errorf("--etcd-port must be a TCP port (1-65534; the next one is etcd's peer port), got %d", o.EtcdPort)
+	case o.Port == o.EtcdPort || o.Port == o.EtcdPort+1:
+		return fmt.Errorf("--port %d collides with etcd's ports %d-%d; choose another --port or --etcd-port", o.Port, o.EtcdPort, o.EtcdPort+1)
+	case net.ParseIP(o.BindAddress) == nil:
+		return fmt.Errorf("--bind-address must be an IP address, got %q", o.BindAddress)
+	case o.EtcdQuota < 64<<20:
+		return fmt.Errorf("--etcd-quota must be at least 64Mi, got %d bytes", o.EtcdQuota)
+	case o.NodeMonitorGracePeriod < 15*time.Second:
+		return fmt.Errorf("--node-monitor-grace-period must be at least 15s (nodes renew leases every 10s), got %s", o.NodeMonitorGracePeriod)
+	}
+	return nil
+}
+
+// Cluster is a running `myriad up`.
+type Cluster struct {
+	Plan       Plan
+	Supervisor *supervisor.Supervisor
+	events     chan supervisor.Event
+	release    func()
+	cancelLB   context.CancelFunc
+}
+
+// Up starts every component and returns once the whole cluster is ready:
+// etcd healthy, every API server ready, controllers and scheduler healthy
+// and all simulated nodes Ready. On error everything started is stopped.
+func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	dir := DataDir{Root: o.DataDir}
+	stamp, err := dir.Prepare(o.EtcdPort)
+	if err != nil {
+		return nil, err
+	}
+	if stamp.EtcdPort != o.EtcdPort {
+		if o.EtcdPortSet {
+			return nil, fmt.Errorf("data directory %s was created with --etcd-port %d; etcd keeps its address, so use that port", o.DataDir, stamp.EtcdPort)
+		}
+		o.EtcdPort = stamp.EtcdPort
+	}
+	release, err := dir.Lock()
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{release: release, events: make(chan supervisor.Event, 64)}
+	defer func() {
+		if err != nil {
+			c.Stop()
+		}
+	}()
+	for _, p := range []struct {
+		port int
+		flag string
+	}{{o.Port, "--port"}, {o.EtcdPort, "--etcd-port"}, {o.EtcdPort + 1, "--etcd-port (peer port = etcd port + 1)"}} {
+		if err := CheckPortFree(o.BindAddress, p.port, p.flag); err != nil {
+			return nil, err
+		}
+	}
+	if err := dir.MakeDirs(); err != nil {
+		return nil, fmt.Errorf("prepare %s: %w", o.DataDir, err)
+	}
+	certs, err := EnsureCerts(dir)
+	if err != nil {
+		return nil, fmt.Errorf("certificates: %w", err)
+	}
+	plan := Plan{Dir: dir, Certs: certs, BindAddress: o.BindAddress, EtcdPort: o.EtcdPort, APIPort: o.Port,
+		NodeMonitorGracePeriod: o.NodeMonitorGracePeriod}
+	if o.APIServers == 1 {
+		plan.APIServerPort = []int{o.Port}
+	} else {
+		for range o.APIServers {
+			p, err := FreePort()
+			if err != nil {
+				return nil, err
+			}
+			plan.APIServerPort = append(plan.APIServerPort, p)
+		}
+	}
+	if plan.ControllerManagerPort, err = FreePort(); err != nil {
+		return nil, err
+	}
+	if plan.SchedulerPort, err = FreePort(); err != nil {
+		return nil, err
+	}
+	c.Plan = plan
+	if err := writeKubeconfigs(plan); err != nil {
+		return nil, err
+	}
+
+	c.Supervisor = &supervisor.Supervisor{Binary: o.Binary, Events: c.events, StopTimeout: 20 * time.Second}
+	go c.printEvents(o.Out)
+	step := func(name string, p supervisor.Process) error {
+		began := time.Now()
+		fmt.Fprintf(o.Out, "  starting %s ...\n", name)
+		if p.LogFile == "" {
+			p.LogFile = filepath.Join(dir.Logs(), p.Name+".log")
+		}
+		if err := c.Supervisor.Start(ctx, p, o.ReadyTimeout); err != nil {
+			return err
+		}
+		fmt.Fprintf(o.Out, "  %s ready (%.1fs)\n", name, time.Since(began).Seconds())
+		return nil
+	}
+
+	adminCert, adminKey := certs.Client(AdminUser)
+	etcdReady, err := httpsProbe(fmt.Sprintf("https://127.0.0.1:%d/health", o.EtcdPort), certs.CA, certs.EtcdClientCert, certs.EtcdClientKey, `"health":"true"`)
+	if err != nil {
+		return nil, err
+	}
+	if err := step("etcd", supervisor.Process{Name: "etcd", Ready: etcdReady, Args: []string{"etcd",
+		"--data-dir", o.DataDir, "--port", strconv.Itoa(o.EtcdPort), "--quota-bytes", strconv.FormatInt(o.EtcdQuota, 10)}}); err != nil {
+		return nil, err
+	}
+	for i, port := range plan.APIServerPort {
+		ready, err := httpsProbe(fmt.Sprintf("https://127.0.0.1:%d/readyz", port), certs.CA, adminCert, adminKey, "")
+		if err != nil {
+			return nil, err
+		}
+		name := "kube-apiserver"
+		if len(plan.APIServerPort) > 1 {
+			name = fmt.Sprintf("kube-apiserver-%d", i)
+		}
+		if err := step(name, supervisor.Process{Name: name, Ready: ready, Args: append([]string{"kube-apiserver"}, plan.APIServerArgs(i)...)}); err != nil {
+			return nil, err
+		}
+	}
+	if len(plan.APIServerPort) > 1 {
+		if err := c.startBalancer(plan); err != nil {
+			return nil, err
+		}
+	}
+	cs, err := AdminClient(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := Bootstrap(ctx, cs); err != nil {
+		return nil, fmt.Errorf("bootstrap cluster objects: %w", err)
+	}
+	cmReady, err := httpsProbe(fmt.Sprintf("https://127.0.0.1:%d/healthz", plan.ControllerManagerPort), certs.CA, adminCert, adminKey, "")
+	if err != nil {
+		return nil, err
+	}
+	if err := step("kube-controller-manager", supervisor.Process{Name: "kube-controller-manager", Ready: cmReady,
+		Args: append([]string{"kube-controller-manager"}, plan.ControllerManagerArgs()...)}); err != nil {
+		return nil, err
+	}
+	schedConfig := filepath.Join(dir.Run(), "kube-scheduler.yaml")
+	if err := os.WriteFile(schedConfig, []byte(plan.SchedulerConfig()), 0o600); err != nil {
+		return nil, err
+	}
+	schedReady, err := httpsProbe(fmt.Sprintf("https://127.0.0.1:%d/healthz", plan.SchedulerPort), certs.CA, adminCert, adminKey, "")
+	if err != nil {
+		return nil, err
+	}
+	if err := step("kube-scheduler", supervisor.Process{Name: "kube-scheduler", Ready: schedReady,
+		Args: append([]string{"kube-scheduler"}, plan.SchedulerArgs(schedConfig)...)}); err != nil {
+		return nil, err
+	}
+	if o.Nodes > 0 {
+		args := append([]string{"nodes", "--kubeconfig", dir.Kubeconfig("nodesim"), "--count", strconv.Itoa(o.Nodes)}, o.NodeArgs...)
+		if err := step("simulated nodes", supervisor.Process{Name: "nodes", Args: args}); err != nil {
+			return nil, err
+		}
+		if err := waitNodesReady(ctx, cs, o.Nodes, o.Out); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// Stop stops every component in reverse order and releases the data
+// directory.
+func (c *Cluster) Stop() {
+	if c.Supervisor != nil {
+		c.Supervisor.Stop()
+	}
+	if c.cancelLB != nil {
+		c.cancelLB()
+	}
+	if c.release != nil {
+		c.release()
+	}
+}
+
+func (c *Cluster) startBalancer(plan Plan) error {
+	l, err := net.Listen("tcp", net.JoinHostPort(plan.BindAddress, strconv.Itoa(plan.APIPort)))
+	if err != nil {
+		return fmt.Errorf("port %d (--port) is in use; choose another --port", plan.APIPort)
+	}
+	b := &Balancer{}
+	for _, p := range plan.APIServerPort {
+		b.Backends = append(b.Backends, net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancelLB = cancel
+	go func() { _ = b.Serve(ctx, l) }()
+	return nil
+}
+
+func (c *Cluster) printEvents(out io.Writer) {
+	for e := range c.events {
+		fmt.Fprintf(out, "%s  %s: %s\n", time.Now().Format(time.TimeOnly), e.Process, e.Message)
+	}
+}
+
+func writeKubeconfigs(p Plan) error {
+	server := p.APIServerURL()
+	for _, k := range []struct{ path, user string }{
+		{p.Dir.AdminKubeconfig(), AdminUser},
+		{p.Dir.Kubeconfig("controller-manager"), ControllerManagerUser},
+		{p.Dir.Kubeconfig("scheduler"), SchedulerUser},
+		{p.Dir.Kubeconfig("nodesim"), NodeSimUser},
+	} {
+		cert, key := p.Certs.Client(k.user)
+		if err := WriteKubeconfig(k.path, server, p.Certs.CA, cert, key, k.user); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AdminClient is a client with the admin identity of the cluster in dir.
+func AdminClient(dir DataDir) (*kubernetes.Clientset, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", dir.AdminKubeconfig())
+	if err != nil {
+		return nil, err
+	}
+	cfg.QPS, cfg.Burst = 100, 200
+	return kubernetes.NewForConfig(cfg)
+}
+
+// waitNodesReady watches nodes (one informer, not a poll of 10^4 objects)
+// until want simulated nodes report Ready, printing progress.
+func waitNodesReady(ctx context.Context, cs kubernetes.Interface, want int, out io.Writer) error {
+	factory := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+		o.LabelSelector = "nodes.myriad.dev/simulated=true"
+	}))
+	inf := factory.Core().V1().Nodes().Informer()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	factory.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
+		return ctx.Err()
+	}
+	began, lastPrint := time.Now(), time.Time{}
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ready := 0
+		for _, obj := range inf.GetStore().List() {
+			if nodeReady(obj.(*corev1.Node)) {
+				ready++
+			}
+		}
+		if ready >= want {
+			fmt.Fprintf(out, "  %d/%d nodes Ready (%.1fs)\n", ready, want, time.Since(began).Seconds())
+			return nil
+		}
+		if time.Since(lastPrint) >= 5*time.Second {
+			fmt.Fprintf(out, "  %d/%d nodes Ready ...\n", ready, want)
+			lastPrint = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for nodes: %w", ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// nodeReady is what the scheduler needs: Ready=True and the not-ready taint
+// removed by the node lifecycle controller.
+func nodeReady(n *corev1.Node) bool {
+	for _, t := range n.Spec.Taints {
+		if t.Key == corev1.TaintNodeNotReady || t.Key == corev1.TaintNodeUnreachable {
+			return false
+		}
+	}
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}

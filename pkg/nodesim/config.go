@@ -1,0 +1,230 @@
+package nodesim
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/utils/clock"
+)
+
+// Annotations and labels that make up nodesim's contract with the cluster.
+const (
+	// FailureAnnotation on a Node marks it failed. Value "heartbeat": stop
+	// Lease renewals and NodeStatus updates and stop touching the node's pods.
+	FailureAnnotation = "nodes.myriad.dev/failure"
+	// FailureHeartbeat is the only failure mode so far.
+	FailureHeartbeat = "heartbeat"
+
+	// SimulatedLabel marks Nodes run by nodesim (value "true").
+	SimulatedLabel = "nodes.myriad.dev/simulated"
+
+	// RunDurationAnnotation on a pod overrides Config.JobDuration for it.
+	RunDurationAnnotation = "nodes.myriad.dev/run-duration"
+	// ExitCodeAnnotation on a pod sets the exit code of its containers when
+	// they finish (jobs) — 0 by default.
+	ExitCodeAnnotation = "nodes.myriad.dev/exit-code"
+	// StopDurationAnnotation on a pod says how long its containers take to
+	// exit after deletion; the grace period still caps it. Default 0.
+	StopDurationAnnotation = "nodes.myriad.dev/stop-duration"
+)
+
+// Versions reported in NodeStatus.nodeInfo.
+const (
+	KubeletVersion          = "v1.37.2"
+	ContainerRuntimeVersion = "myriad://sim"
+	instanceType            = "myriad.sim"
+	region                  = "region-1"
+	kubeletPort             = 10250
+)
+
+// Config says how many nodes to run and how they behave. Zero fields are
+// filled by Default.
+type Config struct {
+	Count      int    // number of nodes
+	NamePrefix string // node i is fmt.Sprintf("%s%d", NamePrefix, i); default "myriad-node-"
+	StartIndex int    // first index, so several processes can split a fleet
+
+	Capacity corev1.ResourceList // default cpu 32, memory 256Gi, pods 110, ephemeral-storage 1Ti; allocatable = capacity
+	Labels   map[string]string   // extra labels on every node
+	Taints   []corev1.Taint
+	Zones    int    // default 3: topology.kubernetes.io/zone = "zone-<i%Zones>"
+	PodCIDR  string // default "10.128.0.0/9"; node i gets the i-th /24 inside it
+
+	HeartbeatInterval    time.Duration // Lease renew period, default 10s
+	LeaseDuration        time.Duration // default 40s
+	StatusReportInterval time.Duration // full NodeStatus at most this often unless something changed, default 5m
+
+	// JobDuration is how long containers of pods with restartPolicy other
+	// than Always run before exiting (default 2s; RunDurationAnnotation
+	// overrides it per pod, ExitCodeAnnotation sets the exit code).
+	JobDuration time.Duration
+	// InitDuration is how long a pod's init containers run, all together,
+	// before its main containers start. Default 200ms.
+	InitDuration time.Duration
+
+	// Workers bounds write concurrency of each pool (heartbeats and
+	// registration; pod status), default 32.
+	Workers  int
+	Clock    clock.WithTicker      // default real clock; tests inject a fake
+	Registry prometheus.Registerer // metrics are registered only if non-nil
+}
+
+// Default fills zero fields.
+func (c *Config) Default() {
+	if c.NamePrefix == "" {
+		c.NamePrefix = "myriad-node-"
+	}
+	if c.Capacity == nil {
+		c.Capacity = corev1.ResourceList{
+			corev1.ResourceCPU:              resource.MustParse("32"),
+			corev1.ResourceMemory:           resource.MustParse("256Gi"),
+			corev1.ResourcePods:             resource.MustParse("110"),
+			corev1.ResourceEphemeralStorage: resource.MustParse("1Ti"),
+		}
+	}
+	if c.Zones == 0 {
+		c.Zones = 3
+	}
+	if c.PodCIDR == "" {
+		c.PodCIDR = "10.128.0.0/9"
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = 10 * time.Second
+	}
+	if c.LeaseDuration == 0 {
+		c.LeaseDuration = 40 * time.Second
+	}
+	if c.StatusReportInterval == 0 {
+		c.StatusReportInterval = 5 * time.Minute
+	}
+	if c.JobDuration == 0 {
+		c.JobDuration = 2 * time.Second
+	}
+	if c.InitDuration == 0 {
+		c.InitDuration = 200 * time.Millisecond
+	}
+	if c.Workers == 0 {
+		c.Workers = 32
+	}
+	if c.Clock == nil {
+		c.Clock = clock.RealClock{}
+	}
+}
+
+// Validate reports every invalid field, each named as the CLI user knows it.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if c.Count <= 0 {
+		bad("Count", "must be positive, got %d", c.Count)
+	}
+	if c.StartIndex < 0 {
+		bad("StartIndex", "must not be negative, got %d", c.StartIndex)
+	}
+	if c.NamePrefix != "" {
+		// The longest name must still be a DNS subdomain.
+		last := fmt.Sprintf("%s%d", c.NamePrefix, c.StartIndex+max(c.Count, 1)-1)
+		if msgs := validation.IsDNS1123Subdomain(last); len(msgs) > 0 {
+			bad("NamePrefix", "node name %q is invalid: %s", last, msgs[0])
+		}
+	}
+	for k, v := range c.Labels {
+		for _, m := range validation.IsQualifiedName(k) {
+			bad("Labels", "key %q: %s", k, m)
+		}
+		for _, m := range validation.IsValidLabelValue(v) {
+			bad("Labels", "value %q of %q: %s", v, k, m)
+		}
+	}
+	for i, t := range c.Taints {
+		if t.Key == "" {
+			bad(fmt.Sprintf("Taints[%d].key", i), "must not be empty")
+		}
+		switch t.Effect {
+		case corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute:
+		default:
+			bad(fmt.Sprintf("Taints[%d].effect", i), "must be NoSchedule, PreferNoSchedule or NoExecute, got %q", t.Effect)
+		}
+	}
+	for name, q := range c.Capacity {
+		if q.Sign() < 0 {
+			bad("Capacity", "%s must not be negative, got %s", name, q.String())
+		}
+	}
+	if c.Zones < 0 {
+		bad("Zones", "must be positive, got %d", c.Zones)
+	}
+	if c.PodCIDR != "" && c.Count > 0 && c.StartIndex >= 0 {
+		if _, err := nodeCIDR(c.PodCIDR, c.StartIndex+c.Count-1); err != nil {
+			bad("PodCIDR", "%v", err)
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"HeartbeatInterval", c.HeartbeatInterval},
+		{"LeaseDuration", c.LeaseDuration},
+		{"StatusReportInterval", c.StatusReportInterval},
+		{"JobDuration", c.JobDuration},
+		{"InitDuration", c.InitDuration},
+	} {
+		if d.v < 0 {
+			bad(d.name, "must not be negative, got %s", d.v)
+		}
+	}
+	if c.HeartbeatInterval > 0 && c.LeaseDuration > 0 && c.LeaseDuration <= c.HeartbeatInterval {
+		bad("LeaseDuration", "must be longer than HeartbeatInterval (%s), got %s", c.HeartbeatInterval, c.LeaseDuration)
+	}
+	if c.LeaseDuration > 0 && c.LeaseDuration < time.Second {
+		bad("LeaseDuration", "must be at least 1s (Lease holds whole seconds), got %s", c.LeaseDuration)
+	}
+	if c.Workers < 0 {
+		bad("Workers", "must be positive, got %d", c.Workers)
+	}
+	return errors.Join(errs...)
+}
+
+// nodeCIDR returns the index-th /24 inside cidr.
+func nodeCIDR(cidr string, index int) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(cidr)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("parse %q: %w", cidr, err)
+	}
+	if !p.Addr().Is4() {
+		return netip.Prefix{}, fmt.Errorf("%q: only IPv4 is supported", cidr)
+	}
+	if p.Bits() > 24 {
+		return netip.Prefix{}, fmt.Errorf("%q is smaller than one /24", cidr)
+	}
+	p = p.Masked()
+	slots := 1 << (24 - p.Bits())
+	if index < 0 || index >= slots {
+		return netip.Prefix{}, fmt.Errorf("%q holds %d /24 node ranges, node index %d does not fit", cidr, slots, index)
+	}
+	a := p.Addr().As4()
+	base := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8
+	base += uint32(index) << 8
+	return netip.PrefixFrom(u32Addr(base), 24), nil
+}
+
+// internalIP is node index's address in 172.16.0.0/12, skipping .0 and .255
+// host parts so every address looks usable. Nothing listens there.
+func internalIP(index int) netip.Addr {
+	const base = 172<<24 | 16<<16
+	// 254 hosts per /24, 4096 /24s in the /12: ~1M nodes.
+	n := uint32(index)
+	return u32Addr(base + (n/254)<<8 + n%254 + 1)
+}
+
+func u32Addr(v uint32) netip.Addr {
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}

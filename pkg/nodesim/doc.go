@@ -1,0 +1,19 @@
+// Package nodesim runs thousands of simulated nodes in one process. Toward the
+// Kubernetes API each node behaves like a kubelet: it registers its Node,
+// renews its Lease in kube-node-lease, reports NodeStatus, and drives the pods
+// bound to it through their lifecycle (init containers, readiness gates, jobs
+// that exit, in-place container restarts, graceful deletion). Chaos is data:
+// the FailureAnnotation on a Node stops that node's heartbeats until removed.
+//
+// The package owns only the objects a kubelet owns: its Node (labels, spec,
+// status), its Lease, and the status of pods bound to it (plus the final
+// delete that a kubelet issues). It must never write pods' specs, bind or
+// schedule pods, touch nodes it did not register (nodes whose name is outside
+// its index range), run a goroutine or timer per node or per pod, or send
+// real traffic to the addresses it reports: every IP it hands out is fiction.
+//
+// Scale shapes the code: one heartbeat dispatcher (a min-heap of due times)
+// feeds a bounded worker pool, one shared pod informer feeds one rate-limited
+// workqueue, and renewals reuse the Lease returned by the previous write so a
+// heartbeat is a single request.
+package nodesim

@@ -1,0 +1,209 @@
+package nodesim
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/netip"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/klog/v2"
+)
+
+// simNode is all nodesim keeps per node: a few hundred bytes plus the last
+// Lease, so 10^4 nodes fit in a few MB.
+type simNode struct {
+	index int // global index: Config.StartIndex + position
+	name  string
+	ip    netip.Addr
+	ips   *podIPs // set before pod workers start; its prefix is the node's podCIDR
+
+	failed    atomic.Bool
+	recovered atomic.Bool // report Ready again (full NodeStatus) at the next heartbeat
+
+	// Owned by whoever runs the node in the dispatcher (one worker at a time).
+	registered bool
+	uid        types.UID
+	lease      *coordinationv1.Lease // last Lease the server returned
+	nextStatus time.Time             // next periodic NodeStatus report
+	readySince metav1.Time
+}
+
+func (s *sim) nodeLabels(n *simNode) map[string]string {
+	l := make(map[string]string, len(s.cfg.Labels)+8)
+	maps.Copy(l, s.cfg.Labels)
+	l[corev1.LabelHostname] = n.name
+	l[corev1.LabelOSStable] = "linux"
+	l[corev1.LabelArchStable] = "amd64"
+	l[corev1.LabelTopologyZone] = "zone-" + strconv.Itoa(n.index%s.cfg.Zones)
+	l[corev1.LabelTopologyRegion] = region
+	l[corev1.LabelInstanceTypeStable] = instanceType
+	l[SimulatedLabel] = "true"
+	return l
+}
+
+func (s *sim) newNode(n *simNode, now time.Time) *corev1.Node {
+	cidr := n.ips.prefix.String()
+	return &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: n.name, Labels: s.nodeLabels(n)},
+		Spec: corev1.NodeSpec{
+			PodCIDR:  cidr,
+			PodCIDRs: []string{cidr},
+			Taints:   append([]corev1.Taint(nil), s.cfg.Taints...),
+		},
+		Status: s.nodeStatus(n, now, true),
+	}
+}
+
+// nodeStatus is what a healthy kubelet reports. With full=false only the
+// conditions are filled: the periodic report only moves their heartbeat
+// times, and a strategic merge patch keyed by condition type leaves every
+// other field alone, as kubelet's two-way diff would.
+func (s *sim) nodeStatus(n *simNode, now time.Time, full bool) corev1.NodeStatus {
+	hb := metav1.NewTime(now)
+	if n.readySince.IsZero() {
+		n.readySince = hb
+	}
+	cond := func(t corev1.NodeConditionType, st corev1.ConditionStatus, reason, msg string) corev1.NodeCondition {
+		return corev1.NodeCondition{Type: t, Status: st, Reason: reason, Message: msg,
+			LastHeartbeatTime: hb, LastTransitionTime: n.readySince}
+	}
+	st := corev1.NodeStatus{Conditions: []corev1.NodeCondition{
+		cond(corev1.NodeMemoryPressure, corev1.ConditionFalse, "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+		cond(corev1.NodeDiskPressure, corev1.ConditionFalse, "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+		cond(corev1.NodePIDPressure, corev1.ConditionFalse, "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+		cond(corev1.NodeReady, corev1.ConditionTrue, "KubeletReady", "kubelet is posting ready status"),
+	}}
+	if !full {
+		return st
+	}
+	st.Capacity = s.cfg.Capacity.DeepCopy()
+	st.Allocatable = s.cfg.Capacity.DeepCopy()
+	st.Addresses = []corev1.NodeAddress{
+		{Type: corev1.NodeInternalIP, Address: n.ip.String()},
+		{Type: corev1.NodeHostName, Address: n.name},
+	}
+	st.DaemonEndpoints = corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: kubeletPort}}
+	id := fmt.Sprintf("%032x", n.index)
+	st.NodeInfo = corev1.NodeSystemInfo{
+		MachineID:               id,
+		SystemUUID:              id,
+		BootID:                  s.bootID,
+		KernelVersion:           "6.8.0-myriad",
+		OSImage:                 "Myriad simulated node",
+		ContainerRuntimeVersion: ContainerRuntimeVersion,
+		KubeletVersion:          KubeletVersion,
+		OperatingSystem:         "linux",
+		Architecture:            "amd64",
+	}
+	return st
+}
+
+// patchStatus sends NodeStatus with a strategic merge patch on the status
+// subresource.
+func (s *sim) patchStatus(ctx context.Context, n *simNode, now time.Time, full bool) error {
+	data, err := json.Marshal(map[string]any{"status": s.nodeStatus(n, now, full)})
+	if err != nil {
+		return fmt.Errorf("encode status of node %s: %w", n.name, err)
+	}
+	if _, err := s.client.CoreV1().Nodes().Patch(ctx, n.name, types.StrategicMergePatchType, data, metav1.PatchOptions{}, "status"); err != nil {
+		return fmt.Errorf("patch status of node %s: %w", n.name, err)
+	}
+	s.metrics.statusUpdates.Inc()
+	n.nextStatus = now.Add(s.cfg.StatusReportInterval)
+	return nil
+}
+
+// register creates the node, or adopts one left by an earlier run: our
+// labels and taints are merged in, its podCIDR (immutable once set) wins
+// over ours. existing may be nil when unknown.
+func (s *sim) register(ctx context.Context, n *simNode, existing *corev1.Node) error {
+	now := s.clock.Now()
+	nodes := s.client.CoreV1().Nodes()
+	if existing == nil {
+		created, err := nodes.Create(ctx, s.newNode(n, now), metav1.CreateOptions{})
+		switch {
+		case err == nil:
+			n.uid, n.registered = created.UID, true
+			n.nextStatus = now.Add(s.statusOffset(n))
+			if len(created.Status.Conditions) == 0 {
+				// The server dropped status on create; report it now.
+				return s.patchStatus(ctx, n, now, true)
+			}
+			return nil
+		case !apierrors.IsAlreadyExists(err):
+			return fmt.Errorf("create node %s: %w", n.name, err)
+		}
+	}
+	var adopted *corev1.Node
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur := existing
+		existing = nil // only the first attempt may use the listed copy
+		if cur == nil {
+			var err error
+			if cur, err = nodes.Get(ctx, n.name, metav1.GetOptions{}); err != nil {
+				return err
+			}
+		}
+		upd := cur.DeepCopy()
+		if upd.Labels == nil {
+			upd.Labels = map[string]string{}
+		}
+		maps.Copy(upd.Labels, s.nodeLabels(n))
+		upd.Spec.Taints = mergeTaints(upd.Spec.Taints, s.cfg.Taints)
+		if upd.Spec.PodCIDR == "" {
+			upd.Spec.PodCIDR, upd.Spec.PodCIDRs = n.ips.prefix.String(), []string{n.ips.prefix.String()}
+		}
+		var err error
+		adopted, err = nodes.Update(ctx, upd, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("adopt existing node %s: %w", n.name, err)
+	}
+	// Pod workers read n.ips without locks, so only swap it before they start.
+	if p, err := netip.ParsePrefix(adopted.Spec.PodCIDR); err == nil && p != n.ips.prefix && p.Addr().Is4() && p.Bits() <= 24 && !s.podsStarted.Load() {
+		klog.FromContext(ctx).Info("Adopted node keeps its podCIDR", "node", n.name, "podCIDR", p, "configured", n.ips.prefix)
+		n.ips = newPodIPs(netip.PrefixFrom(p.Addr(), 24))
+	}
+	n.uid, n.registered = adopted.UID, true
+	n.nextStatus = now.Add(s.statusOffset(n))
+	if adopted.Annotations[FailureAnnotation] != "" {
+		s.setFailed(n, true)
+		return nil
+	}
+	return s.patchStatus(ctx, n, now, true)
+}
+
+// statusOffset spreads periodic NodeStatus reports like heartbeats.
+func (s *sim) statusOffset(n *simNode) time.Duration {
+	pos := n.index - s.cfg.StartIndex
+	return time.Duration(int64(s.cfg.StatusReportInterval) * int64(pos) / int64(s.cfg.Count))
+}
+
+// mergeTaints sets ours and keeps taints others added (e.g. not-ready).
+func mergeTaints(cur, ours []corev1.Taint) []corev1.Taint {
+	out := make([]corev1.Taint, 0, len(cur)+len(ours))
+	for _, t := range cur {
+		replaced := false
+		for _, o := range ours {
+			if o.Key == t.Key && o.Effect == t.Effect {
+				replaced = true
+				break
+			}
+		}
+		if !replaced {
+			out = append(out, t)
+		}
+	}
+	return append(out, ours...)
+}

@@ -1,0 +1,262 @@
+// Package supervisor runs the control plane's components as child processes
+// of one binary: it starts them in order, waits for each to be ready,
+// restarts any that crash, and stops them in reverse order. It must never
+// leave an orphan: children die with the supervisor, even on kill -9.
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// ParentPIDEnv tells a child which process supervises it; see ExitWithParent.
+const ParentPIDEnv = "MYRIAD_SUPERVISOR_PID"
+
+// Process describes one supervised component.
+type Process struct {
+	Name string
+	// Args follow the binary on the command line.
+	Args []string
+	// LogFile receives the child's stdout and stderr.
+	LogFile string
+	// Ready reports whether the component serves; it is polled after every
+	// (re)start. Nil means ready as soon as the process runs.
+	Ready func(ctx context.Context) error
+}
+
+// Event is something a user should hear about: a crash, a restart.
+type Event struct {
+	Process string
+	Message string
+}
+
+// Supervisor owns the children it started.
+type Supervisor struct {
+	// Binary is the executable every child runs (the myriad binary itself).
+	Binary string
+	// Events receives crash and restart notices; it must be drained.
+	Events chan<- Event
+	// StopTimeout bounds a child's graceful exit before SIGKILL.
+	StopTimeout time.Duration
+
+	mu       sync.Mutex
+	children []*child
+	stopping bool
+}
+
+type child struct {
+	proc    Process
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed when the current incarnation exits
+	stopped chan struct{} // closed when the supervision loop ends
+}
+
+// Start launches p and blocks until it is ready, the timeout passes, or ctx
+// ends. From then on a crash of p is restarted with backoff until Stop.
+func (s *Supervisor) Start(ctx context.Context, p Process, readyTimeout time.Duration) error {
+	c := &child{proc: p, stopped: make(chan struct{})}
+	if err := s.spawn(c); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.children = append(s.children, c)
+	s.mu.Unlock()
+	go s.supervise(c)
+
+	if err := waitReady(ctx, c, readyTimeout); err != nil {
+		return fmt.Errorf("%s did not become ready: %w (see %s)", p.Name, err, p.LogFile)
+	}
+	return nil
+}
+
+// spawn starts one incarnation of c. The goroutine that starts the child
+// stays locked to its OS thread until the child exits: Linux delivers
+// Pdeathsig when the *thread* that forked dies, and Go may otherwise retire
+// that thread while the child still runs.
+func (s *Supervisor) spawn(c *child) error {
+	logf, err := os.OpenFile(c.proc.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("open log for %s: %w", c.proc.Name, err)
+	}
+	started := make(chan error, 1)
+	exited := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		defer logf.Close()
+		cmd := exec.Command(s.Binary, c.proc.Args...)
+		cmd.Stdout, cmd.Stderr = logf, logf
+		cmd.Env = append(os.Environ(), ParentPIDEnv+"="+strconv.Itoa(os.Getpid()))
+		cmd.SysProcAttr = &syscall.SysProcAttr{
+			Pdeathsig: syscall.SIGKILL,
+			// Own process group: Ctrl-C in the terminal reaches only the
+			// supervisor, which then stops children in order.
+			Setpgid: true,
+		}
+		if err := cmd.Start(); err != nil {
+			started <- fmt.Errorf("start %s: %w", c.proc.Name, err)
+			close(exited)
+			return
+		}
+		c.mu.Lock()
+		c.cmd, c.exited = cmd, exited
+		c.mu.Unlock()
+		started <- nil
+		_ = cmd.Wait() // the exit status is read from cmd.ProcessState
+		close(exited)
+	}()
+	return <-started
+}
+
+// supervise restarts c whenever it exits, until the supervisor stops.
+// Backoff doubles from 1 s to 30 s and resets after a minute of good health.
+func (s *Supervisor) supervise(c *child) {
+	defer close(c.stopped)
+	backoff := time.Second
+	for {
+		c.mu.Lock()
+		exited, cmd := c.exited, c.cmd
+		c.mu.Unlock()
+		began := time.Now()
+		<-exited
+		if s.isStopping() {
+			return
+		}
+		if time.Since(began) > time.Minute {
+			backoff = time.Second
+		}
+		s.emit(c.proc.Name, fmt.Sprintf("exited unexpectedly (%s); restarting in %s, log: %s", exitReason(cmd), backoff, c.proc.LogFile))
+		time.Sleep(backoff)
+		backoff = min(2*backoff, 30*time.Second)
+		if s.isStopping() {
+			return
+		}
+		if err := s.spawn(c); err != nil {
+			s.emit(c.proc.Name, "restart failed: "+err.Error())
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		if err := waitReady(ctx, c, 2*time.Minute); err != nil {
+			s.emit(c.proc.Name, "restarted but not ready: "+err.Error())
+		} else {
+			s.emit(c.proc.Name, "restarted and ready")
+		}
+		cancel()
+	}
+}
+
+// Stop terminates the children in reverse start order: nodes before the
+// scheduler, API servers before etcd, so none sees its dependency vanish
+// while it still has work to flush.
+func (s *Supervisor) Stop() {
+	s.mu.Lock()
+	s.stopping = true
+	children := append([]*child(nil), s.children...)
+	s.mu.Unlock()
+	for i := len(children) - 1; i >= 0; i-- {
+		children[i].terminate(s.StopTimeout)
+		<-children[i].stopped
+	}
+}
+
+func (c *child) terminate(timeout time.Duration) {
+	c.mu.Lock()
+	cmd, exited := c.cmd, c.exited
+	c.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(timeout):
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+}
+
+// Pids returns the current process id of each child by name, for tests and
+// for resource reports.
+func (s *Supervisor) Pids() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]int{}
+	for _, c := range s.children {
+		c.mu.Lock()
+		if c.cmd != nil && c.cmd.Process != nil {
+			out[c.proc.Name] = c.cmd.Process.Pid
+		}
+		c.mu.Unlock()
+	}
+	return out
+}
+
+func (s *Supervisor) isStopping() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopping
+}
+
+func (s *Supervisor) emit(name, msg string) {
+	if s.Events != nil {
+		s.Events <- Event{Process: name, Message: msg}
+	}
+}
+
+func waitReady(ctx context.Context, c *child, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c.mu.Lock()
+	exited := c.exited
+	c.mu.Unlock()
+	var last error = errors.New("not probed yet")
+	for {
+		if c.proc.Ready == nil {
+			return nil
+		}
+		if last = c.proc.Ready(ctx); last == nil {
+			return nil
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("process exited during start-up (last probe: %v)", last)
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last probe: %v)", ctx.Err(), last)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func exitReason(cmd *exec.Cmd) string {
+	if cmd == nil || cmd.ProcessState == nil {
+		return "unknown"
+	}
+	return cmd.ProcessState.String()
+}
+
+// ExitWithParent is called early by every child: if the supervisor that
+// started it goes away (even by kill -9, where Pdeathsig may be missed in a
+// multi-threaded parent), the child exits instead of holding ports.
+func ExitWithParent() {
+	want, err := strconv.Atoi(os.Getenv(ParentPIDEnv))
+	if err != nil || want <= 1 {
+		return
+	}
+	go func() {
+		for range time.Tick(time.Second) {
+			if os.Getppid() != want {
+				fmt.Fprintf(os.Stderr, "myriad: supervisor %d is gone; exiting\n", want)
+				os.Exit(1)
+			}
+		}
+	}()
+}
