@@ -75,7 +75,7 @@ of chosen nodes, so node lifecycle and eviction can be exercised.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the cluster (default: $KUBECONFIG or ~/.kube/config)")
+	cmd.PersistentFlags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the cluster (default: $KUBECONFIG or ~/.kube/config)")
 	f.IntVar(&cfg.Count, "count", 100, "number of nodes this process simulates")
 	f.StringVar(&cfg.NamePrefix, "name-prefix", "myriad-node-", "node names are <prefix><index>")
 	f.IntVar(&cfg.StartIndex, "start-index", 0, "index of the first node, so several processes can share one fleet")

@@ -4,6 +4,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -19,12 +20,23 @@ func Execute() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cmd, err := root.ExecuteContextC(ctx)
-	if err != nil {
+	var usage usageError
+	switch {
+	case errors.As(err, &usage):
 		fmt.Fprintf(os.Stderr, "%s: %v (see '%s --help')\n", cmd.CommandPath(), err, cmd.CommandPath())
-		return 1
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "%s: %v\n", cmd.CommandPath(), err)
+	default:
+		return 0
 	}
-	return 0
+	return 1
 }
+
+// usageError marks a mistake on the command line, where pointing at --help
+// helps; other errors stand alone.
+type usageError struct{ error }
+
+func (u usageError) Unwrap() error { return u.error }
 
 // NewRoot returns the root command with every subcommand attached.
 func NewRoot() *cobra.Command {
@@ -35,6 +47,7 @@ func NewRoot() *cobra.Command {
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
 	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newUpCommand(), newNodesCommand(), newEtcdCommand(), newVersionCommand())
 	return root
 }

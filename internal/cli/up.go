@@ -66,7 +66,6 @@ every object kept. Ctrl-C or SIGTERM stops every component cleanly.`,
 func runUp(cmd *cobra.Command, o controlplane.Options) error {
 	out := cmd.OutOrStdout()
 	began := time.Now()
-	fmt.Fprintf(out, "myriad up: %d nodes, %d API server(s), data in %s\n", o.Nodes, o.APIServers, o.DataDir)
 	cluster, err := controlplane.Up(cmd.Context(), o)
 	if err != nil {
 		return err

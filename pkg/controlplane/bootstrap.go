@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	flowcontrolv1 "k8s.io/api/flowcontrol/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -20,7 +21,12 @@ var nodeSimRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch", "delete"}},
 	{APIGroups: []string{""}, Resources: []string{"pods/status"}, Verbs: []string{"patch", "update"}},
 	{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch", "update"}},
-	{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update", "patch", "delete"}},
+}
+
+// nodeLeaseRules apply only in kube-node-lease: the simulator renews node
+// heartbeats and must not touch leader-election Leases elsewhere.
+var nodeLeaseRules = []rbacv1.PolicyRule{
+	{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
 }
 
 // Bootstrap creates the cluster objects Myriad's own components need. It is
@@ -38,6 +44,20 @@ func Bootstrap(ctx context.Context, cs kubernetes.Interface) error {
 	}
 	if err := apply(ctx, binding, cs.RbacV1().ClusterRoleBindings().Create, cs.RbacV1().ClusterRoleBindings().Update, cs.RbacV1().ClusterRoleBindings().Get); err != nil {
 		return fmt.Errorf("ClusterRoleBinding %s: %w", name, err)
+	}
+	leaseRole := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: corev1.NamespaceNodeLease, Labels: managedLabels}, Rules: nodeLeaseRules}
+	roles := cs.RbacV1().Roles(corev1.NamespaceNodeLease)
+	if err := apply(ctx, leaseRole, roles.Create, roles.Update, roles.Get); err != nil {
+		return fmt.Errorf("Role %s/%s: %w", corev1.NamespaceNodeLease, name, err)
+	}
+	leaseBinding := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: corev1.NamespaceNodeLease, Labels: managedLabels},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
+		Subjects:   binding.Subjects,
+	}
+	bindings := cs.RbacV1().RoleBindings(corev1.NamespaceNodeLease)
+	if err := apply(ctx, leaseBinding, bindings.Create, bindings.Update, bindings.Get); err != nil {
+		return fmt.Errorf("RoleBinding %s/%s: %w", corev1.NamespaceNodeLease, name, err)
 	}
 	for _, fs := range nodeSimFlowSchemas() {
 		if err := apply(ctx, fs, cs.FlowcontrolV1().FlowSchemas().Create, cs.FlowcontrolV1().FlowSchemas().Update, cs.FlowcontrolV1().FlowSchemas().Get); err != nil {

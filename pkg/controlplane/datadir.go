@@ -46,51 +46,59 @@ func (d DataDir) Kubeconfig(who string) string {
 }
 func (d DataDir) stamp() string { return filepath.Join(d.Root, stampName) }
 
-// Prepare checks that Root is usable and returns its stamp, creating the
-// directory and stamp on first use. Every refusal is one line naming what to
-// fix, and a refused directory is left exactly as it was.
-func (d DataDir) Prepare(etcdPort int) (Stamp, error) {
+// Inspect checks that Root is usable without changing anything. For a
+// directory that does not exist yet or is empty it returns fresh=true and
+// the stamp Init will write. Every refusal is one line naming what to fix.
+func (d DataDir) Inspect(etcdPort int) (s Stamp, fresh bool, err error) {
+	newStamp := Stamp{Format: FormatVersion, KubernetesVersion: KubernetesVersion, EtcdPort: etcdPort}
 	info, err := os.Stat(d.Root)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		if err := os.MkdirAll(d.Root, 0o700); err != nil {
-			return Stamp{}, fmt.Errorf("cannot create data directory %s: %v; choose another --data-dir", d.Root, unwrapPathErr(err))
+		if err := creatable(d.Root); err != nil {
+			return Stamp{}, false, fmt.Errorf("cannot create data directory %s: %v; choose another --data-dir", d.Root, err)
 		}
+		return newStamp, true, nil
 	case err != nil:
-		return Stamp{}, fmt.Errorf("cannot use data directory %s: %v", d.Root, unwrapPathErr(err))
+		return Stamp{}, false, fmt.Errorf("cannot use data directory %s: %v; choose another --data-dir", d.Root, unwrapPathErr(err))
 	case !info.IsDir():
-		return Stamp{}, fmt.Errorf("data directory %s is a file, not a directory; choose another --data-dir", d.Root)
+		return Stamp{}, false, fmt.Errorf("data directory %s is a file, not a directory; choose another --data-dir", d.Root)
 	}
 	if err := writable(d.Root); err != nil {
-		return Stamp{}, fmt.Errorf("data directory %s is not writable (%v); fix its permissions or choose another --data-dir", d.Root, err)
+		return Stamp{}, false, fmt.Errorf("data directory %s is not writable (%v); fix its permissions or choose another --data-dir", d.Root, err)
 	}
 
 	raw, err := os.ReadFile(d.stamp())
 	if errors.Is(err, os.ErrNotExist) {
 		entries, err := os.ReadDir(d.Root)
 		if err != nil {
-			return Stamp{}, fmt.Errorf("read data directory %s: %w", d.Root, err)
+			return Stamp{}, false, fmt.Errorf("read data directory %s: %w", d.Root, err)
 		}
 		if len(entries) > 0 {
-			return Stamp{}, fmt.Errorf("data directory %s is not empty and was not created by myriad (no %s); choose an empty or new --data-dir", d.Root, stampName)
+			return Stamp{}, false, fmt.Errorf("data directory %s is not empty and was not created by myriad (no %s); choose an empty or new --data-dir", d.Root, stampName)
 		}
-		s := Stamp{Format: FormatVersion, KubernetesVersion: KubernetesVersion, EtcdPort: etcdPort}
-		return s, d.writeStamp(s)
+		return newStamp, true, nil
 	}
 	if err != nil {
-		return Stamp{}, fmt.Errorf("read %s: %w", d.stamp(), err)
+		return Stamp{}, false, fmt.Errorf("read %s: %w", d.stamp(), err)
 	}
-	var s Stamp
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return Stamp{}, fmt.Errorf("%s is corrupt (%v); this directory cannot be resumed, choose another --data-dir", d.stamp(), err)
+		return Stamp{}, false, fmt.Errorf("%s is corrupt (%v); this directory cannot be resumed, choose another --data-dir", d.stamp(), err)
 	}
 	if s.Format != FormatVersion {
-		return Stamp{}, fmt.Errorf("data directory %s has format %d but this myriad reads format %d; use a matching myriad or another --data-dir", d.Root, s.Format, FormatVersion)
+		return Stamp{}, false, fmt.Errorf("data directory %s has format %d but this myriad reads format %d; use a matching myriad or another --data-dir", d.Root, s.Format, FormatVersion)
 	}
 	if minorOf(s.KubernetesVersion) != minorOf(KubernetesVersion) {
-		return Stamp{}, fmt.Errorf("data directory %s was written by Kubernetes %s but this myriad runs %s; use a matching myriad or another --data-dir", d.Root, s.KubernetesVersion, KubernetesVersion)
+		return Stamp{}, false, fmt.Errorf("data directory %s was written by Kubernetes %s but this myriad runs %s; use a matching myriad or another --data-dir", d.Root, s.KubernetesVersion, KubernetesVersion)
 	}
-	return s, nil
+	return s, false, nil
+}
+
+// Init creates a fresh data directory and records s in it.
+func (d DataDir) Init(s Stamp) error {
+	if err := os.MkdirAll(d.Root, 0o700); err != nil {
+		return fmt.Errorf("cannot create data directory %s: %v; choose another --data-dir", d.Root, unwrapPathErr(err))
+	}
+	return d.writeStamp(s)
 }
 
 func (d DataDir) writeStamp(s Stamp) error {
@@ -128,6 +136,25 @@ func (d DataDir) Lock() (release func(), err error) {
 		return nil, fmt.Errorf("data directory %s is in use by another myriad up; stop it or choose another --data-dir", d.Root)
 	}
 	return func() { f.Close() }, nil
+}
+
+// creatable reports why dir could not be created: its nearest existing
+// ancestor must be a writable directory.
+func creatable(dir string) error {
+	parent := filepath.Dir(dir)
+	for {
+		info, err := os.Stat(parent)
+		if err == nil {
+			if !info.IsDir() {
+				return fmt.Errorf("%s is not a directory", parent)
+			}
+			return writable(parent)
+		}
+		if !errors.Is(err, os.ErrNotExist) || parent == filepath.Dir(parent) {
+			return unwrapPathErr(err)
+		}
+		parent = filepath.Dir(parent)
+	}
 }
 
 func writable(dir string) error {

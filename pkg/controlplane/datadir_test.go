@@ -10,8 +10,14 @@ import (
 func TestPrepareNewDirectory(t *testing.T) {
 	root := filepath.Join(t.TempDir(), "cluster")
 	d := DataDir{Root: root}
-	s, err := d.Prepare(2379)
-	if err != nil {
+	s, fresh, err := d.Inspect(2379)
+	if err != nil || !fresh {
+		t.Fatalf("inspect new directory: fresh=%v err=%v", fresh, err)
+	}
+	if _, err := os.Stat(root); err == nil {
+		t.Fatal("Inspect must not create the directory")
+	}
+	if err := d.Init(s); err != nil {
 		t.Fatal(err)
 	}
 	if s.Format != FormatVersion || s.EtcdPort != 2379 {
@@ -22,9 +28,9 @@ func TestPrepareNewDirectory(t *testing.T) {
 		t.Fatalf("data directory mode %v, want 0700", info.Mode().Perm())
 	}
 	// Resuming returns the recorded stamp, whatever port is asked now.
-	s2, err := d.Prepare(9999)
-	if err != nil || s2.EtcdPort != 2379 {
-		t.Fatalf("resume: %+v, %v", s2, err)
+	s2, fresh, err := d.Inspect(9999)
+	if err != nil || fresh || s2.EtcdPort != 2379 {
+		t.Fatalf("resume: %+v, fresh=%v, %v", s2, fresh, err)
 	}
 }
 
@@ -52,11 +58,11 @@ func TestPrepareRefusesBadDirectories(t *testing.T) {
 		{"other kubernetes", oldKube, "v1.30.0"},
 		{"corrupt stamp", corrupt, "corrupt"},
 		{"a file", file, "is a file"},
-		{"under a file", filepath.Join(file, "sub"), "cannot"},
+		{"under a file", filepath.Join(file, "sub"), "not a directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := listing(t, tc.root)
-			_, err := DataDir{Root: tc.root}.Prepare(2379)
+			_, _, err := DataDir{Root: tc.root}.Inspect(2379)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
 			}
@@ -73,7 +79,7 @@ func TestPrepareRefusesBadDirectories(t *testing.T) {
 func TestPatchReleasesShareAFormat(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, stampName), []byte(`{"format": 1, "kubernetesVersion": "v1.37.0"}`), 0o600)
-	if _, err := (DataDir{Root: dir}).Prepare(2379); err != nil {
+	if _, _, err := (DataDir{Root: dir}).Inspect(2379); err != nil {
 		t.Fatalf("a patch release must resume the directory: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"fmt"
+	"net"
 	"strconv"
 	"time"
 )
@@ -76,11 +77,11 @@ func (p Plan) APIServerArgs(i int) []string {
 		// makes long-lived HTTP/2 clients reconnect and so spread out
 		// (upstream's recommended value).
 		args = append(args, "--goaway-chance=0.001")
-		if i > 0 {
-			// Only one server maintains the "kubernetes" Service endpoints;
-			// they all share one address but not one port.
-			args = append(args, "--endpoint-reconciler-type=none")
-		}
+	}
+	if net.ParseIP(p.clientHost()).IsLoopback() || i > 0 {
+		// The "kubernetes" Service cannot point at a loopback address, and
+		// with several servers only one may maintain its endpoints.
+		args = append(args, "--endpoint-reconciler-type=none")
 	}
 	return args
 }

@@ -86,7 +86,7 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 		return nil, err
 	}
 	dir := DataDir{Root: o.DataDir}
-	stamp, err := dir.Prepare(o.EtcdPort)
+	stamp, fresh, err := dir.Inspect(o.EtcdPort)
 	if err != nil {
 		return nil, err
 	}
@@ -96,9 +96,32 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 		}
 		o.EtcdPort = stamp.EtcdPort
 	}
-	release, err := dir.Lock()
-	if err != nil {
-		return nil, err
+	// An existing directory is locked before the port checks, so a second
+	// `myriad up` on it hears "in use by another myriad up", not "port busy".
+	var release func()
+	if !fresh {
+		if release, err = dir.Lock(); err != nil {
+			return nil, err
+		}
+	}
+	for _, p := range []struct {
+		port int
+		flag string
+	}{{o.Port, "--port"}, {o.EtcdPort, "--etcd-port"}, {o.EtcdPort + 1, "--etcd-port (peer port = etcd port + 1)"}} {
+		if err := CheckPortFree(o.BindAddress, p.port, p.flag); err != nil {
+			if release != nil {
+				release()
+			}
+			return nil, err
+		}
+	}
+	if fresh {
+		if err := dir.Init(stamp); err != nil {
+			return nil, err
+		}
+		if release, err = dir.Lock(); err != nil {
+			return nil, err
+		}
 	}
 	c := &Cluster{release: release, events: make(chan supervisor.Event, 64)}
 	defer func() {
@@ -106,14 +129,7 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 			c.Stop()
 		}
 	}()
-	for _, p := range []struct {
-		port int
-		flag string
-	}{{o.Port, "--port"}, {o.EtcdPort, "--etcd-port"}, {o.EtcdPort + 1, "--etcd-port (peer port = etcd port + 1)"}} {
-		if err := CheckPortFree(o.BindAddress, p.port, p.flag); err != nil {
-			return nil, err
-		}
-	}
+	fmt.Fprintf(o.Out, "myriad up: %d nodes, %d API server(s), data in %s\n", o.Nodes, o.APIServers, o.DataDir)
 	if err := dir.MakeDirs(); err != nil {
 		return nil, fmt.Errorf("prepare %s: %w", o.DataDir, err)
 	}

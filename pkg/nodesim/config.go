@@ -159,6 +159,9 @@ func (c Config) Validate() error {
 			bad("Capacity", "%s must not be negative, got %s", name, q.String())
 		}
 	}
+	if c.Count > 0 && c.StartIndex >= 0 && c.StartIndex+c.Count > maxNodes {
+		bad("Count", "StartIndex+Count must be at most %d (node addresses come from 172.16.0.0/12), got %d", maxNodes, c.StartIndex+c.Count)
+	}
 	if c.Zones < 0 {
 		bad("Zones", "must be positive, got %d", c.Zones)
 	}
@@ -215,6 +218,9 @@ func nodeCIDR(cidr string, index int) (netip.Prefix, error) {
 	base += uint32(index) << 8
 	return netip.PrefixFrom(u32Addr(base), 24), nil
 }
+
+// maxNodes is how many node addresses internalIP can hand out.
+const maxNodes = 4096 * 254
 
 // internalIP is node index's address in 172.16.0.0/12, skipping .0 and .255
 // host parts so every address looks usable. Nothing listens there.

@@ -12,6 +12,11 @@
 // its index range), run a goroutine or timer per node or per pod, or send
 // real traffic to the addresses it reports: every IP it hands out is fiction.
 //
+// The identity it runs as needs: nodes get/list/watch/create/update/patch,
+// nodes/status patch, leases get/list/create/update in kube-node-lease,
+// pods list/watch/delete and pods/status update. Forbidden or Unauthorized
+// answers end Run with an error; everything else is retried.
+//
 // Scale shapes the code: one heartbeat dispatcher (a min-heap of due times)
 // feeds a bounded worker pool, one shared pod informer feeds one rate-limited
 // workqueue, and renewals reuse the Lease returned by the previous write so a

@@ -178,3 +178,34 @@ func cond(p *corev1.Pod, t corev1.PodConditionType) corev1.ConditionStatus {
 	}
 	return ""
 }
+
+func testUID(i int) types.UID { return types.UID(fmt.Sprint("pod-", i)) }
+
+// stepUntil advances the fake clock by `by` until cond holds and returns the
+// fake time that took. Stepping in small increments (with a short real-time
+// pause each) avoids the race between a Step and a timer that is about to
+// be armed.
+func (h *harness) stepUntil(what string, by, limit time.Duration, cond func() bool) time.Duration {
+	h.t.Helper()
+	begin := h.clock.Now()
+	for {
+		pause := time.Now().Add(20 * time.Millisecond)
+		for time.Now().Before(pause) {
+			if cond() {
+				return h.clock.Since(begin)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if h.clock.Since(begin) >= limit {
+			h.t.Fatalf("%s: not after %s of fake time", what, limit)
+		}
+		h.clock.Step(by)
+	}
+}
+
+func (h *harness) podIs(name string, cond func(*corev1.Pod) bool) func() bool {
+	return func() bool {
+		p, err := h.client.CoreV1().Pods("default").Get(context.Background(), name, metav1.GetOptions{})
+		return err == nil && cond(p)
+	}
+}

@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	coreinformers "k8s.io/client-go/informers/core/v1"
@@ -138,7 +138,10 @@ func (s *sim) syncPod(ctx context.Context, key string) (time.Duration, error) {
 		env.podIP = ip.String()
 	}
 	st, after, kind := env.advance(pod)
-	if apiequality.Semantic.DeepEqual(&pod.Status, st) {
+	// advance copies what it does not change, so plain reflect.DeepEqual is
+	// exact here and ~5x cheaper than Semantic.DeepEqual; this check runs on
+	// every pod event, ours included.
+	if reflect.DeepEqual(&pod.Status, st) {
 		return after, nil
 	}
 	if err := s.writeStatus(ctx, pod, st, kind); err != nil {

@@ -112,7 +112,7 @@ func (e podEnv) advance(pod *corev1.Pod) (*corev1.PodStatus, time.Duration, stri
 	for i := range st.ContainerStatuses {
 		cur[st.ContainerStatuses[i].Name] = &st.ContainerStatuses[i]
 	}
-	statuses := make([]corev1.ContainerStatus, 0, len(pod.Spec.Containers))
+	var statuses []corev1.ContainerStatus // nil for no containers, as decoded
 	for _, c := range pod.Spec.Containers {
 		cs, ok := cur[c.Name]
 		switch {

@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	coreinformers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -279,10 +280,11 @@ func (s *sim) setFailed(n *simNode, failed bool) {
 	if n.failed.Swap(failed) == failed {
 		return
 	}
-	s.metrics.nodes.WithLabelValues("failed").Set(float64(s.failedCount.Add(map[bool]int64{true: 1, false: -1}[failed])))
 	if failed {
+		s.metrics.nodes.WithLabelValues("failed").Set(float64(s.failedCount.Add(1)))
 		return // the dispatcher drops the node when it next falls due
 	}
+	s.metrics.nodes.WithLabelValues("failed").Set(float64(s.failedCount.Add(-1)))
 	n.recovered.Store(true)
 	s.disp.schedule(n.index-s.cfg.StartIndex, s.clock.Now())
 	if s.pods != nil && s.podsStarted.Load() {
@@ -313,7 +315,7 @@ func SetFailure(ctx context.Context, client kubernetes.Interface, nodeNames []st
 	for range min(writers, len(nodeNames)) {
 		wg.Go(func() {
 			for name := range names {
-				_, err := client.CoreV1().Nodes().Patch(ctx, name, "application/merge-patch+json", patch, metav1.PatchOptions{})
+				_, err := client.CoreV1().Nodes().Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
 				if err != nil {
 					mu.Lock()
 					errs = append(errs, fmt.Errorf("mark node %s failed=%t: %w", name, failed, err))

@@ -1,0 +1,193 @@
+// Package e2e tests Myriad as a user meets it: it builds the myriad binary,
+// runs `myriad up` with a few dozen simulated nodes and drives the cluster
+// through client-go, exactly as kubectl or a controller would.
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// binary is the myriad executable built once for the whole package.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "myriad-e2e-bin")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "myriad")
+	build := exec.Command("go", "build", "-o", binary, "../../cmd/myriad")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build myriad:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// upProcess is one running `myriad up`.
+type upProcess struct {
+	cmd     *exec.Cmd
+	dataDir string
+	port    int
+	out     *lockedBuffer
+	exited  chan struct{}
+}
+
+type lockedBuffer struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (b *lockedBuffer) add(s string) { b.mu.Lock(); b.lines = append(b.lines, s); b.mu.Unlock() }
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Join(b.lines, "\n")
+}
+
+// startUp runs `myriad up` and waits for it to say the cluster is ready.
+func startUp(t *testing.T, dataDir string, port, etcdPort int, extra ...string) *upProcess {
+	t.Helper()
+	args := append([]string{"up", "--data-dir", dataDir, "--port", fmt.Sprint(port), "--etcd-port", fmt.Sprint(etcdPort),
+		"--node-monitor-grace-period", "20s"}, extra...)
+	cmd := exec.Command(binary, args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &upProcess{cmd: cmd, dataDir: dataDir, port: port, out: &lockedBuffer{}, exited: make(chan struct{})}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		once := sync.Once{}
+		for sc.Scan() {
+			p.out.add(sc.Text())
+			if strings.HasPrefix(sc.Text(), "Myriad cluster ready") {
+				once.Do(func() { close(ready) })
+			}
+		}
+	}()
+	go func() { _ = cmd.Wait(); close(p.exited) }()
+	select {
+	case <-ready:
+		t.Logf("myriad up ready:\n%s", p.out)
+	case <-p.exited:
+		t.Fatalf("myriad up exited before ready:\n%s\n%s", p.out, tailLogs(dataDir))
+	case <-time.After(6 * time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatalf("myriad up not ready after 6 minutes:\n%s\n%s", p.out, tailLogs(dataDir))
+	}
+	return p
+}
+
+// stop sends SIGTERM, as Ctrl-C would, and waits for a clean exit.
+func (p *upProcess) stop(t *testing.T) {
+	t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(90 * time.Second):
+		_ = p.cmd.Process.Kill()
+		t.Fatalf("myriad up did not stop within 90s after SIGTERM:\n%s", p.out)
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("myriad up exited with %d after SIGTERM:\n%s", code, p.out)
+	}
+}
+
+func (p *upProcess) client(t *testing.T) *kubernetes.Clientset {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(p.dataDir, "kubeconfig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.QPS, cfg.Burst = 200, 400
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+// myriad runs a short myriad subcommand and returns its combined output.
+func myriad(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, binary, args...).CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		// etcd needs port+1 too.
+		if l2, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port+1)); err == nil {
+			l2.Close()
+			return port
+		}
+	}
+}
+
+func portFree(port int) bool {
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}
+
+func tailLogs(dataDir string) string {
+	var b strings.Builder
+	files, _ := filepath.Glob(filepath.Join(dataDir, "logs", "*.log"))
+	for _, f := range files {
+		raw, _ := os.ReadFile(f)
+		lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+		if len(lines) > 15 {
+			lines = lines[len(lines)-15:]
+		}
+		fmt.Fprintf(&b, "--- %s\n%s\n", filepath.Base(f), strings.Join(lines, "\n"))
+	}
+	return b.String()
+}
+
+// eventually polls cond every 500ms until it returns nil or timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = cond(); err == nil {
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Fatalf("%s: not true after %s: %v", what, timeout, err)
+}
