@@ -172,7 +172,11 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 		if err := c.Supervisor.Start(ctx, p, o.ReadyTimeout); err != nil {
 			return err
 		}
-		fmt.Fprintf(o.Out, "  %s ready (%.1fs)\n", name, time.Since(began).Seconds())
+		if p.Ready == nil {
+			fmt.Fprintf(o.Out, "  %s started\n", name)
+		} else {
+			fmt.Fprintf(o.Out, "  %s ready (%.1fs)\n", name, time.Since(began).Seconds())
+		}
 		return nil
 	}
 
@@ -235,7 +239,9 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 		if err := step("simulated nodes", supervisor.Process{Name: "nodes", Args: args}); err != nil {
 			return nil, err
 		}
-		if err := waitNodesReady(ctx, cs, o.Nodes, o.Out); err != nil {
+		// Registration is rate-bounded, so allow time in proportion to size.
+		wait := o.ReadyTimeout + time.Duration(o.Nodes)*10*time.Millisecond
+		if err := waitNodesReady(ctx, cs, o.Nodes, wait, o.Out); err != nil {
 			return nil, err
 		}
 	}
@@ -305,12 +311,12 @@ func AdminClient(dir DataDir) (*kubernetes.Clientset, error) {
 
 // waitNodesReady watches nodes (one informer, not a poll of 10^4 objects)
 // until want simulated nodes report Ready, printing progress.
-func waitNodesReady(ctx context.Context, cs kubernetes.Interface, want int, out io.Writer) error {
+func waitNodesReady(ctx context.Context, cs kubernetes.Interface, want int, timeout time.Duration, out io.Writer) error {
 	factory := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 		o.LabelSelector = "nodes.myriad.dev/simulated=true"
 	}))
 	inf := factory.Core().V1().Nodes().Informer()
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	factory.Start(ctx.Done())
 	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
@@ -336,7 +342,7 @@ func waitNodesReady(ctx context.Context, cs kubernetes.Interface, want int, out 
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for nodes: %w", ctx.Err())
+			return fmt.Errorf("only %d of %d nodes Ready after %s (see %s): %w", ready, want, timeout, "logs/nodes.log", ctx.Err())
 		case <-tick.C:
 		}
 	}

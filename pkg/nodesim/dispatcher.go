@@ -71,6 +71,11 @@ func (d *dispatcher) scheduleLocked(i int, at time.Time) {
 			d.kick[i] = at
 		}
 	}
+	d.poke()
+}
+
+// poke makes the loop look at the heap again.
+func (d *dispatcher) poke() {
 	select {
 	case d.wake <- struct{}{}:
 	default:

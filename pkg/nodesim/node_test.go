@@ -283,3 +283,16 @@ func TestFailureStopsHeartbeatsAndRecoveryResumes(t *testing.T) {
 	})
 	h.waitPod("frozen", "running after recovery", running)
 }
+
+func TestForbiddenPodWatchIsFatal(t *testing.T) {
+	client := fake.NewClientset()
+	client.PrependReactor("list", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "", errors.New("RBAC: denied"))
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := Run(ctx, client, Config{Count: 2, Clock: clocktesting.NewFakeClock(t0)})
+	if !apierrors.IsForbidden(err) {
+		t.Fatalf("want the forbidden pod list to end Run, got %v", err)
+	}
+}

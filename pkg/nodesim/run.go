@@ -118,10 +118,23 @@ func (s *sim) run(ctx context.Context) error {
 
 	nodeInf := s.nodeInformer()
 	s.pods = s.podInformer()
-	wg.Go(func() { nodeInf.RunWithContext(ctx) })
-	wg.Go(func() { s.pods.RunWithContext(ctx) })
-	if !cache.WaitForCacheSync(ctx.Done(), nodeInf.HasSynced, s.pods.HasSynced) {
-		return ctx.Err()
+	for _, inf := range []cache.SharedIndexInformer{nodeInf, s.pods} {
+		// An informer retries a forbidden list forever; surface it instead.
+		_ = inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
+			s.fail(err)
+			cache.DefaultWatchErrorHandler(ctx, r, err)
+		})
+		wg.Go(func() { inf.RunWithContext(ctx) })
+	}
+	synced := make(chan bool, 1)
+	wg.Go(func() { synced <- cache.WaitForCacheSync(ctx.Done(), nodeInf.HasSynced, s.pods.HasSynced) })
+	select {
+	case ok := <-synced:
+		if !ok {
+			return nil // ctx ended
+		}
+	case err := <-s.fatal:
+		return fmt.Errorf("watch nodes and pods: %w", err)
 	}
 	s.claimPodIPs()
 	s.podsStarted.Store(true)

@@ -21,20 +21,24 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-// binary is the myriad executable built once for the whole package.
-var binary string
+// binary is the myriad executable built once for the whole package;
+// kubectl is the upstream kubectl of the same Kubernetes version, built from
+// the module (go.mod lists it as a tool), to prove the API is intact for it.
+var binary, kubectl string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "myriad-e2e-bin")
 	if err != nil {
 		panic(err)
 	}
-	binary = filepath.Join(dir, "myriad")
-	build := exec.Command("go", "build", "-o", binary, "../../cmd/myriad")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build myriad:", err)
-		os.Exit(1)
+	binary, kubectl = filepath.Join(dir, "myriad"), filepath.Join(dir, "kubectl")
+	for out, pkg := range map[string]string{binary: "../../cmd/myriad", kubectl: "k8s.io/kubernetes/cmd/kubectl"} {
+		build := exec.Command("go", "build", "-o", out, pkg)
+		build.Stdout, build.Stderr = os.Stdout, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "build", pkg+":", err)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
