@@ -48,6 +48,6 @@ func NewRoot() *cobra.Command {
 		Args:          cobra.NoArgs,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newUpCommand(), newNodesCommand(), newEtcdCommand(), newVersionCommand())
+	root.AddCommand(newUpCommand(), newNodesCommand(), newEtcdCommand(), newVersionCommand(), newBenchCommand())
 	return root
 }

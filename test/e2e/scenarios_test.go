@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -52,6 +54,7 @@ func TestCluster(t *testing.T) {
 	t.Run("daemonset one per node", func(t *testing.T) { testDaemonSet(t, cs, ns) })
 	t.Run("in-place image change", func(t *testing.T) { testInPlace(t, cs, ns) })
 	t.Run("node failure evicts", func(t *testing.T) { testNodeFailure(t, cs, ns, up) })
+	t.Run("crashed component restarts", func(t *testing.T) { testComponentCrash(t, cs, ns, up) })
 	if t.Failed() {
 		return
 	}
@@ -468,4 +471,34 @@ func myriadPgrep(dataDir string) (string, error) {
 		return "", nil // pgrep exits 1 when nothing matches
 	}
 	return out, nil
+}
+
+// testComponentCrash kills the scheduler behind the supervisor's back: the
+// supervisor says so, restarts it, and pods schedule again.
+func testComponentCrash(t *testing.T, cs kubernetes.Interface, ns string, up *upProcess) {
+	out, err := execOutput("pgrep", "-f", "kube-scheduler --config="+filepath.Join(up.dataDir, "run"))
+	if err != nil || out == "" {
+		t.Fatalf("find kube-scheduler: %v %q", err, out)
+	}
+	pid, err := strconv.Atoi(strings.Fields(out)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, time.Minute, "supervisor reports the restart", func() error {
+		if !strings.Contains(up.out.String(), "kube-scheduler: restarted and ready") {
+			return fmt.Errorf("no restart reported yet")
+		}
+		return nil
+	})
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "after-crash", Namespace: ns, Labels: map[string]string{"app": "after-crash"}},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox:1.36"}}},
+	}
+	if _, err := cs.CoreV1().Pods(ns).Create(context.Background(), pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitRunning(t, cs, ns, "app=after-crash", 1, 90*time.Second)
 }
