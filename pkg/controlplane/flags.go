@@ -90,50 +90,47 @@ func (p Plan) APIServerArgs(i int) []string {
 func (p Plan) ControllerManagerArgs() []string {
 	kc := p.Dir.Kubeconfig("controller-manager")
 	c := p.Certs
-	return []string{
-		"--kubeconfig=" + kc,
-		"--authentication-kubeconfig=" + kc,
-		"--authorization-kubeconfig=" + kc,
-		"--bind-address=127.0.0.1",
-		"--secure-port=" + strconv.Itoa(p.ControllerManagerPort),
-		"--tls-cert-file=" + c.ControllerManagerCert,
-		"--tls-private-key-file=" + c.ControllerManagerKey,
-		"--client-ca-file=" + c.CA,
-		"--requestheader-client-ca-file=" + c.FrontProxyCA,
+	return append(p.servingArgs(kc, p.ControllerManagerPort, c.ControllerManagerCert, c.ControllerManagerKey),
+		"--kubeconfig="+kc,
 		// Each controller acts under its own service account, so RBAC limits
 		// every controller rather than the process as a whole.
 		"--use-service-account-credentials=true",
-		"--service-account-private-key-file=" + c.ServiceAccountKey,
-		"--root-ca-file=" + c.CA,
-		"--cluster-signing-cert-file=" + c.CA,
-		"--cluster-signing-key-file=" + c.CAKey,
+		"--service-account-private-key-file="+c.ServiceAccountKey,
+		"--root-ca-file="+c.CA,
+		"--cluster-signing-cert-file="+c.CA,
+		"--cluster-signing-key-file="+c.CAKey,
 		"--controllers=*",
 		"--leader-elect=true",
-		"--node-monitor-grace-period=" + p.NodeMonitorGracePeriod.String(),
+		"--node-monitor-grace-period="+p.NodeMonitorGracePeriod.String(),
 		// The default 20 QPS lets the node lifecycle and workload controllers
 		// fall minutes behind at 10^4 nodes.
 		"--kube-api-qps=300",
 		"--kube-api-burst=600",
 		"--profiling=false",
-		"--v=1",
-	}
+	)
 }
 
 // SchedulerArgs is the kube-scheduler command line; configFile holds its
 // KubeSchedulerConfiguration (see SchedulerConfig).
 func (p Plan) SchedulerArgs(configFile string) []string {
-	kc := p.Dir.Kubeconfig("scheduler")
 	c := p.Certs
+	return append(p.servingArgs(p.Dir.Kubeconfig("scheduler"), p.SchedulerPort, c.SchedulerCert, c.SchedulerKey),
+		"--config="+configFile)
+}
+
+// servingArgs are the flags kube-controller-manager and kube-scheduler share
+// for their health and metrics endpoint: loopback only, our certificate,
+// and requests authenticated and authorized through the API server.
+func (p Plan) servingArgs(kubeconfig string, port int, cert, key string) []string {
 	return []string{
-		"--config=" + configFile,
-		"--authentication-kubeconfig=" + kc,
-		"--authorization-kubeconfig=" + kc,
+		"--authentication-kubeconfig=" + kubeconfig,
+		"--authorization-kubeconfig=" + kubeconfig,
 		"--bind-address=127.0.0.1",
-		"--secure-port=" + strconv.Itoa(p.SchedulerPort),
-		"--tls-cert-file=" + c.SchedulerCert,
-		"--tls-private-key-file=" + c.SchedulerKey,
-		"--client-ca-file=" + c.CA,
-		"--requestheader-client-ca-file=" + c.FrontProxyCA,
+		"--secure-port=" + strconv.Itoa(port),
+		"--tls-cert-file=" + cert,
+		"--tls-private-key-file=" + key,
+		"--client-ca-file=" + p.Certs.CA,
+		"--requestheader-client-ca-file=" + p.Certs.FrontProxyCA,
 		"--v=1",
 	}
 }
