@@ -1,0 +1,532 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"sync"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// Config selects the scoring strategy, weights and the techniques. Every
+// technique can be switched off so benchmarks can measure what it buys.
+type Config struct {
+	Strategy ScoringStrategy
+	Weights  Weights
+	// ResourceWeights for NodeResourcesFit; default cpu:1, memory:1.
+	ResourceWeights map[v1.ResourceName]int64
+	// Enough is the relaxed-randomization stopping rule; default KubeAdaptive(0).
+	Enough EnoughFunc
+	// MaxClasses bounds the equivalence-class LRU; default 64.
+	MaxClasses int
+	// DisableEquivalence recomputes every node-local filter per pod.
+	DisableEquivalence bool
+	// DisableScoreCache recomputes node-local scores even on a cache hit.
+	DisableScoreCache bool
+	// Seed makes node rotation and tie-breaking reproducible.
+	Seed uint64
+}
+
+// DefaultConfig is kube-scheduler's default profile with Myriad's techniques on.
+func DefaultConfig() Config {
+	return Config{Strategy: LeastAllocated, Weights: DefaultWeights(), Enough: KubeAdaptive(0), MaxClasses: 64, Seed: 1}
+}
+
+// Result is a placement decision.
+type Result struct {
+	Node  string
+	Score int64
+	// Visited nodes and Feasible among them: relaxed randomization stops early.
+	Visited, Feasible int
+}
+
+// FitError says why a pod fits nowhere, in kube-scheduler's words. Retrying
+// helps only after the cluster changes.
+type FitError struct {
+	Pod      string
+	NumNodes int
+	// Reasons counts nodes per failure reason (a node may add several).
+	Reasons map[string]int
+}
+
+func (e *FitError) Error() string {
+	parts := make([]string, 0, len(e.Reasons))
+	for r, c := range e.Reasons {
+		parts = append(parts, fmt.Sprintf("%d %s", c, r))
+	}
+	sort.Strings(parts)
+	msg := fmt.Sprintf("0/%d nodes are available", e.NumNodes)
+	if len(parts) > 0 {
+		msg += ": " + strings.Join(parts, ", ")
+	}
+	return msg + "."
+}
+
+// ErrSchedulingGated is returned for pods with scheduling gates; kube never
+// even queues them (PreEnqueue), so the caller should park, not retry.
+var ErrSchedulingGated = errors.New(ReasonSchedulingGated)
+
+// ConflictError is returned by Assume when the node no longer fits the pod:
+// the decision was made on state that changed since. Scheduling again helps.
+type ConflictError struct {
+	Pod, Node string
+	Reasons   []string
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("assume pod %s on node %s: %s", e.Pod, e.Node, strings.Join(e.Reasons, ", "))
+}
+
+// Stats counts the work each technique saved or did.
+type Stats struct {
+	Attempts       uint64
+	ClassHits      uint64 // pod's class already known
+	ClassMisses    uint64
+	FilterHits     uint64 // (class, node generation) feasibility reused
+	FilterMisses   uint64
+	ScoreHits      uint64 // (class, node generation) scores reused
+	ScoreMisses    uint64
+	NodesVisited   uint64
+	ClassesEvicted uint64
+}
+
+type resourceWeight struct {
+	name   v1.ResourceName
+	weight int64
+}
+
+type candidate struct {
+	n *NodeInfo
+	e cacheEntry
+}
+
+type antiKey struct {
+	ns, labels string
+}
+
+type antiEntry struct {
+	epoch  uint64
+	counts map[topologyPair]int64
+}
+
+// Scheduler chooses nodes for pods against its Snapshot. Its methods are
+// safe for concurrent use (one mutex: decisions are microseconds, and the
+// parallelism worth having is in binding, which happens outside).
+type Scheduler struct {
+	mu              sync.Mutex
+	cfg             Config
+	snap            *Snapshot
+	classes         *classCache
+	rng             *rand.Rand
+	resourceWeights []resourceWeight
+	reasons         [][]string
+	reasonIDs       map[string]int32
+	antiCache       map[antiKey]antiEntry
+	stats           Stats
+}
+
+// New returns a scheduler over an empty snapshot.
+func New(cfg Config) *Scheduler {
+	if cfg.Weights == (Weights{}) {
+		cfg.Weights = DefaultWeights()
+	}
+	if cfg.Enough == nil {
+		cfg.Enough = KubeAdaptive(0)
+	}
+	if cfg.MaxClasses <= 0 {
+		cfg.MaxClasses = 64
+	}
+	rw := cfg.ResourceWeights
+	if len(rw) == 0 {
+		rw = map[v1.ResourceName]int64{v1.ResourceCPU: 1, v1.ResourceMemory: 1}
+	}
+	sc := &Scheduler{
+		cfg:       cfg,
+		snap:      NewSnapshot(),
+		classes:   newClassCache(cfg.MaxClasses),
+		rng:       rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+		reasons:   [][]string{nil},
+		reasonIDs: map[string]int32{},
+		antiCache: map[antiKey]antiEntry{},
+	}
+	for name, w := range rw {
+		sc.resourceWeights = append(sc.resourceWeights, resourceWeight{name, w})
+	}
+	sort.Slice(sc.resourceWeights, func(i, j int) bool { return sc.resourceWeights[i].name < sc.resourceWeights[j].name })
+	return sc
+}
+
+// UpdateNode adds or replaces a node. Changes that cannot affect scheduling
+// (status heartbeats) keep the node's generation, so caches stay warm.
+func (sc *Scheduler) UpdateNode(node *v1.Node) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if old := sc.snap.Get(node.Name); old != nil && !schedulingRelevantChange(old.Node, node) {
+		old.Node = node
+		return
+	}
+	sc.snap.UpdateNode(node)
+}
+
+func schedulingRelevantChange(a, b *v1.Node) bool {
+	return !labels.Equals(a.Labels, b.Labels) || a.Spec.Unschedulable != b.Spec.Unschedulable ||
+		!taintsEqual(a.Spec.Taints, b.Spec.Taints) || !resourceListEqual(a.Status.Allocatable, b.Status.Allocatable)
+}
+
+func taintsEqual(a, b []v1.Taint) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Key != b[i].Key || a[i].Value != b[i].Value || a[i].Effect != b[i].Effect {
+			return false
+		}
+	}
+	return true
+}
+
+func resourceListEqual(a, b v1.ResourceList) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, q := range a {
+		if o, ok := b[k]; !ok || o.Cmp(q) != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// RemoveNode removes a node.
+func (sc *Scheduler) RemoveNode(name string) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	sc.snap.RemoveNode(name)
+}
+
+// AddPod records a bound pod; it confirms an assumed one.
+func (sc *Scheduler) AddPod(pod *v1.Pod) error {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return sc.snap.AddPod(pod)
+}
+
+// RemovePod forgets a pod.
+func (sc *Scheduler) RemovePod(pod *v1.Pod) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	sc.snap.RemovePod(pod)
+}
+
+// SetNamespace records namespace labels for namespaceSelector terms.
+func (sc *Scheduler) SetNamespace(ns *v1.Namespace) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	sc.snap.SetNamespace(ns)
+}
+
+// Stats returns counters since New.
+func (sc *Scheduler) Stats() Stats {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	st := sc.stats
+	st.ClassesEvicted = sc.classes.evicted
+	return st
+}
+
+// NumNodes returns the number of nodes in the snapshot.
+func (sc *Scheduler) NumNodes() int {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return sc.snap.NumNodes()
+}
+
+// NodeUsage calls fn for every node with its allocatable and requested
+// resources, for placement-quality reports.
+func (sc *Scheduler) NodeUsage(fn func(n *NodeInfo)) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	for _, n := range sc.snap.nodes {
+		fn(n)
+	}
+}
+
+func (sc *Scheduler) intern(rs []string) int32 {
+	if len(rs) == 0 {
+		return 0
+	}
+	key := strings.Join(rs, "\x00")
+	if id, ok := sc.reasonIDs[key]; ok {
+		return id
+	}
+	id := int32(len(sc.reasons))
+	sc.reasons = append(sc.reasons, rs)
+	sc.reasonIDs[key] = id
+	return id
+}
+
+// classFor returns the pod's equivalence class, creating it on first sight.
+func (sc *Scheduler) classFor(pod *v1.Pod) *class {
+	if sc.cfg.DisableEquivalence {
+		return &class{facts: newNodeFacts(pod, NewPodInfo(pod, false))}
+	}
+	key := ClassOf(pod)
+	if cl := sc.classes.get(key); cl != nil {
+		sc.stats.ClassHits++
+		return cl
+	}
+	sc.stats.ClassMisses++
+	cl := &class{key: key, facts: newNodeFacts(pod, NewPodInfo(pod, false))}
+	sc.classes.add(cl)
+	return cl
+}
+
+// clusterStateFor computes the cross-node filter state for one attempt.
+func (sc *Scheduler) clusterStateFor(pod *v1.Pod, f *nodeFacts) (*clusterState, error) {
+	s := sc.snap
+	cs := &clusterState{pi: f.pi}
+	cons, err := parseSpread(pod, v1.DoNotSchedule)
+	if err != nil {
+		return nil, err
+	}
+	cs.spread = buildSpread(s, f, pod, cons, false)
+	a := pod.Spec.Affinity
+	hasTerms := a != nil && (a.PodAffinity != nil || a.PodAntiAffinity != nil)
+	if !hasTerms && len(s.antiAffinityPods) == 0 {
+		return cs, nil
+	}
+	if hasTerms {
+		// Terms default to the pod's own namespace, so they are per pod, not per class.
+		cs.pi = NewPodInfo(pod, false)
+		if cs.pi.parseErr != nil {
+			return nil, cs.pi.parseErr
+		}
+	}
+	cs.nsLabels = s.namespaces[pod.Namespace]
+	var existing map[topologyPair]int64
+	if len(s.antiAffinityPods) > 0 {
+		// Replicas share namespace and labels, so this O(anti-affinity pods)
+		// pass is done once per workload until such a pod or node changes.
+		k := antiKey{pod.Namespace, labels.Set(pod.Labels).String()}
+		if e, ok := sc.antiCache[k]; ok && e.epoch == s.antiAffinityEpoch {
+			existing = e.counts
+		} else {
+			existing = existingAntiAffinity(s, pod, cs.nsLabels)
+			if len(sc.antiCache) > 4096 {
+				clear(sc.antiCache)
+			}
+			sc.antiCache[k] = antiEntry{epoch: s.antiAffinityEpoch, counts: existing}
+		}
+	}
+	buildInterPod(s, cs, existing)
+	return cs, nil
+}
+
+// evalNode runs the node-local filters (through the class cache) and the
+// cluster-wide ones; it returns the entry and the failure reasons.
+func (sc *Scheduler) evalNode(cl *class, cs *clusterState, pod *v1.Pod, n *NodeInfo) (cacheEntry, []string) {
+	var e *cacheEntry
+	var local cacheEntry
+	if sc.cfg.DisableEquivalence {
+		e = &local
+		e.gen = n.Generation - 1
+	} else {
+		e = cl.entry(n.slot)
+	}
+	if e.gen == n.Generation && e.gen != 0 {
+		sc.stats.FilterHits++
+	} else {
+		sc.stats.FilterMisses++
+		*e = cacheEntry{gen: n.Generation, reason: sc.intern(filterNode(cl.facts, n))}
+	}
+	if e.reason != 0 {
+		return *e, sc.reasons[e.reason]
+	}
+	if !cs.empty() {
+		if r := filterSpread(cs.spread, pod, n); r != "" {
+			return *e, []string{r}
+		}
+		if r := filterInterPod(cs, n); r != "" {
+			return *e, []string{r}
+		}
+	}
+	if e.scored && !sc.cfg.DisableScoreCache {
+		sc.stats.ScoreHits++
+	} else {
+		sc.stats.ScoreMisses++
+		sc.nodeScores(cl.facts, n, e)
+	}
+	return *e, nil
+}
+
+// Schedule chooses a node for pod. It does not change the snapshot: call
+// Assume with the result to reserve the node.
+//
+// The pipeline, in order:
+//  1. gates: gated pods never reach a decision (kube's PreEnqueue);
+//  2. class: look up the pod's equivalence class — first, because everything
+//     node-local below is cached under it;
+//  3. cluster state: spread counts and inter-pod (anti-)affinity, from the
+//     snapshot's indexes over ALL nodes, so that sampling below stays exact;
+//  4. rotation: visit nodes in a random rotation — relaxed randomization;
+//  5. filters: node-local through the (class, generation) cache, then the
+//     cross-node ones, cheapest first;
+//  6. limit: stop at Enough(n) feasible nodes;
+//  7. score: cached node-local raw scores, normalized over the candidates,
+//     plus the cross-node scores; ties broken at random.
+func (sc *Scheduler) Schedule(pod *v1.Pod) (Result, error) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	sc.stats.Attempts++
+	if len(pod.Spec.SchedulingGates) > 0 {
+		return Result{}, ErrSchedulingGated
+	}
+	nodes := sc.snap.nodes
+	cl := sc.classFor(pod)
+	if cl.facts.pi.parseErr != nil {
+		return Result{}, &FitError{Pod: podName(pod), NumNodes: len(nodes), Reasons: map[string]int{ReasonPodParse: len(nodes)}}
+	}
+	cs, err := sc.clusterStateFor(pod, cl.facts)
+	if err != nil {
+		return Result{}, &FitError{Pod: podName(pod), NumNodes: len(nodes), Reasons: map[string]int{ReasonPodParse: len(nodes)}}
+	}
+	enough := sc.cfg.Enough(len(nodes))
+	rot := newRotation(sc.rng, len(nodes))
+	cands := make([]candidate, 0, min(enough, 1024))
+	var failed map[string]int
+	visited := 0
+	for len(cands) < enough {
+		i, ok := rot.next()
+		if !ok {
+			break
+		}
+		visited++
+		n := nodes[i]
+		e, reasons := sc.evalNode(cl, cs, pod, n)
+		if reasons != nil {
+			if failed == nil {
+				failed = map[string]int{}
+			}
+			for _, r := range reasons {
+				failed[r]++
+			}
+			continue
+		}
+		cands = append(cands, candidate{n: n, e: e})
+	}
+	sc.stats.NodesVisited += uint64(visited)
+	if len(cands) == 0 {
+		return Result{}, &FitError{Pod: podName(pod), NumNodes: len(nodes), Reasons: failed}
+	}
+	best, score := sc.pick(pod, cl.facts, cs.pi, cands)
+	return Result{Node: best.n.Node.Name, Score: score, Visited: visited, Feasible: len(cands)}, nil
+}
+
+func (sc *Scheduler) pick(pod *v1.Pod, f *nodeFacts, pi *PodInfo, cands []candidate) (candidate, int64) {
+	w := sc.cfg.Weights
+	total := make([]int64, len(cands))
+	na := make([]int64, len(cands))
+	taint := make([]int64, len(cands))
+	for i, c := range cands {
+		total[i] = w.Fit*int64(c.e.fit) + w.Balanced*int64(c.e.balanced)
+		na[i], taint[i] = int64(c.e.naRaw), int64(c.e.taintRaw)
+	}
+	normalize(na, false)
+	normalize(taint, true)
+	for i := range total {
+		total[i] += w.NodeAffinity*na[i] + w.TaintToleration*taint[i]
+	}
+	if w.InterPodAffinity != 0 {
+		if pi == f.pi && pod.Spec.Affinity != nil && (pod.Spec.Affinity.PodAffinity != nil || pod.Spec.Affinity.PodAntiAffinity != nil) {
+			pi = NewPodInfo(pod, false)
+		}
+		sc.interPodScores(pod, pi, cands, total)
+	}
+	if w.TopologySpread != 0 && len(pod.Spec.TopologySpreadConstraints) > 0 {
+		sc.spreadScores(pod, f, cands, total)
+	}
+	best, ties := 0, 1
+	for i := 1; i < len(total); i++ {
+		switch {
+		case total[i] > total[best]:
+			best, ties = i, 1
+		case total[i] == total[best]:
+			ties++
+			if sc.rng.IntN(ties) == 0 {
+				best = i
+			}
+		}
+	}
+	return cands[best], total[best]
+}
+
+// Check returns why pod does not fit on node right now (nil if it fits),
+// with every filter, uncached: the binder's conflict test.
+func (sc *Scheduler) Check(pod *v1.Pod, nodeName string) []string {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return sc.check(pod, nodeName)
+}
+
+func (sc *Scheduler) check(pod *v1.Pod, nodeName string) []string {
+	n := sc.snap.Get(nodeName)
+	if n == nil {
+		return []string{fmt.Sprintf("node %q not found", nodeName)}
+	}
+	if len(pod.Spec.SchedulingGates) > 0 {
+		return []string{ReasonSchedulingGated}
+	}
+	f := newNodeFacts(pod, NewPodInfo(pod, false))
+	if r := filterNode(f, n); r != nil {
+		return r
+	}
+	cs, err := sc.clusterStateFor(pod, f)
+	if err != nil {
+		return []string{ReasonPodParse}
+	}
+	if r := filterSpread(cs.spread, pod, n); r != "" {
+		return []string{r}
+	}
+	if r := filterInterPod(cs, n); r != "" {
+		return []string{r}
+	}
+	return nil
+}
+
+// Assume reserves node for pod in the snapshot at once, so the next decision
+// sees it while binding proceeds elsewhere. If the node no longer fits (the
+// snapshot changed since Schedule), it returns a *ConflictError and changes
+// nothing: no node is ever double-booked by this scheduler.
+func (sc *Scheduler) Assume(pod *v1.Pod, nodeName string) error {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if r := sc.check(pod, nodeName); r != nil {
+		return &ConflictError{Pod: podName(pod), Node: nodeName, Reasons: r}
+	}
+	sc.snap.addPodInfo(NewPodInfo(pod, true), nodeName, true)
+	return nil
+}
+
+// Forget drops an assumed pod (binding failed). A pod already confirmed by
+// AddPod is left alone.
+func (sc *Scheduler) Forget(pod *v1.Pod) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if pi := sc.snap.pods[PodKey(pod)]; pi != nil && pi.assumed {
+		sc.snap.removePodInfo(pi)
+	}
+}
+
+// IsAssumed reports whether pod is assumed but not yet confirmed.
+func (sc *Scheduler) IsAssumed(pod *v1.Pod) bool {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	pi := sc.snap.pods[PodKey(pod)]
+	return pi != nil && pi.assumed
+}
+
+func podName(pod *v1.Pod) string { return pod.Namespace + "/" + pod.Name }

@@ -1,0 +1,277 @@
+package core
+
+import (
+	"math"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
+	"k8s.io/klog/v2"
+)
+
+const maxNodeScore = 100
+
+// ScoringStrategy picks NodeResourcesFit's scorer.
+type ScoringStrategy int
+
+const (
+	// LeastAllocated spreads load (kube's default).
+	LeastAllocated ScoringStrategy = iota
+	// MostAllocated bin-packs.
+	MostAllocated
+)
+
+// Weights are the score plugin weights; DefaultWeights are kube's.
+type Weights struct {
+	Fit, Balanced, NodeAffinity, TaintToleration, InterPodAffinity, TopologySpread int64
+}
+
+// DefaultWeights returns kube-scheduler's default plugin weights.
+func DefaultWeights() Weights {
+	return Weights{Fit: 1, Balanced: 1, NodeAffinity: 2, TaintToleration: 3, InterPodAffinity: 2, TopologySpread: 2}
+}
+
+// nodeScores fills the node-local raw scores of a feasible node: they depend
+// only on (class, node generation), so they are cached alongside feasibility.
+func (sc *Scheduler) nodeScores(f *nodeFacts, n *NodeInfo, e *cacheEntry) {
+	e.fit = int32(sc.fitScore(f.pi, n))
+	e.balanced = int32(balancedScore(f.pi, n))
+	e.naRaw = 0
+	if f.preferredNA != nil {
+		e.naRaw = int32(f.preferredNA.Score(n.Node))
+	}
+	e.taintRaw = int32(countIntolerablePreferNoSchedule(n.Node.Spec.Taints, f.tolerations))
+	e.scored = true
+}
+
+func (sc *Scheduler) requestedAfter(pi *PodInfo, n *NodeInfo, name v1.ResourceName, nonZero bool) (alloc, req int64) {
+	switch name {
+	case v1.ResourceCPU:
+		if nonZero {
+			return n.Allocatable.MilliCPU, n.NonZeroCPU + pi.NonZeroCPU
+		}
+		return n.Allocatable.MilliCPU, n.Requested.MilliCPU + pi.Requests.MilliCPU
+	case v1.ResourceMemory:
+		if nonZero {
+			return n.Allocatable.Memory, n.NonZeroMem + pi.NonZeroMem
+		}
+		return n.Allocatable.Memory, n.Requested.Memory + pi.Requests.Memory
+	case v1.ResourceEphemeralStorage:
+		return n.Allocatable.EphemeralStorage, n.Requested.EphemeralStorage + pi.Requests.EphemeralStorage
+	default:
+		return n.Allocatable.Scalar[name], n.Requested.Scalar[name] + pi.Requests.Scalar[name]
+	}
+}
+
+// fitScore is NodeResourcesFit's LeastAllocated/MostAllocated score over the
+// configured resources (non-zero requests for cpu/memory, as kube).
+func (sc *Scheduler) fitScore(pi *PodInfo, n *NodeInfo) int64 {
+	var total, weights int64
+	for _, rw := range sc.resourceWeights {
+		alloc, req := sc.requestedAfter(pi, n, rw.name, true)
+		if alloc == 0 {
+			continue
+		}
+		var s int64
+		if sc.cfg.Strategy == MostAllocated {
+			s = min(req, alloc) * maxNodeScore / alloc
+		} else if req <= alloc {
+			s = (alloc - req) * maxNodeScore / alloc
+		}
+		total += s * rw.weight
+		weights += rw.weight
+	}
+	if weights == 0 {
+		return 0
+	}
+	return total / weights
+}
+
+// balancedScore is BalancedAllocation: 100 x (1 - std dev of the cpu and
+// memory utilization fractions after placing the pod).
+func balancedScore(pi *PodInfo, n *NodeInfo) int64 {
+	var fr [2]float64
+	k := 0
+	for _, r := range [...]struct{ alloc, req int64 }{
+		{n.Allocatable.MilliCPU, n.Requested.MilliCPU + pi.Requests.MilliCPU},
+		{n.Allocatable.Memory, n.Requested.Memory + pi.Requests.Memory},
+	} {
+		if r.alloc == 0 {
+			continue
+		}
+		fr[k] = math.Min(1, float64(r.req)/float64(r.alloc))
+		k++
+	}
+	std := 0.0
+	if k == 2 {
+		std = math.Abs(fr[0]-fr[1]) / 2
+	}
+	return int64((1 - std) * maxNodeScore)
+}
+
+func countIntolerablePreferNoSchedule(taints []v1.Taint, tolerations []v1.Toleration) int {
+	if len(taints) == 0 {
+		return 0
+	}
+	var prefer []v1.Toleration
+	for _, t := range tolerations {
+		if t.Effect == "" || t.Effect == v1.TaintEffectPreferNoSchedule {
+			prefer = append(prefer, t)
+		}
+	}
+	c := 0
+	for i := range taints {
+		if taints[i].Effect != v1.TaintEffectPreferNoSchedule {
+			continue
+		}
+		if !corev1helpers.TolerationsTolerateTaint(klog.Background(), prefer, &taints[i], enableComparisonOperators) {
+			c++
+		}
+	}
+	return c
+}
+
+// normalize is kube's DefaultNormalizeScore.
+func normalize(raw []int64, reverse bool) {
+	var hi int64
+	for _, v := range raw {
+		hi = max(hi, v)
+	}
+	for i, v := range raw {
+		switch {
+		case hi == 0 && reverse:
+			raw[i] = maxNodeScore
+		case hi == 0:
+		case reverse:
+			raw[i] = maxNodeScore - v*maxNodeScore/hi
+		default:
+			raw[i] = v * maxNodeScore / hi
+		}
+	}
+}
+
+// interPodScores is InterPodAffinity's preferred-term score for candidates:
+// incoming preferred (anti-)affinity against existing pods, plus existing
+// pods' required affinity (hard weight 1) and preferred (anti-)affinity
+// against the incoming pod; min-max normalized.
+func (sc *Scheduler) interPodScores(pod *v1.Pod, pi *PodInfo, cands []candidate, out []int64) {
+	s := sc.snap
+	pref := make([]affinityTerm, 0, len(pi.preferredAffinity)+len(pi.preferredAntiAffinity))
+	for _, t := range pi.preferredAffinity {
+		pref = append(pref, t.affinityTerm)
+	}
+	for _, t := range pi.preferredAntiAffinity {
+		pref = append(pref, t.affinityTerm)
+	}
+	pref = resolveTerms(s, pref)
+	na := len(pi.preferredAffinity)
+	if len(pref) == 0 && len(s.affinityPods) == 0 {
+		return
+	}
+	nsLabels := s.namespaces[pod.Namespace]
+	topo := map[topologyPair]int64{}
+	add := func(n *NodeInfo, key string, w int64) {
+		if v, ok := n.Node.Labels[key]; ok {
+			topo[topologyPair{key, v}] += w
+		}
+	}
+	visit := func(p *PodInfo) {
+		n := s.nodeOf(p)
+		if n == nil {
+			return
+		}
+		for i := range pref {
+			if pref[i].matches(p.Pod, nil) {
+				if i < na {
+					add(n, pref[i].topologyKey, pi.preferredAffinity[i].weight)
+				} else {
+					add(n, pref[i].topologyKey, -pi.preferredAntiAffinity[i-na].weight)
+				}
+			}
+		}
+		for i := range p.requiredAffinity {
+			if p.requiredAffinity[i].matches(pod, nsLabels) {
+				add(n, p.requiredAffinity[i].topologyKey, 1)
+			}
+		}
+		for i := range p.preferredAffinity {
+			if p.preferredAffinity[i].matches(pod, nsLabels) {
+				add(n, p.preferredAffinity[i].topologyKey, p.preferredAffinity[i].weight)
+			}
+		}
+		for i := range p.preferredAntiAffinity {
+			if p.preferredAntiAffinity[i].matches(pod, nsLabels) {
+				add(n, p.preferredAntiAffinity[i].topologyKey, -p.preferredAntiAffinity[i].weight)
+			}
+		}
+	}
+	seen := map[string]struct{}{}
+	for ns := range podsInNamespaces(s, pref) {
+		for k, p := range s.podsByNamespace[ns] {
+			seen[k] = struct{}{}
+			visit(p)
+		}
+	}
+	for k, p := range s.affinityPods {
+		if _, ok := seen[k]; !ok {
+			visit(p)
+		}
+	}
+	if len(topo) == 0 {
+		return
+	}
+	raw := make([]int64, len(cands))
+	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+	for i, c := range cands {
+		for k, v := range c.n.Node.Labels {
+			raw[i] += topo[topologyPair{k, v}]
+		}
+		lo, hi = min(lo, raw[i]), max(hi, raw[i])
+	}
+	if hi == lo {
+		return
+	}
+	for i := range raw {
+		out[i] += sc.cfg.Weights.InterPodAffinity * (maxNodeScore * (raw[i] - lo) / (hi - lo))
+	}
+}
+
+// spreadScores is PodTopologySpread's ScheduleAnyway score: fewer matching
+// pods in the node's domains scores higher; nodes missing a key score 0.
+func (sc *Scheduler) spreadScores(pod *v1.Pod, f *nodeFacts, cands []candidate, out []int64) {
+	cons, err := parseSpread(pod, v1.ScheduleAnyway)
+	if err != nil || len(cons) == 0 {
+		return
+	}
+	states := buildSpread(sc.snap, f, pod, cons, true)
+	raw := make([]int64, len(cands))
+	ignored := make([]bool, len(cands))
+	lo, hi := int64(math.MaxInt64), int64(0)
+	_ = labels.Set{}
+	for i, c := range cands {
+		var s float64
+		for j := range states {
+			v, ok := c.n.Node.Labels[states[j].c.key]
+			if !ok {
+				ignored[i] = true
+				break
+			}
+			s += float64(states[j].counts[v])*states[j].weight + float64(states[j].c.maxSkew-1)
+		}
+		if ignored[i] {
+			continue
+		}
+		raw[i] = int64(math.Round(s))
+		lo, hi = min(lo, raw[i]), max(hi, raw[i])
+	}
+	for i := range raw {
+		if ignored[i] {
+			continue
+		}
+		n := int64(maxNodeScore)
+		if hi > 0 {
+			n = maxNodeScore * (hi + lo - raw[i]) / hi
+		}
+		out[i] += sc.cfg.Weights.TopologySpread * n
+	}
+}
