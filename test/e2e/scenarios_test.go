@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -476,7 +477,7 @@ func myriadPgrep(dataDir string) (string, error) {
 // testComponentCrash kills the scheduler behind the supervisor's back: the
 // supervisor says so, restarts it, and pods schedule again.
 func testComponentCrash(t *testing.T, cs kubernetes.Interface, ns string, up *upProcess) {
-	out, err := execOutput("pgrep", "-f", "kube-scheduler --config="+filepath.Join(up.dataDir, "run"))
+	out, err := execOutput("pgrep", "-f", "kube-scheduler .*"+regexp.QuoteMeta(up.dataDir))
 	if err != nil || out == "" {
 		t.Fatalf("find kube-scheduler: %v %q", err, out)
 	}
