@@ -43,7 +43,9 @@ func (c Certs) Client(user string) (cert, key string) {
 
 // EnsureCerts issues whatever is missing under d.PKI(). Existing valid
 // certificates are kept, so a restart keeps every kubeconfig working.
-func EnsureCerts(d DataDir) (Certs, error) {
+// apiIPs are extra addresses the API server certificate must name, for
+// clients that reach it through a non-loopback --bind-address.
+func EnsureCerts(d DataDir, apiIPs ...net.IP) (Certs, error) {
 	dir := d.PKI()
 	ca, err := pki.LoadOrCreateCA(dir, "ca", "myriad-ca")
 	if err != nil {
@@ -62,7 +64,7 @@ func EnsureCerts(d DataDir) (Certs, error) {
 		req       pki.Request
 		cert, key *string
 	}
-	var apiIPs = append([]net.IP{net.ParseIP(kubernetesServiceIP)}, loopback...)
+	apiIPs = append(append([]net.IP{net.ParseIP(kubernetesServiceIP)}, loopback...), apiIPs...)
 	issues := []issue{
 		{ca, "apiserver", pki.Request{CommonName: "kube-apiserver", Server: true, IPs: apiIPs,
 			DNSNames: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}},

@@ -18,6 +18,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	certutil "k8s.io/client-go/util/cert"
@@ -90,7 +91,7 @@ func LoadOrCreateCA(dir, name, commonName string) (*CA, error) {
 // signed by this CA already exists. It returns the two file paths.
 func (ca *CA) EnsureCert(dir, name string, req Request) (certFile, keyFile string, err error) {
 	certFile, keyFile = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
-	if ca.stillValid(certFile, keyFile) {
+	if ca.stillValid(certFile, keyFile, req) {
 		return certFile, keyFile, nil
 	}
 	key, err := newKey()
@@ -146,7 +147,9 @@ func EnsureKeyPair(dir, name string) (privFile, pubFile string, err error) {
 	return privFile, pubFile, writeFile(pubFile, pubPEM, 0o644)
 }
 
-func (ca *CA) stillValid(certFile, keyFile string) bool {
+// stillValid keeps a certificate only if it is signed by this CA, far from
+// expiry, and names everything req asks for (e.g. a new --bind-address).
+func (ca *CA) stillValid(certFile, keyFile string, req Request) bool {
 	if !exists(keyFile) {
 		return false
 	}
@@ -155,8 +158,18 @@ func (ca *CA) stillValid(certFile, keyFile string) bool {
 		return false
 	}
 	c := certs[0]
-	if time.Now().Add(30 * 24 * time.Hour).After(c.NotAfter) {
+	if time.Now().Add(30*24*time.Hour).After(c.NotAfter) || c.Subject.CommonName != req.CommonName {
 		return false
+	}
+	for _, ip := range req.IPs {
+		if !slices.ContainsFunc(c.IPAddresses, ip.Equal) {
+			return false
+		}
+	}
+	for _, name := range req.DNSNames {
+		if !slices.Contains(c.DNSNames, name) {
+			return false
+		}
 	}
 	return c.CheckSignatureFrom(ca.Cert) == nil
 }

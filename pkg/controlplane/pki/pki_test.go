@@ -96,3 +96,21 @@ func TestKeyPair(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestNewAddressReissuesServingCertificate(t *testing.T) {
+	dir := t.TempDir()
+	ca, _ := LoadOrCreateCA(dir, "ca", "test-ca")
+	req := Request{CommonName: "kube-apiserver", Server: true, IPs: []net.IP{net.ParseIP("127.0.0.1")}}
+	certFile, _, err := ca.EnsureCert(dir, "apiserver", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.IPs = append(req.IPs, net.ParseIP("192.0.2.10"))
+	if _, _, err := ca.EnsureCert(dir, "apiserver", req); err != nil {
+		t.Fatal(err)
+	}
+	certs, _ := certutil.CertsFromFile(certFile)
+	if err := certs[0].VerifyHostname("192.0.2.10"); err != nil {
+		t.Fatalf("certificate not reissued for the new address: %v", err)
+	}
+}
