@@ -11,11 +11,17 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Execute runs the command line and returns the process exit code. Errors
 // are printed as one line naming what to fix, never with a usage dump.
 func Execute() int {
+	// Linked Kubernetes packages register flags such as --version on
+	// pflag's global set at init, and cobra shows that set on every command.
+	// Those flags belong to the upstream components, which run before this
+	// point; myriad's own commands start from a clean set.
+	pflag.CommandLine = pflag.NewFlagSet(os.Args[0], pflag.ExitOnError)
 	root := NewRoot()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -48,6 +54,6 @@ func NewRoot() *cobra.Command {
 		Args:          cobra.NoArgs,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newUpCommand(), newNodesCommand(), newEtcdCommand(), newVersionCommand(), newBenchCommand())
+	root.AddCommand(newUpCommand(), newNodesCommand(), newEtcdCommand(), newVersionCommand(), newBenchCommand(), newSchedulerCommand())
 	return root
 }

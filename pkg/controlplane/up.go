@@ -42,6 +42,8 @@ type Options struct {
 	Out io.Writer
 	// ReadyTimeout bounds each component's start-up.
 	ReadyTimeout time.Duration
+	// Scheduler is "kube" (kube-scheduler; also when empty) or "myriad".
+	Scheduler string
 }
 
 // Validate rejects bad options with a line that names the flag.
@@ -63,6 +65,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("--bind-address must be an IP address, got %q", o.BindAddress)
 	case o.EtcdQuota < 64<<20:
 		return fmt.Errorf("--etcd-quota must be at least 64Mi, got %d bytes", o.EtcdQuota)
+	case o.Scheduler != "" && o.Scheduler != "kube" && o.Scheduler != "myriad":
+		return fmt.Errorf("--scheduler must be kube or myriad, got %q", o.Scheduler)
 	case o.NodeMonitorGracePeriod < 15*time.Second:
 		return fmt.Errorf("--node-monitor-grace-period must be at least 15s (nodes renew leases every 10s), got %s", o.NodeMonitorGracePeriod)
 	}
@@ -133,7 +137,7 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if err := dir.MakeDirs(); err != nil {
 		return nil, fmt.Errorf("prepare %s: %w", o.DataDir, err)
 	}
-	certs, err := EnsureCerts(dir)
+	certs, err := EnsureCerts(dir, servingIPs(o.BindAddress)...)
 	if err != nil {
 		return nil, fmt.Errorf("certificates: %w", err)
 	}
@@ -222,17 +226,23 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 		Args: append([]string{"kube-controller-manager"}, plan.ControllerManagerArgs()...)}); err != nil {
 		return nil, err
 	}
-	schedConfig := filepath.Join(dir.Run(), "kube-scheduler.yaml")
-	if err := os.WriteFile(schedConfig, []byte(plan.SchedulerConfig()), 0o600); err != nil {
-		return nil, err
-	}
-	schedReady, err := httpsProbe(fmt.Sprintf("https://127.0.0.1:%d/healthz", plan.SchedulerPort), certs.CA, adminCert, adminKey, "")
-	if err != nil {
-		return nil, err
-	}
-	if err := step("kube-scheduler", supervisor.Process{Name: "kube-scheduler", Ready: schedReady,
-		Args: append([]string{"kube-scheduler"}, plan.SchedulerArgs(schedConfig)...)}); err != nil {
-		return nil, err
+	if o.Scheduler == "myriad" {
+		if err := step("myriad-scheduler", myriadScheduler(plan)); err != nil {
+			return nil, err
+		}
+	} else {
+		schedConfig := filepath.Join(dir.Run(), "kube-scheduler.yaml")
+		if err := os.WriteFile(schedConfig, []byte(plan.SchedulerConfig()), 0o600); err != nil {
+			return nil, err
+		}
+		schedReady, err := httpsProbe(fmt.Sprintf("https://127.0.0.1:%d/healthz", plan.SchedulerPort), certs.CA, adminCert, adminKey, "")
+		if err != nil {
+			return nil, err
+		}
+		if err := step("kube-scheduler", supervisor.Process{Name: "kube-scheduler", Ready: schedReady,
+			Args: append([]string{"kube-scheduler"}, plan.SchedulerArgs(schedConfig)...)}); err != nil {
+			return nil, err
+		}
 	}
 	if o.Nodes > 0 {
 		args := append([]string{"nodes", "--kubeconfig", dir.Kubeconfig("nodesim"), "--count", strconv.Itoa(o.Nodes)}, o.NodeArgs...)
@@ -246,6 +256,20 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 		}
 	}
 	return c, nil
+}
+
+// myriadScheduler runs `myriad scheduler` (--scheduler myriad) in place of
+// kube-scheduler, with the same identity and port. system:kube-scheduler's
+// built-in ClusterRole covers bindings, pod status and events, and the
+// built-in kube-system Role system::leader-locking-kube-scheduler covers any
+// Lease there, myriad-scheduler included, so no extra RBAC is needed. Its
+// metrics and probes are plain HTTP on 127.0.0.1 for now, not TLS like the
+// upstream components' serving ports.
+func myriadScheduler(plan Plan) supervisor.Process {
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(plan.SchedulerPort))
+	return supervisor.Process{Name: "myriad-scheduler", Ready: httpProbe("http://" + addr + "/readyz"),
+		Args: []string{"scheduler", "--kubeconfig", plan.Dir.Kubeconfig("scheduler"),
+			"--scheduler-name", "default-scheduler", "--metrics-addr", addr}}
 }
 
 // Stop stops every component in reverse order and releases the data
@@ -362,4 +386,28 @@ func nodeReady(n *corev1.Node) bool {
 		}
 	}
 	return false
+}
+
+// servingIPs are the addresses clients may use to reach an API server bound
+// to bind: none beyond loopback by default, every interface address for
+// 0.0.0.0 or ::, else the address itself.
+func servingIPs(bind string) []net.IP {
+	ip := net.ParseIP(bind)
+	switch {
+	case ip == nil || ip.IsLoopback():
+		return nil
+	case !ip.IsUnspecified():
+		return []net.IP{ip}
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	var ips []net.IP
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() {
+			ips = append(ips, n.IP)
+		}
+	}
+	return ips
 }

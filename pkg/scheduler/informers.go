@@ -1,0 +1,181 @@
+package scheduler
+
+import (
+	"fmt"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/tools/cache"
+)
+
+// addHandlers subscribes to nodes, pods and namespaces. Handlers run on the
+// informers' own goroutines and only touch the core (one mutex) and the
+// queue (one mutex): no goroutine per object, no API calls.
+func (s *Scheduler) addHandlers() error {
+	nodes := s.factory.Core().V1().Nodes().Informer()
+	pods := s.factory.Core().V1().Pods()
+	nss := s.factory.Core().V1().Namespaces().Informer()
+	s.pods = pods.Lister()
+	s.synced = []cache.InformerSynced{nodes.HasSynced, pods.Informer().HasSynced, nss.HasSynced}
+
+	if _, err := nodes.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			s.core.UpdateNode(obj.(*v1.Node))
+			s.queue.Event(eventNodeChange)
+		},
+		UpdateFunc: func(oldObj, newObj any) {
+			old, cur := oldObj.(*v1.Node), newObj.(*v1.Node)
+			s.core.UpdateNode(cur)
+			// Heartbeats and conditions change often and never make a pod
+			// fit; only what the filters read wakes parked pods.
+			if nodeSchedulingChanged(old, cur) {
+				s.queue.Event(eventNodeChange)
+			}
+		},
+		// A node going away wakes no parked pod: it frees nothing a pod
+		// could use elsewhere. (A spread domain vanishing can, rarely;
+		// maxParked retries those.)
+		DeleteFunc: func(obj any) {
+			if n, ok := unwrap[*v1.Node](obj); ok {
+				s.core.RemoveNode(n.Name)
+			}
+		},
+	}); err != nil {
+		return fmt.Errorf("node handler: %w", err)
+	}
+
+	if _, err := pods.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { s.onPod(nil, obj.(*v1.Pod)) },
+		UpdateFunc: func(oldObj, newObj any) { s.onPod(oldObj.(*v1.Pod), newObj.(*v1.Pod)) },
+		DeleteFunc: func(obj any) {
+			if p, ok := unwrap[*v1.Pod](obj); ok {
+				s.queue.Delete(p)
+				if p.Spec.NodeName != "" {
+					s.core.RemovePod(p)
+					s.queue.Event(eventPodGone)
+				}
+			}
+		},
+	}); err != nil {
+		return fmt.Errorf("pod handler: %w", err)
+	}
+
+	if _, err := nss.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) { s.core.SetNamespace(obj.(*v1.Namespace)) },
+		UpdateFunc: func(oldObj, newObj any) {
+			if !labels.Equals(oldObj.(*v1.Namespace).Labels, newObj.(*v1.Namespace).Labels) {
+				s.core.SetNamespace(newObj.(*v1.Namespace))
+				s.queue.Event(eventNodeChange)
+			}
+		},
+		// A deleted namespace has no pods left to match selectors, so
+		// its stale labels are harmless until a namespace of that name
+		// is created again, which SetNamespace then overwrites.
+	}); err != nil {
+		return fmt.Errorf("namespace handler: %w", err)
+	}
+	return nil
+}
+
+// onPod routes a pod event: bound pods feed the snapshot (confirming any
+// assumption), pending pods of this scheduler feed the queue.
+func (s *Scheduler) onPod(old, pod *v1.Pod) {
+	switch {
+	case pod.Spec.NodeName != "" && terminal(pod):
+		if old == nil || !terminal(old) {
+			s.core.RemovePod(pod)
+			s.queue.Event(eventPodGone)
+		}
+	case pod.Spec.NodeName != "":
+		if old == nil || old.Spec.NodeName == "" {
+			s.queue.Delete(pod) // bound, by us or anyone
+		}
+		// Status updates (Pending -> Running, readiness) would only bump
+		// the node's generation and flush the caches for nothing.
+		if old == nil || boundPodChanged(old, pod) {
+			if err := s.core.AddPod(pod); err != nil {
+				return
+			}
+			if old == nil || old.Spec.NodeName == "" {
+				s.queue.Event(eventPodBound)
+			} else {
+				// A bound pod changed (labels, resize): it may have
+				// freed something as well as taken it.
+				s.queue.Event(eventPodBound | eventPodGone)
+			}
+		}
+	case s.pending(pod) && pod.DeletionTimestamp == nil:
+		s.queue.Add(pod)
+	default:
+		s.queue.Delete(pod) // handed to another scheduler, or being deleted
+	}
+}
+
+// pending: this scheduler's pod, not yet bound, not finished.
+func (s *Scheduler) pending(pod *v1.Pod) bool {
+	return pod.Spec.NodeName == "" && pod.Spec.SchedulerName == s.cfg.SchedulerName && !terminal(pod)
+}
+
+func terminal(p *v1.Pod) bool {
+	return p.Status.Phase == v1.PodSucceeded || p.Status.Phase == v1.PodFailed
+}
+
+// boundPodChanged reports a change of a bound pod that the filters read:
+// its node, labels (affinity, spread) or resources (in-place resize).
+func boundPodChanged(old, cur *v1.Pod) bool {
+	if old.Spec.NodeName != cur.Spec.NodeName || !labels.Equals(old.Labels, cur.Labels) || podSpecChanged(old, cur) {
+		return true
+	}
+	if len(old.Status.ContainerStatuses) != len(cur.Status.ContainerStatuses) {
+		return statusResources(old) || statusResources(cur)
+	}
+	for i := range old.Status.ContainerStatuses {
+		a, b := old.Status.ContainerStatuses[i], cur.Status.ContainerStatuses[i]
+		if !equality.Semantic.DeepEqual(a.AllocatedResources, b.AllocatedResources) || !equality.Semantic.DeepEqual(a.Resources, b.Resources) {
+			return true
+		}
+	}
+	return false
+}
+
+// statusResources: the pod reports container resources, which the core
+// reads for bound pods (in-place resize).
+func statusResources(p *v1.Pod) bool {
+	for _, c := range p.Status.ContainerStatuses {
+		if c.AllocatedResources != nil || c.Resources != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// podSpecChanged: the parts of a pod that scheduling reads changed
+// (containers, affinity, tolerations, gates...). Status is not compared.
+func podSpecChanged(old, cur *v1.Pod) bool {
+	return !equality.Semantic.DeepEqual(old.Spec, cur.Spec) || !labels.Equals(old.Labels, cur.Labels)
+}
+
+func nodeSchedulingChanged(a, b *v1.Node) bool {
+	return a.Spec.Unschedulable != b.Spec.Unschedulable || !labels.Equals(a.Labels, b.Labels) ||
+		!equality.Semantic.DeepEqual(a.Spec.Taints, b.Spec.Taints) ||
+		!equality.Semantic.DeepEqual(a.Status.Allocatable, b.Status.Allocatable)
+}
+
+// unwrap returns the object of a delete event, which may be a tombstone
+// when the watch missed the deletion.
+func unwrap[T any](obj any) (T, bool) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	t, ok := obj.(T)
+	return t, ok
+}
+
+func stripManagedFields(obj any) (any, error) {
+	if m, err := meta.Accessor(obj); err == nil && m.GetManagedFields() != nil {
+		m.SetManagedFields(nil)
+	}
+	return obj, nil
+}
