@@ -31,6 +31,7 @@ func newBenchCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	cmd.AddCommand(newBenchSoakCommand())
+	cmd.AddCommand(newBenchHeartbeatCommand())
 	return cmd
 }
 
@@ -67,6 +68,14 @@ cluster, and exits non-zero unless every node stayed Ready the whole time.`,
 	f.DurationVar(&o.duration, "duration", 10*time.Minute, "how long to measure once every node is Ready")
 	f.StringVar(&o.out, "out", "", "directory for result.json and report.html (required)")
 	f.StringVar(&o.dataDir, "data-dir", "", "cluster data directory (default OUT/cluster, which must not exist yet)")
+	addClusterFlags(cmd, &o)
+	return cmd
+}
+
+// addClusterFlags are the flags of every bench scenario that starts its own
+// cluster and measures it.
+func addClusterFlags(cmd *cobra.Command, o *soakOptions) {
+	f := cmd.Flags()
 	f.IntVar(&o.apiservers, "apiservers", 1, "number of kube-apiserver processes")
 	f.IntVar(&o.port, "port", 0, "port of the Kubernetes API (0 picks a free one)")
 	f.IntVar(&o.etcdPort, "etcd-port", 0, "etcd client port; the next one is its peer port (0 picks free ones)")
@@ -74,7 +83,6 @@ cluster, and exits non-zero unless every node stayed Ready the whole time.`,
 	f.DurationVar(&o.readyTimeout, "ready-timeout", 10*time.Minute, "how long each component may take to start; node registration gets this plus 10ms per node")
 	f.DurationVar(&o.sampleInterval, "sample-interval", 5*time.Second, "how often process stats and the Ready count are sampled")
 	f.DurationVar(&o.scrapeInterval, "scrape-interval", 15*time.Second, "how often metrics are scraped from the simulator, API server and etcd")
-	return cmd
 }
 
 func (o soakOptions) validate() error {
@@ -99,45 +107,92 @@ func (o soakOptions) validate() error {
 
 func runSoak(cmd *cobra.Command, o soakOptions) error {
 	out := cmd.OutOrStdout()
-	outDir, err := filepath.Abs(o.out)
+	outDir, closeLog, err := prepareOut(o.out)
 	if err != nil {
 		return err
 	}
+	defer closeLog()
 	dataDir := o.dataDir
 	if dataDir == "" {
 		dataDir = filepath.Join(outDir, "cluster")
-		if _, err := os.Stat(dataDir); err == nil {
-			return fmt.Errorf("%s already holds a cluster from an earlier run; choose another --out or remove it", dataDir)
-		}
 	}
-	if dataDir, err = filepath.Abs(dataDir); err != nil {
+	if dataDir, err = freshDataDir(dataDir, o.dataDir == ""); err != nil {
 		return err
+	}
+	con := newConsole(out)
+	run := measureCluster(cmd.Context(), o, dataDir, nil, con, func(p lab.Progress) string { return progressLine(p, o.nodes) })
+	err = finishSoak(out, outDir, run.in)
+	if run.cluster != nil {
+		fmt.Fprintln(out, "stopping the cluster ...")
+		run.cluster.Stop()
+		fmt.Fprintf(out, "cluster data and component logs kept in %s\n", dataDir)
+	}
+	return err
+}
+
+// prepareOut makes the output directory and sends klog there: client-go
+// logs watch restarts as components stop, which would garble the progress
+// line. The returned func flushes and closes the log.
+func prepareOut(out string) (string, func(), error) {
+	outDir, err := filepath.Abs(out)
+	if err != nil {
+		return "", nil, err
 	}
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return fmt.Errorf("--out %s: %w", o.out, err)
+		return "", nil, fmt.Errorf("--out %s: %w", out, err)
 	}
-	up, metricsPort, err := soakClusterOptions(o, dataDir)
-	if err != nil {
-		return err
-	}
-	// client-go logs through klog (watch restarts as components stop); they
-	// would garble the progress line, so they go next to the report.
 	klogFile, err := os.OpenFile(filepath.Join(outDir, "bench.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return fmt.Errorf("--out %s: %w", o.out, err)
+		return "", nil, fmt.Errorf("--out %s: %w", out, err)
 	}
-	defer klogFile.Close()
 	klog.LogToStderr(false)
 	klog.SetOutput(klogFile)
-	defer klog.Flush()
+	return outDir, func() { klog.Flush(); klogFile.Close() }, nil
+}
 
-	con := newConsole(out)
-	up.Out = con
+// freshDataDir returns dir made absolute; with mustNotExist (a directory
+// the bench chose under --out) an existing one is refused.
+func freshDataDir(dir string, mustNotExist bool) (string, error) {
+	if mustNotExist {
+		if _, err := os.Stat(dir); err == nil {
+			return "", fmt.Errorf("%s already holds a cluster from an earlier run; choose another --out or remove it", dir)
+		}
+	}
+	return filepath.Abs(dir)
+}
 
+// clusterRun is one cluster started with controlplane.Up and measured.
+type clusterRun struct {
+	in      lab.SoakInput         // with Procs and Ready; StartupErr if Up failed
+	cluster *controlplane.Cluster // still running; nil when Up failed
+	metrics lab.SoakTargets
+}
+
+// measureCluster starts a cluster of o.nodes on dataDir (extra flags for
+// `myriad nodes` in nodeArgs), records processes and readiness from the
+// first second, so a run that never reaches its size still shows how far
+// it got, and once every node is Ready measures for o.duration. The
+// caller stops the cluster.
+func measureCluster(ctx context.Context, o soakOptions, dataDir string, nodeArgs []string, con *console, progress func(lab.Progress) string) clusterRun {
+	out := con.w
 	clk := clock.RealClock{}
 	began := clk.Now()
-	// Recording runs from the first second, so a run that never reaches its
-	// size still shows how far it got. It is stopped before the cluster is.
+	run := clusterRun{in: lab.SoakInput{
+		Machine:    lab.ThisMachine(controlplane.KubernetesVersion),
+		Parameters: soakParameters(o, dataDir),
+		Nodes:      o.nodes,
+		Duration:   o.duration,
+		StartedAt:  began,
+	}}
+	up, metricsPort, err := soakClusterOptions(o, dataDir)
+	if err != nil {
+		run.in.StartupErr, run.in.StoppedAt = err, clk.Now()
+		return run
+	}
+	up.NodeArgs = append(up.NodeArgs, nodeArgs...)
+	up.Out = con
+
+	// Recording is stopped before the cluster is.
 	recCtx, stopRecording := context.WithCancel(context.Background())
 	defer stopRecording()
 	var cluster atomic.Pointer[controlplane.Cluster]
@@ -161,29 +216,28 @@ func runSoak(cmd *cobra.Command, o soakOptions) error {
 	wg.Go(func() {
 		watchReadiness(recCtx, controlplane.DataDir{Root: dataDir}.AdminKubeconfig(), ready, o.sampleInterval)
 	})
-
-	in := lab.SoakInput{
-		Machine:    lab.ThisMachine(controlplane.KubernetesVersion),
-		Parameters: soakParameters(o, dataDir),
-		Nodes:      o.nodes,
-		Duration:   o.duration,
-		StartedAt:  began,
-	}
-	c, err := controlplane.Up(cmd.Context(), up)
-	if err != nil {
-		in.StartupErr = err
+	finish := func() {
 		stopRecording()
 		wg.Wait()
-		in.StoppedAt = clk.Now()
-		return finishSoak(out, outDir, in, procs, ready)
+		run.in.Procs, run.in.Ready = procs.Series(), ready
+	}
+
+	c, err := controlplane.Up(ctx, up)
+	if err != nil {
+		run.in.StartupErr = err
+		finish()
+		run.in.StoppedAt = clk.Now()
+		return run
 	}
 	cluster.Store(c)
+	run.cluster = c
 	fmt.Fprintf(out, "all %d nodes Ready after %s; measuring for %s (Ctrl-C stops early and still writes the report)\n",
 		o.nodes, clk.Since(began).Round(time.Second), o.duration)
 	targets, err := soakTargets(c.Plan, metricsPort)
 	if err != nil {
 		fmt.Fprintf(out, "warning: %v; figures from that endpoint will be absent\n", err)
 	}
+	run.metrics = targets
 	soak := &lab.Soak{
 		Duration:         o.duration,
 		ScrapeInterval:   o.scrapeInterval,
@@ -191,25 +245,18 @@ func runSoak(cmd *cobra.Command, o soakOptions) error {
 		Clock:            clk,
 		Targets:          targets,
 		Ready:            ready,
-		Progress:         func(p lab.Progress) { con.Progress(progressLine(p, o.nodes)) },
+		Progress:         func(p lab.Progress) { con.Progress(progress(p)) },
 	}
-	m := soak.Measure(cmd.Context())
+	m := soak.Measure(ctx)
 	con.EndProgress()
-	stopRecording()
-	wg.Wait()
-	in.Measurement, in.StoppedAt = &m, m.To
-	err = finishSoak(out, outDir, in, procs, ready)
-	fmt.Fprintln(out, "stopping the cluster ...")
-	c.Stop()
-	fmt.Fprintf(out, "cluster data and component logs kept in %s\n", dataDir)
-	return err
+	finish()
+	run.in.Measurement, run.in.StoppedAt = &m, m.To
+	return run
 }
 
 // finishSoak writes the report, prints the verdict and returns an error
 // (non-zero exit) unless the soak passed.
-func finishSoak(out io.Writer, outDir string, in lab.SoakInput, procs *lab.ProcSampler, ready *lab.Readiness) error {
-	in.Procs = procs.Series()
-	in.Ready = ready
+func finishSoak(out io.Writer, outDir string, in lab.SoakInput) error {
 	res := lab.BuildSoakResult(in)
 	path, werr := lab.WriteReport(outDir, res)
 	if werr != nil {

@@ -22,17 +22,22 @@ type Result struct {
 	Parameters map[string]string `json:"parameters"`
 	StartedAt  time.Time         `json:"startedAt"`
 	// StartupSeconds is how long the cluster took to reach its size.
-	StartupSeconds  float64          `json:"startupSeconds"`
-	MeasuredFrom    *time.Time       `json:"measuredFrom,omitempty"`
-	MeasuredTo      *time.Time       `json:"measuredTo,omitempty"`
-	MeasuredSeconds float64          `json:"measuredSeconds"`
-	Processes       []ProcSummary    `json:"processes"`
-	Lease           LeaseSummary     `json:"lease"`
-	Etcd            EtcdSummary      `json:"etcd"`
-	Readiness       ReadinessSummary `json:"readiness"`
-	Verdict         Verdict          `json:"verdict"`
-	ScrapeErrors    []string         `json:"scrapeErrors,omitempty"`
-	Series          Series           `json:"series"`
+	StartupSeconds  float64       `json:"startupSeconds"`
+	MeasuredFrom    *time.Time    `json:"measuredFrom,omitempty"`
+	MeasuredTo      *time.Time    `json:"measuredTo,omitempty"`
+	MeasuredSeconds float64       `json:"measuredSeconds"`
+	Processes       []ProcSummary `json:"processes"`
+	Lease           LeaseSummary  `json:"lease"`
+	Etcd            EtcdSummary   `json:"etcd"`
+	// Heartbeat is every heartbeat write of the simulator, Lease and
+	// NodeStatus; nil when its metrics were not scraped.
+	Heartbeat *HeartbeatWrites `json:"heartbeat,omitempty"`
+	// APIRequestsPerSecond is every request the API server(s) served.
+	APIRequestsPerSecond *float64         `json:"apiserverRequestsPerSecond,omitempty"`
+	Readiness            ReadinessSummary `json:"readiness"`
+	Verdict              Verdict          `json:"verdict"`
+	ScrapeErrors         []string         `json:"scrapeErrors,omitempty"`
+	Series               Series           `json:"series"`
 }
 
 // LeaseSummary is Lease renewal over the measured window: as the simulator
@@ -48,6 +53,21 @@ type LeaseSummary struct {
 	APIServerRequests float64  `json:"apiserverRequests"`
 	APIServerP50      *float64 `json:"apiserverP50Seconds,omitempty"`
 	APIServerP99      *float64 `json:"apiserverP99Seconds,omitempty"`
+}
+
+// HeartbeatWrites are the simulator's heartbeat writes over the measured
+// window. Bytes are request bodies as sent: a Lease in protobuf, a
+// NodeStatus strategic merge patch in JSON.
+type HeartbeatWrites struct {
+	LeaseWrites     float64 `json:"leaseWrites"`
+	LeaseBytes      float64 `json:"leaseBytes"`
+	StatusWrites    float64 `json:"statusWrites"`
+	StatusBytes     float64 `json:"statusBytes"`
+	WritesPerSecond float64 `json:"writesPerSecond"`
+	// BytesPerWrite is the mean over every heartbeat write of both kinds.
+	BytesPerWrite *float64 `json:"bytesPerWrite,omitempty"`
+	P50           *float64 `json:"p50Seconds,omitempty"`
+	P99           *float64 `json:"p99Seconds,omitempty"`
 }
 
 // EtcdSummary is etcd's write load over the measured window.
@@ -362,18 +382,11 @@ func sortedPairs(m map[string]string) [][2]string {
 	return out
 }
 
-var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"bytesH": func(b int64) string { return bytesH(float64(b)) },
-	"bytesP": bytesP,
-	"f2":     func(v float64) string { return fmt.Sprintf("%.2f", v) },
-	"f1":     func(v float64) string { return fmt.Sprintf("%.1f", v) },
-	"when":   func(t time.Time) string { return t.Format(time.TimeOnly) },
-}).Parse(reportHTML))
+var reportTemplate = reportTemplates("report", reportHTML)
 
-const reportHTML = `<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>{{.Title}}</title>
-<style>
+// reportParts are shared by every scenario's report: the page style and
+// one SVG chart (a chart value).
+const reportParts = `{{define "style"}}<style>
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;max-width:1000px;color:#222}
 h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:24px 0 8px}
 .machine{color:#555} table{border-collapse:collapse;margin:4px 0}
@@ -382,7 +395,32 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 .pass{background:#e6f4ea;border:1px solid #34a853;padding:8px 12px}
 .fail{background:#fce8e6;border:1px solid #d93025;padding:8px 12px}
 .warn{color:#8a5a00} svg{display:block;margin:4px 0 12px} svg text{font:11px system-ui,sans-serif}
-</style></head><body>
+</style>{{end}}
+{{define "chart"}}{{if .Empty}}<p>No data.</p>{{else}}{{$c := .}}<svg width="{{.W}}" height="{{.H}}" viewBox="0 0 {{.W}} {{.H}}" xmlns="http://www.w3.org/2000/svg">
+{{range .YTicks}}<line x1="{{$c.X0}}" y1="{{.Pos}}" x2="{{$c.Right}}" y2="{{.Pos}}" stroke="#eee"/><text x="{{$c.YLabelX}}" y="{{.LabelPos}}" text-anchor="end">{{.Label}}</text>
+{{end}}{{range .XTicks}}<text x="{{.Pos}}" y="{{$c.XLabelY}}" text-anchor="middle">{{.Label}}</text>
+{{end}}<rect x="{{.X0}}" y="{{.Y0}}" width="{{.PW}}" height="{{.PH}}" fill="none" stroke="#999"/>
+{{if .MarkerX}}<line x1="{{.MarkerX}}" x2="{{.MarkerX}}" y1="{{.Y0}}" y2="{{.Bottom}}" stroke="#555" stroke-dasharray="4 3"/><text x="{{.MarkerTextX}}" y="{{.MarkerTextY}}">measuring →</text>
+{{end}}{{range .Lines}}<polyline fill="none" stroke="{{.Color}}" stroke-width="1.5" points="{{.Points}}"/>
+<rect x="{{.LegendX}}" y="{{.LegendY}}" width="10" height="10" fill="{{.Color}}"/><text x="{{.LegendTextX}}" y="{{.LegendTextY}}">{{.Name}}</text>
+{{end}}</svg>{{end}}{{end}}`
+
+// reportTemplates parses the shared parts plus page.
+func reportTemplates(name, page string) *template.Template {
+	t := template.Must(template.New(name).Funcs(template.FuncMap{
+		"bytesH": func(b int64) string { return bytesH(float64(b)) },
+		"bytesP": bytesP,
+		"f2":     func(v float64) string { return fmt.Sprintf("%.2f", v) },
+		"f1":     func(v float64) string { return fmt.Sprintf("%.1f", v) },
+		"when":   func(t time.Time) string { return t.Format(time.TimeOnly) },
+	}).Parse(reportParts))
+	return template.Must(t.Parse(page))
+}
+
+const reportHTML = `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{{.Title}}</title>
+{{template "style"}}</head><body>
 <h1>{{.Title}}</h1>
 <div class="machine">{{.MachineLine}} · started {{.R.StartedAt.Format "2006-01-02 15:04:05 MST"}}</div>
 {{if .R.Verdict.Pass}}<p class="pass"><b>PASS</b>: every node stayed Ready for the whole run.</p>
@@ -398,14 +436,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 {{end}}</table>
 
 {{range .Charts}}<h2>{{.Title}} <small>({{.Unit}})</small></h2>
-{{if .Empty}}<p>No data.</p>{{else}}{{$c := .}}<svg width="{{.W}}" height="{{.H}}" viewBox="0 0 {{.W}} {{.H}}" xmlns="http://www.w3.org/2000/svg">
-{{range .YTicks}}<line x1="{{$c.X0}}" y1="{{.Pos}}" x2="{{$c.Right}}" y2="{{.Pos}}" stroke="#eee"/><text x="{{$c.YLabelX}}" y="{{.LabelPos}}" text-anchor="end">{{.Label}}</text>
-{{end}}{{range .XTicks}}<text x="{{.Pos}}" y="{{$c.XLabelY}}" text-anchor="middle">{{.Label}}</text>
-{{end}}<rect x="{{.X0}}" y="{{.Y0}}" width="{{.PW}}" height="{{.PH}}" fill="none" stroke="#999"/>
-{{if .MarkerX}}<line x1="{{.MarkerX}}" x2="{{.MarkerX}}" y1="{{.Y0}}" y2="{{.Bottom}}" stroke="#555" stroke-dasharray="4 3"/><text x="{{.MarkerTextX}}" y="{{.MarkerTextY}}">measuring →</text>
-{{end}}{{range .Lines}}<polyline fill="none" stroke="{{.Color}}" stroke-width="1.5" points="{{.Points}}"/>
-<rect x="{{.LegendX}}" y="{{.LegendY}}" width="10" height="10" fill="{{.Color}}"/><text x="{{.LegendTextX}}" y="{{.LegendTextY}}">{{.Name}}</text>
-{{end}}</svg>{{end}}
+{{template "chart" .}}
 {{end}}
 
 {{with .R.Readiness.Examples}}<h2>False NotReady transitions (first {{len .}})</h2>

@@ -16,7 +16,11 @@ const (
 	metricSimLease      = "myriad_nodesim_lease_renew_duration_seconds"
 	metricSimLeaseErr   = "myriad_nodesim_lease_renew_errors_total"
 	metricSimLag        = "myriad_nodesim_heartbeat_lag_seconds"
+	metricSimHBWrites   = "myriad_nodesim_heartbeat_writes_total"
+	metricSimHBBytes    = "myriad_nodesim_heartbeat_write_bytes_total"
+	metricSimHBLatency  = "myriad_nodesim_heartbeat_write_duration_seconds"
 	metricAPIRequest    = "apiserver_request_duration_seconds"
+	metricAPIRequests   = "apiserver_request_total"
 	metricEtcdWALBytes  = "etcd_disk_wal_write_bytes_total"
 	metricEtcdDBSize    = "etcd_mvcc_db_total_size_in_bytes"
 	metricEtcdWALFsync  = "etcd_disk_wal_fsync_duration_seconds"
@@ -42,6 +46,9 @@ type Progress struct {
 	// LeaseP99 is the simulator's renewal p99 since the soak began, in
 	// seconds; NaN until a renewal has been observed.
 	LeaseP99 float64
+	// HeartbeatP99 is the same for every heartbeat write (Lease renewals
+	// and NodeStatus patches).
+	HeartbeatP99 float64
 }
 
 // Soak measures a cluster that is already at size for Duration: metrics
@@ -75,6 +82,9 @@ type IntervalPoint struct {
 	APILeaseP99       *float64  `json:"apiLeaseP99,omitempty"`
 	RenewalsPerSecond *float64  `json:"renewalsPerSecond,omitempty"`
 	WALBytesPerMinute *float64  `json:"walBytesPerMinute,omitempty"`
+	// HeartbeatP99 is over every heartbeat write (Lease and NodeStatus).
+	HeartbeatP99         *float64 `json:"heartbeatP99,omitempty"`
+	APIRequestsPerSecond *float64 `json:"apiRequestsPerSecond,omitempty"`
 }
 
 // reading is the part of one round of scrapes the soak uses. A nil field
@@ -83,10 +93,19 @@ type reading struct {
 	at                      time.Time
 	simLease, simLag        *Histogram
 	apiLease, walFsync      *Histogram
+	simHB                   *Histogram // every heartbeat write, all kinds
+	hb                      map[string]hbCount
 	simErrors, wal, db      *float64
+	apiRequests             *float64 // apiserver_request_total, all API servers
 	simAt, apiAt, etcdAt    time.Time
 	haveSim, haveAPI, haveE bool
 }
+
+// hbCount is one kind of heartbeat write's counters.
+type hbCount struct{ writes, bytes float64 }
+
+// heartbeatKinds are the simulator's "kind" label values.
+var heartbeatKinds = []string{"lease", "status"}
 
 // Measure runs until Duration has passed or ctx ends (then Interrupted).
 func (s *Soak) Measure(ctx context.Context) Measurement {
@@ -137,6 +156,10 @@ func (s *Soak) Measure(ctx context.Context) Measurement {
 			if m.first.simLease != nil && m.last.simLease != nil {
 				p.LeaseP99 = m.last.simLease.Sub(*m.first.simLease).Quantile(0.99)
 			}
+			p.HeartbeatP99 = math.NaN()
+			if m.first.simHB != nil && m.last.simHB != nil {
+				p.HeartbeatP99 = m.last.simHB.Sub(*m.first.simHB).Quantile(0.99)
+			}
 			s.Progress(p)
 		}
 		if done {
@@ -157,10 +180,23 @@ func (s *Soak) scrapeAll(ctx context.Context) (reading, []error) {
 			r.simLease = histogramPtr(f.Histogram(metricSimLease, nil))
 			r.simLag = histogramPtr(f.Histogram(metricSimLag, nil))
 			r.simErrors = valuePtr(f.Value(metricSimLeaseErr, nil))
+			r.simHB = histogramPtr(f.Histogram(metricSimHBLatency, nil))
+			for _, kind := range heartbeatKinds {
+				k := map[string]string{"kind": kind}
+				w, okW := f.Value(metricSimHBWrites, k)
+				b, okB := f.Value(metricSimHBBytes, k)
+				if okW && okB {
+					if r.hb == nil {
+						r.hb = map[string]hbCount{}
+					}
+					r.hb[kind] = hbCount{w, b}
+				}
+			}
 		}
 	}
 	// Several API servers share the load; their histograms add up.
 	var api *Histogram
+	var requests *float64
 	apiOK := len(s.Targets.APIServers) > 0
 	for _, sc := range s.Targets.APIServers {
 		f, err := sc.Scrape(ctx)
@@ -168,6 +204,12 @@ func (s *Soak) scrapeAll(ctx context.Context) (reading, []error) {
 			errs = append(errs, err)
 			apiOK = false
 			continue
+		}
+		if v, ok := f.Value(metricAPIRequests, nil); ok {
+			if requests != nil {
+				v += *requests
+			}
+			requests = &v
 		}
 		h, ok := f.Histogram(metricAPIRequest, leaseWrites)
 		if !ok {
@@ -180,7 +222,7 @@ func (s *Soak) scrapeAll(ctx context.Context) (reading, []error) {
 		}
 	}
 	if apiOK {
-		r.haveAPI, r.apiAt, r.apiLease = true, s.Clock.Now(), api
+		r.haveAPI, r.apiAt, r.apiLease, r.apiRequests = true, s.Clock.Now(), api, requests
 	}
 	if sc := s.Targets.Etcd; sc != nil {
 		if f, err := sc.Scrape(ctx); err != nil {
@@ -200,9 +242,10 @@ func (s *Soak) scrapeAll(ctx context.Context) (reading, []error) {
 func fillMissing(r, older reading) reading {
 	if !r.haveSim && older.haveSim {
 		r.haveSim, r.simAt, r.simLease, r.simLag, r.simErrors = true, older.simAt, older.simLease, older.simLag, older.simErrors
+		r.simHB, r.hb = older.simHB, older.hb
 	}
 	if !r.haveAPI && older.haveAPI {
-		r.haveAPI, r.apiAt, r.apiLease = true, older.apiAt, older.apiLease
+		r.haveAPI, r.apiAt, r.apiLease, r.apiRequests = true, older.apiAt, older.apiLease, older.apiRequests
 	}
 	if !r.haveE && older.haveE {
 		r.haveE, r.etcdAt, r.wal, r.db, r.walFsync = true, older.etcdAt, older.wal, older.db, older.walFsync
@@ -219,8 +262,16 @@ func interval(prev, cur reading) IntervalPoint {
 			p.RenewalsPerSecond = finite(d.Count / secs)
 		}
 	}
+	if cur.simHB != nil && prev.simHB != nil {
+		p.HeartbeatP99 = finite(cur.simHB.Sub(*prev.simHB).Quantile(0.99))
+	}
 	if cur.apiLease != nil && prev.apiLease != nil {
 		p.APILeaseP99 = finite(cur.apiLease.Sub(*prev.apiLease).Quantile(0.99))
+	}
+	if cur.apiRequests != nil && prev.apiRequests != nil {
+		if secs := cur.apiAt.Sub(prev.apiAt).Seconds(); secs > 0 && *cur.apiRequests >= *prev.apiRequests {
+			p.APIRequestsPerSecond = finite((*cur.apiRequests - *prev.apiRequests) / secs)
+		}
 	}
 	if cur.wal != nil && prev.wal != nil {
 		if mins := cur.etcdAt.Sub(prev.etcdAt).Minutes(); mins > 0 && *cur.wal >= *prev.wal {
@@ -302,6 +353,8 @@ func BuildSoakResult(in SoakInput) *Result {
 		res.MeasuredSeconds = m.To.Sub(m.From).Seconds()
 		res.StartupSeconds = m.From.Sub(in.StartedAt).Seconds()
 		res.Lease, res.Etcd = leaseAndEtcd(m)
+		res.Heartbeat = heartbeatWrites(m)
+		res.APIRequestsPerSecond = apiRequestRate(m)
 		res.ScrapeErrors = m.ScrapeErrors
 		res.Series.Intervals = m.Intervals
 	}
@@ -363,6 +416,52 @@ func leaseAndEtcd(m *Measurement) (LeaseSummary, EtcdSummary) {
 	return l, e
 }
 
+// heartbeatWrites sums the simulator's heartbeat writes over the window;
+// nil when the simulator did not export them.
+func heartbeatWrites(m *Measurement) *HeartbeatWrites {
+	f, z := m.first, m.last
+	if f.hb == nil || z.hb == nil {
+		return nil
+	}
+	var w HeartbeatWrites
+	for _, kind := range heartbeatKinds {
+		a, b := f.hb[kind], z.hb[kind]
+		if b.writes < a.writes { // simulator restarted: what it did since
+			a = hbCount{}
+		}
+		d := hbCount{b.writes - a.writes, b.bytes - a.bytes}
+		switch kind {
+		case "lease":
+			w.LeaseWrites, w.LeaseBytes = d.writes, d.bytes
+		case "status":
+			w.StatusWrites, w.StatusBytes = d.writes, d.bytes
+		}
+	}
+	if n := w.LeaseWrites + w.StatusWrites; n > 0 {
+		w.BytesPerWrite = finite((w.LeaseBytes + w.StatusBytes) / n)
+		if secs := z.simAt.Sub(f.simAt).Seconds(); secs > 0 {
+			w.WritesPerSecond = n / secs
+		}
+	}
+	if f.simHB != nil && z.simHB != nil {
+		d := z.simHB.Sub(*f.simHB)
+		w.P50, w.P99 = finite(d.Quantile(0.5)), finite(d.Quantile(0.99))
+	}
+	return &w
+}
+
+func apiRequestRate(m *Measurement) *float64 {
+	f, z := m.first, m.last
+	if f.apiRequests == nil || z.apiRequests == nil || *z.apiRequests < *f.apiRequests {
+		return nil
+	}
+	secs := z.apiAt.Sub(f.apiAt).Seconds()
+	if secs <= 0 {
+		return nil
+	}
+	return finite((*z.apiRequests - *f.apiRequests) / secs)
+}
+
 func judgeSoak(in SoakInput, res *Result) Verdict {
 	var v Verdict
 	fail := func(format string, a ...any) { v.Reasons = append(v.Reasons, fmt.Sprintf(format, a...)) }
@@ -394,11 +493,14 @@ func judgeSoak(in SoakInput, res *Result) Verdict {
 				fail("%s restarted %d time(s) during the soak", p.Name, p.Restarts)
 			}
 		}
-		if res.Lease.SimulatorP99 == nil {
-			warn("no Lease renewal latency from the simulator (metrics not scraped)")
-		}
-		if res.Lease.APIServerP99 == nil {
-			warn("no Lease PUT latency from the API server (metrics not scraped)")
+		// Nodes that heartbeat with NodeStatus alone write no Lease at all.
+		if in.Parameters["heartbeatMode"] != "status" {
+			if res.Lease.SimulatorP99 == nil {
+				warn("no Lease renewal latency from the simulator (metrics not scraped)")
+			}
+			if res.Lease.APIServerP99 == nil {
+				warn("no Lease PUT latency from the API server (metrics not scraped)")
+			}
 		}
 		if res.Lease.Errors > 0 {
 			warn("%.0f Lease renewals failed (myriad_nodesim_lease_renew_errors_total)", res.Lease.Errors)

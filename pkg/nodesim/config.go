@@ -34,6 +34,18 @@ const (
 	StopDurationAnnotation = "nodes.myriad.dev/stop-duration"
 )
 
+// Heartbeat modes (Config.HeartbeatMode).
+const (
+	HeartbeatLease  = "lease"
+	HeartbeatStatus = "status"
+)
+
+// NoImages as Config.Images reports an empty status.images.
+const NoImages = -1
+
+// MaxImages is the kubelet's default --node-status-max-images.
+const MaxImages = 50
+
 // Versions reported in NodeStatus.nodeInfo.
 const (
 	KubeletVersion          = "v1.37.2"
@@ -59,6 +71,16 @@ type Config struct {
 	HeartbeatInterval    time.Duration // Lease renew period, default 10s
 	LeaseDuration        time.Duration // default 40s
 	StatusReportInterval time.Duration // full NodeStatus at most this often unless something changed, default 5m
+	// HeartbeatMode is how a node says it is alive: HeartbeatLease (default,
+	// what kubelets do since NodeLease) or HeartbeatStatus (the kubelet
+	// before NodeLease: no Lease, the full NodeStatus every HeartbeatInterval;
+	// StatusReportInterval is then unused).
+	HeartbeatMode string
+
+	// Images is how many container images each node reports in
+	// status.images (the kubelet reports up to 50, largest first); they are
+	// most of a real NodeStatus's bytes. Default 20; NoImages reports none.
+	Images int
 
 	// JobDuration is how long containers of pods with restartPolicy other
 	// than Always run before exiting (default 2s; RunDurationAnnotation
@@ -102,6 +124,12 @@ func (c *Config) Default() {
 	}
 	if c.StatusReportInterval == 0 {
 		c.StatusReportInterval = 5 * time.Minute
+	}
+	if c.HeartbeatMode == "" {
+		c.HeartbeatMode = HeartbeatLease
+	}
+	if c.Images == 0 {
+		c.Images = 20
 	}
 	if c.JobDuration == 0 {
 		c.JobDuration = 2 * time.Second
@@ -189,6 +217,14 @@ func (c Config) Validate() error {
 	}
 	if c.LeaseDuration > 0 && c.LeaseDuration < time.Second {
 		bad("LeaseDuration", "must be at least 1s (Lease holds whole seconds), got %s", c.LeaseDuration)
+	}
+	switch c.HeartbeatMode {
+	case "", HeartbeatLease, HeartbeatStatus:
+	default:
+		bad("HeartbeatMode", "must be %q or %q, got %q", HeartbeatLease, HeartbeatStatus, c.HeartbeatMode)
+	}
+	if c.Images > MaxImages || c.Images < NoImages {
+		bad("Images", "must be between 0 and %d (the kubelet's default --node-status-max-images), got %d", MaxImages, c.Images)
 	}
 	if c.Workers < 0 {
 		bad("Workers", "must be positive, got %d", c.Workers)

@@ -8,6 +8,8 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
+	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/klog/v2"
 )
 
@@ -34,16 +36,22 @@ func (s *sim) heartbeat(ctx context.Context, i int, due time.Time) (time.Time, b
 	}
 	s.metrics.heartbeatLag.Observe(now.Sub(due).Seconds())
 	recovered := n.recovered.Swap(false)
-	if err := s.renewLease(ctx, n, now); err != nil {
+	if recovered {
+		n.readySince = metav1.NewTime(now) // Ready went Unknown while we were silent
+	}
+	// Lease mode: renew the Lease, full NodeStatus only when due or after a
+	// recovery. Status mode is the kubelet before NodeLease: every heartbeat
+	// is the full NodeStatus and there is no Lease.
+	statusDue, full := recovered || !now.Before(n.nextStatus), recovered
+	if s.cfg.HeartbeatMode == HeartbeatStatus {
+		statusDue, full = true, true
+	} else if err := s.renewLease(ctx, n, now); err != nil {
 		s.metrics.leaseErrors.Inc()
 		s.fail(err)
 		logger.Error(err, "Renew lease", "node", n.name)
 	}
-	if recovered {
-		n.readySince = metav1.NewTime(now) // Ready went Unknown while we were silent
-	}
-	if recovered || !now.Before(n.nextStatus) {
-		if err := s.patchStatus(ctx, n, now, recovered); err != nil {
+	if statusDue {
+		if err := s.patchStatus(ctx, n, now, full); err != nil {
 			if recovered {
 				n.recovered.Store(true) // try the full report again next time
 			}
@@ -71,9 +79,16 @@ func (s *sim) heartbeat(ctx context.Context, i int, due time.Time) (time.Time, b
 func (s *sim) renewLease(ctx context.Context, n *simNode, now time.Time) error {
 	leases := s.client.CoordinationV1().Leases(LeaseNamespace)
 	start := s.clock.Now()
-	defer func() { s.metrics.leaseLatency.Observe(s.clock.Since(start).Seconds()) }()
+	var sent int // request body bytes, all attempts
+	defer func() {
+		took := s.clock.Since(start)
+		s.metrics.leaseLatency.Observe(took.Seconds())
+		s.metrics.heartbeatWrite(writeLease, sent, took)
+	}()
 	if n.lease != nil {
-		l, err := leases.Update(ctx, s.renewed(n, n.lease, now), metav1.UpdateOptions{})
+		l := s.renewed(n, n.lease, now)
+		sent += leaseWireSize(l)
+		l, err := leases.Update(ctx, l, metav1.UpdateOptions{})
 		switch {
 		case err == nil:
 			n.lease = l
@@ -81,7 +96,9 @@ func (s *sim) renewLease(ctx context.Context, n *simNode, now time.Time) error {
 		case apierrors.IsConflict(err):
 			cur, gerr := leases.Get(ctx, n.name, metav1.GetOptions{})
 			if gerr == nil {
-				l, err = leases.Update(ctx, s.renewed(n, cur, now), metav1.UpdateOptions{})
+				l = s.renewed(n, cur, now)
+				sent += leaseWireSize(l)
+				l, err = leases.Update(ctx, l, metav1.UpdateOptions{})
 				if err == nil {
 					n.lease = l
 					return nil
@@ -97,15 +114,19 @@ func (s *sim) renewLease(ctx context.Context, n *simNode, now time.Time) error {
 			return fmt.Errorf("renew lease %s: %w", n.name, err)
 		}
 	}
-	l, err := leases.Create(ctx, s.renewed(n, &coordinationv1.Lease{
+	l := s.renewed(n, &coordinationv1.Lease{
 		ObjectMeta: metav1.ObjectMeta{Name: n.name, Namespace: LeaseNamespace},
-	}, now), metav1.CreateOptions{})
+	}, now)
+	sent += leaseWireSize(l)
+	l, err := leases.Create(ctx, l, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		cur, gerr := leases.Get(ctx, n.name, metav1.GetOptions{})
 		if gerr != nil {
 			return fmt.Errorf("adopt lease %s: %w", n.name, gerr)
 		}
-		l, err = leases.Update(ctx, s.renewed(n, cur, now), metav1.UpdateOptions{})
+		l = s.renewed(n, cur, now)
+		sent += leaseWireSize(l)
+		l, err = leases.Update(ctx, l, metav1.UpdateOptions{})
 	}
 	if err != nil {
 		n.lease = nil
@@ -128,4 +149,28 @@ func (s *sim) renewed(n *simNode, l *coordinationv1.Lease, now time.Time) *coord
 		}}
 	}
 	return &c
+}
+
+// leaseEncoder encodes a Lease exactly as the simulator's client sends it
+// (protobuf, coordination.k8s.io/v1, with the k8s envelope).
+var leaseEncoder = scheme.Codecs.EncoderForVersion(
+	protobuf.NewSerializer(scheme.Scheme, scheme.Scheme), coordinationv1.SchemeGroupVersion)
+
+// leaseWireSize is the size of the request body that writes l. Measured by
+// encoding rather than at the transport, so it is the heartbeat's own cost:
+// ~0.3 KB against a NodeStatus patch's kilobytes. It encodes the Lease a
+// second time, which is cheap next to the request itself.
+func leaseWireSize(l *coordinationv1.Lease) int {
+	var w countingWriter
+	if err := leaseEncoder.Encode(l, &w); err != nil {
+		return 0 // only fails for types the scheme lacks; the Update reports it
+	}
+	return int(w)
+}
+
+type countingWriter int
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	*w += countingWriter(len(p))
+	return len(p), nil
 }

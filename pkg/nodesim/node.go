@@ -105,17 +105,22 @@ func (s *sim) nodeStatus(n *simNode, now time.Time, full bool) corev1.NodeStatus
 		OperatingSystem:         "linux",
 		Architecture:            "amd64",
 	}
+	st.Images = s.images
 	return st
 }
 
 // patchStatus sends NodeStatus with a strategic merge patch on the status
-// subresource.
+// subresource. A patch is JSON whatever the client's content type, so its
+// size on the wire is len(data).
 func (s *sim) patchStatus(ctx context.Context, n *simNode, now time.Time, full bool) error {
 	data, err := json.Marshal(map[string]any{"status": s.nodeStatus(n, now, full)})
 	if err != nil {
 		return fmt.Errorf("encode status of node %s: %w", n.name, err)
 	}
-	if _, err := s.client.CoreV1().Nodes().Patch(ctx, n.name, types.StrategicMergePatchType, data, metav1.PatchOptions{}, "status"); err != nil {
+	start := s.clock.Now()
+	_, err = s.client.CoreV1().Nodes().Patch(ctx, n.name, types.StrategicMergePatchType, data, metav1.PatchOptions{}, "status")
+	s.metrics.heartbeatWrite(writeStatus, len(data), s.clock.Since(start))
+	if err != nil {
 		return fmt.Errorf("patch status of node %s: %w", n.name, err)
 	}
 	s.metrics.statusUpdates.Inc()

@@ -32,6 +32,7 @@ type sim struct {
 	metrics      *metrics
 	bootID       string
 	leaseSeconds int32
+	images       []corev1.ContainerImage // status.images of every node, shared read-only
 
 	nodes  []*simNode          // by index - StartIndex
 	byName map[string]*simNode // read-only after construction: lock-free lookups from informer handlers
@@ -59,6 +60,7 @@ func newSim(client kubernetes.Interface, cfg Config) (*sim, error) {
 		metrics:      newMetrics(),
 		bootID:       hex.EncodeToString(boot),
 		leaseSeconds: int32(cfg.LeaseDuration / time.Second),
+		images:       nodeImages(cfg.Images),
 		nodes:        make([]*simNode, cfg.Count),
 		byName:       make(map[string]*simNode, cfg.Count),
 		fatal:        make(chan error, 1),
