@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: build up test unit e2e vet fmt-check clean
+.PHONY: build up test unit e2e vet fmt-check clean generate verify-generated
 
 build:
 	$(GO) build -o $(BIN)/myriad ./cmd/myriad
@@ -12,7 +12,7 @@ up: build
 
 # Everything CI runs: formatting, vet, unit tests and the end-to-end tests
 # against a real `myriad up` (the e2e package builds the binary itself).
-test: fmt-check vet
+test: verify-generated fmt-check vet
 	$(GO) test -timeout 45m ./...
 
 unit:
@@ -26,6 +26,23 @@ vet:
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# Deepcopy and CRDs from pkg/apis. generateEmbeddedObjectMeta keeps the
+# labels, annotations and names of embedded templates (pod template, PVC
+# templates) from being pruned by the API server.
+generate:
+	$(GO) tool controller-gen object paths=./pkg/apis/... crd:generateEmbeddedObjectMeta=true paths=./pkg/apis/... output:crd:artifacts:config=config/crd
+
+# Regenerates into the tree and fails if that changed or created any file
+# under pkg/apis or config. On a clean checkout (CI) that is exactly "git diff
+# or untracked files after generate"; locally it does not fail on uncommitted
+# work whose generated files are already current.
+verify-generated:
+	@sum() { find pkg/apis config -type f -print0 2>/dev/null | sort -z | xargs -0 -r sha256sum; }; \
+	before=$$(sum); $(MAKE) --no-print-directory generate >/dev/null || exit 1; after=$$(sum); \
+	if [ "$$before" != "$$after" ]; then \
+		echo "generated files were stale; run make generate and commit:"; \
+		git status --short -- pkg/apis config; exit 1; fi
 
 clean:
 	rm -rf $(BIN)

@@ -1,0 +1,34 @@
+package pub
+
+// Lifecycle holds the hooks a workload honours around pod operations. A hook
+// holds an operation while the pod still carries what the hook names; the hook
+// owner releases it by removing those labels or finalizers.
+type Lifecycle struct {
+	// PreDelete holds a pod in PreparingDelete before it is deleted.
+	// +optional
+	PreDelete *LifecycleHook `json:"preDelete,omitempty"`
+	// InPlaceUpdate holds a pod in PreparingUpdate before it is updated in
+	// place, and in Updated afterwards until the hook owner is done.
+	// +optional
+	InPlaceUpdate *LifecycleHook `json:"inPlaceUpdate,omitempty"`
+	// PreNormal holds a new pod in PreparingNormal until the hook is
+	// satisfied. Accepted for compatibility with OpenKruise manifests.
+	// +optional
+	PreNormal *LifecycleHook `json:"preNormal,omitempty"`
+}
+
+// LifecycleHook names what marks a pod as held by a hook.
+type LifecycleHook struct {
+	// LabelsHandler: the hook holds while the pod has all these labels.
+	// +optional
+	LabelsHandler map[string]string `json:"labelsHandler,omitempty"`
+	// FinalizersHandler: the hook holds while the pod has any of these
+	// finalizers.
+	// +optional
+	// +listType=set
+	FinalizersHandler []string `json:"finalizersHandler,omitempty"`
+	// MarkPodNotReady, when true, sets the pod's KruisePodReady readiness
+	// gate False while it is held, so it leaves Service endpoints first.
+	// +optional
+	MarkPodNotReady bool `json:"markPodNotReady,omitempty"`
+}

@@ -1,0 +1,126 @@
+package inplace
+
+import (
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/myriad-dev/myriad/pkg/apis/apps/pub"
+)
+
+// Check reports whether no in-place update is in flight on the pod: every
+// container an update changed runs (and is ready) with what the spec now
+// says. A pod never updated in place is done. Check reads the pod only, so it
+// gives the same answer after a controller restart.
+func Check(pod *corev1.Pod) bool { return len(Pending(pod)) == 0 }
+
+// Pending names the containers whose in-place update the runtime has not
+// finished yet, for Check and for messages.
+//
+// An image update of a container is finished when the container is running
+// and ready and
+//   - its imageID differs from the one recorded before the update, unless
+//     the runtime reports, by name, an image other than the spec's (it is
+//     still switching, e.g. after a rollback); or
+//   - the runtime reports the spec's image and either ran that image already
+//     before the update (a rollback that overtook the first update: the
+//     runtime may never restart the container) or has restarted it since
+//     (a new tag of the same digest keeps the imageID).
+//
+// A malformed state annotation counts as nothing in flight: a gate stuck
+// False would take the pod out of service for good, a kubelet-managed
+// container readiness still guards a pod that is in fact restarting.
+func Pending(pod *corev1.Pod) []string {
+	st, ok, err := ReadState(pod)
+	if !ok || err != nil {
+		return nil
+	}
+	var pending []string
+	for name, last := range st.LastContainerStatuses {
+		if !imageUpdateDone(pod, name, last) {
+			pending = append(pending, name)
+		}
+	}
+	for _, name := range st.ResizedContainers {
+		if !resizeDone(pod, name) && !slices.Contains(pending, name) {
+			pending = append(pending, name)
+		}
+	}
+	slices.Sort(pending)
+	return pending
+}
+
+func imageUpdateDone(pod *corev1.Pod, name string, last pub.InPlaceUpdateContainerStatus) bool {
+	spec := specContainer(pod, name)
+	if spec == nil {
+		return true // the container is gone: nothing to wait for
+	}
+	cs := containerStatus(pod, name)
+	if cs == nil || cs.State.Running == nil || !cs.Ready {
+		return false
+	}
+	same, known := sameImage(cs.Image, spec.Image)
+	if known && !same {
+		return false
+	}
+	if cs.ImageID != last.ImageID {
+		return true
+	}
+	if !known {
+		return false
+	}
+	if ranBefore, k := sameImage(last.Image, spec.Image); k && ranBefore {
+		return true
+	}
+	return last.ContainerID != "" && cs.ContainerID != last.ContainerID
+}
+
+// resizeDone: the kubelet reports the resources it actually applied in
+// status and keeps the resize conditions until it is done.
+func resizeDone(pod *corev1.Pod, name string) bool {
+	for _, c := range pod.Status.Conditions {
+		if (c.Type == corev1.PodResizePending || c.Type == corev1.PodResizeInProgress) && c.Status == corev1.ConditionTrue {
+			return false
+		}
+	}
+	spec := specContainer(pod, name)
+	if spec == nil {
+		return true
+	}
+	cs := containerStatus(pod, name)
+	if cs == nil || cs.Resources == nil || cs.State.Running == nil {
+		return false
+	}
+	// Only cpu and memory are resized, and the kubelet may report only those.
+	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		if !sameQuantity(cs.Resources.Requests, spec.Resources.Requests, name) ||
+			!sameQuantity(cs.Resources.Limits, spec.Resources.Limits, name) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameQuantity(a, b corev1.ResourceList, name corev1.ResourceName) bool {
+	x, xok := a[name]
+	y, yok := b[name]
+	return xok == yok && x.Cmp(y) == 0
+}
+
+func specContainer(pod *corev1.Pod, name string) *corev1.Container {
+	for i := range pod.Spec.Containers {
+		if pod.Spec.Containers[i].Name == name {
+			return &pod.Spec.Containers[i]
+		}
+	}
+	return nil
+}
+
+func containerStatus(pod *corev1.Pod, name string) *corev1.ContainerStatus {
+	for i := range pod.Status.ContainerStatuses {
+		if pod.Status.ContainerStatuses[i].Name == name {
+			return &pod.Status.ContainerStatuses[i]
+		}
+	}
+	return nil
+}
