@@ -32,6 +32,7 @@ func newBenchCommand() *cobra.Command {
 	}
 	cmd.AddCommand(newBenchSoakCommand())
 	cmd.AddCommand(newBenchHeartbeatCommand())
+	cmd.AddCommand(newBenchSchedulerCommand())
 	return cmd
 }
 

@@ -42,7 +42,8 @@ type Options struct {
 	Out io.Writer
 	// ReadyTimeout bounds each component's start-up.
 	ReadyTimeout time.Duration
-	// Scheduler is "kube" (kube-scheduler; also when empty) or "myriad".
+	// Scheduler is "kube" (kube-scheduler; also when empty), "myriad", or
+	// "none" (no scheduler: `myriad bench scheduler` starts its own).
 	Scheduler string
 }
 
@@ -65,8 +66,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("--bind-address must be an IP address, got %q", o.BindAddress)
 	case o.EtcdQuota < 64<<20:
 		return fmt.Errorf("--etcd-quota must be at least 64Mi, got %d bytes", o.EtcdQuota)
-	case o.Scheduler != "" && o.Scheduler != "kube" && o.Scheduler != "myriad":
-		return fmt.Errorf("--scheduler must be kube or myriad, got %q", o.Scheduler)
+	case o.Scheduler != "" && o.Scheduler != "kube" && o.Scheduler != "myriad" && o.Scheduler != "none":
+		return fmt.Errorf("--scheduler must be kube, myriad or none, got %q", o.Scheduler)
 	case o.NodeMonitorGracePeriod < 15*time.Second:
 		return fmt.Errorf("--node-monitor-grace-period must be at least 15s (nodes renew leases every 10s), got %s", o.NodeMonitorGracePeriod)
 	}
@@ -226,11 +227,13 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 		Args: append([]string{"kube-controller-manager"}, plan.ControllerManagerArgs()...)}); err != nil {
 		return nil, err
 	}
-	if o.Scheduler == "myriad" {
+	switch o.Scheduler {
+	case "none":
+	case "myriad":
 		if err := step("myriad-scheduler", myriadScheduler(plan)); err != nil {
 			return nil, err
 		}
-	} else {
+	default:
 		schedConfig := filepath.Join(dir.Run(), "kube-scheduler.yaml")
 		if err := os.WriteFile(schedConfig, []byte(plan.SchedulerConfig()), 0o600); err != nil {
 			return nil, err

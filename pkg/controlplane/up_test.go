@@ -54,3 +54,18 @@ func TestAPIServerArgs(t *testing.T) {
 		t.Errorf("second of two API servers: %s", s)
 	}
 }
+
+func TestOptionsValidateScheduler(t *testing.T) {
+	for _, s := range []string{"", "kube", "myriad", "none"} {
+		o := validOptions()
+		o.Scheduler = s
+		if err := o.Validate(); err != nil {
+			t.Errorf("--scheduler %q rejected: %v", s, err)
+		}
+	}
+	o := validOptions()
+	o.Scheduler = "volcano"
+	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "--scheduler") {
+		t.Errorf("--scheduler volcano: err = %v", err)
+	}
+}
