@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/myriad-dev/myriad/pkg/nodesim"
 )
@@ -159,17 +158,7 @@ func pickNodes(ctx context.Context, cs kubernetes.Interface, prefix string, frac
 // simClient speaks protobuf: a Lease renewal is a fraction of the bytes and
 // CPU of JSON on both ends, which matters at 1,000 renewals a second.
 func simClient(kubeconfig string, qps float32, burst int) (*kubernetes.Clientset, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = kubeconfig
-	rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, nil).ClientConfig()
-	if err != nil {
-		return nil, fmt.Errorf("load kubeconfig: %w", err)
-	}
-	rc.QPS, rc.Burst = qps, burst
-	rc.ContentType = "application/vnd.kubernetes.protobuf"
-	rc.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
-	rc.UserAgent = "myriad-nodes"
-	return kubernetes.NewForConfig(rc)
+	return protobufClient(kubeconfig, qps, burst, "myriad-nodes")
 }
 
 func parseCapacity(s string) (corev1.ResourceList, error) {

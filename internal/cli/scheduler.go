@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/myriad-dev/myriad/pkg/scheduler"
 	"github.com/myriad-dev/myriad/pkg/scheduler/core"
@@ -129,17 +128,7 @@ func parseSampling(s string) (core.EnoughFunc, error) {
 // schedulerClient speaks protobuf: informers over 10^5 pods decode several
 // times faster than JSON, and Bindings are small either way.
 func schedulerClient(kubeconfig string, qps float32, burst int) (kubernetes.Interface, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = kubeconfig
-	rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, nil).ClientConfig()
-	if err != nil {
-		return nil, fmt.Errorf("--kubeconfig: %w", err)
-	}
-	rc.QPS, rc.Burst = qps, burst
-	rc.ContentType = "application/vnd.kubernetes.protobuf"
-	rc.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
-	rc.UserAgent = "myriad-scheduler"
-	return kubernetes.NewForConfig(rc)
+	return protobufClient(kubeconfig, qps, burst, "myriad-scheduler")
 }
 
 // serveSchedulerMetrics serves plain HTTP on addr (127.0.0.1 by default):

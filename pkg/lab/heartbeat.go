@@ -1,12 +1,8 @@
 package lab
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 )
@@ -196,22 +192,7 @@ func maxPtr(p *float64, v float64) *float64 {
 
 // WriteHeartbeatReport writes dir/result.json and dir/report.html.
 func WriteHeartbeatReport(dir string, r *HeartbeatResult) (htmlPath string, err error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("report directory: %w", err)
-	}
-	js, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return "", fmt.Errorf("encode result: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "result.json"), append(js, '\n'), 0o644); err != nil {
-		return "", err
-	}
-	var buf bytes.Buffer
-	if err := RenderHeartbeatHTML(&buf, r); err != nil {
-		return "", err
-	}
-	htmlPath = filepath.Join(dir, "report.html")
-	return htmlPath, os.WriteFile(htmlPath, buf.Bytes(), 0o644)
+	return writeReport(dir, r, func(w io.Writer) error { return RenderHeartbeatHTML(w, r) })
 }
 
 // HeartbeatRow is one figure of the summary table.

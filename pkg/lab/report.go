@@ -98,10 +98,16 @@ type Series struct {
 
 // WriteReport writes dir/result.json and dir/report.html.
 func WriteReport(dir string, r *Result) (htmlPath string, err error) {
+	return writeReport(dir, r, func(w io.Writer) error { return RenderHTML(w, r) })
+}
+
+// writeReport is what every scenario's report is: the result as JSON and
+// the rendered page, side by side in dir.
+func writeReport(dir string, result any, render func(io.Writer) error) (htmlPath string, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("report directory: %w", err)
 	}
-	js, err := json.MarshalIndent(r, "", "  ")
+	js, err := json.MarshalIndent(result, "", "  ")
 	if err != nil {
 		return "", fmt.Errorf("encode result: %w", err)
 	}
@@ -109,7 +115,7 @@ func WriteReport(dir string, r *Result) (htmlPath string, err error) {
 		return "", err
 	}
 	var buf bytes.Buffer
-	if err := RenderHTML(&buf, r); err != nil {
+	if err := render(&buf); err != nil {
 		return "", err
 	}
 	htmlPath = filepath.Join(dir, "report.html")

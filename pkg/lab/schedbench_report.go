@@ -1,34 +1,15 @@
 package lab
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"io"
-	"os"
-	"path/filepath"
 	"sort"
 )
 
 // WriteSchedBenchReport writes dir/result.json and dir/report.html.
 func WriteSchedBenchReport(dir string, r *SchedBenchResult) (htmlPath string, err error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("report directory: %w", err)
-	}
-	js, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return "", fmt.Errorf("encode result: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "result.json"), append(js, '\n'), 0o644); err != nil {
-		return "", err
-	}
-	var buf bytes.Buffer
-	if err := RenderSchedBenchHTML(&buf, r); err != nil {
-		return "", err
-	}
-	htmlPath = filepath.Join(dir, "report.html")
-	return htmlPath, os.WriteFile(htmlPath, buf.Bytes(), 0o644)
+	return writeReport(dir, r, func(w io.Writer) error { return RenderSchedBenchHTML(w, r) })
 }
 
 // SchedRow is one line of the side-by-side table (report and terminal).
