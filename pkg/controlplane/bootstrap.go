@@ -64,7 +64,7 @@ func Bootstrap(ctx context.Context, cs kubernetes.Interface) error {
 			return fmt.Errorf("FlowSchema %s: %w", fs.Name, err)
 		}
 	}
-	return nil
+	return bootstrapManager(ctx, cs)
 }
 
 var managedLabels = map[string]string{"app.kubernetes.io/managed-by": "myriad"}

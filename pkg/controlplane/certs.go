@@ -30,6 +30,7 @@ type Certs struct {
 	FrontProxyClientCert, FrontProxyClientKey   string
 	ControllerManagerCert, ControllerManagerKey string
 	SchedulerCert, SchedulerKey                 string
+	WebhookCert, WebhookKey                     string
 	CAKey                                       string
 	ServiceAccountKey, ServiceAccountPub        string
 	clients                                     map[string][2]string
@@ -75,6 +76,7 @@ func EnsureCerts(d DataDir, apiIPs ...net.IP) (Certs, error) {
 		{fpCA, "front-proxy-client", pki.Request{CommonName: "front-proxy-client", Client: true}, &c.FrontProxyClientCert, &c.FrontProxyClientKey},
 		{ca, "controller-manager-serving", pki.Request{CommonName: "kube-controller-manager", Server: true, IPs: loopback, DNSNames: []string{"localhost"}}, &c.ControllerManagerCert, &c.ControllerManagerKey},
 		{ca, "scheduler-serving", pki.Request{CommonName: "kube-scheduler", Server: true, IPs: loopback, DNSNames: []string{"localhost"}}, &c.SchedulerCert, &c.SchedulerKey},
+		{ca, "manager-webhook", pki.Request{CommonName: "myriad-manager-webhook", Server: true, IPs: loopback, DNSNames: []string{"localhost"}}, &c.WebhookCert, &c.WebhookKey},
 	}
 	for _, is := range issues {
 		if *is.cert, *is.key, err = is.ca.EnsureCert(dir, is.name, is.req); err != nil {
@@ -88,6 +90,7 @@ func EnsureCerts(d DataDir, apiIPs ...net.IP) (Certs, error) {
 		{"controller-manager", ControllerManagerUser, ""},
 		{"scheduler", SchedulerUser, ""},
 		{"nodesim", NodeSimUser, ""},
+		{"manager", ManagerUser, ""},
 	} {
 		var orgs []string
 		if u.org != "" {

@@ -18,6 +18,9 @@ type Plan struct {
 	APIPort                              int   // what clients use: the API server, or the balancer in front of several
 	APIServerPort                        []int // one per API server
 	ControllerManagerPort, SchedulerPort int
+	// The manager's loopback ports: Prometheus metrics, health probes, and
+	// the admission webhook the API server calls.
+	ManagerMetricsPort, ManagerProbePort, WebhookPort int
 	// NodeMonitorGracePeriod is how long the node lifecycle controller waits
 	// for a heartbeat before marking a node NotReady.
 	NodeMonitorGracePeriod time.Duration

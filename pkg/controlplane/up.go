@@ -158,8 +158,10 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if plan.ControllerManagerPort, err = FreePort(); err != nil {
 		return nil, err
 	}
-	if plan.SchedulerPort, err = FreePort(); err != nil {
-		return nil, err
+	for _, p := range []*int{&plan.SchedulerPort, &plan.ManagerMetricsPort, &plan.ManagerProbePort, &plan.WebhookPort} {
+		if *p, err = FreePort(); err != nil {
+			return nil, err
+		}
 	}
 	c.Plan = plan
 	if err := writeKubeconfigs(plan); err != nil {
@@ -219,6 +221,9 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if err := Bootstrap(ctx, cs); err != nil {
 		return nil, fmt.Errorf("bootstrap cluster objects: %w", err)
 	}
+	if err := InstallCRDs(ctx, dir, o.ReadyTimeout); err != nil {
+		return nil, err
+	}
 	cmReady, err := httpsProbe(fmt.Sprintf("https://127.0.0.1:%d/healthz", plan.ControllerManagerPort), certs.CA, adminCert, adminKey, "")
 	if err != nil {
 		return nil, err
@@ -246,6 +251,12 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 			Args: append([]string{"kube-scheduler"}, plan.SchedulerArgs(schedConfig)...)}); err != nil {
 			return nil, err
 		}
+	}
+	if err := step("myriad-manager", managerProcess(plan)); err != nil {
+		return nil, err
+	}
+	if err := applyWebhookConfiguration(ctx, cs, plan); err != nil {
+		return nil, fmt.Errorf("CloneSet admission webhook: %w", err)
 	}
 	if o.Nodes > 0 {
 		args := append([]string{"nodes", "--kubeconfig", dir.Kubeconfig("nodesim"), "--count", strconv.Itoa(o.Nodes)}, o.NodeArgs...)
@@ -317,6 +328,7 @@ func writeKubeconfigs(p Plan) error {
 		{p.Dir.Kubeconfig("controller-manager"), ControllerManagerUser},
 		{p.Dir.Kubeconfig("scheduler"), SchedulerUser},
 		{p.Dir.Kubeconfig("nodesim"), NodeSimUser},
+		{p.Dir.Kubeconfig("manager"), ManagerUser},
 	} {
 		cert, key := p.Certs.Client(k.user)
 		if err := WriteKubeconfig(k.path, server, p.Certs.CA, cert, key, k.user); err != nil {

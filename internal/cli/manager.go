@@ -1,0 +1,80 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/myriad-dev/myriad/pkg/manager"
+)
+
+func newManagerCommand() *cobra.Command {
+	var (
+		kubeconfig string
+		qps        float32
+		burst      int
+	)
+	o := manager.Options{}
+	cmd := &cobra.Command{
+		Use:   "manager",
+		Short: "Run Myriad's workload controllers (CloneSet) against any cluster",
+		Long: `Run the controllers of OpenKruise-compatible workloads (apps.kruise.io
+CloneSet, with in-place update) and their admission webhook in the cluster of
+--kubeconfig. The CRDs must be installed ('myriad up' does it; elsewhere
+apply config/crd with --server-side).
+
+Several instances may run: one holds the Lease <namespace>/myriad-manager and
+reconciles, the others keep their caches warm and take over within seconds.
+Prometheus metrics are served on --metrics-bind-address, /healthz and /readyz
+on --health-probe-bind-address, both on loopback unless asked otherwise.`,
+		Example: `  myriad manager --kubeconfig ~/.kube/config
+  myriad manager --webhook-bind-address 0.0.0.0:9443 --tls-cert-file /etc/myriad/tls.crt --tls-private-key-file /etc/myriad/tls.key`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch {
+			case o.Workers < 1 || o.Workers > 256:
+				return usageError{fmt.Errorf("--workers must be between 1 and 256, got %d", o.Workers)}
+			case qps <= 0:
+				return usageError{fmt.Errorf("--kube-api-qps must be positive, got %g", qps)}
+			case burst <= 0:
+				return usageError{fmt.Errorf("--kube-api-burst must be positive, got %d", burst)}
+			}
+			if o.WebhookAddr != "" {
+				for _, f := range []struct{ flag, path string }{{"--tls-cert-file", o.CertFile}, {"--tls-private-key-file", o.KeyFile}} {
+					if _, err := os.Stat(f.path); err != nil || f.path == "" {
+						return usageError{fmt.Errorf("%s must name the webhook's PEM file (or pass --webhook-bind-address \"\" to run without the webhook)", f.flag)}
+					}
+				}
+				if filepath.Dir(o.CertFile) != filepath.Dir(o.KeyFile) {
+					return usageError{fmt.Errorf("--tls-cert-file and --tls-private-key-file must be in the same directory")}
+				}
+			}
+			rules := clientcmd.NewDefaultClientConfigLoadingRules()
+			rules.ExplicitPath = kubeconfig
+			rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, nil).ClientConfig()
+			if err != nil {
+				return fmt.Errorf("--kubeconfig: %w", err)
+			}
+			rc.QPS, rc.Burst, rc.UserAgent = qps, burst, "myriad-manager"
+			o.Config = rc
+			fmt.Fprintf(cmd.OutOrStdout(), "myriad manager: metrics on http://%s/metrics, health on http://%s/healthz\n", o.MetricsAddr, o.ProbeAddr)
+			return manager.Run(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the cluster (default: $KUBECONFIG or ~/.kube/config)")
+	f.Float32Var(&qps, "kube-api-qps", 500, "client QPS limit toward the API server")
+	f.IntVar(&burst, "kube-api-burst", 1000, "client burst toward the API server")
+	f.IntVar(&o.Workers, "workers", 8, "CloneSets reconciled at once")
+	f.BoolVar(&o.LeaderElect, "leader-elect", true, "elect a leader through a Lease so standby instances can take over")
+	f.StringVar(&o.LeaderElectionNamespace, "leader-elect-namespace", "kube-system", "namespace of the leader Lease")
+	f.StringVar(&o.MetricsAddr, "metrics-bind-address", "127.0.0.1:10270", "serve Prometheus /metrics here (0 disables)")
+	f.StringVar(&o.ProbeAddr, "health-probe-bind-address", "127.0.0.1:10271", "serve /healthz and /readyz here (0 disables)")
+	f.StringVar(&o.WebhookAddr, "webhook-bind-address", "127.0.0.1:10272", "serve the CloneSet admission webhook here over TLS (\"\" disables)")
+	f.StringVar(&o.CertFile, "tls-cert-file", "", "the webhook's serving certificate (PEM)")
+	f.StringVar(&o.KeyFile, "tls-private-key-file", "", "the webhook's private key (PEM), in the certificate's directory")
+	return cmd
+}

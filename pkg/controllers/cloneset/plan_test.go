@@ -1,0 +1,313 @@
+package cloneset
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/myriad-dev/myriad/pkg/apis/apps/pub"
+)
+
+// world is a toy cluster for makePlan: created pods become available after
+// startSteps passes, in-place updated pods after one.
+type world struct {
+	t      *testing.T
+	pods   []*simPod
+	next   int
+	now    time.Time
+	inPlce bool // every old pod is in-place eligible
+}
+
+type simPod struct {
+	m        *member
+	ready    int // passes until available
+	inFlight bool
+}
+
+const startSteps = 2
+
+func newWorld(t *testing.T, n int, rev string, inPlace bool) *world {
+	w := &world{t: t, now: time.Unix(1e9, 0), inPlce: inPlace}
+	for range n {
+		w.add(rev, 0)
+	}
+	return w
+}
+
+func (w *world) add(rev string, ready int) {
+	w.next++
+	w.now = w.now.Add(time.Second)
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{
+		Name:              fmt.Sprintf("p%03d", w.next),
+		CreationTimestamp: metav1.NewTime(w.now),
+		Labels:            map[string]string{},
+		Annotations:       map[string]string{},
+	}}
+	pod.Spec.NodeName = "n"
+	pod.Status.Phase = corev1.PodRunning
+	w.pods = append(w.pods, &simPod{m: &member{pod: pod, revision: rev}, ready: ready})
+}
+
+// input classifies the pods as the controller does.
+func (w *world) input(in planInput) planInput {
+	in.members = nil
+	for _, p := range w.pods {
+		p.m.available = p.ready == 0
+		p.m.inFlight = false
+		p.m.update = updateRecreate
+		if w.inPlce {
+			p.m.update = updateInPlace
+		}
+		if p.ready == 0 {
+			p.m.pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+		} else {
+			p.m.pod.Status.Conditions = nil
+		}
+		in.members = append(in.members, p.m)
+	}
+	return in
+}
+
+// step runs one pass and applies it, then lets time pass.
+func (w *world) step(in planInput) plan {
+	p := makePlan(w.input(in))
+	for _, rev := range p.create {
+		w.add(rev, startSteps)
+	}
+	gone := map[*member]bool{}
+	for _, m := range p.delete {
+		gone[m] = true
+	}
+	kept := w.pods[:0]
+	for _, sp := range w.pods {
+		if !gone[sp.m] {
+			kept = append(kept, sp)
+		}
+	}
+	w.pods = kept
+	for _, m := range p.inPlace {
+		for _, sp := range w.pods {
+			if sp.m == m {
+				m.revision = in.updateRevision
+				sp.ready = 1
+			}
+		}
+	}
+	return p
+}
+
+func (w *world) tick() {
+	for _, sp := range w.pods {
+		if sp.ready > 0 {
+			sp.ready--
+		}
+	}
+}
+
+func (w *world) count(rev string) (total, atRev, available int) {
+	for _, sp := range w.pods {
+		total++
+		if sp.m.revision == rev {
+			atRev++
+		}
+		if sp.ready == 0 {
+			available++
+		}
+	}
+	return
+}
+
+// rollout runs passes until nothing changes, checking the availability
+// floor after every pass, and returns how many pods were created.
+func (w *world) rollout(in planInput) (created int) {
+	w.t.Helper()
+	start, _, _ := w.count(in.updateRevision)
+	for pass := 0; pass < 500; pass++ {
+		p := w.step(in)
+		created += len(p.create)
+		_, _, avail := w.count(in.updateRevision)
+		if floor := min(start, in.replicas) - in.maxUnavailable; avail < floor {
+			w.t.Fatalf("pass %d: %d pods available, below replicas-maxUnavailable = %d", pass, avail, floor)
+		}
+		if len(p.create)+len(p.delete)+len(p.inPlace) == 0 && w.settled() {
+			return created
+		}
+		w.tick()
+	}
+	w.t.Fatal("rollout did not converge in 500 passes")
+	return 0
+}
+
+func (w *world) settled() bool {
+	for _, sp := range w.pods {
+		if sp.ready > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func TestPlanRollouts(t *testing.T) {
+	cases := []struct {
+		name                   string
+		replicas, partition    int
+		maxUnavailable, surge  int
+		inPlace                bool
+		wantUpdated, wantTotal int
+		maxCreated             int // -1: not checked
+	}{
+		{name: "recreate", replicas: 10, maxUnavailable: 2, wantUpdated: 10, wantTotal: 10, maxCreated: 10},
+		{name: "recreate with surge and no unavailability", replicas: 10, surge: 3, wantUpdated: 10, wantTotal: 10, maxCreated: 10},
+		{name: "recreate with surge and unavailability", replicas: 10, maxUnavailable: 2, surge: 2, wantUpdated: 10, wantTotal: 10, maxCreated: 10},
+		{name: "partition holds old pods", replicas: 10, partition: 4, maxUnavailable: 3, wantUpdated: 6, wantTotal: 10, maxCreated: 6},
+		{name: "in place creates nothing", replicas: 10, maxUnavailable: 3, inPlace: true, wantUpdated: 10, wantTotal: 10, maxCreated: 0},
+		{name: "in place ignores maxSurge", replicas: 10, maxUnavailable: 1, surge: 5, inPlace: true, wantUpdated: 10, wantTotal: 10, maxCreated: 0},
+		{name: "partition equals replicas", replicas: 5, partition: 5, maxUnavailable: 1, wantUpdated: 0, wantTotal: 5, maxCreated: 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, tc.replicas, "v1", tc.inPlace)
+			in := planInput{
+				replicas: tc.replicas, partition: tc.partition,
+				maxUnavailable: tc.maxUnavailable, maxSurge: tc.surge,
+				scaleMaxUnavailable: -1,
+				updateRevision:      "v2", createRevision: "v1",
+			}
+			if in.maxUnavailable == 0 && in.maxSurge == 0 {
+				in.maxUnavailable = 1
+			}
+			created := w.rollout(in)
+			total, updated, avail := w.count("v2")
+			if total != tc.wantTotal || updated != tc.wantUpdated || avail != total {
+				t.Fatalf("got %d pods, %d updated, %d available; want %d, %d, all", total, updated, avail, tc.wantTotal, tc.wantUpdated)
+			}
+			if created > tc.maxCreated {
+				t.Fatalf("created %d pods, want at most %d", created, tc.maxCreated)
+			}
+		})
+	}
+}
+
+func TestPlanPaused(t *testing.T) {
+	w := newWorld(t, 3, "v1", false)
+	in := planInput{replicas: 5, maxUnavailable: 1, scaleMaxUnavailable: -1, paused: true, updateRevision: "v2", createRevision: "v1"}
+	w.rollout(in)
+	total, updated, _ := w.count("v2")
+	// Scaling goes on while paused; new pods take the update revision, as
+	// with no partition every pod should be at it.
+	if total != 5 || updated != 2 {
+		t.Fatalf("paused: %d pods, %d updated; want 5 pods, the 2 new ones updated", total, updated)
+	}
+}
+
+func TestPlanScaleUpKeepsPartition(t *testing.T) {
+	w := newWorld(t, 4, "v1", false)
+	in := planInput{replicas: 10, partition: 5, maxUnavailable: 2, scaleMaxUnavailable: -1, updateRevision: "v2", createRevision: "v1"}
+	p := w.step(in)
+	var at2 int
+	for _, r := range p.create {
+		if r == "v2" {
+			at2++
+		}
+	}
+	if len(p.create) != 6 || at2 != 5 {
+		t.Fatalf("created %v; want 6 pods, 5 at v2 (10-5) and 1 at v1 for the partition", p.create)
+	}
+}
+
+func TestPlanScaleMaxUnavailable(t *testing.T) {
+	w := newWorld(t, 2, "v1", false)
+	in := planInput{replicas: 10, maxUnavailable: 1, scaleMaxUnavailable: 3, updateRevision: "v1", createRevision: "v1"}
+	for pass := 0; pass < 50; pass++ {
+		w.step(in)
+		total, _, avail := w.count("v1")
+		if total-avail > 3 {
+			t.Fatalf("pass %d: %d pods unavailable while scaling, cap is 3", pass, total-avail)
+		}
+		w.tick()
+	}
+	if total, _, _ := w.count("v1"); total != 10 {
+		t.Fatalf("got %d pods, want 10", total)
+	}
+}
+
+func TestPlanScaleDownOrder(t *testing.T) {
+	w := newWorld(t, 6, "v2", false)
+	pods := w.pods
+	pods[0].m.revision = "v1" // one old pod, above the partition of 0
+	pods[3].m.pod.Annotations[podDeletionCostAnnotation] = "-100"
+	pods[4].ready = 1 // not ready
+	in := planInput{replicas: 3, maxUnavailable: 1, scaleMaxUnavailable: -1, updateRevision: "v2", createRevision: "v2"}
+	p := makePlan(w.input(in))
+	var got []string
+	for _, m := range p.delete {
+		got = append(got, m.pod.Name)
+	}
+	want := []string{"p001", "p005", "p004"} // old first, then not ready, then lowest cost
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("deleted %v, want %v", got, want)
+	}
+}
+
+func TestPlanSpecifiedDeleteIsReplaced(t *testing.T) {
+	w := newWorld(t, 3, "v1", false)
+	w.pods[1].m.specifiedDelete = true
+	in := planInput{replicas: 3, maxUnavailable: 1, scaleMaxUnavailable: -1, updateRevision: "v1", createRevision: "v1"}
+	p := makePlan(w.input(in))
+	w.pods[1].m.specifiedDelete = true
+	p = makePlan(w.input(in))
+	if len(p.delete) != 1 || p.delete[0].pod.Name != "p002" || len(p.create) != 1 {
+		t.Fatalf("plan deletes %d, creates %d; want p002 deleted and one replacement", len(p.delete), len(p.create))
+	}
+}
+
+func TestPlanInPlaceOnlyBlocked(t *testing.T) {
+	w := newWorld(t, 3, "v1", false)
+	in := w.input(planInput{replicas: 3, maxUnavailable: 1, scaleMaxUnavailable: -1, updateRevision: "v2", createRevision: "v1"})
+	for _, m := range in.members {
+		m.update = updateImpossible
+	}
+	p := makePlan(in)
+	if p.blocked != 3 || len(p.delete)+len(p.inPlace)+len(p.create) != 0 {
+		t.Fatalf("plan %+v; want 3 blocked and nothing done", p)
+	}
+}
+
+func TestScatterSpreads(t *testing.T) {
+	var ms []*member
+	for i := range 8 {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprint(i), Labels: map[string]string{}}}
+		if i >= 6 {
+			pod.Labels["zone"] = "a"
+		}
+		ms = append(ms, &member{pod: pod})
+	}
+	out := scatterTerm(ms, pub.UpdateScatterTerm{Key: "zone", Value: "a"})
+	var pos []int
+	for i, m := range out {
+		if m.pod.Labels["zone"] == "a" {
+			pos = append(pos, i)
+		}
+	}
+	if fmt.Sprint(pos) != "[2 6]" || len(out) != 8 {
+		t.Fatalf("scattered positions %v of %d, want [2 6] of 8", pos, len(out))
+	}
+}
+
+func TestUpdatePriority(t *testing.T) {
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"tier": "web", "order": "7"}}}
+	w := &pub.UpdatePriorityStrategy{WeightPriority: []pub.UpdatePriorityWeightTerm{
+		{Weight: 50, MatchSelector: metav1.LabelSelector{MatchLabels: map[string]string{"tier": "web"}}},
+		{Weight: 30, MatchSelector: metav1.LabelSelector{MatchLabels: map[string]string{"tier": "db"}}},
+	}}
+	if got := updatePriority(w, pod); fmt.Sprint(got) != "[50]" {
+		t.Fatalf("weight priority %v, want [50]", got)
+	}
+	o := &pub.UpdatePriorityStrategy{OrderPriority: []pub.UpdatePriorityOrderTerm{{OrderedKey: "order"}, {OrderedKey: "missing"}}}
+	if got := updatePriority(o, pod); got[0] != 7 || got[1] != -1<<63 {
+		t.Fatalf("order priority %v, want [7 min]", got)
+	}
+}

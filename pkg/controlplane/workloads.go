@@ -1,0 +1,191 @@
+package controlplane
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	flowcontrolv1 "k8s.io/api/flowcontrol/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apiextensions "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/yaml"
+
+	"github.com/myriad-dev/myriad/config"
+	"github.com/myriad-dev/myriad/pkg/supervisor"
+	"github.com/myriad-dev/myriad/pkg/webhook"
+)
+
+// ManagerUser is the identity of `myriad manager`, the workload controllers.
+const ManagerUser = "myriad:manager"
+
+// fieldManager owns what `myriad up` server-side applies.
+const fieldManager = "myriad-up"
+
+// managerRules are what the CloneSet controller needs: its CRs and their
+// status, the pods, PVCs and ControllerRevisions it owns, events. It reads
+// no Secrets and cannot touch other workloads.
+var managerRules = []rbacv1.PolicyRule{
+	{APIGroups: []string{"apps.kruise.io"}, Resources: []string{"clonesets"}, Verbs: []string{"get", "list", "watch", "update", "patch"}},
+	{APIGroups: []string{"apps.kruise.io"}, Resources: []string{"clonesets/status", "clonesets/finalizers"}, Verbs: []string{"get", "update", "patch"}},
+	{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
+	{APIGroups: []string{""}, Resources: []string{"pods/status", "pods/resize"}, Verbs: []string{"get", "update", "patch"}},
+	{APIGroups: []string{""}, Resources: []string{"persistentvolumeclaims"}, Verbs: []string{"get", "list", "watch", "create", "delete"}},
+	{APIGroups: []string{"apps"}, Resources: []string{"controllerrevisions"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
+	{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch", "update"}},
+}
+
+// managerLeaseRules apply only in kube-system, where its leader Lease is.
+var managerLeaseRules = []rbacv1.PolicyRule{
+	{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch"}},
+}
+
+// managerFlowSchema puts the manager at workload-high, the level the
+// built-in schemas give kube-controller-manager: its pod writes are
+// controller work, not a tenant's requests.
+func managerFlowSchema() *flowcontrolv1.FlowSchema {
+	return &flowcontrolv1.FlowSchema{
+		ObjectMeta: metav1.ObjectMeta{Name: "myriad-manager", Labels: managedLabels},
+		Spec: flowcontrolv1.FlowSchemaSpec{
+			PriorityLevelConfiguration: flowcontrolv1.PriorityLevelConfigurationReference{Name: "workload-high"},
+			MatchingPrecedence:         800,
+			DistinguisherMethod:        &flowcontrolv1.FlowDistinguisherMethod{Type: flowcontrolv1.FlowDistinguisherMethodByNamespaceType},
+			Rules: []flowcontrolv1.PolicyRulesWithSubjects{{
+				Subjects: []flowcontrolv1.Subject{{Kind: flowcontrolv1.SubjectKindUser, User: &flowcontrolv1.UserSubject{Name: ManagerUser}}},
+				ResourceRules: []flowcontrolv1.ResourcePolicyRule{{Verbs: []string{"*"}, APIGroups: []string{"*"}, Resources: []string{"*"},
+					ClusterScope: true, Namespaces: []string{flowcontrolv1.NamespaceEvery}}},
+			}},
+		},
+	}
+}
+
+// bootstrapManager grants the manager its RBAC and API priority.
+func bootstrapManager(ctx context.Context, cs kubernetes.Interface) error {
+	name := ManagerUser
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: managedLabels}, Rules: managerRules}
+	if err := apply(ctx, role, cs.RbacV1().ClusterRoles().Create, cs.RbacV1().ClusterRoles().Update, cs.RbacV1().ClusterRoles().Get); err != nil {
+		return fmt.Errorf("ClusterRole %s: %w", name, err)
+	}
+	subjects := []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: ManagerUser}}
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: managedLabels},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name},
+		Subjects:   subjects,
+	}
+	if err := apply(ctx, binding, cs.RbacV1().ClusterRoleBindings().Create, cs.RbacV1().ClusterRoleBindings().Update, cs.RbacV1().ClusterRoleBindings().Get); err != nil {
+		return fmt.Errorf("ClusterRoleBinding %s: %w", name, err)
+	}
+	leaseRole := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: metav1.NamespaceSystem, Labels: managedLabels}, Rules: managerLeaseRules}
+	roles := cs.RbacV1().Roles(metav1.NamespaceSystem)
+	if err := apply(ctx, leaseRole, roles.Create, roles.Update, roles.Get); err != nil {
+		return fmt.Errorf("Role %s/%s: %w", metav1.NamespaceSystem, name, err)
+	}
+	leaseBinding := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: metav1.NamespaceSystem, Labels: managedLabels},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
+		Subjects:   subjects,
+	}
+	bindings := cs.RbacV1().RoleBindings(metav1.NamespaceSystem)
+	if err := apply(ctx, leaseBinding, bindings.Create, bindings.Update, bindings.Get); err != nil {
+		return fmt.Errorf("RoleBinding %s/%s: %w", metav1.NamespaceSystem, name, err)
+	}
+	fs := managerFlowSchema()
+	if err := apply(ctx, fs, cs.FlowcontrolV1().FlowSchemas().Create, cs.FlowcontrolV1().FlowSchemas().Update, cs.FlowcontrolV1().FlowSchemas().Get); err != nil {
+		return fmt.Errorf("FlowSchema %s: %w", fs.Name, err)
+	}
+	return nil
+}
+
+// InstallCRDs server-side applies the embedded CRDs and waits until the
+// API server serves them. Server-side, because the CloneSet CRD (the full
+// pod template schema) is larger than the last-applied annotation a
+// client-side apply would write allows.
+func InstallCRDs(ctx context.Context, dir DataDir, timeout time.Duration) error {
+	cfg, err := clientcmd.BuildConfigFromFlags("", dir.AdminKubeconfig())
+	if err != nil {
+		return err
+	}
+	ext, err := apiextensions.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	files, err := fs.Glob(config.CRDs, "crd/*.yaml")
+	if err != nil {
+		return err
+	}
+	force := true
+	for _, f := range files {
+		raw, err := fs.ReadFile(config.CRDs, f)
+		if err != nil {
+			return err
+		}
+		var crd apiextensionsv1.CustomResourceDefinition
+		if err := yaml.Unmarshal(raw, &crd); err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		body, err := yaml.YAMLToJSON(raw)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		if _, err := ext.ApiextensionsV1().CustomResourceDefinitions().Patch(ctx, crd.Name, types.ApplyPatchType, body,
+			metav1.PatchOptions{FieldManager: fieldManager, Force: &force}); err != nil {
+			return fmt.Errorf("apply CRD %s: %w", crd.Name, err)
+		}
+		err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+			got, err := ext.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, crd.Name, metav1.GetOptions{})
+			if err != nil {
+				return false, nil
+			}
+			for _, c := range got.Status.Conditions {
+				if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
+					return true, nil
+				}
+			}
+			return false, nil
+		})
+		if err != nil {
+			return fmt.Errorf("CRD %s not established: %w", crd.Name, err)
+		}
+	}
+	return nil
+}
+
+// managerProcess runs `myriad manager` with its own identity; metrics,
+// probes and the webhook listen on loopback ports chosen for this run.
+func managerProcess(plan Plan) supervisor.Process {
+	addr := func(p int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(p)) }
+	return supervisor.Process{Name: "myriad-manager", Ready: httpProbe("http://" + addr(plan.ManagerProbePort) + "/readyz"),
+		Args: []string{"manager", "--kubeconfig", plan.Dir.Kubeconfig("manager"),
+			"--metrics-bind-address", addr(plan.ManagerMetricsPort),
+			"--health-probe-bind-address", addr(plan.ManagerProbePort),
+			"--webhook-bind-address", addr(plan.WebhookPort),
+			"--tls-cert-file", plan.Certs.WebhookCert, "--tls-private-key-file", plan.Certs.WebhookKey}}
+}
+
+// WebhookConfigurationName is the ValidatingWebhookConfiguration `myriad
+// up` owns.
+const WebhookConfigurationName = "myriad-workloads"
+
+// applyWebhookConfiguration points the API server at this run's webhook
+// port, trusting the cluster CA that signed its certificate.
+func applyWebhookConfiguration(ctx context.Context, cs kubernetes.Interface, plan Plan) error {
+	ca, err := os.ReadFile(plan.Certs.CA)
+	if err != nil {
+		return err
+	}
+	url := fmt.Sprintf("https://127.0.0.1:%d%s", plan.WebhookPort, webhook.ValidateCloneSetPath)
+	cfg := webhook.ValidatingWebhookConfiguration(WebhookConfigurationName, admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: ca})
+	cfg.Labels = managedLabels
+	api := cs.AdmissionregistrationV1().ValidatingWebhookConfigurations()
+	return apply(ctx, cfg, api.Create, api.Update, api.Get)
+}

@@ -1,0 +1,190 @@
+// Package manager runs Myriad's workload controllers (`myriad manager`): one
+// controller-runtime manager with leader election and a hot standby, the
+// CloneSet controller, the CloneSet admission webhook, Prometheus metrics
+// and health endpoints.
+package manager
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/myriad-dev/myriad/pkg/apis/apps/v1alpha1"
+	"github.com/myriad-dev/myriad/pkg/controllers/cloneset"
+	"github.com/myriad-dev/myriad/pkg/inplace"
+	cswebhook "github.com/myriad-dev/myriad/pkg/webhook"
+)
+
+// LeaderElectionID is the Lease the manager instances compete for.
+const LeaderElectionID = "myriad-manager"
+
+// Leader election timing. A standby takes over at most leaseDuration after
+// the leader dies without releasing the Lease (kill -9, node loss); a leader
+// that stops cleanly releases it and the standby takes over within
+// retryPeriod. Shorter than upstream's 15s/10s/2s because the standby's
+// caches are already warm: failover costs seconds, not a relist.
+const (
+	leaseDuration = 8 * time.Second
+	renewDeadline = 6 * time.Second
+	retryPeriod   = time.Second
+)
+
+// Options configure a manager.
+type Options struct {
+	// Config reaches the API server; its QPS and Burst are used as given.
+	Config *rest.Config
+	// LeaderElect enables leader election in LeaderElectionNamespace.
+	LeaderElect             bool
+	LeaderElectionNamespace string
+	// MetricsAddr and ProbeAddr are host:port listeners; "0" disables.
+	MetricsAddr, ProbeAddr string
+	// WebhookAddr is the admission webhook's host:port ("" disables it),
+	// serving the certificate CertFile with key KeyFile (one directory).
+	WebhookAddr, CertFile, KeyFile string
+	// Workers is how many CloneSets are reconciled at once.
+	Workers int
+}
+
+// Scheme holds the built-in types and apps.kruise.io/v1alpha1.
+func Scheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	if err := v1alpha1.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Run runs the manager until ctx is done.
+func Run(ctx context.Context, o Options) error {
+	ctrl.SetLogger(klog.NewKlogr())
+	scheme, err := Scheme()
+	if err != nil {
+		return err
+	}
+	kubeCfg := rest.CopyConfig(o.Config)
+	kubeCfg.ContentType = "application/vnd.kubernetes.protobuf"
+	kubeCfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+	kube, err := kubernetes.NewForConfig(kubeCfg)
+	if err != nil {
+		return err
+	}
+	resize, err := hasPodResize(kube)
+	if err != nil {
+		return fmt.Errorf("discover the pods/resize subresource: %w", err)
+	}
+	var hookServer webhook.Server
+	if o.WebhookAddr != "" {
+		host, port, err := splitHostPort(o.WebhookAddr)
+		if err != nil {
+			return fmt.Errorf("webhook address: %w", err)
+		}
+		if filepath.Dir(o.CertFile) != filepath.Dir(o.KeyFile) {
+			return fmt.Errorf("the webhook certificate %s and key %s must be in one directory", o.CertFile, o.KeyFile)
+		}
+		hookServer = webhook.NewServer(webhook.Options{Host: host, Port: port,
+			CertDir: filepath.Dir(o.CertFile), CertName: filepath.Base(o.CertFile), KeyName: filepath.Base(o.KeyFile)})
+	}
+	lease, renew, retry := leaseDuration, renewDeadline, retryPeriod
+	mgr, err := ctrl.NewManager(o.Config, ctrl.Options{
+		Scheme:                        scheme,
+		Cache:                         cacheOptions(),
+		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddr},
+		HealthProbeBindAddress:        o.ProbeAddr,
+		WebhookServer:                 hookServer,
+		LeaderElection:                o.LeaderElect,
+		LeaderElectionID:              LeaderElectionID,
+		LeaderElectionNamespace:       o.LeaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &lease,
+		RenewDeadline:                 &renew,
+		RetryPeriod:                   &retry,
+	})
+	if err != nil {
+		return err
+	}
+	if err := cloneset.Setup(mgr, kube, cloneset.Options{Workers: o.Workers, InPlaceResize: resize}); err != nil {
+		return err
+	}
+	if hookServer != nil {
+		if err := cswebhook.Register(mgr, inplace.EligibilityOptions{InPlaceResize: resize}); err != nil {
+			return err
+		}
+		if err := mgr.AddReadyzCheck("webhook", hookServer.StartedChecker()); err != nil {
+			return err
+		}
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	return mgr.Start(ctx)
+}
+
+// cacheOptions keep the cache to what the controllers need at 10^5 pods:
+// only pods and PVCs that carry a CloneSet instance id (every pod and PVC a
+// CloneSet creates, and the only ones it adopts), and no managedFields,
+// which are often half of a pod's size.
+func cacheOptions() cache.Options {
+	instance, err := labels.NewRequirement(v1alpha1.CloneSetInstanceID, selection.Exists, nil)
+	if err != nil {
+		panic(err) // a constant key; cannot fail
+	}
+	owned := labels.NewSelector().Add(*instance)
+	return cache.Options{
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Pod{}:                   {Label: owned},
+			&corev1.PersistentVolumeClaim{}: {Label: owned},
+		},
+	}
+}
+
+// hasPodResize reports whether the API server serves pods/resize, i.e. can
+// change container resources in place.
+func hasPodResize(kube kubernetes.Interface) (bool, error) {
+	list, err := kube.Discovery().ServerResourcesForGroupVersion("v1")
+	if err != nil {
+		return false, err
+	}
+	for _, r := range list.APIResources {
+		if r.Name == "pods/resize" {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 1 || port > 65535 {
+		return "", 0, fmt.Errorf("port %q of %q is not a TCP port", p, addr)
+	}
+	return host, port, nil
+}

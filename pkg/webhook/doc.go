@@ -1,0 +1,16 @@
+// Package webhook is Myriad's admission for the apps.kruise.io workloads:
+// the validating webhook for CloneSet (ValidateCloneSet,
+// ValidateCloneSetUpdate, Register) and the ValidatingWebhookConfiguration
+// that routes CloneSet writes, and only those, to it.
+//
+// The CRD schema and its CEL rules already reject what a single object can
+// be checked for cheaply; this package covers what CEL cannot: the selector
+// against the template's labels, the pod template itself (the API server does
+// not validate a pod template embedded in a custom resource, so a bad one
+// would only show up later as pods that fail to create), combinations of
+// update strategy fields, and, for InPlaceOnly, whether a template change can
+// be made in place at all.
+//
+// Validation is pure: it never reads the cluster, so admission stays fast and
+// cannot fail because a cache is cold.
+package webhook
