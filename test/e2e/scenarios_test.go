@@ -54,6 +54,7 @@ func TestCluster(t *testing.T) {
 	t.Run("job completes", func(t *testing.T) { testJob(t, cs, ns) })
 	t.Run("daemonset one per node", func(t *testing.T) { testDaemonSet(t, cs, ns) })
 	t.Run("in-place image change", func(t *testing.T) { testInPlace(t, cs, ns) })
+	t.Run("clonesets", func(t *testing.T) { testCloneSets(t, up, cs, ns) })
 	t.Run("node failure evicts", func(t *testing.T) { testNodeFailure(t, cs, ns, up) })
 	t.Run("crashed component restarts", func(t *testing.T) { testComponentCrash(t, cs, ns, up) })
 	if t.Failed() {
