@@ -257,8 +257,6 @@ func TestPlanSpecifiedDeleteIsReplaced(t *testing.T) {
 	w.pods[1].m.specifiedDelete = true
 	in := planInput{replicas: 3, maxUnavailable: 1, scaleMaxUnavailable: -1, updateRevision: "v1", createRevision: "v1"}
 	p := makePlan(w.input(in))
-	w.pods[1].m.specifiedDelete = true
-	p = makePlan(w.input(in))
 	if len(p.delete) != 1 || p.delete[0].pod.Name != "p002" || len(p.create) != 1 {
 		t.Fatalf("plan deletes %d, creates %d; want p002 deleted and one replacement", len(p.delete), len(p.create))
 	}
