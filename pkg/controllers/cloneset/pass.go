@@ -39,6 +39,10 @@ type pass struct {
 
 	members []*member
 	plans   map[string]inplace.Plan // in-place plan by pod name
+	// eligible memoizes inPlacePlan by the pod's revision: every pod of a
+	// revision gets the same plan, and comparing templates 10^4 times per
+	// pass would dominate it.
+	eligible map[string]eligibility
 
 	mu           sync.Mutex
 	scaleErrs    []error
@@ -51,7 +55,7 @@ func (r *Reconciler) newPass(cs *v1alpha1.CloneSet, sel labels.Selector, pods []
 	return &pass{
 		r: r, cs: cs, key: types.NamespacedName{Namespace: cs.Namespace, Name: cs.Name},
 		sel: sel, pods: pods, revs: revs, res: resolve(cs), now: r.clock.Now(),
-		plans: map[string]inplace.Plan{},
+		plans: map[string]inplace.Plan{}, eligible: map[string]eligibility{},
 	}
 }
 
@@ -206,11 +210,21 @@ func (ps *pass) updateMode(pod *corev1.Pod, update *corev1.PodTemplateSpec) upda
 // inPlacePlan is the in-place change from the pod's revision template to
 // update; not ok when that revision is gone or the change needs a new pod.
 func (ps *pass) inPlacePlan(pod *corev1.Pod, update *corev1.PodTemplateSpec) (inplace.Plan, bool) {
-	from, ok := ps.revs.templates[pod.Labels[pub.ControllerRevisionHashLabelKey]]
-	if !ok {
-		return inplace.Plan{}, false
+	rev := pod.Labels[pub.ControllerRevisionHashLabelKey]
+	if e, ok := ps.eligible[rev]; ok {
+		return e.plan, e.ok
 	}
-	return inplace.Eligible(from, update, ps.r.eligibility)
+	var e eligibility
+	if from, ok := ps.revs.templates[rev]; ok {
+		e.plan, e.ok = inplace.Eligible(from, update, ps.r.eligibility)
+	}
+	ps.eligible[rev] = e
+	return e.plan, e.ok
+}
+
+type eligibility struct {
+	plan inplace.Plan
+	ok   bool
 }
 
 // available: Ready for minReadySeconds, InPlaceUpdateReady not False and in
@@ -337,10 +351,12 @@ func (ps *pass) updateInPlace(ctx context.Context, ms []*member) {
 // Normal, saving a write per pod.
 func (ps *pass) apply(ctx context.Context, pod *corev1.Pod, plan inplace.Plan) error {
 	if ps.cs.Spec.Lifecycle != nil {
-		set := map[string]string{pub.LifecycleStateKey: string(pub.LifecycleStateUpdating)}
+		// A new map: plan is shared by every pod of its revision.
+		set := map[string]string{}
 		for k, v := range plan.Labels.Set {
 			set[k] = v
 		}
+		set[pub.LifecycleStateKey] = string(pub.LifecycleStateUpdating)
 		plan.Labels.Set = set
 	}
 	grace := time.Duration(0)
