@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -79,6 +80,7 @@ func testCloneSets(t *testing.T, up *upProcess, cs kubernetes.Interface, ns stri
 	run("recreate rollout with surge", testCloneSetRecreate)
 	run("partition, pause and rollback", testCloneSetPartition)
 	run("preDelete hook holds deletion", testCloneSetPreDelete)
+	run("a PVC per pod from volumeClaimTemplates", testCloneSetClaims)
 	run("manager killed mid-rollout", testCloneSetManagerKilled)
 	run("standby manager takes over", testCloneSetStandby)
 }
@@ -633,4 +635,62 @@ func testCloneSetStandby(e *csEnv) {
 		e.t.Fatalf("kubectl scale: %v\n%s", err, out)
 	}
 	e.settled("failover", 4, 4, time.Minute)
+}
+
+// testCloneSetClaims checks volumeClaimTemplates: one PVC per pod, named
+// <template>-<cloneset>-<instance id> and mounted by it; scaling down
+// deletes the PVCs of the removed pods. (No volume provisioner runs here,
+// so the pods stay Pending; only the objects are checked.)
+func testCloneSetClaims(e *csEnv) {
+	ctx := context.Background()
+	cs := newCloneSet(e.ns, "claims", 3, v1alpha1.RecreateCloneSetUpdateStrategyType)
+	cs.Spec.VolumeClaimTemplates = []corev1.PersistentVolumeClaim{{
+		ObjectMeta: metav1.ObjectMeta{Name: "data"},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+		},
+	}}
+	cs.Spec.Template.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}
+	e.create(cs)
+	claimsOf := func() (map[string]bool, error) {
+		list, err := e.cs.CoreV1().PersistentVolumeClaims(e.ns).List(ctx, metav1.ListOptions{LabelSelector: "app=claims"})
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]bool{}
+		for _, c := range list.Items {
+			if c.DeletionTimestamp == nil {
+				out[c.Name] = true
+			}
+		}
+		return out, nil
+	}
+	check := func(want int) error {
+		pods := e.pods("claims")
+		claims, err := claimsOf()
+		if err != nil {
+			return err
+		}
+		if len(pods) != want || len(claims) != want {
+			return fmt.Errorf("%d pods and %d PVCs, want %d of each", len(pods), len(claims), want)
+		}
+		for _, p := range pods {
+			name := "data-claims-" + p.Labels[v1alpha1.CloneSetInstanceID]
+			if !claims[name] {
+				return fmt.Errorf("pod %s has no PVC %s", p.Name, name)
+			}
+			mounted := false
+			for _, v := range p.Spec.Volumes {
+				mounted = mounted || (v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ClaimName == name)
+			}
+			if !mounted {
+				return fmt.Errorf("pod %s does not use PVC %s", p.Name, name)
+			}
+		}
+		return nil
+	}
+	eventually(e.t, time.Minute, "a PVC per pod", func() error { return check(3) })
+	e.modify("claims", func(cs *v1alpha1.CloneSet) { cs.Spec.Replicas = ptr.To(int32(1)) })
+	eventually(e.t, time.Minute, "PVCs of removed pods deleted", func() error { return check(1) })
 }
