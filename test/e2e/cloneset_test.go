@@ -80,6 +80,7 @@ func testCloneSets(t *testing.T, up *upProcess, cs kubernetes.Interface, ns stri
 	run("recreate rollout with surge", testCloneSetRecreate)
 	run("partition, pause and rollback", testCloneSetPartition)
 	run("preDelete hook holds deletion", testCloneSetPreDelete)
+	run("inPlaceUpdate hook holds the update", testCloneSetInPlaceHook)
 	run("a PVC per pod from volumeClaimTemplates", testCloneSetClaims)
 	run("manager killed mid-rollout", testCloneSetManagerKilled)
 	run("standby manager takes over", testCloneSetStandby)
@@ -693,4 +694,66 @@ func testCloneSetClaims(e *csEnv) {
 	eventually(e.t, time.Minute, "a PVC per pod", func() error { return check(3) })
 	e.modify("claims", func(cs *v1alpha1.CloneSet) { cs.Spec.Replicas = ptr.To(int32(1)) })
 	eventually(e.t, time.Minute, "PVCs of removed pods deleted", func() error { return check(1) })
+}
+
+// testCloneSetInPlaceHook checks the inPlaceUpdate hook: pods wait in
+// PreparingUpdate on the old image while the hook holds them, a released
+// pod is updated and waits in Updated, and returns to Normal once the hook
+// owner re-arms it.
+func testCloneSetInPlaceHook(e *csEnv) {
+	ctx := context.Background()
+	const hold = "example.com/serving"
+	cs := newCloneSet(e.ns, "ip-hook", 3, v1alpha1.InPlaceIfPossibleCloneSetUpdateStrategyType)
+	cs.Spec.Template.Labels[hold] = "true"
+	cs.Spec.UpdateStrategy.MaxUnavailable = ptr.To(intstr.FromString("100%"))
+	cs.Spec.Lifecycle = &pub.Lifecycle{InPlaceUpdate: &pub.LifecycleHook{LabelsHandler: map[string]string{hold: "true"}}}
+	e.create(cs)
+	e.settled("ip-hook", 3, 3, 90*time.Second)
+	e.modify("ip-hook", setImage("nginx:1.26"))
+	states := func() map[string]string {
+		out := map[string]string{}
+		for _, p := range e.pods("ip-hook") {
+			out[p.Name] = p.Labels[pub.LifecycleStateKey] + "/" + p.Spec.Containers[0].Image
+		}
+		return out
+	}
+	eventually(e.t, time.Minute, "every pod held in PreparingUpdate on the old image", func() error {
+		for n, s := range states() {
+			if s != string(pub.LifecycleStatePreparingUpdate)+"/nginx:1.25" {
+				return fmt.Errorf("%s is %s", n, s)
+			}
+		}
+		return nil
+	})
+	label := func(pod, value string) {
+		e.t.Helper()
+		v := "null"
+		if value != "" {
+			v = strconv.Quote(value)
+		}
+		patch := []byte(fmt.Sprintf(`{"metadata":{"labels":{%q:%s}}}`, hold, v))
+		if _, err := e.cs.CoreV1().Pods(e.ns).Patch(ctx, pod, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	released := e.pods("ip-hook")[0].Name
+	label(released, "")
+	eventually(e.t, time.Minute, "the released pod updated and waiting in Updated", func() error {
+		if s := states()[released]; s != string(pub.LifecycleStateUpdated)+"/nginx:1.26" {
+			return fmt.Errorf("%s is %s", released, s)
+		}
+		return nil
+	})
+	for n, s := range states() {
+		if n != released && s != string(pub.LifecycleStatePreparingUpdate)+"/nginx:1.25" {
+			e.t.Errorf("held pod %s moved on to %s", n, s)
+		}
+	}
+	label(released, "true")
+	eventually(e.t, time.Minute, "the re-armed pod back to Normal", func() error {
+		if s := states()[released]; s != string(pub.LifecycleStateNormal)+"/nginx:1.26" {
+			return fmt.Errorf("%s is %s", released, s)
+		}
+		return nil
+	})
 }

@@ -155,8 +155,14 @@ func (ps *pass) lifecycle(ctx context.Context) bool {
 			if !inplace.Check(pod) {
 				m.inFlight = true
 			}
-			if needsComplete(pod) {
+			switch {
+			case needsComplete(pod):
 				work = append(work, func() error { return ps.complete(ctx, pod) })
+			case state == pub.LifecycleStateUpdating && !m.inFlight:
+				// The gate is open: the update is over. Its own write, so a
+				// conflict with the gate's write cannot lose it.
+				work = append(work, func() error { return ps.setState(ctx, pod, pub.LifecycleStateUpdated) })
+				state = pub.LifecycleStateUpdated
 			}
 		case state == pub.LifecycleStatePreparingUpdate:
 			m.inFlight = true
@@ -377,18 +383,12 @@ func (ps *pass) apply(ctx context.Context, pod *corev1.Pod, plan inplace.Plan) e
 	return nil
 }
 
-// complete opens the InPlaceUpdateReady gate when the runtime has finished
-// and moves an Updating pod on to Updated.
+// complete opens the InPlaceUpdateReady gate when the runtime has finished;
+// a later pass moves an Updating pod on to Updated.
 func (ps *pass) complete(ctx context.Context, pod *corev1.Pod) error {
-	done, err := ps.r.updater.Complete(ctx, pod)
+	_, err := ps.r.updater.Complete(ctx, pod)
 	countOp("complete", err)
-	if err != nil || !done {
-		return err
-	}
-	if lifecycleState(pod) == pub.LifecycleStateUpdating {
-		return ps.setState(ctx, pod, pub.LifecycleStateUpdated)
-	}
-	return nil
+	return err
 }
 
 // setState writes the lifecycle state label and its timestamp, with the
