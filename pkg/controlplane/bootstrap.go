@@ -32,32 +32,8 @@ var nodeLeaseRules = []rbacv1.PolicyRule{
 // Bootstrap creates the cluster objects Myriad's own components need. It is
 // idempotent: every start runs it and existing objects are updated.
 func Bootstrap(ctx context.Context, cs kubernetes.Interface) error {
-	name := "myriad:nodesim"
-	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: managedLabels}, Rules: nodeSimRules}
-	if err := apply(ctx, role, cs.RbacV1().ClusterRoles().Create, cs.RbacV1().ClusterRoles().Update, cs.RbacV1().ClusterRoles().Get); err != nil {
-		return fmt.Errorf("ClusterRole %s: %w", name, err)
-	}
-	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: managedLabels},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name},
-		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: NodeSimUser}},
-	}
-	if err := apply(ctx, binding, cs.RbacV1().ClusterRoleBindings().Create, cs.RbacV1().ClusterRoleBindings().Update, cs.RbacV1().ClusterRoleBindings().Get); err != nil {
-		return fmt.Errorf("ClusterRoleBinding %s: %w", name, err)
-	}
-	leaseRole := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: corev1.NamespaceNodeLease, Labels: managedLabels}, Rules: nodeLeaseRules}
-	roles := cs.RbacV1().Roles(corev1.NamespaceNodeLease)
-	if err := apply(ctx, leaseRole, roles.Create, roles.Update, roles.Get); err != nil {
-		return fmt.Errorf("Role %s/%s: %w", corev1.NamespaceNodeLease, name, err)
-	}
-	leaseBinding := &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: corev1.NamespaceNodeLease, Labels: managedLabels},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
-		Subjects:   binding.Subjects,
-	}
-	bindings := cs.RbacV1().RoleBindings(corev1.NamespaceNodeLease)
-	if err := apply(ctx, leaseBinding, bindings.Create, bindings.Update, bindings.Get); err != nil {
-		return fmt.Errorf("RoleBinding %s/%s: %w", corev1.NamespaceNodeLease, name, err)
+	if err := grant(ctx, cs, NodeSimUser, nodeSimRules, corev1.NamespaceNodeLease, nodeLeaseRules); err != nil {
+		return err
 	}
 	for _, fs := range nodeSimFlowSchemas() {
 		if err := apply(ctx, fs, cs.FlowcontrolV1().FlowSchemas().Create, cs.FlowcontrolV1().FlowSchemas().Update, cs.FlowcontrolV1().FlowSchemas().Get); err != nil {
@@ -65,6 +41,39 @@ func Bootstrap(ctx context.Context, cs kubernetes.Interface) error {
 		}
 	}
 	return bootstrapManager(ctx, cs)
+}
+
+// grant gives user clusterRules everywhere and nsRules in namespace ns,
+// through a ClusterRole and a Role both named after the user.
+func grant(ctx context.Context, cs kubernetes.Interface, user string, clusterRules []rbacv1.PolicyRule, ns string, nsRules []rbacv1.PolicyRule) error {
+	subjects := []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}}
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: user, Labels: managedLabels}, Rules: clusterRules}
+	if err := apply(ctx, role, cs.RbacV1().ClusterRoles().Create, cs.RbacV1().ClusterRoles().Update, cs.RbacV1().ClusterRoles().Get); err != nil {
+		return fmt.Errorf("ClusterRole %s: %w", user, err)
+	}
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: user, Labels: managedLabels},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: user},
+		Subjects:   subjects,
+	}
+	if err := apply(ctx, binding, cs.RbacV1().ClusterRoleBindings().Create, cs.RbacV1().ClusterRoleBindings().Update, cs.RbacV1().ClusterRoleBindings().Get); err != nil {
+		return fmt.Errorf("ClusterRoleBinding %s: %w", user, err)
+	}
+	nsRole := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: user, Namespace: ns, Labels: managedLabels}, Rules: nsRules}
+	roles := cs.RbacV1().Roles(ns)
+	if err := apply(ctx, nsRole, roles.Create, roles.Update, roles.Get); err != nil {
+		return fmt.Errorf("Role %s/%s: %w", ns, user, err)
+	}
+	nsBinding := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: user, Namespace: ns, Labels: managedLabels},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: user},
+		Subjects:   subjects,
+	}
+	bindings := cs.RbacV1().RoleBindings(ns)
+	if err := apply(ctx, nsBinding, bindings.Create, bindings.Update, bindings.Get); err != nil {
+		return fmt.Errorf("RoleBinding %s/%s: %w", ns, user, err)
+	}
+	return nil
 }
 
 var managedLabels = map[string]string{"app.kubernetes.io/managed-by": "myriad"}

@@ -71,33 +71,8 @@ func managerFlowSchema() *flowcontrolv1.FlowSchema {
 
 // bootstrapManager grants the manager its RBAC and API priority.
 func bootstrapManager(ctx context.Context, cs kubernetes.Interface) error {
-	name := ManagerUser
-	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: managedLabels}, Rules: managerRules}
-	if err := apply(ctx, role, cs.RbacV1().ClusterRoles().Create, cs.RbacV1().ClusterRoles().Update, cs.RbacV1().ClusterRoles().Get); err != nil {
-		return fmt.Errorf("ClusterRole %s: %w", name, err)
-	}
-	subjects := []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: ManagerUser}}
-	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: managedLabels},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name},
-		Subjects:   subjects,
-	}
-	if err := apply(ctx, binding, cs.RbacV1().ClusterRoleBindings().Create, cs.RbacV1().ClusterRoleBindings().Update, cs.RbacV1().ClusterRoleBindings().Get); err != nil {
-		return fmt.Errorf("ClusterRoleBinding %s: %w", name, err)
-	}
-	leaseRole := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: metav1.NamespaceSystem, Labels: managedLabels}, Rules: managerLeaseRules}
-	roles := cs.RbacV1().Roles(metav1.NamespaceSystem)
-	if err := apply(ctx, leaseRole, roles.Create, roles.Update, roles.Get); err != nil {
-		return fmt.Errorf("Role %s/%s: %w", metav1.NamespaceSystem, name, err)
-	}
-	leaseBinding := &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: metav1.NamespaceSystem, Labels: managedLabels},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
-		Subjects:   subjects,
-	}
-	bindings := cs.RbacV1().RoleBindings(metav1.NamespaceSystem)
-	if err := apply(ctx, leaseBinding, bindings.Create, bindings.Update, bindings.Get); err != nil {
-		return fmt.Errorf("RoleBinding %s/%s: %w", metav1.NamespaceSystem, name, err)
+	if err := grant(ctx, cs, ManagerUser, managerRules, metav1.NamespaceSystem, managerLeaseRules); err != nil {
+		return err
 	}
 	fs := managerFlowSchema()
 	if err := apply(ctx, fs, cs.FlowcontrolV1().FlowSchemas().Create, cs.FlowcontrolV1().FlowSchemas().Update, cs.FlowcontrolV1().FlowSchemas().Get); err != nil {
