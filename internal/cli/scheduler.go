@@ -25,15 +25,18 @@ func newSchedulerCommand() *cobra.Command {
 		kubeconfig, scoring, sampling, metricsAddr string
 		qps                                        float32
 		burst                                      int
+		preemption                                 bool
 	)
 	cfg := scheduler.Config{LeaderElection: scheduler.DefaultLeaderElection()}
 	cmd := &cobra.Command{
 		Use:   "scheduler",
 		Short: "Run Myriad's scheduler against any cluster",
 		Long: `Schedule the pods whose spec.schedulerName is --scheduler-name in the
-cluster of --kubeconfig, with kube-scheduler's filter semantics and Myriad's
-techniques for large clusters: equivalence classes, score caching, relaxed
-randomization (--sampling) and optimistic parallel binding (--binders).
+cluster of --kubeconfig, with kube-scheduler's filter and score semantics
+and Myriad's techniques for large clusters: equivalence classes, score
+caching, relaxed randomization (--sampling) and optimistic parallel binding
+(--binders). A pod that fits nowhere preempts pods of lower priority as
+kube-scheduler's default preemption does (--preemption=false turns it off).
 
 Several instances may run: one holds the Lease kube-system/myriad-scheduler
 and schedules, the others keep their caches warm and take over within
@@ -57,6 +60,7 @@ seconds. Metrics, /healthz and /readyz are served on --metrics-addr.`,
 			}
 			cfg.Core.Enough = enough
 			cfg.Core.Seed = uint64(time.Now().UnixNano())
+			cfg.DisablePreemption = !preemption
 			switch {
 			case cfg.SchedulerName == "":
 				return errors.New("--scheduler-name must not be empty")
@@ -94,7 +98,8 @@ seconds. Metrics, /healthz and /readyz are served on --metrics-addr.`,
 	f.StringVar(&cfg.SchedulerName, "scheduler-name", "myriad", "schedule pods whose spec.schedulerName is this (default-scheduler replaces kube-scheduler)")
 	f.StringVar(&scoring, "scoring", "least-allocated", "node scoring: least-allocated (spread) or most-allocated (bin packing)")
 	f.StringVar(&sampling, "sampling", "kube", "feasible nodes to find before scoring: kube (percentageOfNodesToScore), log2 (Nomad), fixed:N, all")
-	f.IntVar(&cfg.Binders, "binders", 16, "concurrent Binding requests")
+	f.IntVar(&cfg.Binders, "binders", 16, "concurrent API writes: Bindings, status patches, preemption deletes")
+	f.BoolVar(&preemption, "preemption", true, "let pods that fit nowhere evict pods of lower priority (honouring PodDisruptionBudgets where possible)")
 	f.Float32Var(&qps, "qps", 5000, "client QPS limit toward the API server")
 	f.IntVar(&burst, "burst", 5000, "client burst toward the API server")
 	f.BoolVar(&cfg.LeaderElection.Enabled, "leader-elect", true, "elect a leader through a Lease so standby instances can take over")

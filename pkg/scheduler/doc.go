@@ -5,10 +5,11 @@
 // the queue current, the scheduling queue (active heap by priority, backoff,
 // unschedulable pods parked until a cluster event, gated pods), the one
 // decision loop, the bounded pool of binders that POST Bindings
-// optimistically, reporting of unschedulable pods (condition + event),
-// leader election with a warm standby, and metrics.
+// optimistically and carry out preemptions (DisruptionTarget condition,
+// deletion, status.nominatedNodeName), reporting of unschedulable pods
+// (condition + event), leader election with a warm standby, and metrics.
 //
-// It must never make placement decisions itself (that is core's job, so the
-// differential test covers them) nor start a goroutine per pod or node.
-// Not done yet: preemption (no nominatedNodeName is ever set).
+// It must never make placement or preemption decisions itself (that is
+// core's job, so the differential tests cover them) nor start a goroutine
+// per pod or node.
 package scheduler

@@ -4,15 +4,17 @@ import (
 	"fmt"
 
 	v1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
 )
 
-// addHandlers subscribes to nodes, pods and namespaces. Handlers run on the
-// informers' own goroutines and only touch the core (one mutex) and the
-// queue (one mutex): no goroutine per object, no API calls.
+// addHandlers subscribes to nodes, pods, namespaces and (for preemption)
+// PodDisruptionBudgets. Handlers run on the informers' own goroutines and
+// only touch the core (one mutex) and the queue (one mutex): no goroutine
+// per object, no API calls.
 func (s *Scheduler) addHandlers() error {
 	nodes := s.factory.Core().V1().Nodes().Informer()
 	pods := s.factory.Core().V1().Pods()
@@ -52,6 +54,7 @@ func (s *Scheduler) addHandlers() error {
 		DeleteFunc: func(obj any) {
 			if p, ok := unwrap[*v1.Pod](obj); ok {
 				s.queue.Delete(p)
+				s.core.ClearNomination(p)
 				if p.Spec.NodeName != "" {
 					s.core.RemovePod(p)
 					s.queue.Event(eventPodGone)
@@ -76,6 +79,24 @@ func (s *Scheduler) addHandlers() error {
 	}); err != nil {
 		return fmt.Errorf("namespace handler: %w", err)
 	}
+
+	if s.cfg.DisablePreemption {
+		return nil
+	}
+	pdbs := s.factory.Policy().V1().PodDisruptionBudgets().Informer()
+	s.synced = append(s.synced, pdbs.HasSynced)
+	// Budgets only steer the choice of victims: no queue event needed.
+	if _, err := pdbs.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { s.core.UpdatePDB(obj.(*policyv1.PodDisruptionBudget)) },
+		UpdateFunc: func(_, newObj any) { s.core.UpdatePDB(newObj.(*policyv1.PodDisruptionBudget)) },
+		DeleteFunc: func(obj any) {
+			if b, ok := unwrap[*policyv1.PodDisruptionBudget](obj); ok {
+				s.core.RemovePDB(b)
+			}
+		},
+	}); err != nil {
+		return fmt.Errorf("poddisruptionbudget handler: %w", err)
+	}
 	return nil
 }
 
@@ -91,25 +112,47 @@ func (s *Scheduler) onPod(old, pod *v1.Pod) {
 	case pod.Spec.NodeName != "":
 		if old == nil || old.Spec.NodeName == "" {
 			s.queue.Delete(pod) // bound, by us or anyone
+			s.core.ClearNomination(pod)
 		}
 		// Status updates (Pending -> Running, readiness) would only bump
-		// the node's generation and flush the caches for nothing.
-		if old == nil || boundPodChanged(old, pod) {
-			if err := s.core.AddPod(pod); err != nil {
-				return
+		// the node's generation and flush the caches for nothing; a start
+		// time only orders preemption victims, so it is swapped in place.
+		if old != nil && !boundPodChanged(old, pod) {
+			if old.Status.StartTime == nil && pod.Status.StartTime != nil {
+				s.core.RefreshPod(pod)
 			}
-			if old == nil || old.Spec.NodeName == "" {
-				s.queue.Event(eventPodBound)
-			} else {
-				// A bound pod changed (labels, resize): it may have
-				// freed something as well as taken it.
-				s.queue.Event(eventPodBound | eventPodGone)
-			}
+			return
+		}
+		if err := s.core.AddPod(pod); err != nil {
+			return
+		}
+		if old == nil || old.Spec.NodeName == "" {
+			s.queue.Event(eventPodBound)
+		} else {
+			// A bound pod changed (labels, resize, termination): it may
+			// have freed something as well as taken it.
+			s.queue.Event(eventPodBound | eventPodGone)
 		}
 	case s.pending(pod) && pod.DeletionTimestamp == nil:
+		s.syncNomination(old, pod)
 		s.queue.Add(pod)
 	default:
 		s.queue.Delete(pod) // handed to another scheduler, or being deleted
+		s.core.ClearNomination(pod)
+	}
+}
+
+// syncNomination mirrors a pending pod's status.nominatedNodeName into the
+// core, so that room stays reserved across a restart or a failover to the
+// standby. Only a nomination that disappears from the status is cleared:
+// an update that never had one may predate the core's own fresher
+// nomination (the patch writing it is still in flight).
+func (s *Scheduler) syncNomination(old, pod *v1.Pod) {
+	switch {
+	case pod.Status.NominatedNodeName != "":
+		s.core.Nominate(pod, pod.Status.NominatedNodeName)
+	case old != nil && old.Status.NominatedNodeName != "":
+		s.core.ClearNomination(pod)
 	}
 }
 
@@ -123,9 +166,12 @@ func terminal(p *v1.Pod) bool {
 }
 
 // boundPodChanged reports a change of a bound pod that the filters read:
-// its node, labels (affinity, spread) or resources (in-place resize).
+// its node, labels (affinity, spread), resources (in-place resize), or
+// the start of its termination (spread no longer counts it; preemption
+// waits for it).
 func boundPodChanged(old, cur *v1.Pod) bool {
-	if old.Spec.NodeName != cur.Spec.NodeName || !labels.Equals(old.Labels, cur.Labels) || podSpecChanged(old, cur) {
+	if old.Spec.NodeName != cur.Spec.NodeName || !labels.Equals(old.Labels, cur.Labels) || podSpecChanged(old, cur) ||
+		(old.DeletionTimestamp == nil) != (cur.DeletionTimestamp == nil) {
 		return true
 	}
 	if len(old.Status.ContainerStatuses) != len(cur.Status.ContainerStatuses) {

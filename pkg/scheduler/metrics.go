@@ -91,10 +91,13 @@ var (
 	visitedDesc = prometheus.NewDesc("myriad_scheduler_nodes_visited_total", "Nodes examined by decisions; relaxed randomization keeps it below attempts x nodes.", nil, nil)
 	evictedDesc = prometheus.NewDesc("myriad_scheduler_classes_evicted_total", "Equivalence classes evicted from the LRU.", nil, nil)
 	decideDesc  = prometheus.NewDesc("myriad_scheduler_decisions_total", "Decisions made by the core.", nil, nil)
+	preemptDesc = prometheus.NewDesc("myriad_scheduler_preemption_attempts_total", "Pods that fit nowhere and were considered for preemption.", nil, nil)
+	plansDesc   = prometheus.NewDesc("myriad_scheduler_preemptions_total", "Preemptions decided: a node nominated and victims chosen.", nil, nil)
+	victimsDesc = prometheus.NewDesc("myriad_scheduler_preemption_victims_total", "Pods chosen as preemption victims.", nil, nil)
 )
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{hitsDesc, missesDesc, visitedDesc, evictedDesc, decideDesc} {
+	for _, d := range []*prometheus.Desc{hitsDesc, missesDesc, visitedDesc, evictedDesc, decideDesc, preemptDesc, plansDesc, victimsDesc} {
 		ch <- d
 	}
 }
@@ -115,4 +118,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(visitedDesc, prometheus.CounterValue, float64(st.NodesVisited))
 	ch <- prometheus.MustNewConstMetric(evictedDesc, prometheus.CounterValue, float64(st.ClassesEvicted))
 	ch <- prometheus.MustNewConstMetric(decideDesc, prometheus.CounterValue, float64(st.Attempts))
+	ch <- prometheus.MustNewConstMetric(preemptDesc, prometheus.CounterValue, float64(st.PreemptionAttempts))
+	ch <- prometheus.MustNewConstMetric(plansDesc, prometheus.CounterValue, float64(st.Preemptions))
+	ch <- prometheus.MustNewConstMetric(victimsDesc, prometheus.CounterValue, float64(st.Victims))
 }

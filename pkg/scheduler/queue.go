@@ -216,6 +216,18 @@ func (q *Queue) Requeue(qp *QueuedPod, pod *v1.Pod, fit *core.FitError, immediat
 	}
 }
 
+// Retry moves a parked pod to backoff: what it waited for will not come
+// as a cluster event (its preemption failed), so waiting for one could
+// take maxParked.
+func (q *Queue) Retry(pod *v1.Pod) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if qp := q.pods[core.PodKey(pod)]; qp != nil && qp.where == inParked {
+		q.unlink(qp)
+		q.toBackoff(qp)
+	}
+}
+
 // Park gates a popped pod that turned out to have scheduling gates.
 func (q *Queue) Park(qp *QueuedPod) {
 	q.mu.Lock()

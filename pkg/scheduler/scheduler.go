@@ -36,8 +36,12 @@ type Config struct {
 	// Binders bounds concurrent API writes (Bindings, status patches);
 	// default 16. The decision loop blocks when all are busy, so a slow
 	// API server slows decisions instead of growing a backlog.
-	Binders        int
-	LeaderElection LeaderElection
+	Binders int
+	// DisablePreemption: pods that fit nowhere never evict others (kube's
+	// DefaultPreemption plugin disabled). PodDisruptionBudgets are then not
+	// watched either.
+	DisablePreemption bool
+	LeaderElection    LeaderElection
 	// Registry receives the metrics; nil registers none.
 	Registry prometheus.Registerer
 	// Clock drives the queue's backoff; default the wall clock.
@@ -261,9 +265,14 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *QueuedPod) {
 		return
 	case errors.As(err, &fit):
 		s.metrics.attempts.WithLabelValues(resultUnschedulable).Inc()
+		plan, nom := s.tryPreemption(ctx, pod, fit)
 		klog.FromContext(ctx).V(2).Info("Unschedulable", "pod", klog.KObj(pod), "reason", fit.Error())
 		s.queue.Requeue(qp, pod, fit, false)
-		s.submit(ctx, func(ctx context.Context) { s.reportUnschedulable(ctx, pod, fit) })
+		if plan != nil {
+			s.submit(ctx, func(ctx context.Context) { s.preempt(ctx, pod, fit, plan) })
+		} else {
+			s.submit(ctx, func(ctx context.Context) { s.reportUnschedulable(ctx, pod, fit, nom) })
+		}
 		return
 	case err != nil:
 		s.metrics.attempts.WithLabelValues(resultError).Inc()

@@ -172,7 +172,8 @@ func TestUnschedulablePodIsReportedAndRetriedWhenANodeIsAdded(t *testing.T) {
 		}
 		return false
 	})
-	want := "0/1 nodes are available: 1 Insufficient cpu."
+	// kube-scheduler's words, preemption's verdict included.
+	want := "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
 	if cond.Status != v1.ConditionFalse || cond.Reason != v1.PodReasonUnschedulable || cond.Message != want {
 		t.Fatalf("condition %+v, want False/Unschedulable/%q", cond, want)
 	}

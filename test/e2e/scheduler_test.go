@@ -46,7 +46,7 @@ func TestMyriadScheduler(t *testing.T) {
 	if _, err := cs.CoreV1().Pods(ns).Create(ctx, huge, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	want := fmt.Sprintf("0/%d nodes are available: %d Insufficient cpu.", nodes, nodes)
+	want := fmt.Sprintf("0/%d nodes are available: %d Insufficient cpu. preemption: 0/%d nodes are available: %d Preemption is not helpful for scheduling.", nodes, nodes, nodes, nodes)
 	eventually(t, time.Minute, "PodScheduled=False Unschedulable", func() error {
 		p, err := cs.CoreV1().Pods(ns).Get(ctx, "huge", metav1.GetOptions{})
 		if err != nil {

@@ -58,6 +58,7 @@ func BenchmarkSchedule(b *testing.B) {
 						pods[i] = tc.Pod("default", fmt.Sprintf("web-%d", i), "100m", "128Mi", map[string]string{"app": "web"})
 					}
 					b.ReportAllocs()
+					cpu0, cpuOK := processCPU()
 					b.ResetTimer()
 					for i := 0; i < b.N; i++ {
 						res, err := sc.Schedule(pods[i])
@@ -69,6 +70,9 @@ func BenchmarkSchedule(b *testing.B) {
 						}
 					}
 					b.StopTimer()
+					if cpu1, ok := processCPU(); ok && cpuOK {
+						b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
+					}
 					st := sc.Stats()
 					b.ReportMetric(float64(st.NodesVisited)/float64(b.N), "nodes/op")
 					b.ReportMetric(cpuUtilStddev(sc), "cpu-util-sd")
@@ -92,4 +96,120 @@ func cpuUtilStddev(sc *core.Scheduler) float64 {
 	})
 	m := sum / float64(n)
 	return math.Sqrt(sq/float64(n) - m*m)
+}
+
+// workloads are the few Deployments whose replicas make up the pod stream
+// of BenchmarkEquivalenceClasses: each has its own node-local inputs
+// (requests, selector, affinity, tolerations), the kind of spec
+// equivalence classes let the scheduler evaluate once per node instead of
+// once per pod.
+var workloads = []func(name string) *v1.Pod{
+	func(name string) *v1.Pod { // web: plain requests
+		return tc.Pod("default", name, "100m", "128Mi", map[string]string{"app": "web"})
+	},
+	func(name string) *v1.Pod { // api: SSD nodes, tolerates the dedicated taint
+		p := tc.Pod("default", name, "250m", "256Mi", map[string]string{"app": "api"})
+		p.Spec.NodeSelector = map[string]string{"disk": "ssd"}
+		p.Spec.Tolerations = []v1.Toleration{{Key: "dedicated", Operator: v1.TolerationOpEqual, Value: "db", Effect: v1.TaintEffectNoSchedule}}
+		return p
+	},
+	func(name string) *v1.Pod { // batch: newer hardware generations, prefers SSD
+		p := tc.Pod("batch", name, "500m", "512Mi", map[string]string{"app": "batch"})
+		p.Spec.Affinity = &v1.Affinity{NodeAffinity: &v1.NodeAffinity{
+			RequiredDuringSchedulingIgnoredDuringExecution: &v1.NodeSelector{NodeSelectorTerms: []v1.NodeSelectorTerm{{
+				MatchExpressions: []v1.NodeSelectorRequirement{{Key: "gen", Operator: v1.NodeSelectorOpIn, Values: []string{"3", "4", "5"}}}}}},
+			PreferredDuringSchedulingIgnoredDuringExecution: []v1.PreferredSchedulingTerm{{Weight: 10, Preference: v1.NodeSelectorTerm{
+				MatchExpressions: []v1.NodeSelectorRequirement{{Key: "disk", Operator: v1.NodeSelectorOpIn, Values: []string{"ssd"}}}}}},
+		}}
+		return p
+	},
+	func(name string) *v1.Pod { // cache: a host port, tolerates spot nodes
+		p := tc.Pod("default", name, "1", "1Gi", map[string]string{"app": "cache"})
+		p.Spec.Containers[0].Ports = []v1.ContainerPort{{ContainerPort: 6379, HostPort: 6379}}
+		p.Spec.Tolerations = []v1.Toleration{{Key: "spot", Operator: v1.TolerationOpExists}}
+		return p
+	},
+}
+
+var taintedClusters = map[int]*tc.Cluster{}
+
+// taintedCluster is benchCluster with taints on some nodes: dedicated
+// (NoSchedule) on every 8th, spot (PreferNoSchedule) on every 10th.
+func taintedCluster(n int) *tc.Cluster {
+	if c := taintedClusters[n]; c != nil {
+		return c
+	}
+	c := tc.New(rand.New(rand.NewPCG(2, 2)), tc.Options{Nodes: n, PodsPerNode: 4})
+	for i, node := range c.Nodes {
+		switch {
+		case i%8 == 0:
+			node.Spec.Taints = []v1.Taint{{Key: "dedicated", Value: "db", Effect: v1.TaintEffectNoSchedule}}
+		case i%10 == 0:
+			node.Spec.Taints = []v1.Taint{{Key: "spot", Value: "true", Effect: v1.TaintEffectPreferNoSchedule}}
+		}
+	}
+	taintedClusters[n] = c
+	return c
+}
+
+// BenchmarkEquivalenceClasses measures what equivalence classes (with the
+// score cache that lives in them) buy on the decision path: the same
+// cluster and the same stream of replicas of four workloads, arriving in
+// bursts of 25 as Deployment rollouts do, decided with classes on and off
+// (Config.DisableEquivalence). ns/op is one Schedule + Assume; cpu-ns/op
+// is the process CPU time per op, the steadier figure on a shared machine.
+// Also reported: nodes visited per decision and the share of node
+// evaluations served from the class cache.
+func BenchmarkEquivalenceClasses(b *testing.B) {
+	policies := []struct {
+		name   string
+		enough core.EnoughFunc
+	}{{"kube", core.KubeAdaptive(0)}, {"all", core.AllNodes()}}
+	for _, nodes := range []int{1000, 10000} {
+		for _, pol := range policies {
+			for _, equiv := range []bool{true, false} {
+				b.Run(fmt.Sprintf("nodes=%d/enough=%s/equiv=%v", nodes, pol.name, equiv), func(b *testing.B) {
+					cl := taintedCluster(nodes)
+					cfg := core.DefaultConfig()
+					cfg.Enough = pol.enough
+					cfg.DisableEquivalence = !equiv
+					cfg.DisableScoreCache = !equiv
+					sc := core.New(cfg)
+					for _, n := range cl.Nodes {
+						sc.UpdateNode(n)
+					}
+					for _, p := range cl.Pods {
+						if err := sc.AddPod(p); err != nil {
+							b.Fatal(err)
+						}
+					}
+					pods := make([]*v1.Pod, b.N)
+					for i := range pods {
+						pods[i] = workloads[(i/25)%len(workloads)](fmt.Sprintf("r-%d", i))
+					}
+					b.ReportAllocs()
+					cpu0, cpuOK := processCPU()
+					b.ResetTimer()
+					for i := 0; i < b.N; i++ {
+						res, err := sc.Schedule(pods[i])
+						if err != nil {
+							b.Fatal(err)
+						}
+						if err := sc.Assume(pods[i], res.Node); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.StopTimer()
+					if cpu1, ok := processCPU(); ok && cpuOK {
+						b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
+					}
+					st := sc.Stats()
+					b.ReportMetric(float64(st.NodesVisited)/float64(b.N), "nodes/op")
+					if evals := st.FilterHits + st.FilterMisses; evals > 0 {
+						b.ReportMetric(100*float64(st.FilterHits)/float64(evals), "cache-hit-%")
+					}
+				})
+			}
+		}
+	}
 }

@@ -5,7 +5,10 @@
 // It owns the node/pod model (NodeInfo, Snapshot), the filters and scores,
 // and the three Borg techniques that make it fast at 10^4 nodes:
 // equivalence classes, score caching and relaxed randomization; plus the
-// Assume/Forget bookkeeping that lets binding run optimistically elsewhere.
+// Assume/Forget bookkeeping that lets binding run optimistically elsewhere,
+// and preemption: choosing victims for a pod that fits nowhere, and the
+// nominations that reserve the room they free (the evictions themselves
+// happen elsewhere).
 //
 // It must never do I/O: no API server, no informers, no goroutines, no wall
 // clock. Randomness comes from a seeded source in Config so that tests and

@@ -45,7 +45,8 @@ type clusterState struct {
 	selfAffinityOK     bool
 	interPod           bool // false: InterPodAffinity would Skip
 
-	spread []spreadState
+	spread     []spreadState
+	spreadCons []spreadConstraint
 }
 
 func (cs *clusterState) empty() bool { return !cs.interPod && len(cs.spread) == 0 }
@@ -118,7 +119,7 @@ func spreadEligible(f *nodeFacts, all []spreadConstraint, c *spreadConstraint, n
 // buildSpread computes per-domain counts for constraints using the topology
 // and namespace indexes: domains come from byTopology (one eligible node per
 // value is enough), counts from the pods of the incoming pod's namespace.
-func buildSpread(s *Snapshot, f *nodeFacts, pod *v1.Pod, cons []spreadConstraint, withWeights bool) []spreadState {
+func buildSpread(s *Snapshot, f *nodeFacts, pod *v1.Pod, cons []spreadConstraint) []spreadState {
 	if len(cons) == 0 {
 		return nil
 	}
@@ -156,21 +157,24 @@ func buildSpread(s *Snapshot, f *nodeFacts, pod *v1.Pod, cons []spreadConstraint
 				st.counts[n.Node.Labels[c.key]]++
 			}
 		}
-		st.minimum = math.MaxInt32
-		for _, v := range st.counts {
-			if v < st.minimum {
-				st.minimum = v
-			}
-		}
-		if len(st.counts) < int(c.minDomains) {
-			st.minimum = 0
-		}
-		if withWeights {
-			st.weight = math.Log(float64(len(st.counts) + 2))
-		}
+		st.recomputeMin()
 		out[i] = st
 	}
 	return out
+}
+
+// recomputeMin sets the global minimum kube's skew is measured against:
+// the smallest domain count, or 0 while fewer than minDomains domains exist.
+func (st *spreadState) recomputeMin() {
+	st.minimum = math.MaxInt32
+	for _, v := range st.counts {
+		if v < st.minimum {
+			st.minimum = v
+		}
+	}
+	if len(st.counts) < int(st.c.minDomains) {
+		st.minimum = 0
+	}
 }
 
 // filterSpread is PodTopologySpread.Filter.
@@ -336,4 +340,59 @@ func filterInterPod(cs *clusterState, n *NodeInfo) string {
 		}
 	}
 	return ""
+}
+
+// account adds (delta 1) or removes (delta -1) an existing pod p on node n
+// in the attempt's cross-node state, as kube's PreFilter extensions AddPod
+// and RemovePod do: preemption asks "would pod fit if p were gone?" without
+// rebuilding the state per node. Every change is undone by the opposite
+// call, so a shared cached map (existing anti-affinity) ends as it began.
+func (cs *clusterState) account(f *nodeFacts, pod *v1.Pod, p *PodInfo, n *NodeInfo, delta int) {
+	nl := n.Node.Labels
+	if len(cs.spread) > 0 && p.Pod.Namespace == pod.Namespace && p.Pod.DeletionTimestamp == nil {
+		podLabels := labels.Set(p.Pod.Labels)
+		for i := range cs.spread {
+			st := &cs.spread[i]
+			// An empty selector counts no pods (buildSpread, kube's PreFilter).
+			if st.c.selector.Empty() || !st.c.selector.Matches(podLabels) || !spreadEligible(f, cs.spreadCons, &st.c, n) {
+				continue
+			}
+			v := nl[st.c.key]
+			old := st.counts[v]
+			st.counts[v] = old + delta
+			switch {
+			case delta < 0 && old+delta < st.minimum:
+				st.minimum = old + delta
+			case delta > 0 && old == st.minimum:
+				st.recomputeMin()
+			}
+		}
+	}
+	if !cs.interPod {
+		return
+	}
+	bump := func(m map[topologyPair]int64, key string) {
+		if v, ok := nl[key]; ok && m != nil {
+			k := topologyPair{key, v}
+			m[k] += int64(delta)
+			if m[k] == 0 {
+				delete(m, k)
+			}
+		}
+	}
+	for i := range p.requiredAntiAffinity {
+		if t := &p.requiredAntiAffinity[i]; t.matches(pod, cs.nsLabels) {
+			bump(cs.existingAntiCounts, t.topologyKey)
+		}
+	}
+	if podMatchesAllTerms(cs.affTerms, p.Pod) {
+		for _, t := range cs.affTerms {
+			bump(cs.affinityCounts, t.topologyKey)
+		}
+	}
+	for _, t := range cs.antiTerms {
+		if t.matches(p.Pod, nil) {
+			bump(cs.antiAffinityCounts, t.topologyKey)
+		}
+	}
 }

@@ -1,6 +1,9 @@
 package core
 
 import (
+	"maps"
+	"slices"
+
 	v1 "k8s.io/api/core/v1"
 )
 
@@ -109,4 +112,23 @@ func (n *NodeInfo) account(pi *PodInfo, sign int64) {
 			delete(n.usedPorts, k)
 		}
 	}
+}
+
+// clone returns a detached copy to simulate changes on (reservations,
+// preemption victims) without touching the snapshot or its caches.
+func (n *NodeInfo) clone() *NodeInfo {
+	c := &NodeInfo{
+		Node:        n.Node,
+		Allocatable: n.Allocatable,
+		Requested:   n.Requested,
+		NonZeroCPU:  n.NonZeroCPU,
+		NonZeroMem:  n.NonZeroMem,
+		Pods:        slices.Clone(n.Pods),
+		Generation:  n.Generation,
+		podIndex:    maps.Clone(n.podIndex),
+		usedPorts:   maps.Clone(n.usedPorts),
+		slot:        -1,
+	}
+	c.Requested.Scalar = maps.Clone(n.Requested.Scalar)
+	return c
 }

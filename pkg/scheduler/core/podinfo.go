@@ -97,6 +97,9 @@ type PodInfo struct {
 
 	nodeName string
 	assumed  bool
+	// preempted: chosen as a victim by this scheduler; its deletion may not
+	// be visible yet.
+	preempted bool
 }
 
 // PodKey returns the identity Snapshot uses for a pod.
@@ -132,6 +135,21 @@ func NewPodInfo(pod *v1.Pod, assigned bool) *PodInfo {
 		}
 	}
 	return pi
+}
+
+// nodeLocalPodInfo is the PodInfo an equivalence class shares: pod
+// (anti-)affinity terms are left out, because the class key leaves them out
+// (they only feed the cross-node filters, computed per pod) and one pod's
+// terms must never be read as another's.
+func nodeLocalPodInfo(pod *v1.Pod) *PodInfo {
+	if a := pod.Spec.Affinity; a != nil && (a.PodAffinity != nil || a.PodAntiAffinity != nil) {
+		cp := *pod
+		na := *a
+		na.PodAffinity, na.PodAntiAffinity = nil, nil
+		cp.Spec.Affinity = &na
+		pod = &cp
+	}
+	return NewPodInfo(pod, false)
 }
 
 func (pi *PodInfo) hasAnyAffinity() bool {

@@ -51,6 +51,9 @@ type FitError struct {
 	NumNodes int
 	// Reasons counts nodes per failure reason (a node may add several).
 	Reasons map[string]int
+	// PostFilterMsg is what preemption found, "preemption: ...", as kube
+	// appends it; empty when preemption did not run.
+	PostFilterMsg string
 }
 
 func (e *FitError) Error() string {
@@ -63,7 +66,11 @@ func (e *FitError) Error() string {
 	if len(parts) > 0 {
 		msg += ": " + strings.Join(parts, ", ")
 	}
-	return msg + "."
+	msg += "."
+	if e.PostFilterMsg != "" {
+		msg += " " + e.PostFilterMsg
+	}
+	return msg
 }
 
 // ErrSchedulingGated is returned for pods with scheduling gates; kube never
@@ -92,6 +99,11 @@ type Stats struct {
 	ScoreMisses    uint64
 	NodesVisited   uint64
 	ClassesEvicted uint64
+	// Preemption: attempts (pods that fit nowhere and may preempt), plans
+	// made, and victims chosen.
+	PreemptionAttempts uint64
+	Preemptions        uint64
+	Victims            uint64
 }
 
 type resourceWeight struct {
@@ -127,6 +139,10 @@ type Scheduler struct {
 	reasonIDs       map[string]int32
 	antiCache       map[antiKey]antiEntry
 	stats           Stats
+	// nominated pods by key and by node: see nomination.go.
+	nominated   map[string]*nomination
+	nominatedOn map[string][]*nomination
+	pdbs        pdbIndex
 }
 
 // New returns a scheduler over an empty snapshot.
@@ -152,6 +168,10 @@ func New(cfg Config) *Scheduler {
 		reasons:   [][]string{nil},
 		reasonIDs: map[string]int32{},
 		antiCache: map[antiKey]antiEntry{},
+
+		nominated:   map[string]*nomination{},
+		nominatedOn: map[string][]*nomination{},
+		pdbs:        pdbIndex{},
 	}
 	for name, w := range rw {
 		sc.resourceWeights = append(sc.resourceWeights, resourceWeight{name, w})
@@ -215,6 +235,18 @@ func (sc *Scheduler) AddPod(pod *v1.Pod) error {
 	return sc.snap.AddPod(pod)
 }
 
+// RefreshPod replaces the stored object of a known bound pod after a
+// status update that changes nothing the filters read (its start time), so
+// that preemption orders victims by current status. No generation changes:
+// every cache stays valid.
+func (sc *Scheduler) RefreshPod(pod *v1.Pod) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if pi := sc.snap.pods[PodKey(pod)]; pi != nil && !pi.assumed && pi.nodeName == pod.Spec.NodeName {
+		pi.Pod = pod
+	}
+}
+
 // RemovePod forgets a pod.
 func (sc *Scheduler) RemovePod(pod *v1.Pod) {
 	sc.mu.Lock()
@@ -272,7 +304,7 @@ func (sc *Scheduler) intern(rs []string) int32 {
 // classFor returns the pod's equivalence class, creating it on first sight.
 func (sc *Scheduler) classFor(pod *v1.Pod) *class {
 	if sc.cfg.DisableEquivalence {
-		return &class{facts: newNodeFacts(pod, NewPodInfo(pod, false))}
+		return &class{facts: newNodeFacts(pod, nodeLocalPodInfo(pod))}
 	}
 	key := ClassOf(pod)
 	if cl := sc.classes.get(key); cl != nil {
@@ -280,7 +312,7 @@ func (sc *Scheduler) classFor(pod *v1.Pod) *class {
 		return cl
 	}
 	sc.stats.ClassMisses++
-	cl := &class{key: key, facts: newNodeFacts(pod, NewPodInfo(pod, false))}
+	cl := &class{key: key, facts: newNodeFacts(pod, nodeLocalPodInfo(pod))}
 	sc.classes.add(cl)
 	return cl
 }
@@ -293,7 +325,8 @@ func (sc *Scheduler) clusterStateFor(pod *v1.Pod, f *nodeFacts) (*clusterState, 
 	if err != nil {
 		return nil, err
 	}
-	cs.spread = buildSpread(s, f, pod, cons, false)
+	cs.spread = buildSpread(s, f, pod, cons)
+	cs.spreadCons = cons
 	a := pod.Spec.Affinity
 	hasTerms := a != nil && (a.PodAffinity != nil || a.PodAntiAffinity != nil)
 	if !hasTerms && len(s.antiAffinityPods) == 0 {
@@ -346,6 +379,13 @@ func (sc *Scheduler) evalNode(cl *class, cs *clusterState, pod *v1.Pod, n *NodeI
 	if e.reason != 0 {
 		return *e, sc.reasons[e.reason]
 	}
+	// Room reserved for nominated pods is not in the cached verdict: it
+	// depends on this pod's priority, not only its class. Rare, so uncached.
+	if view := sc.withReservations(pod, n); view != n {
+		if r := filterNode(cl.facts, view); r != nil {
+			return *e, r
+		}
+	}
 	if !cs.empty() {
 		if r := filterSpread(cs.spread, pod, n); r != "" {
 			return *e, []string{r}
@@ -372,9 +412,11 @@ func (sc *Scheduler) evalNode(cl *class, cs *clusterState, pod *v1.Pod, n *NodeI
 //     node-local below is cached under it;
 //  3. cluster state: spread counts and inter-pod (anti-)affinity, from the
 //     snapshot's indexes over ALL nodes, so that sampling below stays exact;
-//  4. rotation: visit nodes in a random rotation — relaxed randomization;
-//  5. filters: node-local through the (class, generation) cache, then the
-//     cross-node ones, cheapest first;
+//  4. nominated node: a pod that preempted others takes the node it made
+//     room on as soon as it fits there, without a search (kube does too);
+//  5. rotation: visit nodes in a random rotation — relaxed randomization;
+//     filters: node-local through the (class, generation) cache, then room
+//     reserved for nominated pods, then the cross-node ones;
 //  6. limit: stop at Enough(n) feasible nodes;
 //  7. score: cached node-local raw scores, normalized over the candidates,
 //     plus the cross-node scores; ties broken at random.
@@ -382,19 +424,83 @@ func (sc *Scheduler) Schedule(pod *v1.Pod) (Result, error) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	sc.stats.Attempts++
+	d, err := sc.decide(pod, sc.cfg.Enough, true)
+	if err != nil {
+		return Result{}, err
+	}
+	if d.nominated != nil {
+		// kube's evaluateNominatedNode: room was made there for this pod.
+		return Result{Node: d.nominated.Node.Name, Visited: 1, Feasible: 1}, nil
+	}
+	total := sc.totals(pod, d.cl.facts, d.cs.pi, d.cands)
+	best, ties := 0, 1
+	for i := 1; i < len(total); i++ {
+		switch {
+		case total[i] > total[best]:
+			best, ties = i, 1
+		case total[i] == total[best]:
+			ties++
+			if sc.rng.IntN(ties) == 0 {
+				best = i
+			}
+		}
+	}
+	return Result{Node: d.cands[best].n.Node.Name, Score: total[best], Visited: d.visited, Feasible: len(d.cands)}, nil
+}
+
+// NodeScore is one feasible node's total score.
+type NodeScore struct {
+	Node  string
+	Score int64
+}
+
+// ScoreNodes returns every feasible node with its total score, as Schedule
+// computes them when it evaluates all nodes (sampling `all`): the exact
+// ranking behind a decision, for explaining it and for checking it against
+// kube-scheduler. It changes nothing but the caches.
+func (sc *Scheduler) ScoreNodes(pod *v1.Pod) ([]NodeScore, error) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	d, err := sc.decide(pod, AllNodes(), false)
+	if err != nil {
+		return nil, err
+	}
+	total := sc.totals(pod, d.cl.facts, d.cs.pi, d.cands)
+	out := make([]NodeScore, len(d.cands))
+	for i, c := range d.cands {
+		out[i] = NodeScore{Node: c.n.Node.Name, Score: total[i]}
+	}
+	return out, nil
+}
+
+// decision is the filtered candidate set of one attempt.
+type decision struct {
+	cl      *class
+	cs      *clusterState
+	cands   []candidate
+	visited int
+	// nominated is set when the pod's nominated node fits it: no search.
+	nominated *NodeInfo
+}
+
+// decide runs steps 1-6 of Schedule's pipeline with the given stopping
+// rule; nominatedFirst takes the pod's nominated node when it fits.
+func (sc *Scheduler) decide(pod *v1.Pod, enoughFn EnoughFunc, nominatedFirst bool) (decision, error) {
 	if len(pod.Spec.SchedulingGates) > 0 {
-		return Result{}, ErrSchedulingGated
+		return decision{}, ErrSchedulingGated
 	}
 	nodes := sc.snap.nodes
 	cl := sc.classFor(pod)
-	if cl.facts.pi.parseErr != nil {
-		return Result{}, &FitError{Pod: podName(pod), NumNodes: len(nodes), Reasons: map[string]int{ReasonPodParse: len(nodes)}}
-	}
 	cs, err := sc.clusterStateFor(pod, cl.facts)
 	if err != nil {
-		return Result{}, &FitError{Pod: podName(pod), NumNodes: len(nodes), Reasons: map[string]int{ReasonPodParse: len(nodes)}}
+		return decision{}, &FitError{Pod: podName(pod), NumNodes: len(nodes), Reasons: map[string]int{ReasonPodParse: len(nodes)}}
 	}
-	enough := sc.cfg.Enough(len(nodes))
+	if n := sc.nominatedNodeOf(pod); n != nil && nominatedFirst {
+		if _, reasons := sc.evalNode(cl, cs, pod, n); reasons == nil {
+			return decision{cl: cl, cs: cs, nominated: n}, nil
+		}
+	}
+	enough := enoughFn(len(nodes))
 	rot := newRotation(sc.rng, len(nodes))
 	cands := make([]candidate, 0, min(enough, 1024))
 	var failed map[string]int
@@ -420,13 +526,14 @@ func (sc *Scheduler) Schedule(pod *v1.Pod) (Result, error) {
 	}
 	sc.stats.NodesVisited += uint64(visited)
 	if len(cands) == 0 {
-		return Result{}, &FitError{Pod: podName(pod), NumNodes: len(nodes), Reasons: failed}
+		return decision{}, &FitError{Pod: podName(pod), NumNodes: len(nodes), Reasons: failed}
 	}
-	best, score := sc.pick(pod, cl.facts, cs.pi, cands)
-	return Result{Node: best.n.Node.Name, Score: score, Visited: visited, Feasible: len(cands)}, nil
+	return decision{cl: cl, cs: cs, cands: cands, visited: visited}, nil
 }
 
-func (sc *Scheduler) pick(pod *v1.Pod, f *nodeFacts, pi *PodInfo, cands []candidate) (candidate, int64) {
+// totals is step 7: each candidate's weighted score. Node-local raw scores
+// come from the cache; normalization needs the candidate set, so it is here.
+func (sc *Scheduler) totals(pod *v1.Pod, f *nodeFacts, pi *PodInfo, cands []candidate) []int64 {
 	w := sc.cfg.Weights
 	total := make([]int64, len(cands))
 	na := make([]int64, len(cands))
@@ -441,27 +548,14 @@ func (sc *Scheduler) pick(pod *v1.Pod, f *nodeFacts, pi *PodInfo, cands []candid
 		total[i] += w.NodeAffinity*na[i] + w.TaintToleration*taint[i]
 	}
 	if w.InterPodAffinity != 0 {
-		if pi == f.pi && pod.Spec.Affinity != nil && (pod.Spec.Affinity.PodAffinity != nil || pod.Spec.Affinity.PodAntiAffinity != nil) {
-			pi = NewPodInfo(pod, false)
-		}
+		// pi is the pod's own (terms parsed) when it has terms, else the
+		// class's, which has none.
 		sc.interPodScores(pod, pi, cands, total)
 	}
 	if w.TopologySpread != 0 && len(pod.Spec.TopologySpreadConstraints) > 0 {
 		sc.spreadScores(pod, f, cands, total)
 	}
-	best, ties := 0, 1
-	for i := 1; i < len(total); i++ {
-		switch {
-		case total[i] > total[best]:
-			best, ties = i, 1
-		case total[i] == total[best]:
-			ties++
-			if sc.rng.IntN(ties) == 0 {
-				best = i
-			}
-		}
-	}
-	return cands[best], total[best]
+	return total
 }
 
 // Check returns why pod does not fit on node right now (nil if it fits),
@@ -480,8 +574,8 @@ func (sc *Scheduler) check(pod *v1.Pod, nodeName string) []string {
 	if len(pod.Spec.SchedulingGates) > 0 {
 		return []string{ReasonSchedulingGated}
 	}
-	f := newNodeFacts(pod, NewPodInfo(pod, false))
-	if r := filterNode(f, n); r != nil {
+	f := newNodeFacts(pod, nodeLocalPodInfo(pod))
+	if r := filterNode(f, sc.withReservations(pod, n)); r != nil {
 		return r
 	}
 	cs, err := sc.clusterStateFor(pod, f)
@@ -508,6 +602,8 @@ func (sc *Scheduler) Assume(pod *v1.Pod, nodeName string) error {
 		return &ConflictError{Pod: podName(pod), Node: nodeName, Reasons: r}
 	}
 	sc.snap.addPodInfo(NewPodInfo(pod, true), nodeName, true)
+	// Placed: its reservation (if it preempted) is now a real claim.
+	sc.unnominate(PodKey(pod))
 	return nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"math"
 
 	v1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
 	"k8s.io/klog/v2"
 )
@@ -69,7 +68,7 @@ func (sc *Scheduler) fitScore(pi *PodInfo, n *NodeInfo) int64 {
 	var total, weights int64
 	for _, rw := range sc.resourceWeights {
 		alloc, req := sc.requestedAfter(pi, n, rw.name, true)
-		if alloc == 0 {
+		if alloc == 0 || (isScalarResource(rw.name) && pi.Requests.Scalar[rw.name] == 0) {
 			continue
 		}
 		var s int64
@@ -87,15 +86,23 @@ func (sc *Scheduler) fitScore(pi *PodInfo, n *NodeInfo) int64 {
 	return total / weights
 }
 
-// balancedScore is BalancedAllocation: 100 x (1 - std dev of the cpu and
-// memory utilization fractions after placing the pod).
+// balancedScore is BalancedAllocation (kube 1.37): it rewards the change
+// in balance the pod brings, 50 + (50 + balance after - balance before) / 2,
+// where balance is 100 x (1 - std dev of the cpu and memory utilization
+// fractions). Pods requesting neither score 0 everywhere (kube skips them).
 func balancedScore(pi *PodInfo, n *NodeInfo) int64 {
+	if pi.Requests.MilliCPU == 0 && pi.Requests.Memory == 0 {
+		return 0
+	}
+	with := balance(n.Allocatable.MilliCPU, n.Requested.MilliCPU+pi.Requests.MilliCPU, n.Allocatable.Memory, n.Requested.Memory+pi.Requests.Memory)
+	without := balance(n.Allocatable.MilliCPU, n.Requested.MilliCPU, n.Allocatable.Memory, n.Requested.Memory)
+	return maxNodeScore/2 + (maxNodeScore/2+with-without)/2
+}
+
+func balance(allocCPU, reqCPU, allocMem, reqMem int64) int64 {
 	var fr [2]float64
 	k := 0
-	for _, r := range [...]struct{ alloc, req int64 }{
-		{n.Allocatable.MilliCPU, n.Requested.MilliCPU + pi.Requests.MilliCPU},
-		{n.Allocatable.Memory, n.Requested.Memory + pi.Requests.Memory},
-	} {
+	for _, r := range [...]struct{ alloc, req int64 }{{allocCPU, reqCPU}, {allocMem, reqMem}} {
 		if r.alloc == 0 {
 			continue
 		}
@@ -104,7 +111,7 @@ func balancedScore(pi *PodInfo, n *NodeInfo) int64 {
 	}
 	std := 0.0
 	if k == 2 {
-		std = math.Abs(fr[0]-fr[1]) / 2
+		std = math.Abs((fr[0] - fr[1]) / 2)
 	}
 	return int64((1 - std) * maxNodeScore)
 }
@@ -232,34 +239,58 @@ func (sc *Scheduler) interPodScores(pod *v1.Pod, pi *PodInfo, cands []candidate,
 		return
 	}
 	for i := range raw {
-		out[i] += sc.cfg.Weights.InterPodAffinity * (maxNodeScore * (raw[i] - lo) / (hi - lo))
+		// Floating point, as kube's NormalizeScore: 100 * (29/100) is 28 there.
+		out[i] += sc.cfg.Weights.InterPodAffinity * int64(float64(maxNodeScore)*(float64(raw[i]-lo)/float64(hi-lo)))
 	}
 }
 
 // spreadScores is PodTopologySpread's ScheduleAnyway score: fewer matching
 // pods in the node's domains scores higher; nodes missing a key score 0.
+// Counts come from all eligible nodes; each constraint's weight,
+// log(domains + 2), counts only the domains among the candidates, as kube
+// does with its filtered nodes.
 func (sc *Scheduler) spreadScores(pod *v1.Pod, f *nodeFacts, cands []candidate, out []int64) {
 	cons, err := parseSpread(pod, v1.ScheduleAnyway)
 	if err != nil || len(cons) == 0 {
 		return
 	}
-	states := buildSpread(sc.snap, f, pod, cons, true)
-	raw := make([]int64, len(cands))
+	states := buildSpread(sc.snap, f, pod, cons)
 	ignored := make([]bool, len(cands))
-	lo, hi := int64(math.MaxInt64), int64(0)
-	_ = labels.Set{}
+	kept := 0
 	for i, c := range cands {
-		var s float64
 		for j := range states {
-			v, ok := c.n.Node.Labels[states[j].c.key]
-			if !ok {
+			if _, ok := c.n.Node.Labels[states[j].c.key]; !ok {
 				ignored[i] = true
 				break
 			}
-			s += float64(states[j].counts[v])*states[j].weight + float64(states[j].c.maxSkew-1)
 		}
+		if !ignored[i] {
+			kept++
+		}
+	}
+	for j := range states {
+		size := kept
+		if states[j].c.key != v1.LabelHostname {
+			domains := map[string]struct{}{}
+			for i, c := range cands {
+				if !ignored[i] {
+					domains[c.n.Node.Labels[states[j].c.key]] = struct{}{}
+				}
+			}
+			size = len(domains)
+		}
+		states[j].weight = math.Log(float64(size + 2))
+	}
+	raw := make([]int64, len(cands))
+	lo, hi := int64(math.MaxInt64), int64(0)
+	for i, c := range cands {
 		if ignored[i] {
 			continue
+		}
+		var s float64
+		for j := range states {
+			v := c.n.Node.Labels[states[j].c.key]
+			s += float64(states[j].counts[v])*states[j].weight + float64(states[j].c.maxSkew-1)
 		}
 		raw[i] = int64(math.Round(s))
 		lo, hi = min(lo, raw[i]), max(hi, raw[i])

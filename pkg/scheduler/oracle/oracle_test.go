@@ -1,0 +1,223 @@
+// Package oracle_test holds the differential tests of Myriad's scheduler:
+// kube-scheduler's own plugins judge every decision of Myriad's core —
+// feasibility, scores, preemption victims. It is the only place that imports
+// k8s.io/kubernetes, so unit builds of core stay light.
+package oracle_test
+
+import (
+	"context"
+	"testing"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/apis/config"
+	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/feature"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/interpodaffinity"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/nodeaffinity"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/nodename"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/nodeports"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/noderesources"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/nodeunschedulable"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/podtopologyspread"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/tainttoleration"
+	plugintesting "k8s.io/kubernetes/pkg/scheduler/framework/plugins/testing"
+	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
+	schedmetrics "k8s.io/kubernetes/pkg/scheduler/metrics"
+
+	"github.com/myriad-dev/myriad/pkg/scheduler/core"
+)
+
+// swappableLister lets plugins built once see a fresh snapshot per pod.
+type swappableLister struct{ *cache.Snapshot }
+
+// scorePlugin is a kube score plugin with its default-profile weight.
+type scorePlugin struct {
+	p      fwk.ScorePlugin
+	weight int64
+}
+
+type oracle struct {
+	lister  *swappableLister
+	filters []fwk.Plugin
+	// scorers per NodeResourcesFit strategy.
+	scorers map[core.ScoringStrategy][]scorePlugin
+}
+
+var resources = []config.ResourceSpec{{Name: "cpu", Weight: 1}, {Name: "memory", Weight: 1}}
+
+func newOracle(ctx context.Context, t *testing.T, namespaces []*v1.Namespace) *oracle {
+	schedmetrics.Register() // the plugins' parallelizer reports to these
+	fts := feature.NewSchedulerFeaturesFromGates(utilfeature.DefaultFeatureGate)
+	o := &oracle{lister: &swappableLister{cache.NewEmptySnapshot()}, scorers: map[core.ScoringStrategy][]scorePlugin{}}
+	var objs []runtime.Object
+	for _, ns := range namespaces {
+		objs = append(objs, ns)
+	}
+	setup := func(f frameworkruntime.PluginFactory, args runtime.Object) fwk.Plugin {
+		return plugintesting.SetupPluginWithInformers(ctx, t, f, args, o.lister, objs)
+	}
+	fit := func(s config.ScoringStrategyType) fwk.Plugin {
+		return setup(frameworkruntime.FactoryAdapter(fts, noderesources.NewFit), &config.NodeResourcesFitArgs{
+			ScoringStrategy: &config.ScoringStrategy{Type: s, Resources: resources}})
+	}
+	// Without system-default spreading: Myriad applies only the pod's own
+	// constraints (see score_parity_test.go).
+	spread := setup(frameworkruntime.FactoryAdapter(fts, podtopologyspread.New), &config.PodTopologySpreadArgs{DefaultingType: config.ListDefaulting})
+	affinity := setup(frameworkruntime.FactoryAdapter(fts, nodeaffinity.New), &config.NodeAffinityArgs{})
+	taints := setup(frameworkruntime.FactoryAdapter(fts, tainttoleration.New), nil)
+	interPod := setup(frameworkruntime.FactoryAdapter(fts, interpodaffinity.New), &config.InterPodAffinityArgs{HardPodAffinityWeight: 1})
+	// kube-scheduler's default filter order.
+	o.filters = []fwk.Plugin{
+		setup(frameworkruntime.FactoryAdapter(fts, nodeunschedulable.New), nil),
+		setup(frameworkruntime.FactoryAdapter(fts, nodename.New), nil),
+		taints,
+		affinity,
+		setup(frameworkruntime.FactoryAdapter(fts, nodeports.New), nil),
+		fit(config.LeastAllocated),
+		spread,
+		interPod,
+	}
+	balanced := setup(frameworkruntime.FactoryAdapter(fts, noderesources.NewBalancedAllocation), &config.NodeResourcesBalancedAllocationArgs{Resources: resources})
+	for strategy, kind := range map[core.ScoringStrategy]config.ScoringStrategyType{core.LeastAllocated: config.LeastAllocated, core.MostAllocated: config.MostAllocated} {
+		// kube-scheduler's default score plugins and weights (ImageLocality
+		// aside: Myriad does not score images, and these nodes have none).
+		o.scorers[strategy] = []scorePlugin{
+			{taints.(fwk.ScorePlugin), 3},
+			{affinity.(fwk.ScorePlugin), 2},
+			{fit(kind).(fwk.ScorePlugin), 1},
+			{balanced.(fwk.ScorePlugin), 1},
+			{spread.(fwk.ScorePlugin), 2},
+			{interPod.(fwk.ScorePlugin), 2},
+		}
+	}
+	return o
+}
+
+// feasible returns, per node name, whether kube-scheduler's filters accept
+// pod on the cluster of nodes and (bound) pods.
+func (o *oracle) feasible(ctx context.Context, t *testing.T, pod *v1.Pod, nodes []*v1.Node, pods []*v1.Pod) map[string]bool {
+	o.lister.Snapshot = cache.NewSnapshot(pods, nodes)
+	infos, err := o.lister.NodeInfos().List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[string]bool, len(nodes))
+	if len(pod.Spec.SchedulingGates) > 0 {
+		return out
+	}
+	state := framework.NewCycleState()
+	skip := make([]bool, len(o.filters))
+	var allowed map[string]bool
+	for i, p := range o.filters {
+		pf, ok := p.(fwk.PreFilterPlugin)
+		if !ok {
+			continue
+		}
+		res, st := pf.PreFilter(ctx, state, pod, infos)
+		if st.IsSkip() {
+			skip[i] = true
+			continue
+		}
+		if !st.IsSuccess() {
+			return out // unschedulable everywhere
+		}
+		if res != nil && !res.AllNodes() {
+			allowed = map[string]bool{}
+			for n := range res.NodeNames {
+				allowed[n] = true
+			}
+		}
+	}
+	for _, ni := range infos {
+		name := ni.Node().Name
+		if allowed != nil && !allowed[name] {
+			continue
+		}
+		ok := true
+		for i, p := range o.filters {
+			if skip[i] {
+				continue
+			}
+			if st := p.(fwk.FilterPlugin).Filter(ctx, state, pod, ni); !st.IsSuccess() {
+				ok = false
+				break
+			}
+		}
+		out[name] = ok
+	}
+	return out
+}
+
+// scores runs kube-scheduler's scoring phase (PreScore, Score,
+// NormalizeScore, weights) over the feasible nodes of the snapshot the last
+// feasible call built, and returns each node's total and its parts by
+// plugin (for failure messages).
+func (o *oracle) scores(ctx context.Context, t *testing.T, strategy core.ScoringStrategy, pod *v1.Pod, feasible map[string]bool) (map[string]int64, map[string]map[string]int64) {
+	infos, err := o.lister.NodeInfos().List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var filtered []fwk.NodeInfo
+	for _, ni := range infos {
+		if feasible[ni.Node().Name] {
+			filtered = append(filtered, ni)
+		}
+	}
+	state := framework.NewCycleState()
+	total := map[string]int64{}
+	parts := map[string]map[string]int64{}
+	for _, sp := range o.scorers[strategy] {
+		if pre, ok := sp.p.(fwk.PreScorePlugin); ok {
+			st := pre.PreScore(ctx, state, pod, filtered)
+			if st.IsSkip() {
+				continue
+			}
+			if !st.IsSuccess() {
+				t.Fatalf("%s PreScore: %v", sp.p.Name(), st.AsError())
+			}
+		}
+		list := make(fwk.NodeScoreList, len(filtered))
+		for i, ni := range filtered {
+			s, st := sp.p.Score(ctx, state, pod, ni)
+			if !st.IsSuccess() {
+				t.Fatalf("%s Score: %v", sp.p.Name(), st.AsError())
+			}
+			list[i] = fwk.NodeScore{Name: ni.Node().Name, Score: s}
+		}
+		if ext := sp.p.ScoreExtensions(); ext != nil {
+			if st := ext.NormalizeScore(ctx, state, pod, list); !st.IsSuccess() {
+				t.Fatalf("%s NormalizeScore: %v", sp.p.Name(), st.AsError())
+			}
+		}
+		for _, ns := range list {
+			total[ns.Name] += ns.Score * sp.weight
+			if parts[ns.Name] == nil {
+				parts[ns.Name] = map[string]int64{}
+			}
+			parts[ns.Name][sp.p.Name()] = ns.Score * sp.weight
+		}
+	}
+	return total, parts
+}
+
+// newScheduler loads a generated cluster into a fresh core.
+func newScheduler(t *testing.T, cfg core.Config, namespaces []*v1.Namespace, nodes []*v1.Node, pods []*v1.Pod) *core.Scheduler {
+	t.Helper()
+	sc := core.New(cfg)
+	for _, ns := range namespaces {
+		sc.SetNamespace(ns)
+	}
+	for _, n := range nodes {
+		sc.UpdateNode(n)
+	}
+	for _, p := range pods {
+		if err := sc.AddPod(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return sc
+}
