@@ -17,7 +17,7 @@ func newManagerCommand() *cobra.Command {
 		qps        float32
 		burst      int
 	)
-	o := manager.Options{}
+	o := manager.Options{LeaderElection: manager.DefaultLeaderElection()}
 	cmd := &cobra.Command{
 		Use:   "manager",
 		Short: "Run Myriad's workload controllers (CloneSet) against any cluster",
@@ -41,6 +41,9 @@ on --health-probe-bind-address, both on loopback unless asked otherwise.`,
 				return usageError{fmt.Errorf("--kube-api-qps must be positive, got %g", qps)}
 			case burst <= 0:
 				return usageError{fmt.Errorf("--kube-api-burst must be positive, got %d", burst)}
+			}
+			if err := validateLeaderElection(o.LeaderElection.LeaseDuration, o.LeaderElection.RenewDeadline, o.LeaderElection.RetryPeriod); err != nil {
+				return usageError{err}
 			}
 			if o.WebhookAddr != "" {
 				for _, f := range []struct{ flag, path string }{{"--tls-cert-file", o.CertFile}, {"--tls-private-key-file", o.KeyFile}} {
@@ -69,8 +72,12 @@ on --health-probe-bind-address, both on loopback unless asked otherwise.`,
 	f.Float32Var(&qps, "kube-api-qps", 500, "client QPS limit toward the API server")
 	f.IntVar(&burst, "kube-api-burst", 1000, "client burst toward the API server")
 	f.IntVar(&o.Workers, "workers", 8, "CloneSets reconciled at once")
-	f.BoolVar(&o.LeaderElect, "leader-elect", true, "elect a leader through a Lease so standby instances can take over")
-	f.StringVar(&o.LeaderElectionNamespace, "leader-elect-namespace", "kube-system", "namespace of the leader Lease")
+	le := &o.LeaderElection
+	f.BoolVar(&le.Enabled, "leader-elect", le.Enabled, "elect a leader through a Lease so standby instances can take over")
+	f.StringVar(&le.Namespace, "leader-elect-namespace", le.Namespace, "namespace of the leader Lease")
+	f.DurationVar(&le.LeaseDuration, "leader-elect-lease-duration", le.LeaseDuration, "how long a standby waits after the last renewal before taking over")
+	f.DurationVar(&le.RenewDeadline, "leader-elect-renew-deadline", le.RenewDeadline, "how long the leader retries renewing before it gives up")
+	f.DurationVar(&le.RetryPeriod, "leader-elect-retry-period", le.RetryPeriod, "interval between attempts to acquire or renew the Lease")
 	f.StringVar(&o.MetricsAddr, "metrics-bind-address", "127.0.0.1:10270", "serve Prometheus /metrics here (0 disables)")
 	f.StringVar(&o.ProbeAddr, "health-probe-bind-address", "127.0.0.1:10271", "serve /healthz and /readyz here (0 disables)")
 	f.StringVar(&o.WebhookAddr, "webhook-bind-address", "127.0.0.1:10272", "serve the CloneSet admission webhook here over TLS (\"\" disables)")

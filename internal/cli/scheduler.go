@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -25,7 +26,7 @@ func newSchedulerCommand() *cobra.Command {
 		kubeconfig, scoring, sampling, metricsAddr string
 		qps                                        float32
 		burst                                      int
-		preemption                                 bool
+		preemption, profiling                      bool
 	)
 	cfg := scheduler.Config{LeaderElection: scheduler.DefaultLeaderElection()}
 	cmd := &cobra.Command{
@@ -40,7 +41,8 @@ kube-scheduler's default preemption does (--preemption=false turns it off).
 
 Several instances may run: one holds the Lease kube-system/myriad-scheduler
 and schedules, the others keep their caches warm and take over within
-seconds. Metrics, /healthz and /readyz are served on --metrics-addr.`,
+seconds. Metrics, /healthz and /readyz are served on --metrics-addr, and
+with --profiling also Go's profiles under /debug/pprof/.`,
 		Example: `  myriad scheduler --kubeconfig ~/.kube/config
   myriad scheduler --scheduler-name default-scheduler --scoring most-allocated --sampling log2`,
 		Args: cobra.NoArgs,
@@ -70,10 +72,9 @@ seconds. Metrics, /healthz and /readyz are served on --metrics-addr.`,
 				return fmt.Errorf("--qps must be positive, got %g", qps)
 			case burst <= 0:
 				return fmt.Errorf("--burst must be positive, got %d", burst)
-			case cfg.LeaderElection.LeaseDuration <= cfg.LeaderElection.RenewDeadline:
-				return fmt.Errorf("--leader-elect-lease-duration (%s) must exceed --leader-elect-renew-deadline (%s)", cfg.LeaderElection.LeaseDuration, cfg.LeaderElection.RenewDeadline)
-			case cfg.LeaderElection.RetryPeriod <= 0 || cfg.LeaderElection.RetryPeriod >= cfg.LeaderElection.RenewDeadline:
-				return fmt.Errorf("--leader-elect-retry-period (%s) must be positive and below --leader-elect-renew-deadline (%s)", cfg.LeaderElection.RetryPeriod, cfg.LeaderElection.RenewDeadline)
+			}
+			if err := validateLeaderElection(cfg.LeaderElection.LeaseDuration, cfg.LeaderElection.RenewDeadline, cfg.LeaderElection.RetryPeriod); err != nil {
+				return err
 			}
 			cs, err := schedulerClient(kubeconfig, qps, burst)
 			if err != nil {
@@ -86,7 +87,7 @@ seconds. Metrics, /healthz and /readyz are served on --metrics-addr.`,
 			if err != nil {
 				return err
 			}
-			if err := serveSchedulerMetrics(cmd.Context(), metricsAddr, reg, s); err != nil {
+			if err := serveSchedulerMetrics(cmd.Context(), metricsAddr, reg, s, profiling); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "myriad scheduler %q: metrics on http://%s/metrics\n", cfg.SchedulerName, metricsAddr)
@@ -109,6 +110,7 @@ seconds. Metrics, /healthz and /readyz are served on --metrics-addr.`,
 	f.DurationVar(&cfg.LeaderElection.RenewDeadline, "leader-elect-renew-deadline", cfg.LeaderElection.RenewDeadline, "how long the leader retries renewing before it gives up")
 	f.DurationVar(&cfg.LeaderElection.RetryPeriod, "leader-elect-retry-period", cfg.LeaderElection.RetryPeriod, "interval between attempts to acquire or renew the Lease")
 	f.StringVar(&metricsAddr, "metrics-addr", "127.0.0.1:10260", "serve /metrics, /healthz and /readyz on this address")
+	f.BoolVar(&profiling, "profiling", false, "also serve Go's CPU, heap and goroutine profiles under /debug/pprof/ on --metrics-addr")
 	return cmd
 }
 
@@ -138,8 +140,10 @@ func schedulerClient(kubeconfig string, qps float32, burst int) (kubernetes.Inte
 
 // serveSchedulerMetrics serves plain HTTP on addr (127.0.0.1 by default):
 // /healthz while the process runs, /readyz once informers have synced
-// (leader or warm standby alike), /metrics.
-func serveSchedulerMetrics(ctx context.Context, addr string, reg *prometheus.Registry, s *scheduler.Scheduler) error {
+// (leader or warm standby alike), /metrics, and /debug/pprof/ if profiling.
+// Profiles are opt-in because they expose memory contents and stack traces
+// to anyone who can reach addr, which need not be loopback.
+func serveSchedulerMetrics(ctx context.Context, addr string, reg *prometheus.Registry, s *scheduler.Scheduler, profiling bool) error {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("--metrics-addr %s: %v", addr, err)
@@ -154,11 +158,30 @@ func serveSchedulerMetrics(ctx context.Context, addr string, reg *prometheus.Reg
 		}
 		_, _ = w.Write([]byte("ok"))
 	})
+	if profiling {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(l) }()
 	go func() {
 		<-ctx.Done()
 		_ = srv.Close()
 	}()
+	return nil
+}
+
+// validateLeaderElection checks the Lease timing flags that `myriad
+// scheduler` and `myriad manager` share.
+func validateLeaderElection(lease, renew, retry time.Duration) error {
+	switch {
+	case lease <= renew:
+		return fmt.Errorf("--leader-elect-lease-duration (%s) must exceed --leader-elect-renew-deadline (%s)", lease, renew)
+	case retry <= 0 || retry >= renew:
+		return fmt.Errorf("--leader-elect-retry-period (%s) must be positive and below --leader-elect-renew-deadline (%s)", retry, renew)
+	}
 	return nil
 }

@@ -36,24 +36,30 @@ import (
 // LeaderElectionID is the Lease the manager instances compete for.
 const LeaderElectionID = "myriad-manager"
 
-// Leader election timing. A standby takes over at most leaseDuration after
-// the leader dies without releasing the Lease (kill -9, node loss); a leader
-// that stops cleanly releases it and the standby takes over within
-// retryPeriod. Shorter than upstream's 15s/10s/2s because the standby's
-// caches are already warm: failover costs seconds, not a relist.
-const (
-	leaseDuration = 8 * time.Second
-	renewDeadline = 6 * time.Second
-	retryPeriod   = time.Second
-)
+// DefaultLeaderElection is upstream's timing (15s lease, 10s renew
+// deadline, 2s retry). A standby takes over at most the lease duration after
+// a leader dies without releasing the Lease (kill -9, node loss); a leader
+// that stops cleanly releases it and the standby takes over within the retry
+// period. Shorter leases fail over faster but depose a leader whose renewals
+// are merely slow, which on a saturated API server restarts the controllers
+// for nothing.
+func DefaultLeaderElection() LeaderElection {
+	return LeaderElection{Enabled: true, Namespace: "kube-system",
+		LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second}
+}
+
+// LeaderElection configures the Lease the instances compete for.
+type LeaderElection struct {
+	Enabled                                   bool
+	Namespace                                 string
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+}
 
 // Options configure a manager.
 type Options struct {
 	// Config reaches the API server; its QPS and Burst are used as given.
-	Config *rest.Config
-	// LeaderElect enables leader election in LeaderElectionNamespace.
-	LeaderElect             bool
-	LeaderElectionNamespace string
+	Config         *rest.Config
+	LeaderElection LeaderElection
 	// MetricsAddr and ProbeAddr are host:port listeners; "0" disables.
 	MetricsAddr, ProbeAddr string
 	// WebhookAddr is the admission webhook's host:port ("" disables it),
@@ -105,20 +111,20 @@ func Run(ctx context.Context, o Options) error {
 		hookServer = webhook.NewServer(webhook.Options{Host: host, Port: port,
 			CertDir: filepath.Dir(o.CertFile), CertName: filepath.Base(o.CertFile), KeyName: filepath.Base(o.KeyFile)})
 	}
-	lease, renew, retry := leaseDuration, renewDeadline, retryPeriod
+	le := o.LeaderElection
 	mgr, err := ctrl.NewManager(o.Config, ctrl.Options{
 		Scheme:                        scheme,
 		Cache:                         cacheOptions(),
 		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress:        o.ProbeAddr,
 		WebhookServer:                 hookServer,
-		LeaderElection:                o.LeaderElect,
+		LeaderElection:                le.Enabled,
 		LeaderElectionID:              LeaderElectionID,
-		LeaderElectionNamespace:       o.LeaderElectionNamespace,
+		LeaderElectionNamespace:       le.Namespace,
 		LeaderElectionReleaseOnCancel: true,
-		LeaseDuration:                 &lease,
-		RenewDeadline:                 &renew,
-		RetryPeriod:                   &retry,
+		LeaseDuration:                 &le.LeaseDuration,
+		RenewDeadline:                 &le.RenewDeadline,
+		RetryPeriod:                   &le.RetryPeriod,
 	})
 	if err != nil {
 		return err
