@@ -99,7 +99,7 @@ with --profiling also Go's profiles under /debug/pprof/.`,
 	f.StringVar(&cfg.SchedulerName, "scheduler-name", "myriad", "schedule pods whose spec.schedulerName is this (default-scheduler replaces kube-scheduler)")
 	f.StringVar(&scoring, "scoring", "least-allocated", "node scoring: least-allocated (spread) or most-allocated (bin packing)")
 	f.StringVar(&sampling, "sampling", "kube", "feasible nodes to find before scoring: kube (percentageOfNodesToScore), log2 (Nomad), fixed:N, all")
-	f.IntVar(&cfg.Binders, "binders", 16, "concurrent API writes: Bindings, status patches, preemption deletes")
+	f.IntVar(&cfg.Binders, "binders", scheduler.DefaultBinders, "concurrent API writes: Bindings, status patches, preemption deletes (Binding throughput is this / Binding latency)")
 	f.BoolVar(&preemption, "preemption", true, "let pods that fit nowhere evict pods of lower priority (honouring PodDisruptionBudgets where possible)")
 	f.Float32Var(&qps, "qps", 5000, "client QPS limit toward the API server")
 	f.IntVar(&burst, "burst", 5000, "client burst toward the API server")
