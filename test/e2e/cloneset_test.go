@@ -624,7 +624,7 @@ func testCloneSetStandby(e *csEnv) {
 	began := time.Now()
 	// Only the standby can take the Lease: the hung leader is alive, so the
 	// supervisor starts no replacement.
-	eventually(e.t, 30*time.Second, "the standby takes the Lease", func() error {
+	eventually(e.t, time.Minute, "the standby takes the Lease", func() error {
 		if l := leader(); l == first || l == "" {
 			return fmt.Errorf("holder still %q", l)
 		}

@@ -26,6 +26,12 @@ import (
 // the previous one.
 const maxWritesPerPass = 500
 
+// maxInPlacePerPass bounds the in-place updates one pass starts. Each costs
+// two writes, and completions are written by later passes: starting a whole
+// maxUnavailable batch of thousands at once held every completion back
+// until the batch was done, so the rollout moved in plateaus.
+const maxInPlacePerPass = 250
+
 // pass is one reconcile of one CloneSet.
 type pass struct {
 	r    *Reconciler
@@ -99,8 +105,10 @@ func (ps *pass) run(ctx context.Context) {
 		members:             ps.members,
 	})
 	ps.blocked = p.blocked
-	ps.createPods(ctx, p.create)
+	// Deletes first: a recreated pod's replacement must not exist beside
+	// it, which would be a surge nobody asked for.
 	ps.deletePods(ctx, p.delete)
+	ps.createPods(ctx, p.create)
 	ps.updateInPlace(ctx, p.inPlace)
 	if len(p.create) == 0 && len(p.delete) == 0 {
 		ps.cleanupClaims(ctx)
@@ -337,6 +345,10 @@ func (ps *pass) deleteNow(ctx context.Context, pod *corev1.Pod) error {
 func (ps *pass) updateInPlace(ctx context.Context, ms []*member) {
 	if len(ms) == 0 {
 		return
+	}
+	ms = ms[:min(len(ms), maxInPlacePerPass)]
+	if len(ms) == maxInPlacePerPass {
+		ps.requeue(time.Millisecond) // more to start once the cache shows these
 	}
 	lc := ps.cs.Spec.Lifecycle
 	err := parallel(len(ms), func(i int) error {

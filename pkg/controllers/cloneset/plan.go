@@ -86,7 +86,8 @@ type plan struct {
 //     than the partition allows, then in deletionOrder.
 //
 // Updating moves old pods to updateRevision in updateOrder until
-// replicas-partition pods are there. Each update of an available pod uses
+// replicas-partition pods are there; without maxSurge a recreated pod's
+// replacement is created in the same pass. Each update of an available pod uses
 // one unit of the budget maxUnavailable + (live pods - replicas) - pods
 // already unavailable; updating an unavailable pod is free. So no more than
 // maxUnavailable pods below replicas are ever unavailable on account of the
@@ -173,7 +174,14 @@ func makePlan(in planInput) plan {
 		if m.update == updateInPlace {
 			p.inPlace = append(p.inPlace, m)
 		} else {
+			// Without surge the replacement is created in the same pass:
+			// waiting a pass for the scale step to notice the gap would leave
+			// half the unavailability budget idle. With surge, the surge
+			// pods are the replacements.
 			p.delete = append(p.delete, m)
+			if in.maxSurge == 0 {
+				p.create = append(p.create, in.updateRevision)
+			}
 		}
 	}
 	return p
