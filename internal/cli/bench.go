@@ -33,6 +33,12 @@ func newBenchCommand() *cobra.Command {
 	cmd.AddCommand(newBenchSoakCommand())
 	cmd.AddCommand(newBenchHeartbeatCommand())
 	cmd.AddCommand(newBenchSchedulerCommand())
+	cmd.AddCommand(newBenchDensityCommand())
+	cmd.AddCommand(newBenchWatchRestartCommand())
+	cmd.AddCommand(newBenchLongReadCommand())
+	cmd.AddCommand(newBenchEtcdSizeCommand())
+	cmd.AddCommand(newBenchFailoverCommand())
+	cmd.AddCommand(newBenchCloneSetCommand())
 	return cmd
 }
 
@@ -169,36 +175,47 @@ type clusterRun struct {
 	metrics lab.SoakTargets
 }
 
-// measureCluster starts a cluster of o.nodes on dataDir (extra flags for
-// `myriad nodes` in nodeArgs), records processes and readiness from the
-// first second, so a run that never reaches its size still shows how far
-// it got, and once every node is Ready measures for o.duration. The
-// caller stops the cluster.
-func measureCluster(ctx context.Context, o soakOptions, dataDir string, nodeArgs []string, con *console, progress func(lab.Progress) string) clusterRun {
-	out := con.w
+// recordedCluster is a cluster started with controlplane.Up while its
+// processes and node readiness are recorded from the first second, so a
+// run that never reaches its size still shows how far it got.
+type recordedCluster struct {
+	in          lab.SoakInput         // StartedAt, Machine, ...; StartupErr if Up failed
+	cluster     *controlplane.Cluster // running; nil when Up failed
+	metricsPort int                   // the simulator's metrics endpoint
+	procs       *lab.ProcSampler
+	ready       *lab.Readiness
+	stop        context.CancelFunc
+	wg          sync.WaitGroup
+}
+
+// startRecordedCluster starts a cluster of o.nodes on dataDir (extra flags
+// for `myriad nodes` in nodeArgs) and returns once every node is Ready or
+// Up failed. While Up runs, starting (if not nil) is shown as the progress
+// line every second. The caller calls finish, then stops the cluster.
+func startRecordedCluster(ctx context.Context, o soakOptions, dataDir string, nodeArgs []string, con *console, starting func(lab.ReadyPoint, time.Duration) string) *recordedCluster {
 	clk := clock.RealClock{}
-	began := clk.Now()
-	run := clusterRun{in: lab.SoakInput{
+	rc := &recordedCluster{in: lab.SoakInput{
 		Machine:    lab.ThisMachine(controlplane.KubernetesVersion),
 		Parameters: soakParameters(o, dataDir),
 		Nodes:      o.nodes,
 		Duration:   o.duration,
-		StartedAt:  began,
+		StartedAt:  clk.Now(),
 	}}
 	up, metricsPort, err := soakClusterOptions(o, dataDir)
 	if err != nil {
-		run.in.StartupErr, run.in.StoppedAt = err, clk.Now()
-		return run
+		rc.in.StartupErr, rc.in.StoppedAt = err, clk.Now()
+		return rc
 	}
+	rc.metricsPort = metricsPort
 	up.NodeArgs = append(up.NodeArgs, nodeArgs...)
 	up.Out = con
 
 	// Recording is stopped before the cluster is.
 	recCtx, stopRecording := context.WithCancel(context.Background())
-	defer stopRecording()
+	rc.stop = stopRecording
 	var cluster atomic.Pointer[controlplane.Cluster]
 	self := os.Getpid()
-	procs := &lab.ProcSampler{Clock: clk, Interval: o.sampleInterval, Pids: func() map[string]int {
+	rc.procs = &lab.ProcSampler{Clock: clk, Interval: o.sampleInterval, Pids: func() map[string]int {
 		var pids map[string]int
 		if c := cluster.Load(); c != nil {
 			pids = c.Supervisor.Pids()
@@ -211,32 +228,66 @@ func measureCluster(ctx context.Context, o soakOptions, dataDir string, nodeArgs
 		pids["bench"] = self // informer, scraping and (with several API servers) the balancer
 		return pids
 	}}
-	ready := lab.NewReadiness(clk)
-	var wg sync.WaitGroup
-	wg.Go(func() { procs.Run(recCtx) })
-	wg.Go(func() {
-		watchReadiness(recCtx, controlplane.DataDir{Root: dataDir}.AdminKubeconfig(), ready, o.sampleInterval)
+	rc.ready = lab.NewReadiness(clk)
+	rc.wg.Go(func() { rc.procs.Run(recCtx) })
+	rc.wg.Go(func() {
+		watchReadiness(recCtx, controlplane.DataDir{Root: dataDir}.AdminKubeconfig(), rc.ready, o.sampleInterval)
 	})
-	finish := func() {
-		stopRecording()
-		wg.Wait()
-		run.in.Procs, run.in.Ready = procs.Series(), ready
+	upDone := make(chan struct{})
+	if starting != nil {
+		go func() {
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-upDone:
+					return
+				case <-t.C:
+					con.Progress(starting(rc.ready.Current(), clk.Since(rc.in.StartedAt)))
+				}
+			}
+		}()
 	}
-
 	c, err := controlplane.Up(ctx, up)
+	close(upDone)
+	con.EndProgress()
 	if err != nil {
-		run.in.StartupErr = err
-		finish()
-		run.in.StoppedAt = clk.Now()
-		return run
+		rc.in.StartupErr = err
+		rc.finish()
+		rc.in.StoppedAt = clk.Now()
+		return rc
 	}
 	cluster.Store(c)
-	run.cluster = c
-	fmt.Fprintf(out, "all %d nodes Ready after %s; measuring for %s (Ctrl-C stops early and still writes the report)\n",
-		o.nodes, clk.Since(began).Round(time.Second), o.duration)
-	targets, err := soakTargets(c.Plan, metricsPort)
+	rc.cluster = c
+	return rc
+}
+
+// finish stops recording and puts the series into in.
+func (rc *recordedCluster) finish() {
+	if rc.stop != nil {
+		rc.stop()
+	}
+	rc.wg.Wait()
+	if rc.procs != nil {
+		rc.in.Procs, rc.in.Ready = rc.procs.Series(), rc.ready
+	}
+}
+
+// measureCluster starts a recorded cluster and, once every node is Ready,
+// measures it as a soak for o.duration. The caller stops the cluster.
+func measureCluster(ctx context.Context, o soakOptions, dataDir string, nodeArgs []string, con *console, progress func(lab.Progress) string) clusterRun {
+	rec := startRecordedCluster(ctx, o, dataDir, nodeArgs, con, nil)
+	run := clusterRun{cluster: rec.cluster}
+	if rec.cluster == nil {
+		run.in = rec.in
+		return run
+	}
+	clk := clock.RealClock{}
+	fmt.Fprintf(con.w, "all %d nodes Ready after %s; measuring for %s (Ctrl-C stops early and still writes the report)\n",
+		o.nodes, clk.Since(rec.in.StartedAt).Round(time.Second), o.duration)
+	targets, err := soakTargets(rec.cluster.Plan, rec.metricsPort)
 	if err != nil {
-		fmt.Fprintf(out, "warning: %v; figures from that endpoint will be absent\n", err)
+		fmt.Fprintf(con.w, "warning: %v; figures from that endpoint will be absent\n", err)
 	}
 	run.metrics = targets
 	soak := &lab.Soak{
@@ -245,12 +296,13 @@ func measureCluster(ctx context.Context, o soakOptions, dataDir string, nodeArgs
 		ProgressInterval: min(5*time.Second, o.sampleInterval),
 		Clock:            clk,
 		Targets:          targets,
-		Ready:            ready,
+		Ready:            rec.ready,
 		Progress:         func(p lab.Progress) { con.Progress(progress(p)) },
 	}
 	m := soak.Measure(ctx)
 	con.EndProgress()
-	finish()
+	rec.finish()
+	run.in = rec.in
 	run.in.Measurement, run.in.StoppedAt = &m, m.To
 	return run
 }

@@ -19,24 +19,45 @@ type EtcdOptions struct {
 	Certs      Certs
 	// CompactionRetention is etcd's own periodic compaction; the API server
 	// also compacts every 5 minutes, this is the backstop when it is down.
+	// Zero turns it off (a benchmark that compacts on its own schedule).
 	CompactionRetention time.Duration
+	// FreelistType is bbolt's free-page index: FreelistMap (the default
+	// when empty) or FreelistArray, upstream bbolt's original, which
+	// `myriad bench etcd-size` compares it with.
+	FreelistType string
 }
+
+// bbolt freelist types.
+const (
+	FreelistMap   = "map"
+	FreelistArray = "array"
+)
 
 // DefaultEtcdQuota is 8 GiB, the largest size etcd recommends without tuning.
 const DefaultEtcdQuota = 8 << 30
 
-// RunEtcd starts a single etcd member and blocks until ctx is done or etcd
-// fails. ready is closed once the member serves clients.
-func RunEtcd(ctx context.Context, o EtcdOptions, ready chan<- struct{}) error {
+// EtcdConfig is the embedded member's configuration: what `myriad up` runs
+// and what `myriad bench etcd-size` starts in-process.
+func EtcdConfig(o EtcdOptions) (*embed.Config, error) {
 	cfg := embed.NewConfig()
 	cfg.Name = "myriad"
 	cfg.Dir = o.Dir
-	// The map freelist is the seed's etcd change: O(1) free-page lookup
-	// instead of scanning an array, which is what let the DB grow past 2 GB.
-	cfg.BackendFreelistType = "map"
+	switch o.FreelistType {
+	case "", FreelistMap:
+		// The map freelist is the seed's etcd change: O(1) free-page lookup
+		// instead of scanning an array, which is what let the DB grow past
+		// 2 GB.
+		cfg.BackendFreelistType = FreelistMap
+	case FreelistArray:
+		cfg.BackendFreelistType = FreelistArray
+	default:
+		return nil, fmt.Errorf("etcd freelist type must be %s or %s, got %q", FreelistMap, FreelistArray, o.FreelistType)
+	}
 	cfg.QuotaBackendBytes = o.QuotaBytes
-	cfg.AutoCompactionMode = embed.CompactorModePeriodic
-	cfg.AutoCompactionRetention = o.CompactionRetention.String()
+	if o.CompactionRetention > 0 {
+		cfg.AutoCompactionMode = embed.CompactorModePeriodic
+		cfg.AutoCompactionRetention = o.CompactionRetention.String()
+	}
 	cfg.UnsafeNoFsync = false // an acknowledged write is on disk
 	cfg.Logger = "zap"
 	cfg.LogLevel = "warn"
@@ -54,7 +75,16 @@ func RunEtcd(ctx context.Context, o EtcdOptions, ready chan<- struct{}) error {
 	cfg.PeerTLSInfo.CertFile, cfg.PeerTLSInfo.KeyFile = o.Certs.EtcdPeerCert, o.Certs.EtcdPeerKey
 	cfg.PeerTLSInfo.TrustedCAFile = o.Certs.CA
 	cfg.PeerTLSInfo.ClientCertAuth = true
+	return cfg, nil
+}
 
+// RunEtcd starts a single etcd member and blocks until ctx is done or etcd
+// fails. ready is closed once the member serves clients.
+func RunEtcd(ctx context.Context, o EtcdOptions, ready chan<- struct{}) error {
+	cfg, err := EtcdConfig(o)
+	if err != nil {
+		return err
+	}
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
 		return fmt.Errorf("start etcd: %w", err)

@@ -175,10 +175,17 @@ type chart struct {
 	YLabelX, XLabelY float64
 	Lines            []chartLine
 	XTicks, YTicks   []tick
-	MarkerX          float64 // measurement start; 0 = none
+	MarkerX          float64     // measurement start; 0 = none
+	Marks            []chartMark // further labelled vertical lines (phase starts)
 	MarkerTextX      float64
 	MarkerTextY      float64
 	Empty            bool
+}
+
+// chartMark is a labelled vertical line across the plot.
+type chartMark struct {
+	X, TextX, TextY float64
+	Label           string
 }
 
 type chartLine struct {
@@ -406,7 +413,8 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 {{range .YTicks}}<line x1="{{$c.X0}}" y1="{{.Pos}}" x2="{{$c.Right}}" y2="{{.Pos}}" stroke="#eee"/><text x="{{$c.YLabelX}}" y="{{.LabelPos}}" text-anchor="end">{{.Label}}</text>
 {{end}}{{range .XTicks}}<text x="{{.Pos}}" y="{{$c.XLabelY}}" text-anchor="middle">{{.Label}}</text>
 {{end}}<rect x="{{.X0}}" y="{{.Y0}}" width="{{.PW}}" height="{{.PH}}" fill="none" stroke="#999"/>
-{{if .MarkerX}}<line x1="{{.MarkerX}}" x2="{{.MarkerX}}" y1="{{.Y0}}" y2="{{.Bottom}}" stroke="#555" stroke-dasharray="4 3"/><text x="{{.MarkerTextX}}" y="{{.MarkerTextY}}">measuring →</text>
+{{range .Marks}}<line x1="{{.X}}" x2="{{.X}}" y1="{{$c.Y0}}" y2="{{$c.Bottom}}" stroke="#aaa" stroke-dasharray="2 3"/><text x="{{.TextX}}" y="{{.TextY}}" fill="#555">{{.Label}}</text>
+{{end}}{{if .MarkerX}}<line x1="{{.MarkerX}}" x2="{{.MarkerX}}" y1="{{.Y0}}" y2="{{.Bottom}}" stroke="#555" stroke-dasharray="4 3"/><text x="{{.MarkerTextX}}" y="{{.MarkerTextY}}">measuring →</text>
 {{end}}{{range .Lines}}<polyline fill="none" stroke="{{.Color}}" stroke-width="1.5" points="{{.Points}}"/>
 <rect x="{{.LegendX}}" y="{{.LegendY}}" width="10" height="10" fill="{{.Color}}"/><text x="{{.LegendTextX}}" y="{{.LegendTextY}}">{{.Name}}</text>
 {{end}}</svg>{{end}}{{end}}`

@@ -1,0 +1,344 @@
+package lab
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// The CloneSet scenario (`myriad bench cloneset`) scales one CloneSet from
+// 0 to P pods, then rolls out image changes on it: in place, by
+// recreating every pod, and (to cancel drift) in place again, all in one
+// run on one cluster. Each phase is timed from the write that starts it to
+// the pod-watch event after which every pod runs the phase's image and is
+// available, with the CloneSet's status agreeing. This file reduces the
+// phases to the seed's comparison ("in-place update is up to 80% faster")
+// and judges the run; clonesetbench_pods.go follows the pods.
+
+// Phase kinds of the CloneSet scenario.
+const (
+	CloneSetScale    = "scale"
+	CloneSetInPlace  = "in-place"
+	CloneSetRecreate = "recreate"
+)
+
+// managerFlowSchema is the flow schema `myriad up` gives myriad-manager.
+const managerFlowSchema = "myriad-manager"
+
+// sharedMachineCores is how much CPU other work may use during a phase
+// before the result warns that the machine was shared.
+const sharedMachineCores = 0.25
+
+// CloneSetPhaseInput is one phase as the bench ran it.
+type CloneSetPhaseInput struct {
+	Kind  string
+	Image string
+	Want  int
+	// Start is when the write was sent, End when the phase was done or
+	// given up.
+	Start, End time.Time
+	// WriteSeconds is how long the write itself took.
+	WriteSeconds float64
+	// ProcFrom and ProcTo bound the process samples that belong to the
+	// phase: one was taken just before the write, one just after the end.
+	// Zero means Start and End.
+	ProcFrom, ProcTo time.Time
+	// MachineCPUSeconds is what every core of the machine spent busy over
+	// the same window (ReadMachineCPU); nil when unknown.
+	MachineCPUSeconds *float64
+	Err               string
+	Pods              CloneSetPodFigures
+	// API is what the API server(s) served during the phase; nil when a
+	// scrape failed.
+	API *APIRequestDelta
+	// Manager is ManagerCounters over the phase; nil when not scraped.
+	Manager map[string]float64
+}
+
+// CloneSetBenchInput is everything a CloneSet result is built from. Its
+// Info carries the process series (SetProcesses) that each phase's figures
+// are cut from.
+type CloneSetBenchInput struct {
+	Info  RunInfo
+	Nodes int
+	Pods  int
+	// MaxUnavailable is the flag as given, MaxUnavailablePods resolved.
+	MaxUnavailable     string
+	MaxUnavailablePods int
+	StartupSeconds     *float64
+	// ClusterSampled says the process series are the cluster's (one the
+	// bench started); on an existing cluster only the bench is sampled,
+	// and phases get no CPU totals.
+	ClusterSampled bool
+	Phases         []CloneSetPhaseInput
+	// Skipped names the phases that never started, and why.
+	Skipped []string
+	// Notes are said in the report as they are (how the run was set up).
+	Notes        []string
+	ScrapeErrors []string
+}
+
+// CloneSetBenchResult is result.json of the CloneSet scenario.
+type CloneSetBenchResult struct {
+	RunInfo
+	Nodes              int                `json:"nodes"`
+	Pods               int                `json:"pods"`
+	MaxUnavailable     string             `json:"maxUnavailable"`
+	MaxUnavailablePods int                `json:"maxUnavailablePods"`
+	StartupSeconds     *float64           `json:"startupSeconds,omitempty"`
+	Phases             []CloneSetPhase    `json:"phases"`
+	Comparison         CloneSetComparison `json:"comparison"`
+	Skipped            []string           `json:"skipped,omitempty"`
+	Notes              []string           `json:"notes,omitempty"`
+	ScrapeErrors       []string           `json:"scrapeErrors,omitempty"`
+}
+
+// CloneSetPhase is one phase's figures.
+type CloneSetPhase struct {
+	Order int       `json:"order"`
+	Kind  string    `json:"kind"`
+	Image string    `json:"image"`
+	Want  int       `json:"want"`
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	Done  bool      `json:"done"`
+	// Seconds is write → done (pods and status); PodsSeconds write → every
+	// pod updated as the pod watch saw it; StatusSeconds write → the
+	// CloneSet's status saying so.
+	Seconds       *float64 `json:"seconds,omitempty"`
+	PodsSeconds   *float64 `json:"podsSeconds,omitempty"`
+	StatusSeconds *float64 `json:"statusSeconds,omitempty"`
+	WriteSeconds  float64  `json:"writeSeconds"`
+	PodsPerSecond *float64 `json:"podsPerSecond,omitempty"`
+	// UpdateLatency is per pod, write → first seen updated.
+	UpdateLatency    Latencies `json:"updateLatency"`
+	Recreated        int       `json:"recreated"`
+	Created          int       `json:"created"`
+	RestartedInPlace int       `json:"restartedInPlace"`
+	// MaxUnavailable is the most pods below Want ever unavailable (rollouts
+	// only: a scale-up starts with every pod missing).
+	MaxUnavailable *int           `json:"maxUnavailable,omitempty"`
+	Final          CloneSetCounts `json:"final"`
+	// Reached says how far a phase that was not done got.
+	Reached string `json:"reached,omitempty"`
+	Err     string `json:"error,omitempty"`
+	// APIWrites are every write the API server(s) served in the phase
+	// except Leases (node heartbeats, which go on whatever the workload
+	// does); PodWrites those on pods and their subresources.
+	APIWrites       float64           `json:"apiWrites"`
+	APIWritesPerPod *float64          `json:"apiWritesPerPod,omitempty"`
+	PodWrites       float64           `json:"podWrites"`
+	PodWritesPerPod *float64          `json:"podWritesPerPod,omitempty"`
+	LeaseWrites     float64           `json:"leaseWrites"`
+	APIRequests     []APIRequestCount `json:"apiRequests,omitempty"`
+	// APIFlows are the requests by API priority flow schema: who made them.
+	APIFlows []APIFlowCount `json:"apiFlows,omitempty"`
+	// ManagerRequests are the requests of the myriad-manager flow schema
+	// (the CloneSet controller's, reads included); nil when the API
+	// server did not count it.
+	ManagerRequests       *float64           `json:"managerRequests,omitempty"`
+	ManagerRequestsPerPod *float64           `json:"managerRequestsPerPod,omitempty"`
+	Manager               map[string]float64 `json:"manager,omitempty"`
+	Processes             []ProcSummary      `json:"processes,omitempty"`
+	// CPUSeconds is every sampled process's CPU over the phase;
+	// OtherCPUSeconds what the rest of the machine used meanwhile (other
+	// work on a shared machine), MachineCPUSeconds both.
+	CPUSeconds        *float64        `json:"cpuSeconds,omitempty"`
+	OtherCPUSeconds   *float64        `json:"otherCPUSeconds,omitempty"`
+	MachineCPUSeconds *float64        `json:"machineCPUSeconds,omitempty"`
+	Series            []CloneSetPoint `json:"series"`
+}
+
+// CloneSetComparison is in place against ReCreate, same run, same pods.
+type CloneSetComparison struct {
+	InPlaceSeconds  []float64 `json:"inPlaceSeconds"`
+	RecreateSeconds []float64 `json:"recreateSeconds"`
+	// InPlaceMean and RecreateMean are over the finished phases of each
+	// kind; the ratio is RecreateMean / InPlaceMean, and in place is
+	// InPlaceFasterPercent = (1 - InPlaceMean/RecreateMean) * 100 faster.
+	InPlaceMean          *float64 `json:"inPlaceMeanSeconds,omitempty"`
+	RecreateMean         *float64 `json:"recreateMeanSeconds,omitempty"`
+	RecreateOverInPlace  *float64 `json:"recreateOverInPlace,omitempty"`
+	InPlaceFasterPercent *float64 `json:"inPlaceFasterPercent,omitempty"`
+	// Writes per pod and CPU seconds (all processes), means per kind.
+	InPlaceWritesPerPod  *float64 `json:"inPlaceWritesPerPod,omitempty"`
+	RecreateWritesPerPod *float64 `json:"recreateWritesPerPod,omitempty"`
+	InPlaceCPUSeconds    *float64 `json:"inPlaceCPUSeconds,omitempty"`
+	RecreateCPUSeconds   *float64 `json:"recreateCPUSeconds,omitempty"`
+}
+
+// BuildCloneSetBenchResult reduces the phases and judges the run: it
+// passes when every phase was done, no pod was recreated by an in-place
+// rollout, every pod was recreated by the ReCreate one, and no rollout
+// made more pods unavailable than maxUnavailable allows.
+func BuildCloneSetBenchResult(in CloneSetBenchInput) *CloneSetBenchResult {
+	r := &CloneSetBenchResult{RunInfo: in.Info, Nodes: in.Nodes, Pods: in.Pods, MaxUnavailable: in.MaxUnavailable,
+		MaxUnavailablePods: in.MaxUnavailablePods, StartupSeconds: in.StartupSeconds, Skipped: in.Skipped, Notes: in.Notes,
+		ScrapeErrors: in.ScrapeErrors}
+	var reasons, warnings []string
+	for i, p := range in.Phases {
+		ph := cloneSetPhase(i+1, p, in.Info.ProcessSeries, in.ClusterSampled)
+		r.Phases = append(r.Phases, ph)
+		name := fmt.Sprintf("phase %d (%s)", ph.Order, ph.Kind)
+		if !ph.Done {
+			why := ph.Err
+			if why == "" {
+				why = "not done"
+			}
+			reasons = append(reasons, fmt.Sprintf("%s stopped: %s; reached %s", name, why, ph.Reached))
+			continue
+		}
+		switch ph.Kind {
+		case CloneSetInPlace:
+			if ph.Recreated > 0 {
+				reasons = append(reasons, fmt.Sprintf("%s recreated %d pods; an image-only change must keep every pod", name, ph.Recreated))
+			}
+		case CloneSetRecreate:
+			if ph.Recreated != ph.Want {
+				reasons = append(reasons, fmt.Sprintf("%s recreated %d of %d pods", name, ph.Recreated, ph.Want))
+			}
+		}
+		if o := ph.OtherCPUSeconds; o != nil && *o > sharedMachineCores*ph.End.Sub(ph.Start).Seconds() {
+			warnings = append(warnings, fmt.Sprintf("%s shared the machine: other work used %.1f cores on average, so its times are longer than on a quiet machine", name, *o/ph.End.Sub(ph.Start).Seconds()))
+		}
+		if ph.MaxUnavailable != nil && *ph.MaxUnavailable > in.MaxUnavailablePods {
+			reasons = append(reasons, fmt.Sprintf("%s had %d pods unavailable at once; maxUnavailable %s allows %d", name, *ph.MaxUnavailable, in.MaxUnavailable, in.MaxUnavailablePods))
+		}
+	}
+	for _, s := range in.Skipped {
+		warnings = append(warnings, "not run: "+s)
+	}
+	if len(in.ScrapeErrors) > 0 {
+		warnings = append(warnings, fmt.Sprintf("%d metrics scrapes failed; API and manager figures of those phases are missing (see scrapeErrors)", len(in.ScrapeErrors)))
+	}
+	r.Comparison = compareCloneSetPhases(r.Phases)
+	r.judge(reasons, warnings)
+	return r
+}
+
+func cloneSetPhase(order int, p CloneSetPhaseInput, procs map[string][]ProcSample, clusterSampled bool) CloneSetPhase {
+	f := p.Pods
+	ph := CloneSetPhase{Order: order, Kind: p.Kind, Image: p.Image, Want: p.Want, Start: p.Start, End: p.End,
+		WriteSeconds: p.WriteSeconds, Recreated: f.Recreated, Created: f.Created, RestartedInPlace: f.RestartedInPlace,
+		Final: f.Final, Err: p.Err, Series: f.Series, UpdateLatency: SummarizeLatencies(append([]float64(nil), f.UpdatedSeconds...)),
+		Manager: p.Manager}
+	since := func(t *time.Time) *float64 {
+		if t == nil {
+			return nil
+		}
+		return some(t.Sub(p.Start).Seconds())
+	}
+	ph.Seconds, ph.PodsSeconds, ph.StatusSeconds = since(f.DoneAt), since(f.PodsDoneAt), since(f.StatusDoneAt)
+	ph.Done = f.DoneAt != nil && p.Err == ""
+	if ph.Seconds != nil && *ph.Seconds > 0 {
+		ph.PodsPerSecond = some(float64(p.Want) / *ph.Seconds)
+	}
+	if p.Kind != CloneSetScale {
+		ph.MaxUnavailable = some(f.MaxUnavailable)
+	}
+	if !ph.Done {
+		ph.Reached = fmt.Sprintf("%d of %d pods updated (%d available, %d live, %d terminating) after %s",
+			f.Final.Updated, p.Want, f.Final.Available, f.Final.Live, f.Final.Terminating, p.End.Sub(p.Start).Round(time.Second))
+		if f.PodsDoneAt != nil && f.StatusDoneAt == nil {
+			ph.Reached += "; every pod was updated but the CloneSet's status never said so"
+		}
+	}
+	perPod := func(v float64) *float64 {
+		if p.Want == 0 {
+			return nil
+		}
+		return some(v / float64(p.Want))
+	}
+	if p.API != nil {
+		ph.APIRequests, ph.APIFlows = p.API.Kinds, p.API.Flows
+		for _, c := range p.API.Kinds {
+			if !c.Writes() {
+				continue
+			}
+			switch {
+			case strings.HasPrefix(c.Resource, "leases."):
+				ph.LeaseWrites += c.Count
+				continue
+			case c.Resource == "pods" || strings.HasPrefix(c.Resource, "pods/"):
+				ph.PodWrites += c.Count
+			}
+			ph.APIWrites += c.Count
+		}
+		ph.APIWritesPerPod, ph.PodWritesPerPod = perPod(ph.APIWrites), perPod(ph.PodWrites)
+		for _, f := range p.API.Flows {
+			if f.FlowSchema == managerFlowSchema {
+				ph.ManagerRequests, ph.ManagerRequestsPerPod = some(f.Count), perPod(f.Count)
+			}
+		}
+	}
+	from, to := p.ProcFrom, p.ProcTo
+	if from.IsZero() {
+		from = p.Start
+	}
+	if to.IsZero() {
+		to = p.End
+	}
+	if len(procs) > 0 && !to.IsZero() {
+		cpu := 0.0
+		for _, s := range summarizeProcs(procs, from, to) {
+			if s.Samples == 0 {
+				continue // a name the process had only before the phase
+			}
+			ph.Processes = append(ph.Processes, s)
+			cpu += s.CPUSeconds
+		}
+		if !clusterSampled {
+			return ph
+		}
+		ph.CPUSeconds = some(cpu)
+		if p.MachineCPUSeconds != nil {
+			ph.MachineCPUSeconds = p.MachineCPUSeconds
+			ph.OtherCPUSeconds = some(max(0, *p.MachineCPUSeconds-cpu))
+		}
+	}
+	return ph
+}
+
+func compareCloneSetPhases(phases []CloneSetPhase) CloneSetComparison {
+	var c CloneSetComparison
+	var inWrites, reWrites, inCPU, reCPU []float64
+	for _, p := range phases {
+		if !p.Done || p.Seconds == nil {
+			continue
+		}
+		switch p.Kind {
+		case CloneSetInPlace:
+			c.InPlaceSeconds = append(c.InPlaceSeconds, *p.Seconds)
+			inWrites, inCPU = appendIfSet(inWrites, p.APIWritesPerPod), appendIfSet(inCPU, p.CPUSeconds)
+		case CloneSetRecreate:
+			c.RecreateSeconds = append(c.RecreateSeconds, *p.Seconds)
+			reWrites, reCPU = appendIfSet(reWrites, p.APIWritesPerPod), appendIfSet(reCPU, p.CPUSeconds)
+		}
+	}
+	c.InPlaceMean, c.RecreateMean = meanOf(c.InPlaceSeconds), meanOf(c.RecreateSeconds)
+	c.RecreateOverInPlace = ratio(c.RecreateMean, c.InPlaceMean)
+	if q := ratio(c.InPlaceMean, c.RecreateMean); q != nil {
+		c.InPlaceFasterPercent = some((1 - *q) * 100)
+	}
+	c.InPlaceWritesPerPod, c.RecreateWritesPerPod = meanOf(inWrites), meanOf(reWrites)
+	c.InPlaceCPUSeconds, c.RecreateCPUSeconds = meanOf(inCPU), meanOf(reCPU)
+	return c
+}
+
+func appendIfSet(s []float64, v *float64) []float64 {
+	if v == nil {
+		return s
+	}
+	return append(s, *v)
+}
+
+func meanOf(v []float64) *float64 {
+	if len(v) == 0 {
+		return nil
+	}
+	sum := 0.0
+	for _, x := range v {
+		sum += x
+	}
+	return some(sum / float64(len(v)))
+}

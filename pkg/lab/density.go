@@ -1,0 +1,307 @@
+package lab
+
+import (
+	"fmt"
+	"time"
+)
+
+// The density scenario grows a cluster to a size in phases — nodes Ready,
+// pods Running (through Deployments), objects stored — then holds it, and
+// judges API call latency and pod startup latency against SIG
+// scalability's SLOs in every phase. This file turns what the scenario
+// recorded into result.json's figures and the verdict.
+
+// Density phases, in the order they run.
+const (
+	PhaseNodes   = "nodes"
+	PhasePods    = "pods"
+	PhaseObjects = "objects"
+	PhaseHold    = "hold"
+)
+
+// DensityTarget is the size a run asks for.
+type DensityTarget struct {
+	Nodes       int     `json:"nodes"`
+	Pods        int     `json:"pods"`
+	Objects     int64   `json:"objects"`
+	HoldSeconds float64 `json:"holdSeconds"`
+}
+
+// DensityPhaseInput is one phase as the scenario ran it.
+type DensityPhaseInput struct {
+	Name     string
+	From, To time.Time
+	// Err is why the phase stopped short of its target; nil if it got there.
+	Err error
+	// Reached says what it got to, e.g. "20000 of 20000 pods Running".
+	Reached string
+	// Start and End are the API snapshots at its boundaries; zero when
+	// none was taken (the nodes phase of a cluster the bench started has
+	// no start: the API server was not up yet).
+	Start, End APISnapshot
+}
+
+// DensityInput is everything a density result is built from.
+type DensityInput struct {
+	// Run is the result's head, made when the run began (NewRunInfo), so
+	// it carries the machine's load at the start.
+	Run       RunInfo
+	StoppedAt time.Time
+	Target    DensityTarget
+	// Phases are in order; a phase that never began is absent.
+	Phases []DensityPhaseInput
+	// Interrupted says the user stopped the run (Ctrl-C).
+	Interrupted bool
+	Pods        *PodStartup
+	Client      *ClientTimings
+	Counts      []ObjectCount
+	Procs       map[string][]ProcSample
+	// Ready is nil when node readiness was not tracked.
+	Ready *Readiness
+	// ReadyNodes is how many nodes were Ready when the nodes phase ended.
+	ReadyNodes int
+	// ChartPoints are the API recorder's interval points.
+	ChartPoints  []APIPoint
+	ScrapeErrors []string
+	// Notes are facts the report must state (e.g. "etcd not reachable").
+	Notes []string
+	// StartupStep is the bucket width of startup latency over time.
+	StartupStep time.Duration
+}
+
+// DensityResult is result.json of the density scenario. Latencies in
+// seconds, sizes in bytes; a nil figure was not measured.
+type DensityResult struct {
+	RunInfo
+	Target  DensityTarget  `json:"target"`
+	Reached DensityReached `json:"reached"`
+	// StoppedIn is the phase that did not reach its target ("" when every
+	// phase did); RunInfo.StoppedEarly says why.
+	StoppedIn string               `json:"stoppedIn,omitempty"`
+	Phases    []DensityPhaseResult `json:"phases"`
+	// SLOs are judged over everything after the nodes phase.
+	SLOs       []SLOVerdict      `json:"slos"`
+	PodStartup PodStartupSummary `json:"podStartup"`
+	// Objects are the counts taken through the API, ObjectCountMethod how.
+	Objects           []ObjectCount      `json:"objectCounts"`
+	ObjectCountMethod string             `json:"objectCountMethod"`
+	Etcd              DensityEtcd        `json:"etcd"`
+	Readiness         *ReadinessSummary  `json:"readiness,omitempty"`
+	Client            []ClientLatencyRow `json:"client"`
+	Notes             []string           `json:"notes,omitempty"`
+	ScrapeErrors      []string           `json:"scrapeErrors,omitempty"`
+	Series            DensitySeries      `json:"series"`
+}
+
+// DensityReached is how far the run got.
+type DensityReached struct {
+	Nodes int `json:"nodes"`
+	// PodsRunning is the most of the scenario's pods Running at once.
+	PodsRunning int `json:"podsRunning"`
+	// Objects is the last count; nil when none was taken.
+	Objects *int64 `json:"objects,omitempty"`
+}
+
+// DensityPhaseResult is one phase's figures.
+type DensityPhaseResult struct {
+	Name     string    `json:"name"`
+	From     time.Time `json:"from"`
+	To       time.Time `json:"to"`
+	Seconds  float64   `json:"seconds"`
+	Complete bool      `json:"complete"`
+	Reached  string    `json:"reached"`
+	Error    string    `json:"error,omitempty"`
+	// API is every SLO pair the API server served in the phase; nil when
+	// its metrics were not scraped at both ends.
+	API  []APILatencyRow `json:"api,omitempty"`
+	SLOs []SLOVerdict    `json:"slos,omitempty"`
+	// PodStartup is over the pods that turned Running in the phase.
+	PodStartup        PodStartupSummary `json:"podStartup"`
+	RequestsPerSecond *float64          `json:"requestsPerSecond,omitempty"`
+}
+
+// DensityEtcd is etcd's database size over the run.
+type DensityEtcd struct {
+	DBStartBytes *float64 `json:"dbStartBytes,omitempty"`
+	DBEndBytes   *float64 `json:"dbEndBytes,omitempty"`
+	DBMaxBytes   *float64 `json:"dbMaxBytes,omitempty"`
+}
+
+// DensitySeries are the time series behind the charts (processes are in
+// RunInfo).
+type DensitySeries struct {
+	Running []RunningPoint `json:"running"`
+	Startup []StartupPoint `json:"startup"`
+	API     []APIPoint     `json:"api"`
+	Ready   []ReadyPoint   `json:"ready,omitempty"`
+}
+
+// BuildDensityResult summarizes a density run and judges it: it passes
+// only if every phase reached its target, every SLO held in every phase,
+// no node fell NotReady and no component restarted.
+func BuildDensityResult(in DensityInput) *DensityResult {
+	res := &DensityResult{
+		RunInfo: in.Run,
+		Target:  in.Target, Objects: in.Counts, ObjectCountMethod: ObjectCountMethod,
+		Notes: in.Notes, ScrapeErrors: in.ScrapeErrors,
+		Reached: DensityReached{Nodes: in.ReadyNodes},
+	}
+	var samples []StartupSample
+	if in.Pods != nil {
+		samples = in.Pods.Samples()
+		res.Series.Running = in.Pods.Points()
+		for _, p := range res.Series.Running {
+			res.Reached.PodsRunning = max(res.Reached.PodsRunning, p.Running)
+		}
+		res.Reached.PodsRunning = max(res.Reached.PodsRunning, in.Pods.Current().Running)
+		res.Series.Startup = StartupOverTime(samples, in.Run.StartedAt, in.StartupStep)
+	}
+	if n := len(in.Counts); n > 0 {
+		res.Reached.Objects = &in.Counts[n-1].Total
+	}
+	// Everything after the cluster reached its node count.
+	after := in.Run.StartedAt
+	var first, last APISnapshot
+	for _, p := range in.Phases {
+		pr := DensityPhaseResult{Name: p.Name, From: p.From, To: p.To, Seconds: p.To.Sub(p.From).Seconds(),
+			Complete: p.Err == nil, Reached: p.Reached, PodStartup: SummarizeStartup(samples, p.From, p.To)}
+		if p.Err != nil {
+			pr.Error = p.Err.Error()
+			if res.StoppedIn == "" {
+				res.StoppedIn, res.StoppedEarly = p.Name, fmt.Sprintf("in the %s phase: %s", p.Name, pr.Error)
+			}
+		}
+		if p.Name == PhaseNodes {
+			after = p.To
+		} else if !p.Start.At.IsZero() && first.At.IsZero() {
+			first = p.Start
+		}
+		if !p.End.At.IsZero() {
+			last = p.End
+		}
+		if p.Start.Latencies != nil && p.End.Latencies != nil {
+			pr.API, pr.SLOs = JudgeAPILatency(p.End.Latencies.Sub(p.Start.Latencies))
+			pr.RequestsPerSecond = requestRate(p.Start, p.End)
+		}
+		if pr.PodStartup.SLI.Count > 0 {
+			pr.SLOs = append(pr.SLOs, JudgePodStartup(pr.PodStartup.SLI))
+		}
+		res.Phases = append(res.Phases, pr)
+	}
+	if first.Latencies != nil && last.Latencies != nil {
+		_, res.SLOs = JudgeAPILatency(last.Latencies.Sub(first.Latencies))
+	}
+	res.PodStartup = SummarizeStartup(samples, after, in.StoppedAt)
+	if res.PodStartup.SLI.Count > 0 {
+		res.SLOs = append(res.SLOs, JudgePodStartup(res.PodStartup.SLI))
+	}
+	res.Series.API = in.ChartPoints
+	res.Etcd = etcdOverRun(in.ChartPoints, in.Phases)
+	res.Finish(in.StoppedAt, in.Procs)
+	if in.Ready != nil {
+		rs := in.Ready.Summarize(after, in.StoppedAt)
+		res.Readiness = &rs
+		res.Series.Ready = in.Ready.Points()
+	}
+	if in.Client != nil {
+		res.Client = in.Client.Rows()
+	}
+	res.judge(densityVerdict(in, res))
+	return res
+}
+
+func requestRate(from, to APISnapshot) *float64 {
+	return counterRate(from.Requests, to.Requests, to.At.Sub(from.At))
+}
+
+// counterRate is a counter's increase per second; nil when either reading
+// is missing or the counter went back (its process restarted).
+func counterRate(prev, cur *float64, over time.Duration) *float64 {
+	if prev == nil || cur == nil || *cur < *prev || over <= 0 {
+		return nil
+	}
+	return finite((*cur - *prev) / over.Seconds())
+}
+
+// etcdOverRun takes the DB size at the first and last points that have
+// it, and the largest.
+func etcdOverRun(points []APIPoint, phases []DensityPhaseInput) DensityEtcd {
+	var e DensityEtcd
+	consider := func(v *float64) {
+		if v == nil {
+			return
+		}
+		if e.DBStartBytes == nil {
+			e.DBStartBytes = v
+		}
+		e.DBEndBytes = v
+		if e.DBMaxBytes == nil || *v > *e.DBMaxBytes {
+			e.DBMaxBytes = v
+		}
+	}
+	for _, p := range phases {
+		if p.Start.At.IsZero() {
+			continue
+		}
+		consider(p.Start.EtcdDBBytes)
+		break
+	}
+	for _, p := range points {
+		consider(p.EtcdDBBytes)
+	}
+	if n := len(phases); n > 0 {
+		consider(phases[n-1].End.EtcdDBBytes)
+	}
+	return e
+}
+
+// densityVerdict gives the reasons a run fails (besides stopping early,
+// which judge adds) and the warnings.
+func densityVerdict(in DensityInput, res *DensityResult) (reasons, warnings []string) {
+	fail := func(format string, a ...any) { reasons = append(reasons, fmt.Sprintf(format, a...)) }
+	warn := func(format string, a ...any) { warnings = append(warnings, fmt.Sprintf(format, a...)) }
+	ran := map[string]bool{}
+	for _, p := range res.Phases {
+		ran[p.Name] = true
+	}
+	if res.StoppedIn == "" {
+		if in.Interrupted {
+			fail("interrupted")
+		}
+		for _, name := range []string{PhaseNodes, PhasePods, PhaseObjects, PhaseHold} {
+			if !ran[name] && !in.Interrupted {
+				fail("the %s phase never ran", name)
+			}
+		}
+	}
+	for _, p := range res.Phases {
+		for _, s := range p.SLOs {
+			if !s.Pass {
+				fail("%s phase: %s SLO missed: %s", p.Name, s.Class, s)
+			}
+		}
+		if p.API == nil && p.Name != PhaseNodes {
+			warn("%s phase: no API latency (the API server's metrics were not scraped at both ends)", p.Name)
+		}
+	}
+	if r := res.Readiness; r != nil && r.FalseNotReady > 0 {
+		first := r.Examples[0]
+		fail("%d node(s) went NotReady after the cluster reached its size; first %s at %s (%s %s)",
+			r.Nodes, first.Node, first.At.Format(time.TimeOnly), first.To, first.Reason)
+	}
+	for _, p := range res.Processes {
+		if p.Restarts > 0 {
+			fail("%s restarted %d time(s)", p.Name, p.Restarts)
+		}
+	}
+	if res.PodStartup.SLI.Count == 0 && ran[PhasePods] {
+		warn("no pod startup was observed")
+	}
+	if c := res.Objects; len(c) > 0 && len(c[len(c)-1].Uncounted) > 0 {
+		warn("%d resource type(s) could not be counted; the object count is a lower bound", len(c[len(c)-1].Uncounted))
+	}
+	if len(res.ScrapeErrors) > 0 {
+		warn("%d distinct scrape error(s), see scrapeErrors", len(res.ScrapeErrors))
+	}
+	return reasons, warnings
+}

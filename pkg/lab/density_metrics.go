@@ -1,0 +1,233 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"k8s.io/utils/clock"
+)
+
+// Metric names the density scenario reads besides the soak's.
+const (
+	metricResourceObjects = "apiserver_resource_objects"
+	// metricStorageSize is the API server's view of etcd's file size: the
+	// DB size of a cluster whose etcd the bench cannot reach.
+	metricStorageSize = "apiserver_storage_size_bytes"
+)
+
+// APISnapshot is one round of scrapes of the API server(s) and etcd,
+// cumulative since each process started. A nil field was not available.
+type APISnapshot struct {
+	At        time.Time
+	Latencies APILatencies // nil when an API server scrape failed
+	Requests  *float64     // apiserver_request_total, all API servers
+	// Objects is apiserver_resource_objects summed: what the API server
+	// last counted in etcd (it recounts about once a minute).
+	Objects *float64
+	// EtcdDBBytes is etcd's database file size.
+	EtcdDBBytes *float64
+}
+
+// APIPoint is one scrape interval of the density run.
+type APIPoint struct {
+	At time.Time `json:"t"`
+	// VerbP99 is the p99 per verb over the interval, every SLO request.
+	VerbP99           map[string]float64 `json:"verbP99Seconds,omitempty"`
+	RequestsPerSecond *float64           `json:"requestsPerSecond,omitempty"`
+	Objects           *float64           `json:"objects,omitempty"`
+	EtcdDBBytes       *float64           `json:"etcdDBBytes,omitempty"`
+}
+
+// APIRecorder scrapes the API server(s) and etcd every Interval, keeps one
+// APIPoint per interval for the charts, and takes snapshots on demand at
+// phase boundaries. Scrapes are serialized, so a boundary never races the
+// periodic one.
+type APIRecorder struct {
+	APIServers []*Scraper
+	// Etcd may be nil (a cluster whose etcd is out of reach); the DB size
+	// then comes from the API server's apiserver_storage_size_bytes.
+	Etcd     *Scraper
+	Interval time.Duration
+	Clock    clock.WithTicker
+
+	scrapeMu sync.Mutex
+	mu       sync.Mutex
+	last     APISnapshot
+	points   []APIPoint
+	errs     []string
+	seenErrs map[string]bool
+}
+
+// Run scrapes every Interval until ctx ends.
+func (r *APIRecorder) Run(ctx context.Context) {
+	t := r.Clock.NewTicker(r.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C():
+			r.Snapshot(ctx)
+		}
+	}
+}
+
+// Snapshot scrapes now, appends an interval point and returns the
+// snapshot, with anything a failed scrape lacked carried over from the last
+// good one (and the failure kept for the report).
+func (r *APIRecorder) Snapshot(ctx context.Context) APISnapshot {
+	r.scrapeMu.Lock()
+	defer r.scrapeMu.Unlock()
+	cur, err := r.scrape(ctx)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ctx.Err() != nil {
+		// Stopped mid-scrape: nothing went wrong, nothing was measured.
+		return r.last
+	}
+	if err != nil {
+		r.noteError(err)
+	}
+	prev := r.last
+	if !prev.At.IsZero() {
+		r.points = append(r.points, apiInterval(prev, cur))
+	}
+	if cur.Latencies == nil {
+		cur.Latencies, cur.Requests = prev.Latencies, prev.Requests
+	}
+	if cur.Objects == nil {
+		cur.Objects = prev.Objects
+	}
+	if cur.EtcdDBBytes == nil {
+		cur.EtcdDBBytes = prev.EtcdDBBytes
+	}
+	r.last = cur
+	return cur
+}
+
+// Last is the latest snapshot without scraping.
+func (r *APIRecorder) Last() APISnapshot {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last
+}
+
+// Points are the interval points so far.
+func (r *APIRecorder) Points() []APIPoint {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]APIPoint(nil), r.points...)
+}
+
+// Errors are the first distinct scrape failures.
+func (r *APIRecorder) Errors() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.errs...)
+}
+
+func (r *APIRecorder) noteError(err error) {
+	if r.seenErrs == nil {
+		r.seenErrs = map[string]bool{}
+	}
+	msg := err.Error()
+	if !r.seenErrs[msg] && len(r.errs) < maxScrapeErrorsKept {
+		r.seenErrs[msg] = true
+		r.errs = append(r.errs, fmt.Sprintf("%s: %s", r.Clock.Now().Format(time.TimeOnly), msg))
+	}
+}
+
+func (r *APIRecorder) scrape(ctx context.Context) (APISnapshot, error) {
+	s := APISnapshot{At: r.Clock.Now()}
+	var errs []error
+	var lat APILatencies
+	var requests, objects, storage *float64
+	complete := len(r.APIServers) > 0
+	for _, sc := range r.APIServers {
+		f, err := sc.Scrape(ctx)
+		if err != nil {
+			errs = append(errs, err)
+			complete = false
+			continue
+		}
+		if l, ok := RequestLatencies(f); ok {
+			lat = lat.Add(l)
+		}
+		requests = addOpt(requests, f, metricAPIRequests)
+		// Every API server counts the same etcd: one answer is enough.
+		if objects == nil {
+			objects = storedObjects(f)
+		}
+		if storage == nil {
+			storage = valuePtr(f.Value(metricStorageSize, nil))
+		}
+	}
+	// A partial sum across API servers would read as a drop in counts.
+	if complete {
+		s.Latencies, s.Requests = lat, requests
+		if s.Latencies == nil {
+			s.Latencies = APILatencies{}
+		}
+	}
+	s.Objects = objects
+	if r.Etcd != nil {
+		if f, err := r.Etcd.Scrape(ctx); err != nil {
+			errs = append(errs, err)
+		} else {
+			s.EtcdDBBytes = valuePtr(f.Value(metricEtcdDBSize, nil))
+		}
+	} else {
+		s.EtcdDBBytes = storage
+	}
+	return s, errors.Join(errs...)
+}
+
+// addOpt adds the metric's value in f to sum; nil stays nil when absent.
+func addOpt(sum *float64, f Families, name string) *float64 {
+	v, ok := f.Value(name, nil)
+	if !ok {
+		return sum
+	}
+	if sum != nil {
+		v += *sum
+	}
+	return &v
+}
+
+func apiInterval(prev, cur APISnapshot) APIPoint {
+	p := APIPoint{At: cur.At, Objects: cur.Objects, EtcdDBBytes: cur.EtcdDBBytes}
+	if cur.Latencies != nil && prev.Latencies != nil {
+		for verb, h := range cur.Latencies.Sub(prev.Latencies).ByVerb() {
+			if q := finite(h.Quantile(0.99)); q != nil {
+				if p.VerbP99 == nil {
+					p.VerbP99 = map[string]float64{}
+				}
+				p.VerbP99[verb] = *q
+			}
+		}
+	}
+	p.RequestsPerSecond = requestRate(prev, cur)
+	return p
+}
+
+// storedObjects sums apiserver_resource_objects, skipping the -1 of a
+// failed count; nil before the API server's first count (all zero).
+func storedObjects(f Families) *float64 {
+	mf, ok := f[metricResourceObjects]
+	if !ok {
+		return nil
+	}
+	sum := 0.0
+	for _, m := range mf.GetMetric() {
+		if v := m.GetGauge().GetValue(); v > 0 {
+			sum += v
+		}
+	}
+	if sum == 0 {
+		return nil
+	}
+	return &sum
+}

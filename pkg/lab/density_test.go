@@ -1,0 +1,158 @@
+package lab
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	clocktesting "k8s.io/utils/clock/testing"
+)
+
+// syntheticDensity is a run of 100 nodes, 1,000 pods and 5,000 objects:
+// nodes for 30s, pods for 60s, objects for 30s, a 60s hold. slowPatch
+// makes pod status patches take 3s in the pods phase.
+func syntheticDensity(t *testing.T, slowPatch bool, stopObjects error) DensityInput {
+	t.Helper()
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	clk := clocktesting.NewFakeClock(t0)
+	pods := NewPodStartup(clk)
+	ready := NewReadiness(clk)
+	for i := range 100 {
+		ready.Observe(simNode("n"+string(rune('a'+i%26))+string(rune('a'+i/26)), corev1.ConditionTrue, false))
+	}
+	// 1,000 pods, created over the pods phase, each Running 1.5s later.
+	for i := range 1000 {
+		created := at(30 + i*60/1000)
+		clk.SetTime(created)
+		pods.Observe(trackedPod(i, created, "", corev1.PodPending))
+		clk.SetTime(created.Add(1500 * time.Millisecond))
+		pods.Observe(trackedPod(i, created, "n1", corev1.PodRunning))
+		pods.Sample()
+	}
+	patch := APIKey{Verb: "PATCH", Resource: "pods", Subresource: "status", Scope: "resource"}
+	post := APIKey{Verb: "POST", Resource: "configmaps", Scope: "resource"}
+	get := APIKey{Verb: "GET", Resource: "configmaps", Scope: "resource"}
+	snap := func(s int, patches, posts int) APISnapshot {
+		p := many(patches, 0.02)
+		if slowPatch && patches > 0 {
+			p = append(many(patches*97/100, 0.02), many(patches-patches*97/100, 3)...)
+		}
+		return APISnapshot{At: at(s), Requests: some(float64(patches + posts)), EtcdDBBytes: some(float64(10+s) * (1 << 20)),
+			Latencies: APILatencies{patch: observed(p...), post: observed(many(posts, 0.04)...), get: observed(many(s, 0.004)...)}}
+	}
+	s30, s90, s120, s180 := snap(30, 0, 0), snap(90, 1000, 0), snap(120, 1000, 4000), snap(180, 1000, 4000)
+	in := DensityInput{
+		Run: RunInfo{Scenario: "density", Machine: Machine{Cores: 2, MemoryBytes: 24 << 30, GoVersion: "go1.26", KubernetesVersion: "v1.37.2"},
+			Parameters: map[string]string{"nodes": "100", "pods": "1000", "objects": "5000"}, StartedAt: t0},
+		StoppedAt: at(180),
+		Target:    DensityTarget{Nodes: 100, Pods: 1000, Objects: 5000, HoldSeconds: 60},
+		Phases: []DensityPhaseInput{
+			{Name: PhaseNodes, From: t0, To: at(30), Reached: "100 of 100 nodes Ready", End: s30},
+			{Name: PhasePods, From: at(30), To: at(90), Reached: "1000 of 1000 pods Running", Start: s30, End: s90},
+			{Name: PhaseObjects, From: at(90), To: at(120), Reached: "5012 objects", Start: s90, End: s120, Err: stopObjects},
+		},
+		Pods: pods, Ready: ready, ReadyNodes: 100, Client: &ClientTimings{},
+		Counts: []ObjectCount{{At: at(90), Phase: PhasePods, Total: 2100, ByResource: map[string]int64{"pods": 1000, "events": 1000, "nodes": 100}},
+			{At: at(120), Phase: PhaseObjects, Total: 5012, ByResource: map[string]int64{"pods": 1000, "events": 1000, "nodes": 100, "configmaps": 2912}}},
+		Procs: map[string][]ProcSample{"kube-apiserver": {
+			{At: at(0), PID: 7, RSSBytes: 300 << 20, CPUSeconds: 1}, {At: at(180), PID: 7, RSSBytes: 900 << 20, CPUSeconds: 91}}},
+		ChartPoints: []APIPoint{{At: at(60), VerbP99: map[string]float64{"PATCH": 0.05}, Objects: some(2000.0), EtcdDBBytes: some(float64(50 << 20))}},
+		StartupStep: 10 * time.Second,
+	}
+	in.Client.SetPhase(PhaseObjects)
+	in.Client.Observe("POST configmaps", 40*time.Millisecond, nil)
+	in.Client.Observe("POST configmaps", 0, errors.New("conflict"))
+	if stopObjects == nil {
+		in.Phases = append(in.Phases, DensityPhaseInput{Name: PhaseHold, From: at(120), To: at(180), Reached: "held 1m0s", Start: s120, End: s180})
+	}
+	return in
+}
+
+func TestDensityResultPasses(t *testing.T) {
+	res := BuildDensityResult(syntheticDensity(t, false, nil))
+	if !res.Verdict.Pass {
+		t.Fatalf("verdict = %+v, want pass", res.Verdict)
+	}
+	if res.Reached.PodsRunning != 1000 || *res.Reached.Objects != 5012 || res.Reached.Nodes != 100 {
+		t.Errorf("reached = %+v", res.Reached)
+	}
+	// Pods ran 1.5s after a whole-second creationTimestamp.
+	if s := res.PodStartup.SLI; s.Count != 1000 || *s.P99 != 1.5 {
+		t.Errorf("pod startup = %+v, want 1000 pods at 1.5s", s)
+	}
+	if len(res.Phases) != 4 || res.Phases[0].API != nil || res.Phases[1].API == nil {
+		t.Fatalf("phases = %+v, want 4 with API figures after the nodes phase", res.Phases)
+	}
+	pods := res.Phases[1]
+	// The 16 pods created in the last second turn Running after the phase ends.
+	if pods.PodStartup.SLI.Count != 984 || pods.RequestsPerSecond == nil || *pods.RequestsPerSecond != 1000.0/60 {
+		t.Errorf("pods phase = %+v", pods)
+	}
+	if e := res.Etcd; *e.DBStartBytes != 40<<20 || *e.DBEndBytes != 190<<20 || *e.DBMaxBytes != 190<<20 {
+		t.Errorf("etcd = start %g end %g max %g", *e.DBStartBytes, *e.DBEndBytes, *e.DBMaxBytes)
+	}
+	if len(res.Client) != 1 || res.Client[0].Errors != 1 || res.Client[0].Count != 1 {
+		t.Errorf("client rows = %+v", res.Client)
+	}
+}
+
+func TestDensityResultFailsOnSLOAndStop(t *testing.T) {
+	res := BuildDensityResult(syntheticDensity(t, true, errors.New("stalled: 40 pods waiting")))
+	if res.Verdict.Pass {
+		t.Fatal("a run with a blown SLO that stopped early passed")
+	}
+	if res.StoppedIn != PhaseObjects || !strings.Contains(res.StoppedEarly, "stalled") {
+		t.Errorf("stopped in %q (%q), want the objects phase, stalled", res.StoppedIn, res.StoppedEarly)
+	}
+	all := strings.Join(res.Verdict.Reasons, "\n")
+	for _, want := range []string{"stopped early", "pods phase: mutating SLO missed", "PATCH pods/status"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("reasons %q lack %q", all, want)
+		}
+	}
+}
+
+func TestDensityReportHasTheFigures(t *testing.T) {
+	res := BuildDensityResult(syntheticDensity(t, true, nil))
+	dir := t.TempDir()
+	path, err := WriteDensityReport(dir, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(html)
+	for _, want := range []string{
+		"Myriad density: 100 nodes, 1000 pods, 5000 objects",
+		"1.50 s",                       // pod startup p99
+		"✗ 2.67 s (PATCH pods/status)", // the blown mutating SLO, with its pair
+		"5012",                         // objects reached
+		"configmaps",                   // object count by type
+		"API call latency, pods phase (server side)",
+		"<polyline",   // charts drawn
+		"pods</text>", // phase marks on the charts
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	var back map[string]any
+	raw, err := os.ReadFile(filepath.Join(dir, "result.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back["scenario"] != "density" || back["stoppedIn"] != nil {
+		t.Errorf("result.json scenario %v stoppedIn %v", back["scenario"], back["stoppedIn"])
+	}
+}
