@@ -28,7 +28,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -335,11 +334,9 @@ func (b *cloneSetBench) run(ctx context.Context, dataDir string) error {
 
 // connect builds the clients and the metrics scrapers.
 func (b *cloneSetBench) connect(kubeconfig string) error {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = kubeconfig
-	rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, nil).ClientConfig()
+	rc, err := restConfig(kubeconfig)
 	if err != nil {
-		return fmt.Errorf("--kubeconfig: %w", err)
+		return err
 	}
 	rc.QPS, rc.Burst, rc.UserAgent = 100, 200, "myriad-bench-cloneset"
 	rc.Timeout = time.Minute

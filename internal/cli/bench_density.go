@@ -27,7 +27,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/utils/clock"
 
@@ -313,11 +312,9 @@ func (d *densityRun) nodesPhase(ctx context.Context, dataDir string) bool {
 
 // connect builds the clients and the metrics recorder.
 func (d *densityRun) connect(kubeconfig string) error {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = kubeconfig
-	rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, nil).ClientConfig()
+	rc, err := restConfig(kubeconfig)
 	if err != nil {
-		return fmt.Errorf("--kubeconfig: %w", err)
+		return err
 	}
 	// The bench paces its own writes (d.writes) before each call, so
 	// client-go's limiter never delays a call the bench is timing.

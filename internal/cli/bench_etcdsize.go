@@ -179,7 +179,7 @@ func runEtcdSize(cmd *cobra.Command, o etcdSizeOptions, target, minFree int64) e
 	<-procsDone
 	freeEnd, _ := diskFree()
 	info.Finish(time.Now(), procs.Series())
-	res := lab.BuildEtcdSizeResult(info, runs, freeStart, freeEnd)
+	res := lab.BuildEtcdSizeResult(info, runs, o.sideBySide, freeStart, freeEnd)
 	path, err := lab.WriteEtcdSizeReport(outDir, res)
 	rows := lab.EtcdSizeRows(res)
 	for _, c := range res.Compare {

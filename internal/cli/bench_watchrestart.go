@@ -219,17 +219,25 @@ func (w *watchRestart) run(ctx context.Context, dataDir string, in *lab.WatchRes
 			return fmt.Errorf("restarting %s before the run: %w", lc.apiServerName(i), err)
 		}
 	}
-	if err := w.startWatchers(ctx, namespaces); err != nil {
-		return fmt.Errorf("starting the watchers: %w", err)
-	}
-	fmt.Fprintf(con, "%d watchers synced; churn %.0f writes/s; restarting %s in %s\n", o.watchers, o.churnRate, lc.apiServerName(o.restartIndex), o.settle)
-
+	// The churn starts before the watchers list, so every API server's
+	// cache has moved past the revision it started at: a watcher's first
+	// resource version is then inside every cache's history, and only the
+	// window moving on (or a restart) can put it outside.
 	wctx := w.watchCtx()
 	churnStart := time.Now()
 	w.wg.Go(func() { w.churn(wctx) })
 	defer func() {
 		in.ChurnWrites, in.ChurnErrors, in.ChurnSeconds = int(w.churnOK.Load()), int(w.churnKO.Load()), time.Since(churnStart).Seconds()
 	}()
+	select {
+	case <-ctx.Done():
+		return errors.New("interrupted before the watchers started")
+	case <-time.After(5 * time.Second):
+	}
+	if err := w.startWatchers(ctx, namespaces); err != nil {
+		return fmt.Errorf("starting the watchers: %w", err)
+	}
+	fmt.Fprintf(con, "%d watchers synced; churn %.0f writes/s; restarting %s in %s\n", o.watchers, o.churnRate, lc.apiServerName(o.restartIndex), o.settle)
 	end := time.Now().Add(o.settle)
 	for time.Now().Before(end) {
 		con.Progress(fmt.Sprintf("watching before the restart: %s left (ETA %s) | bookmarks so far %d | churn writes %d",

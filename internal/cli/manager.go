@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/myriad-dev/myriad/pkg/manager"
 )
@@ -55,11 +54,9 @@ on --health-probe-bind-address, both on loopback unless asked otherwise.`,
 					return usageError{fmt.Errorf("--tls-cert-file and --tls-private-key-file must be in the same directory")}
 				}
 			}
-			rules := clientcmd.NewDefaultClientConfigLoadingRules()
-			rules.ExplicitPath = kubeconfig
-			rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, nil).ClientConfig()
+			rc, err := restConfig(kubeconfig)
 			if err != nil {
-				return fmt.Errorf("--kubeconfig: %w", err)
+				return err
 			}
 			rc.QPS, rc.Burst, rc.UserAgent = qps, burst, "myriad-manager"
 			o.Config = rc

@@ -447,6 +447,9 @@ type EtcdSizeResult struct {
 	// were written, before the first run and after the last.
 	DiskFreeStart uint64 `json:"diskFreeStartBytes"`
 	DiskFreeEnd   uint64 `json:"diskFreeEndBytes"`
+	// SideBySide says the runs grew at the same time; otherwise one after
+	// the other.
+	SideBySide bool `json:"sideBySide"`
 	// Compare is array vs map per size band both runs reached.
 	Compare []EtcdSizeCompare `json:"compare,omitempty"`
 }
@@ -465,8 +468,8 @@ type EtcdSizeCompare struct {
 
 // BuildEtcdSizeResult compares the runs and judges them: a run passes if
 // it stopped for a planned reason (target, time or disk), not an error.
-func BuildEtcdSizeResult(info RunInfo, runs []EtcdSizeRun, freeStart, freeEnd uint64) *EtcdSizeResult {
-	r := &EtcdSizeResult{RunInfo: info, Runs: runs, DiskFreeStart: freeStart, DiskFreeEnd: freeEnd}
+func BuildEtcdSizeResult(info RunInfo, runs []EtcdSizeRun, sideBySide bool, freeStart, freeEnd uint64) *EtcdSizeResult {
+	r := &EtcdSizeResult{RunInfo: info, Runs: runs, SideBySide: sideBySide, DiskFreeStart: freeStart, DiskFreeEnd: freeEnd}
 	byType := map[string]EtcdSizeRun{}
 	for _, run := range runs {
 		byType[run.Freelist] = run

@@ -44,10 +44,14 @@ func EtcdSizeRows(r *EtcdSizeResult) [][]string {
 }
 
 func etcdSizePage(r *EtcdSizeResult) *scenarioPage {
+	together := "The members grow side by side, at the same time in one process, so both see the same machine: on a shared machine, load that changes between runs taken in turn would decide the comparison."
+	if !r.SideBySide {
+		together = "The runs take turns, never at the same time."
+	}
 	p := newScenarioPage("Myriad etcd-size: write and compaction latency as the database grows, map vs array freelist", &r.RunInfo,
 		"An embedded etcd 3.7 member, configured as myriad up configures it (fsync on) except for the bbolt freelist type, is grown with Kubernetes-like writes: "+
 			"new keys, overwrites of existing keys and deletes, values from 512 B to 64 KiB. The history is compacted periodically, keeping the writes since the previous compaction, as the API server does. "+
-			"Each freelist type gets a fresh data directory and the same workload; the runs take turns, never at the same time.")
+			"Each freelist type gets a fresh data directory and the same workload. "+together)
 	rows := EtcdSizeRows(r)
 	p.Tables = append(p.Tables, scenarioTable{Title: "Per freelist", Head: rows[0], Rows: rows[1:],
 		Note: fmt.Sprintf("Free disk where the databases were written: %s before the first run, %s after the last.", bytesH(float64(r.DiskFreeStart)), bytesH(float64(r.DiskFreeEnd)))})
@@ -92,7 +96,7 @@ func etcdSizePage(r *EtcdSizeResult) *scenarioPage {
 	compChart := newChart("Compaction duration, by database size (x: database file, MiB)", "ms", 0, comp)
 	relabelX(&compChart, comp, mibLabel)
 	p.Charts = append(p.Charts, putChart, compChart,
-		newChart("Database file size over each run (x: time since that run began)", "MiB", 0, size),
+		newChart("Database file size (x: time since the run began)", "MiB", 0, size),
 		newChart("Free pages in the database file (file − in use)", "MiB", 0, free))
 	return p
 }

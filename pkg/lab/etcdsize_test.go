@@ -106,7 +106,7 @@ func TestEtcdSizeGrowsToTargetAndCompacts(t *testing.T) {
 	// Grown side by side, the run that did not reach the target first
 	// stopped with its partner: a planned stop.
 	runs[0].StopReason = StopPartner
-	res := BuildEtcdSizeResult(RunInfo{Scenario: "etcd-size", Parameters: map[string]string{}}, runs, 50<<30, 49<<30)
+	res := BuildEtcdSizeResult(RunInfo{Scenario: "etcd-size", Parameters: map[string]string{}}, runs, true, 50<<30, 49<<30)
 	if !res.Verdict.Pass || len(res.Compare) == 0 {
 		t.Fatalf("verdict %+v, %d compared bands", res.Verdict, len(res.Compare))
 	}
@@ -134,7 +134,7 @@ func TestEtcdSizeStopsOnAWriteErrorAndFails(t *testing.T) {
 	if run.StopReason != StopError || !strings.Contains(run.Err, "space exceeded") || run.Puts != 100 {
 		t.Fatalf("stop %q err %q puts %d; want a write error after 100 puts", run.StopReason, run.Err, run.Puts)
 	}
-	res := BuildEtcdSizeResult(RunInfo{}, []EtcdSizeRun{run}, 0, 0)
+	res := BuildEtcdSizeResult(RunInfo{}, []EtcdSizeRun{run}, false, 0, 0)
 	if res.Verdict.Pass || !strings.Contains(res.Verdict.Reasons[0], "space exceeded") {
 		t.Errorf("verdict %+v; want a failure naming the error", res.Verdict)
 	}
@@ -147,7 +147,7 @@ func TestEtcdSizeStopsWhenDiskRunsLow(t *testing.T) {
 	if run.StopReason != StopDisk {
 		t.Fatalf("stopped %q; want %q", run.StopReason, StopDisk)
 	}
-	res := BuildEtcdSizeResult(RunInfo{}, []EtcdSizeRun{run}, 0, 0)
+	res := BuildEtcdSizeResult(RunInfo{}, []EtcdSizeRun{run}, false, 0, 0)
 	if !res.Verdict.Pass || len(res.Verdict.Warnings) == 0 {
 		t.Errorf("verdict %+v; want a pass that warns where the disk stopped it", res.Verdict)
 	}

@@ -200,8 +200,10 @@ func relabelX(c *chart, ss []seriesData, label func(float64) string) {
 	if xmax <= 0 {
 		return
 	}
+	// newChart puts a tick every niceStep(xmax/6) from 0.
+	step := niceStep(xmax / 6)
 	for i := range c.XTicks {
-		c.XTicks[i].Label = label((c.XTicks[i].Pos - c.X0) / c.PW * xmax)
+		c.XTicks[i].Label = label(float64(i) * step)
 	}
 }
 

@@ -23,6 +23,31 @@ func TestBenchScenarios(t *testing.T) {
 		args  []string
 		check func(t *testing.T, r map[string]any)
 	}{
+		{"soak", []string{"soak", "--nodes", "20", "--duration", "20s"}, func(t *testing.T, r map[string]any) {
+			rd, _ := r["readiness"].(map[string]any)
+			if n, _ := rd["readyMin"].(float64); n != 20 {
+				t.Errorf("fewest Ready nodes %v, want 20", rd["readyMin"])
+			}
+			need(t, r, "lease")
+		}},
+		{"heartbeat", []string{"heartbeat", "--nodes", "20", "--duration", "20s"}, func(t *testing.T, r map[string]any) {
+			ratio, _ := r["ratio"].(map[string]any)
+			if b, _ := ratio["bytesPerHeartbeat"].(float64); b <= 1 {
+				t.Errorf("NodeStatus / Lease bytes per heartbeat = %v, want above 1", ratio["bytesPerHeartbeat"])
+			}
+		}},
+		{"scheduler", []string{"scheduler", "--nodes", "20", "--pods", "200"}, func(t *testing.T, r map[string]any) {
+			for _, k := range []string{"kube", "myriad"} {
+				s, _ := r[k].(map[string]any)
+				if f, _ := s["feasible_fraction"].(float64); f != 1 {
+					t.Errorf("%s placed %v of its pods feasibly, want all", k, s["feasible_fraction"])
+				}
+				if p, _ := s["pods_per_second"].(float64); p <= 0 {
+					t.Errorf("%s: no pods_per_second", k)
+				}
+			}
+			need(t, r, "ceiling")
+		}},
 		{"density", []string{"density", "--nodes", "20", "--pods", "200", "--objects", "2000", "--duration", "20s"}, func(t *testing.T, r map[string]any) {
 			need(t, r, "reached")
 			need(t, r, "podStartup")
@@ -51,6 +76,45 @@ func TestBenchScenarios(t *testing.T) {
 						t.Errorf("recreate phase recreated %v pods, want 200", recreated)
 					}
 				}
+			}
+		}},
+		{"watch-restart", []string{"watch-restart", "--objects", "400", "--watchers", "20", "--settle", "15s", "--observe", "60s"}, func(t *testing.T, r map[string]any) {
+			for _, half := range []string{"bookmarksOn", "bookmarksOff"} {
+				h, _ := r[half].(map[string]any)
+				if d, _ := h["disrupted"].(float64); d < 1 {
+					t.Errorf("%s: %v watchers disrupted by the restart, want some", half, h["disrupted"])
+				}
+			}
+		}},
+		{"long-read", []string{"long-read", "--objects", "1000", "--phase-duration", "10s"}, func(t *testing.T, r map[string]any) {
+			phases := list(t, r, "phases")
+			if len(phases) != 5 {
+				t.Fatalf("%d phases, want 5", len(phases))
+			}
+			for _, p := range phases {
+				ph := p.(map[string]any)
+				w, _ := ph["writes"].(map[string]any)
+				if n, _ := w["count"].(float64); n < 1 {
+					t.Errorf("phase %v timed no writes", ph["name"])
+				}
+			}
+		}},
+		{"etcd-size", []string{"etcd-size", "--duration", "15s", "--db-size", "64Mi", "--min-free", "1Gi"}, func(t *testing.T, r map[string]any) {
+			runs := list(t, r, "runs")
+			if len(runs) != 2 {
+				t.Fatalf("%d runs, want map and array", len(runs))
+			}
+			for _, x := range runs {
+				run := x.(map[string]any)
+				if puts, _ := run["puts"].(float64); puts < 1 {
+					t.Errorf("freelist %v: no puts", run["freelist"])
+				}
+			}
+		}},
+		{"failover", []string{"failover", "--rounds", "1", "--nodes", "5", "--replicas", "5"}, func(t *testing.T, r map[string]any) {
+			fw, _ := r["firstWork"].(map[string]any)
+			if c, _ := fw["count"].(float64); c != 1 {
+				t.Errorf("first work timed in %v rounds, want 1", fw["count"])
 			}
 		}},
 	} {
