@@ -499,118 +499,46 @@ func benchPod(label, schedName string, i int) *corev1.Pod {
 
 // createPods creates n pods with bounded concurrency.
 func createPods(ctx context.Context, cs kubernetes.Interface, label, schedName string, n, workers int, progress func(int)) error {
-	var (
-		next, done atomic.Int64
-		firstErr   atomic.Pointer[error]
-		wg         sync.WaitGroup
-	)
-	stop := make(chan struct{})
-	go func() {
-		t := time.NewTicker(500 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				progress(int(done.Load()))
-			}
+	return forEachParallel(ctx, n, workers, progress, func(ctx context.Context, i int) error {
+		_, err := cs.CoreV1().Pods(benchNamespace).Create(ctx, benchPod(label, schedName, i), metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create pod %d: %w", i, err)
 		}
-	}()
-	for range workers {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n || firstErr.Load() != nil {
-					return
-				}
-				_, err := cs.CoreV1().Pods(benchNamespace).Create(ctx, benchPod(label, schedName, i), metav1.CreateOptions{})
-				if err != nil && !apierrors.IsAlreadyExists(err) {
-					err = fmt.Errorf("create pod %d: %w", i, err)
-					firstErr.CompareAndSwap(nil, &err)
-					return
-				}
-				done.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	close(stop)
-	if e := firstErr.Load(); e != nil {
-		return *e
-	}
-	return nil
+		return nil
+	})
 }
 
 // deletePods deletes pods at once (grace period 0) with bounded
 // concurrency; pods already gone are fine.
 func deletePods(ctx context.Context, cs kubernetes.Interface, pods []string, workers int) error {
-	var (
-		next     atomic.Int64
-		firstErr atomic.Pointer[error]
-		wg       sync.WaitGroup
-	)
 	zero := int64(0)
-	for range workers {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(pods) || firstErr.Load() != nil {
-					return
-				}
-				err := cs.CoreV1().Pods(benchNamespace).Delete(ctx, pods[i], metav1.DeleteOptions{GracePeriodSeconds: &zero})
-				if err != nil && !apierrors.IsNotFound(err) {
-					err = fmt.Errorf("delete pod %s: %w", pods[i], err)
-					firstErr.CompareAndSwap(nil, &err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if e := firstErr.Load(); e != nil {
-		return *e
-	}
-	return nil
+	return forEachParallel(ctx, len(pods), workers, func(int) {}, func(ctx context.Context, i int) error {
+		err := cs.CoreV1().Pods(benchNamespace).Delete(ctx, pods[i], metav1.DeleteOptions{GracePeriodSeconds: &zero})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete pod %s: %w", pods[i], err)
+		}
+		return nil
+	})
 }
 
 // bindAll is the ceiling: bind pods to nodes round-robin, no decisions.
+// The phase's end cancels ctx; that is not a binder error.
 func bindAll(ctx context.Context, cs kubernetes.Interface, pods []string, nodes []lab.NodeAlloc, binders int) error {
-	var (
-		next     atomic.Int64
-		firstErr atomic.Pointer[error]
-		wg       sync.WaitGroup
-	)
-	for range binders {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(pods) || firstErr.Load() != nil || ctx.Err() != nil {
-					return
-				}
-				bind := &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: pods[i], Namespace: benchNamespace},
-					Target: corev1.ObjectReference{Kind: "Node", Name: nodes[i%len(nodes)].Name}}
-				var err error
-				for attempt := 0; attempt < 3; attempt++ {
-					if err = cs.CoreV1().Pods(benchNamespace).Bind(ctx, bind, metav1.CreateOptions{}); err == nil || apierrors.IsConflict(err) {
-						// A conflict means the pod is already bound.
-						err = nil
-						break
-					}
-				}
-				if err != nil {
-					err = fmt.Errorf("bind %s: %w", pods[i], err)
-					firstErr.CompareAndSwap(nil, &err)
-					return
-				}
+	err := forEachParallel(ctx, len(pods), binders, func(int) {}, func(ctx context.Context, i int) error {
+		bind := &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: pods[i], Namespace: benchNamespace},
+			Target: corev1.ObjectReference{Kind: "Node", Name: nodes[i%len(nodes)].Name}}
+		var err error
+		for attempt := 0; attempt < 3; attempt++ {
+			if err = cs.CoreV1().Pods(benchNamespace).Bind(ctx, bind, metav1.CreateOptions{}); err == nil || apierrors.IsConflict(err) {
+				return nil // a conflict means the pod is already bound
 			}
-		})
+		}
+		return fmt.Errorf("bind %s: %w", pods[i], err)
+	})
+	if ctx.Err() != nil {
+		return nil
 	}
-	wg.Wait()
-	if e := firstErr.Load(); e != nil {
-		return *e
-	}
-	return nil
+	return err
 }
 
 // bindWatch watches the bench namespace's pods (one informer) and records
