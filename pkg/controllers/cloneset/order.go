@@ -127,14 +127,39 @@ func scatterTerm(ms []*member, term pub.UpdateScatterTerm) []*member {
 // the matching weight terms, or the integer values of the order keys (a
 // missing or non-integer value ranks lowest). Higher ranks update first.
 func updatePriority(s *pub.UpdatePriorityStrategy, pod *corev1.Pod) []int64 {
+	return newRanker(s).rank(pod)
+}
+
+// ranker is a priorityStrategy with its selectors parsed once per pass, not
+// once per pod.
+type ranker struct {
+	strategy *pub.UpdatePriorityStrategy
+	weights  []labels.Selector // nil where a selector does not parse
+}
+
+func newRanker(s *pub.UpdatePriorityStrategy) ranker {
+	r := ranker{strategy: s}
+	if s != nil {
+		for _, t := range s.WeightPriority {
+			sel, err := metav1.LabelSelectorAsSelector(&t.MatchSelector)
+			if err != nil {
+				sel = nil
+			}
+			r.weights = append(r.weights, sel)
+		}
+	}
+	return r
+}
+
+func (r ranker) rank(pod *corev1.Pod) []int64 {
+	s := r.strategy
 	if s == nil {
 		return nil
 	}
 	if len(s.WeightPriority) > 0 {
 		var sum int64
-		for _, t := range s.WeightPriority {
-			sel, err := metav1.LabelSelectorAsSelector(&t.MatchSelector)
-			if err == nil && sel.Matches(labels.Set(pod.Labels)) {
+		for i, t := range s.WeightPriority {
+			if sel := r.weights[i]; sel != nil && sel.Matches(labels.Set(pod.Labels)) {
 				sum += int64(t.Weight)
 			}
 		}

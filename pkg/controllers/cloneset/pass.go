@@ -130,6 +130,7 @@ func (ps *pass) lifecycle(ctx context.Context) bool {
 	for _, n := range ps.cs.Spec.ScaleStrategy.PodsToDelete {
 		toDelete[n] = true
 	}
+	prio := newRanker(ps.cs.Spec.UpdateStrategy.PriorityStrategy)
 	update, ok := ps.revs.templates[ps.revs.update]
 	if !ok {
 		update = &ps.cs.Spec.Template
@@ -155,7 +156,7 @@ func (ps *pass) lifecycle(ctx context.Context) bool {
 			pod:             pod,
 			revision:        rev,
 			specifiedDelete: toDelete[pod.Name] || pod.Labels[pub.SpecifiedDeleteKey] != "",
-			priority:        updatePriority(ps.cs.Spec.UpdateStrategy.PriorityStrategy, pod),
+			priority:        prio.rank(pod),
 		}
 		ps.members = append(ps.members, m)
 		switch {
