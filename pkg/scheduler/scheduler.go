@@ -342,6 +342,10 @@ func (s *Scheduler) bind(ctx context.Context, qp *QueuedPod, pod *v1.Pod, node s
 	}, metav1.CreateOptions{})
 	s.metrics.binding.Observe(time.Since(began).Seconds())
 	if err == nil {
+		// The same event kube-scheduler records, so `kubectl describe pod`
+		// and tools watching for it read the same. The recorder queues it
+		// and drops it when the sink falls behind, so it never slows binding.
+		s.recorder.Eventf(pod, nil, v1.EventTypeNormal, reasonScheduled, actionBinding, "Successfully assigned %v/%v to %v", pod.Namespace, pod.Name, node)
 		s.metrics.attempts.WithLabelValues(resultScheduled).Inc()
 		s.metrics.e2e.Observe(s.cfg.Clock.Since(qp.Added).Seconds())
 		s.queue.Done(qp)

@@ -151,6 +151,20 @@ func TestPodIsBoundThroughTheAPI(t *testing.T) {
 	if len(bindings) != 1 || bindings[0].Name != "web" || bindings[0].UID != "uid-web" || bindings[0].Target.Kind != "Node" {
 		t.Fatalf("bindings %+v, want one for web with its UID and a Node target", bindings)
 	}
+	// kube-scheduler's Scheduled event, word for word.
+	want := "Successfully assigned default/web to " + bindings[0].Target.Name
+	eventually(t, "Scheduled event", func() bool {
+		evs, err := c.cs.EventsV1().Events("default").List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs.Items {
+			if e.Reason == "Scheduled" && e.Action == "Binding" && e.Regarding.Name == "web" && e.Note == want && e.Type == v1.EventTypeNormal {
+				return true
+			}
+		}
+		return false
+	})
 	// The informer's bound pod confirms the assumption.
 	eventually(t, "assumption confirmed", func() bool { return !s.Core().IsAssumed(c.pod(t, "web")) })
 	if _, err := c.cs.CoordinationV1().Leases("kube-system").Get(context.Background(), "myriad-scheduler", metav1.GetOptions{}); err != nil {

@@ -12,11 +12,13 @@ import (
 	"github.com/myriad-dev/myriad/pkg/scheduler/core"
 )
 
-// Event reason and condition reason for pods that fit nowhere, as
-// kube-scheduler writes them, so tools that look for them keep working.
+// Event reasons and actions as kube-scheduler writes them, so tools that
+// look for them keep working.
 const (
 	reasonFailedScheduling = "FailedScheduling"
 	actionScheduling       = "Scheduling"
+	reasonScheduled        = "Scheduled"
+	actionBinding          = "Binding"
 )
 
 // reportUnschedulable tells the user why pod fits nowhere, as

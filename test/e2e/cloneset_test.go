@@ -158,7 +158,7 @@ func (e *csEnv) settled(name string, want, updated int32, timeout time.Duration)
 			return err
 		}
 		st := cs.Status
-		if st.ObservedGeneration != cs.Generation || st.Replicas != want || st.ReadyReplicas != want || st.UpdatedReplicas != updated || st.UpdatedReadyReplicas != updated {
+		if st.ObservedGeneration != cs.Generation || st.Replicas != want || st.ReadyReplicas != want || st.AvailableReplicas != want || st.UpdatedReplicas != updated || st.UpdatedReadyReplicas != updated {
 			return fmt.Errorf("status %+v", st)
 		}
 		if n := len(e.pods(name)); n != int(want) {
@@ -521,13 +521,21 @@ func testCloneSetManagerKilled(e *csEnv) {
 	const replicas = 12
 	cs := newCloneSet(e.ns, "killed", replicas, v1alpha1.RecreateCloneSetUpdateStrategyType)
 	cs.Spec.UpdateStrategy.MaxUnavailable = ptr.To(intstr.FromInt32(2))
+	// Simulated pods turn Ready within a second, so without minReadySeconds
+	// the six batches can finish between two polls and the kill would land
+	// after the rollout. Five seconds per batch keeps it under way for ~30 s.
+	// (settled waits for availability: pods still inside minReadySeconds
+	// count as unavailable and would all be replaced at once, as in
+	// OpenKruise.)
+	cs.Spec.MinReadySeconds = 5
 	e.create(cs)
 	e.settled("killed", replicas, replicas, 2*time.Minute)
 	w := e.watchAvailability("killed", replicas)
 	e.modify("killed", setImage("nginx:1.26"))
 	eventually(e.t, time.Minute, "rollout under way", func() error {
-		if n := e.get("killed").Status.UpdatedReplicas; n == 0 || n == replicas {
-			return fmt.Errorf("%d updated", n)
+		cs := e.get("killed")
+		if n := cs.Status.UpdatedReplicas; cs.Status.ObservedGeneration != cs.Generation || n == 0 || n == replicas {
+			return fmt.Errorf("generation %d, status %+v", cs.Generation, cs.Status)
 		}
 		return nil
 	})

@@ -37,6 +37,28 @@ func TestMyriadScheduler(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitRunning(t, cs, ns, "app=web", 60, 2*time.Minute)
+	eventually(t, time.Minute, "a Scheduled event per pod, as kube-scheduler records", func() error {
+		pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+		if err != nil {
+			return err
+		}
+		evs, err := cs.EventsV1().Events(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		notes := map[string]bool{}
+		for _, e := range evs.Items {
+			if e.Reason == "Scheduled" && e.ReportingController == "default-scheduler" {
+				notes[e.Note] = true
+			}
+		}
+		for _, p := range pods.Items {
+			if want := fmt.Sprintf("Successfully assigned %s/%s to %s", ns, p.Name, p.Spec.NodeName); !notes[want] {
+				return fmt.Errorf("no event %q", want)
+			}
+		}
+		return nil
+	})
 
 	huge := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "huge", Namespace: ns},
