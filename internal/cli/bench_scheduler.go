@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -44,6 +45,7 @@ type schedBenchOptions struct {
 	phaseTimeout  time.Duration
 	createWorkers int
 	binders       int
+	ceilingEvents bool
 	order         string
 	myriadArgs    []string
 }
@@ -61,7 +63,10 @@ reverse half cancels drift). Each phase creates --pods identical pods
   kube     starts kube-scheduler (client QPS/burst 5000, leader election off)
   myriad   starts 'myriad scheduler' (leader election off)
   ceiling  binds the pods itself, round-robin to precomputed nodes with
-           --binders parallel Binding requests: what the API server accepts
+           --binders parallel Binding requests: what the API server accepts;
+           with --ceiling-events (the default) it also records the
+           Scheduled event per pod that both schedulers record, from as
+           many parallel writers, so it is the ceiling of the same writes
 
 and measures from that start until the bench's watch has seen every pod
 bound: pods/s, latency percentiles, the scheduler process's CPU seconds and
@@ -86,6 +91,7 @@ unless every phase bound all its pods within --phase-timeout.`,
 	f.DurationVar(&o.phaseTimeout, "phase-timeout", 10*time.Minute, "longest each step of a phase (create, schedule, delete) may take")
 	f.IntVar(&o.createWorkers, "create-workers", 32, "concurrent pod creates (before the scheduler starts)")
 	f.IntVar(&o.binders, "binders", 64, "concurrent Binding requests of the ceiling phase")
+	f.BoolVar(&o.ceilingEvents, "ceiling-events", true, "the ceiling also records a Scheduled event per pod, as kube-scheduler and Myriad do (false: Bindings only)")
 	f.StringVar(&o.order, "order", "kube,myriad,ceiling,myriad,kube", "phases in order, comma-separated: kube, myriad, ceiling")
 	f.StringSliceVar(&o.myriadArgs, "myriad-scheduler-args", nil, "extra flags for 'myriad scheduler' (e.g. --sampling=log2,--binders=32)")
 	addClusterFlags(cmd, &o.cluster)
@@ -156,10 +162,11 @@ func runSchedBench(cmd *cobra.Command, o schedBenchOptions) error {
 		return err
 	}
 	in := lab.SchedBenchInput{
-		Machine:    lab.ThisMachine(controlplane.KubernetesVersion),
-		Parameters: schedBenchParameters(o, dataDir),
-		StartedAt:  time.Now(),
-		Binders:    o.binders,
+		Machine:       lab.ThisMachine(controlplane.KubernetesVersion),
+		Parameters:    schedBenchParameters(o, dataDir),
+		StartedAt:     time.Now(),
+		Binders:       o.binders,
+		CeilingEvents: o.ceilingEvents,
 	}
 	con := newConsole(out)
 	b := &schedBench{o: o, con: con}
@@ -333,7 +340,7 @@ func (b *schedBench) phase(ctx context.Context, order, total int, kind string) (
 	b.watch.markStart(p.Start)
 	if kind == lab.SchedCeiling {
 		go func() {
-			if err := bindAll(sctx, b.cs, b.watch.podNames(label), b.nodes, b.o.binders); err != nil {
+			if err := bindAll(sctx, b.cs, b.watch.podNames(label), b.nodes, b.o.binders, b.o.ceilingEvents); err != nil {
 				binderErr.Store(&err)
 			}
 		}()
@@ -522,22 +529,65 @@ func deletePods(ctx context.Context, cs kubernetes.Interface, pods []string, wor
 }
 
 // bindAll is the ceiling: bind pods to nodes round-robin, no decisions.
+// With events, as many writers again record each bound pod's Scheduled
+// event, off the binders' path as the schedulers' event recorders are.
 // The phase's end cancels ctx; that is not a binder error.
-func bindAll(ctx context.Context, cs kubernetes.Interface, pods []string, nodes []lab.NodeAlloc, binders int) error {
+func bindAll(ctx context.Context, cs kubernetes.Interface, pods []string, nodes []lab.NodeAlloc, binders int, events bool) error {
+	bound := make(chan int, len(pods)) // never blocks a binder
+	var recorders sync.WaitGroup
+	if events {
+		for range binders {
+			recorders.Go(func() {
+				for i := range bound {
+					if ctx.Err() != nil {
+						return
+					}
+					// Best effort, like an event recorder: a lost event is
+					// not a lost binding.
+					_ = recordScheduled(ctx, cs, pods[i], nodes[i%len(nodes)].Name)
+				}
+			})
+		}
+	}
 	err := forEachParallel(ctx, len(pods), binders, func(int) {}, func(ctx context.Context, i int) error {
 		bind := &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: pods[i], Namespace: benchNamespace},
 			Target: corev1.ObjectReference{Kind: "Node", Name: nodes[i%len(nodes)].Name}}
 		var err error
 		for attempt := 0; attempt < 3; attempt++ {
-			if err = cs.CoreV1().Pods(benchNamespace).Bind(ctx, bind, metav1.CreateOptions{}); err == nil || apierrors.IsConflict(err) {
-				return nil // a conflict means the pod is already bound
+			if err = cs.CoreV1().Pods(benchNamespace).Bind(ctx, bind, metav1.CreateOptions{}); err == nil {
+				bound <- i
+				return nil
+			}
+			if apierrors.IsConflict(err) {
+				return nil // already bound
 			}
 		}
 		return fmt.Errorf("bind %s: %w", pods[i], err)
 	})
+	close(bound)
+	recorders.Wait()
 	if ctx.Err() != nil {
 		return nil
 	}
+	return err
+}
+
+// recordScheduled writes the events.k8s.io Event kube-scheduler records
+// for a binding, with the same fields, so the ceiling's writes weigh what
+// the schedulers' do.
+func recordScheduled(ctx context.Context, cs kubernetes.Interface, pod, node string) error {
+	now := time.Now()
+	_, err := cs.EventsV1().Events(benchNamespace).Create(ctx, &eventsv1.Event{
+		ObjectMeta:          metav1.ObjectMeta{Name: fmt.Sprintf("%s.%x", pod, now.UnixNano()), Namespace: benchNamespace},
+		EventTime:           metav1.NewMicroTime(now),
+		ReportingController: ceilingSchedName,
+		ReportingInstance:   ceilingSchedName,
+		Action:              "Binding",
+		Reason:              "Scheduled",
+		Regarding:           corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: benchNamespace, Name: pod},
+		Note:                fmt.Sprintf("Successfully assigned %s/%s to %s", benchNamespace, pod, node),
+		Type:                corev1.EventTypeNormal,
+	}, metav1.CreateOptions{})
 	return err
 }
 
@@ -815,6 +865,7 @@ func schedBenchParameters(o schedBenchOptions, dataDir string) map[string]string
 		"phaseTimeout":        o.phaseTimeout.String(),
 		"createWorkers":       strconv.Itoa(o.createWorkers),
 		"ceilingBinders":      strconv.Itoa(o.binders),
+		"ceilingEvents":       strconv.FormatBool(o.ceilingEvents),
 		"kubeScheduler":       "kube-scheduler v" + strings.TrimPrefix(controlplane.KubernetesVersion, "v") + ", myriad up's config: clientConnection qps/burst 5000, protobuf; leader election off",
 		"myriadScheduler":     "myriad scheduler --scheduler-name default-scheduler --leader-elect=false " + myriadArgs,
 		"apiservers":          strconv.Itoa(o.cluster.apiservers),

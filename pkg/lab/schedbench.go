@@ -231,11 +231,13 @@ type SchedSummary struct {
 }
 
 // CeilingSummary is the bench's own binder: how many bindings per second
-// this API server accepts at all.
+// this API server accepts at all, with (Events) or without the Scheduled
+// event per pod that both schedulers record.
 type CeilingSummary struct {
 	BindsPerSecond               *float64   `json:"binds_per_second,omitempty"`
 	BindsPerSecondAfterFirstBind *float64   `json:"binds_per_second_after_first_bind,omitempty"`
 	Binders                      int        `json:"binders"`
+	Events                       bool       `json:"events"`
 	Runs                         []SchedRun `json:"runs"`
 }
 
@@ -274,7 +276,9 @@ type SchedBenchInput struct {
 	// StartupErr is why the cluster never came up; nil if it did.
 	StartupErr error
 	Binders    int
-	Phases     []SchedPhaseInput
+	// CeilingEvents: the ceiling also recorded a Scheduled event per pod.
+	CeilingEvents bool
+	Phases        []SchedPhaseInput
 	// Skipped are phases not run, with why.
 	Skipped []string
 }
@@ -283,7 +287,7 @@ type SchedBenchInput struct {
 // passes when every phase bound all its pods.
 func BuildSchedBenchResult(in SchedBenchInput) *SchedBenchResult {
 	r := &SchedBenchResult{Scenario: "scheduler", Machine: in.Machine, Parameters: in.Parameters,
-		StartedAt: in.StartedAt, StartupSeconds: in.StartupSeconds, Ceiling: CeilingSummary{Binders: in.Binders}}
+		StartedAt: in.StartedAt, StartupSeconds: in.StartupSeconds, Ceiling: CeilingSummary{Binders: in.Binders, Events: in.CeilingEvents}}
 	r.Kube.Runs, r.Myriad.Runs, r.Ceiling.Runs = []SchedRun{}, []SchedRun{}, []SchedRun{}
 	if in.StartupErr != nil {
 		r.Verdict.Reasons = append(r.Verdict.Reasons, fmt.Sprintf("the cluster did not start: %v", in.StartupErr))

@@ -285,7 +285,7 @@ const schedBenchHTML = `{{define "bars"}}{{if .Empty}}<p>No data.</p>{{else}}{{$
 {{range .Rows}}<tr><th>{{.Name}}</th><td class="n">{{.Kube}}</td><td class="n">{{.Myriad}}</td><td class="n">{{.Ceiling}}</td></tr>
 {{end}}</table>
 <p class="machine">Every pod of a phase exists before its scheduler starts, so latency is from scheduler start (process start, informer sync included) to the pod being seen bound by the bench's watch.
-The ceiling is the bench itself binding pods to precomputed nodes round-robin with {{.R.Ceiling.Binders}} parallel binders: the bindings per second this API server accepts at all.
+The ceiling is the bench itself binding pods to precomputed nodes round-robin with {{.R.Ceiling.Binders}} parallel binders: the bindings per second this API server accepts at all{{if .R.Ceiling.Events}}, while as many writers record the Scheduled event per pod that both schedulers record (the same writes, without the decisions){{else}} (Bindings only: the schedulers also record a Scheduled event per pod){{end}}.
 Means over runs; RSS is the largest and feasibility the lowest of the runs.</p>
 
 <h2>Ratios</h2>

@@ -85,6 +85,12 @@ type Queue struct {
 	pods   map[string]*QueuedPod
 	active activeHeap
 	backof backoffHeap
+	// parked and gated index the pods in those places, so that applying
+	// a cluster event visits the parked pods only, not every pending pod:
+	// with 10^5 pods waiting in active, a full scan every flushPeriod
+	// under the queue's lock would stall Pop.
+	parked map[*QueuedPod]struct{}
+	gated  map[*QueuedPod]struct{}
 	// moveCycle counts coalesced cluster events; popCycle is the cycle
 	// at the last Pop. A pod that fails as unschedulable after an event
 	// newer than its pop goes to backoff, not parked: the event may be
@@ -101,7 +107,7 @@ const (
 
 // NewQueue returns an empty queue on clk.
 func NewQueue(clk clock.WithTicker) *Queue {
-	q := &Queue{clock: clk, pods: map[string]*QueuedPod{}}
+	q := &Queue{clock: clk, pods: map[string]*QueuedPod{}, parked: map[*QueuedPod]struct{}{}, gated: map[*QueuedPod]struct{}{}}
 	q.cond = sync.NewCond(&q.mu)
 	return q
 }
@@ -203,9 +209,10 @@ func (q *Queue) Requeue(qp *QueuedPod, pod *v1.Pod, fit *core.FitError, immediat
 	qp.lastFailure = q.clock.Now()
 	switch {
 	case len(pod.Spec.SchedulingGates) > 0:
-		qp.where = inGated
+		q.toGated(qp)
 	case fit != nil && q.moveCycle == qp.cycle && q.pending == 0:
 		qp.where = inParked
+		q.parked[qp] = struct{}{}
 		qp.parkedAt = qp.lastFailure
 		qp.unschedNeeds = eventNodeChange | eventPodGone
 		if needsPodBound(fit) {
@@ -233,7 +240,7 @@ func (q *Queue) Park(qp *QueuedPod) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if !qp.deleted && qp.where == inFlight && q.pods[core.PodKey(qp.Pod)] == qp {
-		qp.where = inGated
+		q.toGated(qp)
 	}
 }
 
@@ -282,9 +289,9 @@ func (q *Queue) flush() {
 		if ev != 0 {
 			q.moveCycle++
 		}
-		for _, qp := range q.pods {
-			if qp.where == inParked && (qp.unschedNeeds&ev != 0 || now.Sub(qp.parkedAt) >= maxParked) {
-				q.place(qp)
+		for qp := range q.parked {
+			if qp.unschedNeeds&ev != 0 || now.Sub(qp.parkedAt) >= maxParked {
+				q.place(qp) // unlinks it from parked: deleting while ranging is safe
 			}
 		}
 	}
@@ -298,7 +305,7 @@ func (q *Queue) place(qp *QueuedPod) {
 	q.unlink(qp)
 	switch {
 	case len(qp.Pod.Spec.SchedulingGates) > 0:
-		qp.where = inGated
+		q.toGated(qp)
 	case qp.Attempts > 0 && qp.backoffEnd().After(q.clock.Now()):
 		q.toBackoff(qp)
 	default:
@@ -312,6 +319,11 @@ func (q *Queue) toActive(qp *QueuedPod) {
 	q.cond.Signal()
 }
 
+func (q *Queue) toGated(qp *QueuedPod) {
+	qp.where = inGated
+	q.gated[qp] = struct{}{}
+}
+
 func (q *Queue) toBackoff(qp *QueuedPod) {
 	qp.where = inBackoff
 	heap.Push(&q.backof, qp)
@@ -323,6 +335,10 @@ func (q *Queue) unlink(qp *QueuedPod) {
 		heap.Remove(&q.active, qp.index)
 	case inBackoff:
 		heap.Remove(&q.backof, qp.index)
+	case inParked:
+		delete(q.parked, qp)
+	case inGated:
+		delete(q.gated, qp)
 	}
 	qp.where = inFlight
 }
@@ -339,15 +355,7 @@ func (qp *QueuedPod) backoffEnd() time.Time {
 func (q *Queue) Lengths() (active, backoff, parked, gated int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for _, qp := range q.pods {
-		switch qp.where {
-		case inParked:
-			parked++
-		case inGated:
-			gated++
-		}
-	}
-	return q.active.Len(), q.backof.Len(), parked, gated
+	return q.active.Len(), q.backof.Len(), len(q.parked), len(q.gated)
 }
 
 func priority(p *v1.Pod) int32 {

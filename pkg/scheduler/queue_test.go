@@ -37,8 +37,29 @@ func popNow(t *testing.T, q *Queue) *QueuedPod {
 	return qp
 }
 
+// lengths also checks that the parked and gated indexes hold exactly the
+// pods whose place says so: the event scan trusts them.
 func lengths(q *Queue) [4]int {
 	a, b, p, g := q.Lengths()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var parked, gated int
+	for _, qp := range q.pods {
+		_, inP := q.parked[qp]
+		_, inG := q.gated[qp]
+		if inP != (qp.where == inParked) || inG != (qp.where == inGated) {
+			panic("queue index out of step with pod " + qp.Pod.Name)
+		}
+		if inP {
+			parked++
+		}
+		if inG {
+			gated++
+		}
+	}
+	if parked != len(q.parked) || gated != len(q.gated) {
+		panic("queue index holds pods the queue does not")
+	}
 	return [4]int{a, b, p, g}
 }
 

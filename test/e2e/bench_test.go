@@ -46,7 +46,10 @@ func TestBenchScenarios(t *testing.T) {
 					t.Errorf("%s: no pods_per_second", k)
 				}
 			}
-			need(t, r, "ceiling")
+			c, _ := r["ceiling"].(map[string]any)
+			if b, _ := c["binds_per_second"].(float64); b <= 0 || c["events"] != true {
+				t.Errorf("ceiling %v: want binds_per_second and events true (the default)", c)
+			}
 		}},
 		{"density", []string{"density", "--nodes", "20", "--pods", "200", "--objects", "2000", "--duration", "20s"}, func(t *testing.T, r map[string]any) {
 			need(t, r, "reached")
