@@ -3,6 +3,7 @@ package scheduler
 import (
 	"fmt"
 
+	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -11,7 +12,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 )
 
-// addHandlers subscribes to nodes, pods, namespaces and (for preemption)
+// addHandlers subscribes to nodes, pods, namespaces, the objects whose
+// selectors default topology spreading reads and (for preemption)
 // PodDisruptionBudgets. Handlers run on the informers' own goroutines and
 // only touch the core (one mutex) and the queue (one mutex): no goroutine
 // per object, no API calls.
@@ -80,6 +82,10 @@ func (s *Scheduler) addHandlers() error {
 		return fmt.Errorf("namespace handler: %w", err)
 	}
 
+	if err := s.addWorkloadHandlers(); err != nil {
+		return err
+	}
+
 	if s.cfg.DisablePreemption {
 		return nil
 	}
@@ -98,6 +104,61 @@ func (s *Scheduler) addHandlers() error {
 		return fmt.Errorf("poddisruptionbudget handler: %w", err)
 	}
 	return nil
+}
+
+// addWorkloadHandlers feeds the core the selectors of Services,
+// ReplicationControllers, ReplicaSets and StatefulSets: kube's
+// system-default topology spreading groups a pod with the pods they select.
+// They only steer scores, never feasibility, so no event wakes parked pods,
+// and updates that keep the selector (status, scale) are not passed on.
+func (s *Scheduler) addWorkloadHandlers() error {
+	svcs := s.factory.Core().V1().Services().Informer()
+	rcs := s.factory.Core().V1().ReplicationControllers().Informer()
+	rss := s.factory.Apps().V1().ReplicaSets().Informer()
+	sss := s.factory.Apps().V1().StatefulSets().Informer()
+	for _, inf := range []cache.SharedIndexInformer{rcs, rss, sss} {
+		if err := inf.SetTransform(stripPodTemplate); err != nil {
+			return fmt.Errorf("controller informer transform: %w", err)
+		}
+	}
+	s.synced = append(s.synced, svcs.HasSynced, rcs.HasSynced, rss.HasSynced, sss.HasSynced)
+	c := s.core
+	for _, err := range []error{
+		onSelector(svcs, func(o *v1.Service) any { return o.Spec.Selector }, c.UpdateService, c.RemoveService),
+		onSelector(rcs, func(o *v1.ReplicationController) any { return o.Spec.Selector }, c.UpdateReplicationController, c.RemoveReplicationController),
+		onSelector(rss, func(o *appsv1.ReplicaSet) any { return o.Spec.Selector }, c.UpdateReplicaSet, c.RemoveReplicaSet),
+		onSelector(sss, func(o *appsv1.StatefulSet) any { return o.Spec.Selector }, c.UpdateStatefulSet, c.RemoveStatefulSet),
+	} {
+		if err != nil {
+			return fmt.Errorf("workload handler: %w", err)
+		}
+	}
+	return nil
+}
+
+// onSelector passes one kind of selecting object to the core: adds and
+// deletes, and updates only when selector(obj) changed.
+func onSelector[T any](inf cache.SharedIndexInformer, selector func(T) any, update, remove func(T)) error {
+	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			if t, ok := obj.(T); ok {
+				update(t)
+			}
+		},
+		UpdateFunc: func(oldObj, newObj any) {
+			o, ok1 := oldObj.(T)
+			n, ok2 := newObj.(T)
+			if ok1 && ok2 && !equality.Semantic.DeepEqual(selector(o), selector(n)) {
+				update(n)
+			}
+		},
+		DeleteFunc: func(obj any) {
+			if t, ok := unwrap[T](obj); ok {
+				remove(t)
+			}
+		},
+	})
+	return err
 }
 
 // onPod routes a pod event: bound pods feed the snapshot (confirming any
@@ -217,6 +278,22 @@ func unwrap[T any](obj any) (T, bool) {
 	}
 	t, ok := obj.(T)
 	return t, ok
+}
+
+// stripPodTemplate keeps of a controller only what the scheduler reads,
+// its selector: the pod template is most of the object, and a large
+// cluster has tens of thousands of ReplicaSets (old revisions included).
+func stripPodTemplate(obj any) (any, error) {
+	switch o := obj.(type) {
+	case *v1.ReplicationController:
+		o.Spec.Template = nil
+	case *appsv1.ReplicaSet:
+		o.Spec.Template = v1.PodTemplateSpec{}
+	case *appsv1.StatefulSet:
+		o.Spec.Template = v1.PodTemplateSpec{}
+		o.Spec.VolumeClaimTemplates = nil
+	}
+	return stripManagedFields(obj)
 }
 
 func stripManagedFields(obj any) (any, error) {

@@ -6,7 +6,9 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/myriad-dev/myriad/pkg/scheduler/core"
 	tc "github.com/myriad-dev/myriad/pkg/scheduler/core/testcluster"
@@ -102,19 +104,22 @@ func cpuUtilStddev(sc *core.Scheduler) float64 {
 // of BenchmarkEquivalenceClasses: each has its own node-local inputs
 // (requests, selector, affinity, tolerations), the kind of spec
 // equivalence classes let the scheduler evaluate once per node instead of
-// once per pod.
+// once per pod. Like real Deployment replicas, each is owned by a
+// ReplicaSet and selected by a Service (so kube's system-default topology
+// spreading applies) and runs an image some nodes already hold
+// (ImageLocality).
 var workloads = []func(name string) *v1.Pod{
 	func(name string) *v1.Pod { // web: plain requests
-		return tc.Pod("default", name, "100m", "128Mi", map[string]string{"app": "web"})
+		return replicaOf("default", "web", name, "100m", "128Mi")
 	},
 	func(name string) *v1.Pod { // api: SSD nodes, tolerates the dedicated taint
-		p := tc.Pod("default", name, "250m", "256Mi", map[string]string{"app": "api"})
+		p := replicaOf("default", "api", name, "250m", "256Mi")
 		p.Spec.NodeSelector = map[string]string{"disk": "ssd"}
 		p.Spec.Tolerations = []v1.Toleration{{Key: "dedicated", Operator: v1.TolerationOpEqual, Value: "db", Effect: v1.TaintEffectNoSchedule}}
 		return p
 	},
 	func(name string) *v1.Pod { // batch: newer hardware generations, prefers SSD
-		p := tc.Pod("batch", name, "500m", "512Mi", map[string]string{"app": "batch"})
+		p := replicaOf("batch", "batch", name, "500m", "512Mi")
 		p.Spec.Affinity = &v1.Affinity{NodeAffinity: &v1.NodeAffinity{
 			RequiredDuringSchedulingIgnoredDuringExecution: &v1.NodeSelector{NodeSelectorTerms: []v1.NodeSelectorTerm{{
 				MatchExpressions: []v1.NodeSelectorRequirement{{Key: "gen", Operator: v1.NodeSelectorOpIn, Values: []string{"3", "4", "5"}}}}}},
@@ -124,17 +129,39 @@ var workloads = []func(name string) *v1.Pod{
 		return p
 	},
 	func(name string) *v1.Pod { // cache: a host port, tolerates spot nodes
-		p := tc.Pod("default", name, "1", "1Gi", map[string]string{"app": "cache"})
+		p := replicaOf("default", "cache", name, "1", "1Gi")
 		p.Spec.Containers[0].Ports = []v1.ContainerPort{{ContainerPort: 6379, HostPort: 6379}}
 		p.Spec.Tolerations = []v1.Toleration{{Key: "spot", Operator: v1.TolerationOpExists}}
 		return p
 	},
 }
 
+// replicaOf is a pod of ReplicaSet app-1 running image registry.example/app.
+func replicaOf(ns, app, name, cpu, mem string) *v1.Pod {
+	p := tc.Pod(ns, name, cpu, mem, map[string]string{"app": app, "pod-template-hash": "1"})
+	yes := true
+	p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: app + "-1", Controller: &yes}}
+	p.Spec.Containers[0].Image = "registry.example/" + app + ":v1"
+	return p
+}
+
+// addWorkloadObjects gives the core the Services and ReplicaSets of the
+// workloads.
+func addWorkloadObjects(sc *core.Scheduler) {
+	for _, w := range workloads {
+		p := w("template")
+		sc.UpdateService(&v1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: p.Labels["app"]},
+			Spec: v1.ServiceSpec{Selector: map[string]string{"app": p.Labels["app"]}}})
+		sc.UpdateReplicaSet(&appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: p.OwnerReferences[0].Name},
+			Spec: appsv1.ReplicaSetSpec{Selector: &metav1.LabelSelector{MatchLabels: p.Labels}}})
+	}
+}
+
 var taintedClusters = map[int]*tc.Cluster{}
 
 // taintedCluster is benchCluster with taints on some nodes: dedicated
-// (NoSchedule) on every 8th, spot (PreferNoSchedule) on every 10th.
+// (NoSchedule) on every 8th, spot (PreferNoSchedule) on every 10th; and
+// images: every third node holds each workload's image.
 func taintedCluster(n int) *tc.Cluster {
 	if c := taintedClusters[n]; c != nil {
 		return c
@@ -147,6 +174,11 @@ func taintedCluster(n int) *tc.Cluster {
 		case i%10 == 0:
 			node.Spec.Taints = []v1.Taint{{Key: "spot", Value: "true", Effect: v1.TaintEffectPreferNoSchedule}}
 		}
+		for j, app := range []string{"web", "api", "batch", "cache"} {
+			if (i+j)%3 == 0 {
+				node.Status.Images = append(node.Status.Images, v1.ContainerImage{Names: []string{"registry.example/" + app + ":v1"}, SizeBytes: int64(100*(j+1)) << 20})
+			}
+		}
 	}
 	taintedClusters[n] = c
 	return c
@@ -155,8 +187,10 @@ func taintedCluster(n int) *tc.Cluster {
 // BenchmarkEquivalenceClasses measures what equivalence classes (with the
 // score cache that lives in them) buy on the decision path: the same
 // cluster and the same stream of replicas of four workloads, arriving in
-// bursts of 25 as Deployment rollouts do, decided with classes on and off
-// (Config.DisableEquivalence). ns/op is one Schedule + Assume; cpu-ns/op
+// bursts of 25 as Deployment rollouts do, scored with kube's whole default
+// profile (system-default spreading and ImageLocality included), decided
+// with classes on and off (Config.DisableEquivalence). ns/op is one
+// Schedule + Assume; cpu-ns/op
 // is the process CPU time per op, the steadier figure on a shared machine.
 // Also reported: nodes visited per decision and the share of node
 // evaluations served from the class cache.
@@ -183,6 +217,7 @@ func BenchmarkEquivalenceClasses(b *testing.B) {
 							b.Fatal(err)
 						}
 					}
+					addWorkloadObjects(sc)
 					pods := make([]*v1.Pod, b.N)
 					for i := range pods {
 						pods[i] = workloads[(i/25)%len(workloads)](fmt.Sprintf("r-%d", i))

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/myriad-dev/myriad/pkg/scheduler/core"
 	tc "github.com/myriad-dev/myriad/pkg/scheduler/core/testcluster"
@@ -78,6 +79,11 @@ func TestClassIgnoresNameAndLabels(t *testing.T) {
 	}
 	if core.ClassOf(a) == core.ClassOf(c) {
 		t.Fatal("different requests must not share a class")
+	}
+	d := a.DeepCopy()
+	d.Spec.Containers[0].Image = "registry.example/app:v2"
+	if core.ClassOf(a) == core.ClassOf(d) {
+		t.Fatal("different images must not share a class (ImageLocality is cached per class)")
 	}
 }
 
@@ -179,5 +185,144 @@ func TestAssumeDetectsConflictAndForgetReleases(t *testing.T) {
 	sc.RemovePod(b)
 	if err := sc.Assume(p2, "a"); err != nil {
 		t.Fatalf("after removal: %v", err)
+	}
+}
+
+// Whatever happens to the cluster — placements, pods leaving, Services and
+// controllers changing, nodes pulling images, joining or being relabelled —
+// a scheduler with classes and score caching scores every node exactly as
+// one that recomputes everything for every pod.
+func TestCachesNeverChangeScores(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 11))
+	cl := tc.New(r, tc.Options{Nodes: 40, PodsPerNode: 4, Rich: true, Workloads: true})
+	cfg := core.DefaultConfig()
+	cfg.Enough = core.AllNodes()
+	cached := core.New(cfg)
+	cfg.DisableEquivalence, cfg.DisableScoreCache = true, true
+	fresh := core.New(cfg)
+	both := func(f func(sc *core.Scheduler)) { f(cached); f(fresh) }
+	both(func(sc *core.Scheduler) {
+		for _, ns := range cl.Namespaces {
+			sc.SetNamespace(ns)
+		}
+		for _, n := range cl.Nodes {
+			sc.UpdateNode(n)
+		}
+		for _, p := range cl.Pods {
+			if err := sc.AddPod(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, s := range cl.Services {
+			sc.UpdateService(s)
+		}
+		for _, rs := range cl.ReplicaSets {
+			sc.UpdateReplicaSet(rs)
+		}
+		for _, ss := range cl.StatefulSets {
+			sc.UpdateStatefulSet(ss)
+		}
+		for _, rc := range cl.ReplicationControllers {
+			sc.UpdateReplicationController(rc)
+		}
+	})
+	// Replicas of a few workloads, so that classes are shared.
+	var templates []*v1.Pod
+	for i := 0; i < 6; i++ {
+		p := tc.PendingPod(r, i, cl.Nodes)
+		p.Spec.NodeName = ""
+		tc.JoinWorkload(r, p)
+		tc.SetImages(r, p)
+		templates = append(templates, p)
+	}
+	// Same spec, other images: must not share cached image scores.
+	for _, ref := range []string{"registry.example/app:v1", "registry.example:5000/big"} {
+		p := templates[0].DeepCopy()
+		p.Spec.Containers[0].Image = ref
+		templates = append(templates, p)
+	}
+	replica := func(i int) *v1.Pod {
+		p := templates[r.IntN(len(templates))].DeepCopy()
+		p.Name = fmt.Sprintf("replica-%d", i)
+		p.UID = types.UID(p.Name)
+		return p
+	}
+	var placed []*v1.Pod
+	compared := 0
+	for i := 0; i < 400; i++ {
+		switch r.IntN(9) {
+		case 0: // a Service changes what it selects
+			s := cl.Services[r.IntN(len(cl.Services))].DeepCopy()
+			s.Spec.Selector = map[string]string{"app": []string{"a", "b", "c", "d"}[r.IntN(4)]}
+			both(func(sc *core.Scheduler) { sc.UpdateService(s) })
+		case 1: // a ReplicaSet goes away
+			rs := cl.ReplicaSets[r.IntN(len(cl.ReplicaSets))]
+			both(func(sc *core.Scheduler) { sc.RemoveReplicaSet(rs) })
+		case 2: // a node pulls an image, or its images are garbage-collected
+			k := r.IntN(len(cl.Nodes))
+			n := cl.Nodes[k].DeepCopy()
+			if r.IntN(2) == 0 {
+				n.Status.Images = append(n.Status.Images, v1.ContainerImage{Names: []string{"registry.example/app:v1"}, SizeBytes: 700 << 20})
+			} else {
+				n.Status.Images = nil
+			}
+			cl.Nodes[k] = n
+			both(func(sc *core.Scheduler) { sc.UpdateNode(n) })
+		case 3: // a node joins
+			n := tc.Node(fmt.Sprintf("new-%d", i), "8", "16Gi", 110, map[string]string{v1.LabelTopologyZone: "z1"})
+			both(func(sc *core.Scheduler) { sc.UpdateNode(n) })
+		case 5: // a node is relabelled: another zone, or none
+			k := r.IntN(len(cl.Nodes))
+			n := cl.Nodes[k].DeepCopy()
+			if r.IntN(3) == 0 {
+				delete(n.Labels, v1.LabelTopologyZone)
+			} else {
+				n.Labels[v1.LabelTopologyZone] = []string{"z1", "z2", "z3", "z4"}[r.IntN(4)]
+			}
+			n.Labels["disk"] = []string{"ssd", "hdd"}[r.IntN(2)]
+			cl.Nodes[k] = n
+			both(func(sc *core.Scheduler) { sc.UpdateNode(n) })
+		case 4: // a placed pod leaves
+			if len(placed) > 0 {
+				p := placed[r.IntN(len(placed))]
+				both(func(sc *core.Scheduler) { sc.RemovePod(p) })
+			}
+		default: // a replica is placed
+			p := replica(i)
+			res, err := cached.Schedule(p)
+			if err != nil {
+				continue
+			}
+			both(func(sc *core.Scheduler) {
+				if err := sc.Assume(p, res.Node); err != nil {
+					t.Fatal(err)
+				}
+			})
+			b := p.DeepCopy()
+			b.Spec.NodeName = res.Node
+			placed = append(placed, b)
+		}
+		probe := replica(1000 + i)
+		got, err1 := cached.ScoreNodes(probe)
+		want, err2 := fresh.ScoreNodes(probe)
+		if (err1 == nil) != (err2 == nil) {
+			t.Fatalf("step %d: cached %v, fresh %v", i, err1, err2)
+		}
+		wantBy := map[string]int64{}
+		for _, ns := range want {
+			wantBy[ns.Node] = ns.Score
+		}
+		if len(got) != len(want) {
+			t.Fatalf("step %d: cached scored %d nodes, fresh %d", i, len(got), len(want))
+		}
+		for _, ns := range got {
+			if w, ok := wantBy[ns.Node]; !ok || w != ns.Score {
+				t.Fatalf("step %d node %s: cached score %d, fresh %d", i, ns.Node, ns.Score, w)
+			}
+			compared++
+		}
+	}
+	if st := cached.Stats(); st.ScoreHits == 0 || compared == 0 {
+		t.Fatalf("nothing cached or compared: %+v, %d compared", st, compared)
 	}
 }

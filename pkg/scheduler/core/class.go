@@ -16,7 +16,9 @@ type ClassKey [16]byte
 // classSpec is exactly the input of the node-local filters and scores. Names,
 // UIDs, labels and namespace are left out on purpose: they only feed the
 // cluster-wide filters, which are recomputed per pod, so a StatefulSet's
-// uniquely-labelled replicas still share one class.
+// uniquely-labelled replicas still share one class. (The scheduler adds the
+// pod's system-default spreading selector, which Services and controllers
+// derive from labels and namespace: see classKey.)
 type classSpec struct {
 	NodeName     string                   `json:"n,omitempty"`
 	NodeSelector map[string]string        `json:"s,omitempty"`
@@ -26,6 +28,7 @@ type classSpec struct {
 	PodResources *v1.ResourceRequirements `json:"r,omitempty"`
 	Containers   []classContainer         `json:"c,omitempty"`
 	Init         []classContainer         `json:"i,omitempty"`
+	Images       []string                 `json:"m,omitempty"` // ImageLocality
 }
 
 type classContainer struct {
@@ -35,8 +38,15 @@ type classContainer struct {
 	Restart  *v1.ContainerRestartPolicy `json:"x,omitempty"`
 }
 
-// ClassOf returns the equivalence class of a pod.
-func ClassOf(pod *v1.Pod) ClassKey {
+// ClassOf returns the equivalence class of a pod's node-local inputs.
+func ClassOf(pod *v1.Pod) ClassKey { return classKey(pod, nil) }
+
+// classKey is ClassOf plus the pod's system-default spreading: pods whose
+// siblings differ (other Services, another controller, another namespace)
+// get different classes, so a class's spreading is every member's. A
+// change to a Service or controller changes the key of the pods it
+// affects, so no class is ever stale; old ones age out of the LRU.
+func classKey(pod *v1.Pod, spread *defaultSpread) ClassKey {
 	spec := classSpec{
 		NodeName:     pod.Spec.NodeName,
 		NodeSelector: pod.Spec.NodeSelector,
@@ -53,37 +63,84 @@ func ClassOf(pod *v1.Pod) ClassKey {
 	for _, c := range pod.Spec.InitContainers {
 		spec.Init = append(spec.Init, classContainer{Requests: c.Resources.Requests, Limits: c.Resources.Limits, Ports: c.Ports, Restart: c.RestartPolicy})
 	}
+	spec.Images = podImages(pod)
 	b, _ := json.Marshal(spec) // maps marshal with sorted keys: canonical
 	h := fnv.New128a()
 	h.Write(b)
+	if spread != nil {
+		h.Write([]byte{0}) // JSON never contains NUL: no ambiguity
+		h.Write([]byte(spread.key))
+	}
 	var k ClassKey
 	h.Sum(k[:0])
 	return k
 }
 
 // cacheEntry is one (class, node) result, valid while the node's generation
-// equals gen. Scores are raw node-local values (normalization needs the
-// candidate set, so it happens per decision).
+// equals gen (scores: and imgEpoch the class's image epoch). Scores are raw
+// node-local values (normalization needs the candidate set, so it happens
+// per decision).
+//
+// Packed into 32 bytes (the LRU holds one per class and node, and every
+// candidate of a decision copies one): the plugin scores are 0..100.
 type cacheEntry struct {
-	gen      uint64
-	reason   int32 // 0 feasible, else index into Scheduler.reasons
-	scored   bool
-	fit      int32
-	balanced int32
-	naRaw    int32
-	taintRaw int32
+	gen                  uint64
+	reason               int32 // 0 feasible, else index into Scheduler.reasons
+	imgEpoch             uint32
+	naRaw                int32
+	taintRaw             uint16 // untolerated PreferNoSchedule taints
+	fit, balanced, image uint8
+	scored               bool
 }
 
 type class struct {
 	key     ClassKey
 	facts   *nodeFacts
-	entries []cacheEntry // by node slot
-	elem    *list.Element
+	images  *classImages
+	spread  *defaultSpread // nil: no system-default spreading
+	entries []cacheEntry   // by node slot
+	// naMemo[slot] is labelGen<<1 | matches, for requiredNAMatches.
+	naMemo []uint64
+	// transient: built for one decision (equivalence off), so memos would
+	// only cost.
+	transient bool
+	elem      *list.Element
+}
+
+// requiredNAMatches is the class's required node affinity on a listed
+// node, remembered until the node's labels change: system-default
+// spreading asks it for every node holding a sibling, every decision.
+func (cl *class) requiredNAMatches(n *NodeInfo) bool {
+	if !cl.facts.hasRequiredNA {
+		return true
+	}
+	if cl.transient {
+		ok, _ := cl.facts.requiredNA.Match(n.Node)
+		return ok
+	}
+	if n.slot >= len(cl.naMemo) {
+		cl.naMemo = append(cl.naMemo, make([]uint64, n.slot+1-len(cl.naMemo))...)
+	}
+	if m := cl.naMemo[n.slot]; m>>1 == n.labelGen {
+		return m&1 == 1
+	}
+	ok, _ := cl.facts.requiredNA.Match(n.Node)
+	m := n.labelGen << 1
+	if ok {
+		m |= 1
+	}
+	cl.naMemo[n.slot] = m
+	return ok
+}
+
+func newClass(key ClassKey, pod *v1.Pod, spread *defaultSpread) *class {
+	return &class{key: key, facts: newNodeFacts(pod, nodeLocalPodInfo(pod)), images: newClassImages(pod), spread: spread}
 }
 
 // classCache is an LRU of classes. Memory is bounded by maxClasses x nodes x
 // sizeof(cacheEntry) (32 B): 64 classes at 50k nodes is ~100 MB worst case,
-// reached only if 64 distinct workloads are all pending at once.
+// reached only if 64 distinct workloads are all pending at once (plus 8 B
+// per node of naMemo for classes with node affinity spread by default).
 type classCache struct {
 	max     int
 	byKey   map[ClassKey]*class

@@ -37,6 +37,7 @@ type nodeFacts struct {
 	pi                     *PodInfo
 	nodeName               string
 	requiredNA             nodeaffinity.RequiredNodeAffinity
+	hasRequiredNA          bool // nodeSelector or required node affinity set
 	preferredNA            *nodeaffinity.PreferredSchedulingTerms
 	tolerations            []v1.Toleration
 	toleratesUnschedulable bool
@@ -49,6 +50,8 @@ func newNodeFacts(pod *v1.Pod, pi *PodInfo) *nodeFacts {
 		requiredNA:  nodeaffinity.GetRequiredNodeAffinity(pod),
 		tolerations: pod.Spec.Tolerations,
 	}
+	f.hasRequiredNA = len(pod.Spec.NodeSelector) > 0 ||
+		(pod.Spec.Affinity != nil && pod.Spec.Affinity.NodeAffinity != nil && pod.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil)
 	if a := pod.Spec.Affinity; a != nil && a.NodeAffinity != nil && len(a.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution) > 0 {
 		// Invalid preferred terms are rejected by API validation; kube's
 		// PreScore would error, we simply do not score them.

@@ -39,10 +39,19 @@ type NodeInfo struct {
 	NonZeroMem int64
 	Pods       []*PodInfo
 	Generation uint64
+	// labelGen changes only when the node's labels do (a generation of
+	// the snapshot, so unique across nodes).
+	labelGen uint64
 
 	podIndex  map[string]int
 	usedPorts map[hostPortKey]int
-	slot      int // index in Snapshot.nodes, -1 when not listed
+	images    map[string]int64 // image name -> size, from status.images
+	// System-default spreading reads these per candidate: the zone label
+	// value interned by the snapshot (0 for "" or no label) and which of
+	// its topology keys the node has.
+	zone                 int32
+	hasZone, hasHostname bool
+	slot                 int // index in Snapshot.nodes, -1 when not listed
 }
 
 // Name is the node's name.
@@ -127,6 +136,10 @@ func (n *NodeInfo) clone() *NodeInfo {
 		Generation:  n.Generation,
 		podIndex:    maps.Clone(n.podIndex),
 		usedPorts:   maps.Clone(n.usedPorts),
+		images:      n.images, // read-only
+		zone:        n.zone,
+		hasZone:     n.hasZone,
+		hasHostname: n.hasHostname,
 		slot:        -1,
 	}
 	c.Requested.Scalar = maps.Clone(n.Requested.Scalar)

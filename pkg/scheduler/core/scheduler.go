@@ -21,7 +21,8 @@ type Config struct {
 	ResourceWeights map[v1.ResourceName]int64
 	// Enough is the relaxed-randomization stopping rule; default KubeAdaptive(0).
 	Enough EnoughFunc
-	// MaxClasses bounds the equivalence-class LRU; default 64.
+	// MaxClasses bounds the equivalence-class LRU, and the counts kept for
+	// system-default spreading selectors; default 64.
 	MaxClasses int
 	// DisableEquivalence recomputes every node-local filter per pod.
 	DisableEquivalence bool
@@ -31,9 +32,11 @@ type Config struct {
 	Seed uint64
 }
 
+const defaultMaxClasses = 64
+
 // DefaultConfig is kube-scheduler's default profile with Myriad's techniques on.
 func DefaultConfig() Config {
-	return Config{Strategy: LeastAllocated, Weights: DefaultWeights(), Enough: KubeAdaptive(0), MaxClasses: 64, Seed: 1}
+	return Config{Strategy: LeastAllocated, Weights: DefaultWeights(), Enough: KubeAdaptive(0), MaxClasses: defaultMaxClasses, Seed: 1}
 }
 
 // Result is a placement decision.
@@ -143,6 +146,7 @@ type Scheduler struct {
 	nominated   map[string]*nomination
 	nominatedOn map[string][]*nomination
 	pdbs        pdbIndex
+	workloads   workloadIndex
 }
 
 // New returns a scheduler over an empty snapshot.
@@ -154,7 +158,7 @@ func New(cfg Config) *Scheduler {
 		cfg.Enough = KubeAdaptive(0)
 	}
 	if cfg.MaxClasses <= 0 {
-		cfg.MaxClasses = 64
+		cfg.MaxClasses = defaultMaxClasses
 	}
 	rw := cfg.ResourceWeights
 	if len(rw) == 0 {
@@ -172,7 +176,9 @@ func New(cfg Config) *Scheduler {
 		nominated:   map[string]*nomination{},
 		nominatedOn: map[string][]*nomination{},
 		pdbs:        pdbIndex{},
+		workloads:   newWorkloadIndex(),
 	}
+	sc.snap.counts.max = cfg.MaxClasses
 	for name, w := range rw {
 		sc.resourceWeights = append(sc.resourceWeights, resourceWeight{name, w})
 	}
@@ -194,7 +200,8 @@ func (sc *Scheduler) UpdateNode(node *v1.Node) {
 
 func schedulingRelevantChange(a, b *v1.Node) bool {
 	return !labels.Equals(a.Labels, b.Labels) || a.Spec.Unschedulable != b.Spec.Unschedulable ||
-		!taintsEqual(a.Spec.Taints, b.Spec.Taints) || !resourceListEqual(a.Status.Allocatable, b.Status.Allocatable)
+		!taintsEqual(a.Spec.Taints, b.Spec.Taints) || !resourceListEqual(a.Status.Allocatable, b.Status.Allocatable) ||
+		!imagesEqual(a.Status.Images, b.Status.Images)
 }
 
 func taintsEqual(a, b []v1.Taint) bool {
@@ -301,19 +308,25 @@ func (sc *Scheduler) intern(rs []string) int32 {
 	return id
 }
 
-// classFor returns the pod's equivalence class, creating it on first sight.
+// classFor returns the pod's equivalence class, creating it on first sight,
+// with its image epoch brought up to date.
 func (sc *Scheduler) classFor(pod *v1.Pod) *class {
+	spread := sc.defaultSpreadFor(pod)
+	var cl *class
 	if sc.cfg.DisableEquivalence {
-		return &class{facts: newNodeFacts(pod, nodeLocalPodInfo(pod))}
+		cl = newClass(ClassKey{}, pod, spread)
+		cl.transient = true
+	} else {
+		key := classKey(pod, spread)
+		if cl = sc.classes.get(key); cl != nil {
+			sc.stats.ClassHits++
+		} else {
+			sc.stats.ClassMisses++
+			cl = newClass(key, pod, spread)
+			sc.classes.add(cl)
+		}
 	}
-	key := ClassOf(pod)
-	if cl := sc.classes.get(key); cl != nil {
-		sc.stats.ClassHits++
-		return cl
-	}
-	sc.stats.ClassMisses++
-	cl := &class{key: key, facts: newNodeFacts(pod, nodeLocalPodInfo(pod))}
-	sc.classes.add(cl)
+	cl.images.refresh(sc.snap)
 	return cl
 }
 
@@ -394,11 +407,11 @@ func (sc *Scheduler) evalNode(cl *class, cs *clusterState, pod *v1.Pod, n *NodeI
 			return *e, []string{r}
 		}
 	}
-	if e.scored && !sc.cfg.DisableScoreCache {
+	if e.scored && e.imgEpoch == cl.images.epoch && !sc.cfg.DisableScoreCache {
 		sc.stats.ScoreHits++
 	} else {
 		sc.stats.ScoreMisses++
-		sc.nodeScores(cl.facts, n, e)
+		sc.nodeScores(cl, n, e)
 	}
 	return *e, nil
 }
@@ -432,7 +445,7 @@ func (sc *Scheduler) Schedule(pod *v1.Pod) (Result, error) {
 		// kube's evaluateNominatedNode: room was made there for this pod.
 		return Result{Node: d.nominated.Node.Name, Visited: 1, Feasible: 1}, nil
 	}
-	total := sc.totals(pod, d.cl.facts, d.cs.pi, d.cands)
+	total := sc.totals(pod, d.cl, d.cs.pi, d.cands)
 	best, ties := 0, 1
 	for i := 1; i < len(total); i++ {
 		switch {
@@ -465,7 +478,7 @@ func (sc *Scheduler) ScoreNodes(pod *v1.Pod) ([]NodeScore, error) {
 	if err != nil {
 		return nil, err
 	}
-	total := sc.totals(pod, d.cl.facts, d.cs.pi, d.cands)
+	total := sc.totals(pod, d.cl, d.cs.pi, d.cands)
 	out := make([]NodeScore, len(d.cands))
 	for i, c := range d.cands {
 		out[i] = NodeScore{Node: c.n.Node.Name, Score: total[i]}
@@ -533,13 +546,13 @@ func (sc *Scheduler) decide(pod *v1.Pod, enoughFn EnoughFunc, nominatedFirst boo
 
 // totals is step 7: each candidate's weighted score. Node-local raw scores
 // come from the cache; normalization needs the candidate set, so it is here.
-func (sc *Scheduler) totals(pod *v1.Pod, f *nodeFacts, pi *PodInfo, cands []candidate) []int64 {
+func (sc *Scheduler) totals(pod *v1.Pod, cl *class, pi *PodInfo, cands []candidate) []int64 {
 	w := sc.cfg.Weights
 	total := make([]int64, len(cands))
 	na := make([]int64, len(cands))
 	taint := make([]int64, len(cands))
 	for i, c := range cands {
-		total[i] = w.Fit*int64(c.e.fit) + w.Balanced*int64(c.e.balanced)
+		total[i] = w.Fit*int64(c.e.fit) + w.Balanced*int64(c.e.balanced) + w.ImageLocality*int64(c.e.image)
 		na[i], taint[i] = int64(c.e.naRaw), int64(c.e.taintRaw)
 	}
 	normalize(na, false)
@@ -552,8 +565,12 @@ func (sc *Scheduler) totals(pod *v1.Pod, f *nodeFacts, pi *PodInfo, cands []cand
 		// class's, which has none.
 		sc.interPodScores(pod, pi, cands, total)
 	}
-	if w.TopologySpread != 0 && len(pod.Spec.TopologySpreadConstraints) > 0 {
-		sc.spreadScores(pod, f, cands, total)
+	switch {
+	case w.TopologySpread == 0:
+	case len(pod.Spec.TopologySpreadConstraints) > 0:
+		sc.spreadScores(pod, cl.facts, cands, total)
+	case cl.spread != nil:
+		sc.defaultSpreadScores(cl, cands, total)
 	}
 	return total
 }

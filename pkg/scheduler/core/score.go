@@ -22,24 +22,30 @@ const (
 
 // Weights are the score plugin weights; DefaultWeights are kube's.
 type Weights struct {
-	Fit, Balanced, NodeAffinity, TaintToleration, InterPodAffinity, TopologySpread int64
+	Fit, Balanced, NodeAffinity, TaintToleration, InterPodAffinity, TopologySpread, ImageLocality int64
 }
 
 // DefaultWeights returns kube-scheduler's default plugin weights.
 func DefaultWeights() Weights {
-	return Weights{Fit: 1, Balanced: 1, NodeAffinity: 2, TaintToleration: 3, InterPodAffinity: 2, TopologySpread: 2}
+	return Weights{Fit: 1, Balanced: 1, NodeAffinity: 2, TaintToleration: 3, InterPodAffinity: 2, TopologySpread: 2, ImageLocality: 1}
 }
 
 // nodeScores fills the node-local raw scores of a feasible node: they depend
-// only on (class, node generation), so they are cached alongside feasibility.
-func (sc *Scheduler) nodeScores(f *nodeFacts, n *NodeInfo, e *cacheEntry) {
-	e.fit = int32(sc.fitScore(f.pi, n))
-	e.balanced = int32(balancedScore(f.pi, n))
+// only on (class, node generation) — and for ImageLocality on the class's
+// image epoch — so they are cached alongside feasibility.
+func (sc *Scheduler) nodeScores(cl *class, n *NodeInfo, e *cacheEntry) {
+	f := cl.facts
+	e.image, e.imgEpoch = 0, cl.images.epoch
+	if sc.cfg.Weights.ImageLocality != 0 {
+		e.image = uint8(sc.snap.imageScore(cl.images, n))
+	}
+	e.fit = uint8(sc.fitScore(f.pi, n))
+	e.balanced = uint8(balancedScore(f.pi, n))
 	e.naRaw = 0
 	if f.preferredNA != nil {
 		e.naRaw = int32(f.preferredNA.Score(n.Node))
 	}
-	e.taintRaw = int32(countIntolerablePreferNoSchedule(n.Node.Spec.Taints, f.tolerations))
+	e.taintRaw = uint16(min(countIntolerablePreferNoSchedule(n.Node.Spec.Taints, f.tolerations), math.MaxUint16))
 	e.scored = true
 }
 
@@ -244,7 +250,8 @@ func (sc *Scheduler) interPodScores(pod *v1.Pod, pi *PodInfo, cands []candidate,
 	}
 }
 
-// spreadScores is PodTopologySpread's ScheduleAnyway score: fewer matching
+// spreadScores is PodTopologySpread's score for the pod's own ScheduleAnyway
+// constraints (system defaults: spread_default.go): fewer matching
 // pods in the node's domains scores higher; nodes missing a key score 0.
 // Counts come from all eligible nodes; each constraint's weight,
 // log(domains + 2), counts only the domains among the candidates, as kube
@@ -282,7 +289,6 @@ func (sc *Scheduler) spreadScores(pod *v1.Pod, f *nodeFacts, cands []candidate, 
 		states[j].weight = math.Log(float64(size + 2))
 	}
 	raw := make([]int64, len(cands))
-	lo, hi := int64(math.MaxInt64), int64(0)
 	for i, c := range cands {
 		if ignored[i] {
 			continue
@@ -290,19 +296,9 @@ func (sc *Scheduler) spreadScores(pod *v1.Pod, f *nodeFacts, cands []candidate, 
 		var s float64
 		for j := range states {
 			v := c.n.Node.Labels[states[j].c.key]
-			s += float64(states[j].counts[v])*states[j].weight + float64(states[j].c.maxSkew-1)
+			s += spreadScoreForCount(int64(states[j].counts[v]), states[j].c.maxSkew, states[j].weight)
 		}
 		raw[i] = int64(math.Round(s))
-		lo, hi = min(lo, raw[i]), max(hi, raw[i])
 	}
-	for i := range raw {
-		if ignored[i] {
-			continue
-		}
-		n := int64(maxNodeScore)
-		if hi > 0 {
-			n = maxNodeScore * (hi + lo - raw[i]) / hi
-		}
-		out[i] += sc.cfg.Weights.TopologySpread * n
-	}
+	sc.addSpreadScores(raw, ignored, out)
 }

@@ -19,7 +19,11 @@ import (
 //   - podsByNamespace: inter-pod affinity and spread count matching pods in
 //     the relevant namespaces only;
 //   - antiAffinityPods / affinityPods: existing pods whose terms can reject or
-//     score the incoming pod (kube's HavePodsWithRequiredAntiAffinityList).
+//     score the incoming pod (kube's HavePodsWithRequiredAntiAffinityList);
+//   - imageNodes: how many nodes hold each image name (ImageLocality's
+//     spread factor);
+//   - counts: matching pods per node for the few selectors of system-default
+//     topology spreading in use (see selector_counts.go).
 //
 // A Snapshot is not safe for concurrent use; Scheduler serializes access.
 type Snapshot struct {
@@ -31,6 +35,9 @@ type Snapshot struct {
 	antiAffinityPods map[string]*PodInfo
 	affinityPods     map[string]*PodInfo
 	namespaces       map[string]labels.Set
+	imageNodes       map[string]int
+	counts           *selectorCounts
+	zoneIDs          map[string]int32 // zone label value -> NodeInfo.zone
 
 	generation uint64
 	// antiAffinityEpoch changes whenever the answer to "which existing pods'
@@ -49,6 +56,9 @@ func NewSnapshot() *Snapshot {
 		antiAffinityPods: make(map[string]*PodInfo),
 		affinityPods:     make(map[string]*PodInfo),
 		namespaces:       make(map[string]labels.Set),
+		imageNodes:       make(map[string]int),
+		counts:           newSelectorCounts(defaultMaxClasses),
+		zoneIDs:          map[string]int32{"": 0},
 	}
 }
 
@@ -93,15 +103,21 @@ func (s *Snapshot) UpdateNode(node *v1.Node) {
 	}
 	if n.Node != nil {
 		s.unindexTopology(n)
+		s.unindexImages(n)
 	}
 	if n.slot < 0 {
 		n.slot = len(s.nodes)
 		s.nodes = append(s.nodes, n)
 	}
+	if n.Node == nil || !labels.Equals(n.Node.Labels, node.Labels) {
+		n.labelGen = s.generation + 1 // the generation set below
+	}
 	n.Node = node
 	n.Allocatable = NewResource(node.Status.Allocatable)
 	n.Generation = s.nextGen()
 	s.indexTopology(n)
+	s.indexImages(n)
+	s.setSpreadTopology(n)
 	s.antiAffinityEpoch++
 }
 
@@ -113,6 +129,7 @@ func (s *Snapshot) RemoveNode(name string) {
 		return
 	}
 	s.unindexTopology(n)
+	s.unindexImages(n)
 	last := len(s.nodes) - 1
 	s.nodes[n.slot] = s.nodes[last]
 	s.nodes[n.slot].slot = n.slot
@@ -179,6 +196,7 @@ func (s *Snapshot) addPodInfo(pi *PodInfo, nodeName string, assumed bool) {
 		s.byName[nodeName] = n
 	}
 	n.addPod(pi, s.nextGen())
+	s.counts.account(pi, n, 1)
 	s.pods[pi.Key] = pi
 	ns := s.podsByNamespace[pi.Pod.Namespace]
 	if ns == nil {
@@ -216,7 +234,9 @@ func (s *Snapshot) removePodInfo(pi *PodInfo) {
 	}
 	delete(s.affinityPods, pi.Key)
 	if n := s.byName[pi.nodeName]; n != nil {
-		n.removePod(pi, s.nextGen())
+		if n.removePod(pi, s.nextGen()) {
+			s.counts.account(pi, n, -1)
+		}
 		if n.Node == nil && len(n.Pods) == 0 {
 			delete(s.byName, pi.nodeName)
 		}

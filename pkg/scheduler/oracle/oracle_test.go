@@ -16,6 +16,7 @@ import (
 	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/feature"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/imagelocality"
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/interpodaffinity"
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/nodeaffinity"
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/nodename"
@@ -29,6 +30,7 @@ import (
 	schedmetrics "k8s.io/kubernetes/pkg/scheduler/metrics"
 
 	"github.com/myriad-dev/myriad/pkg/scheduler/core"
+	"github.com/myriad-dev/myriad/pkg/scheduler/core/testcluster"
 )
 
 // swappableLister lets plugins built once see a fresh snapshot per pod.
@@ -40,10 +42,18 @@ type scorePlugin struct {
 	weight int64
 }
 
+// oracle is kube-scheduler's default profile, plugin by plugin.
 type oracle struct {
-	lister  *swappableLister
-	filters []fwk.Plugin
-	// scorers per NodeResourcesFit strategy.
+	lister     *swappableLister
+	fts        feature.Features
+	namespaces []runtime.Object
+	// filters before and after PodTopologySpread, in kube's default order.
+	before, after []fwk.Plugin
+	// spread reads Services and controllers through informers, so it is
+	// rebuilt (withWorkloads) for every generated cluster.
+	spread     fwk.Plugin
+	stopSpread context.CancelFunc
+	// scorers per NodeResourcesFit strategy, spread excluded.
 	scorers map[core.ScoringStrategy][]scorePlugin
 }
 
@@ -51,50 +61,70 @@ var resources = []config.ResourceSpec{{Name: "cpu", Weight: 1}, {Name: "memory",
 
 func newOracle(ctx context.Context, t *testing.T, namespaces []*v1.Namespace) *oracle {
 	schedmetrics.Register() // the plugins' parallelizer reports to these
-	fts := feature.NewSchedulerFeaturesFromGates(utilfeature.DefaultFeatureGate)
-	o := &oracle{lister: &swappableLister{cache.NewEmptySnapshot()}, scorers: map[core.ScoringStrategy][]scorePlugin{}}
-	var objs []runtime.Object
+	o := &oracle{
+		lister:  &swappableLister{cache.NewEmptySnapshot()},
+		fts:     feature.NewSchedulerFeaturesFromGates(utilfeature.DefaultFeatureGate),
+		scorers: map[core.ScoringStrategy][]scorePlugin{},
+	}
 	for _, ns := range namespaces {
-		objs = append(objs, ns)
+		o.namespaces = append(o.namespaces, ns)
 	}
 	setup := func(f frameworkruntime.PluginFactory, args runtime.Object) fwk.Plugin {
-		return plugintesting.SetupPluginWithInformers(ctx, t, f, args, o.lister, objs)
+		return plugintesting.SetupPluginWithInformers(ctx, t, f, args, o.lister, o.namespaces)
 	}
 	fit := func(s config.ScoringStrategyType) fwk.Plugin {
-		return setup(frameworkruntime.FactoryAdapter(fts, noderesources.NewFit), &config.NodeResourcesFitArgs{
+		return setup(frameworkruntime.FactoryAdapter(o.fts, noderesources.NewFit), &config.NodeResourcesFitArgs{
 			ScoringStrategy: &config.ScoringStrategy{Type: s, Resources: resources}})
 	}
-	// Without system-default spreading: Myriad applies only the pod's own
-	// constraints (see score_parity_test.go).
-	spread := setup(frameworkruntime.FactoryAdapter(fts, podtopologyspread.New), &config.PodTopologySpreadArgs{DefaultingType: config.ListDefaulting})
-	affinity := setup(frameworkruntime.FactoryAdapter(fts, nodeaffinity.New), &config.NodeAffinityArgs{})
-	taints := setup(frameworkruntime.FactoryAdapter(fts, tainttoleration.New), nil)
-	interPod := setup(frameworkruntime.FactoryAdapter(fts, interpodaffinity.New), &config.InterPodAffinityArgs{HardPodAffinityWeight: 1})
-	// kube-scheduler's default filter order.
-	o.filters = []fwk.Plugin{
-		setup(frameworkruntime.FactoryAdapter(fts, nodeunschedulable.New), nil),
-		setup(frameworkruntime.FactoryAdapter(fts, nodename.New), nil),
+	affinity := setup(frameworkruntime.FactoryAdapter(o.fts, nodeaffinity.New), &config.NodeAffinityArgs{})
+	taints := setup(frameworkruntime.FactoryAdapter(o.fts, tainttoleration.New), nil)
+	interPod := setup(frameworkruntime.FactoryAdapter(o.fts, interpodaffinity.New), &config.InterPodAffinityArgs{HardPodAffinityWeight: 1})
+	o.before = []fwk.Plugin{
+		setup(frameworkruntime.FactoryAdapter(o.fts, nodeunschedulable.New), nil),
+		setup(frameworkruntime.FactoryAdapter(o.fts, nodename.New), nil),
 		taints,
 		affinity,
-		setup(frameworkruntime.FactoryAdapter(fts, nodeports.New), nil),
+		setup(frameworkruntime.FactoryAdapter(o.fts, nodeports.New), nil),
 		fit(config.LeastAllocated),
-		spread,
-		interPod,
 	}
-	balanced := setup(frameworkruntime.FactoryAdapter(fts, noderesources.NewBalancedAllocation), &config.NodeResourcesBalancedAllocationArgs{Resources: resources})
+	o.after = []fwk.Plugin{interPod}
+	balanced := setup(frameworkruntime.FactoryAdapter(o.fts, noderesources.NewBalancedAllocation), &config.NodeResourcesBalancedAllocationArgs{Resources: resources})
+	images := plugintesting.SetupPlugin(ctx, t, imagelocality.New, nil, o.lister)
 	for strategy, kind := range map[core.ScoringStrategy]config.ScoringStrategyType{core.LeastAllocated: config.LeastAllocated, core.MostAllocated: config.MostAllocated} {
-		// kube-scheduler's default score plugins and weights (ImageLocality
-		// aside: Myriad does not score images, and these nodes have none).
+		// kube-scheduler's default score plugins and weights
+		// (PodTopologySpread, weight 2, is added per cluster).
 		o.scorers[strategy] = []scorePlugin{
 			{taints.(fwk.ScorePlugin), 3},
 			{affinity.(fwk.ScorePlugin), 2},
 			{fit(kind).(fwk.ScorePlugin), 1},
 			{balanced.(fwk.ScorePlugin), 1},
-			{spread.(fwk.ScorePlugin), 2},
 			{interPod.(fwk.ScorePlugin), 2},
+			{images.(fwk.ScorePlugin), 1},
 		}
 	}
+	o.withWorkloads(ctx, t, nil)
 	return o
+}
+
+// withWorkloads rebuilds PodTopologySpread with kube's default arguments
+// (defaultingType System) over informers holding objs, the Services and
+// controllers of the next cluster, and stops the previous one's informers.
+func (o *oracle) withWorkloads(ctx context.Context, t *testing.T, objs []runtime.Object) {
+	if o.stopSpread != nil {
+		o.stopSpread()
+	}
+	ctx, o.stopSpread = context.WithCancel(ctx)
+	all := append(append([]runtime.Object(nil), o.namespaces...), objs...)
+	o.spread = plugintesting.SetupPluginWithInformers(ctx, t, frameworkruntime.FactoryAdapter(o.fts, podtopologyspread.New),
+		&config.PodTopologySpreadArgs{DefaultingType: config.SystemDefaulting}, o.lister, all)
+}
+
+func (o *oracle) filters() []fwk.Plugin {
+	return append(append(append([]fwk.Plugin(nil), o.before...), o.spread), o.after...)
+}
+
+func (o *oracle) scorePlugins(strategy core.ScoringStrategy) []scorePlugin {
+	return append(append([]scorePlugin(nil), o.scorers[strategy]...), scorePlugin{o.spread.(fwk.ScorePlugin), 2})
 }
 
 // feasible returns, per node name, whether kube-scheduler's filters accept
@@ -109,10 +139,11 @@ func (o *oracle) feasible(ctx context.Context, t *testing.T, pod *v1.Pod, nodes 
 	if len(pod.Spec.SchedulingGates) > 0 {
 		return out
 	}
+	filters := o.filters()
 	state := framework.NewCycleState()
-	skip := make([]bool, len(o.filters))
+	skip := make([]bool, len(filters))
 	var allowed map[string]bool
-	for i, p := range o.filters {
+	for i, p := range filters {
 		pf, ok := p.(fwk.PreFilterPlugin)
 		if !ok {
 			continue
@@ -138,7 +169,7 @@ func (o *oracle) feasible(ctx context.Context, t *testing.T, pod *v1.Pod, nodes 
 			continue
 		}
 		ok := true
-		for i, p := range o.filters {
+		for i, p := range filters {
 			if skip[i] {
 				continue
 			}
@@ -170,7 +201,7 @@ func (o *oracle) scores(ctx context.Context, t *testing.T, strategy core.Scoring
 	state := framework.NewCycleState()
 	total := map[string]int64{}
 	parts := map[string]map[string]int64{}
-	for _, sp := range o.scorers[strategy] {
+	for _, sp := range o.scorePlugins(strategy) {
 		if pre, ok := sp.p.(fwk.PreScorePlugin); ok {
 			st := pre.PreScore(ctx, state, pod, filtered)
 			if st.IsSkip() {
@@ -220,4 +251,21 @@ func newScheduler(t *testing.T, cfg core.Config, namespaces []*v1.Namespace, nod
 		}
 	}
 	return sc
+}
+
+// addWorkloads feeds the core a cluster's Services and controllers, as the
+// scheduler's informers do.
+func addWorkloads(sc *core.Scheduler, cl *testcluster.Cluster) {
+	for _, s := range cl.Services {
+		sc.UpdateService(s)
+	}
+	for _, rc := range cl.ReplicationControllers {
+		sc.UpdateReplicationController(rc)
+	}
+	for _, rs := range cl.ReplicaSets {
+		sc.UpdateReplicaSet(rs)
+	}
+	for _, ss := range cl.StatefulSets {
+		sc.UpdateStatefulSet(ss)
+	}
 }

@@ -9,6 +9,8 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/imagelocality"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/podtopologyspread"
 
 	"github.com/myriad-dev/myriad/pkg/scheduler/core"
 	"github.com/myriad-dev/myriad/pkg/scheduler/core/testcluster"
@@ -16,17 +18,16 @@ import (
 
 // TestScoresMatchKubeScheduler: on seeded random clusters, with every node
 // evaluated (sampling `all`), each feasible node's total score from Myriad's
-// core equals kube-scheduler's: NodeResourcesFit (LeastAllocated and
-// MostAllocated, alternating per case), NodeResourcesBalancedAllocation,
-// NodeAffinity, TaintToleration, InterPodAffinity and PodTopologySpread,
-// each normalized and weighted as in kube's default profile; and the node
-// Schedule picks is one of kube's top-scoring nodes. Placements are assumed
-// so that later pods score against earlier ones.
-//
-// Out of scope, because Myriad does not implement them: ImageLocality (the
-// generated nodes report no images, so kube scores it 0 everywhere) and
-// PodTopologySpread's system-default constraints for pods owned by
-// Services/ReplicaSets/StatefulSets (the oracle runs with List defaulting).
+// core equals kube-scheduler's default profile: NodeResourcesFit
+// (LeastAllocated and MostAllocated, alternating per case),
+// NodeResourcesBalancedAllocation, NodeAffinity, TaintToleration,
+// InterPodAffinity, PodTopologySpread — the pod's own constraints, or for a
+// pod without any the system defaults (defaultingType System) with siblings
+// found through Services, ReplicaSets, StatefulSets and
+// ReplicationControllers — and ImageLocality over images on nodes, each
+// normalized and weighted as in kube; and the node Schedule picks is one of
+// kube's top-scoring nodes. Placements are assumed so that later pods score
+// against earlier ones.
 func TestScoresMatchKubeScheduler(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -35,10 +36,10 @@ func TestScoresMatchKubeScheduler(t *testing.T) {
 		cases = 40
 	}
 	var o *oracle
-	var compared, decisions int
+	var compared, decisions, defaulted, imageScored int
 	for seed := 0; seed < cases; seed++ {
 		r := rand.New(rand.NewPCG(uint64(seed), 7))
-		cl := testcluster.New(r, testcluster.Options{Nodes: 5 + r.IntN(30), PodsPerNode: 5, Rich: true})
+		cl := testcluster.New(r, testcluster.Options{Nodes: 5 + r.IntN(30), PodsPerNode: 5, Rich: true, Workloads: true})
 		for _, p := range cl.Pods {
 			if r.IntN(5) == 0 {
 				addPreferredTerms(r, p)
@@ -47,6 +48,7 @@ func TestScoresMatchKubeScheduler(t *testing.T) {
 		if o == nil {
 			o = newOracle(ctx, t, cl.Namespaces)
 		}
+		o.withWorkloads(ctx, t, cl.WorkloadObjects())
 		strategy := []core.ScoringStrategy{core.LeastAllocated, core.MostAllocated}[seed%2]
 		cfg := core.DefaultConfig()
 		cfg.Strategy = strategy
@@ -54,8 +56,13 @@ func TestScoresMatchKubeScheduler(t *testing.T) {
 		cfg.Seed = uint64(seed)
 		pods := append([]*v1.Pod(nil), cl.Pods...)
 		sc := newScheduler(t, cfg, cl.Namespaces, cl.Nodes, pods)
+		addWorkloads(sc, cl)
 		for i := 0; i < podsPerCase; i++ {
 			pod := testcluster.PendingPod(r, i, cl.Nodes)
+			if r.IntN(4) > 0 {
+				testcluster.JoinWorkload(r, pod)
+			}
+			testcluster.SetImages(r, pod)
 			if r.IntN(2) == 0 {
 				addPreferredTerms(r, pod)
 			}
@@ -76,10 +83,16 @@ func TestScoresMatchKubeScheduler(t *testing.T) {
 			for _, ns := range got {
 				want, ok := kube[ns.Node]
 				if !ok || want != ns.Score {
-					t.Fatalf("seed %d pod %d (%s) node %s: myriad score %d, kube %d = %s\npod: %+v",
-						seed, i, strategyName(strategy), ns.Node, ns.Score, want, describe(parts[ns.Node]), pod.Spec)
+					t.Fatalf("seed %d pod %d (%s) node %s: myriad score %d, kube %d = %s\npod: %+v\nlabels %v owners %+v",
+						seed, i, strategyName(strategy), ns.Node, ns.Score, want, describe(parts[ns.Node]), pod.Spec, pod.Labels, pod.OwnerReferences)
 				}
 				compared++
+				if parts[ns.Node][imagelocality.Name] > 0 {
+					imageScored++
+				}
+			}
+			if _, ok := parts[got[0].Node][podtopologyspread.Name]; ok && len(pod.Spec.TopologySpreadConstraints) == 0 {
+				defaulted++
 			}
 
 			res, err := sc.Schedule(pod)
@@ -102,9 +115,10 @@ func TestScoresMatchKubeScheduler(t *testing.T) {
 			pods = append(pods, bound)
 		}
 	}
-	t.Logf("%d cases: %d node scores equal to kube's, %d decisions among kube's top-scoring nodes", cases, compared, decisions)
-	if decisions < cases {
-		t.Errorf("generator is degenerate: only %d decisions", decisions)
+	t.Logf("%d cases: %d node scores equal to kube's (%d with an ImageLocality score), %d decisions among kube's top-scoring nodes, %d of them spread by system defaults",
+		cases, compared, imageScored, decisions, defaulted)
+	if decisions < cases || defaulted < decisions/4 || imageScored < compared/10 {
+		t.Errorf("generator is degenerate: %d decisions, %d system-default spread, %d image scores", decisions, defaulted, imageScored)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,6 +19,11 @@ type Cluster struct {
 	Nodes      []*v1.Node
 	Pods       []*v1.Pod // bound
 	Namespaces []*v1.Namespace
+	// With Options.Workloads: what system-default topology spreading reads.
+	Services               []*v1.Service
+	ReplicationControllers []*v1.ReplicationController
+	ReplicaSets            []*appsv1.ReplicaSet
+	StatefulSets           []*appsv1.StatefulSet
 }
 
 // Options shape a generated cluster.
@@ -27,6 +33,11 @@ type Options struct {
 	// and anti-affinity to existing pods (the differential test wants them;
 	// benchmarks of plain replicas do not).
 	Rich bool
+	// Workloads adds Services and controllers, makes existing pods members
+	// of them (JoinWorkload), some terminating, and gives nodes and pods
+	// images (SetImages). Off, the random stream is what it always was, so
+	// other tests' seeds keep their clusters.
+	Workloads bool
 }
 
 var (
@@ -103,7 +114,13 @@ func New(r *rand.Rand, o Options) *Cluster {
 				n.Status.Allocatable["example.com/gpu"] = *resource.NewQuantity(int64(1+r.IntN(2)), resource.DecimalSI)
 			}
 		}
+		if o.Workloads {
+			setNodeImages(r, n)
+		}
 		c.Nodes = append(c.Nodes, n)
+	}
+	if o.Workloads {
+		c.addWorkloadObjects()
 	}
 	seq := 0
 	for _, n := range c.Nodes {
@@ -120,6 +137,13 @@ func New(r *rand.Rand, o Options) *Cluster {
 					p.Spec.Affinity = &v1.Affinity{PodAntiAffinity: &v1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []v1.PodAffinityTerm{
 						randomTerm(r),
 					}}}
+				}
+			}
+			if o.Workloads {
+				JoinWorkload(r, p)
+				SetImages(r, p)
+				if r.IntN(15) == 0 {
+					p.DeletionTimestamp = &metav1.Time{}
 				}
 			}
 			c.Pods = append(c.Pods, p)
