@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	v1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/utils/ptr"
 
 	"github.com/myriad-dev/myriad/pkg/scheduler/core"
 )
@@ -254,5 +256,47 @@ func TestPodBoundBySomeoneElseIsDropped(t *testing.T) {
 	}
 	if got := c.pod(t, "web").Spec.NodeName; got != "other" {
 		t.Fatalf("pod on %q, want other", got)
+	}
+}
+
+// TestReplicaSetInformerFeedsDefaultSpreading: with its ReplicaSet known,
+// a replica goes to the node without siblings (kube's system-default
+// spreading) although the other node has more cpu left; without the
+// ReplicaSet, resources alone decide. This checks the informer wiring the
+// core's spreading depends on.
+func TestReplicaSetInformerFeedsDefaultSpreading(t *testing.T) {
+	replica := func(name, nodeName string) *v1.Pod {
+		p := podRequesting(name, "100m")
+		p.Labels = map[string]string{"app": "web"}
+		p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web", UID: "uid-rs", Controller: ptr.To(true)}}
+		p.Spec.NodeName = nodeName
+		return p
+	}
+	for _, tc := range []struct {
+		name       string
+		replicaSet bool
+		want       string
+	}{
+		{"ReplicaSet known: spread", true, "n2"},
+		{"no ReplicaSet: least allocated", false, "n1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			other := podRequesting("other", "400m")
+			other.Spec.NodeName = "n2"
+			objs := []runtime.Object{node("n1", "4"), node("n2", "4"), replica("web-1", "n1"), replica("web-2", "n1"), other}
+			if tc.replicaSet {
+				objs = append(objs, &appsv1.ReplicaSet{
+					ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default", UID: "uid-rs"},
+					Spec:       appsv1.ReplicaSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}},
+				})
+			}
+			c := newCluster(t, objs...)
+			c.start(t, false)
+			c.create(t, replica("web-3", ""))
+			eventually(t, "web-3 bound", func() bool { return c.pod(t, "web-3").Spec.NodeName != "" })
+			if got := c.pod(t, "web-3").Spec.NodeName; got != tc.want {
+				t.Errorf("web-3 bound to %s, want %s", got, tc.want)
+			}
+		})
 	}
 }
