@@ -115,16 +115,8 @@ func TestSamplingNeverReturnsInfeasibleNode(t *testing.T) {
 			cfg := core.DefaultConfig()
 			cfg.Enough = pol.enough
 			sc := core.New(cfg)
-			for _, ns := range cl.Namespaces {
-				sc.SetNamespace(ns)
-			}
-			for _, n := range cl.Nodes {
-				sc.UpdateNode(n)
-			}
-			for _, p := range cl.Pods {
-				if err := sc.AddPod(p); err != nil {
-					t.Fatal(err)
-				}
+			if err := cl.Feed(sc); err != nil {
+				t.Fatal(err)
 			}
 			placed := 0
 			for i := 0; i < 400; i++ {
@@ -202,28 +194,8 @@ func TestCachesNeverChangeScores(t *testing.T) {
 	fresh := core.New(cfg)
 	both := func(f func(sc *core.Scheduler)) { f(cached); f(fresh) }
 	both(func(sc *core.Scheduler) {
-		for _, ns := range cl.Namespaces {
-			sc.SetNamespace(ns)
-		}
-		for _, n := range cl.Nodes {
-			sc.UpdateNode(n)
-		}
-		for _, p := range cl.Pods {
-			if err := sc.AddPod(p); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for _, s := range cl.Services {
-			sc.UpdateService(s)
-		}
-		for _, rs := range cl.ReplicaSets {
-			sc.UpdateReplicaSet(rs)
-		}
-		for _, ss := range cl.StatefulSets {
-			sc.UpdateStatefulSet(ss)
-		}
-		for _, rc := range cl.ReplicationControllers {
-			sc.UpdateReplicationController(rc)
+		if err := cl.Feed(sc); err != nil {
+			t.Fatal(err)
 		}
 	})
 	// Replicas of a few workloads, so that classes are shared.

@@ -30,7 +30,6 @@ import (
 	schedmetrics "k8s.io/kubernetes/pkg/scheduler/metrics"
 
 	"github.com/myriad-dev/myriad/pkg/scheduler/core"
-	"github.com/myriad-dev/myriad/pkg/scheduler/core/testcluster"
 )
 
 // swappableLister lets plugins built once see a fresh snapshot per pod.
@@ -251,21 +250,4 @@ func newScheduler(t *testing.T, cfg core.Config, namespaces []*v1.Namespace, nod
 		}
 	}
 	return sc
-}
-
-// addWorkloads feeds the core a cluster's Services and controllers, as the
-// scheduler's informers do.
-func addWorkloads(sc *core.Scheduler, cl *testcluster.Cluster) {
-	for _, s := range cl.Services {
-		sc.UpdateService(s)
-	}
-	for _, rc := range cl.ReplicationControllers {
-		sc.UpdateReplicationController(rc)
-	}
-	for _, rs := range cl.ReplicaSets {
-		sc.UpdateReplicaSet(rs)
-	}
-	for _, ss := range cl.StatefulSets {
-		sc.UpdateStatefulSet(ss)
-	}
 }

@@ -56,7 +56,7 @@ func TestScoresMatchKubeScheduler(t *testing.T) {
 		cfg.Seed = uint64(seed)
 		pods := append([]*v1.Pod(nil), cl.Pods...)
 		sc := newScheduler(t, cfg, cl.Namespaces, cl.Nodes, pods)
-		addWorkloads(sc, cl)
+		cl.FeedWorkloads(sc)
 		for i := 0; i < podsPerCase; i++ {
 			pod := testcluster.PendingPod(r, i, cl.Nodes)
 			if r.IntN(4) > 0 {

@@ -267,3 +267,53 @@ func PendingPod(r *rand.Rand, i int, nodes []*v1.Node) *v1.Pod {
 	}
 	return p
 }
+
+// Core is what a scheduler core is fed from its informers; *core.Scheduler
+// satisfies it, and this package stays plain data without importing it.
+type Core interface {
+	WorkloadCore
+	SetNamespace(*v1.Namespace)
+	UpdateNode(*v1.Node)
+	AddPod(*v1.Pod) error
+}
+
+// WorkloadCore takes the selectors default topology spreading reads.
+type WorkloadCore interface {
+	UpdateService(*v1.Service)
+	UpdateReplicationController(*v1.ReplicationController)
+	UpdateReplicaSet(*appsv1.ReplicaSet)
+	UpdateStatefulSet(*appsv1.StatefulSet)
+}
+
+// Feed gives sc the whole cluster, as the scheduler's informers would.
+func (c *Cluster) Feed(sc Core) error {
+	for _, ns := range c.Namespaces {
+		sc.SetNamespace(ns)
+	}
+	for _, n := range c.Nodes {
+		sc.UpdateNode(n)
+	}
+	for _, p := range c.Pods {
+		if err := sc.AddPod(p); err != nil {
+			return err
+		}
+	}
+	c.FeedWorkloads(sc)
+	return nil
+}
+
+// FeedWorkloads gives sc the cluster's Services and controllers.
+func (c *Cluster) FeedWorkloads(sc WorkloadCore) {
+	for _, s := range c.Services {
+		sc.UpdateService(s)
+	}
+	for _, rc := range c.ReplicationControllers {
+		sc.UpdateReplicationController(rc)
+	}
+	for _, rs := range c.ReplicaSets {
+		sc.UpdateReplicaSet(rs)
+	}
+	for _, ss := range c.StatefulSets {
+		sc.UpdateStatefulSet(ss)
+	}
+}
