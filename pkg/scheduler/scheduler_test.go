@@ -259,12 +259,12 @@ func TestPodBoundBySomeoneElseIsDropped(t *testing.T) {
 	}
 }
 
-// TestReplicaSetInformerFeedsDefaultSpreading: with its ReplicaSet known,
-// a replica goes to the node without siblings (kube's system-default
-// spreading) although the other node has more cpu left; without the
-// ReplicaSet, resources alone decide. This checks the informer wiring the
-// core's spreading depends on.
-func TestReplicaSetInformerFeedsDefaultSpreading(t *testing.T) {
+// TestWorkloadInformersFeedDefaultSpreading: with its ReplicaSet or a
+// Service selecting it known, a replica goes to the node without siblings
+// (kube's system-default spreading) although the other node has more cpu
+// left; with neither, resources alone decide. This checks the informer
+// wiring the core's spreading depends on.
+func TestWorkloadInformersFeedDefaultSpreading(t *testing.T) {
 	replica := func(name, nodeName string) *v1.Pod {
 		p := podRequesting(name, "100m")
 		p.Labels = map[string]string{"app": "web"}
@@ -273,12 +273,13 @@ func TestReplicaSetInformerFeedsDefaultSpreading(t *testing.T) {
 		return p
 	}
 	for _, tc := range []struct {
-		name       string
-		replicaSet bool
-		want       string
+		name                string
+		replicaSet, service bool
+		want                string
 	}{
-		{"ReplicaSet known: spread", true, "n2"},
-		{"no ReplicaSet: least allocated", false, "n1"},
+		{"ReplicaSet known: spread", true, false, "n2"},
+		{"Service known: spread", false, true, "n2"},
+		{"neither: least allocated", false, false, "n1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			other := podRequesting("other", "400m")
@@ -288,6 +289,12 @@ func TestReplicaSetInformerFeedsDefaultSpreading(t *testing.T) {
 				objs = append(objs, &appsv1.ReplicaSet{
 					ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default", UID: "uid-rs"},
 					Spec:       appsv1.ReplicaSetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}},
+				})
+			}
+			if tc.service {
+				objs = append(objs, &v1.Service{
+					ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default"},
+					Spec:       v1.ServiceSpec{Selector: map[string]string{"app": "web"}},
 				})
 			}
 			c := newCluster(t, objs...)
