@@ -65,13 +65,7 @@ func TestImageLocality(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := core.DefaultConfig()
-			cfg.Weights = core.Weights{ImageLocality: 1}
-			cfg.Enough = core.AllNodes()
-			sc := core.New(cfg)
-			for _, n := range nodes {
-				sc.UpdateNode(n)
-			}
+			sc := scorer(core.Weights{ImageLocality: 1}, nodes...)
 			assertScores(t, sc, tt.pod, tt.want)
 		})
 	}
@@ -80,13 +74,8 @@ func TestImageLocality(t *testing.T) {
 // Image scores are cached per class, yet follow every change they depend
 // on: images pulled on the node, on other nodes, and the node count.
 func TestImageLocalityCacheFollowsNodes(t *testing.T) {
-	cfg := core.DefaultConfig()
-	cfg.Weights = core.Weights{ImageLocality: 1}
-	cfg.Enough = core.AllNodes()
-	sc := core.New(cfg)
 	n1 := withImages(tc.Node("n1", "8", "16Gi", 110, nil), img(1000*mib, "app:v1"))
-	sc.UpdateNode(n1)
-	sc.UpdateNode(tc.Node("n2", "8", "16Gi", 110, nil))
+	sc := scorer(core.Weights{ImageLocality: 1}, n1, tc.Node("n2", "8", "16Gi", 110, nil))
 	pod := podWithImages("app:v1")
 	// 1000 · 1/2 = 500: 100 · 477/977 = 48
 	assertScores(t, sc, pod, map[string]int64{"n1": 48, "n2": 0})

@@ -51,13 +51,7 @@ func TestSystemDefaultSpread(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := core.DefaultConfig()
-			cfg.Weights = core.Weights{TopologySpread: 1}
-			cfg.Enough = core.AllNodes()
-			sc := core.New(cfg)
-			for _, n := range nodes {
-				sc.UpdateNode(n)
-			}
+			sc := scorer(core.Weights{TopologySpread: 1}, nodes...)
 			for _, p := range existing {
 				if err := sc.AddPod(p); err != nil {
 					t.Fatal(err)
@@ -69,6 +63,18 @@ func TestSystemDefaultSpread(t *testing.T) {
 			assertScores(t, sc, tt.pod, tt.want)
 		})
 	}
+}
+
+// scorer is a core that scores with the given weights only, on every node.
+func scorer(w core.Weights, nodes ...*v1.Node) *core.Scheduler {
+	cfg := core.DefaultConfig()
+	cfg.Weights = w
+	cfg.Enough = core.AllNodes()
+	sc := core.New(cfg)
+	for _, n := range nodes {
+		sc.UpdateNode(n)
+	}
+	return sc
 }
 
 func assertScores(t *testing.T, sc *core.Scheduler, pod *v1.Pod, want map[string]int64) {
@@ -90,12 +96,7 @@ func assertScores(t *testing.T, sc *core.Scheduler, pod *v1.Pod, want map[string
 // Counts follow the snapshot: a placed sibling makes its node score lower
 // for the next replica, and forgetting it restores the scores.
 func TestSystemDefaultSpreadFollowsPlacements(t *testing.T) {
-	cfg := core.DefaultConfig()
-	cfg.Weights = core.Weights{TopologySpread: 1}
-	cfg.Enough = core.AllNodes()
-	sc := core.New(cfg)
-	sc.UpdateNode(tc.Node("n1", "8", "16Gi", 110, nil))
-	sc.UpdateNode(tc.Node("n2", "8", "16Gi", 110, nil))
+	sc := scorer(core.Weights{TopologySpread: 1}, tc.Node("n1", "8", "16Gi", 110, nil), tc.Node("n2", "8", "16Gi", 110, nil))
 	sc.UpdateService(&v1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web"}, Spec: v1.ServiceSpec{Selector: map[string]string{"app": "web"}}})
 	replica := func(name string) *v1.Pod { return tc.Pod("ns", name, "", "", map[string]string{"app": "web"}) }
 	even := map[string]int64{"n1": 100, "n2": 100}
