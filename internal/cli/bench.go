@@ -17,7 +17,6 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
 	"github.com/myriad-dev/myriad/pkg/controlplane"
@@ -126,7 +125,7 @@ func runSoak(cmd *cobra.Command, o soakOptions) error {
 	if dataDir, err = freshDataDir(dataDir, o.dataDir == ""); err != nil {
 		return err
 	}
-	con := newConsole(out)
+	con := lab.NewConsole(out)
 	run := measureCluster(cmd.Context(), o, dataDir, nil, con, func(p lab.Progress) string { return progressLine(p, o.nodes) })
 	err = finishSoak(out, outDir, run.in)
 	if run.cluster != nil {
@@ -135,26 +134,6 @@ func runSoak(cmd *cobra.Command, o soakOptions) error {
 		fmt.Fprintf(out, "cluster data and component logs kept in %s\n", dataDir)
 	}
 	return err
-}
-
-// prepareOut makes the output directory and sends klog there: client-go
-// logs watch restarts as components stop, which would garble the progress
-// line. The returned func flushes and closes the log.
-func prepareOut(out string) (string, func(), error) {
-	outDir, err := filepath.Abs(out)
-	if err != nil {
-		return "", nil, err
-	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return "", nil, fmt.Errorf("--out %s: %w", out, err)
-	}
-	klogFile, err := os.OpenFile(filepath.Join(outDir, "bench.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return "", nil, fmt.Errorf("--out %s: %w", out, err)
-	}
-	klog.LogToStderr(false)
-	klog.SetOutput(klogFile)
-	return outDir, func() { klog.Flush(); klogFile.Close() }, nil
 }
 
 // freshDataDir returns dir made absolute; with mustNotExist (a directory
@@ -172,7 +151,7 @@ func freshDataDir(dir string, mustNotExist bool) (string, error) {
 type clusterRun struct {
 	in      lab.SoakInput         // with Procs and Ready; StartupErr if Up failed
 	cluster *controlplane.Cluster // still running; nil when Up failed
-	metrics lab.SoakTargets
+	metrics lab.Targets
 }
 
 // recordedCluster is a cluster started with controlplane.Up while its
@@ -192,7 +171,7 @@ type recordedCluster struct {
 // for `myriad nodes` in nodeArgs) and returns once every node is Ready or
 // Up failed. While Up runs, starting (if not nil) is shown as the progress
 // line every second. The caller calls finish, then stops the cluster.
-func startRecordedCluster(ctx context.Context, o soakOptions, dataDir string, nodeArgs []string, con *console, starting func(lab.ReadyPoint, time.Duration) string) *recordedCluster {
+func startRecordedCluster(ctx context.Context, o soakOptions, dataDir string, nodeArgs []string, con *lab.Console, starting func(lab.ReadyPoint, time.Duration) string) *recordedCluster {
 	clk := clock.RealClock{}
 	rc := &recordedCluster{in: lab.SoakInput{
 		Machine:    lab.ThisMachine(controlplane.KubernetesVersion),
@@ -275,7 +254,7 @@ func (rc *recordedCluster) finish() {
 
 // measureCluster starts a recorded cluster and, once every node is Ready,
 // measures it as a soak for o.duration. The caller stops the cluster.
-func measureCluster(ctx context.Context, o soakOptions, dataDir string, nodeArgs []string, con *console, progress func(lab.Progress) string) clusterRun {
+func measureCluster(ctx context.Context, o soakOptions, dataDir string, nodeArgs []string, con *lab.Console, progress func(lab.Progress) string) clusterRun {
 	rec := startRecordedCluster(ctx, o, dataDir, nodeArgs, con, nil)
 	run := clusterRun{cluster: rec.cluster}
 	if rec.cluster == nil {
@@ -283,11 +262,11 @@ func measureCluster(ctx context.Context, o soakOptions, dataDir string, nodeArgs
 		return run
 	}
 	clk := clock.RealClock{}
-	fmt.Fprintf(con.w, "all %d nodes Ready after %s; measuring for %s (Ctrl-C stops early and still writes the report)\n",
+	con.Printf("all %d nodes Ready after %s; measuring for %s (Ctrl-C stops early and still writes the report)\n",
 		o.nodes, clk.Since(rec.in.StartedAt).Round(time.Second), o.duration)
 	targets, err := soakTargets(rec.cluster.Plan, rec.metricsPort)
 	if err != nil {
-		fmt.Fprintf(con.w, "warning: %v; figures from that endpoint will be absent\n", err)
+		con.Printf("warning: %v; figures from that endpoint will be absent\n", err)
 	}
 	run.metrics = targets
 	soak := &lab.Soak{
@@ -318,13 +297,13 @@ func finishSoak(out io.Writer, outDir string, in lab.SoakInput) error {
 	printSoakSummary(out, res)
 	fmt.Fprintf(out, "report: %s\n", path)
 	if !res.Verdict.Pass {
-		return fmt.Errorf("FAIL: %s (report: %s)", oneLine(res.Verdict.Reasons[0], 200), path)
+		return fmt.Errorf("FAIL: %s (report: %s)", lab.OneLine(res.Verdict.Reasons[0], 200), path)
 	}
 	fmt.Fprintln(out, "PASS: every node stayed Ready")
 	return nil
 }
 
-func printSoakSummary(out io.Writer, r *lab.Result) {
+func printSoakSummary(out io.Writer, r *lab.SoakResult) {
 	ms := func(v *float64) string {
 		if v == nil {
 			return "-"
@@ -347,7 +326,7 @@ func printSoakSummary(out io.Writer, r *lab.Result) {
 			p.Name, float64(p.RSSMaxBytes)/(1<<20), float64(p.RSSAvgBytes)/(1<<20), p.CPUSeconds, p.Cores)
 	}
 	for _, reason := range r.Verdict.Reasons {
-		fmt.Fprintf(out, "  fail: %s\n", oneLine(reason, 600))
+		fmt.Fprintf(out, "  fail: %s\n", lab.OneLine(reason, 600))
 	}
 	for _, w := range r.Verdict.Warnings {
 		fmt.Fprintf(out, "  note: %s\n", w)
@@ -402,8 +381,8 @@ func freePortPair(avoid int) (int, error) {
 	return 0, errors.New("no two adjacent free ports for etcd; give --etcd-port")
 }
 
-func soakTargets(plan controlplane.Plan, metricsPort int) (lab.SoakTargets, error) {
-	var t lab.SoakTargets
+func soakTargets(plan controlplane.Plan, metricsPort int) (lab.Targets, error) {
+	var t lab.Targets
 	var errs []error
 	sim, err := lab.NewScraper("nodes", fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort), "", "", "")
 	if err != nil {
@@ -478,20 +457,6 @@ func soakParameters(o soakOptions, dataDir string) map[string]string {
 	}
 }
 
-// oneLine keeps the first line of s, at most n bytes: component errors can
-// carry a whole readiness dump, which belongs in the report, not the
-// terminal.
-func oneLine(s string, n int) string {
-	first, _, more := strings.Cut(s, "\n")
-	if len(first) > n {
-		first, more = first[:n], true
-	}
-	if more {
-		first += " …"
-	}
-	return first
-}
-
 func progressLine(p lab.Progress, nodes int) string {
 	p99 := "-"
 	if !math.IsNaN(p.LeaseP99) {
@@ -499,61 +464,4 @@ func progressLine(p lab.Progress, nodes int) string {
 	}
 	return fmt.Sprintf("soak %s elapsed, ETA %s | Ready %d/%d | lease renew p99 %s",
 		p.Elapsed.Round(time.Second), p.Remaining.Round(time.Second), p.Ready.Ready, nodes, p99)
-}
-
-// console is the soak's output: a progress line rewritten in place on a
-// terminal (a plain line every 30s otherwise), which other lines (component
-// restarts from the supervisor) do not garble.
-type console struct {
-	mu        sync.Mutex
-	w         io.Writer
-	tty       bool
-	line      string
-	lastPlain time.Time
-}
-
-func newConsole(w io.Writer) *console {
-	c := &console{w: w}
-	if f, ok := w.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			c.tty = true
-		}
-	}
-	return c
-}
-
-func (c *console) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.tty && c.line != "" {
-		fmt.Fprint(c.w, "\r\033[K")
-	}
-	n, err := c.w.Write(p)
-	if c.tty && c.line != "" && strings.HasSuffix(string(p), "\n") {
-		fmt.Fprint(c.w, c.line)
-	}
-	return n, err
-}
-
-func (c *console) Progress(s string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.tty {
-		fmt.Fprint(c.w, "\r\033[K"+s)
-		c.line = s
-		return
-	}
-	if time.Since(c.lastPlain) >= 30*time.Second {
-		fmt.Fprintln(c.w, s)
-		c.lastPlain = time.Now()
-	}
-}
-
-func (c *console) EndProgress() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.tty && c.line != "" {
-		fmt.Fprintln(c.w)
-	}
-	c.line = ""
 }

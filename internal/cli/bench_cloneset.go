@@ -211,7 +211,7 @@ func cloneSetMaxUnavailable(s string) (intstr.IntOrString, error) {
 // cloneSetBench is one run of the scenario.
 type cloneSetBench struct {
 	o    cloneSetBenchOptions
-	con  *console
+	con  *lab.Console
 	rec  *recordedCluster // the cluster the bench started; nil with --kubeconfig
 	self *lab.ProcSampler // with --kubeconfig: the bench's own process
 	cs   kubernetes.Interface
@@ -248,7 +248,7 @@ func runCloneSetBench(cmd *cobra.Command, o cloneSetBenchOptions) error {
 		}
 	}
 	maxUnavail, _ := o.maxUnavailablePods()
-	b := &cloneSetBench{o: o, con: newConsole(out), ns: "myriad-bench-cloneset-" + strconv.FormatUint(rand.Uint64()%(36*36*36*36), 36)}
+	b := &cloneSetBench{o: o, con: lab.NewConsole(out), ns: "myriad-bench-cloneset-" + strconv.FormatUint(rand.Uint64()%(36*36*36*36), 36)}
 	b.in = lab.CloneSetBenchInput{Nodes: o.cluster.nodes, Pods: o.pods, MaxUnavailable: o.maxUnavailable, MaxUnavailablePods: maxUnavail}
 	b.in.Info = lab.NewRunInfo("cloneset", lab.ThisMachine(controlplane.KubernetesVersion), cloneSetParameters(o, dataDir, b.ns, maxUnavail), time.Now())
 	b.bgCtx, b.stopBg = context.WithCancel(context.Background())
@@ -256,7 +256,7 @@ func runCloneSetBench(cmd *cobra.Command, o cloneSetBenchOptions) error {
 	if err := b.run(ctx, dataDir); err != nil {
 		b.con.EndProgress()
 		b.in.Info.StoppedEarly = err.Error()
-		fmt.Fprintf(out, "stopped: %s\n", oneLine(err.Error(), 300))
+		fmt.Fprintf(out, "stopped: %s\n", lab.OneLine(err.Error(), 300))
 	}
 	b.stopBg()
 	b.bg.Wait()

@@ -180,7 +180,7 @@ func (o *densityOptions) validate() error {
 // densityRun is one run of the scenario.
 type densityRun struct {
 	o   densityOptions
-	con *console
+	con *lab.Console
 	id  string
 	in  lab.DensityInput
 	rec *recordedCluster // nil with --kubeconfig
@@ -214,7 +214,7 @@ func runDensity(cmd *cobra.Command, o densityOptions) error {
 		return err
 	}
 	defer closeLog()
-	d := &densityRun{o: o, con: newConsole(out), calls: &lab.ClientTimings{},
+	d := &densityRun{o: o, con: lab.NewConsole(out), calls: &lab.ClientTimings{},
 		id:     strconv.FormatInt(time.Now().Unix()%1e6, 36) + strconv.Itoa(rand.IntN(1000)),
 		writes: flowcontrol.NewTokenBucketRateLimiter(float32(o.qps), max(1, int(o.qps/10)))}
 	d.in = lab.DensityInput{
@@ -254,7 +254,7 @@ func runDensity(cmd *cobra.Command, o densityOptions) error {
 	}
 	fmt.Fprintf(out, "report: %s\n", path)
 	if !res.Verdict.Pass {
-		return fmt.Errorf("FAIL: %s (report: %s)", oneLine(res.Verdict.Reasons[0], 200), path)
+		return fmt.Errorf("FAIL: %s (report: %s)", lab.OneLine(res.Verdict.Reasons[0], 200), path)
 	}
 	fmt.Fprintln(out, "PASS: the cluster reached its size and every SLO held")
 	return nil
@@ -304,7 +304,7 @@ func (d *densityRun) nodesPhase(ctx context.Context, dataDir string) bool {
 	}
 	d.in.Phases = append(d.in.Phases, p)
 	if err != nil {
-		fmt.Fprintf(d.con, "nodes phase failed: %s\n", oneLine(err.Error(), 300))
+		fmt.Fprintf(d.con, "nodes phase failed: %s\n", lab.OneLine(err.Error(), 300))
 		return false
 	}
 	return true
@@ -481,7 +481,7 @@ func (d *densityRun) phase(ctx context.Context, name, intro string, run func(ctx
 	p.End = d.api.Snapshot(sctx)
 	d.in.Phases = append(d.in.Phases, p)
 	if p.Err != nil {
-		fmt.Fprintf(d.con, "%s phase stopped after %s: %s\n", name, p.To.Sub(p.From).Round(time.Second), oneLine(p.Err.Error(), 300))
+		fmt.Fprintf(d.con, "%s phase stopped after %s: %s\n", name, p.To.Sub(p.From).Round(time.Second), lab.OneLine(p.Err.Error(), 300))
 		return false
 	}
 	fmt.Fprintf(d.con, "%s phase done in %s: %s\n", name, p.To.Sub(p.From).Round(time.Second), p.Reached)
@@ -947,7 +947,7 @@ func printDensitySummary(out io.Writer, r *lab.DensityResult) {
 		fmt.Fprintf(out, "  %-24s RSS max %7.1f MiB  CPU %7.1fs = %.2f cores\n", p.Name, float64(p.RSSMaxBytes)/(1<<20), p.CPUSeconds, p.Cores)
 	}
 	for _, reason := range r.Verdict.Reasons {
-		fmt.Fprintf(out, "  fail: %s\n", oneLine(reason, 600))
+		fmt.Fprintf(out, "  fail: %s\n", lab.OneLine(reason, 600))
 	}
 	for _, w := range r.Verdict.Warnings {
 		fmt.Fprintf(out, "  note: %s\n", w)

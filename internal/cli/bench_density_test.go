@@ -65,7 +65,7 @@ func fakeDensityRun(t *testing.T) (*densityRun, *fake.Clientset) {
 		t.Fatal(err)
 	}
 	cs := fake.NewClientset()
-	return &densityRun{o: o, con: newConsole(io.Discard), id: "t1", cs: cs, calls: &lab.ClientTimings{},
+	return &densityRun{o: o, con: lab.NewConsole(io.Discard), id: "t1", cs: cs, calls: &lab.ClientTimings{},
 		writes: flowcontrol.NewFakeAlwaysRateLimiter(), namespaces: []string{"a", "b"},
 		pods: lab.NewPodStartup(clock.RealClock{}), api: &lab.APIRecorder{Clock: clock.RealClock{}, Interval: time.Hour}}, cs
 }

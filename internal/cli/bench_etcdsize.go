@@ -145,7 +145,7 @@ func runEtcdSize(cmd *cobra.Command, o etcdSizeOptions, target, minFree int64) e
 	procsDone := make(chan struct{})
 	go func() { procs.Run(pctx); close(procsDone) }()
 
-	con := newConsole(out)
+	con := lab.NewConsole(out)
 	// Side by side, every member sees the same machine; one after the
 	// other, a shared machine's changing load can decide the comparison.
 	groups := [][]string{o.freelists}
@@ -166,7 +166,7 @@ func runEtcdSize(cmd *cobra.Command, o etcdSizeOptions, target, minFree int64) e
 		con.EndProgress()
 		if err != nil {
 			info.StoppedEarly = err.Error()
-			fmt.Fprintf(out, "stopped: %s\n", oneLine(err.Error(), 300))
+			fmt.Fprintf(out, "stopped: %s\n", lab.OneLine(err.Error(), 300))
 			break
 		}
 		for _, run := range rs {
@@ -195,7 +195,7 @@ func etcdSizeDir(outDir, freelist string) string { return filepath.Join(outDir, 
 // etcdSizeGroup starts a fresh member per freelist type, grows them all
 // at once, stops them all when the first stops, and removes them.
 func etcdSizeGroup(ctx context.Context, o etcdSizeOptions, outDir string, freelists []string, target int64, minFree uint64,
-	diskFree func() (uint64, error), con *console) ([]lab.EtcdSizeRun, error) {
+	diskFree func() (uint64, error), con *lab.Console) ([]lab.EtcdSizeRun, error) {
 	var stores []*embeddedStore
 	defer func() {
 		for i, s := range stores {

@@ -107,7 +107,7 @@ func (o failoverOptions) validate() error {
 // failover is one run of the scenario.
 type failover struct {
 	o     failoverOptions
-	con   *console
+	con   *lab.Console
 	lc    *labCluster
 	sig   syscall.Signal
 	lease string
@@ -123,7 +123,7 @@ func runFailover(cmd *cobra.Command, o failoverOptions) error {
 	}
 	defer closeLog()
 	sig, _ := parseSignal("--signal", o.signal)
-	f := &failover{o: o, con: newConsole(out), sig: sig, lease: failoverComponents[o.component]}
+	f := &failover{o: o, con: lab.NewConsole(out), sig: sig, lease: failoverComponents[o.component]}
 	in := lab.FailoverInput{Component: o.component, Lease: "kube-system/" + f.lease}
 	in.Info = lab.NewRunInfo("failover", lab.ThisMachine(controlplane.KubernetesVersion), failoverParameters(o, dataDir), time.Now())
 	stoppedEarly(out, f.con, &in.Info, f.run(ctx, dataDir, &in))

@@ -94,7 +94,7 @@ func runHeartbeat(cmd *cobra.Command, o soakOptions, images int) error {
 		StartedAt: time.Now(),
 		Nodes:     o.nodes,
 	}
-	con := newConsole(out)
+	con := lab.NewConsole(out)
 	for i, mode := range lab.HeartbeatModes {
 		if ctx.Err() != nil {
 			in.Skipped = append(in.Skipped, mode+": interrupted")
@@ -120,7 +120,7 @@ func runHeartbeat(cmd *cobra.Command, o soakOptions, images int) error {
 			run.cluster.Stop()
 		}
 		for _, reason := range hr.Run.Verdict.Reasons {
-			fmt.Fprintf(out, "  %s run: %s\n", mode, oneLine(reason, 300))
+			fmt.Fprintf(out, "  %s run: %s\n", mode, lab.OneLine(reason, 300))
 		}
 	}
 	res := lab.BuildHeartbeatResult(in)
@@ -131,7 +131,7 @@ func runHeartbeat(cmd *cobra.Command, o soakOptions, images int) error {
 	printHeartbeatSummary(out, res)
 	fmt.Fprintf(out, "report: %s\ncluster data and component logs kept in %s and %s\n", path, dataDirs["lease"], dataDirs["status"])
 	if !res.Verdict.Pass {
-		return fmt.Errorf("FAIL: %s (report: %s)", oneLine(res.Verdict.Reasons[0], 200), path)
+		return fmt.Errorf("FAIL: %s (report: %s)", lab.OneLine(res.Verdict.Reasons[0], 200), path)
 	}
 	fmt.Fprintln(out, "PASS: both runs reached their size and every node stayed Ready")
 	return nil
@@ -180,7 +180,7 @@ func printHeartbeatSummary(out io.Writer, r *lab.HeartbeatResult) {
 		fmt.Fprintln(out, err)
 	}
 	for _, reason := range r.Verdict.Reasons {
-		fmt.Fprintf(out, "  fail: %s\n", oneLine(reason, 600))
+		fmt.Fprintf(out, "  fail: %s\n", lab.OneLine(reason, 600))
 	}
 	for _, w := range r.Verdict.Warnings {
 		fmt.Fprintf(out, "  note: %s\n", w)

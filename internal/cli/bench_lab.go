@@ -13,7 +13,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -67,7 +66,7 @@ func labOutput(out, dataDir string) (outDir, dir string, closeLog func(), err er
 // (tweak adjusts the options) and samples every process, the bench
 // included, from before the first component starts. On error the returned
 // cluster may still be non-nil: its samples show how far start-up got.
-func startLabCluster(ctx context.Context, o soakOptions, dataDir string, con *console, tweak func(*controlplane.Options)) (*labCluster, error) {
+func startLabCluster(ctx context.Context, o soakOptions, dataDir string, con *lab.Console, tweak func(*controlplane.Options)) (*labCluster, error) {
 	l := &labCluster{dataDir: dataDir}
 	up, _, err := soakClusterOptions(o, dataDir)
 	if err != nil {
@@ -349,13 +348,13 @@ func paced(ctx context.Context, rate float64, maxInflight int, op func(ctx conte
 }
 
 // stoppedEarly records why a run stopped before its end, if it did.
-func stoppedEarly(out io.Writer, con *console, info *lab.RunInfo, err error) {
+func stoppedEarly(out io.Writer, con *lab.Console, info *lab.RunInfo, err error) {
 	if err == nil {
 		return
 	}
 	info.StoppedEarly = err.Error()
 	con.EndProgress()
-	fmt.Fprintf(out, "stopped: %s\n", oneLine(err.Error(), 300))
+	fmt.Fprintf(out, "stopped: %s\n", lab.OneLine(err.Error(), 300))
 }
 
 // endLab stops the run's cluster and closes its result head.
@@ -380,26 +379,15 @@ func reportLab(out io.Writer, outDir, path string, err error, rows [][]string, v
 func finishLab(out io.Writer, path string, v lab.Verdict) error {
 	fmt.Fprintf(out, "report: %s\n", path)
 	for _, w := range v.Warnings {
-		fmt.Fprintf(out, "  note: %s\n", oneLine(w, 300))
+		fmt.Fprintf(out, "  note: %s\n", lab.OneLine(w, 300))
 	}
 	if !v.Pass {
 		for _, r := range v.Reasons[1:] {
-			fmt.Fprintf(out, "  fail: %s\n", oneLine(r, 300))
+			fmt.Fprintf(out, "  fail: %s\n", lab.OneLine(r, 300))
 		}
-		return fmt.Errorf("FAIL: %s (report: %s)", oneLine(v.Reasons[0], 200), path)
+		return fmt.Errorf("FAIL: %s (report: %s)", lab.OneLine(v.Reasons[0], 200), path)
 	}
 	return nil
-}
-
-// printRows prints a table whose first column names each row.
-func printRows(out io.Writer, rows [][]string) {
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	for _, row := range rows {
-		fmt.Fprintln(tw, strings.Join(row, "\t"))
-	}
-	if err := tw.Flush(); err != nil {
-		fmt.Fprintln(out, err)
-	}
 }
 
 // clusterParameters are the parameters every cluster scenario reports.

@@ -121,12 +121,12 @@ func (o longReadOptions) validate() error {
 // longRead is one run of the scenario.
 type longRead struct {
 	o        longReadOptions
-	con      *console
+	con      *lab.Console
 	lc       *labCluster
 	writer   kubernetes.Interface
 	readers  []kubernetes.Interface
 	etcd     []*clientv3.Client
-	scrapers lab.SoakTargets
+	scrapers lab.Targets
 }
 
 func runLongRead(cmd *cobra.Command, o longReadOptions) error {
@@ -136,7 +136,7 @@ func runLongRead(cmd *cobra.Command, o longReadOptions) error {
 		return err
 	}
 	defer closeLog()
-	lr := &longRead{o: o, con: newConsole(out)}
+	lr := &longRead{o: o, con: lab.NewConsole(out)}
 	perNS := o.objects / o.namespaces
 	in := lab.LongReadInput{Objects: perNS * o.namespaces, ObjectBytes: o.objectBytes, WriteRate: o.writeRate, Readers: o.readers}
 	in.Info = lab.NewRunInfo("long-read", lab.ThisMachine(controlplane.KubernetesVersion), longReadParameters(o, dataDir, perNS), time.Now())

@@ -141,7 +141,7 @@ type schedBench struct {
 	bin     string
 	cluster *controlplane.Cluster
 	cs      kubernetes.Interface
-	con     *console
+	con     *lab.Console
 	watch   *bindWatch
 	nodes   []lab.NodeAlloc
 }
@@ -168,7 +168,7 @@ func runSchedBench(cmd *cobra.Command, o schedBenchOptions) error {
 		Binders:       o.binders,
 		CeilingEvents: o.ceilingEvents,
 	}
-	con := newConsole(out)
+	con := lab.NewConsole(out)
 	b := &schedBench{o: o, con: con}
 	err = b.start(ctx, dataDir)
 	in.StartupSeconds = time.Since(in.StartedAt).Seconds()
@@ -188,7 +188,7 @@ func runSchedBench(cmd *cobra.Command, o schedBenchOptions) error {
 			p, clean := b.phase(ctx, i+1, len(kinds), kind)
 			in.Phases = append(in.Phases, p)
 			if p.Err != "" {
-				fmt.Fprintf(out, "  phase %d (%s) failed: %s\n", i+1, kind, oneLine(p.Err, 300))
+				fmt.Fprintf(out, "  phase %d (%s) failed: %s\n", i+1, kind, lab.OneLine(p.Err, 300))
 			}
 			if !clean {
 				// Leftover pods would be scheduled by the next phase's
@@ -216,7 +216,7 @@ func runSchedBench(cmd *cobra.Command, o schedBenchOptions) error {
 	printSchedBenchSummary(out, res)
 	fmt.Fprintf(out, "report: %s\n", path)
 	if !res.Verdict.Pass {
-		return fmt.Errorf("FAIL: %s (report: %s)", oneLine(res.Verdict.Reasons[0], 200), path)
+		return fmt.Errorf("FAIL: %s (report: %s)", lab.OneLine(res.Verdict.Reasons[0], 200), path)
 	}
 	return nil
 }
@@ -897,6 +897,6 @@ func printSchedBenchSummary(out io.Writer, r *lab.SchedBenchResult) {
 	fmt.Fprintf(out, "myriad/kube pods/s %s (after first bind %s), myriad/ceiling %s, kube/myriad CPU per pod %s\n",
 		x(r.Ratios.MyriadOverKubePodsPerSecond), x(r.Ratios.MyriadOverKubeAfterFirstBind), x(r.Ratios.MyriadOverCeiling), x(r.Ratios.KubeOverMyriadCPUPerPod))
 	for _, reason := range r.Verdict.Reasons {
-		fmt.Fprintf(out, "  fail: %s\n", oneLine(reason, 600))
+		fmt.Fprintf(out, "  fail: %s\n", lab.OneLine(reason, 600))
 	}
 }

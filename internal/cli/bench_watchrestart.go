@@ -119,7 +119,7 @@ func (o watchRestartOptions) validate() error {
 // watchRestart is one run of the scenario.
 type watchRestart struct {
 	o       watchRestartOptions
-	con     *console
+	con     *lab.Console
 	lc      *labCluster
 	sig     syscall.Signal
 	perNS   int
@@ -146,7 +146,7 @@ func runWatchRestart(cmd *cobra.Command, o watchRestartOptions) error {
 	}
 	defer closeLog()
 	sig, _ := parseSignal("--signal", o.signal)
-	w := &watchRestart{o: o, con: newConsole(out), sig: sig, perNS: o.objects / (o.watchers / 2)}
+	w := &watchRestart{o: o, con: lab.NewConsole(out), sig: sig, perNS: o.objects / (o.watchers / 2)}
 	in := lab.WatchRestartInput{Objects: w.perNS * o.watchers / 2}
 	in.Info = lab.NewRunInfo("watch-restart", lab.ThisMachine(controlplane.KubernetesVersion), watchRestartParameters(o, dataDir, w.perNS), time.Now())
 	stoppedEarly(out, w.con, &in.Info, w.run(ctx, dataDir, &in))

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/myriad-dev/myriad/pkg/kubeclient"
 	"github.com/myriad-dev/myriad/pkg/manager"
 )
 
@@ -54,7 +55,7 @@ on --health-probe-bind-address, both on loopback unless asked otherwise.`,
 					return usageError{fmt.Errorf("--tls-cert-file and --tls-private-key-file must be in the same directory")}
 				}
 			}
-			rc, err := restConfig(kubeconfig)
+			rc, err := kubeclient.Load(kubeconfig)
 			if err != nil {
 				return err
 			}

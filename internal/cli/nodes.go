@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/myriad-dev/myriad/pkg/kubeclient"
 	"github.com/myriad-dev/myriad/pkg/nodesim"
 )
 
@@ -158,7 +159,7 @@ func pickNodes(ctx context.Context, cs kubernetes.Interface, prefix string, frac
 // simClient speaks protobuf: a Lease renewal is a fraction of the bytes and
 // CPU of JSON on both ends, which matters at 1,000 renewals a second.
 func simClient(kubeconfig string, qps float32, burst int) (*kubernetes.Clientset, error) {
-	return protobufClient(kubeconfig, qps, burst, "myriad-nodes")
+	return kubeclient.Clientset(kubeconfig, kubeclient.Options{QPS: qps, Burst: burst, Protobuf: true, UserAgent: "myriad-nodes"})
 }
 
 func parseCapacity(s string) (corev1.ResourceList, error) {

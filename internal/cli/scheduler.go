@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/myriad-dev/myriad/pkg/kubeclient"
 	"github.com/myriad-dev/myriad/pkg/scheduler"
 	"github.com/myriad-dev/myriad/pkg/scheduler/core"
 )
@@ -135,7 +136,7 @@ func parseSampling(s string) (core.EnoughFunc, error) {
 // schedulerClient speaks protobuf: informers over 10^5 pods decode several
 // times faster than JSON, and Bindings are small either way.
 func schedulerClient(kubeconfig string, qps float32, burst int) (kubernetes.Interface, error) {
-	return protobufClient(kubeconfig, qps, burst, "myriad-scheduler")
+	return kubeclient.Clientset(kubeconfig, kubeclient.Options{QPS: qps, Burst: burst, Protobuf: true, UserAgent: "myriad-scheduler"})
 }
 
 // serveSchedulerMetrics serves plain HTTP on addr (127.0.0.1 by default):

@@ -212,7 +212,7 @@ func BuildCloneSetBenchResult(in CloneSetBenchInput) *CloneSetBenchResult {
 		warnings = append(warnings, fmt.Sprintf("%d metrics scrapes failed; API and manager figures of those phases are missing (see scrapeErrors)", len(in.ScrapeErrors)))
 	}
 	r.Comparison = compareCloneSetPhases(r.Phases)
-	r.judge(reasons, warnings)
+	r.Judge(reasons, warnings)
 	return r
 }
 
@@ -226,15 +226,15 @@ func cloneSetPhase(order int, p CloneSetPhaseInput, procs map[string][]ProcSampl
 		if t == nil {
 			return nil
 		}
-		return some(t.Sub(p.Start).Seconds())
+		return Some(t.Sub(p.Start).Seconds())
 	}
 	ph.Seconds, ph.PodsSeconds, ph.StatusSeconds = since(f.DoneAt), since(f.PodsDoneAt), since(f.StatusDoneAt)
 	ph.Done = f.DoneAt != nil && p.Err == ""
 	if ph.Seconds != nil && *ph.Seconds > 0 {
-		ph.PodsPerSecond = some(float64(p.Want) / *ph.Seconds)
+		ph.PodsPerSecond = Some(float64(p.Want) / *ph.Seconds)
 	}
 	if p.Kind != CloneSetScale {
-		ph.MaxUnavailable = some(f.MaxUnavailable)
+		ph.MaxUnavailable = Some(f.MaxUnavailable)
 	}
 	if !ph.Done {
 		ph.Reached = fmt.Sprintf("%d of %d pods updated (%d available, %d live, %d terminating) after %s",
@@ -247,7 +247,7 @@ func cloneSetPhase(order int, p CloneSetPhaseInput, procs map[string][]ProcSampl
 		if p.Want == 0 {
 			return nil
 		}
-		return some(v / float64(p.Want))
+		return Some(v / float64(p.Want))
 	}
 	if p.API != nil {
 		ph.APIRequests, ph.APIFlows = p.API.Kinds, p.API.Flows
@@ -267,7 +267,7 @@ func cloneSetPhase(order int, p CloneSetPhaseInput, procs map[string][]ProcSampl
 		ph.APIWritesPerPod, ph.PodWritesPerPod = perPod(ph.APIWrites), perPod(ph.PodWrites)
 		for _, f := range p.API.Flows {
 			if f.FlowSchema == managerFlowSchema {
-				ph.ManagerRequests, ph.ManagerRequestsPerPod = some(f.Count), perPod(f.Count)
+				ph.ManagerRequests, ph.ManagerRequestsPerPod = Some(f.Count), perPod(f.Count)
 			}
 		}
 	}
@@ -290,10 +290,10 @@ func cloneSetPhase(order int, p CloneSetPhaseInput, procs map[string][]ProcSampl
 		if !clusterSampled {
 			return ph
 		}
-		ph.CPUSeconds = some(cpu)
+		ph.CPUSeconds = Some(cpu)
 		if p.MachineCPUSeconds != nil {
 			ph.MachineCPUSeconds = p.MachineCPUSeconds
-			ph.OtherCPUSeconds = some(max(0, *p.MachineCPUSeconds-cpu))
+			ph.OtherCPUSeconds = Some(max(0, *p.MachineCPUSeconds-cpu))
 		}
 	}
 	return ph
@@ -315,13 +315,13 @@ func compareCloneSetPhases(phases []CloneSetPhase) CloneSetComparison {
 			reWrites, reCPU = appendIfSet(reWrites, p.APIWritesPerPod), appendIfSet(reCPU, p.CPUSeconds)
 		}
 	}
-	c.InPlaceMean, c.RecreateMean = meanOf(c.InPlaceSeconds), meanOf(c.RecreateSeconds)
-	c.RecreateOverInPlace = ratio(c.RecreateMean, c.InPlaceMean)
-	if q := ratio(c.InPlaceMean, c.RecreateMean); q != nil {
-		c.InPlaceFasterPercent = some((1 - *q) * 100)
+	c.InPlaceMean, c.RecreateMean = MeanOf(c.InPlaceSeconds), MeanOf(c.RecreateSeconds)
+	c.RecreateOverInPlace = Ratio(c.RecreateMean, c.InPlaceMean)
+	if q := Ratio(c.InPlaceMean, c.RecreateMean); q != nil {
+		c.InPlaceFasterPercent = Some((1 - *q) * 100)
 	}
-	c.InPlaceWritesPerPod, c.RecreateWritesPerPod = meanOf(inWrites), meanOf(reWrites)
-	c.InPlaceCPUSeconds, c.RecreateCPUSeconds = meanOf(inCPU), meanOf(reCPU)
+	c.InPlaceWritesPerPod, c.RecreateWritesPerPod = MeanOf(inWrites), MeanOf(reWrites)
+	c.InPlaceCPUSeconds, c.RecreateCPUSeconds = MeanOf(inCPU), MeanOf(reCPU)
 	return c
 }
 
@@ -330,15 +330,4 @@ func appendIfSet(s []float64, v *float64) []float64 {
 		return s
 	}
 	return append(s, *v)
-}
-
-func meanOf(v []float64) *float64 {
-	if len(v) == 0 {
-		return nil
-	}
-	sum := 0.0
-	for _, x := range v {
-		sum += x
-	}
-	return some(sum / float64(len(v)))
 }

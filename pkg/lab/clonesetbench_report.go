@@ -32,15 +32,15 @@ func CloneSetPhaseRows(r *CloneSetBenchResult) [][]string {
 		}
 		return out
 	}
-	sec := func(v *float64) string { return fmtOpt(v, "%.1f s") }
+	sec := func(v *float64) string { return FmtOpt(v, "%.1f s") }
 	lat := func(l Latencies) string {
-		return fmtOpt(l.P50, "%.1f") + " / " + fmtOpt(l.P90, "%.1f") + " / " + fmtOpt(l.P99, "%.1f") + " / " + fmtOpt(l.Max, "%.1f s")
+		return FmtOpt(l.P50, "%.1f") + " / " + FmtOpt(l.P90, "%.1f") + " / " + FmtOpt(l.P99, "%.1f") + " / " + FmtOpt(l.Max, "%.1f s")
 	}
 	count := func(v float64, per *float64) string {
 		if v == 0 && per == nil {
 			return "—"
 		}
-		return fmt.Sprintf("%.0f (%s per pod)", v, fmtOpt(per, "%.2f"))
+		return fmt.Sprintf("%.0f (%s per pod)", v, FmtOpt(per, "%.2f"))
 	}
 	itoa := strconv.Itoa
 	return [][]string{
@@ -48,7 +48,7 @@ func CloneSetPhaseRows(r *CloneSetBenchResult) [][]string {
 		row("write → every pod updated and status agreeing", func(p CloneSetPhase) string { return sec(p.Seconds) }),
 		row("… every pod updated, as the pod watch saw it", func(p CloneSetPhase) string { return sec(p.PodsSeconds) }),
 		row("… CloneSet status said so", func(p CloneSetPhase) string { return sec(p.StatusSeconds) }),
-		row("pods per second", func(p CloneSetPhase) string { return fmtOpt(p.PodsPerSecond, "%.1f") }),
+		row("pods per second", func(p CloneSetPhase) string { return FmtOpt(p.PodsPerSecond, "%.1f") }),
 		row("per pod, write → updated: p50 / p90 / p99 / max", func(p CloneSetPhase) string { return lat(p.UpdateLatency) }),
 		row("pods recreated (deleted and replaced)", func(p CloneSetPhase) string { return itoa(p.Recreated) }),
 		row("pods created", func(p CloneSetPhase) string { return itoa(p.Created) }),
@@ -68,7 +68,7 @@ func CloneSetPhaseRows(r *CloneSetBenchResult) [][]string {
 			return count(*p.ManagerRequests, p.ManagerRequestsPerPod)
 		}),
 		row("Lease writes (node heartbeats, not the workload)", func(p CloneSetPhase) string { return fmt.Sprintf("%.0f", p.LeaseWrites) }),
-		row("CPU seconds, every sampled process", func(p CloneSetPhase) string { return fmtOpt(p.CPUSeconds, "%.1f") }),
+		row("CPU seconds, every sampled process", func(p CloneSetPhase) string { return FmtOpt(p.CPUSeconds, "%.1f") }),
 		row("CPU seconds of other work on the machine (shared)", func(p CloneSetPhase) string {
 			if p.OtherCPUSeconds == nil {
 				return "—"
@@ -102,35 +102,35 @@ func CloneSetComparisonRows(r *CloneSetBenchResult) [][]string {
 		return s
 	}
 	return [][]string{
-		{"rollout time, in place (runs)", fmtOpt(c.InPlaceMean, "%.1f s") + " (" + runs(c.InPlaceSeconds) + ")"},
-		{"rollout time, ReCreate (runs)", fmtOpt(c.RecreateMean, "%.1f s") + " (" + runs(c.RecreateSeconds) + ")"},
-		{"ReCreate / in place", fmtOpt(c.RecreateOverInPlace, "%.2f×")},
-		{"in place is faster by", fmtOpt(c.InPlaceFasterPercent, "%.0f%%") + " (the seed: \"up to 80%\")"},
-		{"API writes per pod (all but Leases), in place / ReCreate", fmtOpt(c.InPlaceWritesPerPod, "%.2f") + " / " + fmtOpt(c.RecreateWritesPerPod, "%.2f") +
-			" (ReCreate " + fmtOpt(ratio(c.RecreateWritesPerPod, c.InPlaceWritesPerPod), "%.2f×") + ")"},
-		{"CPU seconds of every process, in place / ReCreate", fmtOpt(c.InPlaceCPUSeconds, "%.1f") + " / " + fmtOpt(c.RecreateCPUSeconds, "%.1f") +
-			" (ReCreate " + fmtOpt(ratio(c.RecreateCPUSeconds, c.InPlaceCPUSeconds), "%.2f×") + ")"},
+		{"rollout time, in place (runs)", FmtOpt(c.InPlaceMean, "%.1f s") + " (" + runs(c.InPlaceSeconds) + ")"},
+		{"rollout time, ReCreate (runs)", FmtOpt(c.RecreateMean, "%.1f s") + " (" + runs(c.RecreateSeconds) + ")"},
+		{"ReCreate / in place", FmtOpt(c.RecreateOverInPlace, "%.2f×")},
+		{"in place is faster by", FmtOpt(c.InPlaceFasterPercent, "%.0f%%") + " (the seed: \"up to 80%\")"},
+		{"API writes per pod (all but Leases), in place / ReCreate", FmtOpt(c.InPlaceWritesPerPod, "%.2f") + " / " + FmtOpt(c.RecreateWritesPerPod, "%.2f") +
+			" (ReCreate " + FmtOpt(Ratio(c.RecreateWritesPerPod, c.InPlaceWritesPerPod), "%.2f×") + ")"},
+		{"CPU seconds of every process, in place / ReCreate", FmtOpt(c.InPlaceCPUSeconds, "%.1f") + " / " + FmtOpt(c.RecreateCPUSeconds, "%.1f") +
+			" (ReCreate " + FmtOpt(Ratio(c.RecreateCPUSeconds, c.InPlaceCPUSeconds), "%.2f×") + ")"},
 	}
 }
 
-func cloneSetPage(r *CloneSetBenchResult) *scenarioPage {
+func cloneSetPage(r *CloneSetBenchResult) *Page {
 	intro := []string{fmt.Sprintf("One CloneSet (updateStrategy InPlaceIfPossible, maxUnavailable %s, no surge) is scaled from 0 to %d pods on %d nodes, "+
 		"then its container image is changed: in place, then with updateStrategy.type ReCreate (every pod deleted and replaced), then in place again so that drift over the run cancels out. "+
 		"Each phase is timed from the write that starts it to the pod-watch event after which every pod is Running, Ready (InPlaceUpdateReady not False) and runs the new image, "+
 		"and the CloneSet's status says the same (updatedReadyReplicas = replicas for the new generation).", r.MaxUnavailable, r.Pods, r.Nodes)}
 	intro = append(intro, r.Notes...)
-	p := newScenarioPage(fmt.Sprintf("Myriad CloneSet: %d pods on %d nodes, in place vs ReCreate", r.Pods, r.Nodes), &r.RunInfo, intro...)
+	p := NewPage(fmt.Sprintf("Myriad CloneSet: %d pods on %d nodes, in place vs ReCreate", r.Pods, r.Nodes), &r.RunInfo, intro...)
 
 	head := []string{""}
 	for _, ph := range r.Phases {
 		head = append(head, CloneSetPhaseName(ph))
 	}
-	phases := scenarioTable{Title: "Phases", Head: head, Rows: CloneSetPhaseRows(r)}
+	phases := Table{Title: "Phases", Head: head, Rows: CloneSetPhaseRows(r)}
 	if r.StartupSeconds != nil {
-		phases.Note = fmt.Sprintf("Cluster start-up until every node was Ready: %s (not part of any phase).", secondsH(*r.StartupSeconds))
+		phases.Note = fmt.Sprintf("Cluster start-up until every node was Ready: %s (not part of any phase).", SecondsH(*r.StartupSeconds))
 	}
-	cmp := scenarioTable{Title: "In place vs ReCreate, same run", Rows: CloneSetComparisonRows(r)}
-	p.Tables = []scenarioTable{cmp, phases}
+	cmp := Table{Title: "In place vs ReCreate, same run", Rows: CloneSetComparisonRows(r)}
+	p.Tables = []Table{cmp, phases}
 	if t, ok := cloneSetAPITable(r, head); ok {
 		p.Tables = append(p.Tables, t)
 	}
@@ -145,7 +145,7 @@ func cloneSetPage(r *CloneSetBenchResult) *scenarioPage {
 	}
 	p.Meaning = cloneSetMeaning(r)
 
-	var bars []barInput
+	var bars []BarInput
 	for _, ph := range r.Phases {
 		if ph.Kind == CloneSetScale {
 			continue
@@ -154,32 +154,32 @@ func cloneSetPage(r *CloneSetBenchResult) *scenarioPage {
 		if ph.Kind == CloneSetRecreate {
 			color = palette[1]
 		}
-		bars = append(bars, barInput{CloneSetPhaseName(ph), ph.Seconds, color, fmtOpt(ph.Seconds, "%.1f s")})
+		bars = append(bars, BarInput{CloneSetPhaseName(ph), ph.Seconds, color, FmtOpt(ph.Seconds, "%.1f s")})
 	}
 	if len(bars) > 0 {
-		p.Bars = []barChart{newBarChart("Rollout time, write → every pod updated", "s", bars)}
+		p.Bars = []BarChart{NewBarChart("Rollout time, write → every pod updated", "s", bars)}
 	}
 	for _, ph := range r.Phases {
-		var updated, avail, live, running, term []xy
+		var updated, avail, live, running, term []XY
 		for _, pt := range ph.Series {
-			updated = append(updated, xy{pt.T, float64(pt.Updated)})
-			avail = append(avail, xy{pt.T, float64(pt.Available)})
-			live = append(live, xy{pt.T, float64(pt.Live)})
-			running = append(running, xy{pt.T, float64(pt.Running)})
-			term = append(term, xy{pt.T, float64(pt.Terminating)})
+			updated = append(updated, XY{pt.T, float64(pt.Updated)})
+			avail = append(avail, XY{pt.T, float64(pt.Available)})
+			live = append(live, XY{pt.T, float64(pt.Live)})
+			running = append(running, XY{pt.T, float64(pt.Running)})
+			term = append(term, XY{pt.T, float64(pt.Terminating)})
 		}
-		ss := []seriesData{{"updated (new image, available)", updated}, {"available", avail}, {"live (not terminating)", live}, {"terminating", term}}
+		ss := []Line{{"updated (new image, available)", updated}, {"available", avail}, {"live (not terminating)", live}, {"terminating", term}}
 		if ph.Kind == CloneSetScale {
-			ss = []seriesData{{"Running", running}, {"Running and Ready", avail}, {"created (live)", live}}
+			ss = []Line{{"Running", running}, {"Running and Ready", avail}, {"created (live)", live}}
 		}
-		p.Charts = append(p.Charts, newChart(fmt.Sprintf("Phase %s: pods (x: time since the write)", CloneSetPhaseName(ph)), "pods", 0, ss))
+		p.Charts = append(p.Charts, NewChart(fmt.Sprintf("Phase %s: pods (x: time since the write)", CloneSetPhaseName(ph)), "pods", 0, ss))
 	}
 	return p
 }
 
 // cloneSetAPITable is the API server's requests per phase, the kinds with
 // the most requests over the run first.
-func cloneSetAPITable(r *CloneSetBenchResult, head []string) (scenarioTable, bool) {
+func cloneSetAPITable(r *CloneSetBenchResult, head []string) (Table, bool) {
 	total := map[[2]string]float64{}
 	per := make([]map[[2]string]APIRequestCount, len(r.Phases))
 	for i, ph := range r.Phases {
@@ -191,7 +191,7 @@ func cloneSetAPITable(r *CloneSetBenchResult, head []string) (scenarioTable, boo
 		}
 	}
 	if len(total) == 0 {
-		return scenarioTable{}, false
+		return Table{}, false
 	}
 	keys := make([][2]string, 0, len(total))
 	for k := range total {
@@ -203,7 +203,7 @@ func cloneSetAPITable(r *CloneSetBenchResult, head []string) (scenarioTable, boo
 		}
 		return keys[i][0]+keys[i][1] < keys[j][0]+keys[j][1]
 	})
-	t := scenarioTable{Title: "API requests served per phase (apiserver_request_total; failed: a code other than 2xx)", Head: head}
+	t := Table{Title: "API requests served per phase (apiserver_request_total; failed: a code other than 2xx)", Head: head}
 	for i, k := range keys {
 		if i == maxAPIKindsShown {
 			t.Note = fmt.Sprintf("%d further kinds of request in result.json.", len(keys)-maxAPIKindsShown)
@@ -225,7 +225,7 @@ func cloneSetAPITable(r *CloneSetBenchResult, head []string) (scenarioTable, boo
 
 // cloneSetFlowTable is who made the requests: the API server's count per
 // API priority and fairness flow schema, each component having its own.
-func cloneSetFlowTable(r *CloneSetBenchResult, head []string) (scenarioTable, bool) {
+func cloneSetFlowTable(r *CloneSetBenchResult, head []string) (Table, bool) {
 	total := map[string]float64{}
 	per := make([]map[string]float64, len(r.Phases))
 	for i, ph := range r.Phases {
@@ -236,7 +236,7 @@ func cloneSetFlowTable(r *CloneSetBenchResult, head []string) (scenarioTable, bo
 		}
 	}
 	if len(total) == 0 {
-		return scenarioTable{}, false
+		return Table{}, false
 	}
 	names := make([]string, 0, len(total))
 	for n := range total {
@@ -248,7 +248,7 @@ func cloneSetFlowTable(r *CloneSetBenchResult, head []string) (scenarioTable, bo
 		}
 		return names[i] < names[j]
 	})
-	t := scenarioTable{Title: "Requests by client per phase (API priority and fairness flow schema, reads included)", Head: head,
+	t := Table{Title: "Requests by client per phase (API priority and fairness flow schema, reads included)", Head: head,
 		Note: "myriad-manager: the CloneSet controller; myriad-nodesim: the simulated kubelets' pod work (-heartbeat: Leases and node status); kube-scheduler; kube-system-service-accounts: kube-controller-manager's controllers; exempt: admin clients, the bench among them."}
 	for _, n := range names {
 		row := []string{n}
@@ -260,7 +260,7 @@ func cloneSetFlowTable(r *CloneSetBenchResult, head []string) (scenarioTable, bo
 	return t, true
 }
 
-func cloneSetManagerTable(r *CloneSetBenchResult, head []string) (scenarioTable, bool) {
+func cloneSetManagerTable(r *CloneSetBenchResult, head []string) (Table, bool) {
 	keys := map[string]bool{}
 	for _, ph := range r.Phases {
 		for k := range ph.Manager {
@@ -268,14 +268,14 @@ func cloneSetManagerTable(r *CloneSetBenchResult, head []string) (scenarioTable,
 		}
 	}
 	if len(keys) == 0 {
-		return scenarioTable{}, false
+		return Table{}, false
 	}
 	names := make([]string, 0, len(keys))
 	for k := range keys {
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	t := scenarioTable{Title: "myriad-manager's own counters per phase", Head: head,
+	t := Table{Title: "myriad-manager's own counters per phase", Head: head,
 		Note: "pod …: the CloneSet controller's pod operations by step (an in-place update is a gate write and a pod update, retried on conflict)."}
 	for _, n := range names {
 		row := []string{n}
@@ -291,7 +291,7 @@ func cloneSetManagerTable(r *CloneSetBenchResult, head []string) (scenarioTable,
 	return t, true
 }
 
-func cloneSetProcessTable(r *CloneSetBenchResult, head []string) (scenarioTable, bool) {
+func cloneSetProcessTable(r *CloneSetBenchResult, head []string) (Table, bool) {
 	names := map[string]bool{}
 	for _, ph := range r.Phases {
 		for _, s := range ph.Processes {
@@ -299,21 +299,21 @@ func cloneSetProcessTable(r *CloneSetBenchResult, head []string) (scenarioTable,
 		}
 	}
 	if len(names) == 0 {
-		return scenarioTable{}, false
+		return Table{}, false
 	}
 	sorted := make([]string, 0, len(names))
 	for n := range names {
 		sorted = append(sorted, n)
 	}
 	sort.Strings(sorted)
-	t := scenarioTable{Title: "Processes per phase: CPU seconds (cores) · RSS max", Head: head}
+	t := Table{Title: "Processes per phase: CPU seconds (cores) · RSS max", Head: head}
 	for _, n := range sorted {
 		row := []string{n}
 		for _, ph := range r.Phases {
 			cell := "—"
 			for _, s := range ph.Processes {
 				if s.Name == n {
-					cell = fmt.Sprintf("%.1f (%.2f) · %s", s.CPUSeconds, s.Cores, bytesH(float64(s.RSSMaxBytes)))
+					cell = fmt.Sprintf("%.1f (%.2f) · %s", s.CPUSeconds, s.Cores, BytesH(float64(s.RSSMaxBytes)))
 					if s.Restarts > 0 {
 						cell += fmt.Sprintf(" · restarted %d×", s.Restarts)
 					}
@@ -337,7 +337,7 @@ func cloneSetMeaning(r *CloneSetBenchResult) []string {
 	c := r.Comparison
 	if c.InPlaceFasterPercent != nil && c.RecreateOverInPlace != nil {
 		out = append(out, fmt.Sprintf("In this run in place was %.0f%% faster than ReCreate (ReCreate took %.2f× as long), with %s API writes per pod against %s.",
-			*c.InPlaceFasterPercent, *c.RecreateOverInPlace, fmtOpt(c.InPlaceWritesPerPod, "%.1f"), fmtOpt(c.RecreateWritesPerPod, "%.1f")))
+			*c.InPlaceFasterPercent, *c.RecreateOverInPlace, FmtOpt(c.InPlaceWritesPerPod, "%.1f"), FmtOpt(c.RecreateWritesPerPod, "%.1f")))
 	}
 	return out
 }

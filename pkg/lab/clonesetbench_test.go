@@ -230,7 +230,7 @@ func cloneSetRun(t *testing.T) CloneSetBenchInput {
 	lease := APIRequestCount{"PUT", "leases.coordination.k8s.io", 500, 0}
 	phase(CloneSetScale, 60, 0, []APIRequestCount{{"POST", "pods", 100, 0}, {"POST", "pods/binding", 100, 0}, lease})
 	phase(CloneSetInPlace, 20, 0, []APIRequestCount{{"PUT", "pods/status", 300, 0}, {"PUT", "pods", 100, 0}, lease, {"LIST", "pods", 3, 0}})
-	in.Phases[1].MachineCPUSeconds = some(20.0)
+	in.Phases[1].MachineCPUSeconds = Some(20.0)
 	phase(CloneSetRecreate, 100, 100, []APIRequestCount{{"DELETE", "pods", 200, 0}, {"POST", "pods", 100, 0}, {"POST", "pods/binding", 100, 0}, {"POST", "events.events.k8s.io", 100, 0}, lease})
 	phase(CloneSetInPlace, 30, 0, []APIRequestCount{{"PUT", "pods/status", 300, 0}, {"PUT", "pods", 100, 0}, lease})
 	return in

@@ -206,7 +206,7 @@ func BuildDensityResult(in DensityInput) *DensityResult {
 	if in.Client != nil {
 		res.Client = in.Client.Rows()
 	}
-	res.judge(densityVerdict(in, res))
+	res.Judge(densityVerdict(in, res))
 	return res
 }
 
@@ -220,7 +220,7 @@ func counterRate(prev, cur *float64, over time.Duration) *float64 {
 	if prev == nil || cur == nil || *cur < *prev || over <= 0 {
 		return nil
 	}
-	return finite((*cur - *prev) / over.Seconds())
+	return Finite((*cur - *prev) / over.Seconds())
 }
 
 // etcdOverRun takes the DB size at the first and last points that have

@@ -201,7 +201,7 @@ func apiInterval(prev, cur APISnapshot) APIPoint {
 	p := APIPoint{At: cur.At, Objects: cur.Objects, EtcdDBBytes: cur.EtcdDBBytes}
 	if cur.Latencies != nil && prev.Latencies != nil {
 		for verb, h := range cur.Latencies.Sub(prev.Latencies).ByVerb() {
-			if q := finite(h.Quantile(0.99)); q != nil {
+			if q := Finite(h.Quantile(0.99)); q != nil {
 				if p.VerbP99 == nil {
 					p.VerbP99 = map[string]float64{}
 				}

@@ -152,7 +152,7 @@ func (s *PodStartup) RecentP99() float64 {
 		return math.NaN()
 	}
 	sort.Float64s(v)
-	return quantileSorted(v, 0.99)
+	return QuantileSorted(v, 0.99)
 }
 
 // Stalled is how long pods have been waiting with none turning Running:
@@ -284,7 +284,7 @@ func StartupOverTime(samples []StartupSample, t0 time.Time, step time.Duration) 
 		v := buckets[i]
 		sort.Float64s(v)
 		out = append(out, StartupPoint{At: t0.Add(time.Duration(i+1) * step), Started: len(v),
-			P50: quantileSorted(v, 0.5), P90: quantileSorted(v, 0.9), P99: quantileSorted(v, 0.99)})
+			P50: QuantileSorted(v, 0.5), P90: QuantileSorted(v, 0.9), P99: QuantileSorted(v, 0.99)})
 	}
 	return out
 }

@@ -27,8 +27,8 @@ func DensitySummaryRows(r *DensityResult) [][]string {
 		{"nodes Ready", strconv.Itoa(r.Reached.Nodes), strconv.Itoa(r.Target.Nodes)},
 		{"pods Running (most at once)", strconv.Itoa(r.Reached.PodsRunning), strconv.Itoa(r.Target.Pods)},
 		{"objects in the cluster (last count)", objects, strconv.FormatInt(r.Target.Objects, 10)},
-		{"pod startup p50 / p90 / p99 (SLI)", secOpt(s.P50) + " / " + secOpt(s.P90) + " / " + secOpt(s.P99), "p99 ≤ 5 s"},
-		{"etcd DB size start → end (max)", bytesP(r.Etcd.DBStartBytes) + " → " + bytesP(r.Etcd.DBEndBytes) + " (" + bytesP(r.Etcd.DBMaxBytes) + ")", ""},
+		{"pod startup p50 / p90 / p99 (SLI)", SecOpt(s.P50) + " / " + SecOpt(s.P90) + " / " + SecOpt(s.P99), "p99 ≤ 5 s"},
+		{"etcd DB size start → end (max)", BytesP(r.Etcd.DBStartBytes) + " → " + BytesP(r.Etcd.DBEndBytes) + " (" + BytesP(r.Etcd.DBMaxBytes) + ")", ""},
 	}
 	for _, v := range r.SLOs {
 		if v.Class == SLOPodStartup {
@@ -39,12 +39,12 @@ func DensitySummaryRows(r *DensityResult) [][]string {
 	return rows
 }
 
-func densityPage(r *DensityResult) *scenarioPage {
+func densityPage(r *DensityResult) *Page {
 	title := fmt.Sprintf("Myriad density: %d nodes, %d pods, %d objects", r.Target.Nodes, r.Target.Pods, r.Target.Objects)
-	p := newScenarioPage(title, &r.RunInfo,
+	p := NewPage(title, &r.RunInfo,
 		"The run grows a cluster in phases: nodes Ready, then pods Running through Deployments (written at a bounded rate), then small ConfigMaps, Secrets and headless Services until the cluster holds the target number of objects, then holds that size. "+
 			"In every phase it judges API call latency (the API server's own apiserver_request_duration_seconds, scraped at the phase's start and end) and pod startup latency (a watch) against SIG scalability's SLOs, and against the seeds' 100 ms.")
-	size := scenarioTable{Title: "Size", Head: []string{"", "reached", "target"}, Rows: DensitySummaryRows(r)}
+	size := Table{Title: "Size", Head: []string{"", "reached", "target"}, Rows: DensitySummaryRows(r)}
 	if r.StoppedIn != "" {
 		size.Note = "The run stopped in the " + r.StoppedIn + " phase: " + r.StoppedEarly
 	}
@@ -60,12 +60,12 @@ func densityPage(r *DensityResult) *scenarioPage {
 	return p
 }
 
-func densityPhaseTable(r *DensityResult) scenarioTable {
-	t := scenarioTable{Title: "Phases", Head: []string{"phase", "from", "to", "took", "reached", "API requests/s", "pods started", "startup p99", "stopped because"}}
+func densityPhaseTable(r *DensityResult) Table {
+	t := Table{Title: "Phases", Head: []string{"phase", "from", "to", "took", "reached", "API requests/s", "pods started", "startup p99", "stopped because"}}
 	for _, ph := range r.Phases {
 		t.Rows = append(t.Rows, []string{ph.Name,
-			clockH(ph.From.Sub(r.StartedAt).Seconds()), clockH(ph.To.Sub(r.StartedAt).Seconds()), secondsH(ph.Seconds),
-			ph.Reached, fmtOpt(ph.RequestsPerSecond, "%.0f"), strconv.Itoa(ph.PodStartup.SLI.Count), secOpt(ph.PodStartup.SLI.P99), orDash(ph.Error)})
+			clockH(ph.From.Sub(r.StartedAt).Seconds()), clockH(ph.To.Sub(r.StartedAt).Seconds()), SecondsH(ph.Seconds),
+			ph.Reached, FmtOpt(ph.RequestsPerSecond, "%.0f"), strconv.Itoa(ph.PodStartup.SLI.Count), SecOpt(ph.PodStartup.SLI.P99), OrDash(ph.Error)})
 	}
 	t.Note = "Times are m:ss since the run started."
 	return t
@@ -73,7 +73,7 @@ func densityPhaseTable(r *DensityResult) scenarioTable {
 
 // densitySLOTable is one row per objective, one column per phase plus the
 // whole run.
-func densitySLOTable(r *DensityResult) scenarioTable {
+func densitySLOTable(r *DensityResult) Table {
 	head := []string{"objective", "threshold"}
 	var cols []map[string]SLOVerdict
 	for _, ph := range r.Phases {
@@ -93,7 +93,7 @@ func densitySLOTable(r *DensityResult) scenarioTable {
 	}
 	cols = append(cols, whole)
 	head = append(head, "whole run", "seed: ≤ 100 ms")
-	t := scenarioTable{Title: "SLO verdicts (worst p99 of any pair; ✓ within, ✗ over the threshold)", Head: head}
+	t := Table{Title: "SLO verdicts (worst p99 of any pair; ✓ within, ✗ over the threshold)", Head: head}
 	for _, s := range append(append([]SLO(nil), APISLOs...), PodStartupObjective) {
 		row := []string{s.Class, fmt.Sprintf("%g s", s.ThresholdSeconds)}
 		for _, c := range cols {
@@ -126,15 +126,15 @@ func verdictCell(v SLOVerdict) string {
 	if !v.Pass {
 		mark = "✗"
 	}
-	return fmt.Sprintf("%s %s (%s)", mark, secOpt(v.WorstP99), v.Worst)
+	return fmt.Sprintf("%s %s (%s)", mark, SecOpt(v.WorstP99), v.Worst)
 }
 
-func densityStartupTable(r *DensityResult) scenarioTable {
+func densityStartupTable(r *DensityResult) Table {
 	row := func(name string, l Latencies) []string {
-		return []string{name, strconv.Itoa(l.Count), secOpt(l.P50), secOpt(l.P90), secOpt(l.P99), secOpt(l.Max)}
+		return []string{name, strconv.Itoa(l.Count), SecOpt(l.P50), SecOpt(l.P90), SecOpt(l.P99), SecOpt(l.Max)}
 	}
 	s := r.PodStartup
-	return scenarioTable{Title: "Pod startup latency (after the nodes phase)", Head: []string{"", "pods", "p50", "p90", "p99", "max"},
+	return Table{Title: "Pod startup latency (after the nodes phase)", Head: []string{"", "pods", "p50", "p90", "p99", "max"},
 		Rows: [][]string{
 			row("creationTimestamp → Running seen (SLI)", s.SLI),
 			row("first seen → Running seen (watch only)", s.Watch),
@@ -144,11 +144,11 @@ func densityStartupTable(r *DensityResult) scenarioTable {
 			"Simulated nodes pull no images, which the SLI excludes anyway."}
 }
 
-func densityAPITable(ph DensityPhaseResult) (scenarioTable, bool) {
+func densityAPITable(ph DensityPhaseResult) (Table, bool) {
 	if ph.API == nil {
-		return scenarioTable{}, false
+		return Table{}, false
 	}
-	t := scenarioTable{Title: fmt.Sprintf("API call latency, %s phase (server side)", ph.Name),
+	t := Table{Title: fmt.Sprintf("API call latency, %s phase (server side)", ph.Name),
 		Head: []string{"class", "verb", "resource", "scope", "requests", "p50", "p90", "p99", "SLO (p99 ≤)", "≤ 100 ms"}}
 	rows := ph.API
 	if len(rows) > maxAPIRowsPerPhase {
@@ -174,16 +174,16 @@ func densityAPITable(ph DensityPhaseResult) (scenarioTable, bool) {
 		if a.OverSeed {
 			seed = "✗"
 		}
-		t.Rows = append(t.Rows, []string{a.Class, a.Verb, a.Resource, orDash(a.Scope), fmt.Sprintf("%.0f", a.Count),
-			secOpt(a.P50), secOpt(a.P90), secOpt(a.P99), fmt.Sprintf("%s %g s", slo, a.ThresholdSeconds), seed})
+		t.Rows = append(t.Rows, []string{a.Class, a.Verb, a.Resource, OrDash(a.Scope), fmt.Sprintf("%.0f", a.Count),
+			SecOpt(a.P50), SecOpt(a.P90), SecOpt(a.P99), fmt.Sprintf("%s %g s", slo, a.ThresholdSeconds), seed})
 	}
 	return t, true
 }
 
-func densityClientTable(r *DensityResult) scenarioTable {
-	t := scenarioTable{Title: "The bench's own calls (client side)", Head: []string{"phase", "call", "count", "errors", "p50", "p99", "max"}}
+func densityClientTable(r *DensityResult) Table {
+	t := Table{Title: "The bench's own calls (client side)", Head: []string{"phase", "call", "count", "errors", "p50", "p99", "max"}}
 	for _, c := range r.Client {
-		t.Rows = append(t.Rows, []string{c.Phase, c.Call, strconv.Itoa(c.Count), strconv.Itoa(c.Errors), secOpt(c.P50), secOpt(c.P99), secOpt(c.Max)})
+		t.Rows = append(t.Rows, []string{c.Phase, c.Call, strconv.Itoa(c.Count), strconv.Itoa(c.Errors), SecOpt(c.P50), SecOpt(c.P99), SecOpt(c.Max)})
 	}
 	t.Note = "Request sent to response read, as the bench saw it; its write pacing waits before each call and is not included. " +
 		"Probe calls (GET, PATCH and LIST of a probe ConfigMap namespace, LIST namespaces) run once per probe interval throughout."
@@ -192,8 +192,8 @@ func densityClientTable(r *DensityResult) scenarioTable {
 
 // densityObjectTable has one column per count and a row per resource type
 // that held at least 1% of the last count; the rest are summed.
-func densityObjectTable(r *DensityResult) scenarioTable {
-	t := scenarioTable{Title: "Objects in the cluster, counted through the API", Note: "How: " + ObjectCountMethod + "."}
+func densityObjectTable(r *DensityResult) Table {
+	t := Table{Title: "Objects in the cluster, counted through the API", Note: "How: " + ObjectCountMethod + "."}
 	if len(r.Objects) == 0 {
 		t.Rows = [][]string{{"no count was taken", ""}}
 		return t
@@ -248,87 +248,87 @@ func densityMeaning(r *DensityResult) []string {
 	return m
 }
 
-func densityCharts(r *DensityResult) []chart {
+func densityCharts(r *DensityResult) []Chart {
 	sec := func(t time.Time) float64 { return t.Sub(r.StartedAt).Seconds() }
-	var running, present, ready []xy
+	var running, present, ready []XY
 	for _, p := range r.Series.Running {
-		running = append(running, xy{sec(p.At), float64(p.Running)})
-		present = append(present, xy{sec(p.At), float64(p.Pods)})
+		running = append(running, XY{sec(p.At), float64(p.Running)})
+		present = append(present, XY{sec(p.At), float64(p.Pods)})
 	}
 	for _, p := range r.Series.Ready {
-		ready = append(ready, xy{sec(p.At), float64(p.Ready)})
+		ready = append(ready, XY{sec(p.At), float64(p.Ready)})
 	}
-	var p50, p90, p99 []xy
+	var p50, p90, p99 []XY
 	for _, p := range r.Series.Startup {
-		p50 = append(p50, xy{sec(p.At), p.P50})
-		p90 = append(p90, xy{sec(p.At), p.P90})
-		p99 = append(p99, xy{sec(p.At), p.P99})
+		p50 = append(p50, XY{sec(p.At), p.P50})
+		p90 = append(p90, XY{sec(p.At), p.P90})
+		p99 = append(p99, XY{sec(p.At), p.P99})
 	}
-	verbs := map[string][]xy{}
-	var rate, objects, db []xy
+	verbs := map[string][]XY{}
+	var rate, objects, db []XY
 	for _, p := range r.Series.API {
 		for verb, v := range p.VerbP99 {
-			verbs[verb] = append(verbs[verb], xy{sec(p.At), v * 1000})
+			verbs[verb] = append(verbs[verb], XY{sec(p.At), v * 1000})
 		}
 		if p.RequestsPerSecond != nil {
-			rate = append(rate, xy{sec(p.At), *p.RequestsPerSecond})
+			rate = append(rate, XY{sec(p.At), *p.RequestsPerSecond})
 		}
 		if p.Objects != nil {
-			objects = append(objects, xy{sec(p.At), *p.Objects})
+			objects = append(objects, XY{sec(p.At), *p.Objects})
 		}
 		if p.EtcdDBBytes != nil {
-			db = append(db, xy{sec(p.At), *p.EtcdDBBytes / (1 << 20)})
+			db = append(db, XY{sec(p.At), *p.EtcdDBBytes / (1 << 20)})
 		}
 	}
-	var counted []xy
+	var counted []XY
 	for _, c := range r.Objects {
-		counted = append(counted, xy{sec(c.At), float64(c.Total)})
+		counted = append(counted, XY{sec(c.At), float64(c.Total)})
 	}
 	verbNames := make([]string, 0, len(verbs))
 	for v := range verbs {
 		verbNames = append(verbNames, v)
 	}
 	sort.Strings(verbNames)
-	var perVerb []seriesData
+	var perVerb []Line
 	for _, v := range verbNames {
-		perVerb = append(perVerb, seriesData{v, verbs[v]})
+		perVerb = append(perVerb, Line{v, verbs[v]})
 	}
-	var starts []phaseStart
+	var starts []PhaseStart
 	for _, ph := range r.Phases {
 		if ph.Name != PhaseNodes {
-			starts = append(starts, phaseStart{ph.Name, sec(ph.From)})
+			starts = append(starts, PhaseStart{ph.Name, sec(ph.From)})
 		}
 	}
-	charts := []chart{
-		phaseChart("The run's pods", "pods", starts, []seriesData{{"Running", running}, {"created", present}}),
-		phaseChart("Pod startup latency (SLI) of the pods that turned Running in each interval", "s", starts, []seriesData{{"p50", p50}, {"p90", p90}, {"p99", p99}}),
-		phaseChart("API call latency p99 per verb, per scrape interval (SLO requests)", "ms", starts, perVerb),
-		phaseChart("API requests served", "requests/s", starts, []seriesData{{"all API servers", rate}}),
-		phaseChart("Objects in the cluster", "objects", starts, []seriesData{{"API server count (~1/min)", objects}, {"counted by LIST", counted}}),
-		phaseChart("etcd database size", "MiB", starts, []seriesData{{"etcd DB", db}}),
+	charts := []Chart{
+		PhaseChart("The run's pods", "pods", starts, []Line{{"Running", running}, {"created", present}}),
+		PhaseChart("Pod startup latency (SLI) of the pods that turned Running in each interval", "s", starts, []Line{{"p50", p50}, {"p90", p90}, {"p99", p99}}),
+		PhaseChart("API call latency p99 per verb, per scrape interval (SLO requests)", "ms", starts, perVerb),
+		PhaseChart("API requests served", "requests/s", starts, []Line{{"all API servers", rate}}),
+		PhaseChart("Objects in the cluster", "objects", starts, []Line{{"API server count (~1/min)", objects}, {"counted by LIST", counted}}),
+		PhaseChart("etcd database size", "MiB", starts, []Line{{"etcd DB", db}}),
 	}
 	if len(ready) > 0 {
-		charts = append(charts, phaseChart("Ready simulated nodes", "nodes", starts, []seriesData{{"Ready", ready}}))
+		charts = append(charts, PhaseChart("Ready simulated nodes", "nodes", starts, []Line{{"Ready", ready}}))
 	}
 	return charts
 }
 
-type phaseStart struct {
+type PhaseStart struct {
 	name string
 	at   float64 // seconds since the run started
 }
 
 // phaseChart is a line chart with a dashed line where each phase began.
-func phaseChart(title, unit string, starts []phaseStart, ss []seriesData) chart {
-	c := newChart(title, unit, 0, ss)
+func PhaseChart(title, unit string, starts []PhaseStart, ss []Line) Chart {
+	c := NewChart(title, unit, 0, ss)
 	if c.Empty {
 		return c
 	}
 	// newChart scales x to the largest x of any point.
 	xmax := 0.0
 	for _, s := range ss {
-		for _, p := range s.pts {
-			xmax = max(xmax, p.x)
+		for _, p := range s.Points {
+			xmax = max(xmax, p.X)
 		}
 	}
 	for _, st := range starts {
@@ -336,13 +336,13 @@ func phaseChart(title, unit string, starts []phaseStart, ss []seriesData) chart 
 			continue
 		}
 		x := r1(c.X0 + st.at/xmax*c.PW)
-		c.Marks = append(c.Marks, chartMark{X: x, TextX: x + 3, TextY: c.Bottom - 4, Label: st.name})
+		c.Marks = append(c.Marks, ChartMark{X: x, TextX: x + 3, TextY: c.Bottom - 4, Label: st.name})
 	}
 	return c
 }
 
 // secOpt formats optional seconds: milliseconds below one second.
-func secOpt(v *float64) string {
+func SecOpt(v *float64) string {
 	switch {
 	case v == nil:
 		return "—"

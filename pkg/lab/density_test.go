@@ -43,7 +43,7 @@ func syntheticDensity(t *testing.T, slowPatch bool, stopObjects error) DensityIn
 		if slowPatch && patches > 0 {
 			p = append(many(patches*97/100, 0.02), many(patches-patches*97/100, 3)...)
 		}
-		return APISnapshot{At: at(s), Requests: some(float64(patches + posts)), EtcdDBBytes: some(float64(10+s) * (1 << 20)),
+		return APISnapshot{At: at(s), Requests: Some(float64(patches + posts)), EtcdDBBytes: Some(float64(10+s) * (1 << 20)),
 			Latencies: APILatencies{patch: observed(p...), post: observed(many(posts, 0.04)...), get: observed(many(s, 0.004)...)}}
 	}
 	s30, s90, s120, s180 := snap(30, 0, 0), snap(90, 1000, 0), snap(120, 1000, 4000), snap(180, 1000, 4000)
@@ -62,7 +62,7 @@ func syntheticDensity(t *testing.T, slowPatch bool, stopObjects error) DensityIn
 			{At: at(120), Phase: PhaseObjects, Total: 5012, ByResource: map[string]int64{"pods": 1000, "events": 1000, "nodes": 100, "configmaps": 2912}}},
 		Procs: map[string][]ProcSample{"kube-apiserver": {
 			{At: at(0), PID: 7, RSSBytes: 300 << 20, CPUSeconds: 1}, {At: at(180), PID: 7, RSSBytes: 900 << 20, CPUSeconds: 91}}},
-		ChartPoints: []APIPoint{{At: at(60), VerbP99: map[string]float64{"PATCH": 0.05}, Objects: some(2000.0), EtcdDBBytes: some(float64(50 << 20))}},
+		ChartPoints: []APIPoint{{At: at(60), VerbP99: map[string]float64{"PATCH": 0.05}, Objects: Some(2000.0), EtcdDBBytes: Some(float64(50 << 20))}},
 		StartupStep: 10 * time.Second,
 	}
 	in.Client.SetPhase(PhaseObjects)

@@ -1,11 +1,32 @@
-// Package lab owns measurement and reports for Myriad's scale experiments
-// (`myriad bench`): it samples processes from /proc, scrapes Prometheus
-// endpoints, watches node readiness, judges a run against its pass criteria,
-// and writes result.json plus a self-contained report.html.
+// Package lab owns the instruments of Myriad's scale experiments
+// (`myriad bench`) and the contract every experiment follows.
 //
-// It must never change the cluster it measures, except for what a scenario
-// declares it does (a soak declares nothing: it only reads). Measurement is
-// read-only and cheap: one shared node informer, /proc reads every few
-// seconds, one metrics scrape per component per interval. Time comes from an
-// injected clock so every calculation can be tested without a cluster.
+// The contract, stated once:
+//
+//   - A Scenario runs with an Env (an injected clock and a console) and
+//     returns a Result. Run always returns a Result, also when the run stops
+//     early (the context ends, the cluster fails, a phase times out): what
+//     was measured is kept, and the Result's verdict says where and why the
+//     run stopped. Run never writes files and never exits the process.
+//   - A Result knows its head (RunInfo: what ran, where, when, on how busy a
+//     machine, with which processes), its summary rows, its verdict and its
+//     report page. Write puts result.json and report.html side by side;
+//     every scenario's report is the one page Page describes.
+//   - A verdict cannot pass without data: a figure the verdict rests on that
+//     was not measured is "no data", which fails the run (NoData says so in
+//     one line), never a silent pass. A run on a machine busier than its
+//     cores is marked MachineBusy and its figures are not for publication.
+//
+// The instruments: process sampling from /proc (ProcSampler), Prometheus
+// scrapes (Scraper, Families, Histogram), API latency against the
+// SIG-scalability SLOs in 5-minute windows (APIRecorder, JudgeAPILatency),
+// node readiness (Readiness), pod startup (PodStartup), statistics and
+// charts. The cluster under test is pkg/lab/rig; the scenarios are
+// pkg/lab/scenario/<name>.
+//
+// lab must never change the cluster it measures: its instruments only read
+// (one shared informer, /proc reads every few seconds, one scrape per
+// component per interval), and what a scenario writes it declares in its
+// own package. Time comes from an injected clock so every calculation can
+// be tested without a cluster.
 package lab

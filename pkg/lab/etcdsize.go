@@ -484,15 +484,15 @@ func BuildEtcdSizeResult(info RunInfo, runs []EtcdSizeRun, sideBySide bool, free
 		switch run.StopReason {
 		case StopTarget, StopDuration, StopPartner:
 		case StopDisk:
-			warnings = append(warnings, fmt.Sprintf("%s: stopped at %s because free disk fell below the limit", run.Freelist, bytesH(float64(run.DBBytes))))
+			warnings = append(warnings, fmt.Sprintf("%s: stopped at %s because free disk fell below the limit", run.Freelist, BytesH(float64(run.DBBytes))))
 		default:
-			reasons = append(reasons, fmt.Sprintf("%s freelist: %s at %s: %s", run.Freelist, orDash(run.StopReason), bytesH(float64(run.DBBytes)), orDash(run.Err)))
+			reasons = append(reasons, fmt.Sprintf("%s freelist: %s at %s: %s", run.Freelist, OrDash(run.StopReason), BytesH(float64(run.DBBytes)), OrDash(run.Err)))
 		}
 		if run.Puts == 0 {
 			reasons = append(reasons, run.Freelist+": no put succeeded")
 		}
 	}
-	r.judge(reasons, warnings)
+	r.Judge(reasons, warnings)
 	return r
 }
 
@@ -508,7 +508,7 @@ func compareBands(m, a EtcdSizeRun) []EtcdSizeCompare {
 			continue
 		}
 		out = append(out, EtcdSizeCompare{FromBytes: mb.FromBytes, ToBytes: mb.ToBytes, MapP99: mb.Put.P99, ArrayP99: b.Put.P99,
-			ArrayOverMap: ratio(b.Put.P99, mb.Put.P99), MapCompactP50: mb.Compactions.P50, ArrayCompactP50: b.Compactions.P50})
+			ArrayOverMap: Ratio(b.Put.P99, mb.Put.P99), MapCompactP50: mb.Compactions.P50, ArrayCompactP50: b.Compactions.P50})
 	}
 	return out
 }

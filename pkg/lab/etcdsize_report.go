@@ -25,41 +25,41 @@ func EtcdSizeRows(r *EtcdSizeResult) [][]string {
 		}
 		rows = append(rows, row)
 	}
-	add("stopped because", func(x EtcdSizeRun) string { return orDash(x.StopReason) })
-	add("ran for", func(x EtcdSizeRun) string { return secondsH(x.Seconds) })
-	add("database file reached", func(x EtcdSizeRun) string { return bytesH(float64(x.DBBytes)) })
+	add("stopped because", func(x EtcdSizeRun) string { return OrDash(x.StopReason) })
+	add("ran for", func(x EtcdSizeRun) string { return SecondsH(x.Seconds) })
+	add("database file reached", func(x EtcdSizeRun) string { return BytesH(float64(x.DBBytes)) })
 	add("… in use / free pages", func(x EtcdSizeRun) string {
-		return bytesH(float64(x.InUseBytes)) + " / " + bytesH(float64(x.DBBytes-x.InUseBytes))
+		return BytesH(float64(x.InUseBytes)) + " / " + BytesH(float64(x.DBBytes-x.InUseBytes))
 	})
 	add("puts (rate)", func(x EtcdSizeRun) string { return fmt.Sprintf("%d (%.0f/s)", x.Puts, x.PutsPerSecond) })
-	add("value bytes written", func(x EtcdSizeRun) string { return bytesH(float64(x.ValueBytes)) })
+	add("value bytes written", func(x EtcdSizeRun) string { return BytesH(float64(x.ValueBytes)) })
 	add("deletes / errors", func(x EtcdSizeRun) string { return fmt.Sprintf("%d / %d", x.Deletes, x.Errors) })
 	add("put p50 / p99 / max", func(x EtcdSizeRun) string {
-		return msOpt(x.Put.P50) + " / " + msOpt(x.Put.P99) + " / " + msOpt(x.Put.Max)
+		return MsOpt(x.Put.P50) + " / " + MsOpt(x.Put.P99) + " / " + MsOpt(x.Put.Max)
 	})
 	add("compactions", func(x EtcdSizeRun) string { return strconv.Itoa(x.Compaction.Count) })
-	add("compaction p50 / max", func(x EtcdSizeRun) string { return secOpt(x.Compaction.P50) + " / " + secOpt(x.Compaction.Max) })
+	add("compaction p50 / max", func(x EtcdSizeRun) string { return SecOpt(x.Compaction.P50) + " / " + SecOpt(x.Compaction.Max) })
 	add("defragmentations", func(x EtcdSizeRun) string { return strconv.Itoa(x.Defrags) })
 	return rows
 }
 
-func etcdSizePage(r *EtcdSizeResult) *scenarioPage {
+func etcdSizePage(r *EtcdSizeResult) *Page {
 	together := "The members grow side by side, at the same time in one process, so both see the same machine: on a shared machine, load that changes between runs taken in turn would decide the comparison."
 	if !r.SideBySide {
 		together = "The runs take turns, never at the same time."
 	}
-	p := newScenarioPage("Myriad etcd-size: write and compaction latency as the database grows, map vs array freelist", &r.RunInfo,
+	p := NewPage("Myriad etcd-size: write and compaction latency as the database grows, map vs array freelist", &r.RunInfo,
 		"An embedded etcd 3.7 member, configured as myriad up configures it (fsync on) except for the bbolt freelist type, is grown with Kubernetes-like writes: "+
 			"new keys, overwrites of existing keys and deletes, values from 512 B to 64 KiB. The history is compacted periodically, keeping the writes since the previous compaction, as the API server does. "+
 			"Each freelist type gets a fresh data directory and the same workload. "+together)
 	rows := EtcdSizeRows(r)
-	p.Tables = append(p.Tables, scenarioTable{Title: "Per freelist", Head: rows[0], Rows: rows[1:],
-		Note: fmt.Sprintf("Free disk where the databases were written: %s before the first run, %s after the last.", bytesH(float64(r.DiskFreeStart)), bytesH(float64(r.DiskFreeEnd)))})
+	p.Tables = append(p.Tables, Table{Title: "Per freelist", Head: rows[0], Rows: rows[1:],
+		Note: fmt.Sprintf("Free disk where the databases were written: %s before the first run, %s after the last.", BytesH(float64(r.DiskFreeStart)), BytesH(float64(r.DiskFreeEnd)))})
 	if len(r.Compare) > 0 {
-		t := scenarioTable{Title: "By database size: put p99 and compaction time, array against map", Head: []string{"database size", "map put p99", "array put p99", "array / map", "map compaction p50", "array compaction p50"}}
+		t := Table{Title: "By database size: put p99 and compaction time, array against map", Head: []string{"database size", "map put p99", "array put p99", "array / map", "map compaction p50", "array compaction p50"}}
 		for _, c := range r.Compare {
-			t.Rows = append(t.Rows, []string{bytesH(float64(c.FromBytes)) + " – " + bytesH(float64(c.ToBytes)), msOpt(c.MapP99), msOpt(c.ArrayP99),
-				fmtOpt(c.ArrayOverMap, "%.2f×"), secOpt(c.MapCompactP50), secOpt(c.ArrayCompactP50)})
+			t.Rows = append(t.Rows, []string{BytesH(float64(c.FromBytes)) + " – " + BytesH(float64(c.ToBytes)), MsOpt(c.MapP99), MsOpt(c.ArrayP99),
+				FmtOpt(c.ArrayOverMap, "%.2f×"), SecOpt(c.MapCompactP50), SecOpt(c.ArrayCompactP50)})
 		}
 		p.Tables = append(p.Tables, t)
 	}
@@ -68,35 +68,35 @@ func etcdSizePage(r *EtcdSizeResult) *scenarioPage {
 			"The map freelist (the seed's \"segregated hashmap\", upstream since etcd 3.4) indexes free runs by size, so both stay cheap however many pages are free. That is why the seed could raise the database limit from 2 GB to 50 GB.",
 		"The figures to compare are the put p99 and the compaction time at the same database size. The size reached is what this run's time, disk and the shared machine allowed, stated above; the seed's 50 GB needs a larger disk and hours of writing.",
 	}
-	var p99, size, free []seriesData
-	var comp []seriesData
+	var p99, size, free []Line
+	var comp []Line
 	for _, run := range r.Runs {
-		var a, b, c, d []xy
+		var a, b, c, d []XY
 		for _, s := range run.Samples {
 			mib := float64(s.DBBytes) / (1 << 20)
 			if s.PutP99 != nil {
-				a = append(a, xy{mib, *s.PutP99 * 1000})
+				a = append(a, XY{mib, *s.PutP99 * 1000})
 			}
-			b = append(b, xy{s.T, mib})
-			c = append(c, xy{s.T, float64(s.DBBytes-s.InUseBytes) / (1 << 20)})
+			b = append(b, XY{s.T, mib})
+			c = append(c, XY{s.T, float64(s.DBBytes-s.InUseBytes) / (1 << 20)})
 		}
 		for _, cp := range run.Compactions {
 			if cp.Err == "" {
-				d = append(d, xy{float64(cp.DBBytes) / (1 << 20), cp.Seconds * 1000})
+				d = append(d, XY{float64(cp.DBBytes) / (1 << 20), cp.Seconds * 1000})
 			}
 		}
-		p99 = append(p99, seriesData{run.Freelist, a})
-		size = append(size, seriesData{run.Freelist, b})
-		free = append(free, seriesData{run.Freelist, c})
-		comp = append(comp, seriesData{run.Freelist, d})
+		p99 = append(p99, Line{run.Freelist, a})
+		size = append(size, Line{run.Freelist, b})
+		free = append(free, Line{run.Freelist, c})
+		comp = append(comp, Line{run.Freelist, d})
 	}
-	mibLabel := func(x float64) string { return numH(x) + " MiB" }
-	putChart := newChart("Put p99 per sampling interval, by database size (x: database file, MiB)", "ms", 0, p99)
-	relabelX(&putChart, p99, mibLabel)
-	compChart := newChart("Compaction duration, by database size (x: database file, MiB)", "ms", 0, comp)
-	relabelX(&compChart, comp, mibLabel)
+	mibLabel := func(x float64) string { return NumH(x) + " MiB" }
+	putChart := NewChart("Put p99 per sampling interval, by database size (x: database file, MiB)", "ms", 0, p99)
+	RelabelX(&putChart, p99, mibLabel)
+	compChart := NewChart("Compaction duration, by database size (x: database file, MiB)", "ms", 0, comp)
+	RelabelX(&compChart, comp, mibLabel)
 	p.Charts = append(p.Charts, putChart, compChart,
-		newChart("Database file size (x: time since the run began)", "MiB", 0, size),
-		newChart("Free pages in the database file (file − in use)", "MiB", 0, free))
+		NewChart("Database file size (x: time since the run began)", "MiB", 0, size),
+		NewChart("Free pages in the database file (file − in use)", "MiB", 0, free))
 	return p
 }

@@ -118,12 +118,12 @@ func BuildFailoverResult(in FailoverInput) *FailoverResult {
 	}
 	r.LeaseTaken, r.FirstWork, r.AllRunning = SummarizeLatencies(taken), SummarizeLatencies(work), SummarizeLatencies(running)
 	if r.Control != nil && r.Control.AllRunning != nil && r.AllRunning.Mean != nil {
-		r.ExtraSeconds = some(*r.AllRunning.Mean - *r.Control.AllRunning)
+		r.ExtraSeconds = Some(*r.AllRunning.Mean - *r.Control.AllRunning)
 	}
 	if len(r.Rounds) == 0 && r.StoppedEarly == "" {
 		reasons = append(reasons, "no round killed the component")
 	}
-	r.judge(reasons, nil)
+	r.Judge(reasons, nil)
 	return r
 }
 
@@ -132,7 +132,7 @@ func failoverRound(in FailoverRoundInput) FailoverRound {
 		if t == nil {
 			return nil
 		}
-		return some(t.Sub(in.Start).Seconds())
+		return Some(t.Sub(in.Start).Seconds())
 	}
 	scaled := in.ScaledAt
 	r := FailoverRound{Round: in.Round, Killed: in.Killed, OldHolder: in.OldHolder, NewHolder: in.NewHolder, Replicas: in.Replicas, Err: in.Err,

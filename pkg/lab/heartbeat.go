@@ -20,7 +20,7 @@ var HeartbeatModes = []string{"lease", "status"}
 type HeartbeatRun struct {
 	Mode string
 	// Run is the run's soak result; nil when the run never started.
-	Run *Result
+	Run *SoakResult
 	// NodeObjectBytes and LeaseObjectBytes are the protobuf sizes of one
 	// stored Node and Lease after the run (what etcd keeps per object);
 	// nil when unknown or (Lease, status mode) absent.
@@ -78,7 +78,7 @@ type HeartbeatFigures struct {
 	FalseNotReady int `json:"falseNotReady"`
 	ReadyMin      int `json:"readyMin"`
 	// Run is the whole soak result of this mode, with its time series.
-	Run *Result `json:"run"`
+	Run *SoakResult `json:"run"`
 }
 
 // HeartbeatRatio is status mode over lease mode.
@@ -125,11 +125,11 @@ func BuildHeartbeatResult(in HeartbeatInput) *HeartbeatResult {
 	if res.Lease != nil && res.Status != nil {
 		l, s := res.Lease, res.Status
 		res.Ratio = HeartbeatRatio{
-			EtcdWALBytesPerMinute:       ratio(s.EtcdWALBytesPerMinute, l.EtcdWALBytesPerMinute),
-			EtcdProcWriteBytesPerMinute: ratio(s.EtcdProcWriteBytesPerMinute, l.EtcdProcWriteBytesPerMinute),
-			BytesPerHeartbeat:           ratio(s.BytesPerHeartbeat, l.BytesPerHeartbeat),
-			APIServerCores:              ratio(s.APIServerCores, l.APIServerCores),
-			EtcdCores:                   ratio(s.EtcdCores, l.EtcdCores),
+			EtcdWALBytesPerMinute:       Ratio(s.EtcdWALBytesPerMinute, l.EtcdWALBytesPerMinute),
+			EtcdProcWriteBytesPerMinute: Ratio(s.EtcdProcWriteBytesPerMinute, l.EtcdProcWriteBytesPerMinute),
+			BytesPerHeartbeat:           Ratio(s.BytesPerHeartbeat, l.BytesPerHeartbeat),
+			APIServerCores:              Ratio(s.APIServerCores, l.APIServerCores),
+			EtcdCores:                   Ratio(s.EtcdCores, l.EtcdCores),
 		}
 	}
 	res.Verdict.Pass = len(res.Verdict.Reasons) == 0
@@ -151,11 +151,11 @@ func heartbeatFigures(r HeartbeatRun, nodes int) *HeartbeatFigures {
 	for _, p := range res.Processes {
 		switch {
 		case p.Name == "kube-apiserver" || strings.HasPrefix(p.Name, "kube-apiserver-"):
-			f.APIServerCores = addPtr(f.APIServerCores, p.Cores)
-			f.APIServerRSSMaxBytes = maxPtr(f.APIServerRSSMaxBytes, float64(p.RSSMaxBytes))
+			f.APIServerCores = AddPtr(f.APIServerCores, p.Cores)
+			f.APIServerRSSMaxBytes = MaxPtr(f.APIServerRSSMaxBytes, float64(p.RSSMaxBytes))
 		case p.Name == "etcd":
-			f.EtcdCores = addPtr(f.EtcdCores, p.Cores)
-			f.EtcdRSSMaxBytes = maxPtr(f.EtcdRSSMaxBytes, float64(p.RSSMaxBytes))
+			f.EtcdCores = AddPtr(f.EtcdCores, p.Cores)
+			f.EtcdRSSMaxBytes = MaxPtr(f.EtcdRSSMaxBytes, float64(p.RSSMaxBytes))
 		}
 	}
 	if hb := res.Heartbeat; hb != nil {
@@ -166,28 +166,6 @@ func heartbeatFigures(r HeartbeatRun, nodes int) *HeartbeatFigures {
 	}
 	f.FalseNotReady, f.ReadyMin = res.Readiness.FalseNotReady, res.Readiness.ReadyMin
 	return f
-}
-
-// ratio is a/b, nil unless both are known and b is positive.
-func ratio(a, b *float64) *float64 {
-	if a == nil || b == nil || *b <= 0 {
-		return nil
-	}
-	return finite(*a / *b)
-}
-
-func addPtr(p *float64, v float64) *float64 {
-	if p != nil {
-		v += *p
-	}
-	return &v
-}
-
-func maxPtr(p *float64, v float64) *float64 {
-	if p != nil {
-		v = max(v, *p)
-	}
-	return &v
 }
 
 // WriteHeartbeatReport writes dir/result.json and dir/report.html.
@@ -209,10 +187,10 @@ func HeartbeatRows(r *HeartbeatResult) []HeartbeatRow {
 		}
 		return f(m)
 	}
-	row := func(name string, f func(*HeartbeatFigures) string, ratio *float64) HeartbeatRow {
+	row := func(name string, f func(*HeartbeatFigures) string, Ratio *float64) HeartbeatRow {
 		rs := ""
-		if ratio != nil {
-			rs = fmt.Sprintf("%.1f×", *ratio)
+		if Ratio != nil {
+			rs = fmt.Sprintf("%.1f×", *Ratio)
 		}
 		return HeartbeatRow{name, get(f, r.Lease), get(f, r.Status), rs}
 	}
@@ -220,7 +198,7 @@ func HeartbeatRows(r *HeartbeatResult) []HeartbeatRow {
 		if p == nil {
 			return "—"
 		}
-		return bytesH(*p) + "/min"
+		return BytesH(*p) + "/min"
 	}
 	cores := func(p *float64) string {
 		if p == nil {
@@ -237,53 +215,53 @@ func HeartbeatRows(r *HeartbeatResult) []HeartbeatRow {
 	return []HeartbeatRow{
 		row("etcd WAL bytes written", func(m *HeartbeatFigures) string { return perMin(m.EtcdWALBytesPerMinute) }, r.Ratio.EtcdWALBytesPerMinute),
 		row("etcd process disk writes (/proc io)", func(m *HeartbeatFigures) string { return perMin(m.EtcdProcWriteBytesPerMinute) }, r.Ratio.EtcdProcWriteBytesPerMinute),
-		row("Mean request bytes per heartbeat write", func(m *HeartbeatFigures) string { return bytesP(m.BytesPerHeartbeat) }, r.Ratio.BytesPerHeartbeat),
+		row("Mean request bytes per heartbeat write", func(m *HeartbeatFigures) string { return BytesP(m.BytesPerHeartbeat) }, r.Ratio.BytesPerHeartbeat),
 		row("kube-apiserver CPU (cores)", func(m *HeartbeatFigures) string { return cores(m.APIServerCores) }, r.Ratio.APIServerCores),
 		row("etcd CPU (cores)", func(m *HeartbeatFigures) string { return cores(m.EtcdCores) }, r.Ratio.EtcdCores),
-		row("kube-apiserver RSS max", func(m *HeartbeatFigures) string { return bytesP(m.APIServerRSSMaxBytes) }, nil),
-		row("etcd RSS max", func(m *HeartbeatFigures) string { return bytesP(m.EtcdRSSMaxBytes) }, nil),
+		row("kube-apiserver RSS max", func(m *HeartbeatFigures) string { return BytesP(m.APIServerRSSMaxBytes) }, nil),
+		row("etcd RSS max", func(m *HeartbeatFigures) string { return BytesP(m.EtcdRSSMaxBytes) }, nil),
 		row("API requests served", func(m *HeartbeatFigures) string { return rate(m.APIRequestsPerSecond) }, nil),
 		row("Heartbeat writes (Lease + NodeStatus)", func(m *HeartbeatFigures) string {
 			return fmt.Sprintf("%.1f/s (%.0f Lease, %.0f NodeStatus)", m.HeartbeatWritesPerSecond, m.LeaseWrites, m.StatusWrites)
 		}, nil),
-		row("Heartbeat write p50 / p99 (simulator)", func(m *HeartbeatFigures) string { return latH(m.HeartbeatP50) + " / " + latH(m.HeartbeatP99) }, nil),
+		row("Heartbeat write p50 / p99 (simulator)", func(m *HeartbeatFigures) string { return LatH(m.HeartbeatP50) + " / " + LatH(m.HeartbeatP99) }, nil),
 		row("Stored Node / Lease object (protobuf)", func(m *HeartbeatFigures) string {
-			lease := bytesP(m.LeaseObjectBytes)
+			lease := BytesP(m.LeaseObjectBytes)
 			if m.LeaseObjectBytes == nil {
 				lease = "none"
 			}
-			return bytesP(m.NodeObjectBytes) + " / " + lease
+			return BytesP(m.NodeObjectBytes) + " / " + lease
 		}, nil),
 		row("False NotReady transitions", func(m *HeartbeatFigures) string { return fmt.Sprint(m.FalseNotReady) }, nil),
 		row("Ready nodes, min while measured", func(m *HeartbeatFigures) string { return fmt.Sprintf("%d / %d", m.ReadyMin, m.Nodes) }, nil),
-		row("Start-up to all nodes Ready", func(m *HeartbeatFigures) string { return secondsH(m.StartupSeconds) }, nil),
-		row("Measured for", func(m *HeartbeatFigures) string { return secondsH(m.MeasuredSeconds) }, nil),
+		row("Start-up to all nodes Ready", func(m *HeartbeatFigures) string { return SecondsH(m.StartupSeconds) }, nil),
+		row("Measured for", func(m *HeartbeatFigures) string { return SecondsH(m.MeasuredSeconds) }, nil),
 	}
 }
 
 // heartbeatCharts put both modes on one chart, time counted from the start
 // of each run's measured window so the two line up.
-func heartbeatCharts(r *HeartbeatResult) []chart {
-	var wal, api, etcd, p99 []seriesData
+func heartbeatCharts(r *HeartbeatResult) []Chart {
+	var wal, api, etcd, p99 []Line
 	for _, f := range []*HeartbeatFigures{r.Lease, r.Status} {
 		if f == nil || f.Run == nil || f.Run.MeasuredFrom == nil {
 			continue
 		}
 		from, to := *f.Run.MeasuredFrom, *f.Run.MeasuredTo
 		sec := func(t time.Time) float64 { return t.Sub(from).Seconds() }
-		var w, l []xy
+		var w, l []XY
 		for _, p := range f.Run.Series.Intervals {
 			if p.WALBytesPerMinute != nil {
-				w = append(w, xy{sec(p.At), *p.WALBytesPerMinute / (1 << 20)})
+				w = append(w, XY{sec(p.At), *p.WALBytesPerMinute / (1 << 20)})
 			}
 			if p.HeartbeatP99 != nil {
-				l = append(l, xy{sec(p.At), *p.HeartbeatP99 * 1000})
+				l = append(l, XY{sec(p.At), *p.HeartbeatP99 * 1000})
 			}
 		}
-		wal = append(wal, seriesData{f.Mode, w})
-		p99 = append(p99, seriesData{f.Mode, l})
-		cores := func(prefix string) []xy {
-			var out []xy
+		wal = append(wal, Line{f.Mode, w})
+		p99 = append(p99, Line{f.Mode, l})
+		cores := func(prefix string) []XY {
+			var out []XY
 			for name, ss := range f.Run.Series.Processes {
 				if name != prefix && !strings.HasPrefix(name, prefix+"-") {
 					continue
@@ -294,20 +272,20 @@ func heartbeatCharts(r *HeartbeatResult) []chart {
 						continue
 					}
 					if dt := b.At.Sub(a.At).Seconds(); dt > 0 {
-						out = append(out, xy{sec(b.At), (b.CPUSeconds - a.CPUSeconds) / dt})
+						out = append(out, XY{sec(b.At), (b.CPUSeconds - a.CPUSeconds) / dt})
 					}
 				}
 			}
 			return out
 		}
-		api = append(api, seriesData{f.Mode, cores("kube-apiserver")})
-		etcd = append(etcd, seriesData{f.Mode, cores("etcd")})
+		api = append(api, Line{f.Mode, cores("kube-apiserver")})
+		etcd = append(etcd, Line{f.Mode, cores("etcd")})
 	}
-	return []chart{
-		newChart("etcd WAL writes, per scrape interval", "MiB/min", 0, wal),
-		newChart("kube-apiserver CPU", "cores", 0, api),
-		newChart("etcd CPU", "cores", 0, etcd),
-		newChart("Heartbeat write p99 (simulator), per scrape interval", "ms", 0, p99),
+	return []Chart{
+		NewChart("etcd WAL writes, per scrape interval", "MiB/min", 0, wal),
+		NewChart("kube-apiserver CPU", "cores", 0, api),
+		NewChart("etcd CPU", "cores", 0, etcd),
+		NewChart("Heartbeat write p99 (simulator), per scrape interval", "ms", 0, p99),
 	}
 }
 
@@ -319,10 +297,10 @@ func RenderHeartbeatHTML(w io.Writer, r *HeartbeatResult) error {
 		R:     r,
 		Title: fmt.Sprintf("Myriad heartbeat: %s nodes, Lease vs NodeStatus every 10 s", r.Parameters["nodes"]),
 		MachineLine: fmt.Sprintf("%d cores, %s memory, %s, Linux %s, %s, Kubernetes %s",
-			m.Cores, bytesH(float64(m.MemoryBytes)), orDash(m.CPUModel), orDash(m.Kernel), m.GoVersion, m.KubernetesVersion),
+			m.Cores, BytesH(float64(m.MemoryBytes)), OrDash(m.CPUModel), OrDash(m.Kernel), m.GoVersion, m.KubernetesVersion),
 		Rows:   HeartbeatRows(r),
 		Charts: heartbeatCharts(r),
-		Params: sortedPairs(r.Parameters),
+		Params: SortedPairs(r.Parameters),
 	}
 	for _, f := range []*HeartbeatFigures{r.Lease, r.Status} {
 		if f != nil && f.Run != nil {
@@ -337,7 +315,7 @@ type heartbeatView struct {
 	Title       string
 	MachineLine string
 	Rows        []HeartbeatRow
-	Charts      []chart
+	Charts      []Chart
 	Runs        []*HeartbeatFigures
 	Params      [][2]string
 }

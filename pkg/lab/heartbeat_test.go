@@ -125,7 +125,7 @@ func TestRatio(t *testing.T) {
 		{nil, ptr(1), nil},
 		{ptr(1), nil, nil},
 	} {
-		got := ratio(tc.a, tc.b)
+		got := Ratio(tc.a, tc.b)
 		if (got == nil) != (tc.want == nil) || (got != nil && *got != *tc.want) {
 			t.Errorf("ratio(%v, %v) = %v, want %v", tc.a, tc.b, got, tc.want)
 		}

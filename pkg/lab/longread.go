@@ -124,13 +124,13 @@ func BuildLongReadResult(in LongReadInput) *LongReadResult {
 	r.Baseline = SummarizeLatencies(base)
 	var baseServerP99 *float64
 	if baseServer != nil {
-		baseServerP99 = finite(baseServer.Quantile(0.99))
+		baseServerP99 = Finite(baseServer.Quantile(0.99))
 	}
 	var reasons, warnings []string
 	for _, p := range in.Phases {
 		ph := longReadPhase(p, in.Info)
-		ph.WriteP50VsBase, ph.WriteP99VsBase = ratio(ph.Writes.P50, r.Baseline.P50), ratio(ph.Writes.P99, r.Baseline.P99)
-		ph.ServerP99VsBase = ratio(ph.ServerWriteP99, baseServerP99)
+		ph.WriteP50VsBase, ph.WriteP99VsBase = Ratio(ph.Writes.P50, r.Baseline.P50), Ratio(ph.Writes.P99, r.Baseline.P99)
+		ph.ServerP99VsBase = Ratio(ph.ServerWriteP99, baseServerP99)
 		r.Phases = append(r.Phases, ph)
 		if ph.Writes.P99 != nil && *ph.Writes.P99 > sloThreshold(SLOMutating) {
 			msg := fmt.Sprintf("%s: write p99 %.2fs is over the mutating-call SLO (%gs)", ph.Name, *ph.Writes.P99, sloThreshold(SLOMutating))
@@ -158,7 +158,7 @@ func BuildLongReadResult(in LongReadInput) *LongReadResult {
 			warnings = append(warnings, fmt.Sprintf("%s: %d write slots skipped because every writer was busy: the offered rate was not reached", ph.Name, ph.SkippedWrites))
 		}
 	}
-	r.judge(reasons, warnings)
+	r.Judge(reasons, warnings)
 	return r
 }
 
@@ -171,16 +171,16 @@ func longReadPhase(p LongReadPhaseInput, info RunInfo) LongReadPhase {
 		ph.ReadsPerSecond = float64(ph.Reads.Count) / ph.Seconds
 	}
 	if ph.Reads.Count > 0 {
-		ph.BytesPerRead = some(float64(p.ReadBytes) / float64(ph.Reads.Count))
+		ph.BytesPerRead = Some(float64(p.ReadBytes) / float64(ph.Reads.Count))
 		if p.ReadObjects > 0 {
-			ph.ObjectsPerRead = some(float64(p.ReadObjects) / float64(ph.Reads.Count))
+			ph.ObjectsPerRead = Some(float64(p.ReadObjects) / float64(ph.Reads.Count))
 		}
 	}
 	q := func(h *Histogram, q float64) *float64 {
 		if h == nil {
 			return nil
 		}
-		return finite(h.Quantile(q))
+		return Finite(h.Quantile(q))
 	}
 	ph.ServerWriteP50, ph.ServerWriteP99 = q(p.APIWrite, 0.5), q(p.APIWrite, 0.99)
 	ph.ServerListP99, ph.EtcdCommitP99, ph.EtcdFsyncP99 = q(p.APIList, 0.99), q(p.EtcdCommit, 0.99), q(p.EtcdFsync, 0.99)
@@ -191,7 +191,7 @@ func longReadPhase(p LongReadPhaseInput, info RunInfo) LongReadPhase {
 		}
 	}
 	for _, pt := range PercentileSeries(p.Writes, info.StartedAt, 2*time.Second, 0.99) {
-		ph.WriteP99OverTime = append(ph.WriteP99OverTime, SeriesPoint{pt.x, pt.y})
+		ph.WriteP99OverTime = append(ph.WriteP99OverTime, SeriesPoint{pt.X, pt.Y})
 	}
 	for _, op := range p.Reads {
 		if !op.Err {

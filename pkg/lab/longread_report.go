@@ -17,7 +17,7 @@ func LongReadRows(r *LongReadResult) [][]string {
 	for _, p := range r.Phases {
 		head = append(head, p.Name)
 	}
-	x := func(v *float64) string { return fmtOpt(v, "%.2f×") }
+	x := func(v *float64) string { return FmtOpt(v, "%.2f×") }
 	rows := [][]string{head}
 	add := func(name string, f func(LongReadPhase) string) {
 		row := []string{name}
@@ -27,22 +27,22 @@ func LongReadRows(r *LongReadResult) [][]string {
 		rows = append(rows, row)
 	}
 	add("writes (ok / failed)", func(p LongReadPhase) string { return fmt.Sprintf("%d / %d", p.Writes.Count, p.WriteErrors) })
-	add("write p50 (client)", func(p LongReadPhase) string { return msOpt(p.Writes.P50) })
-	add("write p99 (client)", func(p LongReadPhase) string { return msOpt(p.Writes.P99) })
-	add("write max (client)", func(p LongReadPhase) string { return msOpt(p.Writes.Max) })
+	add("write p50 (client)", func(p LongReadPhase) string { return MsOpt(p.Writes.P50) })
+	add("write p99 (client)", func(p LongReadPhase) string { return MsOpt(p.Writes.P99) })
+	add("write max (client)", func(p LongReadPhase) string { return MsOpt(p.Writes.Max) })
 	add("write p99 / baseline p99", func(p LongReadPhase) string { return x(p.WriteP99VsBase) })
 	add("write p50 / baseline p50", func(p LongReadPhase) string { return x(p.WriteP50VsBase) })
-	add("write p50 / p99 (API server)", func(p LongReadPhase) string { return msOpt(p.ServerWriteP50) + " / " + msOpt(p.ServerWriteP99) })
+	add("write p50 / p99 (API server)", func(p LongReadPhase) string { return MsOpt(p.ServerWriteP50) + " / " + MsOpt(p.ServerWriteP99) })
 	add("reads (ok / failed)", func(p LongReadPhase) string {
 		if p.Kind == LongReadBaseline {
 			return "—"
 		}
 		return fmt.Sprintf("%d / %d", p.Reads.Count, p.ReadErrors)
 	})
-	add("read p50 / p99 (client)", func(p LongReadPhase) string { return secOpt(p.Reads.P50) + " / " + secOpt(p.Reads.P99) })
-	add("bytes per read", func(p LongReadPhase) string { return bytesP(p.BytesPerRead) })
-	add("LIST p99 (API server)", func(p LongReadPhase) string { return secOpt(p.ServerListP99) })
-	add("etcd commit p99 / WAL fsync p99", func(p LongReadPhase) string { return msOpt(p.EtcdCommitP99) + " / " + msOpt(p.EtcdFsyncP99) })
+	add("read p50 / p99 (client)", func(p LongReadPhase) string { return SecOpt(p.Reads.P50) + " / " + SecOpt(p.Reads.P99) })
+	add("bytes per read", func(p LongReadPhase) string { return BytesP(p.BytesPerRead) })
+	add("LIST p99 (API server)", func(p LongReadPhase) string { return SecOpt(p.ServerListP99) })
+	add("etcd commit p99 / WAL fsync p99", func(p LongReadPhase) string { return MsOpt(p.EtcdCommitP99) + " / " + MsOpt(p.EtcdFsyncP99) })
 	for _, name := range coreNames(r.Phases) {
 		add("CPU "+name+" (cores)", func(p LongReadPhase) string {
 			if v, ok := p.Cores[name]; ok {
@@ -69,15 +69,15 @@ func coreNames(phases []LongReadPhase) []string {
 	return names
 }
 
-func longReadPage(r *LongReadResult) *scenarioPage {
-	p := newScenarioPage(fmt.Sprintf("Myriad long-read: write latency under %d concurrent long reads of %d objects", r.Readers, r.Objects), &r.RunInfo,
+func longReadPage(r *LongReadResult) *Page {
+	p := NewPage(fmt.Sprintf("Myriad long-read: write latency under %d concurrent long reads of %d objects", r.Readers, r.Objects), &r.RunInfo,
 		fmt.Sprintf("A writer patches ConfigMaps through the API server at %.0f writes/s on a fixed schedule (a slow write does not delay the next) and times each. "+
 			"Phases of equal length run one after the other: writes alone (baseline), then writes while %d readers each loop over one read of all %d ConfigMaps (%s of data each), then writes alone again. "+
-			"Each reader has a connection of its own, as separate clients would.", r.WriteRate, r.Readers, r.Objects, bytesH(float64(r.ObjectBytes))))
+			"Each reader has a connection of its own, as separate clients would.", r.WriteRate, r.Readers, r.Objects, BytesH(float64(r.ObjectBytes))))
 	rows := LongReadRows(r)
-	p.Tables = append(p.Tables, scenarioTable{Title: "Per phase", Head: rows[0], Rows: rows[1:],
+	p.Tables = append(p.Tables, Table{Title: "Per phase", Head: rows[0], Rows: rows[1:],
 		Note: fmt.Sprintf("Baseline (all writes-only phases pooled): p50 %s, p99 %s over %d writes. Client latencies are from the bench; API server and etcd figures are their own histograms over the phase.",
-			msOpt(r.Baseline.P50), msOpt(r.Baseline.P99), r.Baseline.Count)})
+			MsOpt(r.Baseline.P50), MsOpt(r.Baseline.P99), r.Baseline.Count)})
 	var kinds [][]string
 	seen := map[string]bool{}
 	for _, ph := range r.Phases {
@@ -86,33 +86,33 @@ func longReadPage(r *LongReadResult) *scenarioPage {
 			kinds = append(kinds, []string{ph.Kind, LongReadKinds[ph.Kind]})
 		}
 	}
-	p.Tables = append(p.Tables, scenarioTable{Title: "What the readers do in each kind of phase", Rows: kinds})
+	p.Tables = append(p.Tables, Table{Title: "What the readers do in each kind of phase", Rows: kinds})
 	p.Meaning = []string{
 		"The seed's figure is etcd 3.4's: before it, a long read held etcd's backend read lock and writes queued behind it; with fully concurrent reads, write p99 under long reads fell by 90%. " +
 			"Myriad runs etcd 3.7, which has that change, and Kubernetes 1.37, whose watch cache serves LISTs, consistent ones included, without reading etcd at all.",
 		"So the ratio \"write p99 / baseline p99\" in each read phase is what long reads still cost writes here. On one 2-core machine that is mostly CPU: the API server encodes tens of MB per LIST and the bench reads them, on the same cores that serve the writes. " +
 			"The etcd-range phase reads etcd directly, as a LIST without the watch cache would; its write ratio is the closest to the seed's experiment.",
 	}
-	var bars []barInput
+	var bars []BarInput
 	for i, ph := range r.Phases {
-		bars = append(bars, barInput{ph.Name, scaledPtr(ph.Writes.P99, 1000), palette[i%len(palette)], msOpt(ph.Writes.P99)})
+		bars = append(bars, BarInput{ph.Name, ScaledPtr(ph.Writes.P99, 1000), palette[i%len(palette)], MsOpt(ph.Writes.P99)})
 	}
-	p.Bars = append(p.Bars, newBarChart("Write p99 per phase (client)", "ms", bars))
-	var w99, reads []seriesData
+	p.Bars = append(p.Bars, NewBarChart("Write p99 per phase (client)", "ms", bars))
+	var w99, reads []Line
 	for _, ph := range r.Phases {
-		var a, b []xy
+		var a, b []XY
 		for _, pt := range ph.WriteP99OverTime {
-			a = append(a, xy{pt.T, pt.V})
+			a = append(a, XY{pt.T, pt.V})
 		}
 		for _, pt := range ph.ReadLatencyOfTime {
-			b = append(b, xy{pt.T, pt.V})
+			b = append(b, XY{pt.T, pt.V})
 		}
 		// Every phase has a series (empty without reads), so a phase has
 		// the same color in both charts.
-		w99, reads = append(w99, seriesData{ph.Name, a}), append(reads, seriesData{ph.Name, b})
+		w99, reads = append(w99, Line{ph.Name, a}), append(reads, Line{ph.Name, b})
 	}
 	p.Charts = append(p.Charts,
-		newChart("Write p99 per 2 s (client), by phase", "ms", 0, w99),
-		newChart("Latency of each long read, by phase", "ms", 0, reads))
+		NewChart("Write p99 per 2 s (client), by phase", "ms", 0, w99),
+		NewChart("Latency of each long read, by phase", "ms", 0, reads))
 	return p
 }

@@ -133,7 +133,7 @@ func TestReportRendersTheNumbers(t *testing.T) {
 			t.Errorf("report.html contains %q: it must be self-contained", banned)
 		}
 	}
-	var back Result
+	var back SoakResult
 	js, err := os.ReadFile(filepath.Join(dir, "result.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +145,7 @@ func TestReportRendersTheNumbers(t *testing.T) {
 		t.Errorf("result.json round trip = %+v", back.Readiness)
 	}
 	var buf bytes.Buffer
-	if err := RenderHTML(&buf, &Result{Scenario: "soak"}); err != nil {
+	if err := RenderHTML(&buf, &SoakResult{Scenario: "soak"}); err != nil {
 		t.Errorf("an empty result does not render: %v", err)
 	}
 }

@@ -169,13 +169,13 @@ func SummarizeBinds(start time.Time, binds []time.Time, want int) BindSummary {
 	sort.Float64s(lat)
 	first, last := lat[0], lat[len(lat)-1]
 	s.FirstBindSeconds, s.LastBindSeconds = &first, &last
-	s.LatencyP50, s.LatencyP90, s.LatencyP99 = some(quantileSorted(lat, 0.5)), some(quantileSorted(lat, 0.9)), some(quantileSorted(lat, 0.99))
+	s.LatencyP50, s.LatencyP90, s.LatencyP99 = Some(QuantileSorted(lat, 0.5)), Some(QuantileSorted(lat, 0.9)), Some(QuantileSorted(lat, 0.99))
 	if len(binds) >= want && want > 0 {
 		if last > 0 {
-			s.PodsPerSecond = some(float64(len(binds)) / last)
+			s.PodsPerSecond = Some(float64(len(binds)) / last)
 		}
 		if last > first && len(binds) > 1 {
-			s.PodsPerSecondAfterFirstBind = some(float64(len(binds)-1) / (last - first))
+			s.PodsPerSecondAfterFirstBind = Some(float64(len(binds)-1) / (last - first))
 		}
 	}
 	step := max(1, (len(lat)+maxTimelinePoints-1)/maxTimelinePoints)
@@ -188,14 +188,6 @@ func SummarizeBinds(start time.Time, binds []time.Time, want int) BindSummary {
 	}
 	return s
 }
-
-// quantileSorted is the nearest-rank quantile of sorted values.
-func quantileSorted(v []float64, q float64) float64 {
-	i := int(math.Ceil(q*float64(len(v)))) - 1
-	return v[min(max(i, 0), len(v)-1)]
-}
-
-func some[T any](v T) *T { return &v }
 
 // SchedRun is one phase's figures in result.json.
 type SchedRun struct {
@@ -320,12 +312,12 @@ func BuildSchedBenchResult(in SchedBenchInput) *SchedBenchResult {
 	r.Ceiling.BindsPerSecond = meanRuns(ok, func(s SchedRun) *float64 { return s.PodsPerSecond })
 	r.Ceiling.BindsPerSecondAfterFirstBind = meanRuns(ok, func(s SchedRun) *float64 { return s.PodsPerSecondAfterFirstBind })
 	r.Ratios = SchedRatios{
-		MyriadOverKubePodsPerSecond:    schedRatio(r.Myriad.PodsPerSecond, r.Kube.PodsPerSecond),
-		MyriadOverKubeAfterFirstBind:   schedRatio(r.Myriad.PodsPerSecondAfterFirstBind, r.Kube.PodsPerSecondAfterFirstBind),
-		MyriadOverCeiling:              schedRatio(r.Myriad.PodsPerSecond, r.Ceiling.BindsPerSecond),
-		MyriadOverCeilingAfterFirstBnd: schedRatio(r.Myriad.PodsPerSecondAfterFirstBind, r.Ceiling.BindsPerSecondAfterFirstBind),
-		KubeOverCeiling:                schedRatio(r.Kube.PodsPerSecond, r.Ceiling.BindsPerSecond),
-		KubeOverMyriadCPUPerPod:        schedRatio(r.Kube.CPUSecondsPer1000Pods, r.Myriad.CPUSecondsPer1000Pods),
+		MyriadOverKubePodsPerSecond:    Ratio(r.Myriad.PodsPerSecond, r.Kube.PodsPerSecond),
+		MyriadOverKubeAfterFirstBind:   Ratio(r.Myriad.PodsPerSecondAfterFirstBind, r.Kube.PodsPerSecondAfterFirstBind),
+		MyriadOverCeiling:              Ratio(r.Myriad.PodsPerSecond, r.Ceiling.BindsPerSecond),
+		MyriadOverCeilingAfterFirstBnd: Ratio(r.Myriad.PodsPerSecondAfterFirstBind, r.Ceiling.BindsPerSecondAfterFirstBind),
+		KubeOverCeiling:                Ratio(r.Kube.PodsPerSecond, r.Ceiling.BindsPerSecond),
+		KubeOverMyriadCPUPerPod:        Ratio(r.Kube.CPUSecondsPer1000Pods, r.Myriad.CPUSecondsPer1000Pods),
 	}
 	r.Verdict.Pass = len(r.Verdict.Reasons) == 0
 	return r
@@ -336,7 +328,7 @@ func schedRun(p SchedPhaseInput) SchedRun {
 		BindSummary: SummarizeBinds(p.Start, p.Binds, p.Pods), CPUSeconds: p.CPUSeconds, RSSMaxBytes: p.RSSMaxBytes,
 		ComponentCPUSeconds: p.Components, Error: p.Err}
 	if p.CPUSeconds != nil && run.Bound > 0 {
-		run.CPUSecondsPer1000Pods = some(*p.CPUSeconds / float64(run.Bound) * 1000)
+		run.CPUSecondsPer1000Pods = Some(*p.CPUSeconds / float64(run.Bound) * 1000)
 	}
 	if len(p.Placements) > 0 {
 		q := ComputePlacementQuality(p.Nodes, p.Placements)
@@ -371,10 +363,10 @@ func summarizeSched(s *SchedSummary) {
 	})
 	for _, r := range ok {
 		if r.RSSMaxBytes != nil && (s.RSSMaxBytes == nil || *r.RSSMaxBytes > *s.RSSMaxBytes) {
-			s.RSSMaxBytes = some(*r.RSSMaxBytes)
+			s.RSSMaxBytes = Some(*r.RSSMaxBytes)
 		}
 		if r.Quality != nil && (s.FeasibleFraction == nil || r.Quality.FeasibleFraction < *s.FeasibleFraction) {
-			s.FeasibleFraction = some(r.Quality.FeasibleFraction)
+			s.FeasibleFraction = Some(r.Quality.FeasibleFraction)
 		}
 	}
 }
@@ -391,13 +383,5 @@ func meanRuns(runs []SchedRun, f func(SchedRun) *float64) *float64 {
 	if n == 0 {
 		return nil
 	}
-	return some(sum / float64(n))
-}
-
-// schedRatio is a/b, nil unless both are known and b is positive.
-func schedRatio(a, b *float64) *float64 {
-	if a == nil || b == nil || *b <= 0 {
-		return nil
-	}
-	return finite(*a / *b)
+	return Some(sum / float64(n))
 }

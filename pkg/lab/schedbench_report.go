@@ -33,14 +33,14 @@ func SchedBenchRows(r *SchedBenchResult) []SchedRow {
 		if v == nil {
 			return "—"
 		}
-		return bytesH(float64(*v))
+		return BytesH(float64(*v))
 	}
 	pct := func(v *float64) string { return num(v, "%.2f%%") }
 	hundred := func(v *float64) *float64 {
 		if v == nil {
 			return nil
 		}
-		return some(*v * 100)
+		return Some(*v * 100)
 	}
 	k, m, c := r.Kube, r.Myriad, r.Ceiling
 	return []SchedRow{
@@ -81,61 +81,9 @@ func allRuns(r *SchedBenchResult) []SchedRun {
 	return runs
 }
 
-// barChart is a horizontal bar chart laid out in Go.
-type barChart struct {
-	Title, Unit string
-	W, H        int
-	LabelX      float64 // right edge of the labels
-	Bars        []bar
-	Empty       bool
-}
-
-type bar struct {
-	Label, Value, Color string
-	Y, TextY, X, Width  float64
-	ValueX              float64
-}
-
-type barInput struct {
-	label string
-	value *float64
-	color string
-	text  string
-}
-
-func newBarChart(title, unit string, in []barInput) barChart {
-	const rowH, x0, plotW = 26.0, 250.0, 560.0
-	c := barChart{Title: title, Unit: unit, W: 960, LabelX: x0 - 8}
-	top := 0.0
-	for _, b := range in {
-		if b.value != nil {
-			top = max(top, *b.value)
-		}
-	}
-	if top <= 0 {
-		c.Empty = true
-		return c
-	}
-	for i, b := range in {
-		y := 6 + float64(i)*rowH
-		br := bar{Label: b.label, Color: b.color, Y: y, TextY: y + 14, X: x0}
-		if b.value == nil {
-			br.Value = "not measured"
-			br.ValueX = x0 + 4
-		} else {
-			br.Width = r1(*b.value / top * plotW)
-			br.Value = b.text
-			br.ValueX = x0 + br.Width + 6
-		}
-		c.Bars = append(c.Bars, br)
-	}
-	c.H = int(12 + float64(len(in))*rowH)
-	return c
-}
-
 var schedColors = map[string]string{SchedKube: "#1f77b4", SchedMyriad: "#d62728", SchedCeiling: "#7f7f7f"}
 
-func schedBarCharts(r *SchedBenchResult) []barChart {
+func schedBarCharts(r *SchedBenchResult) []BarChart {
 	f0 := func(v *float64) string {
 		if v == nil {
 			return ""
@@ -148,47 +96,47 @@ func schedBarCharts(r *SchedBenchResult) []barChart {
 		}
 		return fmt.Sprintf("%.2f", *v)
 	}
-	var rate []barInput
+	var rate []BarInput
 	for _, run := range allRuns(r) {
-		rate = append(rate, barInput{fmt.Sprintf("#%d %s", run.Order, run.Scheduler), run.PodsPerSecond, schedColors[run.Scheduler], f0(run.PodsPerSecond)})
+		rate = append(rate, BarInput{fmt.Sprintf("#%d %s", run.Order, run.Scheduler), run.PodsPerSecond, schedColors[run.Scheduler], f0(run.PodsPerSecond)})
 	}
 	rate = append(rate,
-		barInput{"kube (mean)", r.Kube.PodsPerSecond, schedColors[SchedKube], f0(r.Kube.PodsPerSecond)},
-		barInput{"myriad (mean)", r.Myriad.PodsPerSecond, schedColors[SchedMyriad], f0(r.Myriad.PodsPerSecond)},
-		barInput{"ceiling (bench binder)", r.Ceiling.BindsPerSecond, schedColors[SchedCeiling], f0(r.Ceiling.BindsPerSecond)})
-	steady := []barInput{
+		BarInput{"kube (mean)", r.Kube.PodsPerSecond, schedColors[SchedKube], f0(r.Kube.PodsPerSecond)},
+		BarInput{"myriad (mean)", r.Myriad.PodsPerSecond, schedColors[SchedMyriad], f0(r.Myriad.PodsPerSecond)},
+		BarInput{"ceiling (bench binder)", r.Ceiling.BindsPerSecond, schedColors[SchedCeiling], f0(r.Ceiling.BindsPerSecond)})
+	steady := []BarInput{
 		{"kube (mean)", r.Kube.PodsPerSecondAfterFirstBind, schedColors[SchedKube], f0(r.Kube.PodsPerSecondAfterFirstBind)},
 		{"myriad (mean)", r.Myriad.PodsPerSecondAfterFirstBind, schedColors[SchedMyriad], f0(r.Myriad.PodsPerSecondAfterFirstBind)},
 		{"ceiling (bench binder)", r.Ceiling.BindsPerSecondAfterFirstBind, schedColors[SchedCeiling], f0(r.Ceiling.BindsPerSecondAfterFirstBind)},
 	}
-	cpu := []barInput{
+	cpu := []BarInput{
 		{"kube", r.Kube.CPUSecondsPer1000Pods, schedColors[SchedKube], f2(r.Kube.CPUSecondsPer1000Pods)},
 		{"myriad", r.Myriad.CPUSecondsPer1000Pods, schedColors[SchedMyriad], f2(r.Myriad.CPUSecondsPer1000Pods)},
 	}
-	lat := []barInput{
+	lat := []BarInput{
 		{"kube p50", r.Kube.LatencyP50, schedColors[SchedKube], f2(r.Kube.LatencyP50)},
 		{"kube p99", r.Kube.LatencyP99, schedColors[SchedKube], f2(r.Kube.LatencyP99)},
 		{"myriad p50", r.Myriad.LatencyP50, schedColors[SchedMyriad], f2(r.Myriad.LatencyP50)},
 		{"myriad p99", r.Myriad.LatencyP99, schedColors[SchedMyriad], f2(r.Myriad.LatencyP99)},
 	}
-	return []barChart{
-		newBarChart("Pods bound per second, scheduler start → last bound", "pods/s", rate),
-		newBarChart("Pods bound per second, first → last bound (warm-up excluded)", "pods/s", steady),
-		newBarChart("CPU of the scheduler process per 1,000 pods", "CPU seconds", cpu),
-		newBarChart("Scheduling latency, scheduler start → bound", "seconds", lat),
+	return []BarChart{
+		NewBarChart("Pods bound per second, scheduler start → last bound", "pods/s", rate),
+		NewBarChart("Pods bound per second, first → last bound (warm-up excluded)", "pods/s", steady),
+		NewBarChart("CPU of the scheduler process per 1,000 pods", "CPU seconds", cpu),
+		NewBarChart("Scheduling latency, scheduler start → bound", "seconds", lat),
 	}
 }
 
-func schedLineCharts(r *SchedBenchResult) []chart {
-	var ss []seriesData
+func schedLineCharts(r *SchedBenchResult) []Chart {
+	var ss []Line
 	for _, run := range allRuns(r) {
-		var pts []xy
+		var pts []XY
 		for _, p := range run.Timeline {
-			pts = append(pts, xy{p.T, float64(p.Bound)})
+			pts = append(pts, XY{p.T, float64(p.Bound)})
 		}
-		ss = append(ss, seriesData{fmt.Sprintf("#%d %s", run.Order, run.Scheduler), pts})
+		ss = append(ss, Line{fmt.Sprintf("#%d %s", run.Order, run.Scheduler), pts})
 	}
-	return []chart{newChart("Bound pods since scheduler start, per run", "pods", 0, ss)}
+	return []Chart{NewChart("Bound pods since scheduler start, per run", "pods", 0, ss)}
 }
 
 // RenderSchedBenchHTML draws the side-by-side report: no script, nothing
@@ -200,15 +148,15 @@ func RenderSchedBenchHTML(w io.Writer, r *SchedBenchResult) error {
 		MachineLine string
 		Rows        []SchedRow
 		Ratios      [][2]string
-		Bars        []barChart
-		Lines       []chart
+		Bars        []BarChart
+		Lines       []Chart
 		Runs        []SchedRun
 		Params      [][2]string
-	}{R: r, Rows: SchedBenchRows(r), Bars: schedBarCharts(r), Lines: schedLineCharts(r), Runs: allRuns(r), Params: sortedPairs(r.Parameters)}
+	}{R: r, Rows: SchedBenchRows(r), Bars: schedBarCharts(r), Lines: schedLineCharts(r), Runs: allRuns(r), Params: SortedPairs(r.Parameters)}
 	v.Title = fmt.Sprintf("Myriad scheduler vs kube-scheduler: %s nodes, pods %s", r.Parameters["nodes"], r.Parameters["pods"])
 	m := r.Machine
 	v.MachineLine = fmt.Sprintf("%d cores, %s memory, %s, Linux %s, %s, Kubernetes %s",
-		m.Cores, bytesH(float64(m.MemoryBytes)), orDash(m.CPUModel), orDash(m.Kernel), m.GoVersion, m.KubernetesVersion)
+		m.Cores, BytesH(float64(m.MemoryBytes)), OrDash(m.CPUModel), OrDash(m.Kernel), m.GoVersion, m.KubernetesVersion)
 	x := func(v *float64) string {
 		if v == nil {
 			return "—"
@@ -228,14 +176,14 @@ func RenderSchedBenchHTML(w io.Writer, r *SchedBenchResult) error {
 
 var schedBenchTemplate = template.Must(template.Must(template.New("schedbench").Funcs(template.FuncMap{
 	"f1":  func(v float64) string { return fmt.Sprintf("%.1f", v) },
-	"p0":  func(v *float64) string { return optF(v, "%.0f") },
-	"p2":  func(v *float64) string { return optF(v, "%.2f") },
+	"p0":  func(v *float64) string { return FmtOpt(v, "%.0f") },
+	"p2":  func(v *float64) string { return FmtOpt(v, "%.2f") },
 	"pct": func(v float64) string { return fmt.Sprintf("%.2f%%", v*100) },
 	"rss": func(v *int64) string {
 		if v == nil {
 			return "—"
 		}
-		return bytesH(float64(*v))
+		return BytesH(float64(*v))
 	},
 	"cpu": func(m map[string]float64, name string) string {
 		v, ok := m[name]
@@ -245,13 +193,6 @@ var schedBenchTemplate = template.Must(template.Must(template.New("schedbench").
 		return fmt.Sprintf("%.1f", v)
 	},
 }).Parse(reportParts)).Parse(schedBenchHTML))
-
-func optF(v *float64, format string) string {
-	if v == nil {
-		return "—"
-	}
-	return fmt.Sprintf(format, *v)
-}
 
 // ComponentNames are the processes with CPU figures in any run, sorted.
 func (r *SchedBenchResult) ComponentNames() []string {

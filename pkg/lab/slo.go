@@ -266,7 +266,7 @@ func JudgeAPILatency(lat APILatencies) ([]APILatencyRow, []SLOVerdict) {
 	rows := make([]APILatencyRow, 0, len(merged))
 	for p, h := range merged {
 		r := APILatencyRow{Class: p.class, Verb: p.verb, Resource: p.resource, Scope: p.scope, Count: h.Count,
-			P50: finite(h.Quantile(0.5)), P90: finite(h.Quantile(0.9)), P99: finite(h.Quantile(0.99)),
+			P50: Finite(h.Quantile(0.5)), P90: Finite(h.Quantile(0.9)), P99: Finite(h.Quantile(0.99)),
 			ThresholdSeconds: threshold[p.class]}
 		if r.Verb == "" {
 			r.Verb = readVerb(p.scope)

@@ -170,10 +170,10 @@ func TestAPILatenciesSubAndAdd(t *testing.T) {
 	if two[k].Count != 10 {
 		t.Errorf("sum of two API servers = %g requests, want 10", two[k].Count)
 	}
-	if got := JudgePodStartup(Latencies{Count: 3, P99: some(6.0)}); got.Pass || got.MeetsSeed {
+	if got := JudgePodStartup(Latencies{Count: 3, P99: Some(6.0)}); got.Pass || got.MeetsSeed {
 		t.Errorf("pod startup p99 6s = %+v, want a fail", got)
 	}
-	if got := JudgePodStartup(Latencies{Count: 3, P99: some(0.08)}); !got.Pass || !got.MeetsSeed {
+	if got := JudgePodStartup(Latencies{Count: 3, P99: Some(0.08)}); !got.Pass || !got.MeetsSeed {
 		t.Errorf("pod startup p99 80ms = %+v, want a pass within the seed's 100 ms", got)
 	}
 }

@@ -30,10 +30,10 @@ const (
 // leaseWrites selects Lease renewals among the API server's requests.
 var leaseWrites = map[string]string{"verb": "PUT", "resource": "leases"}
 
-// SoakTargets are the metrics endpoints of the cluster under test. Any may
-// be nil (e.g. an existing cluster whose etcd is out of reach); the report
+// Targets are the metrics endpoints of the cluster under test. Any may be
+// nil (e.g. an existing cluster whose etcd is out of reach); the report
 // then says the figure is absent.
-type SoakTargets struct {
+type Targets struct {
 	NodeSim    *Scraper
 	APIServers []*Scraper
 	Etcd       *Scraper
@@ -60,7 +60,7 @@ type Soak struct {
 	ScrapeInterval   time.Duration
 	ProgressInterval time.Duration
 	Clock            clock.WithTicker
-	Targets          SoakTargets
+	Targets          Targets
 	Ready            *Readiness
 	Progress         func(Progress)
 }
@@ -257,25 +257,25 @@ func interval(prev, cur reading) IntervalPoint {
 	p := IntervalPoint{At: cur.at}
 	if cur.simLease != nil && prev.simLease != nil {
 		d := cur.simLease.Sub(*prev.simLease)
-		p.SimLeaseP99 = finite(d.Quantile(0.99))
+		p.SimLeaseP99 = Finite(d.Quantile(0.99))
 		if secs := cur.simAt.Sub(prev.simAt).Seconds(); secs > 0 {
-			p.RenewalsPerSecond = finite(d.Count / secs)
+			p.RenewalsPerSecond = Finite(d.Count / secs)
 		}
 	}
 	if cur.simHB != nil && prev.simHB != nil {
-		p.HeartbeatP99 = finite(cur.simHB.Sub(*prev.simHB).Quantile(0.99))
+		p.HeartbeatP99 = Finite(cur.simHB.Sub(*prev.simHB).Quantile(0.99))
 	}
 	if cur.apiLease != nil && prev.apiLease != nil {
-		p.APILeaseP99 = finite(cur.apiLease.Sub(*prev.apiLease).Quantile(0.99))
+		p.APILeaseP99 = Finite(cur.apiLease.Sub(*prev.apiLease).Quantile(0.99))
 	}
 	if cur.apiRequests != nil && prev.apiRequests != nil {
 		if secs := cur.apiAt.Sub(prev.apiAt).Seconds(); secs > 0 && *cur.apiRequests >= *prev.apiRequests {
-			p.APIRequestsPerSecond = finite((*cur.apiRequests - *prev.apiRequests) / secs)
+			p.APIRequestsPerSecond = Finite((*cur.apiRequests - *prev.apiRequests) / secs)
 		}
 	}
 	if cur.wal != nil && prev.wal != nil {
 		if mins := cur.etcdAt.Sub(prev.etcdAt).Minutes(); mins > 0 && *cur.wal >= *prev.wal {
-			p.WALBytesPerMinute = finite((*cur.wal - *prev.wal) / mins)
+			p.WALBytesPerMinute = Finite((*cur.wal - *prev.wal) / mins)
 		}
 	}
 	return p
@@ -310,15 +310,6 @@ func valuePtr(v float64, ok bool) *float64 {
 	return &v
 }
 
-// finite turns NaN and ±Inf (nothing observed) into "absent", which JSON
-// can carry.
-func finite(v float64) *float64 {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return nil
-	}
-	return &v
-}
-
 // SoakInput is everything a soak result is built from.
 type SoakInput struct {
 	Machine    Machine
@@ -339,8 +330,8 @@ type SoakInput struct {
 // BuildSoakResult summarizes a soak and judges it: it passes only if the
 // cluster reached its size, was measured for the whole duration, every
 // node stayed Ready (no false NotReady) and no component restarted.
-func BuildSoakResult(in SoakInput) *Result {
-	res := &Result{
+func BuildSoakResult(in SoakInput) *SoakResult {
+	res := &SoakResult{
 		Scenario:   "soak",
 		Machine:    in.Machine,
 		Parameters: in.Parameters,
@@ -391,10 +382,10 @@ func leaseAndEtcd(m *Measurement) (LeaseSummary, EtcdSummary) {
 		if secs := z.simAt.Sub(f.simAt).Seconds(); secs > 0 {
 			l.RenewalsPerSecond = d.Count / secs
 		}
-		l.SimulatorP50, l.SimulatorP99 = finite(d.Quantile(0.5)), finite(d.Quantile(0.99))
+		l.SimulatorP50, l.SimulatorP99 = Finite(d.Quantile(0.5)), Finite(d.Quantile(0.99))
 	}
 	if f.simLag != nil && z.simLag != nil {
-		l.HeartbeatLagP99 = finite(z.simLag.Sub(*f.simLag).Quantile(0.99))
+		l.HeartbeatLagP99 = Finite(z.simLag.Sub(*f.simLag).Quantile(0.99))
 	}
 	if f.simErrors != nil && z.simErrors != nil {
 		l.Errors = max(0, *z.simErrors-*f.simErrors)
@@ -402,16 +393,16 @@ func leaseAndEtcd(m *Measurement) (LeaseSummary, EtcdSummary) {
 	if f.apiLease != nil && z.apiLease != nil {
 		d := z.apiLease.Sub(*f.apiLease)
 		l.APIServerRequests = d.Count
-		l.APIServerP50, l.APIServerP99 = finite(d.Quantile(0.5)), finite(d.Quantile(0.99))
+		l.APIServerP50, l.APIServerP99 = Finite(d.Quantile(0.5)), Finite(d.Quantile(0.99))
 	}
 	if f.wal != nil && z.wal != nil {
 		if mins := z.etcdAt.Sub(f.etcdAt).Minutes(); mins > 0 && *z.wal >= *f.wal {
-			e.WALBytesPerMinute = finite((*z.wal - *f.wal) / mins)
+			e.WALBytesPerMinute = Finite((*z.wal - *f.wal) / mins)
 		}
 	}
 	e.DBSizeStartBytes, e.DBSizeEndBytes = f.db, z.db
 	if f.walFsync != nil && z.walFsync != nil {
-		e.WALFsyncP99 = finite(z.walFsync.Sub(*f.walFsync).Quantile(0.99))
+		e.WALFsyncP99 = Finite(z.walFsync.Sub(*f.walFsync).Quantile(0.99))
 	}
 	return l, e
 }
@@ -438,14 +429,14 @@ func heartbeatWrites(m *Measurement) *HeartbeatWrites {
 		}
 	}
 	if n := w.LeaseWrites + w.StatusWrites; n > 0 {
-		w.BytesPerWrite = finite((w.LeaseBytes + w.StatusBytes) / n)
+		w.BytesPerWrite = Finite((w.LeaseBytes + w.StatusBytes) / n)
 		if secs := z.simAt.Sub(f.simAt).Seconds(); secs > 0 {
 			w.WritesPerSecond = n / secs
 		}
 	}
 	if f.simHB != nil && z.simHB != nil {
 		d := z.simHB.Sub(*f.simHB)
-		w.P50, w.P99 = finite(d.Quantile(0.5)), finite(d.Quantile(0.99))
+		w.P50, w.P99 = Finite(d.Quantile(0.5)), Finite(d.Quantile(0.99))
 	}
 	return &w
 }
@@ -459,10 +450,10 @@ func apiRequestRate(m *Measurement) *float64 {
 	if secs <= 0 {
 		return nil
 	}
-	return finite((*z.apiRequests - *f.apiRequests) / secs)
+	return Finite((*z.apiRequests - *f.apiRequests) / secs)
 }
 
-func judgeSoak(in SoakInput, res *Result) Verdict {
+func judgeSoak(in SoakInput, res *SoakResult) Verdict {
 	var v Verdict
 	fail := func(format string, a ...any) { v.Reasons = append(v.Reasons, fmt.Sprintf(format, a...)) }
 	warn := func(format string, a ...any) { v.Warnings = append(v.Warnings, fmt.Sprintf(format, a...)) }

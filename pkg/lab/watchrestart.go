@@ -291,12 +291,12 @@ func (c *WatchCounter) Report(namespace string, held int) WatcherReport {
 	r := WatcherReport{Namespace: namespace, Bookmarks: c.Bookmarks, Held: held, Before: c.before, After: c.after,
 		Disrupted: c.disrupted, Relisted: c.after.Resent() > 0, Resends: append([]CountPoint(nil), c.resends...)}
 	if c.disrupted {
-		r.BrokenSeconds = some(c.brokenAt.Sub(c.markAt).Seconds())
+		r.BrokenSeconds = Some(c.brokenAt.Sub(c.markAt).Seconds())
 		// Recovered when its latest watch request opened a watch that the
 		// server did not refuse.
 		if n := len(c.opens); n > 0 {
 			if o := c.opens[n-1]; !o.expired && !o.failed && !o.at.Before(c.brokenAt) {
-				r.RecoverySeconds = some(o.at.Sub(c.brokenAt).Seconds())
+				r.RecoverySeconds = Some(o.at.Sub(c.brokenAt).Seconds())
 			}
 		}
 	}
@@ -432,14 +432,14 @@ func BuildWatchRestartResult(in WatchRestartInput) *WatchRestartResult {
 	r := &WatchRestartResult{RunInfo: in.Info, Objects: in.Objects, Watchers: len(in.Watchers), Restarted: in.Restarted,
 		RestartAt: in.RestartAt, ChurnErrors: in.ChurnErrors, PerWatcher: in.Watchers}
 	if in.RestartAt != nil && in.RestartReadyAt != nil {
-		r.RestartReadySeconds = some(in.RestartReadyAt.Sub(*in.RestartAt).Seconds())
+		r.RestartReadySeconds = Some(in.RestartReadyAt.Sub(*in.RestartAt).Seconds())
 	}
 	if in.ChurnSeconds > 0 {
-		r.ChurnWritesPerSec = some(float64(in.ChurnWrites) / in.ChurnSeconds)
+		r.ChurnWritesPerSec = Some(float64(in.ChurnWrites) / in.ChurnSeconds)
 	}
 	r.On, r.Off = watchArm(in.Watchers, true), watchArm(in.Watchers, false)
 	if r.On.ResentFraction != nil && r.Off.ResentFraction != nil && *r.Off.ResentFraction > 0 {
-		r.RelistRatio = some(*r.On.ResentFraction / *r.Off.ResentFraction)
+		r.RelistRatio = Some(*r.On.ResentFraction / *r.Off.ResentFraction)
 	}
 	var reasons, warnings []string
 	switch {
@@ -462,7 +462,7 @@ func BuildWatchRestartResult(in WatchRestartInput) *WatchRestartResult {
 	if in.ChurnErrors > 0 {
 		warnings = append(warnings, fmt.Sprintf("%d churn writes failed (around the restart, writes through the balancer can hit the server going down)", in.ChurnErrors))
 	}
-	r.judge(reasons, warnings)
+	r.Judge(reasons, warnings)
 	return r
 }
 
@@ -504,7 +504,7 @@ func watchArm(ws []WatcherReport, bookmarks bool) WatchArm {
 		}
 	}
 	if a.HeldObjects > 0 {
-		a.ResentFraction = some(float64(a.ResentObjects) / float64(a.HeldObjects))
+		a.ResentFraction = Some(float64(a.ResentObjects) / float64(a.HeldObjects))
 	}
 	a.Broken, a.Recovery = SummarizeLatencies(broken), SummarizeLatencies(recovery)
 	sort.Slice(resends, func(i, j int) bool { return resends[i].T < resends[j].T })

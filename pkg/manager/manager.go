@@ -30,6 +30,7 @@ import (
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1alpha1"
 	"github.com/myriad-dev/myriad/pkg/controllers/cloneset"
 	"github.com/myriad-dev/myriad/pkg/inplace"
+	"github.com/myriad-dev/myriad/pkg/kubeclient"
 	cswebhook "github.com/myriad-dev/myriad/pkg/webhook"
 )
 
@@ -88,9 +89,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	kubeCfg := rest.CopyConfig(o.Config)
-	kubeCfg.ContentType = "application/vnd.kubernetes.protobuf"
-	kubeCfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+	kubeCfg := kubeclient.Apply(o.Config, kubeclient.Options{Protobuf: true})
 	kube, err := kubernetes.NewForConfig(kubeCfg)
 	if err != nil {
 		return err

@@ -27,21 +27,21 @@ func TestPercentileSeriesBucketsByTimeAndSkipsErrors(t *testing.T) {
 		{At: t0.Add(3 * time.Second), Seconds: 0.005},
 	}
 	got := PercentileSeries(ops, t0, time.Second, 0.99)
-	want := []xy{{0.5, 30}, {1.5, 2}, {3.5, 5}}
+	want := []XY{{0.5, 30}, {1.5, 2}, {3.5, 5}}
 	if len(got) != len(want) {
 		t.Fatalf("series %v; want %v", got, want)
 	}
 	for i := range want {
-		if got[i].x != want[i].x || got[i].y < want[i].y-1e-9 || got[i].y > want[i].y+1e-9 {
+		if got[i].X != want[i].X || got[i].Y < want[i].Y-1e-9 || got[i].Y > want[i].Y+1e-9 {
 			t.Errorf("point %d = %v; want %v", i, got[i], want[i])
 		}
 	}
 }
 
 func TestRelabelXPutsTheDataUnitOnTheAxis(t *testing.T) {
-	ss := []seriesData{{"map", []xy{{0, 1}, {600, 2}}}}
-	c := newChart("put p99", "ms", 0, ss)
-	relabelX(&c, ss, func(x float64) string { return numH(x) + " MiB" })
+	ss := []Line{{"map", []XY{{0, 1}, {600, 2}}}}
+	c := NewChart("put p99", "ms", 0, ss)
+	RelabelX(&c, ss, func(x float64) string { return NumH(x) + " MiB" })
 	if len(c.XTicks) < 2 || c.XTicks[0].Label != "0 MiB" || c.XTicks[len(c.XTicks)-1].Label != "600 MiB" {
 		t.Errorf("ticks %+v; want 0 MiB … 600 MiB", c.XTicks)
 	}

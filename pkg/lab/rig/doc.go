@@ -1,0 +1,10 @@
+// Package rig owns the cluster a `myriad bench` scenario runs against:
+// started for the run (`myriad up` as supervised children, sampled from its
+// first second so a run that never reaches its size still shows how far it
+// got) or attached through a kubeconfig; extra components (schedulers,
+// managers) started as supervised children of their own; namespaces that
+// are ready for pods; and paced, parallel, timed writes.
+//
+// A rig never decides anything about a scenario's figures: it starts,
+// samples and stops. Stop joins every goroutine and process it started.
+package rig

@@ -1,0 +1,92 @@
+package rig
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Options say which cluster a scenario runs against. The zero value is not
+// valid; Defaults are what `myriad bench` starts with.
+type Options struct {
+	// Kubeconfig attaches to an existing cluster instead of starting one.
+	Kubeconfig string
+	// DataDir is where a started cluster keeps its data and logs.
+	DataDir string
+	// Nodes is the number of simulated nodes to start; attached, the number
+	// of Ready nodes the scenario expects, 0 for any.
+	Nodes int
+	// APIServers, Port and EtcdPort shape a started cluster (ports 0 pick
+	// free ones).
+	APIServers, Port, EtcdPort int
+	// NodeMonitorGracePeriod is how long a node may miss heartbeats.
+	NodeMonitorGracePeriod time.Duration
+	// ReadyTimeout bounds each component's start-up.
+	ReadyTimeout time.Duration
+	// SampleInterval is how often processes and readiness are sampled,
+	// ScrapeInterval how often metrics are scraped.
+	SampleInterval, ScrapeInterval time.Duration
+	// NodeArgs are extra flags of `myriad nodes`.
+	NodeArgs []string
+	// Scheduler is `myriad up --scheduler`: kube, myriad or none.
+	Scheduler string
+}
+
+// Defaults are the options of a started cluster of nodes.
+func Defaults(nodes int) Options {
+	return Options{
+		Nodes: nodes, APIServers: 1,
+		NodeMonitorGracePeriod: 40 * time.Second, ReadyTimeout: 10 * time.Minute,
+		SampleInterval: 5 * time.Second, ScrapeInterval: 15 * time.Second,
+	}
+}
+
+// Attached says the rig uses an existing cluster.
+func (o Options) Attached() bool { return o.Kubeconfig != "" }
+
+// Validate rejects bad options with one line naming the flag. It is the
+// only check of the cluster flags every scenario shares.
+func (o Options) Validate() error {
+	switch {
+	case o.Nodes < 0:
+		return fmt.Errorf("--nodes must be 0 or more, got %d", o.Nodes)
+	case o.SampleInterval < time.Second:
+		return fmt.Errorf("--sample-interval must be at least 1s, got %s", o.SampleInterval)
+	case o.ScrapeInterval < time.Second:
+		return fmt.Errorf("--scrape-interval must be at least 1s, got %s", o.ScrapeInterval)
+	}
+	if o.Attached() {
+		if _, err := os.Stat(o.Kubeconfig); err != nil {
+			return fmt.Errorf("--kubeconfig %s: %w", o.Kubeconfig, errors.Unwrap(err))
+		}
+		return nil
+	}
+	switch {
+	case o.APIServers < 1 || o.APIServers > 16:
+		return fmt.Errorf("--apiservers must be between 1 and 16, got %d", o.APIServers)
+	case o.Port < 0 || o.Port > 65535:
+		return fmt.Errorf("--port must be 0 (pick one) or a TCP port, got %d", o.Port)
+	case o.EtcdPort < 0 || o.EtcdPort > 65534:
+		return fmt.Errorf("--etcd-port must be 0 (pick one) or a TCP port below 65535, got %d", o.EtcdPort)
+	case o.NodeMonitorGracePeriod <= 0:
+		return fmt.Errorf("--node-monitor-grace-period must be positive, got %s", o.NodeMonitorGracePeriod)
+	case o.ReadyTimeout <= 0:
+		return fmt.Errorf("--ready-timeout must be positive, got %s", o.ReadyTimeout)
+	}
+	return nil
+}
+
+// DataDirUnder is --data-dir made absolute, or OUT/cluster, which must not
+// exist yet: a directory the bench chose itself is never reused.
+func DataDirUnder(outDir, dataDir string) (string, error) {
+	if dataDir != "" {
+		return filepath.Abs(dataDir)
+	}
+	dir := filepath.Join(outDir, "cluster")
+	if _, err := os.Stat(dir); err == nil {
+		return "", fmt.Errorf("%s already holds a cluster from an earlier run; choose another --out or remove it", dir)
+	}
+	return filepath.Abs(dir)
+}
