@@ -16,8 +16,8 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/myriad-dev/myriad/pkg/kubeclient"
 	"github.com/myriad-dev/myriad/pkg/supervisor"
 )
 
@@ -340,12 +340,7 @@ func writeKubeconfigs(p Plan) error {
 
 // AdminClient is a client with the admin identity of the cluster in dir.
 func AdminClient(dir DataDir) (*kubernetes.Clientset, error) {
-	cfg, err := clientcmd.BuildConfigFromFlags("", dir.AdminKubeconfig())
-	if err != nil {
-		return nil, err
-	}
-	cfg.QPS, cfg.Burst = 100, 200
-	return kubernetes.NewForConfig(cfg)
+	return kubeclient.Clientset(dir.AdminKubeconfig(), kubeclient.Options{QPS: 100, Burst: 200, UserAgent: "myriad-up"})
 }
 
 // waitNodesReady watches nodes (one informer, not a poll of 10^4 objects)

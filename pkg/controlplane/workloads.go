@@ -18,10 +18,10 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
 
 	"github.com/myriad-dev/myriad/config"
+	"github.com/myriad-dev/myriad/pkg/kubeclient"
 	"github.com/myriad-dev/myriad/pkg/supervisor"
 	"github.com/myriad-dev/myriad/pkg/webhook"
 )
@@ -108,7 +108,7 @@ func bootstrapManager(ctx context.Context, cs kubernetes.Interface) error {
 // pod template schema) is larger than the last-applied annotation a
 // client-side apply would write allows.
 func InstallCRDs(ctx context.Context, dir DataDir, timeout time.Duration) error {
-	cfg, err := clientcmd.BuildConfigFromFlags("", dir.AdminKubeconfig())
+	cfg, err := kubeclient.Config(dir.AdminKubeconfig(), kubeclient.Options{UserAgent: "myriad-up"})
 	if err != nil {
 		return err
 	}
