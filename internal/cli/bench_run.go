@@ -41,20 +41,27 @@ func addRigFlags(f *pflag.FlagSet, o *rig.Options, nodes int, nodesHelp string, 
 }
 
 // runBench runs the scenario build makes (given the absolute --out
-// directory) and reports it. A bad option is a usage error; a failed
+// directory; build validates and must not touch the file system) and
+// reports it. A bad option is a usage error; a failed
 // verdict is the command's error, so the exit code says pass or fail.
 func runBench(cmd *cobra.Command, out string, build func(outDir string) (lab.Scenario, error)) error {
 	if out == "" {
 		return usageError{fmt.Errorf("--out is required: the directory for result.json and report.html")}
 	}
-	outDir, closeLog, err := prepareOut(out)
+	// Options are checked before anything is written: a refused command
+	// leaves --out untouched.
+	outDir, err := filepath.Abs(out)
 	if err != nil {
-		return err
+		return usageError{fmt.Errorf("--out %s: %w", out, err)}
 	}
-	defer closeLog()
 	s, err := build(outDir)
 	if err != nil {
 		return usageError{err}
+	}
+	if _, closeLog, err := prepareOut(outDir); err != nil {
+		return err
+	} else {
+		defer closeLog()
 	}
 	w := cmd.OutOrStdout()
 	con := lab.NewConsole(w)
