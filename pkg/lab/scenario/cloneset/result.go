@@ -1,9 +1,12 @@
-package lab
+package cloneset
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"time"
+
+	"github.com/myriad-dev/myriad/pkg/lab"
 )
 
 // The CloneSet scenario (`myriad bench cloneset`) scales one CloneSet from
@@ -13,13 +16,13 @@ import (
 // the pod-watch event after which every pod runs the phase's image and is
 // available, with the CloneSet's status agreeing. This file reduces the
 // phases to the seed's comparison ("in-place update is up to 80% faster")
-// and judges the run; clonesetbench_pods.go follows the pods.
+// and judges the run; pods.go follows the pods.
 
 // Phase kinds of the CloneSet scenario.
 const (
-	CloneSetScale    = "scale"
-	CloneSetInPlace  = "in-place"
-	CloneSetRecreate = "recreate"
+	Scale    = "scale"
+	InPlace  = "in-place"
+	Recreate = "recreate"
 )
 
 // managerFlowSchema is the flow schema `myriad up` gives myriad-manager.
@@ -29,8 +32,8 @@ const managerFlowSchema = "myriad-manager"
 // before the result warns that the machine was shared.
 const sharedMachineCores = 0.25
 
-// CloneSetPhaseInput is one phase as the bench ran it.
-type CloneSetPhaseInput struct {
+// PhaseInput is one phase as the bench ran it.
+type PhaseInput struct {
 	Kind  string
 	Image string
 	Want  int
@@ -47,19 +50,19 @@ type CloneSetPhaseInput struct {
 	// the same window (ReadMachineCPU); nil when unknown.
 	MachineCPUSeconds *float64
 	Err               string
-	Pods              CloneSetPodFigures
+	Pods              PodFigures
 	// API is what the API server(s) served during the phase; nil when a
 	// scrape failed.
-	API *APIRequestDelta
+	API *lab.APIRequestDelta
 	// Manager is ManagerCounters over the phase; nil when not scraped.
 	Manager map[string]float64
 }
 
-// CloneSetBenchInput is everything a CloneSet result is built from. Its
+// Input is everything a CloneSet result is built from. Its
 // Info carries the process series (SetProcesses) that each phase's figures
 // are cut from.
-type CloneSetBenchInput struct {
-	Info  RunInfo
+type Input struct {
+	Info  lab.RunInfo
 	Nodes int
 	Pods  int
 	// MaxUnavailable is the flag as given, MaxUnavailablePods resolved.
@@ -70,7 +73,7 @@ type CloneSetBenchInput struct {
 	// bench started); on an existing cluster only the bench is sampled,
 	// and phases get no CPU totals.
 	ClusterSampled bool
-	Phases         []CloneSetPhaseInput
+	Phases         []PhaseInput
 	// Skipped names the phases that never started, and why.
 	Skipped []string
 	// Notes are said in the report as they are (how the run was set up).
@@ -78,23 +81,23 @@ type CloneSetBenchInput struct {
 	ScrapeErrors []string
 }
 
-// CloneSetBenchResult is result.json of the CloneSet scenario.
-type CloneSetBenchResult struct {
-	RunInfo
-	Nodes              int                `json:"nodes"`
-	Pods               int                `json:"pods"`
-	MaxUnavailable     string             `json:"maxUnavailable"`
-	MaxUnavailablePods int                `json:"maxUnavailablePods"`
-	StartupSeconds     *float64           `json:"startupSeconds,omitempty"`
-	Phases             []CloneSetPhase    `json:"phases"`
-	Comparison         CloneSetComparison `json:"comparison"`
-	Skipped            []string           `json:"skipped,omitempty"`
-	Notes              []string           `json:"notes,omitempty"`
-	ScrapeErrors       []string           `json:"scrapeErrors,omitempty"`
+// Result is result.json of the CloneSet scenario.
+type Result struct {
+	lab.RunInfo
+	Nodes              int        `json:"nodes"`
+	Pods               int        `json:"pods"`
+	MaxUnavailable     string     `json:"maxUnavailable"`
+	MaxUnavailablePods int        `json:"maxUnavailablePods"`
+	StartupSeconds     *float64   `json:"startupSeconds,omitempty"`
+	Phases             []Phase    `json:"phases"`
+	Comparison         Comparison `json:"comparison"`
+	Skipped            []string   `json:"skipped,omitempty"`
+	Notes              []string   `json:"notes,omitempty"`
+	ScrapeErrors       []string   `json:"scrapeErrors,omitempty"`
 }
 
-// CloneSetPhase is one phase's figures.
-type CloneSetPhase struct {
+// Phase is one phase's figures.
+type Phase struct {
 	Order int       `json:"order"`
 	Kind  string    `json:"kind"`
 	Image string    `json:"image"`
@@ -111,46 +114,46 @@ type CloneSetPhase struct {
 	WriteSeconds  float64  `json:"writeSeconds"`
 	PodsPerSecond *float64 `json:"podsPerSecond,omitempty"`
 	// UpdateLatency is per pod, write → first seen updated.
-	UpdateLatency    Latencies `json:"updateLatency"`
-	Recreated        int       `json:"recreated"`
-	Created          int       `json:"created"`
-	RestartedInPlace int       `json:"restartedInPlace"`
+	UpdateLatency    lab.Latencies `json:"updateLatency"`
+	Recreated        int           `json:"recreated"`
+	Created          int           `json:"created"`
+	RestartedInPlace int           `json:"restartedInPlace"`
 	// MaxUnavailable is the most pods below Want ever unavailable (rollouts
 	// only: a scale-up starts with every pod missing).
-	MaxUnavailable *int           `json:"maxUnavailable,omitempty"`
-	Final          CloneSetCounts `json:"final"`
+	MaxUnavailable *int   `json:"maxUnavailable,omitempty"`
+	Final          Counts `json:"final"`
 	// Reached says how far a phase that was not done got.
 	Reached string `json:"reached,omitempty"`
 	Err     string `json:"error,omitempty"`
 	// APIWrites are every write the API server(s) served in the phase
 	// except Leases (node heartbeats, which go on whatever the workload
 	// does); PodWrites those on pods and their subresources.
-	APIWrites       float64           `json:"apiWrites"`
-	APIWritesPerPod *float64          `json:"apiWritesPerPod,omitempty"`
-	PodWrites       float64           `json:"podWrites"`
-	PodWritesPerPod *float64          `json:"podWritesPerPod,omitempty"`
-	LeaseWrites     float64           `json:"leaseWrites"`
-	APIRequests     []APIRequestCount `json:"apiRequests,omitempty"`
+	APIWrites       float64               `json:"apiWrites"`
+	APIWritesPerPod *float64              `json:"apiWritesPerPod,omitempty"`
+	PodWrites       float64               `json:"podWrites"`
+	PodWritesPerPod *float64              `json:"podWritesPerPod,omitempty"`
+	LeaseWrites     float64               `json:"leaseWrites"`
+	APIRequests     []lab.APIRequestCount `json:"apiRequests,omitempty"`
 	// APIFlows are the requests by API priority flow schema: who made them.
-	APIFlows []APIFlowCount `json:"apiFlows,omitempty"`
+	APIFlows []lab.APIFlowCount `json:"apiFlows,omitempty"`
 	// ManagerRequests are the requests of the myriad-manager flow schema
 	// (the CloneSet controller's, reads included); nil when the API
 	// server did not count it.
 	ManagerRequests       *float64           `json:"managerRequests,omitempty"`
 	ManagerRequestsPerPod *float64           `json:"managerRequestsPerPod,omitempty"`
 	Manager               map[string]float64 `json:"manager,omitempty"`
-	Processes             []ProcSummary      `json:"processes,omitempty"`
+	Processes             []lab.ProcSummary  `json:"processes,omitempty"`
 	// CPUSeconds is every sampled process's CPU over the phase;
 	// OtherCPUSeconds what the rest of the machine used meanwhile (other
 	// work on a shared machine), MachineCPUSeconds both.
-	CPUSeconds        *float64        `json:"cpuSeconds,omitempty"`
-	OtherCPUSeconds   *float64        `json:"otherCPUSeconds,omitempty"`
-	MachineCPUSeconds *float64        `json:"machineCPUSeconds,omitempty"`
-	Series            []CloneSetPoint `json:"series"`
+	CPUSeconds        *float64 `json:"cpuSeconds,omitempty"`
+	OtherCPUSeconds   *float64 `json:"otherCPUSeconds,omitempty"`
+	MachineCPUSeconds *float64 `json:"machineCPUSeconds,omitempty"`
+	Series            []Point  `json:"series"`
 }
 
-// CloneSetComparison is in place against ReCreate, same run, same pods.
-type CloneSetComparison struct {
+// Comparison is in place against ReCreate, same run, same pods.
+type Comparison struct {
 	InPlaceSeconds  []float64 `json:"inPlaceSeconds"`
 	RecreateSeconds []float64 `json:"recreateSeconds"`
 	// InPlaceMean and RecreateMean are over the finished phases of each
@@ -167,17 +170,17 @@ type CloneSetComparison struct {
 	RecreateCPUSeconds   *float64 `json:"recreateCPUSeconds,omitempty"`
 }
 
-// BuildCloneSetBenchResult reduces the phases and judges the run: it
+// Build reduces the phases and judges the run: it
 // passes when every phase was done, no pod was recreated by an in-place
 // rollout, every pod was recreated by the ReCreate one, and no rollout
 // made more pods unavailable than maxUnavailable allows.
-func BuildCloneSetBenchResult(in CloneSetBenchInput) *CloneSetBenchResult {
-	r := &CloneSetBenchResult{RunInfo: in.Info, Nodes: in.Nodes, Pods: in.Pods, MaxUnavailable: in.MaxUnavailable,
+func Build(in Input) *Result {
+	r := &Result{RunInfo: in.Info, Nodes: in.Nodes, Pods: in.Pods, MaxUnavailable: in.MaxUnavailable,
 		MaxUnavailablePods: in.MaxUnavailablePods, StartupSeconds: in.StartupSeconds, Skipped: in.Skipped, Notes: in.Notes,
 		ScrapeErrors: in.ScrapeErrors}
 	var reasons, warnings []string
 	for i, p := range in.Phases {
-		ph := cloneSetPhase(i+1, p, in.Info.ProcessSeries, in.ClusterSampled)
+		ph := buildPhase(i+1, p, in.Info.ProcessSeries, in.ClusterSampled)
 		r.Phases = append(r.Phases, ph)
 		name := fmt.Sprintf("phase %d (%s)", ph.Order, ph.Kind)
 		if !ph.Done {
@@ -189,11 +192,11 @@ func BuildCloneSetBenchResult(in CloneSetBenchInput) *CloneSetBenchResult {
 			continue
 		}
 		switch ph.Kind {
-		case CloneSetInPlace:
+		case InPlace:
 			if ph.Recreated > 0 {
 				reasons = append(reasons, fmt.Sprintf("%s recreated %d pods; an image-only change must keep every pod", name, ph.Recreated))
 			}
-		case CloneSetRecreate:
+		case Recreate:
 			if ph.Recreated != ph.Want {
 				reasons = append(reasons, fmt.Sprintf("%s recreated %d of %d pods", name, ph.Recreated, ph.Want))
 			}
@@ -211,30 +214,30 @@ func BuildCloneSetBenchResult(in CloneSetBenchInput) *CloneSetBenchResult {
 	if len(in.ScrapeErrors) > 0 {
 		warnings = append(warnings, fmt.Sprintf("%d metrics scrapes failed; API and manager figures of those phases are missing (see scrapeErrors)", len(in.ScrapeErrors)))
 	}
-	r.Comparison = compareCloneSetPhases(r.Phases)
+	r.Comparison = comparePhases(r.Phases)
 	r.Judge(reasons, warnings)
 	return r
 }
 
-func cloneSetPhase(order int, p CloneSetPhaseInput, procs map[string][]ProcSample, clusterSampled bool) CloneSetPhase {
+func buildPhase(order int, p PhaseInput, procs map[string][]lab.ProcSample, clusterSampled bool) Phase {
 	f := p.Pods
-	ph := CloneSetPhase{Order: order, Kind: p.Kind, Image: p.Image, Want: p.Want, Start: p.Start, End: p.End,
+	ph := Phase{Order: order, Kind: p.Kind, Image: p.Image, Want: p.Want, Start: p.Start, End: p.End,
 		WriteSeconds: p.WriteSeconds, Recreated: f.Recreated, Created: f.Created, RestartedInPlace: f.RestartedInPlace,
-		Final: f.Final, Err: p.Err, Series: f.Series, UpdateLatency: SummarizeLatencies(append([]float64(nil), f.UpdatedSeconds...)),
+		Final: f.Final, Err: p.Err, Series: f.Series, UpdateLatency: lab.SummarizeLatencies(append([]float64(nil), f.UpdatedSeconds...)),
 		Manager: p.Manager}
 	since := func(t *time.Time) *float64 {
 		if t == nil {
 			return nil
 		}
-		return Some(t.Sub(p.Start).Seconds())
+		return lab.Some(t.Sub(p.Start).Seconds())
 	}
 	ph.Seconds, ph.PodsSeconds, ph.StatusSeconds = since(f.DoneAt), since(f.PodsDoneAt), since(f.StatusDoneAt)
 	ph.Done = f.DoneAt != nil && p.Err == ""
 	if ph.Seconds != nil && *ph.Seconds > 0 {
-		ph.PodsPerSecond = Some(float64(p.Want) / *ph.Seconds)
+		ph.PodsPerSecond = lab.Some(float64(p.Want) / *ph.Seconds)
 	}
-	if p.Kind != CloneSetScale {
-		ph.MaxUnavailable = Some(f.MaxUnavailable)
+	if p.Kind != Scale {
+		ph.MaxUnavailable = lab.Some(f.MaxUnavailable)
 	}
 	if !ph.Done {
 		ph.Reached = fmt.Sprintf("%d of %d pods updated (%d available, %d live, %d terminating) after %s",
@@ -247,7 +250,7 @@ func cloneSetPhase(order int, p CloneSetPhaseInput, procs map[string][]ProcSampl
 		if p.Want == 0 {
 			return nil
 		}
-		return Some(v / float64(p.Want))
+		return lab.Some(v / float64(p.Want))
 	}
 	if p.API != nil {
 		ph.APIRequests, ph.APIFlows = p.API.Kinds, p.API.Flows
@@ -267,7 +270,7 @@ func cloneSetPhase(order int, p CloneSetPhaseInput, procs map[string][]ProcSampl
 		ph.APIWritesPerPod, ph.PodWritesPerPod = perPod(ph.APIWrites), perPod(ph.PodWrites)
 		for _, f := range p.API.Flows {
 			if f.FlowSchema == managerFlowSchema {
-				ph.ManagerRequests, ph.ManagerRequestsPerPod = Some(f.Count), perPod(f.Count)
+				ph.ManagerRequests, ph.ManagerRequestsPerPod = lab.Some(f.Count), perPod(f.Count)
 			}
 		}
 	}
@@ -290,38 +293,38 @@ func cloneSetPhase(order int, p CloneSetPhaseInput, procs map[string][]ProcSampl
 		if !clusterSampled {
 			return ph
 		}
-		ph.CPUSeconds = Some(cpu)
+		ph.CPUSeconds = lab.Some(cpu)
 		if p.MachineCPUSeconds != nil {
 			ph.MachineCPUSeconds = p.MachineCPUSeconds
-			ph.OtherCPUSeconds = Some(max(0, *p.MachineCPUSeconds-cpu))
+			ph.OtherCPUSeconds = lab.Some(max(0, *p.MachineCPUSeconds-cpu))
 		}
 	}
 	return ph
 }
 
-func compareCloneSetPhases(phases []CloneSetPhase) CloneSetComparison {
-	var c CloneSetComparison
+func comparePhases(phases []Phase) Comparison {
+	var c Comparison
 	var inWrites, reWrites, inCPU, reCPU []float64
 	for _, p := range phases {
 		if !p.Done || p.Seconds == nil {
 			continue
 		}
 		switch p.Kind {
-		case CloneSetInPlace:
+		case InPlace:
 			c.InPlaceSeconds = append(c.InPlaceSeconds, *p.Seconds)
 			inWrites, inCPU = appendIfSet(inWrites, p.APIWritesPerPod), appendIfSet(inCPU, p.CPUSeconds)
-		case CloneSetRecreate:
+		case Recreate:
 			c.RecreateSeconds = append(c.RecreateSeconds, *p.Seconds)
 			reWrites, reCPU = appendIfSet(reWrites, p.APIWritesPerPod), appendIfSet(reCPU, p.CPUSeconds)
 		}
 	}
-	c.InPlaceMean, c.RecreateMean = MeanOf(c.InPlaceSeconds), MeanOf(c.RecreateSeconds)
-	c.RecreateOverInPlace = Ratio(c.RecreateMean, c.InPlaceMean)
-	if q := Ratio(c.InPlaceMean, c.RecreateMean); q != nil {
-		c.InPlaceFasterPercent = Some((1 - *q) * 100)
+	c.InPlaceMean, c.RecreateMean = lab.MeanOf(c.InPlaceSeconds), lab.MeanOf(c.RecreateSeconds)
+	c.RecreateOverInPlace = lab.Ratio(c.RecreateMean, c.InPlaceMean)
+	if q := lab.Ratio(c.InPlaceMean, c.RecreateMean); q != nil {
+		c.InPlaceFasterPercent = lab.Some((1 - *q) * 100)
 	}
-	c.InPlaceWritesPerPod, c.RecreateWritesPerPod = MeanOf(inWrites), MeanOf(reWrites)
-	c.InPlaceCPUSeconds, c.RecreateCPUSeconds = MeanOf(inCPU), MeanOf(reCPU)
+	c.InPlaceWritesPerPod, c.RecreateWritesPerPod = lab.MeanOf(inWrites), lab.MeanOf(reWrites)
+	c.InPlaceCPUSeconds, c.RecreateCPUSeconds = lab.MeanOf(inCPU), lab.MeanOf(reCPU)
 	return c
 }
 
@@ -330,4 +333,18 @@ func appendIfSet(s []float64, v *float64) []float64 {
 		return s
 	}
 	return append(s, *v)
+}
+
+// summarizeProcs is every process's summary over [from, to], by name.
+func summarizeProcs(series map[string][]lab.ProcSample, from, to time.Time) []lab.ProcSummary {
+	names := make([]string, 0, len(series))
+	for n := range series {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make([]lab.ProcSummary, 0, len(names))
+	for _, n := range names {
+		out = append(out, lab.SummarizeProc(n, series[n], from, to))
+	}
+	return out
 }

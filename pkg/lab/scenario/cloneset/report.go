@@ -1,82 +1,97 @@
-package lab
+package cloneset
 
 import (
 	"fmt"
 	"sort"
 	"strconv"
+
+	"github.com/myriad-dev/myriad/pkg/lab"
 )
 
-// WriteCloneSetBenchReport writes dir/result.json and dir/report.html.
-func WriteCloneSetBenchReport(dir string, r *CloneSetBenchResult) (string, error) {
-	return writeScenarioReport(dir, r, cloneSetPage(r))
+// palette colours the bars: in place, ReCreate.
+var palette = []string{"#1f77b4", "#d62728"}
+
+// Rows are what the command prints: the figures per phase, then in place
+// against ReCreate.
+func (r *Result) Rows() [][]string {
+	head := []string{""}
+	for _, p := range r.Phases {
+		head = append(head, PhaseName(p))
+	}
+	rows := append([][]string{head}, PhaseRows(r)...)
+	rows = append(rows, []string{""})
+	return append(rows, ComparisonRows(r)...)
 }
+
+// Page is the report page.
+func (r *Result) Page() *lab.Page { return page(r) }
 
 // maxAPIKindsShown keeps the request table readable; result.json has all.
 const maxAPIKindsShown = 14
 
-// CloneSetPhaseName is a phase's column heading: "2 in-place".
-func CloneSetPhaseName(p CloneSetPhase) string {
-	if p.Kind == CloneSetScale {
+// PhaseName is a phase's column heading: "2 in-place".
+func PhaseName(p Phase) string {
+	if p.Kind == Scale {
 		return fmt.Sprintf("%d scale 0→%d", p.Order, p.Want)
 	}
 	return fmt.Sprintf("%d %s", p.Order, p.Kind)
 }
 
-// CloneSetPhaseRows are the per-phase figures (report and terminal): a
+// PhaseRows are the per-phase figures (report and terminal): a
 // name, then one cell per phase.
-func CloneSetPhaseRows(r *CloneSetBenchResult) [][]string {
-	row := func(name string, f func(CloneSetPhase) string) []string {
+func PhaseRows(r *Result) [][]string {
+	row := func(name string, f func(Phase) string) []string {
 		out := []string{name}
 		for _, p := range r.Phases {
 			out = append(out, f(p))
 		}
 		return out
 	}
-	sec := func(v *float64) string { return FmtOpt(v, "%.1f s") }
-	lat := func(l Latencies) string {
-		return FmtOpt(l.P50, "%.1f") + " / " + FmtOpt(l.P90, "%.1f") + " / " + FmtOpt(l.P99, "%.1f") + " / " + FmtOpt(l.Max, "%.1f s")
+	sec := func(v *float64) string { return lab.FmtOpt(v, "%.1f s") }
+	lat := func(l lab.Latencies) string {
+		return lab.FmtOpt(l.P50, "%.1f") + " / " + lab.FmtOpt(l.P90, "%.1f") + " / " + lab.FmtOpt(l.P99, "%.1f") + " / " + lab.FmtOpt(l.Max, "%.1f s")
 	}
 	count := func(v float64, per *float64) string {
 		if v == 0 && per == nil {
 			return "—"
 		}
-		return fmt.Sprintf("%.0f (%s per pod)", v, FmtOpt(per, "%.2f"))
+		return fmt.Sprintf("%.0f (%s per pod)", v, lab.FmtOpt(per, "%.2f"))
 	}
 	itoa := strconv.Itoa
 	return [][]string{
-		row("image", func(p CloneSetPhase) string { return p.Image }),
-		row("write → every pod updated and status agreeing", func(p CloneSetPhase) string { return sec(p.Seconds) }),
-		row("… every pod updated, as the pod watch saw it", func(p CloneSetPhase) string { return sec(p.PodsSeconds) }),
-		row("… CloneSet status said so", func(p CloneSetPhase) string { return sec(p.StatusSeconds) }),
-		row("pods per second", func(p CloneSetPhase) string { return FmtOpt(p.PodsPerSecond, "%.1f") }),
-		row("per pod, write → updated: p50 / p90 / p99 / max", func(p CloneSetPhase) string { return lat(p.UpdateLatency) }),
-		row("pods recreated (deleted and replaced)", func(p CloneSetPhase) string { return itoa(p.Recreated) }),
-		row("pods created", func(p CloneSetPhase) string { return itoa(p.Created) }),
-		row("pods whose container restarted in place", func(p CloneSetPhase) string { return itoa(p.RestartedInPlace) }),
-		row(fmt.Sprintf("most pods unavailable at once (maxUnavailable %s = %d)", r.MaxUnavailable, r.MaxUnavailablePods), func(p CloneSetPhase) string {
+		row("image", func(p Phase) string { return p.Image }),
+		row("write → every pod updated and status agreeing", func(p Phase) string { return sec(p.Seconds) }),
+		row("… every pod updated, as the pod watch saw it", func(p Phase) string { return sec(p.PodsSeconds) }),
+		row("… CloneSet status said so", func(p Phase) string { return sec(p.StatusSeconds) }),
+		row("pods per second", func(p Phase) string { return lab.FmtOpt(p.PodsPerSecond, "%.1f") }),
+		row("per pod, write → updated: p50 / p90 / p99 / max", func(p Phase) string { return lat(p.UpdateLatency) }),
+		row("pods recreated (deleted and replaced)", func(p Phase) string { return itoa(p.Recreated) }),
+		row("pods created", func(p Phase) string { return itoa(p.Created) }),
+		row("pods whose container restarted in place", func(p Phase) string { return itoa(p.RestartedInPlace) }),
+		row(fmt.Sprintf("most pods unavailable at once (maxUnavailable %s = %d)", r.MaxUnavailable, r.MaxUnavailablePods), func(p Phase) string {
 			if p.MaxUnavailable == nil {
 				return "—"
 			}
 			return itoa(*p.MaxUnavailable)
 		}),
-		row("API writes, all but Leases", func(p CloneSetPhase) string { return count(p.APIWrites, p.APIWritesPerPod) }),
-		row("… on pods (incl. status, binding)", func(p CloneSetPhase) string { return count(p.PodWrites, p.PodWritesPerPod) }),
-		row("requests by myriad-manager, reads included (its flow schema)", func(p CloneSetPhase) string {
+		row("API writes, all but Leases", func(p Phase) string { return count(p.APIWrites, p.APIWritesPerPod) }),
+		row("… on pods (incl. status, binding)", func(p Phase) string { return count(p.PodWrites, p.PodWritesPerPod) }),
+		row("requests by myriad-manager, reads included (its flow schema)", func(p Phase) string {
 			if p.ManagerRequests == nil {
 				return "—"
 			}
 			return count(*p.ManagerRequests, p.ManagerRequestsPerPod)
 		}),
-		row("Lease writes (node heartbeats, not the workload)", func(p CloneSetPhase) string { return fmt.Sprintf("%.0f", p.LeaseWrites) }),
-		row("CPU seconds, every sampled process", func(p CloneSetPhase) string { return FmtOpt(p.CPUSeconds, "%.1f") }),
-		row("CPU seconds of other work on the machine (shared)", func(p CloneSetPhase) string {
+		row("Lease writes (node heartbeats, not the workload)", func(p Phase) string { return fmt.Sprintf("%.0f", p.LeaseWrites) }),
+		row("CPU seconds, every sampled process", func(p Phase) string { return lab.FmtOpt(p.CPUSeconds, "%.1f") }),
+		row("CPU seconds of other work on the machine (shared)", func(p Phase) string {
 			if p.OtherCPUSeconds == nil {
 				return "—"
 			}
 			secs := p.End.Sub(p.Start).Seconds()
 			return fmt.Sprintf("%.1f (%.2f cores)", *p.OtherCPUSeconds, *p.OtherCPUSeconds/max(secs, 1e-9))
 		}),
-		row("result", func(p CloneSetPhase) string {
+		row("result", func(p Phase) string {
 			if p.Done {
 				return "done"
 			}
@@ -85,8 +100,8 @@ func CloneSetPhaseRows(r *CloneSetBenchResult) [][]string {
 	}
 }
 
-// CloneSetComparisonRows are in place against ReCreate.
-func CloneSetComparisonRows(r *CloneSetBenchResult) [][]string {
+// ComparisonRows are in place against ReCreate.
+func ComparisonRows(r *Result) [][]string {
 	c := r.Comparison
 	runs := func(v []float64) string {
 		if len(v) == 0 {
@@ -102,35 +117,35 @@ func CloneSetComparisonRows(r *CloneSetBenchResult) [][]string {
 		return s
 	}
 	return [][]string{
-		{"rollout time, in place (runs)", FmtOpt(c.InPlaceMean, "%.1f s") + " (" + runs(c.InPlaceSeconds) + ")"},
-		{"rollout time, ReCreate (runs)", FmtOpt(c.RecreateMean, "%.1f s") + " (" + runs(c.RecreateSeconds) + ")"},
-		{"ReCreate / in place", FmtOpt(c.RecreateOverInPlace, "%.2f×")},
-		{"in place is faster by", FmtOpt(c.InPlaceFasterPercent, "%.0f%%") + " (the seed: \"up to 80%\")"},
-		{"API writes per pod (all but Leases), in place / ReCreate", FmtOpt(c.InPlaceWritesPerPod, "%.2f") + " / " + FmtOpt(c.RecreateWritesPerPod, "%.2f") +
-			" (ReCreate " + FmtOpt(Ratio(c.RecreateWritesPerPod, c.InPlaceWritesPerPod), "%.2f×") + ")"},
-		{"CPU seconds of every process, in place / ReCreate", FmtOpt(c.InPlaceCPUSeconds, "%.1f") + " / " + FmtOpt(c.RecreateCPUSeconds, "%.1f") +
-			" (ReCreate " + FmtOpt(Ratio(c.RecreateCPUSeconds, c.InPlaceCPUSeconds), "%.2f×") + ")"},
+		{"rollout time, in place (runs)", lab.FmtOpt(c.InPlaceMean, "%.1f s") + " (" + runs(c.InPlaceSeconds) + ")"},
+		{"rollout time, ReCreate (runs)", lab.FmtOpt(c.RecreateMean, "%.1f s") + " (" + runs(c.RecreateSeconds) + ")"},
+		{"ReCreate / in place", lab.FmtOpt(c.RecreateOverInPlace, "%.2f×")},
+		{"in place is faster by", lab.FmtOpt(c.InPlaceFasterPercent, "%.0f%%") + " (the seed: \"up to 80%\")"},
+		{"API writes per pod (all but Leases), in place / ReCreate", lab.FmtOpt(c.InPlaceWritesPerPod, "%.2f") + " / " + lab.FmtOpt(c.RecreateWritesPerPod, "%.2f") +
+			" (ReCreate " + lab.FmtOpt(lab.Ratio(c.RecreateWritesPerPod, c.InPlaceWritesPerPod), "%.2f×") + ")"},
+		{"CPU seconds of every process, in place / ReCreate", lab.FmtOpt(c.InPlaceCPUSeconds, "%.1f") + " / " + lab.FmtOpt(c.RecreateCPUSeconds, "%.1f") +
+			" (ReCreate " + lab.FmtOpt(lab.Ratio(c.RecreateCPUSeconds, c.InPlaceCPUSeconds), "%.2f×") + ")"},
 	}
 }
 
-func cloneSetPage(r *CloneSetBenchResult) *Page {
+func page(r *Result) *lab.Page {
 	intro := []string{fmt.Sprintf("One CloneSet (updateStrategy InPlaceIfPossible, maxUnavailable %s, no surge) is scaled from 0 to %d pods on %d nodes, "+
 		"then its container image is changed: in place, then with updateStrategy.type ReCreate (every pod deleted and replaced), then in place again so that drift over the run cancels out. "+
 		"Each phase is timed from the write that starts it to the pod-watch event after which every pod is Running, Ready (InPlaceUpdateReady not False) and runs the new image, "+
 		"and the CloneSet's status says the same (updatedReadyReplicas = replicas for the new generation).", r.MaxUnavailable, r.Pods, r.Nodes)}
 	intro = append(intro, r.Notes...)
-	p := NewPage(fmt.Sprintf("Myriad CloneSet: %d pods on %d nodes, in place vs ReCreate", r.Pods, r.Nodes), &r.RunInfo, intro...)
+	p := lab.NewPage(fmt.Sprintf("Myriad CloneSet: %d pods on %d nodes, in place vs ReCreate", r.Pods, r.Nodes), &r.RunInfo, intro...)
 
 	head := []string{""}
 	for _, ph := range r.Phases {
-		head = append(head, CloneSetPhaseName(ph))
+		head = append(head, PhaseName(ph))
 	}
-	phases := Table{Title: "Phases", Head: head, Rows: CloneSetPhaseRows(r)}
+	phases := lab.Table{Title: "Phases", Head: head, Rows: PhaseRows(r)}
 	if r.StartupSeconds != nil {
-		phases.Note = fmt.Sprintf("Cluster start-up until every node was Ready: %s (not part of any phase).", SecondsH(*r.StartupSeconds))
+		phases.Note = fmt.Sprintf("Cluster start-up until every node was Ready: %s (not part of any phase).", lab.SecondsH(*r.StartupSeconds))
 	}
-	cmp := Table{Title: "In place vs ReCreate, same run", Rows: CloneSetComparisonRows(r)}
-	p.Tables = []Table{cmp, phases}
+	cmp := lab.Table{Title: "In place vs ReCreate, same run", Rows: ComparisonRows(r)}
+	p.Tables = []lab.Table{cmp, phases}
 	if t, ok := cloneSetAPITable(r, head); ok {
 		p.Tables = append(p.Tables, t)
 	}
@@ -145,45 +160,45 @@ func cloneSetPage(r *CloneSetBenchResult) *Page {
 	}
 	p.Meaning = cloneSetMeaning(r)
 
-	var bars []BarInput
+	var bars []lab.BarInput
 	for _, ph := range r.Phases {
-		if ph.Kind == CloneSetScale {
+		if ph.Kind == Scale {
 			continue
 		}
 		color := palette[0]
-		if ph.Kind == CloneSetRecreate {
+		if ph.Kind == Recreate {
 			color = palette[1]
 		}
-		bars = append(bars, BarInput{CloneSetPhaseName(ph), ph.Seconds, color, FmtOpt(ph.Seconds, "%.1f s")})
+		bars = append(bars, lab.BarInput{Label: PhaseName(ph), Value: ph.Seconds, Color: color, Text: lab.FmtOpt(ph.Seconds, "%.1f s")})
 	}
 	if len(bars) > 0 {
-		p.Bars = []BarChart{NewBarChart("Rollout time, write → every pod updated", "s", bars)}
+		p.Bars = []lab.BarChart{lab.NewBarChart("Rollout time, write → every pod updated", "s", bars)}
 	}
 	for _, ph := range r.Phases {
-		var updated, avail, live, running, term []XY
+		var updated, avail, live, running, term []lab.XY
 		for _, pt := range ph.Series {
-			updated = append(updated, XY{pt.T, float64(pt.Updated)})
-			avail = append(avail, XY{pt.T, float64(pt.Available)})
-			live = append(live, XY{pt.T, float64(pt.Live)})
-			running = append(running, XY{pt.T, float64(pt.Running)})
-			term = append(term, XY{pt.T, float64(pt.Terminating)})
+			updated = append(updated, lab.XY{X: pt.T, Y: float64(pt.Updated)})
+			avail = append(avail, lab.XY{X: pt.T, Y: float64(pt.Available)})
+			live = append(live, lab.XY{X: pt.T, Y: float64(pt.Live)})
+			running = append(running, lab.XY{X: pt.T, Y: float64(pt.Running)})
+			term = append(term, lab.XY{X: pt.T, Y: float64(pt.Terminating)})
 		}
-		ss := []Line{{"updated (new image, available)", updated}, {"available", avail}, {"live (not terminating)", live}, {"terminating", term}}
-		if ph.Kind == CloneSetScale {
-			ss = []Line{{"Running", running}, {"Running and Ready", avail}, {"created (live)", live}}
+		ss := []lab.Line{{Name: "updated (new image, available)", Points: updated}, {Name: "available", Points: avail}, {Name: "live (not terminating)", Points: live}, {Name: "terminating", Points: term}}
+		if ph.Kind == Scale {
+			ss = []lab.Line{{Name: "Running", Points: running}, {Name: "Running and Ready", Points: avail}, {Name: "created (live)", Points: live}}
 		}
-		p.Charts = append(p.Charts, NewChart(fmt.Sprintf("Phase %s: pods (x: time since the write)", CloneSetPhaseName(ph)), "pods", 0, ss))
+		p.Charts = append(p.Charts, lab.NewChart(fmt.Sprintf("Phase %s: pods (x: time since the write)", PhaseName(ph)), "pods", 0, ss))
 	}
 	return p
 }
 
 // cloneSetAPITable is the API server's requests per phase, the kinds with
 // the most requests over the run first.
-func cloneSetAPITable(r *CloneSetBenchResult, head []string) (Table, bool) {
+func cloneSetAPITable(r *Result, head []string) (lab.Table, bool) {
 	total := map[[2]string]float64{}
-	per := make([]map[[2]string]APIRequestCount, len(r.Phases))
+	per := make([]map[[2]string]lab.APIRequestCount, len(r.Phases))
 	for i, ph := range r.Phases {
-		per[i] = map[[2]string]APIRequestCount{}
+		per[i] = map[[2]string]lab.APIRequestCount{}
 		for _, c := range ph.APIRequests {
 			k := [2]string{c.Verb, c.Resource}
 			total[k] += c.Count
@@ -191,7 +206,7 @@ func cloneSetAPITable(r *CloneSetBenchResult, head []string) (Table, bool) {
 		}
 	}
 	if len(total) == 0 {
-		return Table{}, false
+		return lab.Table{}, false
 	}
 	keys := make([][2]string, 0, len(total))
 	for k := range total {
@@ -203,7 +218,7 @@ func cloneSetAPITable(r *CloneSetBenchResult, head []string) (Table, bool) {
 		}
 		return keys[i][0]+keys[i][1] < keys[j][0]+keys[j][1]
 	})
-	t := Table{Title: "API requests served per phase (apiserver_request_total; failed: a code other than 2xx)", Head: head}
+	t := lab.Table{Title: "API requests served per phase (apiserver_request_total; failed: a code other than 2xx)", Head: head}
 	for i, k := range keys {
 		if i == maxAPIKindsShown {
 			t.Note = fmt.Sprintf("%d further kinds of request in result.json.", len(keys)-maxAPIKindsShown)
@@ -225,7 +240,7 @@ func cloneSetAPITable(r *CloneSetBenchResult, head []string) (Table, bool) {
 
 // cloneSetFlowTable is who made the requests: the API server's count per
 // API priority and fairness flow schema, each component having its own.
-func cloneSetFlowTable(r *CloneSetBenchResult, head []string) (Table, bool) {
+func cloneSetFlowTable(r *Result, head []string) (lab.Table, bool) {
 	total := map[string]float64{}
 	per := make([]map[string]float64, len(r.Phases))
 	for i, ph := range r.Phases {
@@ -236,7 +251,7 @@ func cloneSetFlowTable(r *CloneSetBenchResult, head []string) (Table, bool) {
 		}
 	}
 	if len(total) == 0 {
-		return Table{}, false
+		return lab.Table{}, false
 	}
 	names := make([]string, 0, len(total))
 	for n := range total {
@@ -248,7 +263,7 @@ func cloneSetFlowTable(r *CloneSetBenchResult, head []string) (Table, bool) {
 		}
 		return names[i] < names[j]
 	})
-	t := Table{Title: "Requests by client per phase (API priority and fairness flow schema, reads included)", Head: head,
+	t := lab.Table{Title: "Requests by client per phase (API priority and fairness flow schema, reads included)", Head: head,
 		Note: "myriad-manager: the CloneSet controller; myriad-nodesim: the simulated kubelets' pod work (-heartbeat: Leases and node status); kube-scheduler; kube-system-service-accounts: kube-controller-manager's controllers; exempt: admin clients, the bench among them."}
 	for _, n := range names {
 		row := []string{n}
@@ -260,7 +275,7 @@ func cloneSetFlowTable(r *CloneSetBenchResult, head []string) (Table, bool) {
 	return t, true
 }
 
-func cloneSetManagerTable(r *CloneSetBenchResult, head []string) (Table, bool) {
+func cloneSetManagerTable(r *Result, head []string) (lab.Table, bool) {
 	keys := map[string]bool{}
 	for _, ph := range r.Phases {
 		for k := range ph.Manager {
@@ -268,14 +283,14 @@ func cloneSetManagerTable(r *CloneSetBenchResult, head []string) (Table, bool) {
 		}
 	}
 	if len(keys) == 0 {
-		return Table{}, false
+		return lab.Table{}, false
 	}
 	names := make([]string, 0, len(keys))
 	for k := range keys {
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	t := Table{Title: "myriad-manager's own counters per phase", Head: head,
+	t := lab.Table{Title: "myriad-manager's own counters per phase", Head: head,
 		Note: "pod …: the CloneSet controller's pod operations by step (an in-place update is a gate write and a pod update, retried on conflict)."}
 	for _, n := range names {
 		row := []string{n}
@@ -291,7 +306,7 @@ func cloneSetManagerTable(r *CloneSetBenchResult, head []string) (Table, bool) {
 	return t, true
 }
 
-func cloneSetProcessTable(r *CloneSetBenchResult, head []string) (Table, bool) {
+func cloneSetProcessTable(r *Result, head []string) (lab.Table, bool) {
 	names := map[string]bool{}
 	for _, ph := range r.Phases {
 		for _, s := range ph.Processes {
@@ -299,21 +314,21 @@ func cloneSetProcessTable(r *CloneSetBenchResult, head []string) (Table, bool) {
 		}
 	}
 	if len(names) == 0 {
-		return Table{}, false
+		return lab.Table{}, false
 	}
 	sorted := make([]string, 0, len(names))
 	for n := range names {
 		sorted = append(sorted, n)
 	}
 	sort.Strings(sorted)
-	t := Table{Title: "Processes per phase: CPU seconds (cores) · RSS max", Head: head}
+	t := lab.Table{Title: "Processes per phase: CPU seconds (cores) · RSS max", Head: head}
 	for _, n := range sorted {
 		row := []string{n}
 		for _, ph := range r.Phases {
 			cell := "—"
 			for _, s := range ph.Processes {
 				if s.Name == n {
-					cell = fmt.Sprintf("%.1f (%.2f) · %s", s.CPUSeconds, s.Cores, BytesH(float64(s.RSSMaxBytes)))
+					cell = fmt.Sprintf("%.1f (%.2f) · %s", s.CPUSeconds, s.Cores, lab.BytesH(float64(s.RSSMaxBytes)))
 					if s.Restarts > 0 {
 						cell += fmt.Sprintf(" · restarted %d×", s.Restarts)
 					}
@@ -326,7 +341,7 @@ func cloneSetProcessTable(r *CloneSetBenchResult, head []string) (Table, bool) {
 	return t, true
 }
 
-func cloneSetMeaning(r *CloneSetBenchResult) []string {
+func cloneSetMeaning(r *Result) []string {
 	out := []string{
 		"In place, the controller takes a pod out of service (InPlaceUpdateReady False), changes its image in one pod update, and the node restarts that one container: the pod keeps its UID, IP, node and volumes, and nothing is scheduled. " +
 			"With ReCreate every pod is deleted and a new one created, scheduled, bound and started, each step a write the API server, etcd and the scheduler must absorb; " +
@@ -337,7 +352,7 @@ func cloneSetMeaning(r *CloneSetBenchResult) []string {
 	c := r.Comparison
 	if c.InPlaceFasterPercent != nil && c.RecreateOverInPlace != nil {
 		out = append(out, fmt.Sprintf("In this run in place was %.0f%% faster than ReCreate (ReCreate took %.2f× as long), with %s API writes per pod against %s.",
-			*c.InPlaceFasterPercent, *c.RecreateOverInPlace, FmtOpt(c.InPlaceWritesPerPod, "%.1f"), FmtOpt(c.RecreateWritesPerPod, "%.1f")))
+			*c.InPlaceFasterPercent, *c.RecreateOverInPlace, lab.FmtOpt(c.InPlaceWritesPerPod, "%.1f"), lab.FmtOpt(c.RecreateWritesPerPod, "%.1f")))
 	}
 	return out
 }

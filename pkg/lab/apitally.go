@@ -7,9 +7,9 @@ import (
 	dto "github.com/prometheus/client_model/go"
 )
 
-// What the CloneSet scenario reads from metrics at each phase boundary:
-// the API server's requests by kind and by client, and the manager's own
-// counters. A phase's figures are the increase between two readings.
+// API request tallies: what the API server(s) served, by kind and by
+// client, and what `myriad manager` counted of its own work, read from two
+// scrapes; a window's figures are the increase between the two readings.
 
 // mutatingVerbs are apiserver_request_total's verbs that write.
 var mutatingVerbs = map[string]bool{"POST": true, "PUT": true, "PATCH": true, "DELETE": true, "DELETECOLLECTION": true, "APPLY": true}

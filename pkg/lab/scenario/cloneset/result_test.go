@@ -1,7 +1,8 @@
-package lab
+package cloneset
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/pub"
+	"github.com/myriad-dev/myriad/pkg/lab"
 )
 
 // csPod is a CloneSet pod as the simulated nodes report it.
@@ -36,8 +38,8 @@ func csPod(uid, image string, running, ready bool, gate corev1.ConditionStatus, 
 	return p
 }
 
-func csStatus(gen int64, replicas, updatedReady int32) CloneSetStatusView {
-	return CloneSetStatusView{Generation: gen, ObservedGeneration: gen, Replicas: replicas, ReadyReplicas: replicas,
+func csStatus(gen int64, replicas, updatedReady int32) StatusView {
+	return StatusView{Generation: gen, ObservedGeneration: gen, Replicas: replicas, ReadyReplicas: replicas,
 		UpdatedReplicas: updatedReady, UpdatedReady: updatedReady}
 }
 
@@ -57,7 +59,7 @@ func isClosed(ch <-chan struct{}) bool {
 func TestCloneSetPodsFollowsThePhases(t *testing.T) {
 	start := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	clk := clocktesting.NewFakeClock(start)
-	c := NewCloneSetPods("app", clk)
+	c := NewPods("app", clk)
 	uids := []string{"a", "b", "c"}
 
 	// Scale 0 → 3.
@@ -141,103 +143,50 @@ func TestCloneSetPodsFollowsThePhases(t *testing.T) {
 	}
 }
 
-const cloneSetMetricsFixture = `# TYPE apiserver_request_total counter
-apiserver_request_total{code="201",component="apiserver",group="",resource="pods",scope="resource",subresource="",verb="POST",version="v1"} 1000
-apiserver_request_total{code="201",component="apiserver",group="",resource="pods",scope="resource",subresource="binding",verb="POST",version="v1"} 990
-apiserver_request_total{code="409",component="apiserver",group="",resource="pods",scope="resource",subresource="binding",verb="POST",version="v1"} 10
-apiserver_request_total{code="200",component="apiserver",group="coordination.k8s.io",resource="leases",scope="resource",subresource="",verb="PUT",version="v1"} 5000
-apiserver_request_total{code="200",component="apiserver",group="",resource="",scope="",subresource="",verb="GET",version=""} 77
-# TYPE myriad_cloneset_pod_operations_total counter
-myriad_cloneset_pod_operations_total{operation="create",result="ok"} 1000
-myriad_cloneset_pod_operations_total{operation="create",result="error"} 3
-# TYPE controller_runtime_reconcile_total counter
-controller_runtime_reconcile_total{controller="cloneset-controller",result="success"} 40
-controller_runtime_reconcile_total{controller="cloneset-controller",result="requeue"} 2
-controller_runtime_reconcile_total{controller="other-controller",result="success"} 9
-# TYPE apiserver_flowcontrol_dispatched_requests_total counter
-apiserver_flowcontrol_dispatched_requests_total{flow_schema="myriad-manager",priority_level="workload-high"} 1200
-apiserver_flowcontrol_dispatched_requests_total{flow_schema="myriad-nodesim",priority_level="system"} 3000
-`
-
-func TestTallyAPIRequestsAndManagerCounters(t *testing.T) {
-	f, err := ParseText(strings.NewReader(cloneSetMetricsFixture))
-	if err != nil {
-		t.Fatal(err)
-	}
-	before := TallyAPIRequests(f)
-	if got := before.kinds[[2]string{"POST", "pods/binding"}]; got == nil || got[0] != 1000 || got[1] != 10 {
-		t.Errorf("POST pods/binding = %v, want 1000 (codes summed), 10 failed", got)
-	}
-	if _, ok := before.kinds[[2]string{"GET", ""}]; ok {
-		t.Error("a non-resource request was tallied")
-	}
-	after := TallyAPIRequests(f, f) // two API servers
-	d := after.Since(before)
-	if len(d.Kinds) != 3 || d.Kinds[0] != (APIRequestCount{"PUT", "leases.coordination.k8s.io", 5000, 0}) || !d.Kinds[0].Writes() {
-		t.Errorf("delta %+v", d.Kinds)
-	}
-	// Equal counts sort by name: POST pods, then POST pods/binding.
-	if b := d.Kinds[2]; b.Resource != "pods/binding" || b.Count != 1000 || b.Failed != 10 {
-		t.Errorf("bindings %+v, want 1000 of which 10 failed (409)", b)
-	}
-	if len(d.Flows) != 2 || d.Flows[0] != (APIFlowCount{"myriad-nodesim", 3000}) || d.Flows[1].Count != 1200 {
-		t.Errorf("flows %+v", d.Flows)
-	}
-	m := ManagerCounters(f)
-	for k, want := range map[string]float64{"pod create": 1000, "pod create (error)": 3, "reconciles": 42} {
-		if m[k] != want {
-			t.Errorf("manager %q = %v, want %v", k, m[k], want)
-		}
-	}
-	if d := CounterDelta(map[string]float64{"reconciles": 50}, m); d["reconciles"] != 42 {
-		t.Errorf("a counter that went down (restart) gave %v, want its value after", d["reconciles"])
-	}
-}
-
 // cloneSetRun is a finished 4-phase run of 100 pods: in place 20 s and
 // 30 s, ReCreate 100 s.
-func cloneSetRun(t *testing.T) CloneSetBenchInput {
+func cloneSetRun(t *testing.T) Input {
 	t.Helper()
 	start := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	procs := map[string][]ProcSample{}
+	procs := map[string][]lab.ProcSample{}
 	for i := 0; i <= 600; i += 5 {
 		at := start.Add(time.Duration(i) * time.Second)
-		procs["kube-apiserver"] = append(procs["kube-apiserver"], ProcSample{At: at, PID: 1, RSSBytes: 1 << 30, CPUSeconds: float64(i) / 2})
-		procs["myriad-manager"] = append(procs["myriad-manager"], ProcSample{At: at, PID: 2, RSSBytes: 100 << 20, CPUSeconds: float64(i) / 10})
+		procs["kube-apiserver"] = append(procs["kube-apiserver"], lab.ProcSample{At: at, PID: 1, RSSBytes: 1 << 30, CPUSeconds: float64(i) / 2})
+		procs["myriad-manager"] = append(procs["myriad-manager"], lab.ProcSample{At: at, PID: 2, RSSBytes: 100 << 20, CPUSeconds: float64(i) / 10})
 	}
 	// The manager as named before `myriad up` returned: samples only then.
-	procs["manager"] = []ProcSample{{At: start, PID: 2, RSSBytes: 50 << 20}}
-	info := NewRunInfo("cloneset", Machine{Cores: 2}, map[string]string{"pods": "100"}, start)
+	procs["manager"] = []lab.ProcSample{{At: start, PID: 2, RSSBytes: 50 << 20}}
+	info := lab.NewRunInfo("cloneset", lab.Machine{Cores: 2}, map[string]string{"pods": "100"}, start)
 	info.SetProcesses(procs, start, start.Add(600*time.Second))
-	in := CloneSetBenchInput{Info: info, Nodes: 10, Pods: 100, MaxUnavailable: "20%", MaxUnavailablePods: 20, ClusterSampled: true}
+	in := Input{Info: info, Nodes: 10, Pods: 100, MaxUnavailable: "20%", MaxUnavailablePods: 20, ClusterSampled: true}
 	at := start.Add(10 * time.Second)
-	phase := func(kind string, secs float64, recreated int, kinds []APIRequestCount) {
+	phase := func(kind string, secs float64, recreated int, kinds []lab.APIRequestCount) {
 		from := at
 		done := from.Add(time.Duration(secs * float64(time.Second)))
-		f := CloneSetPodFigures{DoneAt: &done, PodsDoneAt: &done, StatusDoneAt: &done, Recreated: recreated, MaxUnavailable: 20,
-			Final: CloneSetCounts{Live: 100, Running: 100, Available: 100, Updated: 100}}
-		if kind == CloneSetInPlace {
+		f := PodFigures{DoneAt: &done, PodsDoneAt: &done, StatusDoneAt: &done, Recreated: recreated, MaxUnavailable: 20,
+			Final: Counts{Live: 100, Running: 100, Available: 100, Updated: 100}}
+		if kind == InPlace {
 			f.RestartedInPlace = 100
 		}
 		for i := range 100 {
 			f.UpdatedSeconds = append(f.UpdatedSeconds, secs*float64(i+1)/100)
 		}
-		api := &APIRequestDelta{Kinds: kinds, Flows: []APIFlowCount{{"myriad-nodesim", 900}, {"myriad-manager", 300}}}
-		in.Phases = append(in.Phases, CloneSetPhaseInput{Kind: kind, Image: "img", Want: 100, Start: from, End: done, Pods: f, API: api,
+		api := &lab.APIRequestDelta{Kinds: kinds, Flows: []lab.APIFlowCount{{FlowSchema: "myriad-nodesim", Count: 900}, {FlowSchema: "myriad-manager", Count: 300}}}
+		in.Phases = append(in.Phases, PhaseInput{Kind: kind, Image: "img", Want: 100, Start: from, End: done, Pods: f, API: api,
 			Manager: map[string]float64{"pod inplace_update": 100, "reconciles": 7}})
 		at = done.Add(10 * time.Second)
 	}
-	lease := APIRequestCount{"PUT", "leases.coordination.k8s.io", 500, 0}
-	phase(CloneSetScale, 60, 0, []APIRequestCount{{"POST", "pods", 100, 0}, {"POST", "pods/binding", 100, 0}, lease})
-	phase(CloneSetInPlace, 20, 0, []APIRequestCount{{"PUT", "pods/status", 300, 0}, {"PUT", "pods", 100, 0}, lease, {"LIST", "pods", 3, 0}})
-	in.Phases[1].MachineCPUSeconds = Some(20.0)
-	phase(CloneSetRecreate, 100, 100, []APIRequestCount{{"DELETE", "pods", 200, 0}, {"POST", "pods", 100, 0}, {"POST", "pods/binding", 100, 0}, {"POST", "events.events.k8s.io", 100, 0}, lease})
-	phase(CloneSetInPlace, 30, 0, []APIRequestCount{{"PUT", "pods/status", 300, 0}, {"PUT", "pods", 100, 0}, lease})
+	lease := lab.APIRequestCount{Verb: "PUT", Resource: "leases.coordination.k8s.io", Count: 500, Failed: 0}
+	phase(Scale, 60, 0, []lab.APIRequestCount{{Verb: "POST", Resource: "pods", Count: 100, Failed: 0}, {Verb: "POST", Resource: "pods/binding", Count: 100, Failed: 0}, lease})
+	phase(InPlace, 20, 0, []lab.APIRequestCount{{Verb: "PUT", Resource: "pods/status", Count: 300, Failed: 0}, {Verb: "PUT", Resource: "pods", Count: 100, Failed: 0}, lease, {Verb: "LIST", Resource: "pods", Count: 3, Failed: 0}})
+	in.Phases[1].MachineCPUSeconds = lab.Some(20.0)
+	phase(Recreate, 100, 100, []lab.APIRequestCount{{Verb: "DELETE", Resource: "pods", Count: 200, Failed: 0}, {Verb: "POST", Resource: "pods", Count: 100, Failed: 0}, {Verb: "POST", Resource: "pods/binding", Count: 100, Failed: 0}, {Verb: "POST", Resource: "events.events.k8s.io", Count: 100, Failed: 0}, lease})
+	phase(InPlace, 30, 0, []lab.APIRequestCount{{Verb: "PUT", Resource: "pods/status", Count: 300, Failed: 0}, {Verb: "PUT", Resource: "pods", Count: 100, Failed: 0}, lease})
 	return in
 }
 
 func TestCloneSetResultComparesInPlaceWithRecreate(t *testing.T) {
-	r := BuildCloneSetBenchResult(cloneSetRun(t))
+	r := Build(cloneSetRun(t))
 	if !r.Verdict.Pass {
 		t.Fatalf("verdict %+v", r.Verdict)
 	}
@@ -257,7 +206,7 @@ func TestCloneSetResultComparesInPlaceWithRecreate(t *testing.T) {
 		t.Errorf("manager requests per pod %v, pods/s %v, p50 %v", *in.ManagerRequestsPerPod, *in.PodsPerSecond, *in.UpdateLatency.P50)
 	}
 	// Phase 2 runs 80 s → 100 s: the API server's 0.5 core for 20 s.
-	var api *ProcSummary
+	var api *lab.ProcSummary
 	for i := range in.Processes {
 		if in.Processes[i].Name == "kube-apiserver" {
 			api = &in.Processes[i]
@@ -275,7 +224,7 @@ func TestCloneSetResultComparesInPlaceWithRecreate(t *testing.T) {
 	// On an existing cluster only the bench is sampled: no CPU totals.
 	in2 := cloneSetRun(t)
 	in2.ClusterSampled = false
-	if r2 := BuildCloneSetBenchResult(in2); r2.Phases[1].CPUSeconds != nil || r2.Phases[1].OtherCPUSeconds != nil || r2.Comparison.InPlaceCPUSeconds != nil {
+	if r2 := Build(in2); r2.Phases[1].CPUSeconds != nil || r2.Phases[1].OtherCPUSeconds != nil || r2.Comparison.InPlaceCPUSeconds != nil {
 		t.Error("CPU totals from an existing cluster, where only the bench was sampled")
 	}
 	if r.Phases[0].MaxUnavailable != nil {
@@ -286,16 +235,16 @@ func TestCloneSetResultComparesInPlaceWithRecreate(t *testing.T) {
 func TestCloneSetVerdictNamesWhatWentWrong(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		change func(*CloneSetBenchInput)
+		change func(*Input)
 		want   string
 	}{
-		{"in place recreated pods", func(in *CloneSetBenchInput) { in.Phases[1].Pods.Recreated = 2 }, "phase 2 (in-place) recreated 2 pods"},
-		{"recreate kept pods", func(in *CloneSetBenchInput) { in.Phases[2].Pods.Recreated = 90 }, "phase 3 (recreate) recreated 90 of 100 pods"},
-		{"maxUnavailable exceeded", func(in *CloneSetBenchInput) { in.Phases[3].Pods.MaxUnavailable = 21 }, "21 pods unavailable at once; maxUnavailable 20% allows 20"},
-		{"timed out", func(in *CloneSetBenchInput) {
+		{"in place recreated pods", func(in *Input) { in.Phases[1].Pods.Recreated = 2 }, "phase 2 (in-place) recreated 2 pods"},
+		{"recreate kept pods", func(in *Input) { in.Phases[2].Pods.Recreated = 90 }, "phase 3 (recreate) recreated 90 of 100 pods"},
+		{"maxUnavailable exceeded", func(in *Input) { in.Phases[3].Pods.MaxUnavailable = 21 }, "21 pods unavailable at once; maxUnavailable 20% allows 20"},
+		{"timed out", func(in *Input) {
 			p := &in.Phases[2]
 			p.Pods.DoneAt, p.Pods.StatusDoneAt, p.Err = nil, nil, "not done within --phase-timeout 1m0s"
-			p.Pods.Final = CloneSetCounts{Live: 100, Available: 80, Updated: 42}
+			p.Pods.Final = Counts{Live: 100, Available: 80, Updated: 42}
 			in.Phases = in.Phases[:3]
 			in.Skipped = []string{"phase 4 (in-place): phase 3 did not finish"}
 		}, "phase 3 (recreate) stopped: not done within --phase-timeout 1m0s; reached 42 of 100 pods updated"},
@@ -303,7 +252,7 @@ func TestCloneSetVerdictNamesWhatWentWrong(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			in := cloneSetRun(t)
 			tc.change(&in)
-			r := BuildCloneSetBenchResult(in)
+			r := Build(in)
 			if r.Verdict.Pass || !strings.Contains(strings.Join(r.Verdict.Reasons, "\n"), tc.want) {
 				t.Errorf("verdict %+v, want a failure saying %q", r.Verdict, tc.want)
 			}
@@ -313,9 +262,9 @@ func TestCloneSetVerdictNamesWhatWentWrong(t *testing.T) {
 
 func TestCloneSetReportRendersTheFigures(t *testing.T) {
 	in := cloneSetRun(t)
-	in.Phases[1].Pods.Series = []CloneSetPoint{{T: 0, CloneSetCounts: CloneSetCounts{Live: 100, Available: 100}}, {T: 20, CloneSetCounts: CloneSetCounts{Live: 100, Available: 100, Updated: 100}}}
+	in.Phases[1].Pods.Series = []Point{{T: 0, Counts: Counts{Live: 100, Available: 100}}, {T: 20, Counts: Counts{Live: 100, Available: 100, Updated: 100}}}
 	dir := t.TempDir()
-	path, err := WriteCloneSetBenchReport(dir, BuildCloneSetBenchResult(in))
+	path, err := lab.Write(dir, Build(in))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +281,7 @@ func TestCloneSetReportRendersTheFigures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var back CloneSetBenchResult
+	var back Result
 	if err := json.Unmarshal(js, &back); err != nil {
 		t.Fatal(err)
 	}
@@ -341,12 +290,4 @@ func TestCloneSetReportRendersTheFigures(t *testing.T) {
 	}
 }
 
-func TestMachineCPUIsEverythingButIdle(t *testing.T) {
-	got, err := parseMachineCPU("cpu  1000 200 300 5000 100 10 20 30 7 0\ncpu0 1 2 3 4 5 6 7 8 9 0\n")
-	if err != nil || !near(got, 15.6) { // (1000+200+300+10+20+30) / 100
-		t.Errorf("busy = %v, %v; want 15.6 s (idle, iowait and guest not counted)", got, err)
-	}
-	if _, err := parseMachineCPU("intr 1 2 3"); err == nil {
-		t.Error("a file without the cpu line was accepted")
-	}
-}
+func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }

@@ -1,4 +1,4 @@
-package lab
+package cloneset
 
 import (
 	"sync"
@@ -11,33 +11,33 @@ import (
 	"github.com/myriad-dev/myriad/pkg/apis/apps/pub"
 )
 
-// CloneSetPods follows one CloneSet's pods as a pod informer delivers them
+// Pods follows one CloneSet's pods as a pod informer delivers them
 // and decides, at the event that makes it so, when a phase of the CloneSet
 // benchmark is done. Every event costs O(1): counts are kept up to date
 // per pod rather than recounted, so 10^4 pods cost nothing between events.
 // It is safe for concurrent use.
-type CloneSetPods struct {
+type Pods struct {
 	// Container is the name of the container whose image is followed.
 	Container string
 	Clock     clock.PassiveClock
 
 	mu   sync.Mutex
 	pods map[types.UID]podView
-	cnt  CloneSetCounts
+	cnt  Counts
 	// image is the latest phase's; it stays after End so that counts
 	// stay consistent between phases.
 	image string
 	// status is the CloneSet's latest status as its watch delivered it.
-	status CloneSetStatusView
+	status StatusView
 	ph     *podPhase
 	done   chan struct{}
 }
 
-// CloneSetCounts are the pods at one moment. Live pods are not
+// Counts are the pods at one moment. Live pods are not
 // terminating; Available ones are Ready with InPlaceUpdateReady not False
 // (what the controller counts against maxUnavailable); Updated ones are
 // available and run the phase's image.
-type CloneSetCounts struct {
+type Counts struct {
 	Live        int `json:"live"`
 	Running     int `json:"running"`
 	Available   int `json:"available"`
@@ -45,20 +45,20 @@ type CloneSetCounts struct {
 	Terminating int `json:"terminating"`
 }
 
-// CloneSetStatusView is the part of a CloneSet's status a phase waits on.
-type CloneSetStatusView struct {
+// StatusView is the part of a CloneSet's status a phase waits on.
+type StatusView struct {
 	Generation, ObservedGeneration                         int64
 	Replicas, ReadyReplicas, UpdatedReplicas, UpdatedReady int32
 }
 
-// CloneSetPoint is the pods of a phase T seconds after its write.
-type CloneSetPoint struct {
+// Point is the pods of a phase T seconds after its write.
+type Point struct {
 	T float64 `json:"t"`
-	CloneSetCounts
+	Counts
 }
 
-// CloneSetPodFigures are what the pods did during one phase.
-type CloneSetPodFigures struct {
+// PodFigures are what the pods did during one phase.
+type PodFigures struct {
 	// PodsDoneAt is when every wanted pod was first updated and no other
 	// pod was live; StatusDoneAt when the CloneSet's status first said
 	// the same of the phase's generation; DoneAt when both held.
@@ -73,8 +73,8 @@ type CloneSetPodFigures struct {
 	// MaxUnavailable is the most pods below Want that were not available
 	// at any event of the phase.
 	MaxUnavailable int
-	Final          CloneSetCounts
-	Series         []CloneSetPoint
+	Final          Counts
+	Series         []Point
 }
 
 type podView struct {
@@ -90,15 +90,15 @@ type podPhase struct {
 	// atStart holds the restart count of every pod live at the start.
 	atStart map[types.UID]int32
 	seen    map[types.UID]bool // pods updated at least once this phase
-	fig     CloneSetPodFigures
+	fig     PodFigures
 }
 
-// NewCloneSetPods follows the pods of container's image.
-func NewCloneSetPods(container string, clk clock.PassiveClock) *CloneSetPods {
-	return &CloneSetPods{Container: container, Clock: clk, pods: map[types.UID]podView{}}
+// NewPods follows the pods of container's image.
+func NewPods(container string, clk clock.PassiveClock) *Pods {
+	return &Pods{Container: container, Clock: clk, pods: map[types.UID]podView{}}
 }
 
-func (c *CloneSetPods) view(p *corev1.Pod) podView {
+func (c *Pods) view(p *corev1.Pod) podView {
 	v := podView{running: p.Status.Phase == corev1.PodRunning, terminating: p.DeletionTimestamp != nil}
 	ready, gateOpen := false, true
 	for _, cond := range p.Status.Conditions {
@@ -119,11 +119,11 @@ func (c *CloneSetPods) view(p *corev1.Pod) podView {
 }
 
 // updated: the pod counts toward the phase's target.
-func (c *CloneSetPods) updated(v podView) bool {
+func (c *Pods) updated(v podView) bool {
 	return c.image != "" && !v.terminating && v.running && v.available && v.image == c.image
 }
 
-func (c *CloneSetPods) count(v podView, sign int) {
+func (c *Pods) count(v podView, sign int) {
 	if v.terminating {
 		c.cnt.Terminating += sign
 		return
@@ -141,7 +141,7 @@ func (c *CloneSetPods) count(v podView, sign int) {
 }
 
 // Upsert records a pod as an informer's add or update delivered it.
-func (c *CloneSetPods) Upsert(p *corev1.Pod) {
+func (c *Pods) Upsert(p *corev1.Pod) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.Clock.Now()
@@ -167,7 +167,7 @@ func (c *CloneSetPods) Upsert(p *corev1.Pod) {
 }
 
 // Delete records a pod's deletion.
-func (c *CloneSetPods) Delete(uid types.UID) {
+func (c *Pods) Delete(uid types.UID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old, ok := c.pods[uid]; ok {
@@ -178,7 +178,7 @@ func (c *CloneSetPods) Delete(uid types.UID) {
 }
 
 // ObserveStatus records the CloneSet as its watch delivered it.
-func (c *CloneSetPods) ObserveStatus(s CloneSetStatusView) {
+func (c *Pods) ObserveStatus(s StatusView) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.status = s
@@ -187,7 +187,7 @@ func (c *CloneSetPods) ObserveStatus(s CloneSetStatusView) {
 
 // check notes the phase's unavailability and whether it is done; called
 // with mu held after every change.
-func (c *CloneSetPods) check(now time.Time) {
+func (c *Pods) check(now time.Time) {
 	ph := c.ph
 	if ph == nil || ph.fig.DoneAt != nil {
 		return
@@ -214,12 +214,12 @@ func (c *CloneSetPods) check(now time.Time) {
 // generation of at least minGeneration. Call it just before the write
 // that starts the phase; it returns the phase's start. Done is closed when
 // the phase is done.
-func (c *CloneSetPods) Begin(image string, want int, minGeneration int64) time.Time {
+func (c *Pods) Begin(image string, want int, minGeneration int64) time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.Clock.Now()
 	// Counts of Updated depend on the phase's image: recount under it.
-	c.image, c.cnt = image, CloneSetCounts{}
+	c.image, c.cnt = image, Counts{}
 	ph := &podPhase{start: now, want: want, minGeneration: minGeneration,
 		atStart: make(map[types.UID]int32, len(c.pods)), seen: make(map[types.UID]bool, want)}
 	c.ph = ph
@@ -234,30 +234,30 @@ func (c *CloneSetPods) Begin(image string, want int, minGeneration int64) time.T
 		}
 	}
 	c.done = make(chan struct{})
-	ph.fig.Series = []CloneSetPoint{{T: 0, CloneSetCounts: c.cnt}}
+	ph.fig.Series = []Point{{T: 0, Counts: c.cnt}}
 	c.check(now)
 	return now
 }
 
 // Done is closed when the current phase is done.
-func (c *CloneSetPods) Done() <-chan struct{} {
+func (c *Pods) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.done
 }
 
 // Sample appends the counts now to the phase's series and returns them.
-func (c *CloneSetPods) Sample() CloneSetCounts {
+func (c *Pods) Sample() Counts {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ph != nil {
-		c.ph.fig.Series = append(c.ph.fig.Series, CloneSetPoint{T: c.Clock.Since(c.ph.start).Seconds(), CloneSetCounts: c.cnt})
+		c.ph.fig.Series = append(c.ph.fig.Series, Point{T: c.Clock.Since(c.ph.start).Seconds(), Counts: c.cnt})
 	}
 	return c.cnt
 }
 
 // Counts are the pods now.
-func (c *CloneSetPods) Counts() CloneSetCounts {
+func (c *Pods) Counts() Counts {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.cnt
@@ -265,12 +265,12 @@ func (c *CloneSetPods) Counts() CloneSetCounts {
 
 // End closes the phase and returns its figures: how many of the pods live
 // at its start were deleted, and how many of those left restarted in place.
-func (c *CloneSetPods) End() CloneSetPodFigures {
+func (c *Pods) End() PodFigures {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ph := c.ph
 	if ph == nil {
-		return CloneSetPodFigures{}
+		return PodFigures{}
 	}
 	for uid, restarts := range ph.atStart {
 		v, ok := c.pods[uid]
@@ -282,7 +282,7 @@ func (c *CloneSetPods) End() CloneSetPodFigures {
 		}
 	}
 	ph.fig.Final = c.cnt
-	ph.fig.Series = append(ph.fig.Series, CloneSetPoint{T: c.Clock.Since(ph.start).Seconds(), CloneSetCounts: c.cnt})
+	ph.fig.Series = append(ph.fig.Series, Point{T: c.Clock.Since(ph.start).Seconds(), Counts: c.cnt})
 	c.ph = nil
 	return ph.fig
 }

@@ -1,0 +1,304 @@
+package cloneset
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/myriad-dev/myriad/pkg/apis/apps/v1alpha1"
+	"github.com/myriad-dev/myriad/pkg/lab"
+)
+
+// watch starts the pod informer and the CloneSet watch that decide when a
+// phase is done, and returns once both have synced.
+func (x *run) watch(ctx context.Context) error {
+	x.pods = NewPods(container, x.env.Clock)
+	factory := informers.NewSharedInformerFactoryWithOptions(x.cs, 0, informers.WithNamespace(x.ns))
+	podInf := factory.Core().V1().Pods().Informer()
+	// 10^4 pods: keep what the tracker reads, not every pod's managedFields.
+	if err := podInf.SetTransform(func(obj any) (any, error) {
+		if p, ok := obj.(*corev1.Pod); ok {
+			p.ManagedFields = nil
+		}
+		return obj, nil
+	}); err != nil {
+		return err
+	}
+	if _, err := podInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    x.observePod,
+		UpdateFunc: func(_, obj any) { x.observePod(obj) },
+		DeleteFunc: func(obj any) {
+			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = t.Obj
+			}
+			if p, ok := obj.(*corev1.Pod); ok {
+				x.pods.Delete(p.UID)
+			}
+		},
+	}); err != nil {
+		return err
+	}
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			l := &v1alpha1.CloneSetList{}
+			return l, x.c.List(ctx, l, client.InNamespace(x.ns), &client.ListOptions{Raw: &opts})
+		},
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			return x.c.Watch(ctx, &v1alpha1.CloneSetList{}, client.InNamespace(x.ns), &client.ListOptions{Raw: &opts})
+		},
+	}
+	csInf := cache.NewSharedIndexInformer(lw, &v1alpha1.CloneSet{}, 0, cache.Indexers{})
+	observe := func(obj any) {
+		if cs, ok := obj.(*v1alpha1.CloneSet); ok && cs.Name == cloneSetName {
+			s := cs.Status
+			x.pods.ObserveStatus(StatusView{Generation: cs.Generation, ObservedGeneration: s.ObservedGeneration,
+				Replicas: s.Replicas, ReadyReplicas: s.ReadyReplicas, UpdatedReplicas: s.UpdatedReplicas, UpdatedReady: s.UpdatedReadyReplicas})
+		}
+	}
+	if _, err := csInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    observe,
+		UpdateFunc: func(_, obj any) { observe(obj) },
+	}); err != nil {
+		return err
+	}
+	factory.Start(x.bgCtx.Done())
+	x.bg.Go(func() {
+		<-x.bgCtx.Done()
+		factory.Shutdown()
+	})
+	x.bg.Go(func() { csInf.RunWithContext(x.bgCtx) })
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if !cache.WaitForCacheSync(sctx.Done(), podInf.HasSynced, csInf.HasSynced) {
+		return errors.New("the pod and CloneSet watches did not sync within 2m")
+	}
+	return nil
+}
+
+func (x *run) observePod(obj any) {
+	if p, ok := obj.(*corev1.Pod); ok {
+		x.pods.Upsert(p)
+	}
+}
+
+// phase runs one phase: the write, then the wait until the pods and the
+// status say it is done, with API and manager counters and process
+// samples taken on both sides.
+func (x *run) phase(ctx context.Context, i, total int, kind string) (PhaseInput, error) {
+	clk := x.env.Clock
+	image := x.o.Images[i]
+	p := PhaseInput{Kind: kind, Image: image, Want: x.o.Pods}
+	what := fmt.Sprintf("creating a CloneSet of %d pods running %s", x.o.Pods, image)
+	if kind != Scale {
+		what = fmt.Sprintf("changing the image of %d pods to %s", x.o.Pods, image)
+	}
+	x.con.Printf("== phase %d/%d: %s — %s", i+1, total, kind, what)
+	before := x.snapshot(ctx)
+	machineFrom, machineErr := lab.ReadMachineCPU("")
+	p.ProcFrom, _ = x.sampleProcs()
+	var err error
+	p.Start, err = x.write(ctx, kind, image)
+	p.WriteSeconds = clk.Since(p.Start).Seconds()
+	if err == nil {
+		err = x.wait(ctx, i+1, total, kind, p.Start)
+	}
+	p.End = clk.Now()
+	x.con.EndProgress()
+	p.Pods = x.pods.End()
+	_, p.ProcTo = x.sampleProcs()
+	if machineTo, err := lab.ReadMachineCPU(""); err == nil && machineErr == nil {
+		p.MachineCPUSeconds = ptr.To(machineTo - machineFrom)
+	}
+	after := x.snapshot(ctx)
+	if before.api != nil && after.api != nil {
+		p.API = after.api.Since(*before.api)
+	}
+	if before.mgr != nil && after.mgr != nil {
+		p.Manager = lab.CounterDelta(before.mgr, after.mgr)
+	}
+	if err != nil {
+		p.Err = err.Error()
+		return p, err
+	}
+	d := p.Pods.DoneAt.Sub(p.Start)
+	x.con.Printf("  done in %.1fs (%.0f pods/s): %d pods recreated, %d restarted in place, at most %d unavailable",
+		d.Seconds(), float64(x.o.Pods)/max(d.Seconds(), 1e-9), p.Pods.Recreated, p.Pods.RestartedInPlace, p.Pods.MaxUnavailable)
+	return p, nil
+}
+
+// write makes the phase's change and returns when it was sent: the
+// tracker's phase begins just before the request that changes the spec.
+func (x *run) write(ctx context.Context, kind, image string) (time.Time, error) {
+	var start time.Time
+	if kind == Scale {
+		cs := x.cloneSet(image)
+		start = x.pods.Begin(image, x.o.Pods, 1)
+		if err := x.c.Create(ctx, cs); err != nil {
+			return start, fmt.Errorf("create CloneSet %s/%s: %w", x.ns, cloneSetName, err)
+		}
+		return start, nil
+	}
+	typ := v1alpha1.InPlaceIfPossibleCloneSetUpdateStrategyType
+	if kind == Recreate {
+		typ = v1alpha1.RecreateCloneSetUpdateStrategyType
+	}
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cs := &v1alpha1.CloneSet{}
+		if err := x.c.Get(ctx, client.ObjectKey{Namespace: x.ns, Name: cloneSetName}, cs); err != nil {
+			return err
+		}
+		cs.Spec.UpdateStrategy.Type = typ
+		cs.Spec.Template.Spec.Containers[0].Image = image
+		if start.IsZero() {
+			// Generation only grows, so any status of at least the next one
+			// has seen this change.
+			start = x.pods.Begin(image, x.o.Pods, cs.Generation+1)
+		}
+		return x.c.Update(ctx, cs)
+	})
+	if start.IsZero() {
+		start = x.env.Clock.Now()
+	}
+	if err != nil {
+		return start, fmt.Errorf("update CloneSet %s/%s: %w", x.ns, cloneSetName, err)
+	}
+	return start, nil
+}
+
+// cloneSet is the benchmark's CloneSet: small requests so that --pods fit,
+// updated in place when only its image changes.
+func (x *run) cloneSet(image string) *v1alpha1.CloneSet {
+	labels := map[string]string{"app": "myriad-bench-cloneset"}
+	mu, _ := maxUnavailable(x.o.MaxUnavailable)
+	return &v1alpha1.CloneSet{
+		ObjectMeta: metav1.ObjectMeta{Name: cloneSetName, Namespace: x.ns},
+		Spec: v1alpha1.CloneSetSpec{
+			Replicas: ptr.To(int32(x.o.Pods)),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					AutomountServiceAccountToken: ptr.To(false),
+					Containers: []corev1.Container{{Name: container, Image: image,
+						Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+							corev1.ResourceCPU:    resource.MustParse("10m"),
+							corev1.ResourceMemory: resource.MustParse("16Mi"),
+						}}}},
+				},
+			},
+			UpdateStrategy: v1alpha1.CloneSetUpdateStrategy{Type: v1alpha1.InPlaceIfPossibleCloneSetUpdateStrategyType, MaxUnavailable: &mu},
+		},
+	}
+}
+
+// wait samples the pods every second (the phase's series and the progress
+// line) until the tracker says the phase is done, the phase times out or
+// the run is interrupted.
+func (x *run) wait(ctx context.Context, order, total int, kind string, start time.Time) error {
+	clk := x.env.Clock
+	done := x.pods.Done()
+	timeout := clk.NewTimer(start.Add(x.o.PhaseTimeout).Sub(clk.Now()))
+	defer timeout.Stop()
+	tick := clk.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("interrupted after %s", clk.Since(start).Round(time.Second))
+		case <-timeout.C():
+			c := x.pods.Counts()
+			return fmt.Errorf("not done within --phase-timeout %s: %d of %d pods updated, %d available, %d live, %d terminating",
+				x.o.PhaseTimeout, c.Updated, x.o.Pods, c.Available, c.Live, c.Terminating)
+		case <-tick.C():
+			c := x.pods.Sample()
+			el := clk.Since(start)
+			rate := float64(c.Updated) / max(el.Seconds(), 0.001)
+			eta := "-"
+			if c.Updated > 0 && c.Updated < x.o.Pods {
+				eta = (time.Duration(float64(x.o.Pods-c.Updated) / rate * float64(time.Second))).Round(time.Second).String()
+			}
+			x.con.Progress(fmt.Sprintf("phase %d/%d %s: updated %d/%d | available %d | live %d | terminating %d | %.0f pods/s | %s | ETA %s",
+				order, total, kind, c.Updated, x.o.Pods, c.Available, c.Live, c.Terminating, rate, el.Round(time.Second), eta))
+		}
+	}
+}
+
+// settle waits (untimed, at most two minutes) until pods deleted by the
+// phase are gone, so that the next phase's requests and counts are its own.
+func (x *run) settle(ctx context.Context) {
+	clk := x.env.Clock
+	deadline := clk.Now().Add(2 * time.Minute)
+	tick := clk.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for x.pods.Counts().Terminating > 0 && clk.Now().Before(deadline) {
+		x.con.Progress(fmt.Sprintf("waiting for %d terminating pods to go before the next phase", x.pods.Counts().Terminating))
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C():
+		}
+	}
+	x.con.EndProgress()
+}
+
+// sampleProcs samples every process now, so that a phase's CPU and RSS
+// figures have a sample at each end however short the phase. The samples
+// are stamped between before and after.
+func (x *run) sampleProcs() (before, after time.Time) {
+	before = x.env.Clock.Now()
+	if x.r.Procs != nil {
+		x.r.Procs.SampleOnce()
+	}
+	return before, x.env.Clock.Now()
+}
+
+// snapshot is the counters at a phase boundary; nil when a scrape failed.
+type snapshot struct {
+	api *lab.APIRequestTally
+	mgr map[string]float64
+}
+
+// snapshot scrapes the API servers and the manager. It runs even when the
+// run was interrupted: the phase that stopped is reported too.
+func (x *run) snapshot(ctx context.Context) snapshot {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	var s snapshot
+	var fams []lab.Families
+	for _, sc := range x.apis {
+		f, err := sc.Scrape(ctx)
+		if err != nil {
+			x.in.ScrapeErrors = append(x.in.ScrapeErrors, err.Error())
+			fams = nil
+			break
+		}
+		fams = append(fams, f)
+	}
+	if len(fams) > 0 {
+		t := lab.TallyAPIRequests(fams...)
+		s.api = &t
+	}
+	if x.mgr != nil {
+		f, err := x.mgr.Scrape(ctx)
+		if err != nil {
+			x.in.ScrapeErrors = append(x.in.ScrapeErrors, err.Error())
+		} else {
+			s.mgr = lab.ManagerCounters(f)
+		}
+	}
+	return s
+}
