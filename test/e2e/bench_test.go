@@ -115,9 +115,31 @@ func TestBenchScenarios(t *testing.T) {
 			}
 		}},
 		{"failover", []string{"failover", "--rounds", "1", "--nodes", "5", "--replicas", "5"}, func(t *testing.T, r map[string]any) {
-			fw, _ := r["firstWork"].(map[string]any)
-			if c, _ := fw["count"].(float64); c != 1 {
-				t.Errorf("first work timed in %v rounds, want 1", fw["count"])
+			// Every component is measured beside the others, each with its
+			// standby taking over after the kill.
+			seen := map[string]bool{}
+			for _, x := range list(t, r, "components") {
+				c := x.(map[string]any)
+				name, _ := c["component"].(string)
+				seen[name] = true
+				if c["measured"] != true {
+					t.Errorf("%s not measured: %v", name, c["notMeasured"])
+					continue
+				}
+				for _, fig := range []string{"leaseTaken", "firstWork"} {
+					l, _ := c[fig].(map[string]any)
+					if n, _ := l["count"].(float64); n != 1 {
+						t.Errorf("%s: %s timed in %v rounds, want 1 (rounds: %v)", name, fig, l["count"], c["rounds"])
+					}
+				}
+				if d, _ := c["leaseDurationSeconds"].(float64); d <= 0 {
+					t.Errorf("%s: no leaseDurationSeconds", name)
+				}
+			}
+			for _, name := range []string{"kube-controller-manager", "myriad-scheduler", "myriad-manager"} {
+				if !seen[name] {
+					t.Errorf("component %s not in the result", name)
+				}
 			}
 		}},
 	} {

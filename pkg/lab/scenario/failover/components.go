@@ -29,7 +29,8 @@ type spec struct {
 	lease     string
 	workload  string
 	firstWork string
-	// leaderMetric (with leaderLabels) is 1 on the instance that leads.
+	// leaderMetric (with leaderLabels) is above 0 on the instance that
+	// leads.
 	leaderMetric string
 	leaderLabels map[string]string
 	// secure: its endpoint is HTTPS, authenticated through the API server
@@ -54,8 +55,13 @@ var specs = map[string]spec{
 		firstWork: "the first pod bound", leaderMetric: "myriad_scheduler_leader",
 		metricsFlag: "--metrics-addr", readyPath: "/readyz", movedFlags: []string{"--metrics-addr"}},
 	"myriad-manager": {name: "myriad-manager", lease: "myriad-manager", workload: workCloneSet,
-		firstWork: "the first pod the CloneSet created", leaderMetric: "leader_election_master_status",
-		leaderLabels: map[string]string{"name": "myriad-manager"},
+		// In the myriad binary client-go's leader-election metrics go to
+		// kube-controller-manager's registry (the first provider set wins),
+		// so the manager's own /metrics has no leader_election_master_status;
+		// the CloneSet controller's gauges appear once it starts, and it
+		// starts only on the leader.
+		firstWork: "the first pod the CloneSet created", leaderMetric: "controller_runtime_max_concurrent_reconciles",
+		leaderLabels: map[string]string{"controller": "cloneset-controller"},
 		metricsFlag:  "--metrics-bind-address", probeFlag: "--health-probe-bind-address", readyPath: "/readyz",
 		movedFlags: []string{"--metrics-bind-address", "--health-probe-bind-address", "--webhook-bind-address"}},
 }
@@ -197,5 +203,5 @@ func (in instance) leads(ctx context.Context, s spec) (bool, error) {
 		return false, err
 	}
 	v, ok := f.Value(s.leaderMetric, s.leaderLabels)
-	return ok && v == 1, nil
+	return ok && v > 0, nil
 }

@@ -1,6 +1,9 @@
 package failover
 
 import (
+	"context"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -43,5 +46,30 @@ func TestStandbyArgsMoveOnlyTheListenPorts(t *testing.T) {
 	}
 	if _, err := standbyArgs(specs["myriad-scheduler"], []string{"scheduler", "--kubeconfig", "k"}, free); err == nil || !strings.Contains(err.Error(), "--metrics-addr") {
 		t.Errorf("a scheduler without --metrics-addr: %v", err)
+	}
+}
+
+// Each instance says whether it leads through its own metrics: the
+// scheduler's gauge, and for the manager the CloneSet controller's
+// gauges, which exist only once it started, on the leader.
+func TestLeadsReadsEachComponentsOwnMetric(t *testing.T) {
+	for _, c := range []struct {
+		component, metrics string
+		want               bool
+	}{
+		{"myriad-scheduler", "myriad_scheduler_leader 1\n", true},
+		{"myriad-scheduler", "myriad_scheduler_leader 0\n", false},
+		{"myriad-manager", `controller_runtime_max_concurrent_reconciles{controller="cloneset-controller"} 8` + "\n", true},
+		{"myriad-manager", `leader_election_master_status{name="myriad-manager"} 1` + "\n", false},
+		{"kube-controller-manager", `leader_election_master_status{name="kube-controller-manager"} 1` + "\n", true},
+		{"kube-controller-manager", `leader_election_master_status{name="kube-controller-manager"} 0` + "\n", false},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(c.metrics)) }))
+		in := instance{process: c.component, ep: endpoint{metrics: srv.URL}, http: srv.Client()}
+		got, err := in.leads(context.Background(), specs[c.component])
+		srv.Close()
+		if err != nil || got != c.want {
+			t.Errorf("%s with %q: leads %v, %v; want %v", c.component, c.metrics, got, err, c.want)
+		}
 	}
 }

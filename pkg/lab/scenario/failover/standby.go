@@ -63,8 +63,35 @@ func standbyTarget(ctx context.Context, x *Run, sp spec) (*Target, error) {
 		Restarted: func(ctx context.Context, p string, pid int) (time.Time, error) {
 			return r.WaitRestarted(ctx, p, pid, nil)
 		},
-		Stop: func() { r.StopComponent(comp) },
+		Stop: func() {
+			r.StopComponent(comp)
+			x.settle(ctx, sp, insts[0])
+		},
 	}, nil
+}
+
+// settle waits (at most two minutes) until the instance `myriad up` runs
+// leads again: when the stopped standby led, its Lease must expire first,
+// and the next component's rounds must not pay for that.
+func (x *Run) settle(ctx context.Context, sp spec, in instance) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	t := x.env.Clock.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if ok, _ := in.leads(ctx, sp); ok {
+			x.con.EndProgress()
+			return
+		}
+		x.con.Progress(fmt.Sprintf("%s: standby stopped, waiting for %s to lead again", sp.name, in.process))
+		select {
+		case <-ctx.Done():
+			x.con.EndProgress()
+			x.con.Printf("%s: %s did not lead again within 2m; the next component's rounds may pay for it", sp.name, in.process)
+			return
+		case <-t.C():
+		}
+	}
 }
 
 // leader waits until the Lease was renewed lately, exactly one instance
