@@ -130,7 +130,7 @@ func (w *run) steps(ctx context.Context, in *Input) error {
 	if err := w.load(ctx); err != nil {
 		return err
 	}
-	wctx, cancel := w.within(ctx, warmUp)
+	wctx, cancel := rig.WithTimeout(ctx, w.clk, warmUp)
 	w.write(wctx, &[]lab.TimedOp{}, &sync.Mutex{})
 	cancel()
 	end := w.clk.Now().Add(time.Duration(len(o.Phases)) * o.PhaseDuration)
@@ -177,28 +177,13 @@ func (w *run) load(ctx context.Context) error {
 	return nil
 }
 
-// within is ctx ending after d on the run's clock.
-func (w *run) within(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(ctx)
-	t := w.clk.NewTimer(d)
-	go func() {
-		defer t.Stop()
-		select {
-		case <-t.C():
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	return ctx, cancel
-}
-
 // phase runs writes (and reads) for one phase and scrapes the servers'
 // histograms at both ends.
 func (w *run) phase(ctx context.Context, i int, kind string, runEnd time.Time) PhaseInput {
 	name := w.names[i]
 	p := PhaseInput{Name: name, Kind: kind}
 	before := w.c.scrape(ctx)
-	pctx, cancel := w.within(ctx, w.o.PhaseDuration)
+	pctx, cancel := rig.WithTimeout(ctx, w.clk, w.o.PhaseDuration)
 	defer cancel()
 	var (
 		mu        sync.Mutex

@@ -226,7 +226,7 @@ func (w *run) warm(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("restarting %s before the run: %w", name, err)
 		}
-		rctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+		rctx, cancel := rig.WithTimeout(ctx, w.clk, 3*time.Minute)
 		_, err = w.apis.WaitRestarted(rctx, name, pid, ready)
 		cancel()
 		if err != nil {
@@ -397,7 +397,7 @@ func (w *run) restartAndObserve(ctx context.Context, in *Input) error {
 	in.RestartAt = &at
 	con.Printf("%s signalled (%s, pid %d); observing the watchers for up to %s", name, signalName(w.sig), pid, o.Observe)
 	var readyAt atomic.Pointer[time.Time]
-	rctx, cancel := context.WithTimeout(ctx, o.Observe+2*time.Minute)
+	rctx, cancel := rig.WithTimeout(ctx, w.clk, o.Observe+2*time.Minute)
 	defer cancel()
 	restarted := make(chan error, 1)
 	go func() {
