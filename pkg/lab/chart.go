@@ -233,8 +233,8 @@ type bar struct {
 	ValueX              float64
 }
 
-// BarInput is one bar: its label, its value (nil: not measured), its
-// colour and the text shown beside it.
+// BarInput is one bar: Value nil draws "not measured"; Color "" takes
+// the palette's color for the bar's position.
 type BarInput struct {
 	Label string
 	Value *float64
@@ -257,7 +257,11 @@ func NewBarChart(title, unit string, in []BarInput) BarChart {
 	}
 	for i, b := range in {
 		y := 6 + float64(i)*rowH
-		br := bar{Label: b.Label, Color: b.Color, Y: y, TextY: y + 14, X: x0}
+		color := b.Color
+		if color == "" {
+			color = palette[i%len(palette)]
+		}
+		br := bar{Label: b.Label, Color: color, Y: y, TextY: y + 14, X: x0}
 		if b.Value == nil {
 			br.Value = "not measured"
 			br.ValueX = x0 + 4

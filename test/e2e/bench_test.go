@@ -83,34 +83,49 @@ func TestBenchScenarios(t *testing.T) {
 		}},
 		{"watch-restart", []string{"watch-restart", "--objects", "400", "--watchers", "20", "--settle", "15s", "--observe", "60s"}, func(t *testing.T, r map[string]any) {
 			for _, half := range []string{"bookmarksOn", "bookmarksOff"} {
-				h, _ := r[half].(map[string]any)
-				if d, _ := h["disrupted"].(float64); d < 1 {
-					t.Errorf("%s: %v watchers disrupted by the restart, want some", half, h["disrupted"])
+				h, ok := r[half].(map[string]any)
+				if !ok {
+					t.Errorf("result.json has no %q (verdict: %v)", half, r["verdict"])
+					continue
+				}
+				d, _ := h["disrupted"].(float64)
+				if d < 1 {
+					t.Errorf("%s: %v watchers disrupted by the restart, want some (verdict: %v)", half, h["disrupted"], r["verdict"])
+				}
+				rec, _ := h["recovery"].(map[string]any)
+				if n, _ := rec["count"].(float64); n != d {
+					t.Errorf("%s: %v of %v disrupted watchers re-established their watch, want all (verdict: %v)", half, rec["count"], d, r["verdict"])
 				}
 			}
 		}},
 		{"long-read", []string{"long-read", "--objects", "1000", "--phase-duration", "10s"}, func(t *testing.T, r map[string]any) {
 			phases := list(t, r, "phases")
 			if len(phases) != 5 {
-				t.Fatalf("%d phases, want 5", len(phases))
+				t.Fatalf("%d phases, want 5 (verdict: %v)", len(phases), r["verdict"])
 			}
 			for _, p := range phases {
 				ph := p.(map[string]any)
 				w, _ := ph["writes"].(map[string]any)
 				if n, _ := w["count"].(float64); n < 1 {
-					t.Errorf("phase %v timed no writes", ph["name"])
+					t.Errorf("phase %v timed no writes (verdict: %v)", ph["name"], r["verdict"])
+				}
+				if rd, _ := ph["reads"].(map[string]any); ph["kind"] != "baseline" {
+					if n, _ := rd["count"].(float64); n < 1 {
+						t.Errorf("read phase %v finished no read (verdict: %v)", ph["name"], r["verdict"])
+					}
 				}
 			}
 		}},
 		{"etcd-size", []string{"etcd-size", "--duration", "15s", "--db-size", "64Mi", "--min-free", "1Gi"}, func(t *testing.T, r map[string]any) {
 			runs := list(t, r, "runs")
 			if len(runs) != 2 {
-				t.Fatalf("%d runs, want map and array", len(runs))
+				t.Fatalf("%d runs, want map and array (verdict: %v)", len(runs), r["verdict"])
 			}
 			for _, x := range runs {
 				run := x.(map[string]any)
-				if puts, _ := run["puts"].(float64); puts < 1 {
-					t.Errorf("freelist %v: no puts", run["freelist"])
+				put, _ := run["put"].(map[string]any)
+				if puts, _ := run["puts"].(float64); puts < 1 || put["p99Seconds"] == nil {
+					t.Errorf("freelist %v: %v puts, put p99 %v; want puts timed (verdict: %v)", run["freelist"], run["puts"], put["p99Seconds"], r["verdict"])
 				}
 			}
 		}},

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/utils/clock"
+	testingclock "k8s.io/utils/clock/testing"
 )
 
 // A namespace is ready for pods only once its default ServiceAccount
@@ -111,5 +112,27 @@ func TestOptionsNameTheFlagToFix(t *testing.T) {
 	att.Kubeconfig = t.TempDir()
 	if err := att.Validate(); err != nil {
 		t.Errorf("attached with --nodes 0: %v", err)
+	}
+}
+
+// WithTimeout ends with the injected clock, not the wall clock.
+func TestWithTimeoutFollowsTheInjectedClock(t *testing.T) {
+	clk := testingclock.NewFakeClock(time.Now())
+	ctx, cancel := WithTimeout(context.Background(), clk, time.Minute)
+	defer cancel()
+	for !clk.HasWaiters() {
+		time.Sleep(time.Millisecond)
+	}
+	clk.Step(59 * time.Second)
+	select {
+	case <-ctx.Done():
+		t.Fatal("ended before its minute on the clock")
+	case <-time.After(20 * time.Millisecond):
+	}
+	clk.Step(time.Second)
+	select {
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("did not end when the clock reached its minute")
 	}
 }

@@ -1,4 +1,4 @@
-package lab
+package etcdsize
 
 import (
 	"context"
@@ -9,15 +9,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-)
 
-// The etcd-size scenario (`myriad bench etcd-size`) grows an etcd database
-// with Kubernetes-like writes, once per bbolt freelist type, and records
-// put latency, compaction time and database size as it grows. The seed's
-// claim: etcd's hashmap freelist (now bbolt's "map" type) let the
-// database grow from 2 GB to 50 GB, where the original "array" freelist
-// scanned ever longer free-page lists on every allocation. This file is
-// the workload and the reduction; the etcd it drives is behind EtcdStore.
+	"k8s.io/utils/clock"
+
+	"github.com/myriad-dev/myriad/pkg/lab"
+)
 
 // EtcdStore is the etcd member under test.
 type EtcdStore interface {
@@ -45,8 +41,8 @@ type ValueClass struct {
 // pages, which is where a freelist has to search.
 var DefaultValueMix = []ValueClass{{512, 0.3}, {4 << 10, 0.45}, {16 << 10, 0.2}, {64 << 10, 0.05}}
 
-// EtcdSizeWorkload is one growth run against one store.
-type EtcdSizeWorkload struct {
+// Workload is one growth run against one store.
+type Workload struct {
 	Freelist string
 	Store    EtcdStore
 	Workers  int
@@ -71,12 +67,14 @@ type EtcdSizeWorkload struct {
 	// when they fall below MinFreeBytes.
 	DiskFree     func() (uint64, error)
 	MinFreeBytes uint64
-	Progress     func(EtcdSizeSample)
+	Progress     func(Sample)
 	Seed         uint64
+	// Clock times the puts and paces the sampler and the compactor.
+	Clock clock.WithTicker
 }
 
-// EtcdSizeSample is one sampling interval.
-type EtcdSizeSample struct {
+// Sample is one sampling interval.
+type Sample struct {
 	T          float64  `json:"t"`
 	DBBytes    int64    `json:"dbBytes"`
 	InUseBytes int64    `json:"inUseBytes"`
@@ -87,8 +85,8 @@ type EtcdSizeSample struct {
 	DiskFree   uint64   `json:"diskFreeBytes"`
 }
 
-// EtcdCompaction is one compaction.
-type EtcdCompaction struct {
+// Compaction is one compaction.
+type Compaction struct {
 	T         float64 `json:"t"`
 	Revision  int64   `json:"revision"`
 	Revisions int64   `json:"revisionsRemoved"`
@@ -97,33 +95,33 @@ type EtcdCompaction struct {
 	Err       string  `json:"error,omitempty"`
 }
 
-// EtcdSizeBand is the latencies of one database size band.
-type EtcdSizeBand struct {
-	FromBytes   int64     `json:"fromBytes"`
-	ToBytes     int64     `json:"toBytes"`
-	Put         Latencies `json:"put"`
-	Compactions Latencies `json:"compactions"`
+// Band is the latencies of one database size band.
+type Band struct {
+	FromBytes   int64         `json:"fromBytes"`
+	ToBytes     int64         `json:"toBytes"`
+	Put         lab.Latencies `json:"put"`
+	Compactions lab.Latencies `json:"compactions"`
 }
 
-// EtcdSizeRun is what one freelist's run did.
-type EtcdSizeRun struct {
-	Freelist      string           `json:"freelist"`
-	Seconds       float64          `json:"seconds"`
-	StopReason    string           `json:"stopReason"`
-	Err           string           `json:"error,omitempty"`
-	Puts          int              `json:"puts"`
-	Deletes       int              `json:"deletes"`
-	Errors        int              `json:"errors"`
-	PutsPerSecond float64          `json:"putsPerSecond"`
-	ValueBytes    int64            `json:"valueBytesWritten"`
-	DBBytes       int64            `json:"dbBytes"`
-	InUseBytes    int64            `json:"inUseBytes"`
-	Put           Latencies        `json:"put"`
-	Compaction    Latencies        `json:"compaction"`
-	Bands         []EtcdSizeBand   `json:"bands"`
-	Samples       []EtcdSizeSample `json:"samples"`
-	Compactions   []EtcdCompaction `json:"compactions"`
-	Defrags       int              `json:"defrags"`
+// Run is what one freelist's run did.
+type Run struct {
+	Freelist      string        `json:"freelist"`
+	Seconds       float64       `json:"seconds"`
+	StopReason    string        `json:"stopReason"`
+	Err           string        `json:"error,omitempty"`
+	Puts          int           `json:"puts"`
+	Deletes       int           `json:"deletes"`
+	Errors        int           `json:"errors"`
+	PutsPerSecond float64       `json:"putsPerSecond"`
+	ValueBytes    int64         `json:"valueBytesWritten"`
+	DBBytes       int64         `json:"dbBytes"`
+	InUseBytes    int64         `json:"inUseBytes"`
+	Put           lab.Latencies `json:"put"`
+	Compaction    lab.Latencies `json:"compaction"`
+	Bands         []Band        `json:"bands"`
+	Samples       []Sample      `json:"samples"`
+	Compactions   []Compaction  `json:"compactions"`
+	Defrags       int           `json:"defrags"`
 }
 
 // Stop reasons.
@@ -138,9 +136,9 @@ const (
 	StopPartner = "stopped with its side-by-side partner"
 )
 
-// etcdSizeState is a run in progress.
-type etcdSizeState struct {
-	w       *EtcdSizeWorkload
+// state is a run in progress.
+type state struct {
+	w       *Workload
 	start   time.Time
 	nextKey atomic.Int64
 	lastRev atomic.Int64
@@ -150,15 +148,15 @@ type etcdSizeState struct {
 	window   []float64
 	byBand   map[int64][]float64
 	compByBd map[int64][]float64
-	run      EtcdSizeRun
+	run      Run
 	stop     string
 	err      error
 }
 
 // Run grows the database until a stop condition and returns what it saw.
-func (w *EtcdSizeWorkload) Run(ctx context.Context) EtcdSizeRun {
-	s := &etcdSizeState{w: w, start: time.Now(), byBand: map[int64][]float64{}, compByBd: map[int64][]float64{},
-		run: EtcdSizeRun{Freelist: w.Freelist}}
+func (w *Workload) Run(ctx context.Context) Run {
+	s := &state{w: w, start: w.Clock.Now(), byBand: map[int64][]float64{}, compByBd: map[int64][]float64{},
+		run: Run{Freelist: w.Freelist}}
 	total, _ := w.Store.Size()
 	s.dbBytes.Store(total)
 	ctx, cancel := context.WithCancel(ctx)
@@ -178,7 +176,7 @@ func (w *EtcdSizeWorkload) Run(ctx context.Context) EtcdSizeRun {
 	return s.finish()
 }
 
-func (s *etcdSizeState) stopWith(reason string, err error, cancel context.CancelFunc) {
+func (s *state) stopWith(reason string, err error, cancel context.CancelFunc) {
 	s.mu.Lock()
 	if s.stop == "" {
 		s.stop, s.err = reason, err
@@ -187,7 +185,7 @@ func (s *etcdSizeState) stopWith(reason string, err error, cancel context.Cancel
 	cancel()
 }
 
-func (s *etcdSizeState) worker(ctx context.Context, cancel context.CancelFunc, id uint64) {
+func (s *state) worker(ctx context.Context, cancel context.CancelFunc, id uint64) {
 	w := s.w
 	rng := rand.New(rand.NewPCG(w.Seed, id))
 	buf := make([]byte, maxValue(w.Values))
@@ -201,10 +199,10 @@ func (s *etcdSizeState) worker(ctx context.Context, cancel context.CancelFunc, i
 			deleted bool
 			size    int
 		)
-		start := time.Now()
+		start := s.w.Clock.Now()
 		switch n := s.nextKey.Load(); {
 		case op < w.DeleteShare && n > 0:
-			err = w.Store.Delete(ctx, etcdSizeKey(rng.Int64N(n)))
+			err = w.Store.Delete(ctx, key(rng.Int64N(n)))
 			deleted = true
 		default:
 			k := int64(0)
@@ -218,7 +216,7 @@ func (s *etcdSizeState) worker(ctx context.Context, cancel context.CancelFunc, i
 			// compresses or dedupes.
 			off := rng.IntN(len(buf) - size + 1)
 			var rev int64
-			rev, err = w.Store.Put(ctx, etcdSizeKey(k), buf[off:off+size])
+			rev, err = w.Store.Put(ctx, key(k), buf[off:off+size])
 			if err == nil {
 				for {
 					last := s.lastRev.Load()
@@ -228,7 +226,7 @@ func (s *etcdSizeState) worker(ctx context.Context, cancel context.CancelFunc, i
 				}
 			}
 		}
-		d := time.Since(start).Seconds()
+		d := s.w.Clock.Since(start).Seconds()
 		if ctx.Err() != nil {
 			return
 		}
@@ -253,9 +251,9 @@ func (s *etcdSizeState) worker(ctx context.Context, cancel context.CancelFunc, i
 	}
 }
 
-func etcdSizeKey(k int64) string { return fmt.Sprintf("/registry/bench/objects/%012d", k) }
+func key(k int64) string { return fmt.Sprintf("/registry/bench/objects/%012d", k) }
 
-func (s *etcdSizeState) band() int64 {
+func (s *state) band() int64 {
 	if s.w.BandBytes <= 0 {
 		return 0
 	}
@@ -289,9 +287,9 @@ func pickSize(vs []ValueClass, u float64) int {
 // sampler follows the database size every half second (latencies are
 // banded by it, and the target is checked against it), records a sample
 // every SampleEvery, and decides when to stop.
-func (s *etcdSizeState) sampler(ctx context.Context, cancel context.CancelFunc) {
+func (s *state) sampler(ctx context.Context, cancel context.CancelFunc) {
 	w := s.w
-	t := time.NewTicker(500 * time.Millisecond)
+	t := s.w.Clock.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
 	deadline := s.start.Add(w.Duration)
 	nextSample := s.start.Add(w.SampleEvery)
@@ -301,11 +299,11 @@ func (s *etcdSizeState) sampler(ctx context.Context, cancel context.CancelFunc) 
 			s.sample()
 			s.stopWith(StopCanceled, nil, cancel)
 			return
-		case <-t.C:
+		case <-t.C():
 		}
 		total, _ := w.Store.Size()
 		s.dbBytes.Store(total)
-		now := time.Now()
+		now := s.w.Clock.Now()
 		stop := ""
 		switch {
 		case total >= w.TargetBytes:
@@ -331,10 +329,10 @@ func (s *etcdSizeState) sampler(ctx context.Context, cancel context.CancelFunc) 
 	}
 }
 
-func (s *etcdSizeState) sample() EtcdSizeSample {
+func (s *state) sample() Sample {
 	total, inUse := s.w.Store.Size()
 	s.dbBytes.Store(total)
-	smp := EtcdSizeSample{T: time.Since(s.start).Seconds(), DBBytes: total, InUseBytes: inUse}
+	smp := Sample{T: s.w.Clock.Since(s.start).Seconds(), DBBytes: total, InUseBytes: inUse}
 	if s.w.DiskFree != nil {
 		if free, err := s.w.DiskFree(); err == nil {
 			smp.DiskFree = free
@@ -344,7 +342,7 @@ func (s *etcdSizeState) sample() EtcdSizeSample {
 	lat := s.window
 	s.window = nil
 	s.mu.Unlock()
-	l := SummarizeLatencies(lat)
+	l := lab.SummarizeLatencies(lat)
 	smp.Writes, smp.PutP50, smp.PutP99, smp.PutMax = l.Count, l.P50, l.P99, l.Max
 	s.mu.Lock()
 	s.run.Samples = append(s.run.Samples, smp)
@@ -354,24 +352,24 @@ func (s *etcdSizeState) sample() EtcdSizeSample {
 
 // compactor compacts every interval to the revision reached at the
 // previous one, keeping one interval of history.
-func (s *etcdSizeState) compactor(ctx context.Context) {
-	t := time.NewTicker(s.w.CompactEvery)
+func (s *state) compactor(ctx context.Context) {
+	t := s.w.Clock.NewTicker(s.w.CompactEvery)
 	defer t.Stop()
 	var prev, done int64
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		}
 		if prev > done {
-			start := time.Now()
+			start := s.w.Clock.Now()
 			err := s.w.Store.Compact(ctx, prev)
 			if ctx.Err() != nil {
 				return
 			}
-			c := EtcdCompaction{T: time.Since(s.start).Seconds(), Revision: prev, Revisions: prev - done,
-				Seconds: time.Since(start).Seconds(), DBBytes: s.dbBytes.Load()}
+			c := Compaction{T: s.w.Clock.Since(s.start).Seconds(), Revision: prev, Revisions: prev - done,
+				Seconds: s.w.Clock.Since(start).Seconds(), DBBytes: s.dbBytes.Load()}
 			if err != nil {
 				c.Err = err.Error()
 			} else {
@@ -389,14 +387,14 @@ func (s *etcdSizeState) compactor(ctx context.Context) {
 	}
 }
 
-func (s *etcdSizeState) defragmenter(ctx context.Context) {
-	t := time.NewTicker(s.w.DefragEvery)
+func (s *state) defragmenter(ctx context.Context) {
+	t := s.w.Clock.NewTicker(s.w.DefragEvery)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		}
 		if err := s.w.Store.Defragment(ctx); err == nil {
 			s.mu.Lock()
@@ -406,11 +404,11 @@ func (s *etcdSizeState) defragmenter(ctx context.Context) {
 	}
 }
 
-func (s *etcdSizeState) finish() EtcdSizeRun {
+func (s *state) finish() Run {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.run
-	r.Seconds = time.Since(s.start).Seconds()
+	r.Seconds = s.w.Clock.Since(s.start).Seconds()
 	r.StopReason = s.stop
 	if s.err != nil && !errors.Is(s.err, context.Canceled) {
 		r.Err = s.err.Error()
@@ -427,88 +425,14 @@ func (s *etcdSizeState) finish() EtcdSizeRun {
 	}
 	sort.Slice(bands, func(i, j int) bool { return bands[i] < bands[j] })
 	for _, b := range bands {
-		r.Bands = append(r.Bands, EtcdSizeBand{FromBytes: b * s.w.BandBytes, ToBytes: (b + 1) * s.w.BandBytes,
-			Put: SummarizeLatencies(s.byBand[b]), Compactions: SummarizeLatencies(s.compByBd[b])})
+		r.Bands = append(r.Bands, Band{FromBytes: b * s.w.BandBytes, ToBytes: (b + 1) * s.w.BandBytes,
+			Put: lab.SummarizeLatencies(s.byBand[b]), Compactions: lab.SummarizeLatencies(s.compByBd[b])})
 	}
 	for _, c := range r.Compactions {
 		if c.Err == "" {
 			comps = append(comps, c.Seconds)
 		}
 	}
-	r.Put, r.Compaction = SummarizeLatencies(all), SummarizeLatencies(comps)
+	r.Put, r.Compaction = lab.SummarizeLatencies(all), lab.SummarizeLatencies(comps)
 	return r
-}
-
-// EtcdSizeResult is result.json of the etcd-size scenario.
-type EtcdSizeResult struct {
-	RunInfo
-	Runs []EtcdSizeRun `json:"runs"`
-	// DiskFreeStart and DiskFreeEnd are free bytes where the databases
-	// were written, before the first run and after the last.
-	DiskFreeStart uint64 `json:"diskFreeStartBytes"`
-	DiskFreeEnd   uint64 `json:"diskFreeEndBytes"`
-	// SideBySide says the runs grew at the same time; otherwise one after
-	// the other.
-	SideBySide bool `json:"sideBySide"`
-	// Compare is array vs map per size band both runs reached.
-	Compare []EtcdSizeCompare `json:"compare,omitempty"`
-}
-
-// EtcdSizeCompare is one size band, array against map.
-type EtcdSizeCompare struct {
-	FromBytes int64    `json:"fromBytes"`
-	ToBytes   int64    `json:"toBytes"`
-	MapP99    *float64 `json:"mapPutP99Seconds,omitempty"`
-	ArrayP99  *float64 `json:"arrayPutP99Seconds,omitempty"`
-	// ArrayOverMap is ArrayP99 / MapP99.
-	ArrayOverMap    *float64 `json:"arrayOverMap,omitempty"`
-	MapCompactP50   *float64 `json:"mapCompactionP50Seconds,omitempty"`
-	ArrayCompactP50 *float64 `json:"arrayCompactionP50Seconds,omitempty"`
-}
-
-// BuildEtcdSizeResult compares the runs and judges them: a run passes if
-// it stopped for a planned reason (target, time or disk), not an error.
-func BuildEtcdSizeResult(info RunInfo, runs []EtcdSizeRun, sideBySide bool, freeStart, freeEnd uint64) *EtcdSizeResult {
-	r := &EtcdSizeResult{RunInfo: info, Runs: runs, SideBySide: sideBySide, DiskFreeStart: freeStart, DiskFreeEnd: freeEnd}
-	byType := map[string]EtcdSizeRun{}
-	for _, run := range runs {
-		byType[run.Freelist] = run
-	}
-	if m, ok := byType["map"]; ok {
-		if a, ok := byType["array"]; ok {
-			r.Compare = compareBands(m, a)
-		}
-	}
-	var reasons, warnings []string
-	for _, run := range runs {
-		switch run.StopReason {
-		case StopTarget, StopDuration, StopPartner:
-		case StopDisk:
-			warnings = append(warnings, fmt.Sprintf("%s: stopped at %s because free disk fell below the limit", run.Freelist, BytesH(float64(run.DBBytes))))
-		default:
-			reasons = append(reasons, fmt.Sprintf("%s freelist: %s at %s: %s", run.Freelist, OrDash(run.StopReason), BytesH(float64(run.DBBytes)), OrDash(run.Err)))
-		}
-		if run.Puts == 0 {
-			reasons = append(reasons, run.Freelist+": no put succeeded")
-		}
-	}
-	r.Judge(reasons, warnings)
-	return r
-}
-
-func compareBands(m, a EtcdSizeRun) []EtcdSizeCompare {
-	ab := map[int64]EtcdSizeBand{}
-	for _, b := range a.Bands {
-		ab[b.FromBytes] = b
-	}
-	var out []EtcdSizeCompare
-	for _, mb := range m.Bands {
-		b, ok := ab[mb.FromBytes]
-		if !ok {
-			continue
-		}
-		out = append(out, EtcdSizeCompare{FromBytes: mb.FromBytes, ToBytes: mb.ToBytes, MapP99: mb.Put.P99, ArrayP99: b.Put.P99,
-			ArrayOverMap: Ratio(b.Put.P99, mb.Put.P99), MapCompactP50: mb.Compactions.P50, ArrayCompactP50: b.Compactions.P50})
-	}
-	return out
 }

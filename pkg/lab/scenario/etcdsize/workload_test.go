@@ -1,4 +1,4 @@
-package lab
+package etcdsize
 
 import (
 	"bytes"
@@ -9,6 +9,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"k8s.io/utils/clock"
+
+	"github.com/myriad-dev/myriad/pkg/lab"
 )
 
 // fakeEtcd grows by what is written and frees a little of it on each
@@ -58,11 +62,11 @@ func (f *fakeEtcd) Size() (int64, int64) {
 	return f.total, f.used
 }
 
-func growth(store EtcdStore, freelist string, target int64) *EtcdSizeWorkload {
-	return &EtcdSizeWorkload{Freelist: freelist, Store: store, Workers: 4, TargetBytes: target, Duration: 20 * time.Second,
+func growth(store EtcdStore, freelist string, target int64) *Workload {
+	return &Workload{Freelist: freelist, Store: store, Workers: 4, TargetBytes: target, Duration: 20 * time.Second,
 		CompactEvery: 100 * time.Millisecond, SampleEvery: 200 * time.Millisecond, Values: []ValueClass{{1024, 1}},
 		CreateShare: 0.5, DeleteShare: 0.05, BandBytes: target / 4, DiskFree: func() (uint64, error) { return 100 << 30, nil },
-		MinFreeBytes: 1 << 30, Seed: 7}
+		MinFreeBytes: 1 << 30, Seed: 7, Clock: clock.RealClock{}}
 }
 
 // slowEtcd takes a little time per put, so the run lasts long enough for
@@ -76,7 +80,7 @@ func (s *slowEtcd) Put(ctx context.Context, k string, v []byte) (int64, error) {
 
 func TestEtcdSizeGrowsToTargetAndCompacts(t *testing.T) {
 	target := int64(1 << 20)
-	var runs []EtcdSizeRun
+	var runs []Run
 	for _, fl := range []string{"map", "array"} {
 		store := &slowEtcd{}
 		run := growth(store, fl, target).Run(context.Background())
@@ -106,7 +110,7 @@ func TestEtcdSizeGrowsToTargetAndCompacts(t *testing.T) {
 	// Grown side by side, the run that did not reach the target first
 	// stopped with its partner: a planned stop.
 	runs[0].StopReason = StopPartner
-	res := BuildEtcdSizeResult(RunInfo{Scenario: "etcd-size", Parameters: map[string]string{}}, runs, true, 50<<30, 49<<30)
+	res := BuildResult(Input{Info: lab.RunInfo{Scenario: "etcd-size", Parameters: map[string]string{}}, Freelists: []string{"map", "array"}, Runs: runs, SideBySide: true, DiskFreeStart: 50 << 30, DiskFreeEnd: 49 << 30})
 	if !res.Verdict.Pass || len(res.Compare) == 0 {
 		t.Fatalf("verdict %+v, %d compared bands", res.Verdict, len(res.Compare))
 	}
@@ -116,7 +120,7 @@ func TestEtcdSizeGrowsToTargetAndCompacts(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	path, err := WriteEtcdSizeReport(dir, res)
+	path, err := lab.Write(dir, res)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +138,7 @@ func TestEtcdSizeStopsOnAWriteErrorAndFails(t *testing.T) {
 	if run.StopReason != StopError || !strings.Contains(run.Err, "space exceeded") || run.Puts != 100 {
 		t.Fatalf("stop %q err %q puts %d; want a write error after 100 puts", run.StopReason, run.Err, run.Puts)
 	}
-	res := BuildEtcdSizeResult(RunInfo{}, []EtcdSizeRun{run}, false, 0, 0)
+	res := BuildResult(Input{Freelists: []string{run.Freelist}, Runs: []Run{run}})
 	if res.Verdict.Pass || !strings.Contains(res.Verdict.Reasons[0], "space exceeded") {
 		t.Errorf("verdict %+v; want a failure naming the error", res.Verdict)
 	}
@@ -147,7 +151,7 @@ func TestEtcdSizeStopsWhenDiskRunsLow(t *testing.T) {
 	if run.StopReason != StopDisk {
 		t.Fatalf("stopped %q; want %q", run.StopReason, StopDisk)
 	}
-	res := BuildEtcdSizeResult(RunInfo{}, []EtcdSizeRun{run}, false, 0, 0)
+	res := BuildResult(Input{Freelists: []string{run.Freelist}, Runs: []Run{run}})
 	if !res.Verdict.Pass || len(res.Verdict.Warnings) == 0 {
 		t.Errorf("verdict %+v; want a pass that warns where the disk stopped it", res.Verdict)
 	}
@@ -161,6 +165,14 @@ func TestPickSizeFollowsWeights(t *testing.T) {
 	}{{0, 1}, {0.24, 1}, {0.26, 2}, {0.74, 2}, {0.76, 3}, {0.999, 3}} {
 		if got := pickSize(mix, c.u); got != c.want {
 			t.Errorf("pickSize(%g) = %d; want %d", c.u, got, c.want)
+		}
+	}
+}
+
+func TestBandBytesSplitsTheTargetInAboutEight(t *testing.T) {
+	for _, c := range []struct{ target, want int64 }{{64 << 20, 16 << 20}, {4 << 30, 512 << 20}, {3 << 30, 512 << 20}} {
+		if got := BandBytes(c.target); got != c.want {
+			t.Errorf("BandBytes(%d) = %d; want %d", c.target, got, c.want)
 		}
 	}
 }
