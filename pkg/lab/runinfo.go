@@ -116,3 +116,17 @@ func NoData(figure, why string) string {
 	}
 	return "no data: " + figure + " (" + why + ")"
 }
+
+// StopEarly records that the run stopped before its end because of err
+// (nothing when err is nil) and tells the user in one line; the full
+// error goes to the report.
+func (r *RunInfo) StopEarly(con *Console, err error) {
+	if err == nil {
+		return
+	}
+	r.StoppedEarly = err.Error()
+	if con != nil {
+		con.EndProgress()
+		con.Printf("stopped: %s", OneLine(err.Error(), 300))
+	}
+}

@@ -84,11 +84,7 @@ func (s *Scenario) Run(ctx context.Context, env lab.Env) lab.Result {
 	x.in = Input{Nodes: o.Rig.Nodes, Pods: o.Pods, MaxUnavailable: o.MaxUnavailable, MaxUnavailablePods: maxUnavail}
 	x.in.Info = lab.NewRunInfo(s.Name(), lab.ThisMachine(controlplane.KubernetesVersion), parameters(o, ns, maxUnavail), env.Clock.Now())
 	x.bgCtx, x.stopBg = context.WithCancel(context.Background())
-	if err := x.run(ctx, s); err != nil {
-		x.con.EndProgress()
-		x.in.Info.StoppedEarly = err.Error()
-		x.con.Printf("stopped: %s", lab.OneLine(err.Error(), 300))
-	}
+	x.in.Info.StopEarly(x.con, x.run(ctx, s))
 	x.stopBg()
 	x.bg.Wait()
 	if x.r != nil {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,26 +13,8 @@ import (
 	testingclock "k8s.io/utils/clock/testing"
 
 	"github.com/myriad-dev/myriad/pkg/lab"
+	"github.com/myriad-dev/myriad/pkg/lab/labtest"
 )
-
-// autoStep moves the fake clock on whenever the scenario waits on it.
-func autoStep(clk *testingclock.FakeClock, step time.Duration) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			select {
-			case <-done:
-				return
-			case <-time.After(200 * time.Microsecond):
-			}
-			if clk.HasWaiters() {
-				clk.Step(step)
-			}
-		}
-	})
-	return func() { close(done); wg.Wait() }
-}
 
 // closable is a fake store the scenario can close.
 type closable struct {
@@ -68,7 +49,7 @@ func testScenario(t *testing.T) (*Scenario, map[string]*closable) {
 func TestRunGrowsBothFreelistsSideBySide(t *testing.T) {
 	s, started := testScenario(t)
 	clk := testingclock.NewFakeClock(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
-	stop := autoStep(clk, 100*time.Millisecond)
+	stop := labtest.AutoStep(clk, 100*time.Millisecond, 200*time.Microsecond)
 	res := s.Run(context.Background(), lab.Env{Clock: clk, Console: lab.NewConsole(io.Discard)}).(*Result)
 	stop()
 	if !res.Verdict.Pass || len(res.Runs) != 2 {
@@ -113,7 +94,7 @@ func TestRunWhoseMemberDoesNotStartHasNoData(t *testing.T) {
 		return start(clk, dir, fl, target)
 	}
 	clk := testingclock.NewFakeClock(time.Now())
-	stop := autoStep(clk, 100*time.Millisecond)
+	stop := labtest.AutoStep(clk, 100*time.Millisecond, 200*time.Microsecond)
 	res := s.Run(context.Background(), lab.Env{Clock: clk, Console: lab.NewConsole(io.Discard)}).(*Result)
 	stop()
 	reasons := strings.Join(res.Verdict.Reasons, ";")

@@ -74,11 +74,7 @@ func (s *Scenario) Run(ctx context.Context, env lab.Env) lab.Result {
 	x := &Run{o: o, env: env, con: env.Console}
 	in := Input{Info: lab.NewRunInfo(s.Name(), lab.ThisMachine(controlplane.KubernetesVersion), parameters(o), env.Clock.Now())}
 	wctx, stopWatch := context.WithCancel(context.Background())
-	if err := x.run(ctx, wctx, s, &in); err != nil {
-		x.con.EndProgress()
-		in.Info.StoppedEarly = err.Error()
-		x.con.Printf("stopped: %s", lab.OneLine(err.Error(), 300))
-	}
+	in.Info.StopEarly(x.con, x.run(ctx, wctx, s, &in))
 	stopWatch()
 	if x.r != nil {
 		x.r.StopRecording()

@@ -91,11 +91,7 @@ func (s *Scenario) Run(ctx context.Context, env lab.Env) lab.Result {
 	w := &run{s: s, o: o, clk: env.Clock, con: env.Console, names: PhaseNames(o.Phases)}
 	in := Input{Objects: perNS * o.Namespaces, ObjectBytes: o.ObjectBytes, WriteRate: o.WriteRate, Readers: o.Readers, Planned: w.names}
 	in.Info = lab.NewRunInfo(s.Name(), lab.ThisMachine(controlplane.KubernetesVersion), o.parameters(), env.Clock.Now())
-	if err := w.steps(ctx, &in); err != nil {
-		in.Info.StoppedEarly = err.Error()
-		w.con.EndProgress()
-		w.con.Printf("stopped: %s", lab.OneLine(err.Error(), 300))
-	}
+	in.Info.StopEarly(w.con, w.steps(ctx, &in))
 	if w.c != nil {
 		w.c.close()
 	}

@@ -17,27 +17,9 @@ import (
 	testingclock "k8s.io/utils/clock/testing"
 
 	"github.com/myriad-dev/myriad/pkg/lab"
+	"github.com/myriad-dev/myriad/pkg/lab/labtest"
 	"github.com/myriad-dev/myriad/pkg/lab/rig"
 )
-
-// autoStep moves the fake clock on whenever the scenario waits on it.
-func autoStep(clk *testingclock.FakeClock, step time.Duration) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			select {
-			case <-done:
-				return
-			case <-time.After(500 * time.Microsecond):
-			}
-			if clk.HasWaiters() {
-				clk.Step(step)
-			}
-		}
-	})
-	return func() { close(done); wg.Wait() }
-}
 
 func fakeClientset() *fake.Clientset {
 	cs := fake.NewClientset()
@@ -91,7 +73,7 @@ func TestRunTimesWritesInEveryPhaseAndReadsInTheReadPhases(t *testing.T) {
 	cs, clk := fakeClientset(), testingclock.NewFakeClock(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
 	reads := &fakeReads{clk: clk, kinds: map[string]int{}}
 	s := testScenario(t, cs, clk, reads)
-	stop := autoStep(clk, 10*time.Millisecond)
+	stop := labtest.AutoStep(clk, 10*time.Millisecond, 500*time.Microsecond)
 	res := s.Run(context.Background(), lab.Env{Clock: clk, Console: lab.NewConsole(io.Discard)}).(*Result)
 	stop()
 
@@ -143,7 +125,7 @@ func TestRunWhoseWritesAllFailHasNoData(t *testing.T) {
 		return true, nil, errors.New("etcdserver: request timed out")
 	})
 	s := testScenario(t, cs, clk, &fakeReads{clk: clk, kinds: map[string]int{}})
-	stop := autoStep(clk, 10*time.Millisecond)
+	stop := labtest.AutoStep(clk, 10*time.Millisecond, 500*time.Microsecond)
 	res := s.Run(context.Background(), lab.Env{Clock: clk, Console: lab.NewConsole(io.Discard)}).(*Result)
 	stop()
 	reasons := strings.Join(res.Verdict.Reasons, ";")
@@ -160,7 +142,7 @@ func TestRunInterruptedKeepsWhatRan(t *testing.T) {
 	s := testScenario(t, cs, clk, reads)
 	ctx, cancel := context.WithCancel(context.Background())
 	con := lab.NewConsole(&cancelOn{text: "phase 2/5", cancel: cancel})
-	stop := autoStep(clk, 10*time.Millisecond)
+	stop := labtest.AutoStep(clk, 10*time.Millisecond, 500*time.Microsecond)
 	res := s.Run(ctx, lab.Env{Clock: clk, Console: con}).(*Result)
 	stop()
 	reasons := strings.Join(res.Verdict.Reasons, ";")

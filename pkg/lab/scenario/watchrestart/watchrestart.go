@@ -101,11 +101,7 @@ func (s *Scenario) Run(ctx context.Context, env lab.Env) lab.Result {
 	w := &run{s: s, o: s.o, clk: env.Clock, con: env.Console, sig: sig, perNS: s.o.perNamespace()}
 	in := Input{Objects: w.perNS * s.o.Watchers / 2}
 	in.Info = lab.NewRunInfo(s.Name(), lab.ThisMachine(controlplane.KubernetesVersion), s.o.parameters(), env.Clock.Now())
-	if err := w.steps(ctx, &in); err != nil {
-		in.Info.StoppedEarly = err.Error()
-		w.con.EndProgress()
-		w.con.Printf("stopped: %s", lab.OneLine(err.Error(), 300))
-	}
+	in.Info.StopEarly(w.con, w.steps(ctx, &in))
 	in.Watchers = w.stop()
 	if !w.churnStart.IsZero() {
 		in.ChurnWrites, in.ChurnErrors = int(w.churnOK.Load()), int(w.churnKO.Load())

@@ -21,6 +21,7 @@ import (
 	testingclock "k8s.io/utils/clock/testing"
 
 	"github.com/myriad-dev/myriad/pkg/lab"
+	"github.com/myriad-dev/myriad/pkg/lab/labtest"
 	"github.com/myriad-dev/myriad/pkg/lab/rig"
 )
 
@@ -87,26 +88,6 @@ func fakeCluster() (*fake.Clientset, func(n int)) {
 	return cs, breakAll
 }
 
-// autoStep moves the fake clock on whenever the scenario waits on it,
-// slowly enough for client-go's own (real-time) reflector backoff.
-func autoStep(clk *testingclock.FakeClock, step time.Duration) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			select {
-			case <-done:
-				return
-			case <-time.After(2 * time.Millisecond):
-			}
-			if clk.HasWaiters() {
-				clk.Step(step)
-			}
-		}
-	})
-	return func() { close(done); wg.Wait() }
-}
-
 func testOptions(t *testing.T) Options {
 	o := Defaults()
 	o.Objects, o.Watchers, o.ObjectBytes, o.ChurnRate = 20, 4, 16, 50
@@ -133,7 +114,7 @@ func TestRunDisruptsBothHalvesAndSeesThemBack(t *testing.T) {
 		return rig.New(clk, cs), apis, nil
 	}
 	s.watcherClient = func(*rig.Rig) (kubernetes.Interface, error) { return cs, nil }
-	stop := autoStep(clk, 250*time.Millisecond)
+	stop := labtest.AutoStep(clk, 250*time.Millisecond, 2*time.Millisecond)
 	res := s.Run(context.Background(), lab.Env{Clock: clk, Console: lab.NewConsole(io.Discard)}).(*Result)
 	stop()
 
