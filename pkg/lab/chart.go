@@ -233,11 +233,13 @@ type bar struct {
 	ValueX              float64
 }
 
+// BarInput is one bar: its label, its value (nil: "not measured"), its
+// colour and the value as printed.
 type BarInput struct {
-	label string
-	value *float64
-	color string
-	text  string
+	Label string
+	Value *float64
+	Color string
+	Text  string
 }
 
 func NewBarChart(title, unit string, in []BarInput) BarChart {
@@ -245,8 +247,8 @@ func NewBarChart(title, unit string, in []BarInput) BarChart {
 	c := BarChart{Title: title, Unit: unit, W: 960, LabelX: x0 - 8}
 	top := 0.0
 	for _, b := range in {
-		if b.value != nil {
-			top = max(top, *b.value)
+		if b.Value != nil {
+			top = max(top, *b.Value)
 		}
 	}
 	if top <= 0 {
@@ -255,13 +257,13 @@ func NewBarChart(title, unit string, in []BarInput) BarChart {
 	}
 	for i, b := range in {
 		y := 6 + float64(i)*rowH
-		br := bar{Label: b.label, Color: b.color, Y: y, TextY: y + 14, X: x0}
-		if b.value == nil {
+		br := bar{Label: b.Label, Color: b.Color, Y: y, TextY: y + 14, X: x0}
+		if b.Value == nil {
 			br.Value = "not measured"
 			br.ValueX = x0 + 4
 		} else {
-			br.Width = r1(*b.value / top * plotW)
-			br.Value = b.text
+			br.Width = r1(*b.Value / top * plotW)
+			br.Value = b.Text
 			br.ValueX = x0 + br.Width + 6
 		}
 		c.Bars = append(c.Bars, br)
