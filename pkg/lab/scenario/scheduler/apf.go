@@ -44,16 +44,21 @@ func (t *flowTally) wrap(rt http.RoundTripper) http.RoundTripper {
 			fs := resp.Header.Get(flowcontrolv1.ResponseHeaderMatchedFlowSchemaUID)
 			pl := resp.Header.Get(flowcontrolv1.ResponseHeaderMatchedPriorityLevelConfigurationUID)
 			if fs != "" || pl != "" {
-				t.mu.Lock()
-				if t.byUID == nil {
-					t.byUID = map[Flow]int{}
-				}
-				t.byUID[Flow{fs, pl}]++
-				t.mu.Unlock()
+				t.add(Flow{fs, pl})
 			}
 		}
 		return resp, err
 	})
+}
+
+// add counts one request of flow f (by UIDs).
+func (t *flowTally) add(f Flow) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.byUID == nil {
+		t.byUID = map[Flow]int{}
+	}
+	t.byUID[f]++
 }
 
 // take returns the counts since the last take and starts afresh.

@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 
 	"github.com/myriad-dev/myriad/pkg/controlplane"
@@ -25,16 +26,26 @@ import (
 // would be exempt from APF: a ceiling no scheduler could reach.
 const CeilingIdentity = controlplane.SchedulerUser
 
-// ceilingClient is a client under the scheduler identity of the cluster in
-// dataDir, with kube-scheduler's client limits (QPS and burst 5000,
-// protobuf) and a connection of its own, as a scheduler process has. tally
-// counts the APF flow schema and priority level of each of its requests.
-func ceilingClient(dataDir string, tally *flowTally) (kubernetes.Interface, error) {
+// ceilingConfig is the client configuration of the ceiling: the scheduler
+// identity of the cluster in dataDir, with kube-scheduler's client limits
+// (QPS and burst 5000, protobuf) and a connection of its own, as a
+// scheduler process has.
+func ceilingConfig(dataDir string) (*rest.Config, error) {
 	kc := controlplane.DataDir{Root: dataDir}.Kubeconfig("scheduler")
 	rc, err := kubeclient.Config(kc, kubeclient.Options{QPS: 5000, Burst: 5000, Protobuf: true,
 		UserAgent: ceilingSchedName, Timeout: 60 * time.Second, OwnConnection: true})
 	if err != nil {
 		return nil, fmt.Errorf("the ceiling's client (%s): %w", kc, err)
+	}
+	return rc, nil
+}
+
+// ceilingClient is a client with ceilingConfig whose requests' APF flows
+// tally counts.
+func ceilingClient(dataDir string, tally *flowTally) (kubernetes.Interface, error) {
+	rc, err := ceilingConfig(dataDir)
+	if err != nil {
+		return nil, err
 	}
 	rc.Wrap(tally.wrap)
 	return kubernetes.NewForConfig(rc)

@@ -171,7 +171,6 @@ type Ratios struct {
 	KubeOverMyriadCPUPerPod        *float64 `json:"kube_over_myriad_cpu_per_pod,omitempty"`
 }
 
-
 // Build summarizes every phase and judges the run: it passes when every
 // phase bound all its pods and the ceiling did the schedulers' writes
 // (every event written, in the schedulers' priority level).

@@ -221,11 +221,12 @@ type component struct {
 	r *rig.Rig
 }
 
-func (c component) Name() string                        { return c.c.Name }
-func (c component) Sample() (lab.ProcSample, error)     { return c.c.Sample() }
-func (c component) Events() []string                    { return c.c.Events() }
-func (c component) Log() string                         { return c.c.Log }
-func (c component) Stop()                               { c.r.StopComponent(c.c) }
+func (c component) Name() string                    { return c.c.Name }
+func (c component) Sample() (lab.ProcSample, error) { return c.c.Sample() }
+func (c component) Events() []string                { return c.c.Events() }
+func (c component) Log() string                     { return c.c.Log }
+func (c component) Stop()                           { c.r.StopComponent(c.c) }
+
 var _ schedProcess = component{}
 
 func listNodeAllocs(ctx context.Context, cs kubernetes.Interface) ([]NodeAlloc, error) {
