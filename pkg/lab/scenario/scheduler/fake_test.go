@@ -177,7 +177,9 @@ func (s *fakeScheduler) Stop()            { s.done.Wait() }
 func (c *cluster) scenario(order string, pods int) *Scenario {
 	o := Options{Rig: rig.Defaults(3), Pods: pods, PhaseTimeout: time.Hour, CreateWorkers: 4, Binders: pods, CeilingEvents: true, Order: order}
 	s := New(o)
-	s.startRig = func(context.Context, rig.Options, *lab.Console) (*rig.Rig, error) { return rig.New(c.clk, c.admin), nil }
+	s.startRig = func(context.Context, rig.Options, *lab.Console) (*rig.Rig, error) {
+		return rig.New(c.clk, c.admin), nil
+	}
 	var dispatchedN atomic.Int64
 	s.connect = func(context.Context, *rig.Rig) (*deps, error) {
 		return &deps{binder: c.binder(), tally: c.tally, names: map[string]string{"fs-uid": "kube-scheduler", "pl-uid": "workload-high"},
