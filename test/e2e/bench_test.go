@@ -50,6 +50,25 @@ func TestBenchScenarios(t *testing.T) {
 			if b, _ := c["binds_per_second"].(float64); b <= 0 || c["events"] != true {
 				t.Errorf("ceiling %v: want binds_per_second and events true (the default)", c)
 			}
+			// The ceiling writes as the schedulers do and waits where they
+			// wait in API Priority and Fairness, and its phase counts the
+			// event writes still out at its last binding.
+			if c["identity"] != "system:kube-scheduler" {
+				t.Errorf("the ceiling wrote as %v, want system:kube-scheduler", c["identity"])
+			}
+			level, _ := c["writes_priority_level"].(string)
+			if level == "" {
+				t.Errorf("the ceiling's writes' APF priority level was not measured (verdict: %v)", r["verdict"])
+			}
+			for _, k := range []string{"kube", "myriad"} {
+				s, _ := r[k].(map[string]any)
+				if l, _ := s["writes_priority_level"].(string); l != level {
+					t.Errorf("%s's writes waited in priority level %q, the ceiling's in %q", k, l, level)
+				}
+			}
+			if _, ok := c["events_pending_at_last_binding"].(float64); !ok {
+				t.Errorf("ceiling %v: no events_pending_at_last_binding", c)
+			}
 		}},
 		{"density", []string{"density", "--nodes", "20", "--pods", "200", "--objects", "2000", "--duration", "20s"}, func(t *testing.T, r map[string]any) {
 			need(t, r, "reached")
