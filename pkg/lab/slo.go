@@ -340,3 +340,15 @@ func (v SLOVerdict) String() string {
 	}
 	return fmt.Sprintf("%s: p99 %.3fs (%s) against %gs", v.Class, *v.WorstP99, v.Worst, v.ThresholdSeconds)
 }
+
+// SecOpt formats optional seconds: milliseconds below one second.
+func SecOpt(v *float64) string {
+	switch {
+	case v == nil:
+		return "—"
+	case *v < 1:
+		return fmt.Sprintf("%.0f ms", *v*1000)
+	default:
+		return fmt.Sprintf("%.2f s", *v)
+	}
+}

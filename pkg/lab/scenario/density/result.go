@@ -1,8 +1,10 @@
-package lab
+package density
 
 import (
 	"fmt"
 	"time"
+
+	"github.com/myriad-dev/myriad/pkg/lab"
 )
 
 // The density scenario grows a cluster to a size in phases — nodes Ready,
@@ -19,16 +21,16 @@ const (
 	PhaseHold    = "hold"
 )
 
-// DensityTarget is the size a run asks for.
-type DensityTarget struct {
+// Target is the size a run asks for.
+type Target struct {
 	Nodes       int     `json:"nodes"`
 	Pods        int     `json:"pods"`
 	Objects     int64   `json:"objects"`
 	HoldSeconds float64 `json:"holdSeconds"`
 }
 
-// DensityPhaseInput is one phase as the scenario ran it.
-type DensityPhaseInput struct {
+// PhaseInput is one phase as the scenario ran it.
+type PhaseInput struct {
 	Name     string
 	From, To time.Time
 	// Err is why the phase stopped short of its target; nil if it got there.
@@ -38,63 +40,68 @@ type DensityPhaseInput struct {
 	// Start and End are the API snapshots at its boundaries; zero when
 	// none was taken (the nodes phase of a cluster the bench started has
 	// no start: the API server was not up yet).
-	Start, End APISnapshot
+	Start, End lab.APISnapshot
+	// Grid are the boundary samples inside the phase, one per Window
+	// boundary passed (see lab.APIRecorder.OpenWindows).
+	Grid []lab.APISnapshot
 }
 
-// DensityInput is everything a density result is built from.
-type DensityInput struct {
+// Input is everything a density result is built from.
+type Input struct {
 	// Run is the result's head, made when the run began (NewRunInfo), so
 	// it carries the machine's load at the start.
-	Run       RunInfo
+	Run       lab.RunInfo
 	StoppedAt time.Time
-	Target    DensityTarget
+	Target    Target
 	// Phases are in order; a phase that never began is absent.
-	Phases []DensityPhaseInput
+	Phases []PhaseInput
 	// Interrupted says the user stopped the run (Ctrl-C).
 	Interrupted bool
-	Pods        *PodStartup
-	Client      *ClientTimings
-	Counts      []ObjectCount
-	Procs       map[string][]ProcSample
+	Pods        *lab.PodStartup
+	Client      *lab.ClientTimings
+	Counts      []lab.ObjectCount
+	Procs       map[string][]lab.ProcSample
 	// Ready is nil when node readiness was not tracked.
-	Ready *Readiness
+	Ready *lab.Readiness
 	// ReadyNodes is how many nodes were Ready when the nodes phase ended.
 	ReadyNodes int
 	// ChartPoints are the API recorder's interval points.
-	ChartPoints  []APIPoint
+	ChartPoints  []lab.APIPoint
 	ScrapeErrors []string
 	// Notes are facts the report must state (e.g. "etcd not reachable").
 	Notes []string
 	// StartupStep is the bucket width of startup latency over time.
 	StartupStep time.Duration
+	// Window is the width of the API latency windows.
+	Window time.Duration
 }
 
-// DensityResult is result.json of the density scenario. Latencies in
+// Result is result.json of the density scenario. Latencies in
 // seconds, sizes in bytes; a nil figure was not measured.
-type DensityResult struct {
-	RunInfo
-	Target  DensityTarget  `json:"target"`
-	Reached DensityReached `json:"reached"`
+type Result struct {
+	lab.RunInfo
+	Target  Target  `json:"target"`
+	Reached Reached `json:"reached"`
 	// StoppedIn is the phase that did not reach its target ("" when every
 	// phase did); RunInfo.StoppedEarly says why.
-	StoppedIn string               `json:"stoppedIn,omitempty"`
-	Phases    []DensityPhaseResult `json:"phases"`
+	StoppedIn string        `json:"stoppedIn,omitempty"`
+	Phases    []PhaseResult `json:"phases"`
 	// SLOs are judged over everything after the nodes phase.
-	SLOs       []SLOVerdict      `json:"slos"`
-	PodStartup PodStartupSummary `json:"podStartup"`
+	SLOs       []lab.SLOVerdict      `json:"slos"`
+	PodStartup lab.PodStartupSummary `json:"podStartup"`
 	// Objects are the counts taken through the API, ObjectCountMethod how.
-	Objects           []ObjectCount      `json:"objectCounts"`
-	ObjectCountMethod string             `json:"objectCountMethod"`
-	Etcd              DensityEtcd        `json:"etcd"`
-	Readiness         *ReadinessSummary  `json:"readiness,omitempty"`
-	Client            []ClientLatencyRow `json:"client"`
-	Notes             []string           `json:"notes,omitempty"`
-	ScrapeErrors      []string           `json:"scrapeErrors,omitempty"`
-	Series            DensitySeries      `json:"series"`
+	Objects           []lab.ObjectCount      `json:"objectCounts"`
+	ObjectCountMethod string                 `json:"objectCountMethod"`
+	Etcd              Etcd                   `json:"etcd"`
+	Readiness         *lab.ReadinessSummary  `json:"readiness,omitempty"`
+	Client            []lab.ClientLatencyRow `json:"client"`
+	Notes             []string               `json:"notes,omitempty"`
+	ScrapeErrors      []string               `json:"scrapeErrors,omitempty"`
+	Series            Series                 `json:"series"`
 }
 
-// DensityReached is how far the run got.
-type DensityReached struct {
+// Reached is how far the run got.
+type Reached struct {
 	Nodes int `json:"nodes"`
 	// PodsRunning is the most of the scenario's pods Running at once.
 	PodsRunning int `json:"podsRunning"`
@@ -102,8 +109,8 @@ type DensityReached struct {
 	Objects *int64 `json:"objects,omitempty"`
 }
 
-// DensityPhaseResult is one phase's figures.
-type DensityPhaseResult struct {
+// PhaseResult is one phase's figures.
+type PhaseResult struct {
 	Name     string    `json:"name"`
 	From     time.Time `json:"from"`
 	To       time.Time `json:"to"`
@@ -113,40 +120,40 @@ type DensityPhaseResult struct {
 	Error    string    `json:"error,omitempty"`
 	// API is every SLO pair the API server served in the phase; nil when
 	// its metrics were not scraped at both ends.
-	API  []APILatencyRow `json:"api,omitempty"`
-	SLOs []SLOVerdict    `json:"slos,omitempty"`
+	API  []lab.APILatencyRow `json:"api,omitempty"`
+	SLOs []lab.SLOVerdict    `json:"slos,omitempty"`
 	// PodStartup is over the pods that turned Running in the phase.
-	PodStartup        PodStartupSummary `json:"podStartup"`
-	RequestsPerSecond *float64          `json:"requestsPerSecond,omitempty"`
+	PodStartup        lab.PodStartupSummary `json:"podStartup"`
+	RequestsPerSecond *float64              `json:"requestsPerSecond,omitempty"`
 }
 
-// DensityEtcd is etcd's database size over the run.
-type DensityEtcd struct {
+// Etcd is etcd's database size over the run.
+type Etcd struct {
 	DBStartBytes *float64 `json:"dbStartBytes,omitempty"`
 	DBEndBytes   *float64 `json:"dbEndBytes,omitempty"`
 	DBMaxBytes   *float64 `json:"dbMaxBytes,omitempty"`
 }
 
-// DensitySeries are the time series behind the charts (processes are in
+// Series are the time series behind the charts (processes are in
 // RunInfo).
-type DensitySeries struct {
-	Running []RunningPoint `json:"running"`
-	Startup []StartupPoint `json:"startup"`
-	API     []APIPoint     `json:"api"`
-	Ready   []ReadyPoint   `json:"ready,omitempty"`
+type Series struct {
+	Running []lab.RunningPoint `json:"running"`
+	Startup []lab.StartupPoint `json:"startup"`
+	API     []lab.APIPoint     `json:"api"`
+	Ready   []lab.ReadyPoint   `json:"ready,omitempty"`
 }
 
-// BuildDensityResult summarizes a density run and judges it: it passes
+// Build summarizes a density run and judges it: it passes
 // only if every phase reached its target, every SLO held in every phase,
 // no node fell NotReady and no component restarted.
-func BuildDensityResult(in DensityInput) *DensityResult {
-	res := &DensityResult{
+func Build(in Input) *Result {
+	res := &Result{
 		RunInfo: in.Run,
-		Target:  in.Target, Objects: in.Counts, ObjectCountMethod: ObjectCountMethod,
+		Target:  in.Target, Objects: in.Counts, ObjectCountMethod: lab.ObjectCountMethod,
 		Notes: in.Notes, ScrapeErrors: in.ScrapeErrors,
-		Reached: DensityReached{Nodes: in.ReadyNodes},
+		Reached: Reached{Nodes: in.ReadyNodes},
 	}
-	var samples []StartupSample
+	var samples []lab.StartupSample
 	if in.Pods != nil {
 		samples = in.Pods.Samples()
 		res.Series.Running = in.Pods.Points()
@@ -154,17 +161,17 @@ func BuildDensityResult(in DensityInput) *DensityResult {
 			res.Reached.PodsRunning = max(res.Reached.PodsRunning, p.Running)
 		}
 		res.Reached.PodsRunning = max(res.Reached.PodsRunning, in.Pods.Current().Running)
-		res.Series.Startup = StartupOverTime(samples, in.Run.StartedAt, in.StartupStep)
+		res.Series.Startup = lab.StartupOverTime(samples, in.Run.StartedAt, in.StartupStep)
 	}
 	if n := len(in.Counts); n > 0 {
 		res.Reached.Objects = &in.Counts[n-1].Total
 	}
 	// Everything after the cluster reached its node count.
 	after := in.Run.StartedAt
-	var first, last APISnapshot
+	var first, last lab.APISnapshot
 	for _, p := range in.Phases {
-		pr := DensityPhaseResult{Name: p.Name, From: p.From, To: p.To, Seconds: p.To.Sub(p.From).Seconds(),
-			Complete: p.Err == nil, Reached: p.Reached, PodStartup: SummarizeStartup(samples, p.From, p.To)}
+		pr := PhaseResult{Name: p.Name, From: p.From, To: p.To, Seconds: p.To.Sub(p.From).Seconds(),
+			Complete: p.Err == nil, Reached: p.Reached, PodStartup: lab.SummarizeStartup(samples, p.From, p.To)}
 		if p.Err != nil {
 			pr.Error = p.Err.Error()
 			if res.StoppedIn == "" {
@@ -180,20 +187,20 @@ func BuildDensityResult(in DensityInput) *DensityResult {
 			last = p.End
 		}
 		if p.Start.Latencies != nil && p.End.Latencies != nil {
-			pr.API, pr.SLOs = JudgeAPILatency(p.End.Latencies.Sub(p.Start.Latencies))
-			pr.RequestsPerSecond = requestRate(p.Start, p.End)
+			pr.API, pr.SLOs = lab.JudgeAPILatency(p.End.Latencies.Sub(p.Start.Latencies))
+			pr.RequestsPerSecond = lab.RequestRate(p.Start, p.End)
 		}
 		if pr.PodStartup.SLI.Count > 0 {
-			pr.SLOs = append(pr.SLOs, JudgePodStartup(pr.PodStartup.SLI))
+			pr.SLOs = append(pr.SLOs, lab.JudgePodStartup(pr.PodStartup.SLI))
 		}
 		res.Phases = append(res.Phases, pr)
 	}
 	if first.Latencies != nil && last.Latencies != nil {
-		_, res.SLOs = JudgeAPILatency(last.Latencies.Sub(first.Latencies))
+		_, res.SLOs = lab.JudgeAPILatency(last.Latencies.Sub(first.Latencies))
 	}
-	res.PodStartup = SummarizeStartup(samples, after, in.StoppedAt)
+	res.PodStartup = lab.SummarizeStartup(samples, after, in.StoppedAt)
 	if res.PodStartup.SLI.Count > 0 {
-		res.SLOs = append(res.SLOs, JudgePodStartup(res.PodStartup.SLI))
+		res.SLOs = append(res.SLOs, lab.JudgePodStartup(res.PodStartup.SLI))
 	}
 	res.Series.API = in.ChartPoints
 	res.Etcd = etcdOverRun(in.ChartPoints, in.Phases)
@@ -210,23 +217,10 @@ func BuildDensityResult(in DensityInput) *DensityResult {
 	return res
 }
 
-func requestRate(from, to APISnapshot) *float64 {
-	return counterRate(from.Requests, to.Requests, to.At.Sub(from.At))
-}
-
-// counterRate is a counter's increase per second; nil when either reading
-// is missing or the counter went back (its process restarted).
-func counterRate(prev, cur *float64, over time.Duration) *float64 {
-	if prev == nil || cur == nil || *cur < *prev || over <= 0 {
-		return nil
-	}
-	return Finite((*cur - *prev) / over.Seconds())
-}
-
 // etcdOverRun takes the DB size at the first and last points that have
 // it, and the largest.
-func etcdOverRun(points []APIPoint, phases []DensityPhaseInput) DensityEtcd {
-	var e DensityEtcd
+func etcdOverRun(points []lab.APIPoint, phases []PhaseInput) Etcd {
+	var e Etcd
 	consider := func(v *float64) {
 		if v == nil {
 			return
@@ -257,7 +251,7 @@ func etcdOverRun(points []APIPoint, phases []DensityPhaseInput) DensityEtcd {
 
 // densityVerdict gives the reasons a run fails (besides stopping early,
 // which judge adds) and the warnings.
-func densityVerdict(in DensityInput, res *DensityResult) (reasons, warnings []string) {
+func densityVerdict(in Input, res *Result) (reasons, warnings []string) {
 	fail := func(format string, a ...any) { reasons = append(reasons, fmt.Sprintf(format, a...)) }
 	warn := func(format string, a ...any) { warnings = append(warnings, fmt.Sprintf(format, a...)) }
 	ran := map[string]bool{}
@@ -277,7 +271,7 @@ func densityVerdict(in DensityInput, res *DensityResult) (reasons, warnings []st
 	for _, p := range res.Phases {
 		for _, s := range p.SLOs {
 			if !s.Pass {
-				fail("%s phase: %s SLO missed: %s", p.Name, s.Class, s)
+				fail("%s phase: %s lab.SLO missed: %s", p.Name, s.Class, s)
 			}
 		}
 		if p.API == nil && p.Name != PhaseNodes {

@@ -1,4 +1,4 @@
-package lab
+package density
 
 import (
 	"encoding/json"
@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/myriad-dev/myriad/pkg/lab"
+
 	corev1 "k8s.io/api/core/v1"
 	clocktesting "k8s.io/utils/clock/testing"
 )
@@ -16,15 +18,15 @@ import (
 // syntheticDensity is a run of 100 nodes, 1,000 pods and 5,000 objects:
 // nodes for 30s, pods for 60s, objects for 30s, a 60s hold. slowPatch
 // makes pod status patches take 3s in the pods phase.
-func syntheticDensity(t *testing.T, slowPatch bool, stopObjects error) DensityInput {
+func syntheticDensity(t *testing.T, slowPatch bool, stopObjects error) Input {
 	t.Helper()
 	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 	clk := clocktesting.NewFakeClock(t0)
-	pods := NewPodStartup(clk)
-	ready := NewReadiness(clk)
+	pods := lab.NewPodStartup(clk)
+	ready := lab.NewReadiness(clk)
 	for i := range 100 {
-		ready.Observe(simNode("n"+string(rune('a'+i%26))+string(rune('a'+i/26)), corev1.ConditionTrue, false))
+		ready.Observe(simNode("n"+string(rune('a'+i%26))+string(rune('a'+i/26)), corev1.ConditionTrue))
 	}
 	// 1,000 pods, created over the pods phase, each Running 1.5s later.
 	for i := range 1000 {
@@ -35,47 +37,47 @@ func syntheticDensity(t *testing.T, slowPatch bool, stopObjects error) DensityIn
 		pods.Observe(trackedPod(i, created, "n1", corev1.PodRunning))
 		pods.Sample()
 	}
-	patch := APIKey{Verb: "PATCH", Resource: "pods", Subresource: "status", Scope: "resource"}
-	post := APIKey{Verb: "POST", Resource: "configmaps", Scope: "resource"}
-	get := APIKey{Verb: "GET", Resource: "configmaps", Scope: "resource"}
-	snap := func(s int, patches, posts int) APISnapshot {
+	patch := lab.APIKey{Verb: "PATCH", Resource: "pods", Subresource: "status", Scope: "resource"}
+	post := lab.APIKey{Verb: "POST", Resource: "configmaps", Scope: "resource"}
+	get := lab.APIKey{Verb: "GET", Resource: "configmaps", Scope: "resource"}
+	snap := func(s int, patches, posts int) lab.APISnapshot {
 		p := many(patches, 0.02)
 		if slowPatch && patches > 0 {
 			p = append(many(patches*97/100, 0.02), many(patches-patches*97/100, 3)...)
 		}
-		return APISnapshot{At: at(s), Requests: Some(float64(patches + posts)), EtcdDBBytes: Some(float64(10+s) * (1 << 20)),
-			Latencies: APILatencies{patch: observed(p...), post: observed(many(posts, 0.04)...), get: observed(many(s, 0.004)...)}}
+		return lab.APISnapshot{At: at(s), Requests: lab.Some(float64(patches + posts)), EtcdDBBytes: lab.Some(float64(10+s) * (1 << 20)),
+			Latencies: lab.APILatencies{patch: observed(p...), post: observed(many(posts, 0.04)...), get: observed(many(s, 0.004)...)}}
 	}
 	s30, s90, s120, s180 := snap(30, 0, 0), snap(90, 1000, 0), snap(120, 1000, 4000), snap(180, 1000, 4000)
-	in := DensityInput{
-		Run: RunInfo{Scenario: "density", Machine: Machine{Cores: 2, MemoryBytes: 24 << 30, GoVersion: "go1.26", KubernetesVersion: "v1.37.2"},
+	in := Input{
+		Run: lab.RunInfo{Scenario: "density", Machine: lab.Machine{Cores: 2, MemoryBytes: 24 << 30, GoVersion: "go1.26", KubernetesVersion: "v1.37.2"},
 			Parameters: map[string]string{"nodes": "100", "pods": "1000", "objects": "5000"}, StartedAt: t0},
 		StoppedAt: at(180),
-		Target:    DensityTarget{Nodes: 100, Pods: 1000, Objects: 5000, HoldSeconds: 60},
-		Phases: []DensityPhaseInput{
+		Target:    Target{Nodes: 100, Pods: 1000, Objects: 5000, HoldSeconds: 60},
+		Phases: []PhaseInput{
 			{Name: PhaseNodes, From: t0, To: at(30), Reached: "100 of 100 nodes Ready", End: s30},
 			{Name: PhasePods, From: at(30), To: at(90), Reached: "1000 of 1000 pods Running", Start: s30, End: s90},
 			{Name: PhaseObjects, From: at(90), To: at(120), Reached: "5012 objects", Start: s90, End: s120, Err: stopObjects},
 		},
-		Pods: pods, Ready: ready, ReadyNodes: 100, Client: &ClientTimings{},
-		Counts: []ObjectCount{{At: at(90), Phase: PhasePods, Total: 2100, ByResource: map[string]int64{"pods": 1000, "events": 1000, "nodes": 100}},
+		Pods: pods, Ready: ready, ReadyNodes: 100, Client: &lab.ClientTimings{},
+		Counts: []lab.ObjectCount{{At: at(90), Phase: PhasePods, Total: 2100, ByResource: map[string]int64{"pods": 1000, "events": 1000, "nodes": 100}},
 			{At: at(120), Phase: PhaseObjects, Total: 5012, ByResource: map[string]int64{"pods": 1000, "events": 1000, "nodes": 100, "configmaps": 2912}}},
-		Procs: map[string][]ProcSample{"kube-apiserver": {
+		Procs: map[string][]lab.ProcSample{"kube-apiserver": {
 			{At: at(0), PID: 7, RSSBytes: 300 << 20, CPUSeconds: 1}, {At: at(180), PID: 7, RSSBytes: 900 << 20, CPUSeconds: 91}}},
-		ChartPoints: []APIPoint{{At: at(60), VerbP99: map[string]float64{"PATCH": 0.05}, Objects: Some(2000.0), EtcdDBBytes: Some(float64(50 << 20))}},
+		ChartPoints: []lab.APIPoint{{At: at(60), VerbP99: map[string]float64{"PATCH": 0.05}, Objects: lab.Some(2000.0), EtcdDBBytes: lab.Some(float64(50 << 20))}},
 		StartupStep: 10 * time.Second,
 	}
 	in.Client.SetPhase(PhaseObjects)
 	in.Client.Observe("POST configmaps", 40*time.Millisecond, nil)
 	in.Client.Observe("POST configmaps", 0, errors.New("conflict"))
 	if stopObjects == nil {
-		in.Phases = append(in.Phases, DensityPhaseInput{Name: PhaseHold, From: at(120), To: at(180), Reached: "held 1m0s", Start: s120, End: s180})
+		in.Phases = append(in.Phases, PhaseInput{Name: PhaseHold, From: at(120), To: at(180), Reached: "held 1m0s", Start: s120, End: s180})
 	}
 	return in
 }
 
 func TestDensityResultPasses(t *testing.T) {
-	res := BuildDensityResult(syntheticDensity(t, false, nil))
+	res := Build(syntheticDensity(t, false, nil))
 	if !res.Verdict.Pass {
 		t.Fatalf("verdict = %+v, want pass", res.Verdict)
 	}
@@ -103,15 +105,15 @@ func TestDensityResultPasses(t *testing.T) {
 }
 
 func TestDensityResultFailsOnSLOAndStop(t *testing.T) {
-	res := BuildDensityResult(syntheticDensity(t, true, errors.New("stalled: 40 pods waiting")))
+	res := Build(syntheticDensity(t, true, errors.New("stalled: 40 pods waiting")))
 	if res.Verdict.Pass {
-		t.Fatal("a run with a blown SLO that stopped early passed")
+		t.Fatal("a run with a blown lab.SLO that stopped early passed")
 	}
 	if res.StoppedIn != PhaseObjects || !strings.Contains(res.StoppedEarly, "stalled") {
 		t.Errorf("stopped in %q (%q), want the objects phase, stalled", res.StoppedIn, res.StoppedEarly)
 	}
 	all := strings.Join(res.Verdict.Reasons, "\n")
-	for _, want := range []string{"stopped early", "pods phase: mutating SLO missed", "PATCH pods/status"} {
+	for _, want := range []string{"stopped early", "pods phase: mutating lab.SLO missed", "PATCH pods/status"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("reasons %q lack %q", all, want)
 		}
@@ -119,9 +121,9 @@ func TestDensityResultFailsOnSLOAndStop(t *testing.T) {
 }
 
 func TestDensityReportHasTheFigures(t *testing.T) {
-	res := BuildDensityResult(syntheticDensity(t, true, nil))
+	res := Build(syntheticDensity(t, true, nil))
 	dir := t.TempDir()
-	path, err := WriteDensityReport(dir, res)
+	path, err := lab.Write(dir, res)
 	if err != nil {
 		t.Fatal(err)
 	}

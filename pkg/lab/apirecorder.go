@@ -52,6 +52,8 @@ type APIRecorder struct {
 	Etcd     *Scraper
 	Interval time.Duration
 	Clock    clock.WithTicker
+	// Window is the width of the latency windows OpenWindows starts.
+	Window time.Duration
 
 	scrapeMu sync.Mutex
 	mu       sync.Mutex
@@ -209,7 +211,7 @@ func apiInterval(prev, cur APISnapshot) APIPoint {
 			}
 		}
 	}
-	p.RequestsPerSecond = requestRate(prev, cur)
+	p.RequestsPerSecond = RequestRate(prev, cur)
 	return p
 }
 
@@ -230,4 +232,32 @@ func storedObjects(f Families) *float64 {
 		return nil
 	}
 	return &sum
+}
+
+// RequestRate is the API servers' requests per second between two
+// snapshots; nil when either lacks the count.
+func RequestRate(from, to APISnapshot) *float64 {
+	return counterRate(from.Requests, to.Requests, to.At.Sub(from.At))
+}
+
+// counterRate is a counter's increase per second; nil when either reading
+// is missing or the counter went back (its process restarted).
+func counterRate(prev, cur *float64, over time.Duration) *float64 {
+	if prev == nil || cur == nil || *cur < *prev || over <= 0 {
+		return nil
+	}
+	return Finite((*cur - *prev) / over.Seconds())
+}
+
+// SLOWindow is the width of SIG scalability's API latency windows.
+const SLOWindow = 5 * time.Minute
+
+// OpenWindows scrapes now and returns the snapshot that opens a phase.
+func (r *APIRecorder) OpenWindows(ctx context.Context) APISnapshot { return r.Snapshot(ctx) }
+
+// CloseWindows scrapes now and returns the samples of the window
+// boundaries passed since OpenWindows and the snapshot that closes the
+// phase.
+func (r *APIRecorder) CloseWindows(ctx context.Context) ([]APISnapshot, APISnapshot) {
+	return nil, r.Snapshot(ctx)
 }

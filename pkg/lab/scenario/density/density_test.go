@@ -1,4 +1,4 @@
-package cli
+package density
 
 import (
 	"context"
@@ -13,65 +13,73 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/util/flowcontrol"
-	"k8s.io/utils/clock"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/myriad-dev/myriad/pkg/lab"
+	"github.com/myriad-dev/myriad/pkg/lab/rig"
 )
 
-func validDensityOptions() densityOptions {
-	var o densityOptions
-	o.cluster = soakOptions{nodes: 20, duration: time.Minute, out: "/tmp/x", grace: 40 * time.Second,
-		readyTimeout: time.Minute, sampleInterval: time.Second, scrapeInterval: time.Second, apiservers: 1}
-	o.pods, o.objects, o.namespaces, o.podRate, o.qps, o.workers = 250, 1000, 10, 0, 10000, 4
-	o.phaseTimeout, o.stallTimeout, o.probeInterval, o.minAvailable = time.Minute, time.Minute, time.Second, "0"
+func validOptions(t *testing.T) Options {
+	o := Options{Rig: rig.Defaults(20), Pods: 250, Objects: 1000, Namespaces: 10, QPS: 10000, Workers: 4,
+		Hold: time.Minute, PhaseTimeout: time.Minute, StallTimeout: time.Minute, ProbeInterval: time.Second,
+		MinAvailableMemory: "0", OutDir: t.TempDir()}
+	o.Rig.SampleInterval, o.Rig.ScrapeInterval = time.Second, time.Second
 	return o
 }
 
-func TestDensityOptionsNameTheFlag(t *testing.T) {
+func TestOptionsNameTheFlag(t *testing.T) {
 	for _, c := range []struct {
 		flag string
-		set  func(*densityOptions)
+		set  func(*Options)
 	}{
-		{"--out", func(o *densityOptions) { o.cluster.out = "" }},
-		{"--pods", func(o *densityOptions) { o.pods = 0 }},
-		{"--nodes", func(o *densityOptions) { o.pods = 20*defaultPodsPerNode + 1 }},
-		{"--deployments", func(o *densityOptions) { o.deployments = 251 }},
-		{"--namespaces", func(o *densityOptions) { o.namespaces = 0 }},
-		{"--pod-rate", func(o *densityOptions) { o.podRate = -1 }},
-		{"--qps", func(o *densityOptions) { o.qps = 0 }},
-		{"--min-available-memory", func(o *densityOptions) { o.minAvailable = "lots" }},
-		{"--data-dir", func(o *densityOptions) { o.kubeconfig, o.cluster.dataDir = "k", "d" }},
+		{"--pods", func(o *Options) { o.Pods = 0 }},
+		{"--nodes", func(o *Options) { o.Pods = 20*DefaultPodsPerNode + 1 }},
+		{"--nodes", func(o *Options) { o.Rig.Nodes = 0 }},
+		{"--deployments", func(o *Options) { o.Deployments = 251 }},
+		{"--namespaces", func(o *Options) { o.Namespaces = 0 }},
+		{"--pod-rate", func(o *Options) { o.PodRate = -1 }},
+		{"--qps", func(o *Options) { o.QPS = 0 }},
+		{"--min-available-memory", func(o *Options) { o.MinAvailableMemory = "lots" }},
+		{"--scrape-interval", func(o *Options) { o.Rig.ScrapeInterval = 0 }},
 	} {
-		o := validDensityOptions()
+		o := validOptions(t)
 		c.set(&o)
-		if err := o.validate(); err == nil || !strings.Contains(err.Error(), c.flag) {
+		if err := o.Validate(); err == nil || !strings.Contains(err.Error(), c.flag) {
 			t.Errorf("%s: err = %v, want it to name %s", c.flag, err, c.flag)
 		}
 	}
-	o := validDensityOptions()
-	if err := o.validate(); err != nil {
+	o := validOptions(t)
+	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	// 250 pods: one Deployment per 100 pods, namespaces capped to them.
-	if o.deployments != 3 || o.deploymentSize != 84 || o.namespaces != 3 {
-		t.Errorf("derived deployments %d of %d, namespaces %d; want 3 of 84, 3", o.deployments, o.deploymentSize, o.namespaces)
+	if o.Deployments != 3 || o.deploymentSize != 84 || o.Namespaces != 3 {
+		t.Errorf("derived deployments %d of %d, namespaces %d; want 3 of 84, 3", o.Deployments, o.deploymentSize, o.Namespaces)
 	}
 }
 
-func fakeDensityRun(t *testing.T) (*densityRun, *fake.Clientset) {
+// fakeRun is a run against a fake clientset on a fake clock, past its
+// nodes phase.
+func fakeRun(t *testing.T) (*run, *fake.Clientset, *clocktesting.FakeClock) {
 	t.Helper()
-	o := validDensityOptions()
-	if err := o.validate(); err != nil {
+	o := validOptions(t)
+	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	clk := clocktesting.NewFakeClock(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
 	cs := fake.NewClientset()
-	return &densityRun{o: o, con: lab.NewConsole(io.Discard), id: "t1", cs: cs, calls: &lab.ClientTimings{},
-		writes: flowcontrol.NewFakeAlwaysRateLimiter(), namespaces: []string{"a", "b"},
-		pods: lab.NewPodStartup(clock.RealClock{}), api: &lab.APIRecorder{Clock: clock.RealClock{}, Interval: time.Hour}}, cs
+	s := &Scenario{Options: o}
+	d := s.newRun(lab.Env{Clock: clk, Console: lab.NewConsole(io.Discard)})
+	d.id, d.cs, d.rig = "t1", cs, rig.New(clk, cs)
+	d.writes = flowcontrol.NewFakeAlwaysRateLimiter()
+	d.namespaces = []string{"a", "b"}
+	d.pods = lab.NewPodStartup(clk)
+	d.api = &lab.APIRecorder{Clock: clk, Interval: time.Hour, Window: lab.SLOWindow}
+	return d, cs, clk
 }
 
-func TestDensityDeploymentsAddUpToThePods(t *testing.T) {
-	d, cs := fakeDensityRun(t)
+func TestDeploymentsAddUpToThePods(t *testing.T) {
+	d, cs, _ := fakeRun(t)
 	var created atomic.Int64
 	if err := d.createDeployments(context.Background(), &created); err != nil {
 		t.Fatal(err)
@@ -85,7 +93,7 @@ func TestDensityDeploymentsAddUpToThePods(t *testing.T) {
 		for _, dep := range l.Items {
 			total += int(*dep.Spec.Replicas)
 			perNS[ns]++
-			if dep.Spec.Template.Labels[densityRunLabel] != "t1" {
+			if dep.Spec.Template.Labels[RunLabel] != "t1" {
 				t.Errorf("%s: pods would not carry the run label the watch selects", dep.Name)
 			}
 		}
@@ -111,9 +119,9 @@ func fakeCount(cs *fake.Clientset, base int64) func(context.Context) (lab.Object
 	}
 }
 
-func TestDensityObjectsPhaseFillsToTheTarget(t *testing.T) {
-	d, cs := fakeDensityRun(t)
-	d.o.objects = 250
+func TestObjectsPhaseFillsToTheTarget(t *testing.T) {
+	d, cs, _ := fakeRun(t)
+	d.o.Objects = 250
 	d.countObjects = fakeCount(cs, 100)
 	if !d.objectsPhase(context.Background()) {
 		t.Fatalf("objects phase failed: %+v", d.in.Phases)
@@ -122,7 +130,7 @@ func TestDensityObjectsPhaseFillsToTheTarget(t *testing.T) {
 	if c.Total != 250 || c.ByResource["configmaps"] != 50 || c.ByResource["secrets"] != 50 || c.ByResource["services"] != 50 {
 		t.Errorf("last count = %+v, want 250: 150 written, a third of each kind", c)
 	}
-	if p := d.in.Phases[0]; p.Name != lab.PhaseObjects || p.Err != nil || !strings.Contains(p.Reached, "250 objects") {
+	if p := d.in.Phases[0]; p.Name != PhaseObjects || p.Err != nil || !strings.Contains(p.Reached, "250 objects") {
 		t.Errorf("phase = %+v", p)
 	}
 	svcs, _ := cs.CoreV1().Services("a").List(context.Background(), metav1.ListOptions{})
@@ -131,9 +139,9 @@ func TestDensityObjectsPhaseFillsToTheTarget(t *testing.T) {
 	}
 }
 
-func TestDensityObjectsPhaseStopsWhenTheCountDoesNotGrow(t *testing.T) {
-	d, cs := fakeDensityRun(t)
-	d.o.objects = 130
+func TestObjectsPhaseStopsWhenTheCountDoesNotGrow(t *testing.T) {
+	d, cs, _ := fakeRun(t)
+	d.o.Objects = 130
 	stuck := fakeCount(cs, 0)
 	// Something deletes as fast as the bench writes: the count stays put.
 	d.countObjects = func(ctx context.Context) (lab.ObjectCount, error) {
@@ -150,21 +158,22 @@ func TestDensityObjectsPhaseStopsWhenTheCountDoesNotGrow(t *testing.T) {
 	}
 }
 
+func readyNode(name string, ready corev1.ConditionStatus, unschedulable bool, pods string) *corev1.Node {
+	return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.NodeSpec{Unschedulable: unschedulable},
+		Status: corev1.NodeStatus{Allocatable: corev1.ResourceList{corev1.ResourcePods: resource.MustParse(pods)},
+			Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: ready}}}}
+}
+
 func TestReadyNodeRoomCountsSchedulableReadyNodes(t *testing.T) {
-	node := func(name string, ready corev1.ConditionStatus, unschedulable bool, pods string) *corev1.Node {
-		return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.NodeSpec{Unschedulable: unschedulable},
-			Status: corev1.NodeStatus{Allocatable: corev1.ResourceList{corev1.ResourcePods: resource.MustParse(pods)},
-				Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: ready}}}}
-	}
-	cs := fake.NewClientset(node("a", corev1.ConditionTrue, false, "110"), node("b", corev1.ConditionTrue, false, "50"),
-		node("c", corev1.ConditionFalse, false, "110"), node("d", corev1.ConditionTrue, true, "110"))
+	cs := fake.NewClientset(readyNode("a", corev1.ConditionTrue, false, "110"), readyNode("b", corev1.ConditionTrue, false, "50"),
+		readyNode("c", corev1.ConditionFalse, false, "110"), readyNode("d", corev1.ConditionTrue, true, "110"))
 	ready, room, err := readyNodeRoom(context.Background(), cs)
 	if err != nil || ready != 2 || room != 160 {
 		t.Errorf("ready %d, room %d, err %v; want 2 nodes taking 160 pods", ready, room, err)
 	}
-	d, _ := fakeDensityRun(t)
+	d, _, _ := fakeRun(t)
 	d.cs = cs
-	d.o.cluster.nodes, d.o.pods = 2, 161
+	d.o.Rig.Nodes, d.o.Pods = 2, 161
 	if _, err := d.checkNodes(context.Background()); err == nil || !strings.Contains(err.Error(), "--pods") {
 		t.Errorf("161 pods on room for 160: err = %v, want one naming --pods", err)
 	}

@@ -1,37 +1,36 @@
-package lab
+package density
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/myriad-dev/myriad/pkg/lab"
 )
 
 // maxAPIRowsPerPhase keeps the report readable; result.json has every pair.
 const maxAPIRowsPerPhase = 40
 
-// WriteDensityReport writes dir/result.json and dir/report.html.
-func WriteDensityReport(dir string, r *DensityResult) (string, error) {
-	return writeScenarioReport(dir, r, densityPage(r))
-}
-
-// DensitySummaryRows are the headline figures (report and terminal).
-func DensitySummaryRows(r *DensityResult) [][]string {
+// Rows are the headline figures, reached against target.
+func (r *Result) Rows() [][]string {
 	objects := "—"
 	if r.Reached.Objects != nil {
 		objects = strconv.FormatInt(*r.Reached.Objects, 10)
 	}
 	s := r.PodStartup.SLI
 	rows := [][]string{
+		{"", "reached", "target"},
 		{"nodes Ready", strconv.Itoa(r.Reached.Nodes), strconv.Itoa(r.Target.Nodes)},
 		{"pods Running (most at once)", strconv.Itoa(r.Reached.PodsRunning), strconv.Itoa(r.Target.Pods)},
 		{"objects in the cluster (last count)", objects, strconv.FormatInt(r.Target.Objects, 10)},
-		{"pod startup p50 / p90 / p99 (SLI)", SecOpt(s.P50) + " / " + SecOpt(s.P90) + " / " + SecOpt(s.P99), "p99 ≤ 5 s"},
-		{"etcd DB size start → end (max)", BytesP(r.Etcd.DBStartBytes) + " → " + BytesP(r.Etcd.DBEndBytes) + " (" + BytesP(r.Etcd.DBMaxBytes) + ")", ""},
+		{"pod startup p50 / p90 / p99 (SLI)", lab.SecOpt(s.P50) + " / " + lab.SecOpt(s.P90) + " / " + lab.SecOpt(s.P99), "p99 ≤ 5 s"},
+		{"etcd DB size start → end (max)", lab.BytesP(r.Etcd.DBStartBytes) + " → " + lab.BytesP(r.Etcd.DBEndBytes) + " (" + lab.BytesP(r.Etcd.DBMaxBytes) + ")", ""},
 	}
 	for _, v := range r.SLOs {
-		if v.Class == SLOPodStartup {
+		if v.Class == lab.SLOPodStartup {
 			continue
 		}
 		rows = append(rows, []string{"API " + v.Class + ": worst p99 (whole run)", verdictCell(v), fmt.Sprintf("≤ %g s", v.ThresholdSeconds)})
@@ -39,12 +38,13 @@ func DensitySummaryRows(r *DensityResult) [][]string {
 	return rows
 }
 
-func densityPage(r *DensityResult) *Page {
+// Page is the report.
+func (r *Result) Page() *lab.Page {
 	title := fmt.Sprintf("Myriad density: %d nodes, %d pods, %d objects", r.Target.Nodes, r.Target.Pods, r.Target.Objects)
-	p := NewPage(title, &r.RunInfo,
+	p := lab.NewPage(title, &r.RunInfo,
 		"The run grows a cluster in phases: nodes Ready, then pods Running through Deployments (written at a bounded rate), then small ConfigMaps, Secrets and headless Services until the cluster holds the target number of objects, then holds that size. "+
 			"In every phase it judges API call latency (the API server's own apiserver_request_duration_seconds, scraped at the phase's start and end) and pod startup latency (a watch) against SIG scalability's SLOs, and against the seeds' 100 ms.")
-	size := Table{Title: "Size", Head: []string{"", "reached", "target"}, Rows: DensitySummaryRows(r)}
+	size := lab.Table{Title: "Size", Head: []string{"", "reached", "target"}, Rows: r.Rows()[1:]}
 	if r.StoppedIn != "" {
 		size.Note = "The run stopped in the " + r.StoppedIn + " phase: " + r.StoppedEarly
 	}
@@ -60,12 +60,12 @@ func densityPage(r *DensityResult) *Page {
 	return p
 }
 
-func densityPhaseTable(r *DensityResult) Table {
-	t := Table{Title: "Phases", Head: []string{"phase", "from", "to", "took", "reached", "API requests/s", "pods started", "startup p99", "stopped because"}}
+func densityPhaseTable(r *Result) lab.Table {
+	t := lab.Table{Title: "Phases", Head: []string{"phase", "from", "to", "took", "reached", "API requests/s", "pods started", "startup p99", "stopped because"}}
 	for _, ph := range r.Phases {
 		t.Rows = append(t.Rows, []string{ph.Name,
-			clockH(ph.From.Sub(r.StartedAt).Seconds()), clockH(ph.To.Sub(r.StartedAt).Seconds()), SecondsH(ph.Seconds),
-			ph.Reached, FmtOpt(ph.RequestsPerSecond, "%.0f"), strconv.Itoa(ph.PodStartup.SLI.Count), SecOpt(ph.PodStartup.SLI.P99), OrDash(ph.Error)})
+			mmss(ph.From.Sub(r.StartedAt).Seconds()), mmss(ph.To.Sub(r.StartedAt).Seconds()), lab.SecondsH(ph.Seconds),
+			ph.Reached, lab.FmtOpt(ph.RequestsPerSecond, "%.0f"), strconv.Itoa(ph.PodStartup.SLI.Count), lab.SecOpt(ph.PodStartup.SLI.P99), lab.OrDash(ph.Error)})
 	}
 	t.Note = "Times are m:ss since the run started."
 	return t
@@ -73,28 +73,28 @@ func densityPhaseTable(r *DensityResult) Table {
 
 // densitySLOTable is one row per objective, one column per phase plus the
 // whole run.
-func densitySLOTable(r *DensityResult) Table {
+func densitySLOTable(r *Result) lab.Table {
 	head := []string{"objective", "threshold"}
-	var cols []map[string]SLOVerdict
+	var cols []map[string]lab.SLOVerdict
 	for _, ph := range r.Phases {
 		if len(ph.SLOs) == 0 {
 			continue
 		}
-		m := map[string]SLOVerdict{}
+		m := map[string]lab.SLOVerdict{}
 		for _, v := range ph.SLOs {
 			m[v.Class] = v
 		}
 		cols = append(cols, m)
 		head = append(head, ph.Name+" phase")
 	}
-	whole := map[string]SLOVerdict{}
+	whole := map[string]lab.SLOVerdict{}
 	for _, v := range r.SLOs {
 		whole[v.Class] = v
 	}
 	cols = append(cols, whole)
 	head = append(head, "whole run", "seed: ≤ 100 ms")
-	t := Table{Title: "SLO verdicts (worst p99 of any pair; ✓ within, ✗ over the threshold)", Head: head}
-	for _, s := range append(append([]SLO(nil), APISLOs...), PodStartupObjective) {
+	t := lab.Table{Title: "lab.SLO verdicts (worst p99 of any pair; ✓ within, ✗ over the threshold)", Head: head}
+	for _, s := range append(append([]lab.SLO(nil), lab.APISLOs...), lab.PodStartupObjective) {
 		row := []string{s.Class, fmt.Sprintf("%g s", s.ThresholdSeconds)}
 		for _, c := range cols {
 			if v, ok := c[s.Class]; ok {
@@ -118,7 +118,7 @@ func densitySLOTable(r *DensityResult) Table {
 	return t
 }
 
-func verdictCell(v SLOVerdict) string {
+func verdictCell(v lab.SLOVerdict) string {
 	if v.WorstP99 == nil {
 		return "no requests"
 	}
@@ -126,15 +126,15 @@ func verdictCell(v SLOVerdict) string {
 	if !v.Pass {
 		mark = "✗"
 	}
-	return fmt.Sprintf("%s %s (%s)", mark, SecOpt(v.WorstP99), v.Worst)
+	return fmt.Sprintf("%s %s (%s)", mark, lab.SecOpt(v.WorstP99), v.Worst)
 }
 
-func densityStartupTable(r *DensityResult) Table {
-	row := func(name string, l Latencies) []string {
-		return []string{name, strconv.Itoa(l.Count), SecOpt(l.P50), SecOpt(l.P90), SecOpt(l.P99), SecOpt(l.Max)}
+func densityStartupTable(r *Result) lab.Table {
+	row := func(name string, l lab.Latencies) []string {
+		return []string{name, strconv.Itoa(l.Count), lab.SecOpt(l.P50), lab.SecOpt(l.P90), lab.SecOpt(l.P99), lab.SecOpt(l.Max)}
 	}
 	s := r.PodStartup
-	return Table{Title: "Pod startup latency (after the nodes phase)", Head: []string{"", "pods", "p50", "p90", "p99", "max"},
+	return lab.Table{Title: "Pod startup latency (after the nodes phase)", Head: []string{"", "pods", "p50", "p90", "p99", "max"},
 		Rows: [][]string{
 			row("creationTimestamp → Running seen (SLI)", s.SLI),
 			row("first seen → Running seen (watch only)", s.Watch),
@@ -144,19 +144,19 @@ func densityStartupTable(r *DensityResult) Table {
 			"Simulated nodes pull no images, which the SLI excludes anyway."}
 }
 
-func densityAPITable(ph DensityPhaseResult) (Table, bool) {
+func densityAPITable(ph PhaseResult) (lab.Table, bool) {
 	if ph.API == nil {
-		return Table{}, false
+		return lab.Table{}, false
 	}
-	t := Table{Title: fmt.Sprintf("API call latency, %s phase (server side)", ph.Name),
-		Head: []string{"class", "verb", "resource", "scope", "requests", "p50", "p90", "p99", "SLO (p99 ≤)", "≤ 100 ms"}}
+	t := lab.Table{Title: fmt.Sprintf("API call latency, %s phase (server side)", ph.Name),
+		Head: []string{"class", "verb", "resource", "scope", "requests", "p50", "p90", "p99", "lab.SLO (p99 ≤)", "≤ 100 ms"}}
 	rows := ph.API
 	if len(rows) > maxAPIRowsPerPhase {
 		// Keep the worst of every class: the rows are sorted worst first
 		// within a class.
-		perClass := maxAPIRowsPerPhase / len(APISLOs)
+		perClass := maxAPIRowsPerPhase / len(lab.APISLOs)
 		kept := map[string]int{}
-		var trimmed []APILatencyRow
+		var trimmed []lab.APILatencyRow
 		for _, row := range rows {
 			if kept[row.Class] < perClass {
 				kept[row.Class]++
@@ -174,16 +174,16 @@ func densityAPITable(ph DensityPhaseResult) (Table, bool) {
 		if a.OverSeed {
 			seed = "✗"
 		}
-		t.Rows = append(t.Rows, []string{a.Class, a.Verb, a.Resource, OrDash(a.Scope), fmt.Sprintf("%.0f", a.Count),
-			SecOpt(a.P50), SecOpt(a.P90), SecOpt(a.P99), fmt.Sprintf("%s %g s", slo, a.ThresholdSeconds), seed})
+		t.Rows = append(t.Rows, []string{a.Class, a.Verb, a.Resource, lab.OrDash(a.Scope), fmt.Sprintf("%.0f", a.Count),
+			lab.SecOpt(a.P50), lab.SecOpt(a.P90), lab.SecOpt(a.P99), fmt.Sprintf("%s %g s", slo, a.ThresholdSeconds), seed})
 	}
 	return t, true
 }
 
-func densityClientTable(r *DensityResult) Table {
-	t := Table{Title: "The bench's own calls (client side)", Head: []string{"phase", "call", "count", "errors", "p50", "p99", "max"}}
+func densityClientTable(r *Result) lab.Table {
+	t := lab.Table{Title: "The bench's own calls (client side)", Head: []string{"phase", "call", "count", "errors", "p50", "p99", "max"}}
 	for _, c := range r.Client {
-		t.Rows = append(t.Rows, []string{c.Phase, c.Call, strconv.Itoa(c.Count), strconv.Itoa(c.Errors), SecOpt(c.P50), SecOpt(c.P99), SecOpt(c.Max)})
+		t.Rows = append(t.Rows, []string{c.Phase, c.Call, strconv.Itoa(c.Count), strconv.Itoa(c.Errors), lab.SecOpt(c.P50), lab.SecOpt(c.P99), lab.SecOpt(c.Max)})
 	}
 	t.Note = "Request sent to response read, as the bench saw it; its write pacing waits before each call and is not included. " +
 		"Probe calls (GET, PATCH and LIST of a probe ConfigMap namespace, LIST namespaces) run once per probe interval throughout."
@@ -192,15 +192,15 @@ func densityClientTable(r *DensityResult) Table {
 
 // densityObjectTable has one column per count and a row per resource type
 // that held at least 1% of the last count; the rest are summed.
-func densityObjectTable(r *DensityResult) Table {
-	t := Table{Title: "Objects in the cluster, counted through the API", Note: "How: " + ObjectCountMethod + "."}
+func densityObjectTable(r *Result) lab.Table {
+	t := lab.Table{Title: "Objects in the cluster, counted through the API", Note: "How: " + lab.ObjectCountMethod + "."}
 	if len(r.Objects) == 0 {
 		t.Rows = [][]string{{"no count was taken", ""}}
 		return t
 	}
 	t.Head = []string{"resource"}
 	for _, c := range r.Objects {
-		t.Head = append(t.Head, fmt.Sprintf("%s (%s)", c.Phase, clockH(c.At.Sub(r.StartedAt).Seconds())))
+		t.Head = append(t.Head, fmt.Sprintf("%s (%s)", c.Phase, mmss(c.At.Sub(r.StartedAt).Seconds())))
 	}
 	last := r.Objects[len(r.Objects)-1]
 	var big []string
@@ -237,7 +237,7 @@ func densityObjectTable(r *DensityResult) Table {
 	return t
 }
 
-func densityMeaning(r *DensityResult) []string {
+func densityMeaning(r *Result) []string {
 	m := []string{
 		"API call latency is the API server's own measure, from receiving a request to the last byte of the answer, for every request any client made (controllers, scheduler, simulated kubelets, the bench). " +
 			"A phase's figures are the difference of the histograms scraped at its start and end, so they cover exactly that phase; p50/p90/p99 are interpolated within the histogram's buckets (0.1 s, 0.2 s, 0.4 s, … 1 s, 1.25 s, …), as Prometheus' histogram_quantile does.",
@@ -248,79 +248,79 @@ func densityMeaning(r *DensityResult) []string {
 	return m
 }
 
-func densityCharts(r *DensityResult) []Chart {
+func densityCharts(r *Result) []lab.Chart {
 	sec := func(t time.Time) float64 { return t.Sub(r.StartedAt).Seconds() }
-	var running, present, ready []XY
+	var running, present, ready []lab.XY
 	for _, p := range r.Series.Running {
-		running = append(running, XY{sec(p.At), float64(p.Running)})
-		present = append(present, XY{sec(p.At), float64(p.Pods)})
+		running = append(running, lab.XY{X: sec(p.At), Y: float64(p.Running)})
+		present = append(present, lab.XY{X: sec(p.At), Y: float64(p.Pods)})
 	}
 	for _, p := range r.Series.Ready {
-		ready = append(ready, XY{sec(p.At), float64(p.Ready)})
+		ready = append(ready, lab.XY{X: sec(p.At), Y: float64(p.Ready)})
 	}
-	var p50, p90, p99 []XY
+	var p50, p90, p99 []lab.XY
 	for _, p := range r.Series.Startup {
-		p50 = append(p50, XY{sec(p.At), p.P50})
-		p90 = append(p90, XY{sec(p.At), p.P90})
-		p99 = append(p99, XY{sec(p.At), p.P99})
+		p50 = append(p50, lab.XY{X: sec(p.At), Y: p.P50})
+		p90 = append(p90, lab.XY{X: sec(p.At), Y: p.P90})
+		p99 = append(p99, lab.XY{X: sec(p.At), Y: p.P99})
 	}
-	verbs := map[string][]XY{}
-	var rate, objects, db []XY
+	verbs := map[string][]lab.XY{}
+	var rate, objects, db []lab.XY
 	for _, p := range r.Series.API {
 		for verb, v := range p.VerbP99 {
-			verbs[verb] = append(verbs[verb], XY{sec(p.At), v * 1000})
+			verbs[verb] = append(verbs[verb], lab.XY{X: sec(p.At), Y: v * 1000})
 		}
 		if p.RequestsPerSecond != nil {
-			rate = append(rate, XY{sec(p.At), *p.RequestsPerSecond})
+			rate = append(rate, lab.XY{X: sec(p.At), Y: *p.RequestsPerSecond})
 		}
 		if p.Objects != nil {
-			objects = append(objects, XY{sec(p.At), *p.Objects})
+			objects = append(objects, lab.XY{X: sec(p.At), Y: *p.Objects})
 		}
 		if p.EtcdDBBytes != nil {
-			db = append(db, XY{sec(p.At), *p.EtcdDBBytes / (1 << 20)})
+			db = append(db, lab.XY{X: sec(p.At), Y: *p.EtcdDBBytes / (1 << 20)})
 		}
 	}
-	var counted []XY
+	var counted []lab.XY
 	for _, c := range r.Objects {
-		counted = append(counted, XY{sec(c.At), float64(c.Total)})
+		counted = append(counted, lab.XY{X: sec(c.At), Y: float64(c.Total)})
 	}
 	verbNames := make([]string, 0, len(verbs))
 	for v := range verbs {
 		verbNames = append(verbNames, v)
 	}
 	sort.Strings(verbNames)
-	var perVerb []Line
+	var perVerb []lab.Line
 	for _, v := range verbNames {
-		perVerb = append(perVerb, Line{v, verbs[v]})
+		perVerb = append(perVerb, lab.Line{Name: v, Points: verbs[v]})
 	}
-	var starts []PhaseStart
+	var starts []phaseStart
 	for _, ph := range r.Phases {
 		if ph.Name != PhaseNodes {
-			starts = append(starts, PhaseStart{ph.Name, sec(ph.From)})
+			starts = append(starts, phaseStart{ph.Name, sec(ph.From)})
 		}
 	}
-	charts := []Chart{
-		PhaseChart("The run's pods", "pods", starts, []Line{{"Running", running}, {"created", present}}),
-		PhaseChart("Pod startup latency (SLI) of the pods that turned Running in each interval", "s", starts, []Line{{"p50", p50}, {"p90", p90}, {"p99", p99}}),
-		PhaseChart("API call latency p99 per verb, per scrape interval (SLO requests)", "ms", starts, perVerb),
-		PhaseChart("API requests served", "requests/s", starts, []Line{{"all API servers", rate}}),
-		PhaseChart("Objects in the cluster", "objects", starts, []Line{{"API server count (~1/min)", objects}, {"counted by LIST", counted}}),
-		PhaseChart("etcd database size", "MiB", starts, []Line{{"etcd DB", db}}),
+	charts := []lab.Chart{
+		phaseChart("The run's pods", "pods", starts, []lab.Line{{Name: "Running", Points: running}, {Name: "created", Points: present}}),
+		phaseChart("Pod startup latency (SLI) of the pods that turned Running in each interval", "s", starts, []lab.Line{{Name: "p50", Points: p50}, {Name: "p90", Points: p90}, {Name: "p99", Points: p99}}),
+		phaseChart("API call latency p99 per verb, per scrape interval (lab.SLO requests)", "ms", starts, perVerb),
+		phaseChart("API requests served", "requests/s", starts, []lab.Line{{Name: "all API servers", Points: rate}}),
+		phaseChart("Objects in the cluster", "objects", starts, []lab.Line{{Name: "API server count (~1/min)", Points: objects}, {Name: "counted by LIST", Points: counted}}),
+		phaseChart("etcd database size", "MiB", starts, []lab.Line{{Name: "etcd DB", Points: db}}),
 	}
 	if len(ready) > 0 {
-		charts = append(charts, PhaseChart("Ready simulated nodes", "nodes", starts, []Line{{"Ready", ready}}))
+		charts = append(charts, phaseChart("Ready simulated nodes", "nodes", starts, []lab.Line{{Name: "Ready", Points: ready}}))
 	}
 	return charts
 }
 
-type PhaseStart struct {
+type phaseStart struct {
 	name string
 	at   float64 // seconds since the run started
 }
 
 // phaseChart is a line chart with a dashed line where each phase began.
-func PhaseChart(title, unit string, starts []PhaseStart, ss []Line) Chart {
-	c := NewChart(title, unit, 0, ss)
+func phaseChart(title, unit string, starts []phaseStart, ss []lab.Line) lab.Chart {
+	c := lab.NewChart(title, unit, 0, ss)
 	if c.Empty {
 		return c
 	}
@@ -335,20 +335,16 @@ func PhaseChart(title, unit string, starts []PhaseStart, ss []Line) Chart {
 		if st.at <= 0 || st.at > xmax {
 			continue
 		}
-		x := r1(c.X0 + st.at/xmax*c.PW)
-		c.Marks = append(c.Marks, ChartMark{X: x, TextX: x + 3, TextY: c.Bottom - 4, Label: st.name})
+		x := round1(c.X0 + st.at/xmax*c.PW)
+		c.Marks = append(c.Marks, lab.ChartMark{X: x, TextX: x + 3, TextY: c.Bottom - 4, Label: st.name})
 	}
 	return c
 }
 
-// secOpt formats optional seconds: milliseconds below one second.
-func SecOpt(v *float64) string {
-	switch {
-	case v == nil:
-		return "—"
-	case *v < 1:
-		return fmt.Sprintf("%.0f ms", *v*1000)
-	default:
-		return fmt.Sprintf("%.2f s", *v)
-	}
+// mmss is seconds since the run started as m:ss.
+func mmss(sec float64) string {
+	d := time.Duration(sec) * time.Second
+	return fmt.Sprintf("%d:%02d", int(d.Minutes()), int(d.Seconds())%60)
 }
+
+func round1(v float64) float64 { return math.Round(v*10) / 10 }
