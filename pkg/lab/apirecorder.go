@@ -78,8 +78,9 @@ func (r *APIRecorder) Run(ctx context.Context) {
 }
 
 // Snapshot scrapes now, appends an interval point and returns the
-// snapshot, with anything a failed scrape lacked carried over from the last
-// good one (and the failure kept for the report).
+// snapshot. What a scrape could not read stays nil (and the failure is
+// kept for the report): figures are never carried over from an earlier
+// scrape, which would pass a window off as measured when it was not.
 func (r *APIRecorder) Snapshot(ctx context.Context) APISnapshot {
 	r.scrapeMu.Lock()
 	defer r.scrapeMu.Unlock()
@@ -88,23 +89,13 @@ func (r *APIRecorder) Snapshot(ctx context.Context) APISnapshot {
 	defer r.mu.Unlock()
 	if ctx.Err() != nil {
 		// Stopped mid-scrape: nothing went wrong, nothing was measured.
-		return r.last
+		return APISnapshot{At: cur.At}
 	}
 	if err != nil {
 		r.noteError(err)
 	}
-	prev := r.last
-	if !prev.At.IsZero() {
-		r.points = append(r.points, apiInterval(prev, cur))
-	}
-	if cur.Latencies == nil {
-		cur.Latencies, cur.Requests = prev.Latencies, prev.Requests
-	}
-	if cur.Objects == nil {
-		cur.Objects = prev.Objects
-	}
-	if cur.EtcdDBBytes == nil {
-		cur.EtcdDBBytes = prev.EtcdDBBytes
+	if !r.last.At.IsZero() {
+		r.points = append(r.points, apiInterval(r.last, cur))
 	}
 	r.last = cur
 	return cur

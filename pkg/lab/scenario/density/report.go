@@ -93,7 +93,7 @@ func densitySLOTable(r *Result) lab.Table {
 	}
 	cols = append(cols, whole)
 	head = append(head, "whole run", "seed: ≤ 100 ms")
-	t := lab.Table{Title: "lab.SLO verdicts (worst p99 of any pair; ✓ within, ✗ over the threshold)", Head: head}
+	t := lab.Table{Title: "SLO verdicts (worst p99 of any pair; ✓ within, ✗ over the threshold)", Head: head}
 	for _, s := range append(append([]lab.SLO(nil), lab.APISLOs...), lab.PodStartupObjective) {
 		row := []string{s.Class, fmt.Sprintf("%g s", s.ThresholdSeconds)}
 		for _, c := range cols {
@@ -119,8 +119,8 @@ func densitySLOTable(r *Result) lab.Table {
 }
 
 func verdictCell(v lab.SLOVerdict) string {
-	if v.WorstP99 == nil {
-		return "no requests"
+	if v.NoData || v.WorstP99 == nil {
+		return "no data (no requests)"
 	}
 	mark := "✓"
 	if !v.Pass {
@@ -149,7 +149,7 @@ func densityAPITable(ph PhaseResult) (lab.Table, bool) {
 		return lab.Table{}, false
 	}
 	t := lab.Table{Title: fmt.Sprintf("API call latency, %s phase (server side)", ph.Name),
-		Head: []string{"class", "verb", "resource", "scope", "requests", "p50", "p90", "p99", "lab.SLO (p99 ≤)", "≤ 100 ms"}}
+		Head: []string{"class", "verb", "resource", "scope", "requests", "p50", "p90", "p99", "SLO (p99 ≤)", "≤ 100 ms"}}
 	rows := ph.API
 	if len(rows) > maxAPIRowsPerPhase {
 		// Keep the worst of every class: the rows are sorted worst first
@@ -302,7 +302,7 @@ func densityCharts(r *Result) []lab.Chart {
 	charts := []lab.Chart{
 		phaseChart("The run's pods", "pods", starts, []lab.Line{{Name: "Running", Points: running}, {Name: "created", Points: present}}),
 		phaseChart("Pod startup latency (SLI) of the pods that turned Running in each interval", "s", starts, []lab.Line{{Name: "p50", Points: p50}, {Name: "p90", Points: p90}, {Name: "p99", Points: p99}}),
-		phaseChart("API call latency p99 per verb, per scrape interval (lab.SLO requests)", "ms", starts, perVerb),
+		phaseChart("API call latency p99 per verb, per scrape interval (SLO requests)", "ms", starts, perVerb),
 		phaseChart("API requests served", "requests/s", starts, []lab.Line{{Name: "all API servers", Points: rate}}),
 		phaseChart("Objects in the cluster", "objects", starts, []lab.Line{{Name: "API server count (~1/min)", Points: objects}, {Name: "counted by LIST", Points: counted}}),
 		phaseChart("etcd database size", "MiB", starts, []lab.Line{{Name: "etcd DB", Points: db}}),

@@ -120,8 +120,10 @@ type PhaseResult struct {
 	Error    string    `json:"error,omitempty"`
 	// API is every SLO pair the API server served in the phase; nil when
 	// its metrics were not scraped at both ends.
-	API  []lab.APILatencyRow `json:"api,omitempty"`
-	SLOs []lab.SLOVerdict    `json:"slos,omitempty"`
+	API []lab.APILatencyRow `json:"api,omitempty"`
+	// APINoData says why the phase has no API latency figures.
+	APINoData string           `json:"apiNoData,omitempty"`
+	SLOs      []lab.SLOVerdict `json:"slos,omitempty"`
 	// PodStartup is over the pods that turned Running in the phase.
 	PodStartup        lab.PodStartupSummary `json:"podStartup"`
 	RequestsPerSecond *float64              `json:"requestsPerSecond,omitempty"`
@@ -186,9 +188,17 @@ func Build(in Input) *Result {
 		if !p.End.At.IsZero() {
 			last = p.End
 		}
-		if p.Start.Latencies != nil && p.End.Latencies != nil {
+		switch {
+		case p.Start.Latencies != nil && p.End.Latencies != nil:
 			pr.API, pr.SLOs = lab.JudgeAPILatency(p.End.Latencies.Sub(p.Start.Latencies))
 			pr.RequestsPerSecond = lab.RequestRate(p.Start, p.End)
+		case p.Start.At.IsZero() && p.Name == PhaseNodes:
+			// A started cluster's API server was not up when the nodes
+			// phase began: that phase has no window to judge.
+		case p.Start.Latencies == nil:
+			pr.APINoData = "the API server's metrics could not be scraped at the phase's start"
+		default:
+			pr.APINoData = "the API server's metrics could not be scraped at the phase's end"
 		}
 		if pr.PodStartup.SLI.Count > 0 {
 			pr.SLOs = append(pr.SLOs, lab.JudgePodStartup(pr.PodStartup.SLI))
@@ -269,13 +279,20 @@ func densityVerdict(in Input, res *Result) (reasons, warnings []string) {
 		}
 	}
 	for _, p := range res.Phases {
+		// The nodes phase is the cluster's start-up (or, attached, a
+		// check of it): judged where it has data, never required to.
+		required := p.Name != PhaseNodes
 		for _, s := range p.SLOs {
-			if !s.Pass {
-				fail("%s phase: %s lab.SLO missed: %s", p.Name, s.Class, s)
+			switch {
+			case s.NoData && required:
+				reasons = append(reasons, lab.NoData(fmt.Sprintf("%s phase: API latency of %s calls", p.Name, s.Class), "no such requests in the phase, though the bench's probe makes them every probe interval"))
+			case s.NoData:
+			case !s.Pass:
+				fail("%s phase: %s SLO missed: %s", p.Name, s.Class, s)
 			}
 		}
-		if p.API == nil && p.Name != PhaseNodes {
-			warn("%s phase: no API latency (the API server's metrics were not scraped at both ends)", p.Name)
+		if p.APINoData != "" && required {
+			reasons = append(reasons, lab.NoData(p.Name+" phase: API latency", p.APINoData))
 		}
 	}
 	if r := res.Readiness; r != nil && r.FalseNotReady > 0 {
@@ -289,7 +306,7 @@ func densityVerdict(in Input, res *Result) (reasons, warnings []string) {
 		}
 	}
 	if res.PodStartup.SLI.Count == 0 && ran[PhasePods] {
-		warn("no pod startup was observed")
+		reasons = append(reasons, lab.NoData("pod startup latency", "the pod watch saw none of the run's pods turn Running"))
 	}
 	if c := res.Objects; len(c) > 0 && len(c[len(c)-1].Uncounted) > 0 {
 		warn("%d resource type(s) could not be counted; the object count is a lower bound", len(c[len(c)-1].Uncounted))

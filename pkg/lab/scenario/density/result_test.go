@@ -40,13 +40,18 @@ func syntheticDensity(t *testing.T, slowPatch bool, stopObjects error) Input {
 	patch := lab.APIKey{Verb: "PATCH", Resource: "pods", Subresource: "status", Scope: "resource"}
 	post := lab.APIKey{Verb: "POST", Resource: "configmaps", Scope: "resource"}
 	get := lab.APIKey{Verb: "GET", Resource: "configmaps", Scope: "resource"}
+	// The probe's calls, one of each a second: every class has requests.
+	probePatch := lab.APIKey{Verb: "PATCH", Resource: "configmaps", Scope: "resource"}
+	probeList := lab.APIKey{Verb: "LIST", Resource: "configmaps", Scope: "namespace"}
+	probeNS := lab.APIKey{Verb: "LIST", Resource: "namespaces", Scope: "cluster"}
 	snap := func(s int, patches, posts int) lab.APISnapshot {
 		p := many(patches, 0.02)
 		if slowPatch && patches > 0 {
 			p = append(many(patches*97/100, 0.02), many(patches-patches*97/100, 3)...)
 		}
 		return lab.APISnapshot{At: at(s), Requests: lab.Some(float64(patches + posts)), EtcdDBBytes: lab.Some(float64(10+s) * (1 << 20)),
-			Latencies: lab.APILatencies{patch: observed(p...), post: observed(many(posts, 0.04)...), get: observed(many(s, 0.004)...)}}
+			Latencies: lab.APILatencies{patch: observed(p...), post: observed(many(posts, 0.04)...), get: observed(many(s, 0.004)...),
+				probePatch: observed(many(s, 0.01)...), probeList: observed(many(s, 0.01)...), probeNS: observed(many(s, 0.01)...)}}
 	}
 	s30, s90, s120, s180 := snap(30, 0, 0), snap(90, 1000, 0), snap(120, 1000, 4000), snap(180, 1000, 4000)
 	in := Input{
@@ -107,13 +112,13 @@ func TestDensityResultPasses(t *testing.T) {
 func TestDensityResultFailsOnSLOAndStop(t *testing.T) {
 	res := Build(syntheticDensity(t, true, errors.New("stalled: 40 pods waiting")))
 	if res.Verdict.Pass {
-		t.Fatal("a run with a blown lab.SLO that stopped early passed")
+		t.Fatal("a run with a blown SLO that stopped early passed")
 	}
 	if res.StoppedIn != PhaseObjects || !strings.Contains(res.StoppedEarly, "stalled") {
 		t.Errorf("stopped in %q (%q), want the objects phase, stalled", res.StoppedIn, res.StoppedEarly)
 	}
 	all := strings.Join(res.Verdict.Reasons, "\n")
-	for _, want := range []string{"stopped early", "pods phase: mutating lab.SLO missed", "PATCH pods/status"} {
+	for _, want := range []string{"stopped early", "pods phase: mutating SLO missed", "PATCH pods/status"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("reasons %q lack %q", all, want)
 		}
@@ -156,5 +161,41 @@ func TestDensityReportHasTheFigures(t *testing.T) {
 	}
 	if back["scenario"] != "density" || back["stoppedIn"] != nil {
 		t.Errorf("result.json scenario %v stoppedIn %v", back["scenario"], back["stoppedIn"])
+	}
+}
+
+// A phase whose boundary scrape failed has no API latency: the run fails
+// with "no data", it does not pass on the figures of another phase.
+func TestPhaseWithoutBoundaryScrapeIsNoData(t *testing.T) {
+	in := syntheticDensity(t, false, nil)
+	in.Phases[3].End.Latencies = nil // the hold phase's end scrape timed out
+	res := Build(in)
+	if res.Verdict.Pass {
+		t.Fatal("a run whose hold phase was never measured passed")
+	}
+	all := strings.Join(res.Verdict.Reasons, "\n")
+	if !strings.Contains(all, "no data: hold phase: API latency") || !strings.Contains(all, "scraped at the phase's end") {
+		t.Errorf("reasons %q, want the hold phase's missing end scrape", all)
+	}
+	if res.Phases[3].API != nil || res.Phases[3].APINoData == "" {
+		t.Errorf("hold phase = %+v, want no API rows and the reason in apiNoData", res.Phases[3])
+	}
+}
+
+// A window in which the API server served no request of a class proves
+// nothing about that class: no data, a failed run.
+func TestEmptyWindowIsNoDataNotAPass(t *testing.T) {
+	in := syntheticDensity(t, false, nil)
+	in.Phases[3].End = in.Phases[3].Start // nothing was served during the hold
+	in.Phases[3].End.At = in.Phases[3].To
+	res := Build(in)
+	if res.Verdict.Pass {
+		t.Fatal("an empty hold window passed every SLO")
+	}
+	all := strings.Join(res.Verdict.Reasons, "\n")
+	for _, class := range []string{lab.SLOMutating, lab.SLOReadResource, lab.SLOReadNamespace, lab.SLOReadCluster} {
+		if !strings.Contains(all, "no data: hold phase: API latency of "+class+" calls") {
+			t.Errorf("reasons %q lack no data for %s", all, class)
+		}
 	}
 }
