@@ -42,9 +42,12 @@ type APIPoint struct {
 }
 
 // APIRecorder scrapes the API server(s) and etcd every Interval, keeps one
-// APIPoint per interval for the charts, and takes snapshots on demand at
-// phase boundaries. Scrapes are serialized, so a boundary never races the
-// periodic one.
+// APIPoint per interval for the charts, and keeps the last good sample of
+// the latency histograms: a boundary (a phase's start or end, a window's
+// edge) uses the last good scrape at or before it, so a scrape that times
+// out while the API server is saturated costs one interval, not the phase.
+// Scrapes are serialized, so a boundary never races the periodic one; each
+// gives up after one Interval.
 type APIRecorder struct {
 	APIServers []*Scraper
 	// Etcd may be nil (a cluster whose etcd is out of reach); the DB size
@@ -58,6 +61,14 @@ type APIRecorder struct {
 	scrapeMu sync.Mutex
 	mu       sync.Mutex
 	last     APISnapshot
+	// good is the last snapshot whose latencies were read.
+	good APISnapshot
+	// While windows are open (OpenWindows to CloseWindows), grid holds the
+	// last good sample at or before each Window edge passed; nextEdge is
+	// the next edge.
+	open     bool
+	nextEdge time.Time
+	grid     []APISnapshot
 	points   []APIPoint
 	errs     []string
 	seenErrs map[string]bool
@@ -84,7 +95,9 @@ func (r *APIRecorder) Run(ctx context.Context) {
 func (r *APIRecorder) Snapshot(ctx context.Context) APISnapshot {
 	r.scrapeMu.Lock()
 	defer r.scrapeMu.Unlock()
-	cur, err := r.scrape(ctx)
+	sctx, cancel := context.WithTimeout(ctx, max(r.Interval, time.Second))
+	defer cancel()
+	cur, err := r.scrape(sctx)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if ctx.Err() != nil {
@@ -98,7 +111,58 @@ func (r *APIRecorder) Snapshot(ctx context.Context) APISnapshot {
 		r.points = append(r.points, apiInterval(r.last, cur))
 	}
 	r.last = cur
+	if cur.Latencies != nil {
+		// Every edge before this sample has its last good sample now.
+		for r.open && cur.At.After(r.nextEdge) {
+			r.grid = append(r.grid, r.good)
+			r.nextEdge = r.nextEdge.Add(r.Window)
+		}
+		r.good = cur
+	}
 	return cur
+}
+
+// boundary scrapes now and returns the last good sample at or before now:
+// this scrape's, or, when it could not read the latencies, the one before.
+// Without any good sample it is the failed scrape (Latencies nil).
+func (r *APIRecorder) boundary(ctx context.Context) APISnapshot {
+	cur := r.Snapshot(ctx)
+	if cur.Latencies != nil {
+		return cur
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.good.Latencies == nil {
+		return cur
+	}
+	return r.good
+}
+
+// OpenWindows returns the sample that opens a phase (the last good one at
+// or before now) and starts a grid of Window-wide windows there.
+func (r *APIRecorder) OpenWindows(ctx context.Context) APISnapshot {
+	start := r.boundary(ctx)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.open, r.grid = r.Window > 0, nil
+	r.nextEdge = r.Clock.Now().Add(r.Window)
+	return start
+}
+
+// CloseWindows returns the samples of the window edges passed since
+// OpenWindows (the last good one at or before each) and the sample that
+// closes the phase (the last good one at or before now).
+func (r *APIRecorder) CloseWindows(ctx context.Context) (grid []APISnapshot, end APISnapshot) {
+	end = r.boundary(ctx)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.Clock.Now()
+	for r.open && !r.nextEdge.After(now) {
+		r.grid = append(r.grid, r.good)
+		r.nextEdge = r.nextEdge.Add(r.Window)
+	}
+	grid, r.grid, r.open = r.grid, nil, false
+	return grid, end
 }
 
 // Last is the latest snapshot without scraping.
@@ -242,13 +306,3 @@ func counterRate(prev, cur *float64, over time.Duration) *float64 {
 
 // SLOWindow is the width of SIG scalability's API latency windows.
 const SLOWindow = 5 * time.Minute
-
-// OpenWindows scrapes now and returns the snapshot that opens a phase.
-func (r *APIRecorder) OpenWindows(ctx context.Context) APISnapshot { return r.Snapshot(ctx) }
-
-// CloseWindows scrapes now and returns the samples of the window
-// boundaries passed since OpenWindows and the snapshot that closes the
-// phase.
-func (r *APIRecorder) CloseWindows(ctx context.Context) ([]APISnapshot, APISnapshot) {
-	return nil, r.Snapshot(ctx)
-}
