@@ -230,6 +230,12 @@ type SLOVerdict struct {
 	// does not pass: it is NoData, which a verdict must not read as a pass.
 	Pass   bool `json:"pass"`
 	NoData bool `json:"noData,omitempty"`
+	// Windows is how many windows were judged when the verdict is the
+	// worst of several; WindowsMissed how many were over the threshold,
+	// Window names the worst one.
+	Windows       int    `json:"windows,omitempty"`
+	WindowsMissed int    `json:"windowsMissed,omitempty"`
+	Window        string `json:"window,omitempty"`
 	// MeetsSeed says every pair's p99 was within the seeds' 100 ms.
 	MeetsSeed bool `json:"meetsSeed"`
 }
@@ -340,10 +346,14 @@ func orMinusOne(v *float64) float64 {
 
 // String is "class: worst p99 X (pair) vs threshold".
 func (v SLOVerdict) String() string {
-	if v.NoData || v.WorstP99 == nil {
+	if v.WorstP99 == nil {
 		return fmt.Sprintf("%s: no requests (no data)", v.Class)
 	}
-	return fmt.Sprintf("%s: p99 %.3fs (%s) against %gs", v.Class, *v.WorstP99, v.Worst, v.ThresholdSeconds)
+	s := fmt.Sprintf("%s: p99 %.3fs (%s) against %gs", v.Class, *v.WorstP99, v.Worst, v.ThresholdSeconds)
+	if v.Windows > 0 {
+		s += fmt.Sprintf(" in window %s, the worst of %d (%d over)", v.Window, v.Windows, v.WindowsMissed)
+	}
+	return s
 }
 
 // SecOpt formats optional seconds: milliseconds below one second.

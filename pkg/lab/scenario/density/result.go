@@ -119,11 +119,12 @@ type PhaseResult struct {
 	Reached  string    `json:"reached"`
 	Error    string    `json:"error,omitempty"`
 	// API is every SLO pair the API server served in the phase; nil when
-	// its metrics were not scraped at both ends.
+	// its metrics were not scraped at or before both ends.
 	API []lab.APILatencyRow `json:"api,omitempty"`
-	// APINoData says why the phase has no API latency figures.
-	APINoData string           `json:"apiNoData,omitempty"`
-	SLOs      []lab.SLOVerdict `json:"slos,omitempty"`
+	// Windows are the phase's API latency windows; SLOs hold each API
+	// class's worst window.
+	Windows []WindowResult   `json:"windows,omitempty"`
+	SLOs    []lab.SLOVerdict `json:"slos,omitempty"`
 	// PodStartup is over the pods that turned Running in the phase.
 	PodStartup        lab.PodStartupSummary `json:"podStartup"`
 	RequestsPerSecond *float64              `json:"requestsPerSecond,omitempty"`
@@ -170,7 +171,10 @@ func Build(in Input) *Result {
 	}
 	// Everything after the cluster reached its node count.
 	after := in.Run.StartedAt
-	var first, last lab.APISnapshot
+	var judged []WindowResult
+	label := func(w WindowResult) string {
+		return mmss(w.From.Sub(in.Run.StartedAt).Seconds()) + "–" + mmss(w.To.Sub(in.Run.StartedAt).Seconds())
+	}
 	for _, p := range in.Phases {
 		pr := PhaseResult{Name: p.Name, From: p.From, To: p.To, Seconds: p.To.Sub(p.From).Seconds(),
 			Complete: p.Err == nil, Reached: p.Reached, PodStartup: lab.SummarizeStartup(samples, p.From, p.To)}
@@ -182,31 +186,27 @@ func Build(in Input) *Result {
 		}
 		if p.Name == PhaseNodes {
 			after = p.To
-		} else if !p.Start.At.IsZero() && first.At.IsZero() {
-			first = p.Start
 		}
-		if !p.End.At.IsZero() {
-			last = p.End
-		}
-		switch {
-		case p.Start.Latencies != nil && p.End.Latencies != nil:
-			pr.API, pr.SLOs = lab.JudgeAPILatency(p.End.Latencies.Sub(p.Start.Latencies))
+		if p.Start.Latencies != nil && p.End.Latencies != nil {
+			pr.API = apiRows(p.End.Latencies.Sub(p.Start.Latencies))
 			pr.RequestsPerSecond = lab.RequestRate(p.Start, p.End)
-		case p.Start.At.IsZero() && p.Name == PhaseNodes:
-			// A started cluster's API server was not up when the nodes
-			// phase began: that phase has no window to judge.
-		case p.Start.Latencies == nil:
-			pr.APINoData = "the API server's metrics could not be scraped at the phase's start"
-		default:
-			pr.APINoData = "the API server's metrics could not be scraped at the phase's end"
+		}
+		// A started cluster's API server was not up when the nodes phase
+		// began: that phase has no window to judge.
+		if !(p.Name == PhaseNodes && p.Start.At.IsZero()) {
+			pr.Windows = windows(p, in.Window)
+			pr.SLOs = worstWindows(pr.Windows, label)
+			if p.Name != PhaseNodes {
+				judged = append(judged, pr.Windows...)
+			}
 		}
 		if pr.PodStartup.SLI.Count > 0 {
 			pr.SLOs = append(pr.SLOs, lab.JudgePodStartup(pr.PodStartup.SLI))
 		}
 		res.Phases = append(res.Phases, pr)
 	}
-	if first.Latencies != nil && last.Latencies != nil {
-		_, res.SLOs = lab.JudgeAPILatency(last.Latencies.Sub(first.Latencies))
+	if len(judged) > 0 {
+		res.SLOs = worstWindows(judged, label)
 	}
 	res.PodStartup = lab.SummarizeStartup(samples, after, in.StoppedAt)
 	if res.PodStartup.SLI.Count > 0 {
@@ -282,17 +282,21 @@ func densityVerdict(in Input, res *Result) (reasons, warnings []string) {
 		// The nodes phase is the cluster's start-up (or, attached, a
 		// check of it): judged where it has data, never required to.
 		required := p.Name != PhaseNodes
-		for _, s := range p.SLOs {
-			switch {
-			case s.NoData && required:
-				reasons = append(reasons, lab.NoData(fmt.Sprintf("%s phase: API latency of %s calls", p.Name, s.Class), "no such requests in the phase, though the bench's probe makes them every probe interval"))
-			case s.NoData:
-			case !s.Pass:
-				fail("%s phase: %s SLO missed: %s", p.Name, s.Class, s)
+		for _, w := range p.Windows {
+			where := fmt.Sprintf("%s phase, window %s", p.Name, windowLabel(res, w))
+			if w.NoData != "" && required {
+				reasons = append(reasons, lab.NoData(where+": API latency", w.NoData))
+			}
+			for _, s := range w.SLOs {
+				if s.NoData && required {
+					reasons = append(reasons, lab.NoData(fmt.Sprintf("%s: API latency of %s calls", where, s.Class), "no such requests in the window, though the bench's probe makes them every probe interval"))
+				}
 			}
 		}
-		if p.APINoData != "" && required {
-			reasons = append(reasons, lab.NoData(p.Name+" phase: API latency", p.APINoData))
+		for _, s := range p.SLOs {
+			if s.WindowsMissed > 0 || (s.Class == lab.SLOPodStartup && !s.Pass) {
+				fail("%s phase: %s SLO missed: %s", p.Name, s.Class, s)
+			}
 		}
 	}
 	if r := res.Readiness; r != nil && r.FalseNotReady > 0 {
@@ -315,4 +319,14 @@ func densityVerdict(in Input, res *Result) (reasons, warnings []string) {
 		warn("%d distinct scrape error(s), see scrapeErrors", len(res.ScrapeErrors))
 	}
 	return reasons, warnings
+}
+
+func windowLabel(r *Result, w WindowResult) string {
+	return mmss(w.From.Sub(r.StartedAt).Seconds()) + "–" + mmss(w.To.Sub(r.StartedAt).Seconds())
+}
+
+// apiRows are the phase's SLO pairs, for the report's tables.
+func apiRows(lat lab.APILatencies) []lab.APILatencyRow {
+	rows, _ := lab.JudgeAPILatency(lat)
+	return rows
 }

@@ -144,8 +144,11 @@ func TestDensityReportHasTheFigures(t *testing.T) {
 		"5012",                         // objects reached
 		"configmaps",                   // object count by type
 		"API call latency, pods phase (server side)",
-		"<polyline",   // charts drawn
-		"pods</text>", // phase marks on the charts
+		"API latency windows", // every window judged, listed
+		"worst of 1 windows",  // per class: the worst window and how many
+		"0:30–1:30",           // the pods phase's one window
+		"<polyline",           // charts drawn
+		"pods</text>",         // phase marks on the charts
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("report lacks %q", want)
@@ -174,11 +177,11 @@ func TestPhaseWithoutBoundaryScrapeIsNoData(t *testing.T) {
 		t.Fatal("a run whose hold phase was never measured passed")
 	}
 	all := strings.Join(res.Verdict.Reasons, "\n")
-	if !strings.Contains(all, "no data: hold phase: API latency") || !strings.Contains(all, "scraped at the phase's end") {
+	if !strings.Contains(all, "no data: hold phase, window 2:00–3:00: API latency") || !strings.Contains(all, "scraped at or before the window's end") {
 		t.Errorf("reasons %q, want the hold phase's missing end scrape", all)
 	}
-	if res.Phases[3].API != nil || res.Phases[3].APINoData == "" {
-		t.Errorf("hold phase = %+v, want no API rows and the reason in apiNoData", res.Phases[3])
+	if h := res.Phases[3]; h.API != nil || len(h.Windows) != 1 || h.Windows[0].NoData == "" {
+		t.Errorf("hold phase = %+v, want no API rows and the reason in its window", h)
 	}
 }
 
@@ -194,8 +197,85 @@ func TestEmptyWindowIsNoDataNotAPass(t *testing.T) {
 	}
 	all := strings.Join(res.Verdict.Reasons, "\n")
 	for _, class := range []string{lab.SLOMutating, lab.SLOReadResource, lab.SLOReadNamespace, lab.SLOReadCluster} {
-		if !strings.Contains(all, "no data: hold phase: API latency of "+class+" calls") {
+		if !strings.Contains(all, "no data: hold phase, window 2:00–3:00: API latency of "+class+" calls") {
 			t.Errorf("reasons %q lack no data for %s", all, class)
+		}
+	}
+}
+
+// A 13-minute hold is judged in 5-minute windows: one bad window fails the
+// run although the phase as a whole would pass, and the report names it.
+func TestAPILatencyIsJudgedInFiveMinuteWindows(t *testing.T) {
+	in := syntheticDensity(t, false, nil)
+	in.Window = 5 * time.Minute
+	hold := &in.Phases[3]
+	t0 := hold.From
+	get := lab.APIKey{Verb: "GET", Resource: "configmaps", Scope: "resource"}
+	patch := lab.APIKey{Verb: "PATCH", Resource: "configmaps", Scope: "resource"}
+	list := lab.APIKey{Verb: "LIST", Resource: "configmaps", Scope: "namespace"}
+	ns := lab.APIKey{Verb: "LIST", Resource: "namespaces", Scope: "cluster"}
+	// Cumulative histograms at 0, 5, 10 and 13 minutes: 1,000 fast calls
+	// of each class per window, except 20 slow PATCHes (3 s) between 5
+	// and 10 minutes: 2% of that window, 0.7% of the phase.
+	at := func(fast, slow int) lab.APISnapshot {
+		return lab.APISnapshot{Latencies: lab.APILatencies{
+			get: observed(many(fast, 0.01)...), list: observed(many(fast, 0.01)...), ns: observed(many(fast, 0.01)...),
+			patch: observed(append(many(fast, 0.01), many(slow, 3)...)...)}}
+	}
+	hold.Start, hold.End = at(0, 0), at(3000, 20)
+	hold.Start.At, hold.End.At = t0, t0.Add(13*time.Minute)
+	hold.To = t0.Add(13 * time.Minute)
+	g1, g2 := at(1000, 0), at(2000, 20)
+	g1.At, g2.At = t0.Add(5*time.Minute-3*time.Second), t0.Add(10*time.Minute-7*time.Second)
+	hold.Grid = []lab.APISnapshot{g1, g2}
+	in.StoppedAt = hold.To
+	res := Build(in)
+
+	h := res.Phases[3]
+	if len(h.Windows) != 3 {
+		t.Fatalf("%d windows, want 3 (0–5, 5–10, 10–13 minutes)", len(h.Windows))
+	}
+	// Over the whole phase the PATCH p99 is fast; in the second window not.
+	whole, _ := lab.JudgeAPILatency(hold.End.Latencies.Sub(hold.Start.Latencies))
+	for _, r := range whole {
+		if r.Class == lab.SLOMutating && r.OverSLO {
+			t.Fatalf("the test needs a phase that passes as one window: %+v", r)
+		}
+	}
+	if res.Verdict.Pass {
+		t.Fatal("one 5-minute window over the mutating SLO passed")
+	}
+	var mut lab.SLOVerdict
+	for _, v := range h.SLOs {
+		if v.Class == lab.SLOMutating {
+			mut = v
+		}
+	}
+	if mut.Windows != 3 || mut.WindowsMissed != 1 || mut.Window != "7:00–12:00" || mut.Pass {
+		t.Errorf("mutating verdict = %+v, want the worst of 3 windows, 1 missed, 7:00–12:00", mut)
+	}
+	all := strings.Join(res.Verdict.Reasons, "\n")
+	if !strings.Contains(all, "hold phase: mutating SLO missed") || !strings.Contains(all, "worst of 3 (1 over)") {
+		t.Errorf("reasons %q, want the hold phase's missed window", all)
+	}
+	// A phase shorter than a window is one window.
+	if n := len(res.Phases[1].Windows); n != 1 {
+		t.Errorf("the 60s pods phase has %d windows, want 1", n)
+	}
+}
+
+func TestWindowsSplitAPhaseAtFiveMinutes(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		long time.Duration
+		want int
+	}{{4 * time.Minute, 1}, {5 * time.Minute, 1}, {7 * time.Minute, 1}, {8 * time.Minute, 2}, {12 * time.Minute, 2}, {13 * time.Minute, 3}} {
+		p := PhaseInput{Name: PhaseHold, From: t0, To: t0.Add(c.long)}
+		for range int(c.long / (5 * time.Minute)) {
+			p.Grid = append(p.Grid, lab.APISnapshot{})
+		}
+		if got := len(windows(p, 5*time.Minute)); got != c.want {
+			t.Errorf("a %s phase: %d windows, want %d", c.long, got, c.want)
 		}
 	}
 }
