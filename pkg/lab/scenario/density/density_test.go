@@ -3,6 +3,8 @@ package density
 import (
 	"context"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -176,5 +178,19 @@ func TestReadyNodeRoomCountsSchedulableReadyNodes(t *testing.T) {
 	d.o.Rig.Nodes, d.o.Pods = 2, 161
 	if _, err := d.checkNodes(context.Background()); err == nil || !strings.Contains(err.Error(), "--pods") {
 		t.Errorf("161 pods on room for 160: err = %v, want one naming --pods", err)
+	}
+}
+
+// `bench density --kubeconfig K --nodes 0` measures any number of Ready
+// nodes, as its help says; only a started cluster needs a node.
+func TestAttachedRunTakesAnyNumberOfNodes(t *testing.T) {
+	o := validOptions(t)
+	o.Rig.Kubeconfig = filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(o.Rig.Kubeconfig, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o.Rig.Nodes, o.Pods = 0, 5000
+	if err := o.Validate(); err != nil {
+		t.Errorf("--kubeconfig with --nodes 0 and 5000 pods refused: %v", err)
 	}
 }
