@@ -29,7 +29,7 @@ func (d *run) podsPhase(ctx context.Context) bool {
 	o := d.o
 	intro := fmt.Sprintf("%d Deployments of up to %d pods in %d namespaces, %s", o.Deployments, o.deploymentSize, o.Namespaces, podRateText(o.PodRate))
 	return d.phase(ctx, PhasePods, intro, func(ctx context.Context) (string, error) {
-		ctx, cancel := context.WithTimeout(ctx, o.PhaseTimeout)
+		ctx, cancel := d.phaseDeadline(ctx)
 		defer cancel()
 		var created atomic.Int64
 		createErr := make(chan error, 1)
@@ -58,7 +58,10 @@ func (d *run) podsPhase(ctx context.Context) bool {
 					return reached, err
 				}
 			case <-ctx.Done():
-				return reached, fmt.Errorf("%s after %s (--phase-timeout %s)", reached, el.Round(time.Second), o.PhaseTimeout)
+				if err := context.Cause(ctx); errors.Is(err, errPhaseTimeout) {
+					return reached, fmt.Errorf("%s after %s (--phase-timeout %s)", reached, el.Round(time.Second), o.PhaseTimeout)
+				}
+				return reached, ctx.Err()
 			case <-tick.C():
 			}
 		}
@@ -126,7 +129,7 @@ func (d *run) objectsPhase(ctx context.Context) bool {
 	o := d.o
 	intro := fmt.Sprintf("ConfigMaps, Secrets and headless Services until %d objects, %g writes/s, %d workers", o.Objects, o.QPS, o.Workers)
 	return d.phase(ctx, PhaseObjects, intro, func(ctx context.Context) (string, error) {
-		ctx, cancel := context.WithTimeout(ctx, o.PhaseTimeout)
+		ctx, cancel := d.phaseDeadline(ctx)
 		defer cancel()
 		count, err := d.count(ctx, PhasePods)
 		if err != nil {
@@ -328,4 +331,22 @@ func parameters(o Options, id string) map[string]string {
 		"runID":              id,
 		"command":            strings.Join(os.Args, " "),
 	}
+}
+
+// errPhaseTimeout ends a phase that took longer than --phase-timeout.
+var errPhaseTimeout = errors.New("the phase took longer than --phase-timeout")
+
+// phaseDeadline is ctx ending after --phase-timeout on the run's clock,
+// with errPhaseTimeout as its cause.
+func (d *run) phaseDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	timeout := d.clk.After(d.o.PhaseTimeout)
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-timeout:
+			cancel(fmt.Errorf("%w (%s)", errPhaseTimeout, d.o.PhaseTimeout))
+		}
+	}()
+	return ctx, func() { cancel(nil) }
 }
