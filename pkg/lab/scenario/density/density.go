@@ -295,6 +295,11 @@ func (d *run) phase(ctx context.Context, name, intro string, run func(ctx contex
 	d.calls.SetPhase(name)
 	d.con.Printf("== %s phase: %s", name, intro)
 	p := PhaseInput{Name: name, From: d.clk.Now(), Start: d.api.OpenWindows(ctx)}
+	if d.probeNS != "" {
+		// However short the phase, its window has a request of every
+		// class to judge.
+		d.probeOnce(ctx, 0)
+	}
 	p.Reached, p.Err = run(ctx)
 	d.con.EndProgress()
 	if p.Err != nil && ctx.Err() != nil {
@@ -353,32 +358,35 @@ func (d *run) holdPhase(ctx context.Context) bool {
 func (d *run) probe(ctx context.Context) {
 	t := d.clk.NewTicker(d.o.ProbeInterval)
 	defer t.Stop()
-	cms := d.cs.CoreV1().ConfigMaps(d.probeNS)
-	n := 0
-	for {
+	for n := 1; ; n++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C():
 		}
-		n++
-		_ = d.calls.Time("probe GET configmaps", func() error {
-			_, err := cms.Get(ctx, "probe", metav1.GetOptions{})
-			return err
-		})
-		_ = d.calls.Time("probe PATCH configmaps", func() error {
-			_, err := cms.Patch(ctx, "probe", types.MergePatchType, fmt.Appendf(nil, `{"data":{"n":"%d"}}`, n), metav1.PatchOptions{})
-			return err
-		})
-		_ = d.calls.Time("probe LIST configmaps (namespace)", func() error {
-			_, err := cms.List(ctx, metav1.ListOptions{})
-			return err
-		})
-		_ = d.calls.Time("probe LIST namespaces (cluster)", func() error {
-			_, err := d.cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: RunLabel + "=" + d.id})
-			return err
-		})
+		d.probeOnce(ctx, n)
 	}
+}
+
+// probeOnce times one call of every SLO class.
+func (d *run) probeOnce(ctx context.Context, n int) {
+	cms := d.cs.CoreV1().ConfigMaps(d.probeNS)
+	_ = d.calls.Time("probe GET configmaps", func() error {
+		_, err := cms.Get(ctx, "probe", metav1.GetOptions{})
+		return err
+	})
+	_ = d.calls.Time("probe PATCH configmaps", func() error {
+		_, err := cms.Patch(ctx, "probe", types.MergePatchType, fmt.Appendf(nil, `{"data":{"n":"%d"}}`, n), metav1.PatchOptions{})
+		return err
+	})
+	_ = d.calls.Time("probe LIST configmaps (namespace)", func() error {
+		_, err := cms.List(ctx, metav1.ListOptions{})
+		return err
+	})
+	_ = d.calls.Time("probe LIST namespaces (cluster)", func() error {
+		_, err := d.cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: RunLabel + "=" + d.id})
+		return err
+	})
 }
 
 // count takes an object count through the API and keeps it.
