@@ -7,11 +7,8 @@ import (
 	"github.com/myriad-dev/myriad/pkg/lab"
 )
 
-// The density scenario grows a cluster to a size in phases — nodes Ready,
-// pods Running (through Deployments), objects stored — then holds it, and
-// judges API call latency and pod startup latency against SIG
-// scalability's SLOs in every phase. This file turns what the scenario
-// recorded into result.json's figures and the verdict.
+// Build turns what a run recorded into result.json's figures and the
+// verdict; it reads no clock and no cluster.
 
 // Density phases, in the order they run.
 const (
@@ -86,7 +83,8 @@ type Result struct {
 	// phase did); RunInfo.StoppedEarly says why.
 	StoppedIn string        `json:"stoppedIn,omitempty"`
 	Phases    []PhaseResult `json:"phases"`
-	// SLOs are judged over everything after the nodes phase.
+	// SLOs are each API class's worst window after the nodes phase, and
+	// pod startup over the same time.
 	SLOs       []lab.SLOVerdict      `json:"slos"`
 	PodStartup lab.PodStartupSummary `json:"podStartup"`
 	// Objects are the counts taken through the API, ObjectCountMethod how.
@@ -146,9 +144,10 @@ type Series struct {
 	Ready   []lab.ReadyPoint   `json:"ready,omitempty"`
 }
 
-// Build summarizes a density run and judges it: it passes
-// only if every phase reached its target, every SLO held in every phase,
-// no node fell NotReady and no component restarted.
+// Build summarizes a density run and judges it: it passes only if every
+// phase reached its target, every API SLO held in every window with data
+// in every window after the nodes phase, pod startup held where pods
+// started, no node fell NotReady and no component restarted.
 func Build(in Input) *Result {
 	res := &Result{
 		RunInfo: in.Run,
