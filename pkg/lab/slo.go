@@ -226,16 +226,24 @@ type SLOVerdict struct {
 	// WorstP99 is the highest p99 of any pair, in Worst.
 	WorstP99 *float64 `json:"worstP99Seconds,omitempty"`
 	Worst    string   `json:"worst,omitempty"`
-	// Pass says every pair met the threshold; a class with no requests
-	// passes vacuously (Pairs says so).
-	Pass bool `json:"pass"`
+	// Pass says every pair met the threshold. A class with no requests
+	// does not pass: it is NoData, which a verdict must not read as a pass.
+	Pass   bool `json:"pass"`
+	NoData bool `json:"noData,omitempty"`
+	// Windows is how many windows were judged when the verdict is the
+	// worst of several; WindowsMissed how many were over the threshold,
+	// Window names the worst one.
+	Windows       int    `json:"windows,omitempty"`
+	WindowsMissed int    `json:"windowsMissed,omitempty"`
+	Window        string `json:"window,omitempty"`
 	// MeetsSeed says every pair's p99 was within the seeds' 100 ms.
 	MeetsSeed bool `json:"meetsSeed"`
 }
 
 // JudgeAPILatency turns histograms observed over a window into one row per
 // SLO pair (sorted by class, then worst p99 first) and one verdict per
-// class of APISLOs.
+// class of APISLOs. A class without requests in the window is NoData, not
+// a pass: an empty window proves nothing.
 func JudgeAPILatency(lat APILatencies) ([]APILatencyRow, []SLOVerdict) {
 	type pair struct{ class, verb, resource, scope string }
 	merged := map[pair]Histogram{}
@@ -306,6 +314,9 @@ func JudgeAPILatency(lat APILatencies) ([]APILatencyRow, []SLOVerdict) {
 			v.Pass = v.Pass && !r.OverSLO
 			v.MeetsSeed = v.MeetsSeed && !r.OverSeed
 		}
+		if v.Pairs == 0 {
+			v.Pass, v.MeetsSeed, v.NoData = false, false, true
+		}
 		verdicts = append(verdicts, v)
 	}
 	return rows, verdicts
@@ -336,7 +347,23 @@ func orMinusOne(v *float64) float64 {
 // String is "class: worst p99 X (pair) vs threshold".
 func (v SLOVerdict) String() string {
 	if v.WorstP99 == nil {
-		return fmt.Sprintf("%s: no requests", v.Class)
+		return fmt.Sprintf("%s: no requests (no data)", v.Class)
 	}
-	return fmt.Sprintf("%s: p99 %.3fs (%s) against %gs", v.Class, *v.WorstP99, v.Worst, v.ThresholdSeconds)
+	s := fmt.Sprintf("%s: p99 %.3fs (%s) against %gs", v.Class, *v.WorstP99, v.Worst, v.ThresholdSeconds)
+	if v.Windows > 0 {
+		s += fmt.Sprintf(" in window %s, the worst of %d (%d over)", v.Window, v.Windows, v.WindowsMissed)
+	}
+	return s
+}
+
+// SecOpt formats optional seconds: milliseconds below one second.
+func SecOpt(v *float64) string {
+	switch {
+	case v == nil:
+		return "—"
+	case *v < 1:
+		return fmt.Sprintf("%.0f ms", *v*1000)
+	default:
+		return fmt.Sprintf("%.2f s", *v)
+	}
 }

@@ -145,11 +145,11 @@ func TestJudgeAPILatency(t *testing.T) {
 	}
 }
 
-func TestJudgeAPILatencyNoRequestsPassesVacuously(t *testing.T) {
+func TestJudgeAPILatencyWithoutRequestsIsNoDataNotAPass(t *testing.T) {
 	_, verdicts := JudgeAPILatency(APILatencies{})
 	for _, v := range verdicts {
-		if !v.Pass || v.Pairs != 0 || v.WorstP99 != nil {
-			t.Errorf("%+v: want a vacuous pass with no pairs", v)
+		if v.Pass || v.MeetsSeed || !v.NoData || v.Pairs != 0 || !strings.Contains(v.String(), "no data") {
+			t.Errorf("%+v: an empty window must be no data, never a pass", v)
 		}
 	}
 }

@@ -73,8 +73,35 @@ func TestBenchScenarios(t *testing.T) {
 		{"density", []string{"density", "--nodes", "20", "--pods", "200", "--objects", "2000", "--duration", "20s"}, func(t *testing.T, r map[string]any) {
 			need(t, r, "reached")
 			need(t, r, "podStartup")
-			if ps := list(t, r, "phases"); len(ps) < 3 {
+			ps := list(t, r, "phases")
+			if len(ps) < 4 {
 				t.Errorf("%d phases, want nodes, pods, objects and hold", len(ps))
+			}
+			// Every phase after nodes is judged in API latency windows,
+			// each with data; the run's SLOs name their worst window.
+			for _, p := range ps {
+				ph := p.(map[string]any)
+				if ph["name"] == "nodes" {
+					continue
+				}
+				ws, _ := ph["windows"].([]any)
+				if len(ws) == 0 {
+					t.Errorf("%v phase: no API latency windows", ph["name"])
+				}
+				for _, w := range ws {
+					if why, _ := w.(map[string]any)["noData"].(string); why != "" {
+						t.Errorf("%v phase: window without data: %s", ph["name"], why)
+					}
+				}
+			}
+			for _, v := range list(t, r, "slos") {
+				slo := v.(map[string]any)
+				if slo["class"] == "pod startup" {
+					continue
+				}
+				if n, _ := slo["windows"].(float64); n < 3 || slo["noData"] == true {
+					t.Errorf("SLO %v judged over %v windows (noData %v), want every window of pods, objects and hold with data", slo["class"], slo["windows"], slo["noData"])
+				}
 			}
 		}},
 		{"cloneset", []string{"cloneset", "--nodes", "20", "--pods", "200"}, func(t *testing.T, r map[string]any) {

@@ -42,9 +42,12 @@ type APIPoint struct {
 }
 
 // APIRecorder scrapes the API server(s) and etcd every Interval, keeps one
-// APIPoint per interval for the charts, and takes snapshots on demand at
-// phase boundaries. Scrapes are serialized, so a boundary never races the
-// periodic one.
+// APIPoint per interval for the charts, and keeps the last good sample of
+// the latency histograms: a boundary (a phase's start or end, a window's
+// edge) uses the last good scrape at or before it, so a scrape that times
+// out while the API server is saturated costs one interval, not the phase.
+// Scrapes are serialized, so a boundary never races the periodic one; each
+// gives up after one Interval.
 type APIRecorder struct {
 	APIServers []*Scraper
 	// Etcd may be nil (a cluster whose etcd is out of reach); the DB size
@@ -52,10 +55,20 @@ type APIRecorder struct {
 	Etcd     *Scraper
 	Interval time.Duration
 	Clock    clock.WithTicker
+	// Window is the width of the latency windows OpenWindows starts.
+	Window time.Duration
 
 	scrapeMu sync.Mutex
 	mu       sync.Mutex
 	last     APISnapshot
+	// good is the last snapshot whose latencies were read.
+	good APISnapshot
+	// While windows are open (OpenWindows to CloseWindows), grid holds the
+	// last good sample at or before each Window edge passed; nextEdge is
+	// the next edge.
+	open     bool
+	nextEdge time.Time
+	grid     []APISnapshot
 	points   []APIPoint
 	errs     []string
 	seenErrs map[string]bool
@@ -76,36 +89,80 @@ func (r *APIRecorder) Run(ctx context.Context) {
 }
 
 // Snapshot scrapes now, appends an interval point and returns the
-// snapshot, with anything a failed scrape lacked carried over from the last
-// good one (and the failure kept for the report).
+// snapshot. What a scrape could not read stays nil (and the failure is
+// kept for the report): figures are never carried over from an earlier
+// scrape, which would pass a window off as measured when it was not.
 func (r *APIRecorder) Snapshot(ctx context.Context) APISnapshot {
 	r.scrapeMu.Lock()
 	defer r.scrapeMu.Unlock()
-	cur, err := r.scrape(ctx)
+	sctx, cancel := context.WithTimeout(ctx, max(r.Interval, time.Second))
+	defer cancel()
+	cur, err := r.scrape(sctx)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if ctx.Err() != nil {
 		// Stopped mid-scrape: nothing went wrong, nothing was measured.
-		return r.last
+		return APISnapshot{At: cur.At}
 	}
 	if err != nil {
 		r.noteError(err)
 	}
-	prev := r.last
-	if !prev.At.IsZero() {
-		r.points = append(r.points, apiInterval(prev, cur))
-	}
-	if cur.Latencies == nil {
-		cur.Latencies, cur.Requests = prev.Latencies, prev.Requests
-	}
-	if cur.Objects == nil {
-		cur.Objects = prev.Objects
-	}
-	if cur.EtcdDBBytes == nil {
-		cur.EtcdDBBytes = prev.EtcdDBBytes
+	if !r.last.At.IsZero() {
+		r.points = append(r.points, apiInterval(r.last, cur))
 	}
 	r.last = cur
+	if cur.Latencies != nil {
+		// Every edge before this sample has its last good sample now.
+		for r.open && cur.At.After(r.nextEdge) {
+			r.grid = append(r.grid, r.good)
+			r.nextEdge = r.nextEdge.Add(r.Window)
+		}
+		r.good = cur
+	}
 	return cur
+}
+
+// boundary scrapes now and returns the last good sample at or before now:
+// this scrape's, or, when it could not read the latencies, the one before.
+// Without any good sample it is the failed scrape (Latencies nil).
+func (r *APIRecorder) boundary(ctx context.Context) APISnapshot {
+	cur := r.Snapshot(ctx)
+	if cur.Latencies != nil {
+		return cur
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.good.Latencies == nil {
+		return cur
+	}
+	return r.good
+}
+
+// OpenWindows returns the sample that opens a phase (the last good one at
+// or before now) and starts a grid of Window-wide windows there.
+func (r *APIRecorder) OpenWindows(ctx context.Context) APISnapshot {
+	start := r.boundary(ctx)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.open, r.grid = r.Window > 0, nil
+	r.nextEdge = r.Clock.Now().Add(r.Window)
+	return start
+}
+
+// CloseWindows returns the samples of the window edges passed since
+// OpenWindows (the last good one at or before each) and the sample that
+// closes the phase (the last good one at or before now).
+func (r *APIRecorder) CloseWindows(ctx context.Context) (grid []APISnapshot, end APISnapshot) {
+	end = r.boundary(ctx)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.Clock.Now()
+	for r.open && !r.nextEdge.After(now) {
+		r.grid = append(r.grid, r.good)
+		r.nextEdge = r.nextEdge.Add(r.Window)
+	}
+	grid, r.grid, r.open = r.grid, nil, false
+	return grid, end
 }
 
 // Last is the latest snapshot without scraping.
@@ -209,7 +266,7 @@ func apiInterval(prev, cur APISnapshot) APIPoint {
 			}
 		}
 	}
-	p.RequestsPerSecond = requestRate(prev, cur)
+	p.RequestsPerSecond = RequestRate(prev, cur)
 	return p
 }
 
@@ -231,3 +288,21 @@ func storedObjects(f Families) *float64 {
 	}
 	return &sum
 }
+
+// RequestRate is the API servers' requests per second between two
+// snapshots; nil when either lacks the count.
+func RequestRate(from, to APISnapshot) *float64 {
+	return counterRate(from.Requests, to.Requests, to.At.Sub(from.At))
+}
+
+// counterRate is a counter's increase per second; nil when either reading
+// is missing or the counter went back (its process restarted).
+func counterRate(prev, cur *float64, over time.Duration) *float64 {
+	if prev == nil || cur == nil || *cur < *prev || over <= 0 {
+		return nil
+	}
+	return Finite((*cur - *prev) / over.Seconds())
+}
+
+// SLOWindow is the width of SIG scalability's API latency windows.
+const SLOWindow = 5 * time.Minute

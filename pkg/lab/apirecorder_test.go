@@ -72,8 +72,8 @@ func TestAPIRecorderIntervalsAndFailures(t *testing.T) {
 	down.Store(true)
 	clk.Step(10 * time.Second)
 	third := r.Snapshot(ctx)
-	if third.Latencies == nil || third.Latencies[APIKey{Verb: "POST", Resource: "pods", Scope: "resource"}].Count != 200 {
-		t.Errorf("a failed scrape should carry the last latencies over, got %+v", third.Latencies)
+	if third.Latencies != nil || third.Requests != nil || third.Objects != nil {
+		t.Errorf("a failed scrape must not carry the last figures over (a phase ending there would look measured), got %+v", third)
 	}
 	if errs := r.Errors(); len(errs) != 1 || !strings.Contains(errs[0], "503") {
 		t.Errorf("errors = %v, want the 503 once", errs)
@@ -83,5 +83,49 @@ func TestAPIRecorderIntervalsAndFailures(t *testing.T) {
 	r.Snapshot(cancelled)
 	if len(r.Errors()) != 1 {
 		t.Errorf("a scrape cut short by the run's end is no error: %v", r.Errors())
+	}
+}
+
+// A boundary scrape that fails while the API server is saturated costs
+// one interval: the boundary takes the last good scrape at or before it,
+// and every window edge keeps the last good scrape at or before it.
+func TestAPIRecorderBoundariesUseTheLastGoodScrape(t *testing.T) {
+	var n atomic.Int64
+	var down atomic.Bool
+	srv := apiServerMetrics(&n, &down)
+	defer srv.Close()
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	clk := clocktesting.NewFakeClock(t0)
+	sc, err := NewScraper("kube-apiserver", srv.URL, "", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &APIRecorder{APIServers: []*Scraper{sc}, Interval: 10 * time.Second, Clock: clk, Window: time.Minute}
+	ctx := context.Background()
+	posts := func(s APISnapshot) float64 {
+		return s.Latencies[APIKey{Verb: "POST", Resource: "pods", Scope: "resource"}].Count
+	}
+
+	start := r.OpenWindows(ctx)
+	if posts(start) != 0 || !start.At.Equal(t0) {
+		t.Fatalf("start = %+v, want the scrape at t0", start)
+	}
+	// Periodic scrapes every 10s; the API server stops answering after 50s.
+	for s := 10; s <= 90; s += 10 {
+		clk.SetTime(t0.Add(time.Duration(s) * time.Second))
+		n.Store(int64(s))
+		down.Store(s > 50)
+		r.Snapshot(ctx)
+	}
+	// The phase ends at 95s, its own scrape failing too.
+	clk.SetTime(t0.Add(95 * time.Second))
+	n.Store(95)
+	grid, end := r.CloseWindows(ctx)
+	if end.Latencies == nil || posts(end) != 50 || !end.At.Equal(t0.Add(50*time.Second)) {
+		t.Fatalf("end = %v at %s, want the last good scrape (50 POSTs at 50s)", end.Latencies, end.At.Sub(t0))
+	}
+	// The edge at 60s keeps the 50s scrape, not nothing.
+	if len(grid) != 1 || posts(grid[0]) != 50 || !grid[0].At.Equal(t0.Add(50*time.Second)) {
+		t.Errorf("grid = %+v, want one edge (60s) with the 50s scrape", grid)
 	}
 }
