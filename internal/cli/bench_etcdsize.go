@@ -8,10 +8,6 @@ import (
 	"github.com/myriad-dev/myriad/pkg/lab/scenario/etcdsize"
 )
 
-// bandBytes stays until the old test of it in bench_lab_test.go goes;
-// etcdsize tests it now.
-var bandBytes = etcdsize.BandBytes
-
 func newBenchEtcdSizeCommand() *cobra.Command {
 	o := etcdsize.Defaults()
 	var out string

@@ -8,10 +8,6 @@ import (
 	"github.com/myriad-dev/myriad/pkg/lab/scenario/longread"
 )
 
-// phaseNames stays until the old test of it in bench_lab_test.go goes;
-// longread tests it now.
-var phaseNames = longread.PhaseNames
-
 func newBenchLongReadCommand() *cobra.Command {
 	o := longread.Defaults()
 	var out string
