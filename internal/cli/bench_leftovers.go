@@ -45,7 +45,6 @@ type soakOptions struct {
 	out, dataDir                      string
 }
 
-
 // addClusterFlags are the flags of every bench scenario that starts its own
 // cluster and measures it.
 func addClusterFlags(cmd *cobra.Command, o *soakOptions) {
@@ -79,7 +78,6 @@ func (o soakOptions) validate() error {
 	return nil
 }
 
-
 // freshDataDir returns dir made absolute; with mustNotExist (a directory
 // the bench chose under --out) an existing one is refused.
 func freshDataDir(dir string, mustNotExist bool) (string, error) {
@@ -90,7 +88,6 @@ func freshDataDir(dir string, mustNotExist bool) (string, error) {
 	}
 	return filepath.Abs(dir)
 }
-
 
 // recordedCluster is a cluster started with controlplane.Up while its
 // processes and node readiness are recorded from the first second, so a
@@ -189,9 +186,6 @@ func (rc *recordedCluster) finish() {
 		rc.in.Procs, rc.in.Ready = rc.procs.Series(), rc.ready
 	}
 }
-
-
-
 
 // soakClusterOptions are `myriad up`'s options for the soak, with free
 // ports where the user left them at 0 and the simulator serving metrics.
@@ -316,4 +310,3 @@ func soakParameters(o soakOptions, dataDir string) map[string]string {
 		"command":                strings.Join(os.Args, " "),
 	}
 }
-

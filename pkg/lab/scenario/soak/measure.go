@@ -58,8 +58,10 @@ type Meter struct {
 	Targets          lab.Targets
 	Ready            *lab.Readiness
 	Progress         func(Progress)
-	// scrape replaces the scrape of Targets in tests.
+	// scrape replaces the scrape of Targets in tests; ticked is called
+	// after each tick was handled, so a test can step its clock in turn.
 	scrape func(context.Context) (reading, []error)
+	ticked func()
 }
 
 // Measurement is what Meter.Measure observed.
@@ -99,6 +101,8 @@ type reading struct {
 	apiRequests             *float64 // apiserver_request_total, all API servers
 	simAt, apiAt, etcdAt    time.Time
 	haveSim, haveAPI, haveE bool
+	// trySim, tryAPI and tryE say the source was scraped at all.
+	trySim, tryAPI, tryE bool
 }
 
 // hbCount is one kind of heartbeat write's counters.
@@ -167,6 +171,9 @@ func (s *Meter) Measure(ctx context.Context) Measurement {
 			m.To = now
 			return m
 		}
+		if s.ticked != nil {
+			s.ticked()
+		}
 	}
 }
 
@@ -178,7 +185,7 @@ func errText(errs []string) string {
 }
 
 func (s *Meter) scrapeAll(ctx context.Context) (reading, []error) {
-	r := reading{at: s.Clock.Now()}
+	r := reading{at: s.Clock.Now(), trySim: s.Targets.NodeSim != nil, tryAPI: len(s.Targets.APIServers) > 0, tryE: s.Targets.Etcd != nil}
 	var errs []error
 	if sc := s.Targets.NodeSim; sc != nil {
 		if f, err := sc.Scrape(ctx); err != nil {

@@ -37,8 +37,9 @@ type Scenario struct {
 	// Start starts the cluster; nil is rig.Start. Tests return
 	// rig.New(fakeClock, fakeClientset).
 	Start StartFunc
-	// scrape replaces the metrics scrape in tests.
+	// scrape and ticked are the Meter's test hooks.
 	scrape func(context.Context) (reading, []error)
+	ticked func()
 }
 
 var _ lab.Scenario = (*Scenario)(nil)
@@ -49,7 +50,7 @@ func (s *Scenario) Name() string { return Name }
 func (s *Scenario) Run(ctx context.Context, env lab.Env) lab.Result {
 	o := s.Options
 	info := lab.NewRunInfo(Name, lab.ThisMachine(controlplane.KubernetesVersion), Parameters(o), env.Clock.Now())
-	c := Cluster{Options: o, Start: s.Start, scrape: s.scrape, Progress: func(p Progress) string { return ProgressLine(p, o.Rig.Nodes) }}
+	c := Cluster{Options: o, Start: s.Start, scrape: s.scrape, ticked: s.ticked, Progress: func(p Progress) string { return ProgressLine(p, o.Rig.Nodes) }}
 	in := c.Measure(ctx, env, info)
 	return Build(in)
 }
@@ -67,6 +68,7 @@ type Cluster struct {
 	// stops (e.g. to read back stored objects).
 	Measured func(ctx context.Context, r *rig.Rig)
 	scrape   func(context.Context) (reading, []error)
+	ticked   func()
 }
 
 // Measure starts the cluster, measures it, stops it and returns what the
@@ -102,6 +104,7 @@ func (c *Cluster) Measure(ctx context.Context, env lab.Env, info lab.RunInfo) In
 		Targets:          targets,
 		Ready:            r.Ready,
 		scrape:           c.scrape,
+		ticked:           c.ticked,
 	}
 	if c.Progress != nil {
 		m.Progress = func(p Progress) { env.Console.Progress(c.Progress(p)) }

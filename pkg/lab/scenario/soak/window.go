@@ -113,7 +113,10 @@ func (s HistSum) Quantile(q float64) *float64 {
 // source (the zero reading before the first), errs the first error of
 // this round.
 func (w *Window) add(prev, cur reading, firstErr string) {
-	count := func(s *Source, good bool) {
+	count := func(s *Source, tried, good bool) {
+		if !tried {
+			return
+		}
 		s.Scrapes++
 		if good {
 			s.Good++
@@ -121,9 +124,9 @@ func (w *Window) add(prev, cur reading, firstErr string) {
 			s.FirstError = firstErr
 		}
 	}
-	count(&w.Sim, cur.haveSim)
-	count(&w.API, cur.haveAPI)
-	count(&w.Etcd, cur.haveE)
+	count(&w.Sim, cur.trySim, cur.haveSim)
+	count(&w.API, cur.tryAPI, cur.haveAPI)
+	count(&w.Etcd, cur.tryE, cur.haveE)
 	if w.HeartbeatWrites == nil {
 		w.HeartbeatWrites, w.HeartbeatBytes = map[string]*CounterSum{}, map[string]*CounterSum{}
 		for _, k := range HeartbeatKinds {
