@@ -82,8 +82,11 @@ func (r *Result) Page() *lab.Page {
 		}
 	}
 	p.Meaning = []string{
-		"status / lease above 1 is what NodeLease saves: etcd's WAL bytes are what every heartbeat write costs the cluster's storage; " +
-			"request bytes per heartbeat are what each write carries; kube-apiserver CPU is what serving them costs.",
+		"status / lease above 1 is what NodeLease saves. etcd's WAL bytes are what heartbeats cost the cluster's storage: a NodeStatus patch, " +
+			"however small, makes the API server rewrite the whole Node object (images included), where a renewal rewrites a Lease of a few hundred bytes. " +
+			"kube-apiserver CPU is what applying and storing them costs.",
+		"Request bytes per heartbeat are what each write carries on the wire: a status-mode patch holds the conditions' type and heartbeat time, " +
+			"about a Lease's size, so that ratio is near 1; it says nothing about what the write costs behind the API server.",
 	}
 	p.Charts = r.charts()
 	return p
