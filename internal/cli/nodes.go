@@ -86,7 +86,7 @@ of chosen nodes, so node lifecycle and eviction can be exercised.`,
 	f.IntVar(&cfg.Zones, "zones", 3, "nodes are spread over this many topology zones")
 	f.StringVar(&cfg.PodCIDR, "pod-cidr", "10.128.0.0/9", "range from which each node gets a /24 for pod IPs")
 	f.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", 10*time.Second, "Lease renewal period (kubelet: 10s)")
-	f.StringVar(&cfg.HeartbeatMode, "heartbeat-mode", nodesim.HeartbeatLease, "lease: renew a Lease every --heartbeat-interval, full NodeStatus every --status-report-interval (kubelets since NodeLease); status: no Lease, full NodeStatus every --heartbeat-interval (kubelets before NodeLease)")
+	f.StringVar(&cfg.HeartbeatMode, "heartbeat-mode", nodesim.HeartbeatLease, "lease: renew a Lease every --heartbeat-interval, full NodeStatus every --status-report-interval (kubelets since NodeLease); status: no Lease, every --heartbeat-interval a NodeStatus patch computed from the previous status (kubelets before NodeLease)")
 	f.IntVar(&cfg.Images, "images", 20, fmt.Sprintf("container images each node reports in status.images (0-%d, as the kubelet's --node-status-max-images)", nodesim.MaxImages))
 	f.DurationVar(&cfg.StatusReportInterval, "status-report-interval", 5*time.Minute, "full NodeStatus period when nothing changes (kubelet: 5m)")
 	f.DurationVar(&cfg.JobDuration, "job-duration", 2*time.Second, "how long containers of run-to-completion pods run (pod annotation "+nodesim.RunDurationAnnotation+" overrides)")

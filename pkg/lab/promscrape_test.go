@@ -108,7 +108,7 @@ func TestParseAndSelect(t *testing.T) {
 	if !ok || api.Count != 12 || api.Buckets[0].Cumulative != 10 {
 		t.Fatalf("PUT leases histogram = %+v, %v", api, ok)
 	}
-	if v, ok := f.Value(metricEtcdWALBytes, nil); !ok || v != 1<<20 {
+	if v, ok := f.Value("etcd_disk_wal_write_bytes_total", nil); !ok || v != 1<<20 {
 		t.Errorf("WAL bytes = %g, %v; want 1MiB (a gauge despite _total)", v, ok)
 	}
 	if _, ok := f.Value("no_such_metric", nil); ok {

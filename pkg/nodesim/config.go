@@ -73,8 +73,10 @@ type Config struct {
 	StatusReportInterval time.Duration // full NodeStatus at most this often unless something changed, default 5m
 	// HeartbeatMode is how a node says it is alive: HeartbeatLease (default,
 	// what kubelets do since NodeLease) or HeartbeatStatus (the kubelet
-	// before NodeLease: no Lease, the full NodeStatus every HeartbeatInterval;
-	// StatusReportInterval is then unused).
+	// before NodeLease: no Lease, and every HeartbeatInterval a NodeStatus
+	// patch computed from the node's previous status, which carries the
+	// conditions and the rest only when it changed; StatusReportInterval
+	// is then unused).
 	HeartbeatMode string
 
 	// Images is how many container images each node reports in

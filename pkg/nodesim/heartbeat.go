@@ -27,6 +27,7 @@ func (s *sim) heartbeat(ctx context.Context, i int, due time.Time) (time.Time, b
 	logger := klog.FromContext(ctx)
 	now := s.clock.Now()
 	interval := s.cfg.HeartbeatInterval
+	justRegistered := !n.registered
 	if !n.registered {
 		if err := s.register(ctx, n, nil); err != nil {
 			s.fail(err)
@@ -41,10 +42,13 @@ func (s *sim) heartbeat(ctx context.Context, i int, due time.Time) (time.Time, b
 	}
 	// Lease mode: renew the Lease, full NodeStatus only when due or after a
 	// recovery. Status mode is the kubelet before NodeLease: every heartbeat
-	// is the full NodeStatus and there is no Lease.
+	// is a NodeStatus patch against the node's previous status (the full
+	// status after a recovery) and there is no Lease.
 	statusDue, full := recovered || !now.Before(n.nextStatus), recovered
 	if s.cfg.HeartbeatMode == HeartbeatStatus {
-		statusDue, full = true, true
+		// Registering wrote the whole status a moment ago; a patch of
+		// the same second would be empty.
+		statusDue = recovered || !justRegistered
 	} else if err := s.renewLease(ctx, n, now); err != nil {
 		s.metrics.leaseErrors.Inc()
 		s.fail(err)

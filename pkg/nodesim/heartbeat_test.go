@@ -1,6 +1,7 @@
 package nodesim
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8stesting "k8s.io/client-go/testing"
 )
 
@@ -31,7 +33,23 @@ func statusPatches(h *harness) map[string][]corev1.NodeStatus {
 	return out
 }
 
-func TestStatusModeSendsFullStatusEveryIntervalAndNoLease(t *testing.T) {
+// rawStatusPatches returns the NodeStatus patches sent, as sent, by node.
+func rawStatusPatches(h *harness) map[string][][]byte {
+	out := map[string][][]byte{}
+	for _, a := range h.client.Actions() {
+		if p, ok := a.(k8stesting.PatchAction); ok && a.GetResource().Resource == "nodes" && a.GetSubresource() == "status" {
+			out[p.GetName()] = append(out[p.GetName()], p.GetPatch())
+		}
+	}
+	return out
+}
+
+// Status mode is the kubelet before NodeLease: every 10 s the two-way
+// strategic merge patch of the node's status against its previous one.
+// Only the conditions' heartbeat times moved, so that is all it carries:
+// a few hundred bytes, not the whole status (images, addresses, nodeInfo)
+// the simulator used to send every time.
+func TestStatusModeSendsAKubeletPatchEveryIntervalAndNoLease(t *testing.T) {
 	const nodes = 5
 	h := start(t, Config{Count: nodes, HeartbeatMode: HeartbeatStatus, Images: 7})
 	h.client.ClearActions()
@@ -40,21 +58,35 @@ func TestStatusModeSendsFullStatusEveryIntervalAndNoLease(t *testing.T) {
 	if rs := h.renewals(); len(rs) != 0 {
 		t.Fatalf("status mode wrote %d Leases, want none: %+v", len(rs), rs[0])
 	}
+	full, _ := json.Marshal(map[string]any{"status": h.s.nodeStatus(h.s.nodes[0], t0, true)})
+	raw := rawStatusPatches(h)
 	byNode := statusPatches(h)
 	for _, n := range h.s.nodes {
-		ps := byNode[n.name]
+		ps := raw[n.name]
 		// One patch per 10s heartbeat: 6 in a minute (5 or 7 at the edges).
 		if len(ps) < 5 || len(ps) > 7 {
 			t.Errorf("%s: %d status patches in 60s, want one per 10s", n.name, len(ps))
 		}
 		var last time.Time
-		for i, st := range ps {
-			if len(st.Conditions) != 4 || len(st.Addresses) != 2 || len(st.Images) != 7 ||
-				st.NodeInfo.KubeletVersion != KubeletVersion || st.Capacity.Pods().IsZero() {
-				t.Fatalf("%s patch %d is not a full NodeStatus: %+v", n.name, i, st)
+		for i, p := range ps {
+			var body map[string]map[string][]map[string]any
+			if err := json.Unmarshal(p, &body); err != nil || len(body) != 1 {
+				t.Fatalf("%s patch %d is not a status patch: %s (%v)", n.name, i, p, err)
 			}
-			hb := st.Conditions[0].LastHeartbeatTime.Time
-			for _, c := range st.Conditions {
+			st := body["status"]
+			if len(st) != 2 || len(st["conditions"]) != 4 || len(st["$setElementOrder/conditions"]) != 4 {
+				t.Fatalf("%s patch %d: %s\nwant the conditions and their order only", n.name, i, p)
+			}
+			for _, c := range st["conditions"] {
+				if len(c) != 2 || c["type"] == nil || c["lastHeartbeatTime"] == nil {
+					t.Errorf("%s patch %d condition %v: want its type and heartbeat time only", n.name, i, c)
+				}
+			}
+			if len(p) > 600 || 4*len(p) > len(full) {
+				t.Errorf("%s patch %d is %d B (the full status is %d B), want a few hundred", n.name, i, len(p), len(full))
+			}
+			hb := byNode[n.name][i].Conditions[0].LastHeartbeatTime.Time
+			for _, c := range byNode[n.name][i].Conditions {
 				if !c.LastHeartbeatTime.Time.Equal(hb) {
 					t.Errorf("%s patch %d: condition %s heartbeat %s, others %s", n.name, i, c.Type, c.LastHeartbeatTime, hb)
 				}
@@ -66,16 +98,67 @@ func TestStatusModeSendsFullStatusEveryIntervalAndNoLease(t *testing.T) {
 			}
 			last = hb
 		}
-		if got := h.node(n.name).Status.Conditions; len(got) != 4 {
-			t.Errorf("%s stored conditions: %+v", n.name, got)
+		// The server merged the patches into the status it got at
+		// registration: nothing was lost.
+		stored := h.node(n.name).Status
+		if len(stored.Conditions) != 4 || len(stored.Images) != 7 || len(stored.Addresses) != 2 || stored.NodeInfo.KubeletVersion != KubeletVersion {
+			t.Errorf("%s stored status: %+v", n.name, stored)
+		}
+		if r := readyOf(stored); r == nil || r.Status != corev1.ConditionTrue || h.clock.Since(r.LastHeartbeatTime.Time) > 11*time.Second {
+			t.Errorf("%s stored Ready %+v, want True with a recent heartbeat", n.name, r)
 		}
 	}
-	if got := testutilCounter(h, writeStatus); got < 5*nodes {
-		t.Errorf("heartbeat writes{kind=status} = %v", got)
+	writes, bytes := testutilCounter(h, writeStatus), testutil.ToFloat64(h.s.metrics.hbBytes.WithLabelValues(writeStatus))
+	if writes < 5*nodes || bytes/writes > 600 {
+		t.Errorf("heartbeat writes{kind=status} = %v of %v B each, want ≥ %d of a few hundred", writes, bytes/writes, 5*nodes)
 	}
 	if got := testutilCounter(h, writeLease); got != 0 {
 		t.Errorf("heartbeat writes{kind=lease} = %v, want 0", got)
 	}
+}
+
+// The patch is computed against the status the server returned, not the
+// one the simulator sent: when the node lifecycle controller marked the
+// node Unknown, a following heartbeat sets Ready back (the next but one:
+// the simulator learns of the change from the server's answer to the
+// next), as a kubelet's patch against the node it read does.
+func TestStatusModeSetsReadyBackAfterTheControllerMarkedItUnknown(t *testing.T) {
+	h := start(t, Config{Count: 1, HeartbeatMode: HeartbeatStatus, Images: 3})
+	h.step(15*time.Second, 500*time.Millisecond)
+	name := h.s.nodes[0].name
+	n := h.node(name)
+	for i := range n.Status.Conditions {
+		if n.Status.Conditions[i].Type == corev1.NodeReady {
+			n.Status.Conditions[i].Status, n.Status.Conditions[i].Reason = corev1.ConditionUnknown, "NodeStatusUnknown"
+		}
+	}
+	if _, err := h.client.CoreV1().Nodes().UpdateStatus(context.Background(), n, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.client.ClearActions()
+	h.step(35*time.Second, 500*time.Millisecond)
+	if r := readyOf(h.node(name).Status); r == nil || r.Status != corev1.ConditionTrue || r.Reason != "KubeletReady" {
+		t.Fatalf("Ready after three heartbeats: %+v, want True again", r)
+	}
+	ps := rawStatusPatches(h)[name]
+	setBack := 0
+	for _, p := range ps {
+		if strings.Contains(string(p), `"status":"True"`) {
+			setBack++
+		}
+	}
+	if len(ps) != 3 || setBack != 1 || strings.Contains(string(ps[2]), `"status":"True"`) {
+		t.Errorf("patches %s: want Ready set back once, then heartbeat times only", ps)
+	}
+}
+
+func readyOf(st corev1.NodeStatus) *corev1.NodeCondition {
+	for i := range st.Conditions {
+		if st.Conditions[i].Type == corev1.NodeReady {
+			return &st.Conditions[i]
+		}
+	}
+	return nil
 }
 
 func TestLeaseModeKeepsPeriodicStatusSmall(t *testing.T) {
@@ -144,7 +227,16 @@ func TestNodeStatusSize(t *testing.T) {
 	conds, _ := json.Marshal(map[string]any{"status": h.s.nodeStatus(n, t0, false)})
 	h.step(11*time.Second, time.Second)
 	lease := leaseWireSize(h.s.renewed(n, n.lease, t0)) // as the fake returned it: no server metadata
-	t.Logf("full NodeStatus patch %d B (20 images), conditions-only patch %d B, Lease PUT %d B", len(full), len(conds), lease)
+	prev := h.s.nodeStatus(n, t0, true)
+	next := h.s.nodeStatus(n, t0.Add(10*time.Second), true)
+	kubelet, err := statusPatch(prev, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("full NodeStatus patch %d B (20 images), conditions-only patch %d B, status-mode heartbeat patch %d B, Lease PUT %d B", len(full), len(conds), len(kubelet), lease)
+	if len(kubelet) < 300 || len(kubelet) > 600 {
+		t.Errorf("status-mode heartbeat patch is %d B, want the few hundred of a kubelet's before NodeLease", len(kubelet))
+	}
 	if len(full) < 4<<10 {
 		t.Errorf("full NodeStatus patch is %d B, want kilobytes like a real kubelet's", len(full))
 	}
@@ -171,6 +263,38 @@ func TestValidateHeartbeatModeAndImages(t *testing.T) {
 		c.Default()
 		if err := c.Validate(); err != nil {
 			t.Errorf("%+v: %v", c, err)
+		}
+	}
+}
+
+// The simulator diffs only the conditions because the rest of its status
+// never changes between reports; this holds it to that.
+func TestStatusPatchOfConditionsIsTheWholeStatusDiff(t *testing.T) {
+	h := start(t, Config{Count: 1, HeartbeatMode: HeartbeatStatus})
+	n := h.s.nodes[0]
+	prev, next := h.s.nodeStatus(n, t0, true), h.s.nodeStatus(n, t0.Add(10*time.Second), true)
+	whole, err := statusPatch(prev, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conds, err := statusPatch(corev1.NodeStatus{Conditions: prev.Conditions}, corev1.NodeStatus{Conditions: next.Conditions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(whole) != string(conds) {
+		t.Errorf("whole-status diff\n%s\nconditions diff\n%s", whole, conds)
+	}
+}
+
+// BenchmarkStatusPatch is the simulator's cost of one status-mode
+// heartbeat's patch.
+func BenchmarkStatusPatch(b *testing.B) {
+	h := start(&testing.T{}, Config{Count: 1})
+	n := h.s.nodes[0]
+	prev, next := h.s.nodeStatus(n, t0, false), h.s.nodeStatus(n, t0.Add(10*time.Second), false)
+	for b.Loop() {
+		if _, err := statusPatch(prev, next); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
