@@ -78,13 +78,13 @@ func Start(ctx context.Context, o Options, con *lab.Console, starting func(lab.R
 	upDone := make(chan struct{})
 	if starting != nil {
 		go func() {
-			t := time.NewTicker(time.Second)
+			t := clk.NewTicker(time.Second)
 			defer t.Stop()
 			for {
 				select {
 				case <-upDone:
 					return
-				case <-t.C:
+				case <-t.C():
 					con.Progress(starting(r.Ready.Current(), clk.Since(r.StartedAt)))
 				}
 			}
