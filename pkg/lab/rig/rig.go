@@ -230,12 +230,11 @@ func (r *Rig) watchReadiness(ctx context.Context, interval time.Duration) {
 	tick := r.Clock.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
+		// Load fails until `myriad up` has written the kubeconfig.
 		if cs, err := kubeclient.Clientset(r.Kubeconfig, kubeclient.Options{Protobuf: true, UserAgent: "myriad-bench", Timeout: 5 * time.Second}); err == nil {
-			if _, err := os.Stat(r.Kubeconfig); err == nil {
-				if _, err := cs.Discovery().ServerVersion(); err == nil {
-					r.Ready.Run(ctx, cs, interval)
-					return
-				}
+			if _, err := cs.Discovery().ServerVersion(); err == nil {
+				r.Ready.Run(ctx, cs, interval)
+				return
 			}
 		}
 		select {
