@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 func TestParseCapacity(t *testing.T) {
@@ -47,4 +49,54 @@ func TestNodesFailNeedsNamesOrFraction(t *testing.T) {
 			t.Errorf("%v succeeded", args)
 		}
 	}
+}
+
+// Every command refuses an unknown subcommand, a stray argument and an
+// unknown flag with a usage error, so a script never carries on after a
+// typo; the bare grouping commands still print their help.
+func TestEveryCommandRefusesBadWords(t *testing.T) {
+	var paths [][]string
+	var walk func(c *cobra.Command, path []string)
+	walk = func(c *cobra.Command, path []string) {
+		paths = append(paths, path)
+		for _, sub := range c.Commands() {
+			walk(sub, append(append([]string{}, path...), sub.Name()))
+		}
+	}
+	walk(NewRoot(), nil)
+	if len(paths) < 10 {
+		t.Fatalf("walked only %d commands", len(paths))
+	}
+	for _, path := range paths {
+		for _, extra := range [][]string{{"no-such-word"}, {"--no-such-flag"}} {
+			args := append(append([]string{}, path...), extra...)
+			if takesArgs(path) && extra[0] == "no-such-word" {
+				continue
+			}
+			root := NewRoot()
+			root.SetArgs(args)
+			root.SetOut(&bytes.Buffer{})
+			root.SetErr(&bytes.Buffer{})
+			_, err := root.ExecuteC()
+			var usage usageError
+			if !errors.As(err, &usage) {
+				t.Errorf("myriad %s: err = %v, want a usage error", strings.Join(args, " "), err)
+			}
+		}
+	}
+	for _, group := range [][]string{nil, {"bench"}} {
+		root := NewRoot()
+		out := &bytes.Buffer{}
+		root.SetArgs(group)
+		root.SetOut(out)
+		if _, err := root.ExecuteC(); err != nil || !strings.Contains(out.String(), "Available Commands") {
+			t.Errorf("myriad %v: err = %v, output %q, want its help", group, err, out.String())
+		}
+	}
+}
+
+// takesArgs lists the commands whose arguments are names (nodes, shells).
+func takesArgs(path []string) bool {
+	s := strings.Join(path, " ")
+	return strings.HasPrefix(s, "nodes fail") || strings.HasPrefix(s, "nodes recover")
 }

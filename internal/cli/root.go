@@ -55,5 +55,30 @@ func NewRoot() *cobra.Command {
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newUpCommand(), newNodesCommand(), newEtcdCommand(), newVersionCommand(), newBenchCommand(), newSchedulerCommand(), newManagerCommand())
+	strictArgs(root)
 	return root
+}
+
+// strictArgs makes every mistake in the words of a command line an error
+// that exits non-zero. Cobra answers a command that only groups others
+// (myriad, myriad bench) with its help and success whatever follows it, so
+// `myriad tenant create x` would look to a script as if it had worked: such
+// commands accept no arguments and print help only when given none. Every
+// argument check is also a usage error, so its message points at --help.
+func strictArgs(c *cobra.Command) {
+	if c.HasSubCommands() && !c.Runnable() {
+		c.Args = cobra.NoArgs
+		c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	}
+	if check := c.Args; check != nil {
+		c.Args = func(c *cobra.Command, args []string) error {
+			if err := check(c, args); err != nil {
+				return usageError{err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		strictArgs(sub)
+	}
 }
