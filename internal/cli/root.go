@@ -25,6 +25,11 @@ func Execute() int {
 	root := NewRoot()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first Ctrl-C asks for an orderly stop; the second must not be
+	// swallowed while that stop waits on a child: once ctx is done the
+	// default disposition is back and the process exits at once (children
+	// follow through Pdeathsig).
+	go func() { <-ctx.Done(); stop() }()
 	cmd, err := root.ExecuteContextC(ctx)
 	var usage usageError
 	switch {

@@ -77,11 +77,15 @@ Myriad cluster ready in %.0fs: %d nodes, API at %s
   kubectl get nodes
 Component logs are in %s. Press Ctrl-C to stop; the cluster's state stays in %s.
 `, time.Since(began).Seconds(), o.Nodes, cluster.Plan.APIServerURL(), cluster.Plan.Dir.AdminKubeconfig(), cluster.Plan.Dir.Logs(), o.DataDir)
-	<-cmd.Context().Done()
-	fmt.Fprintln(out, "\nstopping ...")
+	var failed error
+	select {
+	case <-cmd.Context().Done():
+	case failed = <-cluster.Failed():
+	}
+	fmt.Fprintln(out, "\nstopping ... (Ctrl-C again to exit at once)")
 	cluster.Stop()
 	fmt.Fprintln(out, "stopped")
-	return nil
+	return failed
 }
 
 func defaultDataDir() string {

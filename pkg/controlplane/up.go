@@ -286,6 +286,15 @@ func myriadScheduler(plan Plan) supervisor.Process {
 			"--scheduler-name", "default-scheduler", "--metrics-addr", addr}}
 }
 
+// Failed receives an error when a component crash-loops and its
+// supervisor gives up on it; the cluster then no longer works as a whole.
+func (c *Cluster) Failed() <-chan error {
+	if c.Supervisor == nil {
+		return nil
+	}
+	return c.Supervisor.Failed()
+}
+
 // Stop stops every component in reverse order and releases the data
 // directory.
 func (c *Cluster) Stop() {

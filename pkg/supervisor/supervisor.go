@@ -1,7 +1,9 @@
 // Package supervisor runs the control plane's components as child processes
 // of one binary: it starts them in order, waits for each to be ready,
-// restarts any that crash, and stops them in reverse order. It must never
-// leave an orphan: children die with the supervisor, even on kill -9.
+// restarts any that crash (giving up, and saying why, on a crash loop),
+// keeps their logs rotated, and stops them in reverse order. It must never
+// leave an orphan: children die with the supervisor, even on kill -9, and
+// no child is started once Stop has begun.
 package supervisor
 
 import (
@@ -46,10 +48,34 @@ type Supervisor struct {
 	Events chan<- Event
 	// StopTimeout bounds a child's graceful exit before SIGKILL.
 	StopTimeout time.Duration
+	// MaxCrashes is how many exits in a row, each within a minute of its
+	// start, make a crash loop that the supervisor gives up on (reported
+	// on Failed). 0 means 5; negative means restart forever.
+	MaxCrashes int
 
 	mu       sync.Mutex
 	children []*child
 	stopping bool
+	done     chan struct{} // closed by Stop: ends backoffs and readiness waits
+	failed   chan error
+}
+
+// init makes the channels; every entry point calls it under s.mu.
+func (s *Supervisor) init() {
+	if s.done == nil {
+		s.done, s.failed = make(chan struct{}), make(chan error, 1)
+	}
+}
+
+// Failed receives one error when a child crash-loops and the supervisor
+// gives up on it: the child's name, how often it died and the line of its
+// log that says why. The other children keep running; the owner decides
+// whether to stop.
+func (s *Supervisor) Failed() <-chan error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.init()
+	return s.failed
 }
 
 type child struct {
@@ -64,6 +90,9 @@ type child struct {
 // ends. From then on a crash of p is restarted with backoff until Stop.
 func (s *Supervisor) Start(ctx context.Context, p Process, readyTimeout time.Duration) error {
 	c := &child{proc: p, stopped: make(chan struct{})}
+	s.mu.Lock()
+	s.init()
+	s.mu.Unlock()
 	if err := s.spawn(c); err != nil {
 		return err
 	}
@@ -83,8 +112,11 @@ func (s *Supervisor) Start(ctx context.Context, p Process, readyTimeout time.Dur
 // Pdeathsig when the *thread* that forked dies, and Go may otherwise retire
 // that thread while the child still runs.
 func (s *Supervisor) spawn(c *child) error {
-	logf, err := os.OpenFile(c.proc.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
+	if s.isStopping() {
+		return errStopping
+	}
+	logf := newLogWriter(c.proc.LogFile)
+	if _, err := logf.Write(nil); err != nil {
 		return fmt.Errorf("open log for %s: %w", c.proc.Name, err)
 	}
 	started := make(chan error, 1)
@@ -110,6 +142,11 @@ func (s *Supervisor) spawn(c *child) error {
 		c.mu.Lock()
 		c.cmd, c.exited = cmd, exited
 		c.mu.Unlock()
+		if s.isStopping() {
+			// Stop began while this incarnation started: it may already
+			// have signalled the previous one, so this one goes too.
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+		}
 		started <- nil
 		_ = cmd.Wait() // the exit status is read from cmd.ProcessState
 		close(exited)
@@ -117,11 +154,15 @@ func (s *Supervisor) spawn(c *child) error {
 	return <-started
 }
 
-// supervise restarts c whenever it exits, until the supervisor stops.
-// Backoff doubles from 1 s to 30 s and resets after a minute of good health.
+// supervise restarts c whenever it exits, until the supervisor stops or
+// c crash-loops (see crashLoop).
 func (s *Supervisor) supervise(c *child) {
 	defer close(c.stopped)
-	backoff := time.Second
+	maxCrashes := s.MaxCrashes
+	if maxCrashes == 0 {
+		maxCrashes = 5
+	}
+	loop := newCrashLoop(maxCrashes)
 	for {
 		c.mu.Lock()
 		exited, cmd := c.exited, c.cmd
@@ -131,20 +172,38 @@ func (s *Supervisor) supervise(c *child) {
 		if s.isStopping() {
 			return
 		}
-		if time.Since(began) > time.Minute {
-			backoff = time.Second
+		wait, giveUp := loop.exited(time.Since(began))
+		if giveUp {
+			err := fmt.Errorf("%s crashed %d times in a row, each within a minute of starting; last: %s (log: %s)",
+				c.proc.Name, loop.crashes, lastError(c.proc.LogFile), c.proc.LogFile)
+			s.emit(c.proc.Name, "gave up: "+err.Error())
+			select {
+			case s.failed <- err:
+			default: // one failure is reported; the rest are in Events
+			}
+			return
 		}
-		s.emit(c.proc.Name, fmt.Sprintf("exited unexpectedly (%s); restarting in %s, log: %s", exitReason(cmd), backoff, c.proc.LogFile))
-		time.Sleep(backoff)
-		backoff = min(2*backoff, 30*time.Second)
-		if s.isStopping() {
+		s.emit(c.proc.Name, fmt.Sprintf("exited unexpectedly (%s); restarting in %s, log: %s", exitReason(cmd), wait, c.proc.LogFile))
+		select {
+		case <-time.After(wait):
+		case <-s.done:
 			return
 		}
 		if err := s.spawn(c); err != nil {
+			if errors.Is(err, errStopping) {
+				return
+			}
 			s.emit(c.proc.Name, "restart failed: "+err.Error())
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		go func() {
+			select {
+			case <-s.done:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
 		if err := waitReady(ctx, c, 2*time.Minute); err != nil {
 			s.emit(c.proc.Name, "restarted but not ready: "+err.Error())
 		} else {
@@ -157,16 +216,34 @@ func (s *Supervisor) supervise(c *child) {
 // Stop terminates the children in reverse start order: nodes before the
 // scheduler, API servers before etcd, so none sees its dependency vanish
 // while it still has work to flush.
+//
+// A child may be between two incarnations when Stop begins (in its backoff
+// or starting again): Stop ends the backoff, and terminates whichever
+// incarnation runs until the child's supervision has ended, so it never
+// waits on a process nobody will stop. It is safe to call more than once.
 func (s *Supervisor) Stop() {
 	s.mu.Lock()
-	s.stopping = true
+	s.init()
+	if !s.stopping {
+		s.stopping = true
+		close(s.done)
+	}
 	children := append([]*child(nil), s.children...)
 	s.mu.Unlock()
 	for i := len(children) - 1; i >= 0; i-- {
-		children[i].terminate(s.StopTimeout)
-		<-children[i].stopped
+		for {
+			children[i].terminate(s.StopTimeout)
+			select {
+			case <-children[i].stopped:
+			case <-time.After(100 * time.Millisecond):
+				continue
+			}
+			break
+		}
 	}
 }
+
+var errStopping = errors.New("supervisor is stopping")
 
 func (c *child) terminate(timeout time.Duration) {
 	c.mu.Lock()

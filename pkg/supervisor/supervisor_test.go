@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -33,6 +34,12 @@ func runChild(mode string) {
 		<-ch
 		appendLine(os.Args[1], "stop "+os.Args[2])
 		os.Exit(0)
+	case "crash":
+		// Count starts, say why on stderr as a component would, and die.
+		appendLine(os.Args[1], "start "+os.Args[2])
+		fmt.Fprintln(os.Stdout, "I1204 12:00:00.000000 main.go:10] starting")
+		fmt.Fprintln(os.Stderr, "E1204 12:00:00.100000 main.go:20] listen tcp 127.0.0.1:6443: bind: address already in use")
+		os.Exit(1)
 	}
 }
 
@@ -125,4 +132,74 @@ func fileContains(file, s string) error {
 		return os.ErrNotExist
 	}
 	return nil
+}
+
+// A component that dies at every start is given up on after MaxCrashes
+// tries, and Failed says which one, how often and the log line that says
+// why; the log itself reached its file through the rotating writer.
+func TestCrashLoopIsReportedWithTheLogsReason(t *testing.T) {
+	s, _ := newSupervisor(t)
+	t.Setenv(childEnv, "crash")
+	s.MaxCrashes = 2
+	dir := t.TempDir()
+	journal, log := filepath.Join(dir, "journal"), filepath.Join(dir, "apiserver.log")
+	p := Process{Name: "kube-apiserver", Args: []string{journal, "a"}, LogFile: log}
+	if err := s.Start(context.Background(), p, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	select {
+	case err := <-s.Failed():
+		msg := err.Error()
+		for _, want := range []string{"kube-apiserver", "2 times", "address already in use", "apiserver.log"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("failure %q does not say %q", msg, want)
+			}
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("crash loop was never reported")
+	}
+	raw, _ := os.ReadFile(journal)
+	if n := strings.Count(string(raw), "start"); n != 2 {
+		t.Errorf("started %d times, want 2 (no restart after giving up)", n)
+	}
+	if info, err := os.Stat(log); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("log file: %v, mode %v, want 0600", err, info)
+	}
+}
+
+// Stop during a crashed child's backoff returns at once instead of after
+// the backoff, and no incarnation is started after it.
+func TestStopDuringBackoffReturnsPromptly(t *testing.T) {
+	s, events := newSupervisor(t)
+	t.Setenv(childEnv, "crash")
+	s.MaxCrashes = -1
+	dir := t.TempDir()
+	journal := filepath.Join(dir, "journal")
+	p := Process{Name: "nodes", Args: []string{journal, "n"}, LogFile: filepath.Join(dir, "log")}
+	if err := s.Start(context.Background(), p, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// Let it crash a few times so the backoff has grown to seconds.
+	for seen := 0; seen < 3; {
+		select {
+		case e := <-events:
+			if strings.Contains(e.Message, "exited unexpectedly") {
+				seen++
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("child did not crash")
+		}
+	}
+	began := time.Now()
+	s.Stop()
+	if took := time.Since(began); took > 2*time.Second {
+		t.Fatalf("Stop took %v during a backoff", took)
+	}
+	before, _ := os.ReadFile(journal)
+	time.Sleep(1500 * time.Millisecond)
+	after, _ := os.ReadFile(journal)
+	if string(before) != string(after) {
+		t.Fatalf("a child started after Stop: %q -> %q", before, after)
+	}
 }
