@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/myriad-dev/myriad/pkg/durable"
 )
 
 // FormatVersion is bumped whenever the on-disk layout changes in a way an
@@ -29,6 +31,9 @@ type Stamp struct {
 	// EtcdPort is fixed at creation: etcd stores its peer URL in its own
 	// data, so the member must come back on the same address.
 	EtcdPort int `json:"etcdPort"`
+	// Upgraded is set by Inspect (never stored) when the directory was
+	// written by the previous Kubernetes minor: `up` rewrites the stamp.
+	Upgraded bool `json:"-"`
 }
 
 // DataDir is the layout of one cluster's state on disk.
@@ -81,32 +86,85 @@ func (d DataDir) Inspect(etcdPort int) (s Stamp, fresh bool, err error) {
 	if err != nil {
 		return Stamp{}, false, fmt.Errorf("read %s: %w", d.stamp(), err)
 	}
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return Stamp{}, false, fmt.Errorf("%s is corrupt (%v); this directory cannot be resumed, choose another --data-dir", d.stamp(), err)
+	if err := json.Unmarshal(raw, &s); err != nil || s.Format == 0 {
+		if err == nil {
+			err = errors.New("no format recorded")
+		}
+		if etcd, _ := os.ReadDir(d.Etcd()); len(etcd) > 0 {
+			// The stamp is three facts; losing it must not cost the
+			// cluster. The etcd port is the one fact only the user can
+			// give back (etcd's member data records its peer address).
+			return newStamp, false, &DamagedStampError{Path: d.stamp(), Err: err}
+		}
+		return Stamp{}, false, fmt.Errorf("%s is corrupt (%v) and there is no etcd data beside it; choose another --data-dir", d.stamp(), err)
 	}
 	if s.Format != FormatVersion {
 		return Stamp{}, false, fmt.Errorf("data directory %s has format %d but this myriad reads format %d; use a matching myriad or another --data-dir", d.Root, s.Format, FormatVersion)
 	}
-	if minorOf(s.KubernetesVersion) != minorOf(KubernetesVersion) {
-		return Stamp{}, false, fmt.Errorf("data directory %s was written by Kubernetes %s but this myriad runs %s; use a matching myriad or another --data-dir", d.Root, s.KubernetesVersion, KubernetesVersion)
+	switch upgradeStep(s.KubernetesVersion, KubernetesVersion) {
+	case 0:
+	case 1:
+		// Kubernetes upgrades one minor at a time: the API server of minor
+		// N+1 reads what N stored (and rewrites objects in its own storage
+		// versions as they change). The stamp then records the new minor,
+		// which the older myriad will refuse: there is no way back.
+		s.KubernetesVersion = KubernetesVersion
+		s.Upgraded = true
+	default:
+		return Stamp{}, false, fmt.Errorf("data directory %s was written by Kubernetes %s but this myriad runs %s; Kubernetes moves one minor version at a time and never back, so use a myriad of %s or the next minor, or another --data-dir", d.Root, s.KubernetesVersion, KubernetesVersion, minorOf(s.KubernetesVersion))
 	}
 	return s, false, nil
 }
 
-// Init creates a fresh data directory and records s in it.
-func (d DataDir) Init(s Stamp) error {
+// upgradeStep is how many minor versions from stored to running: 0 for the
+// same minor, 1 for the next, and -1 for anything else (older binary,
+// a skipped minor, another major, or a version that does not parse).
+func upgradeStep(stored, running string) int {
+	var smaj, smin, rmaj, rmin int
+	if _, err := fmt.Sscanf(stored, "v%d.%d", &smaj, &smin); err != nil {
+		return -1
+	}
+	if _, err := fmt.Sscanf(running, "v%d.%d", &rmaj, &rmin); err != nil {
+		return -1
+	}
+	if smaj != rmaj || rmin < smin || rmin > smin+1 {
+		return -1
+	}
+	return rmin - smin
+}
+
+// DamagedStampError says the data directory's stamp is unreadable (a power
+// cut before stamps were written durably, or a hand edit) while its etcd
+// data is there. Running `up` again with the --etcd-port the directory was
+// created with rewrites the stamp and resumes the cluster.
+type DamagedStampError struct {
+	Path string
+	Err  error
+}
+
+func (e *DamagedStampError) Error() string {
+	return fmt.Sprintf("%s is damaged (%v) but the cluster's etcd data is intact: run again with --etcd-port set to the port this directory was created with (logs/etcd.log names it) to rewrite it", e.Path, e.Err)
+}
+
+// Create makes a fresh data directory, private to the user. It writes
+// nothing else: the stamp follows once the directory is locked, so two
+// `myriad up` racing for one new directory never both initialise it.
+func (d DataDir) Create() error {
 	if err := os.MkdirAll(d.Root, 0o700); err != nil {
 		return fmt.Errorf("cannot create data directory %s: %v; choose another --data-dir", d.Root, unwrapPathErr(err))
 	}
-	return d.writeStamp(s)
+	return nil
 }
 
-func (d DataDir) writeStamp(s Stamp) error {
+// WriteStamp records s in the directory, durably.
+func (d DataDir) WriteStamp(s Stamp) error {
 	raw, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(d.stamp(), append(raw, '\n'), 0o600)
+	// A torn or empty stamp would make the next `up` refuse a directory
+	// whose etcd data is intact.
+	return durable.WriteFile(d.stamp(), append(raw, '\n'), 0o600)
 }
 
 // MakeDirs creates the sub-directories, all private to the user.

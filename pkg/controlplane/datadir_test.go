@@ -1,6 +1,8 @@
 package controlplane
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,7 +19,10 @@ func TestPrepareNewDirectory(t *testing.T) {
 	if _, err := os.Stat(root); err == nil {
 		t.Fatal("Inspect must not create the directory")
 	}
-	if err := d.Init(s); err != nil {
+	if err := d.Create(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.WriteStamp(s); err != nil {
 		t.Fatal(err)
 	}
 	if s.Format != FormatVersion || s.EtcdPort != 2379 {
@@ -111,4 +116,63 @@ func listing(t *testing.T, dir string) string {
 		names = append(names, e.Name())
 	}
 	return strings.Join(names, ",")
+}
+
+// An empty stamp (a power cut before stamps were written durably) beside
+// intact etcd data is not a reason to abandon the cluster: the error says
+// how to resume, and carries the stamp that --etcd-port rewrites.
+func TestDamagedStampBesideEtcdDataCanBeRewritten(t *testing.T) {
+	d := DataDir{Root: t.TempDir()}
+	os.WriteFile(d.stamp(), nil, 0o600)
+	os.MkdirAll(filepath.Join(d.Etcd(), "member"), 0o700)
+	s, fresh, err := d.Inspect(23790)
+	var damaged *DamagedStampError
+	if !errors.As(err, &damaged) || fresh {
+		t.Fatalf("err = %v, fresh = %v; want a DamagedStampError", err, fresh)
+	}
+	if !strings.Contains(err.Error(), "--etcd-port") || s.EtcdPort != 23790 || s.Format != FormatVersion {
+		t.Fatalf("err %q, stamp %+v", err, s)
+	}
+	if err := d.WriteStamp(s); err != nil {
+		t.Fatal(err)
+	}
+	if s2, fresh, err := d.Inspect(1); err != nil || fresh || s2.EtcdPort != 23790 {
+		t.Fatalf("after rewrite: %+v fresh=%v err=%v", s2, fresh, err)
+	}
+}
+
+func TestUpgradeStepIsOneMinorForward(t *testing.T) {
+	for _, c := range []struct {
+		stored, running string
+		want            int
+	}{
+		{"v1.37.2", "v1.37.5", 0},
+		{"v1.36.9", "v1.37.2", 1},
+		{"v1.35.0", "v1.37.2", -1}, // a skipped minor
+		{"v1.38.0", "v1.37.2", -1}, // a downgrade
+		{"v2.37.0", "v1.37.2", -1},
+		{"garbage", "v1.37.2", -1},
+	} {
+		if got := upgradeStep(c.stored, c.running); got != c.want {
+			t.Errorf("upgradeStep(%s, %s) = %d, want %d", c.stored, c.running, got, c.want)
+		}
+	}
+}
+
+// A directory of the previous minor resumes and is marked for the stamp's
+// rewrite; the stamp on disk is untouched until `up` holds the lock.
+func TestPreviousMinorIsUpgraded(t *testing.T) {
+	d := DataDir{Root: t.TempDir()}
+	var maj, min int
+	fmt.Sscanf(KubernetesVersion, "v%d.%d", &maj, &min)
+	prev := fmt.Sprintf("v%d.%d.3", maj, min-1)
+	os.WriteFile(d.stamp(), []byte(fmt.Sprintf(`{"format": %d, "kubernetesVersion": %q, "etcdPort": 2379}`, FormatVersion, prev)), 0o600)
+	s, fresh, err := d.Inspect(2379)
+	if err != nil || fresh || !s.Upgraded || s.KubernetesVersion != KubernetesVersion {
+		t.Fatalf("inspect %s dir: %+v fresh=%v err=%v", prev, s, fresh, err)
+	}
+	raw, _ := os.ReadFile(d.stamp())
+	if !strings.Contains(string(raw), prev) {
+		t.Fatalf("Inspect changed the stamp: %s", raw)
+	}
 }

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/myriad-dev/myriad/pkg/durable"
+
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
@@ -37,9 +39,10 @@ func WriteKubeconfig(path, server, caFile, certFile, keyFile, user string) error
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+	raw, err := clientcmd.Write(*cfg)
+	if err != nil {
 		return fmt.Errorf("write kubeconfig %s: %w", path, err)
 	}
-	// The file holds a private key.
-	return os.Chmod(path, 0o600)
+	// The file holds a private key: 0600, and never half-written.
+	return durable.WriteFile(path, raw, 0o600)
 }

@@ -92,7 +92,9 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 	}
 	dir := DataDir{Root: o.DataDir}
 	stamp, fresh, err := dir.Inspect(o.EtcdPort)
-	if err != nil {
+	var damaged *DamagedStampError
+	rewriteStamp := errors.As(err, &damaged) && o.EtcdPortSet
+	if err != nil && !rewriteStamp {
 		return nil, err
 	}
 	if stamp.EtcdPort != o.EtcdPort {
@@ -121,10 +123,19 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 		}
 	}
 	if fresh {
-		if err := dir.Init(stamp); err != nil {
+		if err := dir.Create(); err != nil {
 			return nil, err
 		}
 		if release, err = dir.Lock(); err != nil {
+			return nil, err
+		}
+	}
+	if stamp.Upgraded {
+		fmt.Fprintf(o.Out, "upgrading data directory %s to Kubernetes %s\n", o.DataDir, stamp.KubernetesVersion)
+	}
+	if fresh || rewriteStamp || stamp.Upgraded {
+		if err := dir.WriteStamp(stamp); err != nil {
+			release()
 			return nil, err
 		}
 	}

@@ -21,6 +21,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/myriad-dev/myriad/pkg/durable"
+
 	certutil "k8s.io/client-go/util/cert"
 	"k8s.io/client-go/util/keyutil"
 )
@@ -222,17 +224,10 @@ func exists(path string) bool {
 	return err == nil
 }
 
-// writeFile writes atomically (temp file + rename) so a crash never leaves a
-// truncated key that the next start would fail to parse.
+// writeFile writes durably and atomically, so a crash or power cut never
+// leaves a truncated key that the next start would fail to parse.
 func writeFile(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, mode); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp, mode); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return durable.WriteFile(path, data, mode)
 }
 
 func pemPublicKey(pub crypto.PublicKey) ([]byte, error) {
