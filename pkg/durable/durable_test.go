@@ -37,6 +37,3 @@ func TestWriteFileNamesThePathOnError(t *testing.T) {
 		t.Fatalf("err = %v, want it to name %s", err, p)
 	}
 }
-
-
-
