@@ -24,6 +24,11 @@ type Plan struct {
 	// NodeMonitorGracePeriod is how long the node lifecycle controller waits
 	// for a heartbeat before marking a node NotReady.
 	NodeMonitorGracePeriod time.Duration
+	// EncryptionConfig encrypts Secrets at rest (EnsureEncryptionConfig);
+	// AuditArgs are the API server's audit flags, empty when auditing is
+	// off (auditArgs).
+	EncryptionConfig string
+	AuditArgs        []string
 }
 
 // APIServerURL is the endpoint every client (kubeconfig) uses.
@@ -75,6 +80,12 @@ func (p Plan) APIServerArgs(i int) []string {
 		"--profiling=false",
 		"--v=1",
 	}
+	if p.EncryptionConfig != "" {
+		// Reloaded when the file changes, so a key rotation needs no restart.
+		args = append(args, "--encryption-provider-config="+p.EncryptionConfig,
+			"--encryption-provider-config-automatic-reload=true")
+	}
+	args = append(args, p.AuditArgs...)
 	if len(p.APIServerPort) > 1 {
 		// With several servers behind one address, a small chance of GOAWAY
 		// makes long-lived HTTP/2 clients reconnect and so spread out

@@ -45,6 +45,9 @@ type Options struct {
 	// Scheduler is "kube" (kube-scheduler; also when empty), "myriad", or
 	// "none" (no scheduler: `myriad bench scheduler` starts its own).
 	Scheduler string
+	// AuditPolicy turns on the API server's audit log: "default" for
+	// Myriad's policy (DefaultAuditPolicy) or the path of a policy file.
+	AuditPolicy string
 }
 
 // Validate rejects bad options with a line that names the flag.
@@ -155,6 +158,12 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 	}
 	plan := Plan{Dir: dir, Certs: certs, BindAddress: o.BindAddress, EtcdPort: o.EtcdPort, APIPort: o.Port,
 		NodeMonitorGracePeriod: o.NodeMonitorGracePeriod}
+	if plan.EncryptionConfig, err = EnsureEncryptionConfig(dir); err != nil {
+		return nil, err
+	}
+	if plan.AuditArgs, err = auditArgs(dir, o.AuditPolicy); err != nil {
+		return nil, err
+	}
 	if o.APIServers == 1 {
 		plan.APIServerPort = []int{o.Port}
 	} else {
