@@ -35,6 +35,9 @@ func Bootstrap(ctx context.Context, cs kubernetes.Interface) error {
 	if err := grant(ctx, cs, NodeSimUser, nodeSimRules, corev1.NamespaceNodeLease, nodeLeaseRules); err != nil {
 		return err
 	}
+	if err := applyNodeSimPolicy(ctx, cs); err != nil {
+		return err
+	}
 	for _, fs := range nodeSimFlowSchemas() {
 		if err := apply(ctx, fs, cs.FlowcontrolV1().FlowSchemas().Create, cs.FlowcontrolV1().FlowSchemas().Update, cs.FlowcontrolV1().FlowSchemas().Get); err != nil {
 			return fmt.Errorf("FlowSchema %s: %w", fs.Name, err)

@@ -45,9 +45,15 @@ var managerRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch", "update"}},
 }
 
-// managerLeaseRules apply only in kube-system, where its leader Lease is.
+// managerLeaseRules apply only in kube-system, where its leader Lease is,
+// and reach only that Lease (pkg/manager's LeaderElectionID): the
+// leader Leases of kube-controller-manager and the schedulers live in the
+// same namespace, and a manager that could renew them could stall their
+// failover. Create cannot be limited by name in RBAC; a Lease it creates
+// under another name is no one's.
 var managerLeaseRules = []rbacv1.PolicyRule{
-	{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch"}},
+	{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"create"}},
+	{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "update", "patch"}, ResourceNames: []string{"myriad-manager"}},
 }
 
 // managerFlowSchema puts the manager at workload-high, the level the
