@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/validate/content"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -169,9 +171,15 @@ func parseCapacity(s string) (corev1.ResourceList, error) {
 		if !ok || k == "" {
 			return nil, fmt.Errorf("--capacity entry %q is not name=quantity", kv)
 		}
+		if errs := content.IsQualifiedName(k); len(errs) > 0 {
+			return nil, fmt.Errorf("--capacity %q is not a resource name: %s", k, errs[0])
+		}
 		q, err := resource.ParseQuantity(v)
 		if err != nil {
 			return nil, fmt.Errorf("--capacity %s=%q: not a quantity", k, v)
+		}
+		if q.Sign() < 0 {
+			return nil, fmt.Errorf("--capacity %s=%s: must not be negative", k, v)
 		}
 		out[corev1.ResourceName(k)] = q
 	}
