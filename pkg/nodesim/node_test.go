@@ -124,7 +124,7 @@ func TestRegisterNodes(t *testing.T) {
 		for _, c := range n.Status.Conditions {
 			ready = ready || (c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue && c.Reason == "KubeletReady")
 		}
-		if !ready || n.Status.NodeInfo.KubeletVersion != "v1.37.2" || len(n.Status.Addresses) != 2 {
+		if !ready || n.Status.NodeInfo.KubeletVersion != KubeletVersion || len(n.Status.Addresses) != 2 {
 			t.Errorf("%s status incomplete: %+v", name, n.Status)
 		}
 	}
