@@ -151,8 +151,13 @@ func (s *sim) patchStatus(ctx context.Context, n *simNode, now time.Time, full b
 		if err == nil && string(data) == "{}" {
 			return nil // reported this very second (heartbeat times are whole seconds): nothing to send
 		}
-	} else {
+	} else if full {
 		data, err = json.Marshal(map[string]any{"status": st})
+	} else {
+		// Only the conditions: NodeStatus's nodeInfo and daemonEndpoints
+		// are structs without omitempty, so marshalling the whole partial
+		// status would blank them on the server.
+		data, err = json.Marshal(map[string]any{"status": map[string]any{"conditions": st.Conditions}})
 	}
 	if err != nil {
 		return fmt.Errorf("encode status of node %s: %w", n.name, err)

@@ -26,7 +26,10 @@ var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-
 // TestNodeInfoLikeAKubelet checks what `kubectl get nodes -o wide` and
 // `kubectl describe node` show.
 func TestNodeInfoLikeAKubelet(t *testing.T) {
-	h := start(t, Config{Count: 3, NamePrefix: "n-"})
+	h := start(t, Config{Count: 3, NamePrefix: "n-", StatusReportInterval: time.Minute})
+	// Past a periodic report, which sends only the conditions: it must not
+	// blank the rest.
+	h.step(2*time.Minute, time.Second)
 	machineIDs, uuids, boots := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for i := range 3 {
 		n := h.node(fmt.Sprint("n-", i))

@@ -80,7 +80,13 @@ func Init() {
 		bi, _ := debug.ReadBuildInfo()
 		current = Derive(baseversion.Get().GitVersion, bi)
 		if stamped(gitVersion) {
-			return // the Makefile stamped it: leave every field as built
+			// The Makefile stamped it: leave every field as built, and
+			// prefer its commit to the VCS settings, which a build with
+			// -buildvcs=false lacks.
+			if gitCommit != "" && !strings.HasPrefix(gitCommit, "$Format") {
+				current.Commit, current.TreeState, current.Date = gitCommit, gitTreeState, buildDate
+			}
+			return
 		}
 		major, minor := majorMinor(current.Kubernetes)
 		gitVersion, gitMajor, gitMinor = current.Kubernetes, major, minor
