@@ -39,6 +39,10 @@ func newNodesCommand() *cobra.Command {
 run the pods bound to them (Pending -> Running, jobs complete, in-place image
 changes restart only that container) and terminate deleted pods gracefully.
 
+With --kubelet-serving-certs, --kubelet-serving-key and --kubelet-client-ca
+(which 'myriad up' passes) they also serve the kubelet API on one loopback
+socket: kubectl logs, exec, attach and port-forward, and /metrics/resource.
+
 'myriad nodes fail' and 'myriad nodes recover' stop and resume the heartbeats
 of chosen nodes, so node lifecycle and eviction can be exercised.`,
 		Args: cobra.NoArgs,

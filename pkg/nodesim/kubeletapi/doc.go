@@ -11,10 +11,14 @@
 // connections to any of those addresses and only from this machine. The
 // address a connection came to names its node: that is what lets requests
 // that do not name one (/metrics/resource, /stats/summary) reach the
-// right node without a socket, port, goroutine or accept loop per node. At
-// 10,000 nodes this costs one file descriptor instead of 10,000 listening
-// sockets (this machine's limit is 20,000 descriptors, which 10,000
-// listeners plus one scraper connection per node would exhaust).
+// right node without a socket, port, goroutine or accept loop per node.
+// Measured at 10,000 nodes on the 2-core machine: one descriptor and one
+// accept goroutine, against 10,000 descriptors (half the process limit of
+// 20,000, which one scraper connection per node would then exhaust),
+// 10,000 goroutines and +29 MB of Go heap and stacks for a listener and
+// accept loop per node. The serving certificates cost +6.3 MB in the
+// simulator (loaded in 0.11 s; one key, ~640 B of PEM per node) and 1.4 s
+// to issue at the first `myriad up` (0.25 s to re-check at a restart).
 //
 // Requests are authenticated as a kubelet's are with x509 client
 // certificates: TLS requires a client certificate chained to the cluster
