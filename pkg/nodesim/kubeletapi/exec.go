@@ -2,6 +2,7 @@ package kubeletapi
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -88,6 +89,10 @@ func (e *executor) ExecInContainer(ctx context.Context, _, _, _ string, cmd []st
 	if errOut == nil {
 		errOut = out // with a TTY stderr is merged into stdout
 	}
+	if tty {
+		// A terminal turns "\n" into "\r\n" (onlcr); the client's is raw.
+		out, errOut = crlfWriter{out}, crlfWriter{errOut}
+	}
 	code := e.run(ctx, cmd, in, out, errOut, tty)
 	if code != 0 {
 		return utilexec.CodeExitError{Err: fmt.Errorf("command terminated with exit code %d", code), Code: code}
@@ -125,13 +130,23 @@ type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
 
+// crlfWriter writes "\n" as "\r\n", as a terminal's output processing does.
+type crlfWriter struct{ io.WriteCloser }
+
+func (w crlfWriter) Write(p []byte) (int, error) {
+	if !bytes.Contains(p, []byte{'\n'}) {
+		return w.WriteCloser.Write(p)
+	}
+	if _, err := w.WriteCloser.Write(bytes.ReplaceAll(p, []byte{'\n'}, []byte{'\r', '\n'})); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
 // run executes one command line and returns its exit code, as a shell
 // would report it: 127 for a command that does not exist.
 func (e *executor) run(ctx context.Context, cmd []string, in io.Reader, out, errOut io.Writer, tty bool) int {
-	nl := "\n"
-	if tty {
-		nl = "\r\n"
-	}
+	nl := "\n" // crlfWriter makes it "\r\n" on a TTY
 	name := cmd[0]
 	if i := strings.LastIndexByte(name, '/'); i >= 0 && i < len(name)-1 {
 		name = name[i+1:] // /bin/echo, /usr/bin/env
@@ -199,24 +214,65 @@ func (e *executor) shell(ctx context.Context, line string, in io.Reader, out, er
 }
 
 // interactive reads command lines from stdin until it ends or `exit`.
+// With a TTY the client's terminal is raw: keystrokes arrive one by one,
+// Enter is a carriage return and nothing is echoed unless the container's
+// terminal does it, so this does what a terminal's line discipline would.
 func (e *executor) interactive(ctx context.Context, in io.Reader, out, errOut io.Writer, tty bool) int {
-	prompt := func() {
-		if tty {
-			fmt.Fprint(out, "# ")
+	if !tty {
+		sc := bufio.NewScanner(in)
+		code := 0
+		for sc.Scan() && ctx.Err() == nil {
+			line := strings.TrimSpace(sc.Text())
+			if line == "exit" {
+				return code
+			}
+			if line != "" {
+				code = e.shell(ctx, line, nil, out, errOut, false)
+			}
 		}
+		return code
 	}
-	prompt()
-	sc := bufio.NewScanner(in)
+	const prompt = "# "
+	fmt.Fprint(out, prompt)
+	br := bufio.NewReader(in)
+	var line []byte
 	code := 0
-	for sc.Scan() && ctx.Err() == nil {
-		line := strings.TrimSpace(sc.Text())
-		if line == "exit" {
+	for ctx.Err() == nil {
+		b, err := br.ReadByte()
+		if err != nil {
 			return code
 		}
-		if line != "" {
-			code = e.shell(ctx, line, nil, out, errOut, tty)
+		switch b {
+		case '\r', '\n':
+			fmt.Fprint(out, "\n")
+			cmd := strings.TrimSpace(string(line))
+			line = line[:0]
+			if cmd == "exit" {
+				return code
+			}
+			if cmd != "" {
+				code = e.shell(ctx, cmd, nil, out, errOut, true)
+			}
+			fmt.Fprint(out, prompt)
+		case 0x7f, '\b': // backspace
+			if len(line) > 0 {
+				line = line[:len(line)-1]
+				fmt.Fprint(out, "\b \b")
+			}
+		case 0x03: // Ctrl-C drops the line
+			line = line[:0]
+			fmt.Fprint(out, "^C\n"+prompt)
+		case 0x04: // Ctrl-D on an empty line ends the shell
+			if len(line) == 0 {
+				fmt.Fprint(out, "\n")
+				return code
+			}
+		default:
+			if b >= 0x20 {
+				line = append(line, b)
+				_, _ = out.Write([]byte{b})
+			}
 		}
-		prompt()
 	}
 	return code
 }

@@ -163,3 +163,24 @@ func TestPortForward(t *testing.T) {
 		}
 	}
 }
+
+// TestInteractiveShellOnATerminal is `kubectl exec -it POD -- sh`: raw
+// keystrokes in, a prompt, echo, backspace and CRLF out.
+func TestInteractiveShellOnATerminal(t *testing.T) {
+	s, _ := newTestServer(t, clock.RealClock{}, runningPod("web-1", "node-0", t0, 0))
+	srv := httptest.NewServer(onNode(s, "node-0"))
+	defer srv.Close()
+	q := url.Values{"command": {"sh"}, "input": {"1"}, "output": {"1"}, "tty": {"1"}}
+	u, _ := url.Parse(srv.URL + "/exec/default/web-1/app?" + q.Encode())
+	ex, err := remotecommand.NewSPDYExecutor(&rest.Config{Host: srv.URL}, http.MethodPost, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: strings.NewReader("hostnamX\x7fe\recho a\rexit\r"), Stdout: &out, Tty: true})
+	if want := "# hostnamX\b \be\r\nweb-1\r\n# echo a\r\na\r\n# exit\r\n"; err != nil || out.String() != want {
+		t.Fatalf("terminal shows %q (%v), want %q", out.String(), err, want)
+	}
+}
