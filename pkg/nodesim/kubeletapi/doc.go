@@ -20,6 +20,13 @@
 // simulator (loaded in 0.11 s; one key, ~640 B of PEM per node) and 1.4 s
 // to issue at the first `myriad up` (0.25 s to re-check at a restart).
 //
+// One consequence of loopback node addresses: the API server refuses to
+// proxy nodes/proxy requests to loopback addresses ("address not
+// allowed"), so `kubectl get --raw /api/v1/nodes/NODE/proxy/...` does not
+// reach a simulated node; logs, exec, attach and port-forward are not
+// proxied that way and work, and scrapers (metrics-server) dial the node
+// address directly.
+//
 // Requests are authenticated as a kubelet's are with x509 client
 // certificates: TLS requires a client certificate chained to the cluster
 // CA, and only the common names in Config.AllowedClients (the API server's
