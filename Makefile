@@ -4,8 +4,24 @@ BIN := bin
 
 .PHONY: build up test unit e2e vet fmt-check clean generate verify-generated
 
+# The version stamp Kubernetes' own build puts into its binaries, so the API
+# server's /version (kubectl version, Helm's kubeVersion) reports the
+# Kubernetes of go.mod's k8s.io/kubernetes line, with Myriad's commit and
+# the build date. A plain `go build` derives the same Kubernetes version at
+# start-up (pkg/version).
+KUBE_VERSION := $(shell $(GO) list -m -f '{{.Version}}' k8s.io/kubernetes 2>/dev/null)
+KUBE_MAJOR := $(word 1,$(subst ., ,$(patsubst v%,%,$(KUBE_VERSION))))
+KUBE_MINOR := $(word 2,$(subst ., ,$(patsubst v%,%,$(KUBE_VERSION))))
+GIT_COMMIT := $(shell git rev-parse HEAD 2>/dev/null)
+GIT_TREE_STATE := $(shell if git diff --quiet HEAD -- 2>/dev/null; then echo clean; else echo dirty; fi)
+BUILD_DATE := $(shell date -u +'%Y-%m-%dT%H:%M:%SZ')
+VERSION_PKG := k8s.io/component-base/version
+LDFLAGS := -X $(VERSION_PKG).gitVersion=$(KUBE_VERSION) -X $(VERSION_PKG).gitMajor=$(KUBE_MAJOR) \
+	-X $(VERSION_PKG).gitMinor=$(KUBE_MINOR) -X $(VERSION_PKG).gitCommit=$(GIT_COMMIT) \
+	-X $(VERSION_PKG).gitTreeState=$(GIT_TREE_STATE) -X $(VERSION_PKG).buildDate=$(BUILD_DATE)
+
 build:
-	$(GO) build -o $(BIN)/myriad ./cmd/myriad
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/myriad ./cmd/myriad
 
 up: build
 	$(BIN)/myriad up

@@ -10,9 +10,13 @@ import (
 	"github.com/myriad-dev/myriad/internal/cli"
 	"github.com/myriad-dev/myriad/internal/components"
 	"github.com/myriad-dev/myriad/pkg/supervisor"
+	"github.com/myriad-dev/myriad/pkg/version"
 )
 
 func main() {
+	// Before any upstream component reads its version (/version, the
+	// binary and emulation versions, kubeletVersion).
+	version.Init()
 	if len(os.Args) > 1 {
 		if code, ok := components.Run(os.Args[1], os.Args[2:]); ok {
 			os.Exit(code)

@@ -31,6 +31,7 @@ func newNodesCommand() *cobra.Command {
 		qps                               float32
 		burst                             int
 		cfg                               nodesim.Config
+		kubelet                           nodesim.KubeletAPIConfig
 	)
 	cmd := &cobra.Command{
 		Use:   "nodes",
@@ -39,6 +40,10 @@ func newNodesCommand() *cobra.Command {
 --kubeconfig. They register Nodes, renew Leases every 10s, report NodeStatus,
 run the pods bound to them (Pending -> Running, jobs complete, in-place image
 changes restart only that container) and terminate deleted pods gracefully.
+
+With --kubelet-serving-certs, --kubelet-serving-key and --kubelet-client-ca
+(which 'myriad up' passes) they also serve the kubelet API on one loopback
+socket: kubectl logs, exec, attach and port-forward, and /metrics/resource.
 
 'myriad nodes fail' and 'myriad nodes recover' stop and resume the heartbeats
 of chosen nodes, so node lifecycle and eviction can be exercised.`,
@@ -59,6 +64,11 @@ of chosen nodes, so node lifecycle and eviction can be exercised.`,
 					return err
 				}
 				cfg.Capacity = list
+			}
+			if kubelet.ServingCerts != "" || kubelet.ServingKey != "" || kubelet.ClientCA != "" {
+				cfg.KubeletAPI = &kubelet
+			} else if cmd.Flags().Changed("kubelet-allowed-clients") {
+				return errors.New("--kubelet-allowed-clients needs --kubelet-serving-certs, --kubelet-serving-key and --kubelet-client-ca")
 			}
 			cs, err := simClient(kubeconfig, qps, burst)
 			if err != nil {
@@ -96,6 +106,11 @@ of chosen nodes, so node lifecycle and eviction can be exercised.`,
 	f.Float32Var(&qps, "qps", 2000, "client QPS limit toward the API server")
 	f.IntVar(&burst, "burst", 4000, "client burst toward the API server")
 	f.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9100 (off when empty)")
+	f.IntVar(&kubelet.Port, "kubelet-port", nodesim.DefaultKubeletPort, "port of every node's kubelet API (node addresses are in "+nodesim.NodeAddressRange+", on the loopback device)")
+	f.StringVar(&kubelet.ServingCerts, "kubelet-serving-certs", "", "PEM file of kubelet serving certificates, one per node address, signed by the cluster CA; with --kubelet-serving-key and --kubelet-client-ca it turns on logs, exec, attach and port-forward")
+	f.StringVar(&kubelet.ServingKey, "kubelet-serving-key", "", "private key of the --kubelet-serving-certs")
+	f.StringVar(&kubelet.ClientCA, "kubelet-client-ca", "", "CA that signs the client certificates allowed to call the kubelet API")
+	f.StringSliceVar(&kubelet.AllowedClients, "kubelet-allowed-clients", []string{"kube-apiserver-kubelet-client"}, "common names of client certificates authorized to call the kubelet API (the API server's --kubelet-client-certificate)")
 	cmd.AddCommand(newNodesFailCommand(&kubeconfig, true), newNodesFailCommand(&kubeconfig, false))
 	return cmd
 }

@@ -5,6 +5,7 @@ import (
 	"net"
 
 	"github.com/myriad-dev/myriad/pkg/controlplane/pki"
+	"github.com/myriad-dev/myriad/pkg/nodesim"
 )
 
 // Identities of the components. Each has its own certificate so that RBAC
@@ -15,6 +16,10 @@ const (
 	ControllerManagerUser = "system:kube-controller-manager"
 	SchedulerUser         = "system:kube-scheduler"
 	NodeSimUser           = "myriad:nodesim"
+	// KubeletClientUser is the API server's identity toward kubelets
+	// (--kubelet-client-certificate): the simulated nodes' kubelet API
+	// admits it and nobody else.
+	KubeletClientUser = "kube-apiserver-kubelet-client"
 	// ServiceClusterIPRange gives the "kubernetes" Service 10.96.0.1.
 	ServiceClusterIPRange = "10.96.0.0/16"
 	kubernetesServiceIP   = "10.96.0.1"
@@ -31,6 +36,7 @@ type Certs struct {
 	ControllerManagerCert, ControllerManagerKey string
 	SchedulerCert, SchedulerKey                 string
 	WebhookCert, WebhookKey                     string
+	KubeletClientCert, KubeletClientKey         string
 	CAKey                                       string
 	ServiceAccountKey, ServiceAccountPub        string
 	clients                                     map[string][2]string
@@ -76,6 +82,9 @@ func EnsureCerts(d DataDir, apiIPs ...net.IP) (Certs, error) {
 		{fpCA, "front-proxy-client", pki.Request{CommonName: "front-proxy-client", Client: true}, &c.FrontProxyClientCert, &c.FrontProxyClientKey},
 		{ca, "controller-manager-serving", pki.Request{CommonName: "kube-controller-manager", Server: true, IPs: loopback, DNSNames: []string{"localhost"}}, &c.ControllerManagerCert, &c.ControllerManagerKey},
 		{ca, "scheduler-serving", pki.Request{CommonName: "kube-scheduler", Server: true, IPs: loopback, DNSNames: []string{"localhost"}}, &c.SchedulerCert, &c.SchedulerKey},
+		// Not in system:masters: it only ever talks to kubelets, which
+		// authorize it by name.
+		{ca, "apiserver-kubelet-client", pki.Request{CommonName: KubeletClientUser, Client: true}, &c.KubeletClientCert, &c.KubeletClientKey},
 		{ca, "manager-webhook", pki.Request{CommonName: "myriad-manager-webhook", Server: true, IPs: loopback, DNSNames: []string{"localhost"}}, &c.WebhookCert, &c.WebhookKey},
 	}
 	for _, is := range issues {
@@ -106,4 +115,19 @@ func EnsureCerts(d DataDir, apiIPs ...net.IP) (Certs, error) {
 		return Certs{}, err
 	}
 	return c, nil
+}
+
+// EnsureNodeServingCerts issues the kubelet serving certificates of
+// simulated nodes 0..nodes-1 (one per node address) from the cluster CA, so
+// the node simulator can serve the kubelet API without the CA key.
+func EnsureNodeServingCerts(d DataDir, nodes int) (certFile, keyFile string, err error) {
+	ca, err := pki.LoadOrCreateCA(d.PKI(), "ca", "myriad-ca")
+	if err != nil {
+		return "", "", err
+	}
+	ips := make([]net.IP, nodes)
+	for i := range ips {
+		ips[i] = net.IP(nodesim.NodeAddress(i).AsSlice())
+	}
+	return ca.EnsureServingBundle(d.PKI(), "kubelet-serving", ips)
 }

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/myriad-dev/myriad/pkg/durable"
+	"github.com/myriad-dev/myriad/pkg/version"
 )
 
 // FormatVersion is bumped whenever the on-disk layout changes in a way an
@@ -20,7 +21,7 @@ const FormatVersion = 1
 // KubernetesVersion is the version of the k8s.io/kubernetes module linked
 // into this binary; the data directory records it because etcd contents are
 // only guaranteed readable by the same or the next minor version.
-const KubernetesVersion = "v1.37.2"
+var KubernetesVersion = version.Kubernetes()
 
 const stampName = "myriad.json"
 

@@ -21,6 +21,8 @@ type Plan struct {
 	// The manager's loopback ports: Prometheus metrics, health probes, and
 	// the admission webhook the API server calls.
 	ManagerMetricsPort, ManagerProbePort, WebhookPort int
+	// KubeletPort is where every simulated node's kubelet API listens.
+	KubeletPort int
 	// NodeMonitorGracePeriod is how long the node lifecycle controller waits
 	// for a heartbeat before marking a node NotReady.
 	NodeMonitorGracePeriod time.Duration
@@ -70,6 +72,13 @@ func (p Plan) APIServerArgs(i int) []string {
 		"--proxy-client-cert-file=" + c.FrontProxyClientCert,
 		"--proxy-client-key-file=" + c.FrontProxyClientKey,
 		"--enable-admission-plugins=NodeRestriction",
+		// Logs, exec, attach and port-forward reach the simulated nodes'
+		// kubelet API at their InternalIP (a loopback address; no node
+		// hostname resolves), as a client of the CA-verified kubelet.
+		"--kubelet-client-certificate=" + c.KubeletClientCert,
+		"--kubelet-client-key=" + c.KubeletClientKey,
+		"--kubelet-certificate-authority=" + c.CA,
+		"--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
 		// The watch cache serves lists and watches from memory, which is what
 		// keeps etcd out of the read path at 10^6 objects.
 		"--watch-cache=true",

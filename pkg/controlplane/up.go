@@ -178,7 +178,7 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if plan.ControllerManagerPort, err = FreePort(); err != nil {
 		return nil, err
 	}
-	for _, p := range []*int{&plan.SchedulerPort, &plan.ManagerMetricsPort, &plan.ManagerProbePort, &plan.WebhookPort} {
+	for _, p := range []*int{&plan.SchedulerPort, &plan.ManagerMetricsPort, &plan.ManagerProbePort, &plan.WebhookPort, &plan.KubeletPort} {
 		if *p, err = FreePort(); err != nil {
 			return nil, err
 		}
@@ -279,7 +279,15 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 		return nil, fmt.Errorf("CloneSet admission webhook: %w", err)
 	}
 	if o.Nodes > 0 {
-		args := append([]string{"nodes", "--kubeconfig", dir.Kubeconfig("nodesim"), "--count", strconv.Itoa(o.Nodes)}, o.NodeArgs...)
+		servingCert, servingKey, err := EnsureNodeServingCerts(dir, o.Nodes)
+		if err != nil {
+			return nil, fmt.Errorf("kubelet serving certificates: %w", err)
+		}
+		// A port of its own per cluster, so several clusters on one
+		// machine never collide on the node addresses they share.
+		args := append([]string{"nodes", "--kubeconfig", dir.Kubeconfig("nodesim"), "--count", strconv.Itoa(o.Nodes),
+			"--kubelet-port", strconv.Itoa(plan.KubeletPort), "--kubelet-serving-certs", servingCert, "--kubelet-serving-key", servingKey,
+			"--kubelet-client-ca", certs.CA, "--kubelet-allowed-clients", KubeletClientUser}, o.NodeArgs...)
 		if err := step("simulated nodes", supervisor.Process{Name: "nodes", Args: args}); err != nil {
 			return nil, err
 		}

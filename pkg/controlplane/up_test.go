@@ -41,7 +41,9 @@ func TestOptionsValidateNamesTheFlag(t *testing.T) {
 func TestAPIServerArgs(t *testing.T) {
 	p := Plan{BindAddress: "127.0.0.1", EtcdPort: 2379, APIPort: 6443, APIServerPort: []int{6443}}
 	one := strings.Join(p.APIServerArgs(0), " ")
-	for _, want := range []string{"--bind-address=127.0.0.1", "--authorization-mode=Node,RBAC", "--anonymous-auth=false", "--watch-cache=true"} {
+	for _, want := range []string{"--bind-address=127.0.0.1", "--authorization-mode=Node,RBAC", "--anonymous-auth=false", "--watch-cache=true",
+		// Logs and exec reach the simulated kubelets by address and verify them.
+		"--kubelet-certificate-authority=", "--kubelet-client-certificate=", "--kubelet-preferred-address-types=InternalIP,"} {
 		if !strings.Contains(one, want) {
 			t.Errorf("missing %s in %s", want, one)
 		}

@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/clock"
+
+	"github.com/myriad-dev/myriad/pkg/version"
 )
 
 // Annotations and labels that make up nodesim's contract with the cluster.
@@ -46,14 +48,24 @@ const NoImages = -1
 // MaxImages is the kubelet's default --node-status-max-images.
 const MaxImages = 50
 
-// Versions reported in NodeStatus.nodeInfo.
+// What NodeStatus.nodeInfo reports besides the per-node IDs: a node as a
+// current kubeadm or managed-cluster worker looks. The kubelet version is the
+// cluster's own (KubeletVersion).
 const (
-	KubeletVersion          = "v1.37.2"
-	ContainerRuntimeVersion = "myriad://sim"
+	ContainerRuntimeVersion = "containerd://2.1.4"
+	OSImage                 = "Ubuntu 24.04.3 LTS"
+	KernelVersion           = "6.8.0-87-generic"
 	instanceType            = "myriad.sim"
 	region                  = "region-1"
-	kubeletPort             = 10250
+	// DefaultKubeletPort is the kubelet's --port, where nodes' kubelet API
+	// listens unless Config.KubeletAPI says otherwise.
+	DefaultKubeletPort = 10250
 )
+
+// KubeletVersion is what simulated nodes report as nodeInfo.kubeletVersion:
+// the Kubernetes version linked into this binary, the same the API server
+// reports, as on a cluster whose kubelets match its control plane.
+var KubeletVersion = version.Kubernetes()
 
 // Config says how many nodes to run and how they behave. Zero fields are
 // filled by Default.
@@ -94,7 +106,16 @@ type Config struct {
 
 	// Workers bounds write concurrency of each pool (heartbeats and
 	// registration; pod status), default 32.
-	Workers  int
+	Workers int
+	// KubeletVersion is reported as nodeInfo.kubeletVersion; default
+	// KubeletVersion, the cluster's own.
+	KubeletVersion string
+
+	// KubeletAPI serves the kubelet API (logs, exec, attach, port-forward)
+	// for every node; nil serves none and nodes still advertise
+	// DefaultKubeletPort.
+	KubeletAPI *KubeletAPIConfig
+
 	Clock    clock.WithTicker      // default real clock; tests inject a fake
 	Registry prometheus.Registerer // metrics are registered only if non-nil
 }
@@ -145,6 +166,9 @@ func (c *Config) Default() {
 	if c.Clock == nil {
 		c.Clock = clock.RealClock{}
 	}
+	if c.KubeletVersion == "" {
+		c.KubeletVersion = KubeletVersion
+	}
 }
 
 // Validate reports every invalid field, each named as the CLI user knows it.
@@ -190,7 +214,18 @@ func (c Config) Validate() error {
 		}
 	}
 	if c.Count > 0 && c.StartIndex >= 0 && c.StartIndex+c.Count > maxNodes {
-		bad("Count", "StartIndex+Count must be at most %d (node addresses come from 172.16.0.0/12), got %d", maxNodes, c.StartIndex+c.Count)
+		bad("Count", "StartIndex+Count must be at most %d (node addresses come from %s), got %d", maxNodes, NodeAddressRange, c.StartIndex+c.Count)
+	}
+	if k := c.KubeletAPI; k != nil {
+		if k.Port < 0 || k.Port > 65535 {
+			bad("KubeletAPI.Port", "must be a TCP port (1-65535, or 0 for any free one), got %d", k.Port)
+		}
+		if k.ServingCerts == "" || k.ServingKey == "" || k.ClientCA == "" {
+			bad("KubeletAPI", "needs the serving certificates, their key and the client CA (--kubelet-serving-certs, --kubelet-serving-key, --kubelet-client-ca)")
+		}
+		if len(k.AllowedClients) == 0 {
+			bad("KubeletAPI.AllowedClients", "must name at least one client certificate common name (--kubelet-allowed-clients), e.g. the API server's kubelet client")
+		}
 	}
 	if c.Zones < 0 {
 		bad("Zones", "must be positive, got %d", c.Zones)
@@ -260,14 +295,37 @@ func nodeCIDR(cidr string, index int) (netip.Prefix, error) {
 // maxNodes is how many node addresses internalIP can hand out.
 const maxNodes = 4096 * 254
 
-// internalIP is node index's address in 172.16.0.0/12, skipping .0 and .255
-// host parts so every address looks usable. Nothing listens there.
-func internalIP(index int) netip.Addr {
-	const base = 172<<24 | 16<<16
+// NodeAddressRange holds every simulated node's InternalIP. It is inside
+// 127.0.0.0/8, which Linux routes to the loopback interface as a whole, so
+// each node has an address of its own that only this machine can reach:
+// the kubelet API tells nodes apart by the address a connection came to
+// (see kubeletapi), with one listening socket for all of them.
+const NodeAddressRange = "127.16.0.0/12"
+
+// NodeAddress is node index's InternalIP in NodeAddressRange, skipping .0
+// and .255 host parts so every address looks usable.
+func NodeAddress(index int) netip.Addr {
+	const base = 127<<24 | 16<<16
 	// 254 hosts per /24, 4096 /24s in the /12: ~1M nodes.
 	n := uint32(index)
 	return u32Addr(base + (n/254)<<8 + n%254 + 1)
 }
+
+// NodeIndex inverts NodeAddress; ok is false for addresses it never hands
+// out.
+func NodeIndex(a netip.Addr) (int, bool) {
+	if !a.Is4() {
+		return 0, false
+	}
+	b := a.As4()
+	if b[0] != 127 || b[1]&0xf0 != 16 || b[3] == 0 || b[3] == 255 {
+		return 0, false
+	}
+	block := int(b[1]&0x0f)<<8 | int(b[2])
+	return block*254 + int(b[3]) - 1, true
+}
+
+func internalIP(index int) netip.Addr { return NodeAddress(index) }
 
 func u32Addr(v uint32) netip.Addr {
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})

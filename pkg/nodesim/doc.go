@@ -10,7 +10,9 @@
 // delete that a kubelet issues). It must never write pods' specs, bind or
 // schedule pods, touch nodes it did not register (nodes whose name is outside
 // its index range), run a goroutine or timer per node or per pod, or send
-// real traffic to the addresses it reports: every IP it hands out is fiction.
+// real traffic to the addresses it reports: pod IPs are fiction, and node
+// addresses (loopback addresses in NodeAddressRange) are only ever served,
+// by the kubelet API (package kubeletapi) on one socket for every node.
 //
 // The identity it runs as needs: nodes get/list/watch/create/update/patch,
 // nodes/status patch, leases get/list/create/update in kube-node-lease,

@@ -39,6 +39,9 @@ func (s *sim) heartbeat(ctx context.Context, i int, due time.Time) (time.Time, b
 	recovered := n.recovered.Swap(false)
 	if recovered {
 		n.readySince = metav1.NewTime(now) // Ready went Unknown while we were silent
+		// A node that stopped heartbeating and came back was down: it
+		// reports a new boot, as a crashed and rebooted machine does.
+		n.bootID = newBootID()
 	}
 	// Lease mode: renew the Lease, full NodeStatus only when due or after a
 	// recovery. Status mode is the kubelet before NodeLease: every heartbeat

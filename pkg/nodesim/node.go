@@ -2,6 +2,9 @@ package nodesim
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -37,6 +40,10 @@ type simNode struct {
 	lease      *coordinationv1.Lease // last Lease the server returned
 	nextStatus time.Time             // next periodic NodeStatus report
 	readySince metav1.Time
+	// bootID is the node's current boot (nodeInfo.bootID): kept from the
+	// Node an earlier run registered, new when the node comes back from a
+	// failure, which models a reboot.
+	bootID string
 	// conditions are the node's conditions as the server returned them
 	// after the last status write (status mode only): the old side of the
 	// next status patch. nil means unknown, and the next report is the
@@ -98,16 +105,21 @@ func (s *sim) nodeStatus(n *simNode, now time.Time, full bool) corev1.NodeStatus
 		{Type: corev1.NodeInternalIP, Address: n.ip.String()},
 		{Type: corev1.NodeHostName, Address: n.name},
 	}
-	st.DaemonEndpoints = corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: kubeletPort}}
-	id := fmt.Sprintf("%032x", n.index)
+	// The API server reaches the kubelet API at InternalIP:port, which
+	// this process serves when Config.KubeletAPI is set.
+	st.DaemonEndpoints = corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: int32(s.kubeletPort())}}
+	if n.bootID == "" {
+		n.bootID = newBootID()
+	}
 	st.NodeInfo = corev1.NodeSystemInfo{
-		MachineID:               id,
-		SystemUUID:              id,
-		BootID:                  s.bootID,
-		KernelVersion:           "6.8.0-myriad",
-		OSImage:                 "Myriad simulated node",
+		MachineID:               machineID(n.name),
+		SystemUUID:              systemUUID(n.name),
+		BootID:                  n.bootID,
+		KernelVersion:           KernelVersion,
+		OSImage:                 OSImage,
 		ContainerRuntimeVersion: ContainerRuntimeVersion,
-		KubeletVersion:          KubeletVersion,
+		KubeletVersion:          s.cfg.KubeletVersion,
+		KubeProxyVersion:        "", // deprecated; kubelets leave it empty since v1.31
 		OperatingSystem:         "linux",
 		Architecture:            "amd64",
 	}
@@ -139,8 +151,13 @@ func (s *sim) patchStatus(ctx context.Context, n *simNode, now time.Time, full b
 		if err == nil && string(data) == "{}" {
 			return nil // reported this very second (heartbeat times are whole seconds): nothing to send
 		}
-	} else {
+	} else if full {
 		data, err = json.Marshal(map[string]any{"status": st})
+	} else {
+		// Only the conditions: NodeStatus's nodeInfo and daemonEndpoints
+		// are structs without omitempty, so marshalling the whole partial
+		// status would blank them on the server.
+		data, err = json.Marshal(map[string]any{"status": map[string]any{"conditions": st.Conditions}})
 	}
 	if err != nil {
 		return fmt.Errorf("encode status of node %s: %w", n.name, err)
@@ -241,6 +258,10 @@ func (s *sim) register(ctx context.Context, n *simNode, existing *corev1.Node) e
 	}
 	n.uid, n.registered = adopted.UID, true
 	n.nextStatus = now.Add(s.statusOffset(n))
+	if id := adopted.Status.NodeInfo.BootID; id != "" && n.bootID == "" {
+		// A restarted simulator is a restarted kubelet, not a rebooted node.
+		n.bootID = id
+	}
 	if adopted.Annotations[FailureAnnotation] != "" {
 		s.setFailed(n, true)
 		return nil
@@ -270,4 +291,34 @@ func mergeTaints(cur, ours []corev1.Taint) []corev1.Taint {
 		}
 	}
 	return append(out, ours...)
+}
+
+// machineID and systemUUID are stable per node name, so they survive a
+// restart of the simulator as /etc/machine-id and the DMI UUID survive a
+// kubelet restart, and differ between nodes as on real machines.
+func machineID(node string) string {
+	sum := sha256.Sum256([]byte("machine-id/" + node))
+	return hex.EncodeToString(sum[:16])
+}
+
+func systemUUID(node string) string {
+	sum := sha256.Sum256([]byte("system-uuid/" + node))
+	return formatUUID(sum[:16])
+}
+
+// newBootID is a random UUID, as /proc/sys/kernel/random/boot_id is: new at
+// every boot.
+func newBootID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand never returns an error
+	return formatUUID(b)
+}
+
+// formatUUID shapes 16 bytes as a version-4 UUID.
+func formatUUID(b []byte) string {
+	u := [16]byte(b[:16])
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	h := hex.EncodeToString(u[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }

@@ -39,6 +39,13 @@ func TestValidate(t *testing.T) {
 		{"lease shorter than heartbeat", func(c *Config) { c.LeaseDuration = 5 * time.Second }, "LeaseDuration"},
 		{"negative duration", func(c *Config) { c.JobDuration = -time.Second }, "JobDuration"},
 		{"negative workers", func(c *Config) { c.Workers = -1 }, "Workers"},
+		{"kubelet API without certificates", func(c *Config) { c.KubeletAPI = &KubeletAPIConfig{Port: 10250, AllowedClients: []string{"a"}} }, "KubeletAPI"},
+		{"kubelet API port", func(c *Config) {
+			c.KubeletAPI = &KubeletAPIConfig{Port: 70000, ServingCerts: "c", ServingKey: "k", ClientCA: "ca", AllowedClients: []string{"a"}}
+		}, "KubeletAPI.Port"},
+		{"kubelet API open to nobody", func(c *Config) {
+			c.KubeletAPI = &KubeletAPIConfig{Port: 10250, ServingCerts: "c", ServingKey: "k", ClientCA: "ca"}
+		}, "KubeletAPI.AllowedClients"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := Config{Count: 10}
@@ -124,7 +131,7 @@ func TestRegisterNodes(t *testing.T) {
 		for _, c := range n.Status.Conditions {
 			ready = ready || (c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue && c.Reason == "KubeletReady")
 		}
-		if !ready || n.Status.NodeInfo.KubeletVersion != "v1.37.2" || len(n.Status.Addresses) != 2 {
+		if !ready || n.Status.NodeInfo.KubeletVersion != KubeletVersion || len(n.Status.Addresses) != 2 {
 			t.Errorf("%s status incomplete: %+v", name, n.Status)
 		}
 	}

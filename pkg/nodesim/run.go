@@ -2,8 +2,6 @@ package nodesim
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
@@ -30,7 +28,6 @@ type sim struct {
 	client       kubernetes.Interface
 	clock        clock.WithTicker
 	metrics      *metrics
-	bootID       string
 	leaseSeconds int32
 	images       []corev1.ContainerImage // status.images of every node, shared read-only
 
@@ -51,14 +48,15 @@ func newSim(client kubernetes.Interface, cfg Config) (*sim, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid nodesim config: %w", err)
 	}
-	boot := make([]byte, 16)
-	_, _ = rand.Read(boot) // never fails (crypto/rand panics instead)
+	if cfg.KubeletAPI != nil {
+		k := *cfg.KubeletAPI // ours to fill in (the bound port)
+		cfg.KubeletAPI = &k
+	}
 	s := &sim{
 		cfg:          cfg,
 		client:       client,
 		clock:        cfg.Clock,
 		metrics:      newMetrics(),
-		bootID:       hex.EncodeToString(boot),
 		leaseSeconds: int32(cfg.LeaseDuration / time.Second),
 		images:       nodeImages(cfg.Images),
 		nodes:        make([]*simNode, cfg.Count),
@@ -109,6 +107,13 @@ func (s *sim) run(ctx context.Context) error {
 	defer s.queue.ShutDown()
 	logger := klog.FromContext(ctx)
 
+	api, err := s.prepareKubeletAPI(ctx)
+	if err != nil {
+		return err
+	}
+	if api != nil {
+		defer api.listener.Close() // Serve closes it too; closing twice is harmless
+	}
 	if err := s.registerAll(ctx); err != nil {
 		return err
 	}
@@ -140,6 +145,14 @@ func (s *sim) run(ctx context.Context) error {
 	}
 	s.claimPodIPs()
 	s.podsStarted.Store(true)
+	if api != nil {
+		// After the pod cache synced: the API answers from it.
+		wg.Go(func() {
+			if err := api.server.Serve(ctx, api.listener); err != nil {
+				s.failWith(fmt.Errorf("kubelet API: %w", err))
+			}
+		})
+	}
 
 	// Spread first heartbeats over one interval: node k's phase is
 	// k*interval/count plus jitter below one slot, so 10^4 nodes at 10s are
@@ -173,6 +186,14 @@ func (s *sim) run(ctx context.Context) error {
 		return nil
 	case err := <-s.fatal:
 		return err
+	}
+}
+
+// failWith ends Run with err.
+func (s *sim) failWith(err error) {
+	select {
+	case s.fatal <- err:
+	default:
 	}
 }
 

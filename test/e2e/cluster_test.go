@@ -32,8 +32,23 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary, kubectl = filepath.Join(dir, "myriad"), filepath.Join(dir, "kubectl")
+	// myriad is built plainly, as README's `go build` does: it must find its
+	// Kubernetes version by itself. kubectl is stamped as a released kubectl
+	// is, or `kubectl version` rejects its own unstamped version.
+	kubeVersion, err := exec.Command("go", "list", "-m", "-f", "{{.Version}}", "k8s.io/kubernetes").Output()
+	if err != nil {
+		panic(fmt.Sprintf("go list -m k8s.io/kubernetes: %v", err))
+	}
+	kv := strings.TrimSpace(string(kubeVersion))
+	parts := strings.SplitN(strings.TrimPrefix(kv, "v"), ".", 3)
+	stamp := fmt.Sprintf("-X k8s.io/component-base/version.gitVersion=%s -X k8s.io/component-base/version.gitMajor=%s -X k8s.io/component-base/version.gitMinor=%s",
+		kv, parts[0], parts[1])
 	for out, pkg := range map[string]string{binary: "../../cmd/myriad", kubectl: "k8s.io/kubernetes/cmd/kubectl"} {
-		build := exec.Command("go", "build", "-o", out, pkg)
+		args := []string{"build", "-o", out, pkg}
+		if out == kubectl {
+			args = []string{"build", "-ldflags", stamp, "-o", out, pkg}
+		}
+		build := exec.Command("go", args...)
 		build.Stdout, build.Stderr = os.Stdout, os.Stderr
 		if err := build.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "build", pkg+":", err)

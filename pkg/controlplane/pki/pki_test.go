@@ -114,3 +114,54 @@ func TestNewAddressReissuesServingCertificate(t *testing.T) {
 		t.Fatalf("certificate not reissued for the new address: %v", err)
 	}
 }
+
+// TestServingBundle: one certificate per node address, each verifiable for
+// its own address only and not as a client; kept across restarts, issued
+// anew when the cluster grows.
+func TestServingBundle(t *testing.T) {
+	dir := t.TempDir()
+	ca, err := LoadOrCreateCA(dir, "ca", "test-ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ips := []net.IP{net.ParseIP("127.16.0.1"), net.ParseIP("127.16.0.2")}
+	certFile, keyFile, err := ca.EnsureServingBundle(dir, "kubelet-serving", ips)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, err := certutil.CertsFromFile(certFile)
+	if err != nil || len(certs) != 2 {
+		t.Fatalf("want 2 certificates, got %d (%v)", len(certs), err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	for i, c := range certs {
+		serve := x509.VerifyOptions{Roots: pool, DNSName: ips[i].String(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+		if _, err := c.Verify(serve); err != nil {
+			t.Errorf("certificate %d does not verify for %s: %v", i, ips[i], err)
+		}
+		serve.DNSName = ips[1-i].String()
+		if _, err := c.Verify(serve); err == nil {
+			t.Errorf("certificate %d also verifies for %s", i, ips[1-i])
+		}
+		if _, err := c.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err == nil {
+			t.Errorf("serving certificate %d is usable as a client certificate", i)
+		}
+	}
+	if info, _ := os.Stat(keyFile); info.Mode().Perm() != 0o600 {
+		t.Errorf("key mode %v", info.Mode().Perm())
+	}
+	before, _ := os.ReadFile(certFile)
+	if _, _, err := ca.EnsureServingBundle(dir, "kubelet-serving", ips[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.ReadFile(certFile); string(after) != string(before) {
+		t.Error("a restart with fewer nodes reissued the bundle")
+	}
+	if _, _, err := ca.EnsureServingBundle(dir, "kubelet-serving", append(ips, net.ParseIP("127.16.0.3"))); err != nil {
+		t.Fatal(err)
+	}
+	if certs, _ := certutil.CertsFromFile(certFile); len(certs) != 3 {
+		t.Errorf("after growing to 3 nodes the bundle has %d certificates", len(certs))
+	}
+}
