@@ -43,6 +43,11 @@ func TestNextState(t *testing.T) {
 		}
 		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Labels: l}}
 	}
+	scheduled := func(p *corev1.Pod) *corev1.Pod { p.Spec.NodeName = "node-1"; return p }
+	both := &pub.LifecycleHook{LabelsHandler: map[string]string{"ready-for": "traffic"}, FinalizersHandler: []string{"example.com/warm"}}
+	armedLabelOnly := pod(pub.LifecycleStatePreparingNormal, true)
+	armedBoth := pod(pub.LifecycleStatePreparingNormal, true)
+	armedBoth.Finalizers = []string{"example.com/warm"}
 	cases := []struct {
 		name string
 		lc   *pub.Lifecycle
@@ -52,7 +57,10 @@ func TestNextState(t *testing.T) {
 	}{
 		{"preNormal waits", &pub.Lifecycle{PreNormal: hook}, pod(pub.LifecycleStatePreparingNormal, false), false, ""},
 		{"preNormal armed", &pub.Lifecycle{PreNormal: hook}, pod(pub.LifecycleStatePreparingNormal, true), false, pub.LifecycleStateNormal},
-		{"preNormal removed from spec", nil, pod(pub.LifecycleStatePreparingNormal, false), false, pub.LifecycleStateNormal},
+		{"preNormal removed from spec, scheduled", nil, scheduled(pod(pub.LifecycleStatePreparingNormal, false)), false, pub.LifecycleStateNormal},
+		{"no preNormal hook, not scheduled yet", nil, pod(pub.LifecycleStatePreparingNormal, false), false, ""},
+		{"preNormal needs every label and finalizer", &pub.Lifecycle{PreNormal: both}, armedLabelOnly, false, ""},
+		{"preNormal with every label and finalizer", &pub.Lifecycle{PreNormal: both}, armedBoth, false, pub.LifecycleStateNormal},
 		{"updated waits for re-arm", &pub.Lifecycle{InPlaceUpdate: hook}, pod(pub.LifecycleStateUpdated, false), true, ""},
 		{"updated re-armed", &pub.Lifecycle{InPlaceUpdate: hook}, pod(pub.LifecycleStateUpdated, true), true, pub.LifecycleStateNormal},
 		{"rollback frees PreparingUpdate", &pub.Lifecycle{InPlaceUpdate: hook}, pod(pub.LifecycleStatePreparingUpdate, true), true, pub.LifecycleStateNormal},
@@ -62,6 +70,22 @@ func TestNextState(t *testing.T) {
 	for _, tc := range cases {
 		if got := nextState(tc.lc, tc.pod, tc.atUp); got != tc.want {
 			t.Errorf("%s: next = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestServing(t *testing.T) {
+	for s, want := range map[pub.LifecycleStateType]bool{
+		"":                                true,
+		pub.LifecycleStateNormal:          true,
+		pub.LifecycleStatePreparingNormal: false,
+		pub.LifecycleStatePreparingUpdate: false,
+		pub.LifecycleStateUpdating:        false,
+		pub.LifecycleStateUpdated:         false, // as OpenKruise: back in service only at Normal
+		pub.LifecycleStatePreparingDelete: false,
+	} {
+		if got := serving(s); got != want {
+			t.Errorf("serving(%q) = %v, want %v", s, got, want)
 		}
 	}
 }

@@ -44,7 +44,9 @@ type pass struct {
 	now  time.Time
 
 	members []*member
-	plans   map[string]inplace.Plan // in-place plan by pod name
+	// heldForDelete counts pods the preDelete hook holds in PreparingDelete.
+	heldForDelete int
+	plans         map[string]inplace.Plan // in-place plan by pod name
 	// eligible memoizes inPlacePlan by the pod's revision: every pod of a
 	// revision gets the same plan, and comparing templates 10^4 times per
 	// pass would dominate it.
@@ -93,16 +95,18 @@ func (ps *pass) run(ctx context.Context) {
 		return // pod writes made; the next pass sees them
 	}
 	p := makePlan(planInput{
-		replicas:            ps.res.replicas,
-		partition:           ps.res.partition,
-		maxUnavailable:      ps.res.maxUnavailable,
-		maxSurge:            ps.res.maxSurge,
-		scaleMaxUnavailable: ps.res.scaleMaxUnavailable,
-		paused:              ps.cs.Spec.UpdateStrategy.Paused,
-		updateRevision:      ps.revs.update,
-		createRevision:      ps.revs.current,
-		scatter:             ps.cs.Spec.UpdateStrategy.ScatterStrategy,
-		members:             ps.members,
+		replicas:             ps.res.replicas,
+		partition:            ps.res.partition,
+		maxUnavailable:       ps.res.maxUnavailable,
+		maxSurge:             ps.res.maxSurge,
+		scaleMaxUnavailable:  ps.res.scaleMaxUnavailable,
+		paused:               ps.cs.Spec.UpdateStrategy.Paused,
+		updateRevision:       ps.revs.update,
+		createRevision:       ps.revs.current,
+		scatter:              ps.cs.Spec.UpdateStrategy.ScatterStrategy,
+		members:              ps.members,
+		heldForDelete:        ps.heldForDelete,
+		excludeHeldForDelete: ps.cs.Labels[v1alpha1.CloneSetScalingExcludePreparingDeleteKey] == "true",
 	})
 	ps.blocked = p.blocked
 	// Deletes first: a recreated pod's replacement must not exist beside
@@ -143,6 +147,8 @@ func (ps *pass) lifecycle(ctx context.Context) bool {
 		if state == pub.LifecycleStatePreparingDelete {
 			if lc == nil || !hooked(lc.PreDelete, pod) {
 				work = append(work, func() error { return ps.deleteNow(ctx, pod) })
+			} else {
+				ps.heldForDelete++
 			}
 			continue
 		}
@@ -157,6 +163,7 @@ func (ps *pass) lifecycle(ctx context.Context) bool {
 			revision:        rev,
 			specifiedDelete: toDelete[pod.Name] || pod.Labels[pub.SpecifiedDeleteKey] != "",
 			priority:        prio.rank(pod),
+			deleteHeld:      lc != nil && hooked(lc.PreDelete, pod),
 		}
 		ps.members = append(ps.members, m)
 		switch {
