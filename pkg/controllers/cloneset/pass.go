@@ -139,12 +139,17 @@ func (ps *pass) lifecycle(ctx context.Context) bool {
 	if !ok {
 		update = &ps.cs.Spec.Template
 	}
+	specified := func(pod *corev1.Pod) bool { return toDelete[pod.Name] || pod.Labels[pub.SpecifiedDeleteKey] != "" }
+	revive := revivable(ps.res.replicas, ps.pods, lc, specified)
 	for _, pod := range ps.pods {
 		if pod.DeletionTimestamp != nil {
 			continue
 		}
 		state := lifecycleState(pod)
-		if state == pub.LifecycleStatePreparingDelete {
+		if revive[pod] {
+			work = append(work, func() error { return ps.setState(ctx, pod, pub.LifecycleStatePreparingNormal) })
+			state = pub.LifecycleStatePreparingNormal
+		} else if state == pub.LifecycleStatePreparingDelete {
 			if lc == nil || !hooked(lc.PreDelete, pod) {
 				work = append(work, func() error { return ps.deleteNow(ctx, pod) })
 			} else {
@@ -161,7 +166,7 @@ func (ps *pass) lifecycle(ctx context.Context) bool {
 		m := &member{
 			pod:             pod,
 			revision:        rev,
-			specifiedDelete: toDelete[pod.Name] || pod.Labels[pub.SpecifiedDeleteKey] != "",
+			specifiedDelete: specified(pod),
 			priority:        prio.rank(pod),
 			deleteHeld:      lc != nil && hooked(lc.PreDelete, pod),
 		}
@@ -323,6 +328,11 @@ func (ps *pass) deletePods(ctx context.Context, ms []*member) {
 	_, err := slowStart(len(ms), func(i int) error {
 		pod := ms[i].pod
 		if lc != nil && hooked(lc.PreDelete, pod) {
+			if ms[i].recreate {
+				// Marked as OpenKruise marks the pods it recreates, so a
+				// later scale-up never takes it back (see revivable).
+				return ps.setState(ctx, pod, pub.LifecycleStatePreparingDelete, pub.SpecifiedDeleteKey)
+			}
 			return ps.setState(ctx, pod, pub.LifecycleStatePreparingDelete)
 		}
 		return ps.deleteNow(ctx, pod)
@@ -414,9 +424,12 @@ func (ps *pass) complete(ctx context.Context, pod *corev1.Pod) error {
 // setState writes the lifecycle state label and its timestamp, with the
 // cached resourceVersion as precondition: a state must never be set on the
 // strength of a pod that has changed since.
-func (ps *pass) setState(ctx context.Context, pod *corev1.Pod, s pub.LifecycleStateType) error {
+func (ps *pass) setState(ctx context.Context, pod *corev1.Pod, s pub.LifecycleStateType, markLabels ...string) error {
 	next := pod.DeepCopy()
 	next.Labels[pub.LifecycleStateKey] = string(s)
+	for _, l := range markLabels {
+		next.Labels[l] = "true"
+	}
 	if next.Annotations == nil {
 		next.Annotations = map[string]string{}
 	}

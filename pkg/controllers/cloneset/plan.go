@@ -26,6 +26,9 @@ type member struct {
 	priority []int64
 	// deleteHeld: the preDelete hook would hold the pod in PreparingDelete.
 	deleteHeld bool
+	// recreate: set by makePlan on a pod it deletes to recreate it at
+	// updateRevision (rather than to scale down).
+	recreate bool
 }
 
 type updateMode int
@@ -199,6 +202,7 @@ func makePlan(in planInput) plan {
 			// pods are the replacements.
 			// A pod the preDelete hook holds is replaced once it is gone,
 			// as on scale (see counted above).
+			m.recreate = true
 			p.delete = append(p.delete, m)
 			if in.maxSurge == 0 && (!m.deleteHeld || in.excludeHeldForDelete) {
 				p.create = append(p.create, in.updateRevision)

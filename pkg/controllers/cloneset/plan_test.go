@@ -298,8 +298,8 @@ func TestPlanRecreateHeldWaits(t *testing.T) {
 		m.deleteHeld = true
 	}
 	p := makePlan(in)
-	if len(p.delete) != 1 || len(p.create) != 0 {
-		t.Fatalf("plan deletes %d, creates %d; want one pod to PreparingDelete and no replacement yet", len(p.delete), len(p.create))
+	if len(p.delete) != 1 || len(p.create) != 0 || !p.delete[0].recreate {
+		t.Fatalf("plan deletes %d, creates %d; want one pod to PreparingDelete, marked as recreated, and no replacement yet", len(p.delete), len(p.create))
 	}
 }
 
