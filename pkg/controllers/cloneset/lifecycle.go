@@ -8,22 +8,16 @@ import (
 	"github.com/myriad-dev/myriad/pkg/apis/apps/pub"
 )
 
-// hooked reports whether a hook holds the pod: it carries all the hook's
-// labels (with their values) or any of its finalizers. A hook with neither
-// holds nothing.
+// hooked reports whether a hook holds the pod: it carries any of the
+// hook's labels (with its value) or any of its finalizers, as in OpenKruise;
+// the hook owner releases the pod by removing all of them. A hook with
+// neither holds nothing.
 func hooked(h *pub.LifecycleHook, pod *corev1.Pod) bool {
 	if h == nil {
 		return false
 	}
-	if len(h.LabelsHandler) > 0 {
-		all := true
-		for k, v := range h.LabelsHandler {
-			if pod.Labels[k] != v {
-				all = false
-				break
-			}
-		}
-		if all {
+	for k, v := range h.LabelsHandler {
+		if got, ok := pod.Labels[k]; ok && got == v {
 			return true
 		}
 	}

@@ -18,8 +18,8 @@ func TestHooked(t *testing.T) {
 		want       bool
 	}{
 		{"all labels", map[string]string{"a": "1", "b": "2"}, nil, true},
-		{"one label only", map[string]string{"a": "1"}, nil, false},
-		{"wrong value", map[string]string{"a": "1", "b": "3"}, nil, false},
+		{"one label is enough", map[string]string{"a": "1"}, nil, true},
+		{"wrong values", map[string]string{"a": "2", "b": "3"}, nil, false},
 		{"finalizer", nil, []string{"other", "example.com/hold"}, true},
 		{"nothing", nil, nil, false},
 	}
