@@ -6,10 +6,12 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 
+	"github.com/myriad-dev/myriad/pkg/apis/apps/pub"
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1alpha1"
 )
 
@@ -181,5 +183,37 @@ func TestProgressWithoutDeadline(t *testing.T) {
 		if w.cond != nil || w.left != 0 {
 			t.Errorf("deadline %v: condition %+v requeue %v; want the condition removed and no requeue", d, w.cond, w.left)
 		}
+	}
+}
+
+// computeStatus keeps the Progressing condition in status and asks for a
+// requeue when the deadline will pass, so no timer of its own is needed.
+func TestComputeStatusProgressing(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	cs := &v1alpha1.CloneSet{}
+	cs.Generation = 2
+	cs.Spec.Replicas = ptr.To[int32](2)
+	cs.Spec.ProgressDeadlineSeconds = ptr.To[int32](30)
+	cs.Status.Conditions = []v1alpha1.CloneSetCondition{{Type: v1alpha1.CloneSetConditionFailedScale, Status: corev1.ConditionTrue}}
+	pod := &corev1.Pod{}
+	pod.Name = "web-a"
+	pod.Labels = map[string]string{pub.ControllerRevisionHashLabelKey: "rev-2"}
+	ps := &pass{cs: cs, revs: &revisions{update: "rev-2", current: "rev-1"}, res: resolve(cs), now: clk.Now(),
+		sel: labels.Everything(), pods: []*corev1.Pod{pod}, members: []*member{{pod: pod, revision: "rev-2"}}}
+	st := ps.computeStatus()
+	var got *v1alpha1.CloneSetCondition
+	for i := range st.Conditions {
+		switch st.Conditions[i].Type {
+		case v1alpha1.CloneSetConditionTypeProgressing:
+			got = &st.Conditions[i]
+		case v1alpha1.CloneSetConditionFailedScale:
+			t.Errorf("FailedScale kept though this pass had no scale errors")
+		}
+	}
+	if got == nil || got.Reason != string(v1alpha1.CloneSetProgressUpdated) || !got.LastUpdateTime.Time.Equal(clk.Now()) {
+		t.Fatalf("Progressing %+v, want CloneSetUpdated from now", got)
+	}
+	if ps.requeueAfter != 30*time.Second {
+		t.Fatalf("requeue after %v, want the deadline, 30s", ps.requeueAfter)
 	}
 }
