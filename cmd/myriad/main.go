@@ -22,6 +22,7 @@ func main() {
 			os.Exit(code)
 		}
 	}
+	cli.TemplateDefaults = components.TemplateDefaults()
 	os.Exit(cli.Execute())
 }
 

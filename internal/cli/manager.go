@@ -9,7 +9,13 @@ import (
 
 	"github.com/myriad-dev/myriad/pkg/kubeclient"
 	"github.com/myriad-dev/myriad/pkg/manager"
+	"github.com/myriad-dev/myriad/pkg/webhook"
 )
+
+// TemplateDefaults are the pod and claim template defaults the manager's
+// CloneSet defaulting webhook applies. The myriad binary sets them from
+// Kubernetes before Execute; this package does not link Kubernetes.
+var TemplateDefaults webhook.TemplateDefaults
 
 func newManagerCommand() *cobra.Command {
 	var (
@@ -61,6 +67,7 @@ on --health-probe-bind-address, both on loopback unless asked otherwise.`,
 			}
 			rc.QPS, rc.Burst, rc.UserAgent = qps, burst, "myriad-manager"
 			o.Config = rc
+			o.TemplateDefaults = TemplateDefaults
 			fmt.Fprintf(cmd.OutOrStdout(), "myriad manager: metrics on http://%s/metrics, health on http://%s/healthz\n", o.MetricsAddr, o.ProbeAddr)
 			return manager.Run(cmd.Context(), o)
 		},

@@ -175,20 +175,31 @@ func managerProcess(plan Plan) supervisor.Process {
 			"--tls-cert-file", plan.Certs.WebhookCert, "--tls-private-key-file", plan.Certs.WebhookKey}}
 }
 
-// WebhookConfigurationName is the ValidatingWebhookConfiguration `myriad
-// up` owns.
+// WebhookConfigurationName names the Validating- and the
+// MutatingWebhookConfiguration `myriad up` owns.
 const WebhookConfigurationName = "myriad-workloads"
 
 // applyWebhookConfiguration points the API server at this run's webhook
-// port, trusting the cluster CA that signed its certificate.
+// port for CloneSet defaulting and validation, trusting the cluster CA that
+// signed its certificate.
 func applyWebhookConfiguration(ctx context.Context, cs kubernetes.Interface, plan Plan) error {
 	ca, err := os.ReadFile(plan.Certs.CA)
 	if err != nil {
 		return err
 	}
-	url := fmt.Sprintf("https://127.0.0.1:%d%s", plan.WebhookPort, webhook.ValidateCloneSetPath)
-	cfg := webhook.ValidatingWebhookConfiguration(WebhookConfigurationName, admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: ca})
-	cfg.Labels = managedLabels
-	api := cs.AdmissionregistrationV1().ValidatingWebhookConfigurations()
-	return apply(ctx, cfg, api.Create, api.Update, api.Get)
+	base := fmt.Sprintf("https://127.0.0.1:%d", plan.WebhookPort)
+	mutateURL, validateURL := base+webhook.DefaultCloneSetPath, base+webhook.ValidateCloneSetPath
+	mcfg := webhook.MutatingWebhookConfiguration(WebhookConfigurationName, admissionregistrationv1.WebhookClientConfig{URL: &mutateURL, CABundle: ca})
+	mcfg.Labels = managedLabels
+	mapi := cs.AdmissionregistrationV1().MutatingWebhookConfigurations()
+	if err := apply(ctx, mcfg, mapi.Create, mapi.Update, mapi.Get); err != nil {
+		return fmt.Errorf("MutatingWebhookConfiguration %s: %w", mcfg.Name, err)
+	}
+	vcfg := webhook.ValidatingWebhookConfiguration(WebhookConfigurationName, admissionregistrationv1.WebhookClientConfig{URL: &validateURL, CABundle: ca})
+	vcfg.Labels = managedLabels
+	vapi := cs.AdmissionregistrationV1().ValidatingWebhookConfigurations()
+	if err := apply(ctx, vcfg, vapi.Create, vapi.Update, vapi.Get); err != nil {
+		return fmt.Errorf("ValidatingWebhookConfiguration %s: %w", vcfg.Name, err)
+	}
+	return nil
 }

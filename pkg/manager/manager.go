@@ -68,6 +68,9 @@ type Options struct {
 	WebhookAddr, CertFile, KeyFile string
 	// Workers is how many CloneSets are reconciled at once.
 	Workers int
+	// TemplateDefaults are the pod and claim defaults the CloneSet
+	// defaulting webhook applies to templates; unset parts are skipped.
+	TemplateDefaults cswebhook.TemplateDefaults
 }
 
 // Scheme holds the built-in types and apps.kruise.io/v1alpha1.
@@ -132,7 +135,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	if hookServer != nil {
-		if err := cswebhook.Register(mgr, inplace.EligibilityOptions{InPlaceResize: resize}); err != nil {
+		if err := cswebhook.Register(mgr, inplace.EligibilityOptions{InPlaceResize: resize}, o.TemplateDefaults); err != nil {
 			return err
 		}
 		if err := mgr.AddReadyzCheck("webhook", hookServer.StartedChecker()); err != nil {

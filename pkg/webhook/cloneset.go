@@ -52,17 +52,20 @@ func invalid(cs *v1alpha1.CloneSet, errs field.ErrorList) error {
 	return apierrors.NewInvalid(v1alpha1.Kind("CloneSet"), cs.Name, errs)
 }
 
-// Register serves the CloneSet validating webhook on mgr's webhook server at
-// ValidateCloneSetPath. mgr's scheme must include apps.kruise.io/v1alpha1.
-// inPlace must be the options the CloneSet controller uses (see
-// ValidateCloneSetUpdate).
-func Register(mgr manager.Manager, inPlace inplace.EligibilityOptions) error {
+// Register serves the CloneSet webhooks on mgr's webhook server: defaulting
+// at DefaultCloneSetPath, validation at ValidateCloneSetPath. mgr's scheme
+// must include apps.kruise.io/v1alpha1. inPlace must be the options the
+// CloneSet controller uses (see ValidateCloneSetUpdate); td are the pod and
+// claim defaults (see TemplateDefaults).
+func Register(mgr manager.Manager, inPlace inplace.EligibilityOptions, td TemplateDefaults) error {
 	err := builder.WebhookManagedBy(mgr, &v1alpha1.CloneSet{}).
+		WithDefaulter(&CloneSetDefaulter{Templates: td}).
+		WithDefaulterCustomPath(DefaultCloneSetPath).
 		WithValidator(&CloneSetValidator{InPlace: inPlace}).
 		WithValidatorCustomPath(ValidateCloneSetPath).
 		Complete()
 	if err != nil {
-		return fmt.Errorf("register CloneSet webhook at %s: %w", ValidateCloneSetPath, err)
+		return fmt.Errorf("register CloneSet webhooks at %s and %s: %w", DefaultCloneSetPath, ValidateCloneSetPath, err)
 	}
 	return nil
 }

@@ -147,17 +147,17 @@ func TestRegister(t *testing.T) {
 		return mgr
 	}
 
-	if err := Register(newManager(runtime.NewScheme()), inplace.EligibilityOptions{}); err == nil ||
+	if err := Register(newManager(runtime.NewScheme()), inplace.EligibilityOptions{}, TemplateDefaults{}); err == nil ||
 		!strings.Contains(err.Error(), "register CloneSet webhook") {
 		t.Errorf("Register with a scheme lacking CloneSet: err = %v, want an error naming the webhook", err)
 	}
 
 	mgr := newManager(cloneSetScheme(t))
-	if err := Register(mgr, inplace.EligibilityOptions{}); err != nil {
+	if err := Register(mgr, inplace.EligibilityOptions{}, fakeTemplateDefaults); err != nil {
 		t.Fatal(err)
 	}
 	// A second registration (e.g. a restarted setup path) is a no-op.
-	if err := Register(mgr, inplace.EligibilityOptions{}); err != nil {
+	if err := Register(mgr, inplace.EligibilityOptions{}, fakeTemplateDefaults); err != nil {
 		t.Fatalf("second Register: %v", err)
 	}
 	srv := httptest.NewServer(mgr.GetWebhookServer().WebhookMux())
@@ -190,4 +190,51 @@ func TestRegister(t *testing.T) {
 		!strings.Contains(got.Response.Result.Message, `spec.updateStrategy.type: Unsupported value: "Rolling"`) {
 		t.Fatalf("response %+v, want a denial naming spec.updateStrategy.type", got.Response)
 	}
+
+	// The defaulting webhook answers with a JSON patch that fills the
+	// strategy, and leaves alone what the user set.
+	plain := cloneSet()
+	plainReq := admissionRequest(admissionv1.Create, raw(t, plain), runtime.RawExtension{})
+	review.Request = &plainReq.AdmissionRequest
+	body, err = json.Marshal(review)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp2, err := http.Post(srv.URL+DefaultCloneSetPath, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp2.Body.Close()
+	got = admissionv1.AdmissionReview{}
+	if err := json.NewDecoder(resp2.Body).Decode(&got); err != nil {
+		t.Fatalf("decode response (HTTP %d): %v", resp2.StatusCode, err)
+	}
+	if got.Response == nil || !got.Response.Allowed || got.Response.PatchType == nil {
+		t.Fatalf("defaulting response %+v, want allowed with a patch", got.Response)
+	}
+	patched := map[string]any{}
+	for _, op := range mustPatchOps(t, got.Response.Patch) {
+		patched[op.Path] = op.Value
+	}
+	if v := patched["/spec/updateStrategy/maxUnavailable"]; v != "20%" {
+		t.Errorf("patch sets maxUnavailable to %v, want 20%%; patch %s", v, got.Response.Patch)
+	}
+	if _, ok := patched["/spec/replicas"]; ok {
+		t.Errorf("patch changes replicas the user set: %s", got.Response.Patch)
+	}
+}
+
+type patchOp struct {
+	Op    string `json:"op"`
+	Path  string `json:"path"`
+	Value any    `json:"value"`
+}
+
+func mustPatchOps(t *testing.T, patch []byte) []patchOp {
+	t.Helper()
+	var ops []patchOp
+	if err := json.Unmarshal(patch, &ops); err != nil {
+		t.Fatalf("patch %s: %v", patch, err)
+	}
+	return ops
 }

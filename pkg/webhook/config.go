@@ -7,9 +7,13 @@ import (
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1alpha1"
 )
 
-// CloneSetWebhookName names the CloneSet webhook inside the configuration;
-// the API server requires a fully qualified name and prints it in denials.
-const CloneSetWebhookName = "clonesets.validate.myriad.dev"
+// CloneSetWebhookName names the CloneSet webhook inside the validating
+// configuration, CloneSetDefaultingWebhookName inside the mutating one; the
+// API server requires fully qualified names and prints them in denials.
+const (
+	CloneSetWebhookName           = "clonesets.validate.myriad.dev"
+	CloneSetDefaultingWebhookName = "clonesets.default.myriad.dev"
+)
 
 // ValidatingWebhookConfiguration routes CloneSet creates and updates, and
 // nothing else, to the webhook at client. The caller fills client with
@@ -18,20 +22,7 @@ const CloneSetWebhookName = "clonesets.validate.myriad.dev"
 // Path ValidateCloneSetPath, plus the CA bundle that signed the serving
 // certificate.
 func ValidatingWebhookConfiguration(name string, client admissionregistrationv1.WebhookClientConfig) *admissionregistrationv1.ValidatingWebhookConfiguration {
-	// Fail closed: a CloneSet admitted unvalidated can be half-applied, a
-	// template the controller cannot roll out or a strategy that stalls the
-	// rollout, with nothing telling the user why. Failing closed costs
-	// little because only CloneSet writes are in scope: pods, their status
-	// and the CloneSet's status and scale subresources never reach the
-	// webhook, so a webhook that is down blocks no pod creation, no
-	// controller status write and no `kubectl scale`.
-	failurePolicy := admissionregistrationv1.Fail
-	// Equivalent: a write through another version of the same kind is
-	// converted to v1alpha1 and validated too.
-	matchPolicy := admissionregistrationv1.Equivalent
-	sideEffects := admissionregistrationv1.SideEffectClassNone
-	scope := admissionregistrationv1.NamespacedScope
-	timeout := int32(5) // validation is pure and takes microseconds
+	c := cloneSetWebhook(client)
 	return &admissionregistrationv1.ValidatingWebhookConfiguration{
 		TypeMeta: metav1.TypeMeta{
 			APIVersion: admissionregistrationv1.SchemeGroupVersion.String(),
@@ -39,22 +30,84 @@ func ValidatingWebhookConfiguration(name string, client admissionregistrationv1.
 		},
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Webhooks: []admissionregistrationv1.ValidatingWebhook{{
-			Name:         CloneSetWebhookName,
-			ClientConfig: *client.DeepCopy(),
-			Rules: []admissionregistrationv1.RuleWithOperations{{
-				Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
-				Rule: admissionregistrationv1.Rule{
-					APIGroups:   []string{v1alpha1.GroupName},
-					APIVersions: []string{v1alpha1.SchemeGroupVersion.Version},
-					Resources:   []string{"clonesets"}, // no subresources: status and scale are not validated
-					Scope:       &scope,
-				},
-			}},
-			FailurePolicy:           &failurePolicy,
-			MatchPolicy:             &matchPolicy,
-			SideEffects:             &sideEffects,
-			TimeoutSeconds:          &timeout,
+			Name:                    CloneSetWebhookName,
+			ClientConfig:            c.client,
+			Rules:                   c.rules,
+			FailurePolicy:           c.failurePolicy,
+			MatchPolicy:             c.matchPolicy,
+			SideEffects:             c.sideEffects,
+			TimeoutSeconds:          c.timeout,
 			AdmissionReviewVersions: []string{"v1"},
 		}},
+	}
+}
+
+// MutatingWebhookConfiguration routes CloneSet creates and updates, and
+// nothing else, to the defaulting webhook at client, which the caller fills
+// as for ValidatingWebhookConfiguration but with DefaultCloneSetPath. It
+// fails closed for the same reasons: a CloneSet stored undefaulted reads
+// back differently from OpenKruise, and only CloneSet writes wait on it.
+func MutatingWebhookConfiguration(name string, client admissionregistrationv1.WebhookClientConfig) *admissionregistrationv1.MutatingWebhookConfiguration {
+	c := cloneSetWebhook(client)
+	// Never: the defaults depend on no other field another webhook could set.
+	reinvocation := admissionregistrationv1.NeverReinvocationPolicy
+	return &admissionregistrationv1.MutatingWebhookConfiguration{
+		TypeMeta: metav1.TypeMeta{
+			APIVersion: admissionregistrationv1.SchemeGroupVersion.String(),
+			Kind:       "MutatingWebhookConfiguration",
+		},
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Webhooks: []admissionregistrationv1.MutatingWebhook{{
+			Name:                    CloneSetDefaultingWebhookName,
+			ClientConfig:            c.client,
+			Rules:                   c.rules,
+			FailurePolicy:           c.failurePolicy,
+			MatchPolicy:             c.matchPolicy,
+			SideEffects:             c.sideEffects,
+			TimeoutSeconds:          c.timeout,
+			ReinvocationPolicy:      &reinvocation,
+			AdmissionReviewVersions: []string{"v1"},
+		}},
+	}
+}
+
+// webhookSettings are what the validating and the mutating CloneSet
+// webhooks share.
+type webhookSettings struct {
+	client        admissionregistrationv1.WebhookClientConfig
+	rules         []admissionregistrationv1.RuleWithOperations
+	failurePolicy *admissionregistrationv1.FailurePolicyType
+	matchPolicy   *admissionregistrationv1.MatchPolicyType
+	sideEffects   *admissionregistrationv1.SideEffectClass
+	timeout       *int32
+}
+
+func cloneSetWebhook(client admissionregistrationv1.WebhookClientConfig) webhookSettings {
+	// Fail closed: a CloneSet admitted unvalidated can be half-applied, a
+	// template the controller cannot roll out or a strategy that stalls the
+	// rollout, with nothing telling the user why. Failing closed costs
+	// little because only CloneSet writes are in scope: pods, their status
+	// and the CloneSet's status and scale subresources never reach the
+	// webhooks, so a webhook that is down blocks no pod creation, no
+	// controller status write and no `kubectl scale`.
+	failurePolicy := admissionregistrationv1.Fail
+	// Equivalent: a write through another version of the same kind is
+	// converted to v1alpha1 and admitted too.
+	matchPolicy := admissionregistrationv1.Equivalent
+	sideEffects := admissionregistrationv1.SideEffectClassNone
+	scope := admissionregistrationv1.NamespacedScope
+	timeout := int32(5) // admission is pure and takes microseconds
+	return webhookSettings{
+		client: *client.DeepCopy(),
+		rules: []admissionregistrationv1.RuleWithOperations{{
+			Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+			Rule: admissionregistrationv1.Rule{
+				APIGroups:   []string{v1alpha1.GroupName},
+				APIVersions: []string{v1alpha1.SchemeGroupVersion.Version},
+				Resources:   []string{"clonesets"}, // no subresources: status and scale are not admitted here
+				Scope:       &scope,
+			},
+		}},
+		failurePolicy: &failurePolicy, matchPolicy: &matchPolicy, sideEffects: &sideEffects, timeout: &timeout,
 	}
 }

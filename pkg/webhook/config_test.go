@@ -75,3 +75,46 @@ func TestValidatingWebhookConfiguration(t *testing.T) {
 		}
 	}
 }
+
+func TestMutatingWebhookConfiguration(t *testing.T) {
+	url := "https://127.0.0.1:9443" + DefaultCloneSetPath
+	cfg := MutatingWebhookConfiguration("myriad-clonesets", admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: []byte("ca")})
+	if cfg.Name != "myriad-clonesets" || cfg.Kind != "MutatingWebhookConfiguration" || len(cfg.Webhooks) != 1 {
+		t.Fatalf("%s %q with %d webhooks, want one MutatingWebhookConfiguration", cfg.Kind, cfg.Name, len(cfg.Webhooks))
+	}
+	wh := cfg.Webhooks[0]
+	if errs := validation.IsFullyQualifiedName(field.NewPath("name"), wh.Name); len(errs) > 0 || wh.Name == CloneSetWebhookName {
+		t.Errorf("webhook name %q: %v (and it must differ from the validating one)", wh.Name, errs.ToAggregate())
+	}
+	if *wh.ClientConfig.URL != url || *wh.FailurePolicy != admissionregistrationv1.Fail ||
+		*wh.SideEffects != admissionregistrationv1.SideEffectClassNone || *wh.ReinvocationPolicy != admissionregistrationv1.NeverReinvocationPolicy {
+		t.Errorf("client %v failurePolicy %s sideEffects %s reinvocation %s", *wh.ClientConfig.URL, *wh.FailurePolicy, *wh.SideEffects, *wh.ReinvocationPolicy)
+	}
+	// Only CloneSet creates and updates: never pods, status or scale.
+	cloneSets := schema.GroupVersionResource{Group: "apps.kruise.io", Version: "v1alpha1", Resource: "clonesets"}
+	cloneSetKind := schema.GroupVersionKind{Group: "apps.kruise.io", Version: "v1alpha1", Kind: "CloneSet"}
+	pods := schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+	for _, tc := range []struct {
+		name        string
+		kind        schema.GroupVersionKind
+		resource    schema.GroupVersionResource
+		subresource string
+		op          admission.Operation
+		want        bool
+	}{
+		{"create cloneset", cloneSetKind, cloneSets, "", admission.Create, true},
+		{"update cloneset", cloneSetKind, cloneSets, "", admission.Update, true},
+		{"update cloneset status", cloneSetKind, cloneSets, "status", admission.Update, false},
+		{"update cloneset scale", schema.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"}, cloneSets, "scale", admission.Update, false},
+		{"create pod", schema.GroupVersionKind{Version: "v1", Kind: "Pod"}, pods, "", admission.Create, false},
+	} {
+		attr := admission.NewAttributesRecord(nil, nil, tc.kind, "default", "x", tc.resource, tc.subresource, tc.op, nil, false, nil)
+		matched := false
+		for _, r := range wh.Rules {
+			matched = matched || (&rules.Matcher{Rule: r, Attr: attr}).Matches()
+		}
+		if matched != tc.want {
+			t.Errorf("%s: reaches the webhook = %v, want %v", tc.name, matched, tc.want)
+		}
+	}
+}

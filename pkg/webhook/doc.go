@@ -1,7 +1,11 @@
 // Package webhook is Myriad's admission for the apps.kruise.io workloads:
-// the validating webhook for CloneSet (ValidateCloneSet,
-// ValidateCloneSetUpdate, Register) and the ValidatingWebhookConfiguration
-// that routes CloneSet writes, and only those, to it.
+// the defaulting webhook for CloneSet (DefaultCloneSet: OpenKruise's
+// defaults on write), the validating webhook (ValidateCloneSet,
+// ValidateCloneSetUpdate), Register, and the Mutating- and
+// ValidatingWebhookConfiguration that route CloneSet writes, and only
+// those, to them. Pod and claim template defaults come from Kubernetes
+// itself, handed in as TemplateDefaults, because this package must not
+// link k8s.io/kubernetes.
 //
 // The CRD schema and its CEL rules already reject what a single object can
 // be checked for cheaply; this package covers what CEL cannot: the selector
@@ -11,6 +15,6 @@
 // update strategy fields, and, for InPlaceOnly, whether a template change can
 // be made in place at all.
 //
-// Validation is pure: it never reads the cluster, so admission stays fast and
+// Admission is pure: it never reads the cluster, so admission stays fast and
 // cannot fail because a cache is cold.
 package webhook

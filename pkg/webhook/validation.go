@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -75,7 +76,26 @@ func validateSpec(spec, oldSpec *v1alpha1.CloneSetSpec, path *field.Path) field.
 	}
 	errs = append(errs, validateUpdateStrategy(&spec.UpdateStrategy, oldStrategy, replicas, path.Child("updateStrategy"))...)
 	errs = append(errs, validateLifecycle(spec.Lifecycle, path.Child("lifecycle"))...)
+	errs = append(errs, validateProgressDeadline(spec, path.Child("progressDeadlineSeconds"))...)
 	return errs
+}
+
+// validateProgressDeadline: like a Deployment's, a deadline no longer than
+// minReadySeconds would expire before any new pod could count as
+// available. The largest int32 means "no deadline" and is always allowed.
+func validateProgressDeadline(spec *v1alpha1.CloneSetSpec, path *field.Path) field.ErrorList {
+	d := spec.ProgressDeadlineSeconds
+	if d == nil {
+		return nil
+	}
+	if *d < 0 {
+		return apivalidation.ValidateNonnegativeField(int64(*d), path)
+	}
+	if *d != math.MaxInt32 && *d <= spec.MinReadySeconds {
+		return field.ErrorList{field.Invalid(path, *d, fmt.Sprintf(
+			"must be greater than spec.minReadySeconds (%d): no pod could become available before the deadline; raise it or unset it for no deadline", spec.MinReadySeconds))}
+	}
+	return nil
 }
 
 func validateSelector(spec *v1alpha1.CloneSetSpec, path *field.Path) field.ErrorList {

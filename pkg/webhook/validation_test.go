@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"math"
 	"strings"
 	"testing"
 
@@ -94,6 +95,17 @@ func TestValidateCloneSet(t *testing.T) {
 			cs.Spec.Selector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
 				{Key: "app", Operator: metav1.LabelSelectorOpIn, Values: []string{"web", "api"}}}}
 		}},
+
+		// progressDeadlineSeconds
+		{name: "progress deadline", change: func(cs *v1alpha1.CloneSet) { cs.Spec.ProgressDeadlineSeconds = ptr.To[int32](600) }},
+		{name: "no progress deadline", change: func(cs *v1alpha1.CloneSet) {
+			cs.Spec.MinReadySeconds, cs.Spec.ProgressDeadlineSeconds = math.MaxInt32, ptr.To[int32](math.MaxInt32)
+		}},
+		{name: "negative progress deadline", change: func(cs *v1alpha1.CloneSet) { cs.Spec.ProgressDeadlineSeconds = ptr.To[int32](-1) },
+			want: []string{"spec.progressDeadlineSeconds: Invalid value: -1: must be greater than or equal to 0"}},
+		{name: "progress deadline within minReadySeconds", change: func(cs *v1alpha1.CloneSet) {
+			cs.Spec.MinReadySeconds, cs.Spec.ProgressDeadlineSeconds = 30, ptr.To[int32](30)
+		}, want: []string{"spec.progressDeadlineSeconds: Invalid value: 30: must be greater than spec.minReadySeconds (30)"}},
 
 		// update strategy
 		{name: "unknown update type", change: func(cs *v1alpha1.CloneSet) { cs.Spec.UpdateStrategy.Type = "RollingUpdate" },

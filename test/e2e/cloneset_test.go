@@ -75,6 +75,7 @@ func testCloneSets(t *testing.T, up *upProcess, cs kubernetes.Interface, ns stri
 		})
 	}
 	run("rejected at admission naming the field", testCloneSetAdmission)
+	run("openkruise defaults and the Progressing condition", testCloneSetOpenKruiseDefaults)
 	run("scale with podsToDelete and kubectl scale", testCloneSetScale)
 	run("in-place rollout keeps pods and availability", testCloneSetInPlace)
 	run("recreate rollout with surge", testCloneSetRecreate)

@@ -18,8 +18,8 @@ func TestHooked(t *testing.T) {
 		want       bool
 	}{
 		{"all labels", map[string]string{"a": "1", "b": "2"}, nil, true},
-		{"one label only", map[string]string{"a": "1"}, nil, false},
-		{"wrong value", map[string]string{"a": "1", "b": "3"}, nil, false},
+		{"one label is enough", map[string]string{"a": "1"}, nil, true},
+		{"wrong values", map[string]string{"a": "2", "b": "3"}, nil, false},
 		{"finalizer", nil, []string{"other", "example.com/hold"}, true},
 		{"nothing", nil, nil, false},
 	}
@@ -43,6 +43,11 @@ func TestNextState(t *testing.T) {
 		}
 		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Labels: l}}
 	}
+	scheduled := func(p *corev1.Pod) *corev1.Pod { p.Spec.NodeName = "node-1"; return p }
+	both := &pub.LifecycleHook{LabelsHandler: map[string]string{"ready-for": "traffic"}, FinalizersHandler: []string{"example.com/warm"}}
+	armedLabelOnly := pod(pub.LifecycleStatePreparingNormal, true)
+	armedBoth := pod(pub.LifecycleStatePreparingNormal, true)
+	armedBoth.Finalizers = []string{"example.com/warm"}
 	cases := []struct {
 		name string
 		lc   *pub.Lifecycle
@@ -52,7 +57,10 @@ func TestNextState(t *testing.T) {
 	}{
 		{"preNormal waits", &pub.Lifecycle{PreNormal: hook}, pod(pub.LifecycleStatePreparingNormal, false), false, ""},
 		{"preNormal armed", &pub.Lifecycle{PreNormal: hook}, pod(pub.LifecycleStatePreparingNormal, true), false, pub.LifecycleStateNormal},
-		{"preNormal removed from spec", nil, pod(pub.LifecycleStatePreparingNormal, false), false, pub.LifecycleStateNormal},
+		{"preNormal removed from spec, scheduled", nil, scheduled(pod(pub.LifecycleStatePreparingNormal, false)), false, pub.LifecycleStateNormal},
+		{"no preNormal hook, not scheduled yet", nil, pod(pub.LifecycleStatePreparingNormal, false), false, ""},
+		{"preNormal needs every label and finalizer", &pub.Lifecycle{PreNormal: both}, armedLabelOnly, false, ""},
+		{"preNormal with every label and finalizer", &pub.Lifecycle{PreNormal: both}, armedBoth, false, pub.LifecycleStateNormal},
 		{"updated waits for re-arm", &pub.Lifecycle{InPlaceUpdate: hook}, pod(pub.LifecycleStateUpdated, false), true, ""},
 		{"updated re-armed", &pub.Lifecycle{InPlaceUpdate: hook}, pod(pub.LifecycleStateUpdated, true), true, pub.LifecycleStateNormal},
 		{"rollback frees PreparingUpdate", &pub.Lifecycle{InPlaceUpdate: hook}, pod(pub.LifecycleStatePreparingUpdate, true), true, pub.LifecycleStateNormal},
@@ -63,5 +71,52 @@ func TestNextState(t *testing.T) {
 		if got := nextState(tc.lc, tc.pod, tc.atUp); got != tc.want {
 			t.Errorf("%s: next = %q, want %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+func TestServing(t *testing.T) {
+	for s, want := range map[pub.LifecycleStateType]bool{
+		"":                                true,
+		pub.LifecycleStateNormal:          true,
+		pub.LifecycleStatePreparingNormal: false,
+		pub.LifecycleStatePreparingUpdate: false,
+		pub.LifecycleStateUpdating:        false,
+		pub.LifecycleStateUpdated:         false, // as OpenKruise: back in service only at Normal
+		pub.LifecycleStatePreparingDelete: false,
+	} {
+		if got := serving(s); got != want {
+			t.Errorf("serving(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+func TestRevivable(t *testing.T) {
+	hold := map[string]string{"example.com/hold": "true"}
+	lc := &pub.Lifecycle{PreDelete: &pub.LifecycleHook{LabelsHandler: hold}}
+	pod := func(name string, state pub.LifecycleStateType, marked bool) *corev1.Pod {
+		l := map[string]string{pub.LifecycleStateKey: string(state), "example.com/hold": "true"}
+		if marked {
+			l[pub.SpecifiedDeleteKey] = "true"
+		}
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: l}}
+	}
+	specified := func(p *corev1.Pod) bool { return p.Labels[pub.SpecifiedDeleteKey] != "" }
+	// Scaled 3 -> 1 (two held), then back up to 2: one held pod returns.
+	pods := []*corev1.Pod{
+		pod("a", pub.LifecycleStateNormal, false),
+		pod("b", pub.LifecycleStatePreparingDelete, false),
+		pod("c", pub.LifecycleStatePreparingDelete, false),
+		pod("d", pub.LifecycleStatePreparingDelete, true), // marked: stays on its way out
+	}
+	got := revivable(2, pods, lc, specified)
+	if len(got) != 1 || !got[pods[1]] {
+		t.Fatalf("revived %v, want only b", got)
+	}
+	if got := revivable(1, pods, lc, specified); len(got) != 0 {
+		t.Errorf("replicas already met, revived %v", got)
+	}
+	notReady := &pub.Lifecycle{PreDelete: &pub.LifecycleHook{LabelsHandler: hold, MarkPodNotReady: true}}
+	if got := revivable(4, pods, notReady, specified); len(got) != 0 {
+		t.Errorf("with markPodNotReady revived %v, want none", got)
 	}
 }

@@ -44,7 +44,9 @@ type pass struct {
 	now  time.Time
 
 	members []*member
-	plans   map[string]inplace.Plan // in-place plan by pod name
+	// heldForDelete counts pods the preDelete hook holds in PreparingDelete.
+	heldForDelete int
+	plans         map[string]inplace.Plan // in-place plan by pod name
 	// eligible memoizes inPlacePlan by the pod's revision: every pod of a
 	// revision gets the same plan, and comparing templates 10^4 times per
 	// pass would dominate it.
@@ -93,16 +95,18 @@ func (ps *pass) run(ctx context.Context) {
 		return // pod writes made; the next pass sees them
 	}
 	p := makePlan(planInput{
-		replicas:            ps.res.replicas,
-		partition:           ps.res.partition,
-		maxUnavailable:      ps.res.maxUnavailable,
-		maxSurge:            ps.res.maxSurge,
-		scaleMaxUnavailable: ps.res.scaleMaxUnavailable,
-		paused:              ps.cs.Spec.UpdateStrategy.Paused,
-		updateRevision:      ps.revs.update,
-		createRevision:      ps.revs.current,
-		scatter:             ps.cs.Spec.UpdateStrategy.ScatterStrategy,
-		members:             ps.members,
+		replicas:             ps.res.replicas,
+		partition:            ps.res.partition,
+		maxUnavailable:       ps.res.maxUnavailable,
+		maxSurge:             ps.res.maxSurge,
+		scaleMaxUnavailable:  ps.res.scaleMaxUnavailable,
+		paused:               ps.cs.Spec.UpdateStrategy.Paused,
+		updateRevision:       ps.revs.update,
+		createRevision:       ps.revs.current,
+		scatter:              ps.cs.Spec.UpdateStrategy.ScatterStrategy,
+		members:              ps.members,
+		heldForDelete:        ps.heldForDelete,
+		excludeHeldForDelete: ps.cs.Labels[v1alpha1.CloneSetScalingExcludePreparingDeleteKey] == "true",
 	})
 	ps.blocked = p.blocked
 	// Deletes first: a recreated pod's replacement must not exist beside
@@ -135,14 +139,21 @@ func (ps *pass) lifecycle(ctx context.Context) bool {
 	if !ok {
 		update = &ps.cs.Spec.Template
 	}
+	specified := func(pod *corev1.Pod) bool { return toDelete[pod.Name] || pod.Labels[pub.SpecifiedDeleteKey] != "" }
+	revive := revivable(ps.res.replicas, ps.pods, lc, specified)
 	for _, pod := range ps.pods {
 		if pod.DeletionTimestamp != nil {
 			continue
 		}
 		state := lifecycleState(pod)
-		if state == pub.LifecycleStatePreparingDelete {
+		if revive[pod] {
+			work = append(work, func() error { return ps.setState(ctx, pod, pub.LifecycleStatePreparingNormal) })
+			state = pub.LifecycleStatePreparingNormal
+		} else if state == pub.LifecycleStatePreparingDelete {
 			if lc == nil || !hooked(lc.PreDelete, pod) {
 				work = append(work, func() error { return ps.deleteNow(ctx, pod) })
+			} else {
+				ps.heldForDelete++
 			}
 			continue
 		}
@@ -155,8 +166,9 @@ func (ps *pass) lifecycle(ctx context.Context) bool {
 		m := &member{
 			pod:             pod,
 			revision:        rev,
-			specifiedDelete: toDelete[pod.Name] || pod.Labels[pub.SpecifiedDeleteKey] != "",
+			specifiedDelete: specified(pod),
 			priority:        prio.rank(pod),
+			deleteHeld:      lc != nil && hooked(lc.PreDelete, pod),
 		}
 		ps.members = append(ps.members, m)
 		switch {
@@ -316,6 +328,11 @@ func (ps *pass) deletePods(ctx context.Context, ms []*member) {
 	_, err := slowStart(len(ms), func(i int) error {
 		pod := ms[i].pod
 		if lc != nil && hooked(lc.PreDelete, pod) {
+			if ms[i].recreate {
+				// Marked as OpenKruise marks the pods it recreates, so a
+				// later scale-up never takes it back (see revivable).
+				return ps.setState(ctx, pod, pub.LifecycleStatePreparingDelete, pub.SpecifiedDeleteKey)
+			}
 			return ps.setState(ctx, pod, pub.LifecycleStatePreparingDelete)
 		}
 		return ps.deleteNow(ctx, pod)
@@ -407,9 +424,12 @@ func (ps *pass) complete(ctx context.Context, pod *corev1.Pod) error {
 // setState writes the lifecycle state label and its timestamp, with the
 // cached resourceVersion as precondition: a state must never be set on the
 // strength of a pod that has changed since.
-func (ps *pass) setState(ctx context.Context, pod *corev1.Pod, s pub.LifecycleStateType) error {
+func (ps *pass) setState(ctx context.Context, pod *corev1.Pod, s pub.LifecycleStateType, markLabels ...string) error {
 	next := pod.DeepCopy()
 	next.Labels[pub.LifecycleStateKey] = string(s)
+	for _, l := range markLabels {
+		next.Labels[l] = "true"
+	}
 	if next.Annotations == nil {
 		next.Annotations = map[string]string{}
 	}

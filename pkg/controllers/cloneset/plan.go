@@ -24,6 +24,11 @@ type member struct {
 	update updateMode
 	// priority is the pod's rank under priorityStrategy (updatePriority).
 	priority []int64
+	// deleteHeld: the preDelete hook would hold the pod in PreparingDelete.
+	deleteHeld bool
+	// recreate: set by makePlan on a pod it deletes to recreate it at
+	// updateRevision (rather than to scale down).
+	recreate bool
 }
 
 type updateMode int
@@ -57,6 +62,12 @@ type planInput struct {
 	createRevision string
 	scatter        pub.UpdateScatterStrategy
 	members        []*member
+	// heldForDelete is how many pods the preDelete hook holds in
+	// PreparingDelete. They still count toward replicas, so they get no
+	// replacement before they are gone, unless excludeHeldForDelete (the
+	// CloneSet's scaling-exclude-preparing-delete label) says otherwise.
+	heldForDelete        int
+	excludeHeldForDelete bool
 }
 
 // plan is what one pass does: pods to create (one revision name per pod),
@@ -76,7 +87,9 @@ type plan struct {
 //
 //   - pods marked for deletion (podsToDelete, specified-delete label) are
 //     deleted whatever else happens; with replicas unchanged they are
-//     replaced.
+//     replaced once they are gone. A pod the preDelete hook holds in
+//     PreparingDelete counts as one of the replicas until then, unless the
+//     CloneSet asks for it to be replaced at once (excludeHeldForDelete).
 //   - the target pod count is replicas, plus up to maxSurge extra pods at
 //     updateRevision while old pods wait to be recreated. Updates that are
 //     made in place never surge: there is nothing to bring up first.
@@ -129,7 +142,14 @@ func makePlan(in planInput) plan {
 	}
 
 	target := in.replicas + surge
-	switch diff := len(live) - target; {
+	// Pods marked for deletion are still replicas until they are gone (or,
+	// with excludeHeldForDelete, until the preDelete hook holds them), as in
+	// OpenKruise: a marked pod's replacement comes after it, not beside it.
+	counted := len(live) + len(p.delete)
+	if !in.excludeHeldForDelete {
+		counted += in.heldForDelete
+	}
+	switch diff := counted - target; {
 	case diff < 0:
 		n := -diff
 		if in.scaleMaxUnavailable >= 0 {
@@ -143,8 +163,10 @@ func makePlan(in planInput) plan {
 			}
 			p.create = append(p.create, rev)
 		}
-	case diff > 0:
-		p.delete = append(p.delete, scaleDownVictims(old, updated, diff, len(old)-keepOld)...)
+	case len(live) > target:
+		// Pods held for deletion are on their way out already: only live
+		// pods beyond the target are chosen.
+		p.delete = append(p.delete, scaleDownVictims(old, updated, len(live)-target, len(old)-keepOld)...)
 	}
 	if len(p.create) > 0 || len(p.delete) > 0 || toUpdate == 0 {
 		return p
@@ -178,8 +200,11 @@ func makePlan(in planInput) plan {
 			// waiting a pass for the scale step to notice the gap would leave
 			// half the unavailability budget idle. With surge, the surge
 			// pods are the replacements.
+			// A pod the preDelete hook holds is replaced once it is gone,
+			// as on scale (see counted above).
+			m.recreate = true
 			p.delete = append(p.delete, m)
-			if in.maxSurge == 0 {
+			if in.maxSurge == 0 && (!m.deleteHeld || in.excludeHeldForDelete) {
 				p.create = append(p.create, in.updateRevision)
 			}
 		}

@@ -256,9 +256,50 @@ func TestPlanSpecifiedDeleteIsReplaced(t *testing.T) {
 	w := newWorld(t, 3, "v1", false)
 	w.pods[1].m.specifiedDelete = true
 	in := planInput{replicas: 3, maxUnavailable: 1, scaleMaxUnavailable: -1, updateRevision: "v1", createRevision: "v1"}
-	p := makePlan(w.input(in))
-	if len(p.delete) != 1 || p.delete[0].pod.Name != "p002" || len(p.create) != 1 {
-		t.Fatalf("plan deletes %d, creates %d; want p002 deleted and one replacement", len(p.delete), len(p.create))
+	p := w.step(in)
+	if len(p.delete) != 1 || p.delete[0].pod.Name != "p002" || len(p.create) != 0 {
+		t.Fatalf("plan deletes %d, creates %d; want p002 deleted and its replacement only once it is gone", len(p.delete), len(p.create))
+	}
+	if p := w.step(in); len(p.create) != 1 {
+		t.Fatalf("after p002 is gone the plan creates %d pods, want its replacement", len(p.create))
+	}
+	if total, _, _ := w.count("v1"); total != 3 {
+		t.Fatalf("%d pods, want 3", total)
+	}
+}
+
+// A pod the preDelete hook holds in PreparingDelete is still one of the
+// replicas (OpenKruise's "specific delete a Pod, when
+// scalingExcludePreparingDelete is disabled": 3 pods, never 4), unless the
+// CloneSet carries the scaling-exclude-preparing-delete label.
+func TestPlanHeldForDelete(t *testing.T) {
+	w := newWorld(t, 2, "v1", false) // the third pod is held in PreparingDelete
+	in := planInput{replicas: 3, maxUnavailable: 1, scaleMaxUnavailable: -1, updateRevision: "v1", createRevision: "v1", heldForDelete: 1}
+	if p := makePlan(w.input(in)); len(p.create)+len(p.delete) != 0 {
+		t.Fatalf("plan creates %d, deletes %d while a pod is held; want nothing", len(p.create), len(p.delete))
+	}
+	in.excludeHeldForDelete = true
+	if p := makePlan(w.input(in)); len(p.create) != 1 {
+		t.Fatalf("with the exclude label the plan creates %d, want the replacement at once", len(p.create))
+	}
+	// Scaled down to 2 with one held: nothing more is deleted.
+	in.replicas, in.excludeHeldForDelete = 2, false
+	if p := makePlan(w.input(in)); len(p.delete) != 0 {
+		t.Fatalf("plan deletes %d live pods; the held one already makes room", len(p.delete))
+	}
+}
+
+// A recreate update of a pod the preDelete hook will hold waits for the pod
+// to be gone before its replacement is made.
+func TestPlanRecreateHeldWaits(t *testing.T) {
+	w := newWorld(t, 3, "v1", false)
+	in := w.input(planInput{replicas: 3, maxUnavailable: 1, scaleMaxUnavailable: -1, updateRevision: "v2", createRevision: "v1"})
+	for _, m := range in.members {
+		m.deleteHeld = true
+	}
+	p := makePlan(in)
+	if len(p.delete) != 1 || len(p.create) != 0 || !p.delete[0].recreate {
+		t.Fatalf("plan deletes %d, creates %d; want one pod to PreparingDelete, marked as recreated, and no replacement yet", len(p.delete), len(p.create))
 	}
 }
 

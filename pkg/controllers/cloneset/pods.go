@@ -27,8 +27,8 @@ func claimName(cs *v1alpha1.CloneSet, vct *corev1.PersistentVolumeClaim, id stri
 
 // newPod builds the pod for instance id at revision rev from its template:
 // the CloneSet's labels and owner, the InPlaceUpdateReady readiness gate
-// (so it can later leave endpoints before an in-place update), its lifecycle
-// state and a volume for each claim template.
+// (so it can later leave endpoints before an in-place update), lifecycle
+// state PreparingNormal and a volume for each claim template.
 func newPod(cs *v1alpha1.CloneSet, t *corev1.PodTemplateSpec, rev, id string) *corev1.Pod {
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
@@ -49,11 +49,9 @@ func newPod(cs *v1alpha1.CloneSet, t *corev1.PodTemplateSpec, rev, id string) *c
 	}
 	pod.Labels[pub.ControllerRevisionHashLabelKey] = rev
 	pod.Labels[v1alpha1.CloneSetInstanceID] = id
-	state := pub.LifecycleStateNormal
-	if cs.Spec.Lifecycle != nil && cs.Spec.Lifecycle.PreNormal != nil {
-		state = pub.LifecycleStatePreparingNormal
-	}
-	pod.Labels[pub.LifecycleStateKey] = string(state)
+	// PreparingNormal until scheduled (or until the preNormal hook is
+	// armed), as OpenKruise creates every pod; see nextState.
+	pod.Labels[pub.LifecycleStateKey] = string(pub.LifecycleStatePreparingNormal)
 	inplace.InjectReadinessGate(pod)
 	for i := range cs.Spec.VolumeClaimTemplates {
 		vct := &cs.Spec.VolumeClaimTemplates[i]

@@ -16,7 +16,7 @@ import (
 // computeStatus derives the status from the pass's pods. Counts are of
 // pods not terminating; PreparingDelete pods still count (they exist).
 // currentRevision becomes updateRevision once every desired pod is at it
-// and Ready.
+// and Ready. The Progressing condition is decided by progressing.
 func (ps *pass) computeStatus() v1alpha1.CloneSetStatus {
 	old := ps.cs.Status
 	st := v1alpha1.CloneSetStatus{
@@ -58,6 +58,15 @@ func (ps *pass) computeStatus() v1alpha1.CloneSetStatus {
 		st.CurrentRevision = ps.revs.update
 	}
 	st.Conditions = ps.conditions(old.Conditions)
+	prev := conditionOf(old.Conditions, v1alpha1.CloneSetConditionTypeProgressing)
+	if c, left := progressing(prev, &ps.cs.Spec, &st, ps.now); c != nil {
+		st.Conditions = append(st.Conditions, *c)
+		if left > 0 {
+			// The workqueue brings the CloneSet back when the deadline
+			// passes; no timer of its own.
+			ps.requeue(left)
+		}
+	}
 	return st
 }
 

@@ -1,8 +1,8 @@
 package pub
 
 // Lifecycle holds the hooks a workload honours around pod operations. A hook
-// holds an operation while the pod still carries what the hook names; the hook
-// owner releases it by removing those labels or finalizers.
+// holds an operation while the pod still carries any of what the hook names;
+// the hook owner releases it by removing those labels and finalizers.
 type Lifecycle struct {
 	// PreDelete holds a pod in PreparingDelete before it is deleted.
 	// +optional
@@ -11,15 +11,19 @@ type Lifecycle struct {
 	// place, and in Updated afterwards until the hook owner is done.
 	// +optional
 	InPlaceUpdate *LifecycleHook `json:"inPlaceUpdate,omitempty"`
-	// PreNormal holds a new pod in PreparingNormal until the hook is
-	// satisfied. Accepted for compatibility with OpenKruise manifests.
+	// PreNormal holds a new pod in PreparingNormal until the hook owner
+	// has put all the hook's labels and finalizers on it.
 	// +optional
 	PreNormal *LifecycleHook `json:"preNormal,omitempty"`
 }
 
-// LifecycleHook names what marks a pod as held by a hook.
+// LifecycleHook names what marks a pod as held by a hook. A hook holds a
+// pod while it carries any of these labels or finalizers; a hook owner
+// re-arms it (preNormal, inPlaceUpdate after an update) by putting all of
+// them on the pod.
 type LifecycleHook struct {
-	// LabelsHandler: the hook holds while the pod has all these labels.
+	// LabelsHandler: the hook holds while the pod has any of these labels
+	// with its value.
 	// +optional
 	LabelsHandler map[string]string `json:"labelsHandler,omitempty"`
 	// FinalizersHandler: the hook holds while the pod has any of these
@@ -27,8 +31,9 @@ type LifecycleHook struct {
 	// +optional
 	// +listType=set
 	FinalizersHandler []string `json:"finalizersHandler,omitempty"`
-	// MarkPodNotReady, when true, sets the pod's KruisePodReady readiness
-	// gate False while it is held, so it leaves Service endpoints first.
+	// MarkPodNotReady, in OpenKruise, sets the pod's KruisePodReady
+	// readiness gate False while it is held, so it leaves Service endpoints
+	// first. Myriad accepts it but does not act on it yet.
 	// +optional
 	MarkPodNotReady bool `json:"markPodNotReady,omitempty"`
 }

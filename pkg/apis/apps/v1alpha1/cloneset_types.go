@@ -13,6 +13,21 @@ const (
 	// CloneSetInstanceID is the pod label (and PVC label) holding the
 	// instance id, the random suffix that names a pod and its PVCs alike.
 	CloneSetInstanceID = "apps.kruise.io/cloneset-instance-id"
+
+	// CloneSetScalingExcludePreparingDeleteKey is the CloneSet label that,
+	// set to "true", lets pods waiting in PreparingDelete be replaced at
+	// once: they no longer count toward replicas. Without it a pod held by
+	// the preDelete hook is still one of the replicas and gets no
+	// replacement until it is gone.
+	CloneSetScalingExcludePreparingDeleteKey = "apps.kruise.io/cloneset-scaling-exclude-preparing-delete"
+
+	// DefaultCloneSetMaxUnavailable is updateStrategy.maxUnavailable when
+	// the user sets none.
+	DefaultCloneSetMaxUnavailable = "20%"
+
+	// DefaultRevisionHistoryLimit is spec.revisionHistoryLimit when the
+	// user sets none.
+	DefaultRevisionHistoryLimit int32 = 10
 )
 
 // CloneSetUpdateStrategyType says how a CloneSet replaces pods of an old
@@ -66,6 +81,7 @@ type CloneSetSpec struct {
 	VolumeClaimTemplates []corev1.PersistentVolumeClaim `json:"volumeClaimTemplates,omitempty"`
 
 	// RevisionHistoryLimit is how many old ControllerRevisions to keep.
+	// Defaults to 10.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	RevisionHistoryLimit *int32 `json:"revisionHistoryLimit,omitempty"`
@@ -87,6 +103,16 @@ type CloneSetSpec struct {
 	// Lifecycle hooks hold pod deletion and in-place update until released.
 	// +optional
 	Lifecycle *pub.Lifecycle `json:"lifecycle,omitempty"`
+
+	// ProgressDeadlineSeconds is how long a rollout or scale may take to
+	// reach a settled state (every pod updated and available, or the
+	// partition reached, or paused) before the Progressing condition turns
+	// False with reason ProgressDeadlineExceeded. Time spent settled or
+	// paused does not count. Unset, or 2147483647, means no deadline and no
+	// Progressing condition. Must be greater than minReadySeconds.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	ProgressDeadlineSeconds *int32 `json:"progressDeadlineSeconds,omitempty"`
 }
 
 // CloneSetScaleStrategy tunes scaling.
@@ -119,7 +145,9 @@ type CloneSetUpdateStrategy struct {
 	Type CloneSetUpdateStrategyType `json:"type,omitempty"`
 
 	// Partition is the number (or percentage of replicas) of pods to keep at
-	// old revisions. Defaults to 0: update every pod.
+	// old revisions. Defaults to 0: update every pod. A percentage rounds
+	// up, except that one below 100% always lets at least one pod update
+	// when there are two replicas or more.
 	// +optional
 	// +kubebuilder:validation:XIntOrString
 	// +kubebuilder:validation:Pattern=`^(100|[1-9]?[0-9])%$`
@@ -169,12 +197,39 @@ const (
 	CloneSetConditionFailedScale CloneSetConditionType = "FailedScale"
 	// CloneSetConditionFailedUpdate is True while updating pods fails.
 	CloneSetConditionFailedUpdate CloneSetConditionType = "FailedUpdate"
+	// CloneSetConditionTypeProgressing says whether the CloneSet is settled
+	// or still on its way there within spec.progressDeadlineSeconds. It is
+	// present only while progressDeadlineSeconds is set.
+	CloneSetConditionTypeProgressing CloneSetConditionType = "Progressing"
+)
+
+// CloneSetConditionReason is the reason of a CloneSet condition.
+type CloneSetConditionReason string
+
+// Reasons of the Progressing condition. The names, and the messages the
+// controller writes with them, are OpenKruise's: tools compare them.
+const (
+	// CloneSetAvailable: every pod is at updateRevision and available.
+	CloneSetAvailable CloneSetConditionReason = "CloneSetAvailable"
+	// CloneSetProgressPaused: updateStrategy.paused is set.
+	CloneSetProgressPaused CloneSetConditionReason = "CloneSetPaused"
+	// CloneSetProgressPartitionAvailable: the pods the partition lets
+	// update are updated and available; the rest wait for the partition.
+	CloneSetProgressPartitionAvailable CloneSetConditionReason = "ProgressPartitionAvailable"
+	// CloneSetProgressUpdated: on its way to one of the above.
+	CloneSetProgressUpdated CloneSetConditionReason = "CloneSetUpdated"
+	// CloneSetProgressDeadlineExceeded: progressDeadlineSeconds passed
+	// without settling; Status is False until the CloneSet settles.
+	CloneSetProgressDeadlineExceeded CloneSetConditionReason = "ProgressDeadlineExceeded"
 )
 
 // CloneSetCondition is one observation of a CloneSet's state.
 type CloneSetCondition struct {
 	Type   CloneSetConditionType  `json:"type"`
 	Status corev1.ConditionStatus `json:"status"`
+	// LastUpdateTime is when the condition last changed status or reason.
+	// +optional
+	LastUpdateTime metav1.Time `json:"lastUpdateTime,omitempty"`
 	// +optional
 	LastTransitionTime metav1.Time `json:"lastTransitionTime,omitempty"`
 	// +optional
@@ -235,9 +290,13 @@ type CloneSetStatus struct {
 // +kubebuilder:printcolumn:name="DESIRED",type="integer",JSONPath=".spec.replicas",description="Desired number of pods"
 // +kubebuilder:printcolumn:name="UPDATED",type="integer",JSONPath=".status.updatedReplicas",description="Pods at the update revision"
 // +kubebuilder:printcolumn:name="UPDATED_READY",type="integer",JSONPath=".status.updatedReadyReplicas",description="Pods at the update revision and Ready"
+// +kubebuilder:printcolumn:name="UPDATED_AVAILABLE",type="integer",JSONPath=".status.updatedAvailableReplicas",description="Pods at the update revision and available"
 // +kubebuilder:printcolumn:name="READY",type="integer",JSONPath=".status.readyReplicas",description="Ready pods"
 // +kubebuilder:printcolumn:name="TOTAL",type="integer",JSONPath=".status.replicas",description="Pods owned"
 // +kubebuilder:printcolumn:name="AGE",type="date",JSONPath=".metadata.creationTimestamp"
+// +kubebuilder:printcolumn:name="CONTAINERS",type="string",priority=1,JSONPath=".spec.template.spec.containers[*].name",description="Container names of the template"
+// +kubebuilder:printcolumn:name="IMAGES",type="string",priority=1,JSONPath=".spec.template.spec.containers[*].image",description="Container images of the template"
+// +kubebuilder:printcolumn:name="SELECTOR",type="string",priority=1,JSONPath=".status.labelSelector",description="Pod selector"
 type CloneSet struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

@@ -162,7 +162,7 @@ func TestCRDMetadata(t *testing.T) {
 	for _, c := range v.AdditionalPrinterColumns {
 		cols = append(cols, c.Name)
 	}
-	if got, want := strings.Join(cols, " "), "DESIRED UPDATED UPDATED_READY READY TOTAL AGE"; got != want {
+	if got, want := strings.Join(cols, " "), "DESIRED UPDATED UPDATED_READY UPDATED_AVAILABLE READY TOTAL AGE CONTAINERS IMAGES SELECTOR"; got != want {
 		t.Errorf("printer columns %q, want %q", got, want)
 	}
 }
