@@ -41,6 +41,9 @@ func Bootstrap(ctx context.Context, cs kubernetes.Interface) error {
 			return fmt.Errorf("FlowSchema %s: %w", fs.Name, err)
 		}
 	}
+	if err := bootstrapStorage(ctx, cs); err != nil {
+		return err
+	}
 	return bootstrapManager(ctx, cs)
 }
 

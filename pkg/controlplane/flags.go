@@ -21,6 +21,8 @@ type Plan struct {
 	// The manager's loopback ports: Prometheus metrics, health probes, and
 	// the admission webhook the API server calls.
 	ManagerMetricsPort, ManagerProbePort, WebhookPort int
+	// StoragePort serves `myriad storage`'s metrics and probes.
+	StoragePort int
 	// NodeMonitorGracePeriod is how long the node lifecycle controller waits
 	// for a heartbeat before marking a node NotReady.
 	NodeMonitorGracePeriod time.Duration
