@@ -170,3 +170,21 @@ func TestRefusedPodWriteAffectsOnlyThatPod(t *testing.T) {
 		t.Fatalf("the refused pod was tried %d times; want retries", refused)
 	}
 }
+
+// TestStaleCopyIsNotActedOn: after its own write, nodesim waits for the
+// watch to bring that write back rather than compute the same transition
+// again from the older copy (which would start containers twice).
+func TestStaleCopyIsNotActedOn(t *testing.T) {
+	s := &sim{}
+	p := podOn("web", "n-0")
+	s.written.Store(p.UID, uint64(10))
+	for rv, want := range map[string]bool{"9": true, "10": false, "11": false, "": false, "opaque": false} {
+		p.ResourceVersion = rv
+		if got := s.stale(p); got != want {
+			t.Errorf("copy at resourceVersion %q after our write at 10: stale=%t, want %t", rv, got, want)
+		}
+	}
+	if other := podOn("other", "n-0"); s.stale(other) {
+		t.Error("a pod never written is stale")
+	}
+}
