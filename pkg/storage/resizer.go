@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -65,14 +66,17 @@ func (r *resizer) onClaim(obj any) {
 	}
 }
 
-// run drains the queue with workers until ctx ends.
+// run drains the queue with workers until ctx ends, and returns once they
+// have.
 func (r *resizer) run(ctx context.Context, workers int) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	defer r.queue.ShutDown()
 	for range workers {
-		go func() {
+		wg.Go(func() {
 			for r.next(ctx) {
 			}
-		}()
+		})
 	}
 	<-ctx.Done()
 }
