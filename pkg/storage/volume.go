@@ -60,6 +60,12 @@ func newVolume(r volumeRequest) (*corev1.PersistentVolume, error) {
 	if !ok || size.Sign() <= 0 {
 		return nil, fmt.Errorf("%s: spec.resources.requests.storage must be set and positive", where)
 	}
+	if c.Spec.Selector != nil {
+		return nil, fmt.Errorf("%s: spec.selector is not supported by %s (it picks existing volumes; a new one matches no selector)", where, ProvisionerName)
+	}
+	if c.Spec.DataSource != nil || c.Spec.DataSourceRef != nil {
+		return nil, fmt.Errorf("%s: spec.dataSource is not supported by %s (no snapshots or clones of simulated volumes)", where, ProvisionerName)
+	}
 	if len(c.Spec.AccessModes) == 0 {
 		return nil, fmt.Errorf("%s: spec.accessModes must not be empty", where)
 	}

@@ -70,6 +70,8 @@ func TestNewVolumeRefusesWhatALocalVolumeCannotBe(t *testing.T) {
 		{"shared by nodes", volumeRequest{claim: claimOf("1Gi", corev1.ReadWriteMany), class: DefaultClass(), node: "n"}, "spec.accessModes"},
 		{"no node selected", volumeRequest{claim: claimOf("1Gi", corev1.ReadWriteOnce), class: immediate}, "volumeBindingMode WaitForFirstConsumer"},
 		{"parameters", volumeRequest{claim: claimOf("1Gi", corev1.ReadWriteOnce), class: withParams, node: "n"}, "parameters.type"},
+		{"selector", volumeRequest{claim: withSelector(claimOf("1Gi", corev1.ReadWriteOnce)), class: DefaultClass(), node: "n"}, "spec.selector"},
+		{"clone", volumeRequest{claim: withSource(claimOf("1Gi", corev1.ReadWriteOnce)), class: DefaultClass(), node: "n"}, "spec.dataSource"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := newVolume(tc.req)
@@ -86,4 +88,14 @@ func TestDefaultClassIsWhatChartsExpect(t *testing.T) {
 		!*c.AllowVolumeExpansion || *c.ReclaimPolicy != corev1.PersistentVolumeReclaimDelete || c.Provisioner != ProvisionerName {
 		t.Fatalf("default class %+v", c)
 	}
+}
+
+func withSelector(c *corev1.PersistentVolumeClaim) *corev1.PersistentVolumeClaim {
+	c.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "gold"}}
+	return c
+}
+
+func withSource(c *corev1.PersistentVolumeClaim) *corev1.PersistentVolumeClaim {
+	c.Spec.DataSource = &corev1.TypedLocalObjectReference{Kind: "PersistentVolumeClaim", Name: "golden"}
+	return c
 }
