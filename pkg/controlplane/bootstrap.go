@@ -20,6 +20,7 @@ var nodeSimRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{""}, Resources: []string{"nodes/status"}, Verbs: []string{"patch", "update"}},
 	{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch", "delete"}},
 	{APIGroups: []string{""}, Resources: []string{"pods/status"}, Verbs: []string{"patch", "update"}},
+	{APIGroups: []string{""}, Resources: []string{"persistentvolumeclaims"}, Verbs: []string{"get", "list", "watch"}},
 	{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch", "update"}},
 }
 
@@ -42,6 +43,9 @@ func Bootstrap(ctx context.Context, cs kubernetes.Interface) error {
 		if err := apply(ctx, fs, cs.FlowcontrolV1().FlowSchemas().Create, cs.FlowcontrolV1().FlowSchemas().Update, cs.FlowcontrolV1().FlowSchemas().Get); err != nil {
 			return fmt.Errorf("FlowSchema %s: %w", fs.Name, err)
 		}
+	}
+	if err := bootstrapStorage(ctx, cs); err != nil {
+		return err
 	}
 	return bootstrapManager(ctx, cs)
 }

@@ -100,6 +100,7 @@ func EnsureCerts(d DataDir, apiIPs ...net.IP) (Certs, error) {
 		{"scheduler", SchedulerUser, ""},
 		{"nodesim", NodeSimUser, ""},
 		{"manager", ManagerUser, ""},
+		{"storage", StorageUser, ""},
 	} {
 		var orgs []string
 		if u.org != "" {

@@ -178,7 +178,7 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if plan.ControllerManagerPort, err = FreePort(); err != nil {
 		return nil, err
 	}
-	for _, p := range []*int{&plan.SchedulerPort, &plan.ManagerMetricsPort, &plan.ManagerProbePort, &plan.WebhookPort, &plan.KubeletPort} {
+	for _, p := range []*int{&plan.SchedulerPort, &plan.ManagerMetricsPort, &plan.ManagerProbePort, &plan.WebhookPort, &plan.KubeletPort, &plan.StoragePort} {
 		if *p, err = FreePort(); err != nil {
 			return nil, err
 		}
@@ -278,6 +278,9 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if err := applyWebhookConfiguration(ctx, cs, plan); err != nil {
 		return nil, fmt.Errorf("CloneSet admission webhook: %w", err)
 	}
+	if err := step("myriad-storage", storageProcess(plan)); err != nil {
+		return nil, err
+	}
 	if o.Nodes > 0 {
 		servingCert, servingKey, err := EnsureNodeServingCerts(dir, o.Nodes)
 		if err != nil {
@@ -366,6 +369,7 @@ func writeKubeconfigs(p Plan) error {
 		{p.Dir.Kubeconfig("scheduler"), SchedulerUser},
 		{p.Dir.Kubeconfig("nodesim"), NodeSimUser},
 		{p.Dir.Kubeconfig("manager"), ManagerUser},
+		{p.Dir.Kubeconfig("storage"), StorageUser},
 	} {
 		cert, key := p.Certs.Client(k.user)
 		if err := WriteKubeconfig(k.path, server, p.Certs.CA, cert, key, k.user); err != nil {

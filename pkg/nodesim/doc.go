@@ -16,8 +16,11 @@
 //
 // The identity it runs as needs: nodes get/list/watch/create/update/patch,
 // nodes/status patch, leases get/list/create/update in kube-node-lease,
-// pods list/watch/delete and pods/status update. Forbidden or Unauthorized
-// answers end Run with an error; everything else is retried.
+// pods list/watch/delete, pods/status patch, and persistentvolumeclaims
+// list/watch (a pod whose claim is not Bound waits, as on a kubelet).
+// Forbidden or Unauthorized answers to registering nodes or watching end Run
+// with an error; a refused write to one pod is retried for that pod alone;
+// everything else is retried.
 //
 // Scale shapes the code: one heartbeat dispatcher (a min-heap of due times)
 // feeds a bounded worker pool, one shared pod informer feeds one rate-limited

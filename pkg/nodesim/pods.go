@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	coreinformers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
@@ -29,7 +30,7 @@ func (s *sim) podInformer() cache.SharedIndexInformer {
 				return []string{p.Spec.NodeName}, nil
 			}
 			return nil, nil
-		}},
+		}, byClaimIndex: indexByClaim},
 		func(o *metav1.ListOptions) { o.FieldSelector = "spec.nodeName!=" })
 	_ = inf.SetTransform(func(obj any) (any, error) {
 		if m, ok := obj.(metav1.Object); ok {
@@ -65,6 +66,7 @@ func (s *sim) onPodDelete(obj any) {
 	}
 	if n := s.byName[p.Spec.NodeName]; n != nil {
 		n.ips.release(p.UID)
+		s.written.Delete(p.UID)
 	}
 }
 
@@ -92,8 +94,14 @@ func (s *sim) processPod(ctx context.Context) bool {
 	after, err := s.syncPod(ctx, key)
 	switch {
 	case err != nil:
-		s.fail(err)
-		klog.FromContext(ctx).V(2).Info("Pod sync failed, retrying", "pod", key, "err", err)
+		// A pod's errors stay that pod's: a 403 from an admission policy
+		// or a webhook on one pod is retried with that pod's backoff and
+		// never stops the other pods or the nodes' heartbeats.
+		if isFatal(err) {
+			klog.FromContext(ctx).Error(err, "Pod status write refused, retrying with backoff", "pod", key)
+		} else {
+			klog.FromContext(ctx).V(2).Info("Pod sync failed, retrying", "pod", key, "err", err)
+		}
 		s.queue.AddRateLimited(key)
 	default:
 		s.queue.Forget(key)
@@ -107,8 +115,9 @@ func (s *sim) processPod(ctx context.Context) bool {
 }
 
 // syncPod moves one pod toward what a kubelet would report now. It works
-// from the informer's copy without a GET: a stale copy fails with Conflict
-// and is retried once the watch catches up. It returns when to look again.
+// from the informer's copy without a GET, and never from a copy older than
+// its own last write: the watch brings that write back and syncs the pod
+// again. It returns when to look again.
 func (s *sim) syncPod(ctx context.Context, key string) (time.Duration, error) {
 	obj, exists, err := s.pods.GetIndexer().GetByKey(key)
 	if err != nil || !exists {
@@ -119,6 +128,9 @@ func (s *sim) syncPod(ctx context.Context, key string) (time.Duration, error) {
 	if n == nil || n.failed.Load() {
 		return 0, nil // not ours, or a failed node: its pods freeze
 	}
+	if s.stale(pod) {
+		return 0, nil
+	}
 	now := s.clock.Now()
 	if pod.DeletionTimestamp != nil {
 		return s.stopPod(ctx, n, pod, now)
@@ -128,6 +140,22 @@ func (s *sim) syncPod(ctx context.Context, key string) (time.Duration, error) {
 		return 0, nil
 	}
 	env := podEnv{now: now, hostIP: n.ip.String(), job: s.cfg.JobDuration, init: s.cfg.InitDuration}
+	if !containersCreated(&pod.Status) {
+		// The kubelet mounts volumes before it creates the sandbox: a pod
+		// whose claim is not Bound waits here, without an IP, until the
+		// claim's watch event brings it back.
+		if blocked := s.unmountable(pod); len(blocked) > 0 {
+			st := env.waitingForVolumes(pod)
+			if reflect.DeepEqual(&pod.Status, st) {
+				return 0, nil
+			}
+			klog.FromContext(ctx).V(2).Info("Waiting for volumes", "pod", key, "reason", "FailedMount", "message", failedMountMessage(pod, blocked))
+			if err := s.writeStatus(ctx, pod, st, kindVolumes); err != nil && !apierrors.IsNotFound(err) {
+				return 0, err
+			}
+			return 0, nil
+		}
+	}
 	if pod.Spec.HostNetwork {
 		env.podIP = env.hostIP
 	} else if pod.Status.PodIP == "" {
@@ -157,14 +185,36 @@ func (s *sim) syncPod(ctx context.Context, key string) (time.Duration, error) {
 	return after, nil
 }
 
+// writeStatus patches the pod's status from what the informer holds to st,
+// as the kubelet does: no resourceVersion precondition, so another
+// client's write to the same pod (a controller flipping a readiness gate)
+// is merged rather than refused with a Conflict.
 func (s *sim) writeStatus(ctx context.Context, pod *corev1.Pod, st *corev1.PodStatus, kind string) error {
-	upd := pod.DeepCopy()
-	upd.Status = *st
-	if _, err := s.client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, upd, metav1.UpdateOptions{}); err != nil {
-		return fmt.Errorf("update status of pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	patch, err := podStatusPatch(pod.UID, &pod.Status, st)
+	if err != nil || patch == nil {
+		return err
+	}
+	got, err := s.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status")
+	if err != nil {
+		return fmt.Errorf("patch status of pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	if rv, ok := resourceVersionOf(got); ok {
+		s.written.Store(pod.UID, rv)
 	}
 	s.metrics.podTransitions.WithLabelValues(string(st.Phase), kind).Inc()
 	return nil
+}
+
+// stale reports whether the informer's copy of pod predates this
+// process's last status write to it. Acting on it would compute the same
+// transition twice (new container IDs, a second restart).
+func (s *sim) stale(pod *corev1.Pod) bool {
+	w, ok := s.written.Load(pod.UID)
+	if !ok {
+		return false
+	}
+	rv, ok := resourceVersionOf(pod)
+	return ok && rv < w.(uint64)
 }
 
 // stopPod honours a deletion: containers exit after

@@ -74,7 +74,7 @@ func (e podEnv) advance(pod *corev1.Pod) (*corev1.PodStatus, time.Duration, stri
 			st.ContainerStatuses = make([]corev1.ContainerStatus, len(pod.Spec.Containers))
 			for i, c := range pod.Spec.Containers {
 				st.ContainerStatuses[i] = corev1.ContainerStatus{
-					Name: c.Name, Image: c.Image, Started: ptrBool(false),
+					Name: c.Name, Image: c.Image, Started: ptrBool(false), VolumeMounts: volumeMountStatuses(c),
 					State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "PodInitializing"}},
 				}
 			}
@@ -253,13 +253,14 @@ func restarted(c corev1.Container, old *corev1.ContainerStatus, now metav1.Time,
 
 func newContainerStatus(c corev1.Container, now metav1.Time) corev1.ContainerStatus {
 	return corev1.ContainerStatus{
-		Name:        c.Name,
-		Image:       c.Image,
-		ImageID:     imageID(c.Image),
-		ContainerID: "containerd://" + randomHex(32),
-		Started:     ptrBool(true),
-		Ready:       true,
-		State:       corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
+		Name:         c.Name,
+		Image:        c.Image,
+		ImageID:      imageID(c.Image),
+		ContainerID:  "containerd://" + randomHex(32),
+		Started:      ptrBool(true),
+		VolumeMounts: volumeMountStatuses(c),
+		Ready:        true,
+		State:        corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
 	}
 }
 

@@ -37,7 +37,11 @@ type sim struct {
 	disp        *dispatcher
 	queue       workqueue.TypedRateLimitingInterface[string]
 	pods        cache.SharedIndexInformer
+	claims      cache.SharedIndexInformer // slim PVCs: may a pod's volumes be mounted
 	podsStarted atomic.Bool
+	// written holds, per pod UID, the resourceVersion of the last status
+	// this process wrote (see stale); entries go when the pod does.
+	written     sync.Map
 	failedCount atomic.Int64
 
 	fatal chan error // first error that retrying cannot fix
@@ -125,7 +129,8 @@ func (s *sim) run(ctx context.Context) error {
 
 	nodeInf := s.nodeInformer()
 	s.pods = s.podInformer()
-	for _, inf := range []cache.SharedIndexInformer{nodeInf, s.pods} {
+	s.claims = s.claimInformer()
+	for _, inf := range []cache.SharedIndexInformer{nodeInf, s.pods, s.claims} {
 		// An informer retries a forbidden list forever; surface it instead.
 		_ = inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
 			s.fail(err)
@@ -134,14 +139,16 @@ func (s *sim) run(ctx context.Context) error {
 		wg.Go(func() { inf.RunWithContext(ctx) })
 	}
 	synced := make(chan bool, 1)
-	wg.Go(func() { synced <- cache.WaitForCacheSync(ctx.Done(), nodeInf.HasSynced, s.pods.HasSynced) })
+	wg.Go(func() {
+		synced <- cache.WaitForCacheSync(ctx.Done(), nodeInf.HasSynced, s.pods.HasSynced, s.claims.HasSynced)
+	})
 	select {
 	case ok := <-synced:
 		if !ok {
 			return nil // ctx ended
 		}
 	case err := <-s.fatal:
-		return fmt.Errorf("watch nodes and pods: %w", err)
+		return fmt.Errorf("watch nodes, pods and persistentvolumeclaims: %w", err)
 	}
 	s.claimPodIPs()
 	s.podsStarted.Store(true)
