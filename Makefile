@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: build up test unit e2e vet fmt-check clean generate verify-generated
+.PHONY: build up test unit e2e vet fmt-check clean generate verify-generated fuzz
 
 # The version stamp Kubernetes' own build puts into its binaries, so the API
 # server's /version (kubectl version, Helm's kubeVersion) reports the
@@ -62,3 +62,20 @@ verify-generated:
 
 clean:
 	rm -rf $(BIN)
+
+# Every Go fuzz target, FUZZTIME each (their seed corpora already run in
+# `make test`). Crashers land in the package's testdata/fuzz/ and fail the
+# target; commit them as regression seeds once fixed.
+FUZZTIME ?= 60s
+FUZZ_TARGETS := \
+	./pkg/webhook:FuzzValidateCloneSet \
+	./pkg/webhook:FuzzParseIntOrPercent \
+	./internal/cli:FuzzParseCapacity \
+	./pkg/lab:FuzzParseText
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
