@@ -12,6 +12,11 @@ import (
 // grants each only what it needs; the built-in ClusterRoles of Kubernetes
 // already bind the controller-manager and scheduler names below.
 const (
+	// EtcdClientName and EtcdPeerName are the only client identities etcd
+	// accepts (on its client and peer ports).
+	EtcdClientName = "kube-apiserver-etcd-client"
+	EtcdPeerName   = "etcd-peer"
+
 	AdminUser             = "myriad-admin"
 	ControllerManagerUser = "system:kube-controller-manager"
 	SchedulerUser         = "system:kube-scheduler"
@@ -27,7 +32,12 @@ const (
 
 // Certs lists every file the components read.
 type Certs struct {
-	CA, FrontProxyCA                            string
+	CA, FrontProxyCA string
+	// EtcdCA signs etcd's server, peer and client certificates and nothing
+	// else, as kubeadm's etcd/ca does: etcd trusts only it, so no identity
+	// the cluster CA signs (components, approved CSRs) can reach etcd
+	// around the API server's authorization.
+	EtcdCA                                      string
 	APIServerCert, APIServerKey                 string
 	EtcdServerCert, EtcdServerKey               string
 	EtcdPeerCert, EtcdPeerKey                   string
@@ -62,8 +72,15 @@ func EnsureCerts(d DataDir, apiIPs ...net.IP) (Certs, error) {
 	if err != nil {
 		return Certs{}, err
 	}
+	// Data directories from before etcd had its own CA get their etcd
+	// certificates reissued from it: EnsureCert keeps only pairs signed by
+	// the CA it is asked for.
+	etcdCA, err := pki.LoadOrCreateCA(dir, "etcd-ca", "myriad-etcd-ca")
+	if err != nil {
+		return Certs{}, err
+	}
 	loopback := []net.IP{net.ParseIP("127.0.0.1"), net.IPv6loopback}
-	c := Certs{CA: ca.CertFile, CAKey: dir + "/ca.key", FrontProxyCA: fpCA.CertFile, clients: map[string][2]string{}}
+	c := Certs{CA: ca.CertFile, CAKey: dir + "/ca.key", FrontProxyCA: fpCA.CertFile, EtcdCA: etcdCA.CertFile, clients: map[string][2]string{}}
 
 	type issue struct {
 		ca        *pki.CA
@@ -76,9 +93,9 @@ func EnsureCerts(d DataDir, apiIPs ...net.IP) (Certs, error) {
 		{ca, "apiserver", pki.Request{CommonName: "kube-apiserver", Server: true, IPs: apiIPs,
 			DNSNames: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}},
 			&c.APIServerCert, &c.APIServerKey},
-		{ca, "etcd-server", pki.Request{CommonName: "etcd-server", Server: true, IPs: loopback, DNSNames: []string{"localhost"}}, &c.EtcdServerCert, &c.EtcdServerKey},
-		{ca, "etcd-peer", pki.Request{CommonName: "etcd-peer", Server: true, Client: true, IPs: loopback, DNSNames: []string{"localhost"}}, &c.EtcdPeerCert, &c.EtcdPeerKey},
-		{ca, "apiserver-etcd-client", pki.Request{CommonName: "kube-apiserver-etcd-client", Client: true}, &c.EtcdClientCert, &c.EtcdClientKey},
+		{etcdCA, "etcd-server", pki.Request{CommonName: "etcd-server", Server: true, IPs: loopback, DNSNames: []string{"localhost"}}, &c.EtcdServerCert, &c.EtcdServerKey},
+		{etcdCA, "etcd-peer", pki.Request{CommonName: EtcdPeerName, Server: true, Client: true, IPs: loopback, DNSNames: []string{"localhost"}}, &c.EtcdPeerCert, &c.EtcdPeerKey},
+		{etcdCA, "apiserver-etcd-client", pki.Request{CommonName: EtcdClientName, Client: true}, &c.EtcdClientCert, &c.EtcdClientKey},
 		{fpCA, "front-proxy-client", pki.Request{CommonName: "front-proxy-client", Client: true}, &c.FrontProxyClientCert, &c.FrontProxyClientKey},
 		{ca, "controller-manager-serving", pki.Request{CommonName: "kube-controller-manager", Server: true, IPs: loopback, DNSNames: []string{"localhost"}}, &c.ControllerManagerCert, &c.ControllerManagerKey},
 		{ca, "scheduler-serving", pki.Request{CommonName: "kube-scheduler", Server: true, IPs: loopback, DNSNames: []string{"localhost"}}, &c.SchedulerCert, &c.SchedulerKey},

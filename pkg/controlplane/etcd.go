@@ -70,11 +70,15 @@ func EtcdConfig(o EtcdOptions) (*embed.Config, error) {
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
 
 	cfg.ClientTLSInfo.CertFile, cfg.ClientTLSInfo.KeyFile = o.Certs.EtcdServerCert, o.Certs.EtcdServerKey
-	cfg.ClientTLSInfo.TrustedCAFile = o.Certs.CA
+	cfg.ClientTLSInfo.TrustedCAFile = o.Certs.EtcdCA
 	cfg.ClientTLSInfo.ClientCertAuth = true
+	// Only the API server's etcd identity is a client, even among
+	// certificates of etcd's own CA.
+	cfg.ClientTLSInfo.AllowedCNs = []string{EtcdClientName}
 	cfg.PeerTLSInfo.CertFile, cfg.PeerTLSInfo.KeyFile = o.Certs.EtcdPeerCert, o.Certs.EtcdPeerKey
-	cfg.PeerTLSInfo.TrustedCAFile = o.Certs.CA
+	cfg.PeerTLSInfo.TrustedCAFile = o.Certs.EtcdCA
 	cfg.PeerTLSInfo.ClientCertAuth = true
+	cfg.PeerTLSInfo.AllowedCNs = []string{EtcdPeerName}
 	return cfg, nil
 }
 

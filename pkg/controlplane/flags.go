@@ -53,7 +53,7 @@ func (p Plan) APIServerArgs(i int) []string {
 		"--secure-port=" + strconv.Itoa(p.APIServerPort[i]),
 		"--advertise-address=" + p.clientHost(),
 		fmt.Sprintf("--etcd-servers=https://127.0.0.1:%d", p.EtcdPort),
-		"--etcd-cafile=" + c.CA,
+		"--etcd-cafile=" + c.EtcdCA,
 		"--etcd-certfile=" + c.EtcdClientCert,
 		"--etcd-keyfile=" + c.EtcdClientKey,
 		"--tls-cert-file=" + c.APIServerCert,

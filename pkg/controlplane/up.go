@@ -208,7 +208,7 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 	}
 
 	adminCert, adminKey := certs.Client(AdminUser)
-	etcdReady, err := httpsProbe(fmt.Sprintf("https://127.0.0.1:%d/health", o.EtcdPort), certs.CA, certs.EtcdClientCert, certs.EtcdClientKey, `"health":"true"`)
+	etcdReady, err := httpsProbe(fmt.Sprintf("https://127.0.0.1:%d/health", o.EtcdPort), certs.EtcdCA, certs.EtcdClientCert, certs.EtcdClientKey, `"health":"true"`)
 	if err != nil {
 		return nil, err
 	}

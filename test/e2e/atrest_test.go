@@ -59,6 +59,26 @@ func testSecretsEncrypted(t *testing.T, cs kubernetes.Interface, ns, dataDir str
 		t.Fatalf("etcd get: %v (%d keys)", err, len(resp.Kvs))
 	}
 	raw := resp.Kvs[0].Value
+
+	// Any other identity, even one of the cluster CA, is turned away.
+	adminCert, err := tls.LoadX509KeyPair(filepath.Join(pkiDir, "admin-client.crt"), filepath.Join(pkiDir, "admin-client.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	intruder, err := clientv3.New(clientv3.Config{
+		Endpoints:   []string{"https://127.0.0.1:" + itoa(etcdPort)},
+		TLS:         &tls.Config{Certificates: []tls.Certificate{adminCert}, RootCAs: pool},
+		DialTimeout: 5 * time.Second,
+	})
+	if err == nil {
+		getCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err = intruder.Get(getCtx, "/registry/secrets/"+ns+"/at-rest")
+		cancel()
+		intruder.Close()
+	}
+	if err == nil {
+		t.Error("etcd served the admin's client certificate: it must accept only the API server's")
+	}
 	if !strings.HasPrefix(string(raw), "k8s:enc:secretbox:v1:key1:") || strings.Contains(string(raw), canary) {
 		t.Fatalf("Secret stored as %q..., want secretbox ciphertext", raw[:min(len(raw), 40)])
 	}

@@ -192,7 +192,7 @@ func (r *Rig) Scrapers() (lab.Targets, error) {
 		}
 		t.APIServers = append(t.APIServers, s)
 	}
-	etcd, err := lab.NewScraper("etcd", fmt.Sprintf("https://127.0.0.1:%d/metrics", plan.EtcdPort), plan.Certs.CA, plan.Certs.EtcdClientCert, plan.Certs.EtcdClientKey)
+	etcd, err := lab.NewScraper("etcd", fmt.Sprintf("https://127.0.0.1:%d/metrics", plan.EtcdPort), plan.Certs.EtcdCA, plan.Certs.EtcdClientCert, plan.Certs.EtcdClientKey)
 	if err != nil {
 		errs = append(errs, err)
 	} else {

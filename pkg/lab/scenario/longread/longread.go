@@ -292,7 +292,7 @@ func connect(r *rig.Rig, readers int, con *lab.Console) (*conns, error) {
 		return nil, err
 	}
 	certs := r.Cluster.Plan.Certs
-	tlsCfg, err := transport.TLSInfo{CertFile: certs.EtcdClientCert, KeyFile: certs.EtcdClientKey, TrustedCAFile: certs.CA}.ClientConfig()
+	tlsCfg, err := transport.TLSInfo{CertFile: certs.EtcdClientCert, KeyFile: certs.EtcdClientKey, TrustedCAFile: certs.EtcdCA}.ClientConfig()
 	if err != nil {
 		return nil, fmt.Errorf("etcd client TLS: %w", err)
 	}
