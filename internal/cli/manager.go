@@ -78,11 +78,7 @@ on --health-probe-bind-address, both on loopback unless asked otherwise.`,
 	f.IntVar(&burst, "kube-api-burst", 1000, "client burst toward the API server")
 	f.IntVar(&o.Workers, "workers", 8, "CloneSets reconciled at once")
 	le := &o.LeaderElection
-	f.BoolVar(&le.Enabled, "leader-elect", le.Enabled, "elect a leader through a Lease so standby instances can take over")
-	f.StringVar(&le.Namespace, "leader-elect-namespace", le.Namespace, "namespace of the leader Lease")
-	f.DurationVar(&le.LeaseDuration, "leader-elect-lease-duration", le.LeaseDuration, "how long a standby waits after the last renewal before taking over")
-	f.DurationVar(&le.RenewDeadline, "leader-elect-renew-deadline", le.RenewDeadline, "how long the leader retries renewing before it gives up")
-	f.DurationVar(&le.RetryPeriod, "leader-elect-retry-period", le.RetryPeriod, "interval between attempts to acquire or renew the Lease")
+	leaseFlags{&le.Enabled, &le.Namespace, &le.LeaseDuration, &le.RenewDeadline, &le.RetryPeriod}.add(f)
 	f.StringVar(&o.MetricsAddr, "metrics-bind-address", "127.0.0.1:10270", "serve Prometheus /metrics here (0 disables)")
 	f.StringVar(&o.ProbeAddr, "health-probe-bind-address", "127.0.0.1:10271", "serve /healthz and /readyz here (0 disables)")
 	f.StringVar(&o.WebhookAddr, "webhook-bind-address", "127.0.0.1:10272", "serve the CloneSet admission webhook here over TLS (\"\" disables)")

@@ -104,12 +104,9 @@ with --profiling also Go's profiles under /debug/pprof/.`,
 	f.BoolVar(&preemption, "preemption", true, "let pods that fit nowhere evict pods of lower priority (honouring PodDisruptionBudgets where possible)")
 	f.Float32Var(&qps, "qps", 5000, "client QPS limit toward the API server")
 	f.IntVar(&burst, "burst", 5000, "client burst toward the API server")
-	f.BoolVar(&cfg.LeaderElection.Enabled, "leader-elect", true, "elect a leader through a Lease so standby instances can take over")
-	f.StringVar(&cfg.LeaderElection.Namespace, "leader-elect-namespace", cfg.LeaderElection.Namespace, "namespace of the leader Lease")
+	cfg.LeaderElection.Enabled = true
+	leaseFlags{&cfg.LeaderElection.Enabled, &cfg.LeaderElection.Namespace, &cfg.LeaderElection.LeaseDuration, &cfg.LeaderElection.RenewDeadline, &cfg.LeaderElection.RetryPeriod}.add(f)
 	f.StringVar(&cfg.LeaderElection.Name, "leader-elect-name", cfg.LeaderElection.Name, "name of the leader Lease")
-	f.DurationVar(&cfg.LeaderElection.LeaseDuration, "leader-elect-lease-duration", cfg.LeaderElection.LeaseDuration, "how long a standby waits after the last renewal before taking over")
-	f.DurationVar(&cfg.LeaderElection.RenewDeadline, "leader-elect-renew-deadline", cfg.LeaderElection.RenewDeadline, "how long the leader retries renewing before it gives up")
-	f.DurationVar(&cfg.LeaderElection.RetryPeriod, "leader-elect-retry-period", cfg.LeaderElection.RetryPeriod, "interval between attempts to acquire or renew the Lease")
 	f.StringVar(&metricsAddr, "metrics-addr", "127.0.0.1:10260", "serve /metrics, /healthz and /readyz on this address")
 	f.BoolVar(&profiling, "profiling", false, "also serve Go's CPU, heap and goroutine profiles under /debug/pprof/ on --metrics-addr")
 	return cmd

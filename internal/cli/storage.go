@@ -89,11 +89,7 @@ served on --metrics-addr.`,
 	f.IntVar(&burst, "kube-api-burst", 200, "client burst toward the API server")
 	f.IntVar(&o.Workers, "workers", 4, "claims provisioned, and claims resized, at once")
 	le := &o.LeaderElection
-	f.BoolVar(&le.Enabled, "leader-elect", le.Enabled, "elect a leader through a Lease so standby instances can take over")
-	f.StringVar(&le.Namespace, "leader-elect-namespace", le.Namespace, "namespace of the leader Lease")
-	f.DurationVar(&le.LeaseDuration, "leader-elect-lease-duration", le.LeaseDuration, "how long a standby waits after the last renewal before taking over")
-	f.DurationVar(&le.RenewDeadline, "leader-elect-renew-deadline", le.RenewDeadline, "how long the leader retries renewing before it gives up")
-	f.DurationVar(&le.RetryPeriod, "leader-elect-retry-period", le.RetryPeriod, "interval between attempts to acquire or renew the Lease")
+	leaseFlags{&le.Enabled, &le.Namespace, &le.LeaseDuration, &le.RenewDeadline, &le.RetryPeriod}.add(f)
 	f.StringVar(&addr, "metrics-addr", "127.0.0.1:10280", "serve /metrics, /healthz and /readyz on this address")
 	return cmd
 }
