@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1alpha1"
+	"github.com/myriad-dev/myriad/pkg/apis/apps/v1beta1"
 	"github.com/myriad-dev/myriad/pkg/controllers/cloneset"
 	"github.com/myriad-dev/myriad/pkg/inplace"
 	"github.com/myriad-dev/myriad/pkg/kubeclient"
@@ -73,10 +74,13 @@ type Options struct {
 	TemplateDefaults cswebhook.TemplateDefaults
 }
 
-// Scheme holds the built-in types and apps.kruise.io/v1alpha1.
+// Scheme holds the built-in types and apps.kruise.io's v1alpha1 and v1beta1.
 func Scheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	if err := v1beta1.AddToScheme(s); err != nil {
 		return nil, err
 	}
 	if err := v1alpha1.AddToScheme(s); err != nil {

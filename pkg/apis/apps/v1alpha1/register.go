@@ -29,8 +29,13 @@ func Kind(kind string) schema.GroupKind {
 	return SchemeGroupVersion.WithKind(kind).GroupKind()
 }
 
+// knownTypes are this version's kinds. Kinds added after CloneSet append
+// themselves in an init function of their own file, so a new kind never
+// edits this one.
+var knownTypes = []runtime.Object{&CloneSet{}, &CloneSetList{}}
+
 func addKnownTypes(scheme *runtime.Scheme) error {
-	scheme.AddKnownTypes(SchemeGroupVersion, &CloneSet{}, &CloneSetList{})
+	scheme.AddKnownTypes(SchemeGroupVersion, knownTypes...)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil
 }

@@ -1,0 +1,12 @@
+// Package v1beta1 is the apps.kruise.io/v1beta1 API: the workloads that
+// OpenKruise v1.9 stores as v1beta1 and still serves as v1alpha1, with
+// OpenKruise's field names, JSON keys and meaning so manifests written for
+// OpenKruise apply unchanged. Types shared with other workloads live in
+// package pub.
+//
+// Each kind's file registers itself (knownTypes); this package holds API
+// types and their pure helpers only, never clients or controllers.
+//
+// +kubebuilder:object:generate=true
+// +groupName=apps.kruise.io
+package v1beta1
