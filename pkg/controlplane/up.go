@@ -164,24 +164,24 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if plan.AuditArgs, err = auditArgs(dir, o.AuditPolicy); err != nil {
 		return nil, err
 	}
-	if o.APIServers == 1 {
-		plan.APIServerPort = []int{o.Port}
-	} else {
-		for range o.APIServers {
-			p, err := FreePort()
-			if err != nil {
-				return nil, err
-			}
-			plan.APIServerPort = append(plan.APIServerPort, p)
-		}
+	// Every port of the run is chosen in one call, so no two components are
+	// handed the same one.
+	fixed := []*int{&plan.ControllerManagerPort, &plan.SchedulerPort, &plan.ManagerMetricsPort,
+		&plan.ManagerProbePort, &plan.WebhookPort, &plan.KubeletPort, &plan.StoragePort}
+	apiServers := 0
+	if o.APIServers > 1 {
+		apiServers = o.APIServers
 	}
-	if plan.ControllerManagerPort, err = FreePort(); err != nil {
+	ports, err := FreePorts(len(fixed)+apiServers, o.Port, o.EtcdPort, o.EtcdPort+1)
+	if err != nil {
 		return nil, err
 	}
-	for _, p := range []*int{&plan.SchedulerPort, &plan.ManagerMetricsPort, &plan.ManagerProbePort, &plan.WebhookPort, &plan.KubeletPort, &plan.StoragePort} {
-		if *p, err = FreePort(); err != nil {
-			return nil, err
-		}
+	for i, p := range fixed {
+		*p = ports[i]
+	}
+	plan.APIServerPort = ports[len(fixed):]
+	if o.APIServers == 1 {
+		plan.APIServerPort = []int{o.Port}
 	}
 	c.Plan = plan
 	if err := writeKubeconfigs(plan); err != nil {

@@ -144,19 +144,19 @@ func (r *Rig) upOptions() (controlplane.Options, error) {
 		NodeMonitorGracePeriod: o.NodeMonitorGracePeriod, Binary: bin, ReadyTimeout: o.ReadyTimeout,
 		Scheduler: o.Scheduler, Out: r.con,
 	}
+	ports, err := controlplane.FreePorts(2, up.Port, up.EtcdPort, up.EtcdPort+1)
+	if err != nil {
+		return up, err
+	}
 	if up.Port == 0 {
-		if up.Port, err = controlplane.FreePort(); err != nil {
-			return up, err
-		}
+		up.Port = ports[1]
 	}
 	if up.EtcdPort == 0 {
 		if up.EtcdPort, err = freePortPair(up.Port); err != nil {
 			return up, err
 		}
 	}
-	if r.MetricsPort, err = controlplane.FreePort(); err != nil {
-		return up, err
-	}
+	r.MetricsPort = ports[0]
 	up.NodeArgs = append([]string{"--metrics-addr", "127.0.0.1:" + strconv.Itoa(r.MetricsPort)}, o.NodeArgs...)
 	return up, nil
 }
