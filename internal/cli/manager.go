@@ -23,7 +23,8 @@ func newManagerCommand() *cobra.Command {
 		qps        float32
 		burst      int
 	)
-	o := manager.Options{LeaderElection: manager.DefaultLeaderElection()}
+	features := manager.NewFeatureGate()
+	o := manager.Options{LeaderElection: manager.DefaultLeaderElection(), Features: features}
 	cmd := &cobra.Command{
 		Use:   "manager",
 		Short: "Run Myriad's workload controllers (CloneSet) against any cluster",
@@ -84,5 +85,6 @@ on --health-probe-bind-address, both on loopback unless asked otherwise.`,
 	f.StringVar(&o.WebhookAddr, "webhook-bind-address", "127.0.0.1:10272", "serve the CloneSet admission webhook here over TLS (\"\" disables)")
 	f.StringVar(&o.CertFile, "tls-cert-file", "", "the webhook's serving certificate (PEM)")
 	f.StringVar(&o.KeyFile, "tls-private-key-file", "", "the webhook's private key (PEM), in the certificate's directory")
+	features.AddFlag(f)
 	return cmd
 }

@@ -10,11 +10,12 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/myriad-dev/myriad/pkg/controlplane"
+	"github.com/myriad-dev/myriad/pkg/manager"
 )
 
 func newUpCommand() *cobra.Command {
 	o := controlplane.Options{}
-	var quota, nodeCapacity string
+	var quota, nodeCapacity, managerGates string
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Start a Kubernetes cluster of simulated nodes on this machine",
@@ -39,6 +40,14 @@ every object kept. Ctrl-C or SIGTERM stops every component cleanly.`,
 			if nodeCapacity != "" {
 				o.NodeArgs = append(o.NodeArgs, "--capacity", nodeCapacity)
 			}
+			if managerGates != "" {
+				// Checked here, so a typo stops `up` with one line rather
+				// than the manager in a crash loop.
+				if err := manager.NewFeatureGate().Set(managerGates); err != nil {
+					return usageError{fmt.Errorf("--manager-feature-gates: %w", err)}
+				}
+				o.ManagerArgs = append(o.ManagerArgs, "--feature-gates="+managerGates)
+			}
 			if o.DataDir, err = filepath.Abs(o.DataDir); err != nil {
 				return err
 			}
@@ -61,6 +70,7 @@ every object kept. Ctrl-C or SIGTERM stops every component cleanly.`,
 	f.DurationVar(&o.ReadyTimeout, "ready-timeout", 3*time.Minute, "how long each component may take to become ready")
 	f.StringVar(&o.AuditPolicy, "audit-policy", "", "write the API server's audit log to DATA-DIR/logs/audit.log: 'default' for Myriad's policy (metadata for reads, request bodies for writes, never Secret bodies, no node heartbeats) or the path of an audit.k8s.io/v1 Policy file")
 	f.StringVar(&o.Scheduler, "scheduler", "kube", "scheduler of the cluster: kube (kube-scheduler), myriad (myriad scheduler, replacing default-scheduler) or none (bring your own)")
+	f.StringVar(&managerGates, "manager-feature-gates", "", "feature gates of the workload controllers ('myriad manager --feature-gates'), e.g. RecreatePodWhenChangeVCTInCloneSetGate=true")
 	f.StringVar(&nodeCapacity, "node-capacity", "", "capacity of each simulated node, e.g. cpu=32,memory=256Gi,pods=110 (default as 'myriad nodes')")
 	return cmd
 }

@@ -36,6 +36,9 @@ type Options struct {
 	NodeMonitorGracePeriod time.Duration
 	// NodeArgs are extra flags for the node simulator (`myriad nodes`).
 	NodeArgs []string
+	// ManagerArgs are extra flags for the workload controllers (`myriad
+	// manager`).
+	ManagerArgs []string
 	// Binary is the myriad executable the children run.
 	Binary string
 	// Out receives progress lines.
@@ -272,7 +275,7 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 			return nil, err
 		}
 	}
-	if err := step("myriad-manager", managerProcess(plan)); err != nil {
+	if err := step("myriad-manager", managerProcess(plan, o.ManagerArgs)); err != nil {
 		return nil, err
 	}
 	if err := applyWebhookConfiguration(ctx, cs, plan); err != nil {

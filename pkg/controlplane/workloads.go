@@ -164,15 +164,18 @@ func InstallCRDs(ctx context.Context, dir DataDir, timeout time.Duration) error 
 }
 
 // managerProcess runs `myriad manager` with its own identity; metrics,
-// probes and the webhook listen on loopback ports chosen for this run.
-func managerProcess(plan Plan) supervisor.Process {
+// probes and the webhook listen on loopback ports chosen for this run. extra
+// are the user's flags (--manager-feature-gates).
+func managerProcess(plan Plan, extra []string) supervisor.Process {
 	addr := func(p int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(p)) }
-	return supervisor.Process{Name: "myriad-manager", Ready: httpProbe("http://" + addr(plan.ManagerProbePort) + "/readyz"),
+	p := supervisor.Process{Name: "myriad-manager", Ready: httpProbe("http://" + addr(plan.ManagerProbePort) + "/readyz"),
 		Args: []string{"manager", "--kubeconfig", plan.Dir.Kubeconfig("manager"),
 			"--metrics-bind-address", addr(plan.ManagerMetricsPort),
 			"--health-probe-bind-address", addr(plan.ManagerProbePort),
 			"--webhook-bind-address", addr(plan.WebhookPort),
 			"--tls-cert-file", plan.Certs.WebhookCert, "--tls-private-key-file", plan.Certs.WebhookKey}}
+	p.Args = append(p.Args, extra...)
+	return p
 }
 
 // WebhookConfigurationName names the Validating- and the

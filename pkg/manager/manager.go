@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/component-base/featuregate"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -67,6 +68,8 @@ type Options struct {
 	// WebhookAddr is the admission webhook's host:port ("" disables it),
 	// serving the certificate CertFile with key KeyFile (one directory).
 	WebhookAddr, CertFile, KeyFile string
+	// Features are the feature gates (NewFeatureGate); defaults when nil.
+	Features featuregate.FeatureGate
 	// Workers is how many CloneSets are reconciled at once.
 	Workers int
 	// TemplateDefaults are the pod and claim defaults the CloneSet
@@ -135,7 +138,12 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	if err := cloneset.Setup(mgr, kube, cloneset.Options{Workers: o.Workers, InPlaceResize: resize}); err != nil {
+	features := o.Features
+	if features == nil {
+		features = NewFeatureGate()
+	}
+	if err := cloneset.Setup(mgr, kube, cloneset.Options{Workers: o.Workers, InPlaceResize: resize,
+		RecreateOnClaimTemplateChange: features.Enabled(RecreatePodWhenChangeVCTInCloneSet)}); err != nil {
 		return err
 	}
 	if hookServer != nil {

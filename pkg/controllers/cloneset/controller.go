@@ -41,6 +41,13 @@ type Options struct {
 	// InPlaceResize says the cluster has the pods/resize subresource, so cpu
 	// and memory changes can be made in place too.
 	InPlaceResize bool
+	// RecreateOnClaimTemplateChange is OpenKruise's
+	// RecreatePodWhenChangeVCTInCloneSetGate: a pod whose revision was made
+	// with other volumeClaimTemplates than the update revision's is
+	// recreated (with new PVCs) rather than updated in place, except under
+	// InPlaceOnly. Off, as in OpenKruise, claim template changes reach new
+	// pods only.
+	RecreateOnClaimTemplateChange bool
 	// Clock is the time source; the real clock when nil.
 	Clock clock.Clock
 }
@@ -57,6 +64,8 @@ type Reconciler struct {
 	updater     *inplace.Updater
 	exp         *expectations
 	eligibility inplace.EligibilityOptions
+	// recreateOnClaimChange: see Options.RecreateOnClaimTemplateChange.
+	recreateOnClaimChange bool
 }
 
 // Setup registers the controller and its cache indexes with mgr.
@@ -74,6 +83,8 @@ func Setup(mgr ctrl.Manager, kube kubernetes.Interface, opts Options) error {
 		updater:     &inplace.Updater{Pods: kube.CoreV1(), Clock: clk},
 		exp:         newExpectations(clk),
 		eligibility: inplace.EligibilityOptions{InPlaceResize: opts.InPlaceResize},
+
+		recreateOnClaimChange: opts.RecreateOnClaimTemplateChange,
 	}
 	ctx := context.Background()
 	idx := mgr.GetFieldIndexer()

@@ -7,6 +7,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/pub"
@@ -21,8 +22,11 @@ const defaultRevisionHistoryLimit = 10
 type revisions struct {
 	list      []*appsv1.ControllerRevision
 	templates map[string]*corev1.PodTemplateSpec // by revision name
-	update    string                             // the current template's revision
-	current   string                             // status.currentRevision, if still known
+	// claims are the claimTemplatesHash annotations, by revision name, of
+	// the revisions that carry one.
+	claims  map[string]string
+	update  string // the current template's revision
+	current string // status.currentRevision, if still known
 }
 
 // syncRevisions finds or creates the revision of the current template.
@@ -39,7 +43,8 @@ func (r *Reconciler) syncRevisions(ctx context.Context, cs *v1alpha1.CloneSet) (
 	if err != nil {
 		return nil, fmt.Errorf("encode template of %s/%s: %w", cs.Namespace, cs.Name, err)
 	}
-	revs := &revisions{templates: map[string]*corev1.PodTemplateSpec{}}
+	revs := &revisions{templates: map[string]*corev1.PodTemplateSpec{}, claims: map[string]string{}}
+	claims := claimTemplatesHash(cs.Spec.VolumeClaimTemplates)
 	var head int64
 	var equal *appsv1.ControllerRevision
 	name := revisionName(cs, data)
@@ -50,19 +55,27 @@ func (r *Reconciler) syncRevisions(ctx context.Context, cs *v1alpha1.CloneSet) (
 		if t, err := revisionTemplate(cr); err == nil {
 			revs.templates[cr.Name] = t
 		}
+		if h, ok := cr.Annotations[claimTemplatesHashAnnotation]; ok {
+			revs.claims[cr.Name] = h
+		}
 		if (equal == nil || cr.Name == name) && sameTemplate(cr, data) {
 			equal = cr
 		}
 	}
 	switch {
 	case equal != nil && equal.Revision < head:
+		// A rollback to an earlier template takes today's claim templates
+		// with it, as OpenKruise stamps them.
 		moved := equal.DeepCopy()
 		moved.Revision = head + 1
+		metav1.SetMetaDataAnnotation(&moved.ObjectMeta, claimTemplatesHashAnnotation, claims)
+		revs.claims[moved.Name] = claims
 		if err := r.client.Update(ctx, moved); err != nil {
 			return nil, fmt.Errorf("move revision %s to the head of the history: %w", equal.Name, err)
 		}
 	case equal == nil:
 		cr := newRevision(cs, data, head+1)
+		metav1.SetMetaDataAnnotation(&cr.ObjectMeta, claimTemplatesHashAnnotation, claims)
 		err := r.client.Create(ctx, cr)
 		if apierrors.IsAlreadyExists(err) {
 			existing := &appsv1.ControllerRevision{}
@@ -81,6 +94,9 @@ func (r *Reconciler) syncRevisions(ctx context.Context, cs *v1alpha1.CloneSet) (
 		equal = cr
 		revs.list = append(revs.list, cr)
 		revs.templates[cr.Name] = cs.Spec.Template.DeepCopy()
+		if h, ok := cr.Annotations[claimTemplatesHashAnnotation]; ok {
+			revs.claims[cr.Name] = h
+		}
 	}
 	revs.update = equal.Name
 	revs.current = cs.Status.CurrentRevision

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -242,11 +243,25 @@ func (ps *pass) inPlacePlan(pod *corev1.Pod, update *corev1.PodTemplateSpec) (in
 		return e.plan, e.ok
 	}
 	var e eligibility
-	if from, ok := ps.revs.templates[rev]; ok {
+	if from, ok := ps.revs.templates[rev]; ok && !ps.claimsChanged(rev) {
 		e.plan, e.ok = inplace.Eligible(from, update, ps.r.eligibility)
 	}
 	ps.eligible[rev] = e
 	return e.plan, e.ok
+}
+
+// claimsChanged: with RecreateOnClaimTemplateChange, the pod's revision was
+// made with other claim templates than the update revision, so the pod is
+// recreated to get claims that match, unless the strategy is InPlaceOnly. A
+// revision without the annotation (made before Myriad stamped it) never
+// counts as changed, so turning the option on recreates nothing by itself.
+func (ps *pass) claimsChanged(rev string) bool {
+	if !ps.r.recreateOnClaimChange || ps.cs.Spec.UpdateStrategy.Type == v1alpha1.InPlaceOnlyCloneSetUpdateStrategyType {
+		return false
+	}
+	from, ok1 := ps.revs.claims[rev]
+	to, ok2 := ps.revs.claims[ps.revs.update]
+	return ok1 && ok2 && from != to
 }
 
 type eligibility struct {
@@ -289,13 +304,18 @@ func (ps *pass) createPods(ctx context.Context, revs []string) {
 			ids[i] = newInstanceID()
 		}
 	}
-	n, err := slowStart(len(revs), func(i int) error {
+	var created atomic.Int32
+	_, err := slowStart(len(revs), func(i int) error {
 		t, ok := ps.revs.templates[revs[i]]
 		if !ok {
 			t = &ps.cs.Spec.Template
 		}
 		pod := newPod(ps.cs, t, revs[i], ids[i])
-		if err := ps.createClaims(ctx, ids[i]); err != nil {
+		if err := ps.createClaims(ctx, ids[i], i < len(reuse)); err != nil {
+			if errors.Is(err, errClaimGoing) {
+				ps.requeue(time.Second)
+				return nil
+			}
 			return err
 		}
 		ps.r.exp.expectCreate(ps.key, pod.Name)
@@ -304,17 +324,22 @@ func (ps *pass) createPods(ctx context.Context, revs []string) {
 		if err != nil {
 			ps.r.exp.createFailed(ps.key, pod.Name)
 			if apierrors.IsAlreadyExists(err) {
-				return nil // an instance id collision; the next pass retries
+				// The terminating pod whose claims this one takes over, or
+				// an instance id collision: the next pass retries.
+				return nil
 			}
 			return fmt.Errorf("create pod %s: %w", pod.Name, err)
 		}
+		created.Add(1)
 		return nil
 	})
 	if err != nil {
 		ps.failScale(err)
 		ps.r.events.Eventf(ps.cs, nil, corev1.EventTypeWarning, "FailedCreate", "Scale", "creating pods failed: %v", err)
 	}
-	ps.r.events.Eventf(ps.cs, nil, corev1.EventTypeNormal, "SuccessfulCreate", "Scale", "created %d pods", n)
+	if n := created.Load(); n > 0 {
+		ps.r.events.Eventf(ps.cs, nil, corev1.EventTypeNormal, "SuccessfulCreate", "Scale", "created %d pods", n)
+	}
 }
 
 // deletePods deletes pods, or holds them in PreparingDelete while the
@@ -355,7 +380,7 @@ func (ps *pass) deleteNow(ctx context.Context, pod *corev1.Pod) error {
 		ps.r.exp.deleteFailed(ps.key, pod.UID)
 		return fmt.Errorf("delete pod %s: %w", pod.Name, err)
 	}
-	return nil
+	return ps.deleteClaimsOf(ctx, pod)
 }
 
 // updateInPlace starts in-place updates: held in PreparingUpdate while the

@@ -155,7 +155,11 @@ func makePlan(in planInput) plan {
 		if in.scaleMaxUnavailable >= 0 {
 			n = min(n, max(0, in.scaleMaxUnavailable-unavailable(live)))
 		}
-		atUpdate := max(0, min(n, desiredUpdated+surge-len(updated)))
+		// An old pod already on its way to updateRevision in place (held
+		// in PreparingUpdate by the inPlaceUpdate hook) counts as updated,
+		// as in OpenKruise: the pod recreated beside it keeps the old
+		// revision, or the partition would be overrun once it finishes.
+		atUpdate := max(0, min(n, desiredUpdated+surge-len(updated)-inFlight(old)))
 		for i := range n {
 			rev := in.createRevision
 			if i < atUpdate {
@@ -173,13 +177,16 @@ func makePlan(in planInput) plan {
 	}
 
 	budget := in.maxUnavailable + len(live) - in.replicas - unavailable(live)
-	chosen := 0
+	// Pods already on their way in place hold their slots first, wherever
+	// updateOrder ranks them: a pod created beside one held in
+	// PreparingUpdate is not updated too (OpenKruise's "regard
+	// preparing-update pod as update when scaling").
+	chosen := inFlight(candidates)
 	for _, m := range candidates {
-		if chosen == toUpdate {
+		if chosen >= toUpdate {
 			break
 		}
 		if m.inFlight {
-			chosen++
 			continue
 		}
 		if m.update == updateImpossible {
@@ -230,6 +237,16 @@ func scaleDownVictims(old, updated []*member, n, excessOld int) []*member {
 	updated = take(updated, n)
 	take(old, n)
 	return out
+}
+
+func inFlight(ms []*member) int {
+	n := 0
+	for _, m := range ms {
+		if m.inFlight {
+			n++
+		}
+	}
+	return n
 }
 
 func unavailable(ms []*member) int {

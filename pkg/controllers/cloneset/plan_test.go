@@ -350,3 +350,34 @@ func TestUpdatePriority(t *testing.T) {
 		t.Fatalf("order priority %v, want [7 min]", got)
 	}
 }
+
+// OpenKruise's "regard preparing-update pod as update when scaling": with a
+// partition letting one of two pods update, one old pod held in
+// PreparingUpdate by the inPlaceUpdate hook and the other deleted, the
+// replacement is created at the old revision.
+func TestPlanPreparingUpdateCountsAsUpdated(t *testing.T) {
+	held := &member{pod: &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "held"}}, revision: "v1", available: false, inFlight: true}
+	in := planInput{replicas: 2, partition: 1, maxUnavailable: 1, scaleMaxUnavailable: -1,
+		updateRevision: "v2", createRevision: "v1", members: []*member{held}}
+	p := makePlan(in)
+	if len(p.create) != 1 || p.create[0] != "v1" {
+		t.Fatalf("plan creates %v, want one pod at v1 (the held pod is the one being updated)", p.create)
+	}
+	in.members = []*member{{pod: held.pod, revision: "v1", available: true}}
+	if p := makePlan(in); len(p.create) != 1 || p.create[0] != "v2" {
+		t.Fatalf("without an update in flight the plan creates %v, want one pod at v2", p.create)
+	}
+}
+
+// A pod held in PreparingUpdate takes the only update slot the partition
+// leaves, even when updateOrder ranks the (unavailable) pod created beside
+// it first: that pod stays at the old revision.
+func TestPlanInFlightHoldsItsSlot(t *testing.T) {
+	held := &member{pod: &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "held", CreationTimestamp: metav1.Unix(1, 0)}}, revision: "v1", available: true, inFlight: true}
+	fresh := &member{pod: &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "fresh", CreationTimestamp: metav1.Unix(2, 0)}}, revision: "v1", update: updateInPlace}
+	in := planInput{replicas: 2, partition: 1, maxUnavailable: 1, scaleMaxUnavailable: -1,
+		updateRevision: "v2", createRevision: "v1", members: []*member{held, fresh}}
+	if p := makePlan(in); len(p.inPlace)+len(p.delete)+len(p.create) != 0 {
+		t.Fatalf("plan updates %d in place, deletes %d, creates %d; want nothing while the held pod takes the slot", len(p.inPlace), len(p.delete), len(p.create))
+	}
+}

@@ -57,6 +57,33 @@ func revisionTemplate(cr *appsv1.ControllerRevision) (*corev1.PodTemplateSpec, e
 	return &t, nil
 }
 
+// claimTemplatesHashAnnotation records on a ControllerRevision the
+// volumeClaimTemplates the CloneSet had when the revision was made (or last
+// rolled back to), under OpenKruise's key. The template alone decides the
+// revision, so a claim-template-only change makes none.
+const claimTemplatesHashAnnotation = "kruise.io/cloneset-volumeclaimtemplate-hash"
+
+// claimTemplatesHash hashes the names and specs of claim templates, in name
+// order; "" for none. Only equality matters: the value is Myriad's own.
+func claimTemplatesHash(vcts []corev1.PersistentVolumeClaim) string {
+	if len(vcts) == 0 {
+		return ""
+	}
+	type claim struct {
+		Name string                           `json:"name"`
+		Spec corev1.PersistentVolumeClaimSpec `json:"spec"`
+	}
+	cs := make([]claim, len(vcts))
+	for i := range vcts {
+		cs[i] = claim{vcts[i].Name, vcts[i].Spec}
+	}
+	sort.SliceStable(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
+	raw, _ := json.Marshal(cs) // plain structs: cannot fail
+	h := fnv.New32a()
+	h.Write(raw)
+	return strconv.FormatUint(uint64(h.Sum32()), 10)
+}
+
 // revisionName is <cloneset>-<hash of data and collision count>, hashed as
 // upstream names ControllerRevisions so the suffix is short and safe.
 func revisionName(cs *v1alpha1.CloneSet, data []byte) string {
