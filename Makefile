@@ -71,7 +71,8 @@ FUZZ_TARGETS := \
 	./pkg/webhook:FuzzValidateCloneSet \
 	./pkg/webhook:FuzzParseIntOrPercent \
 	./internal/cli:FuzzParseCapacity \
-	./pkg/lab:FuzzParseText
+	./pkg/lab:FuzzParseText \
+	./pkg/nodesim:FuzzParseImageCatalog
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

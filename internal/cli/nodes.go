@@ -27,11 +27,11 @@ import (
 
 func newNodesCommand() *cobra.Command {
 	var (
-		kubeconfig, capacity, metricsAddr string
-		qps                               float32
-		burst                             int
-		cfg                               nodesim.Config
-		kubelet                           nodesim.KubeletAPIConfig
+		kubeconfig, capacity, metricsAddr, imageCatalog string
+		qps                                             float32
+		burst                                           int
+		cfg                                             nodesim.Config
+		kubelet                                         nodesim.KubeletAPIConfig
 	)
 	cmd := &cobra.Command{
 		Use:   "nodes",
@@ -65,6 +65,13 @@ of chosen nodes, so node lifecycle and eviction can be exercised.`,
 				}
 				cfg.Capacity = list
 			}
+			if imageCatalog != "" {
+				c, err := nodesim.LoadImageCatalog(imageCatalog)
+				if err != nil {
+					return usageError{fmt.Errorf("--image-catalog: %w", err)}
+				}
+				cfg.ImageCatalog = c
+			}
 			if kubelet.ServingCerts != "" || kubelet.ServingKey != "" || kubelet.ClientCA != "" {
 				cfg.KubeletAPI = &kubelet
 			} else if cmd.Flags().Changed("kubelet-allowed-clients") {
@@ -92,6 +99,7 @@ of chosen nodes, so node lifecycle and eviction can be exercised.`,
 	f := cmd.Flags()
 	cmd.PersistentFlags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the cluster (default: $KUBECONFIG or ~/.kube/config)")
 	f.IntVar(&cfg.Count, "count", 100, "number of nodes this process simulates")
+	f.StringVar(&imageCatalog, "image-catalog", "", imageCatalogUsage)
 	f.StringVar(&cfg.NamePrefix, "name-prefix", "myriad-node-", "node names are <prefix><index>")
 	f.IntVar(&cfg.StartIndex, "start-index", 0, "index of the first node, so several processes can share one fleet")
 	f.StringVar(&capacity, "capacity", "", "capacity of each node, e.g. cpu=32,memory=256Gi,pods=110,nvidia.com/gpu=8")
@@ -217,3 +225,5 @@ func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry) er
 	}()
 	return nil
 }
+
+const imageCatalogUsage = `YAML file of the simulated registry's digests ("images: [{name: nginx:alpine, digest: sha256:...}]"): tags listed with one digest are one image, as containers' imageID shows; unlisted images get a digest of their own`

@@ -11,11 +11,12 @@ import (
 
 	"github.com/myriad-dev/myriad/pkg/controlplane"
 	"github.com/myriad-dev/myriad/pkg/manager"
+	"github.com/myriad-dev/myriad/pkg/nodesim"
 )
 
 func newUpCommand() *cobra.Command {
 	o := controlplane.Options{}
-	var quota, nodeCapacity, managerGates string
+	var quota, nodeCapacity, managerGates, imageCatalog string
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Start a Kubernetes cluster of simulated nodes on this machine",
@@ -39,6 +40,15 @@ every object kept. Ctrl-C or SIGTERM stops every component cleanly.`,
 			o.EtcdPortSet = cmd.Flags().Changed("etcd-port")
 			if nodeCapacity != "" {
 				o.NodeArgs = append(o.NodeArgs, "--capacity", nodeCapacity)
+			}
+			if imageCatalog != "" {
+				if imageCatalog, err = filepath.Abs(imageCatalog); err != nil {
+					return err
+				}
+				if _, err := nodesim.LoadImageCatalog(imageCatalog); err != nil {
+					return usageError{fmt.Errorf("--image-catalog: %w", err)}
+				}
+				o.NodeArgs = append(o.NodeArgs, "--image-catalog", imageCatalog)
 			}
 			if managerGates != "" {
 				// Checked here, so a typo stops `up` with one line rather
@@ -71,6 +81,7 @@ every object kept. Ctrl-C or SIGTERM stops every component cleanly.`,
 	f.StringVar(&o.AuditPolicy, "audit-policy", "", "write the API server's audit log to DATA-DIR/logs/audit.log: 'default' for Myriad's policy (metadata for reads, request bodies for writes, never Secret bodies, no node heartbeats) or the path of an audit.k8s.io/v1 Policy file")
 	f.StringVar(&o.Scheduler, "scheduler", "kube", "scheduler of the cluster: kube (kube-scheduler), myriad (myriad scheduler, replacing default-scheduler) or none (bring your own)")
 	f.StringVar(&managerGates, "manager-feature-gates", "", "feature gates of the workload controllers ('myriad manager --feature-gates'), e.g. RecreatePodWhenChangeVCTInCloneSetGate=true")
+	f.StringVar(&imageCatalog, "image-catalog", "", imageCatalogUsage)
 	f.StringVar(&nodeCapacity, "node-capacity", "", "capacity of each simulated node, e.g. cpu=32,memory=256Gi,pods=110 (default as 'myriad nodes')")
 	return cmd
 }

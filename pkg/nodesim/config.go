@@ -104,6 +104,10 @@ type Config struct {
 	// before its main containers start. Default 200ms.
 	InitDuration time.Duration
 
+	// ImageCatalog says which digest each image reference resolves to
+	// (imageID); nil derives one per reference.
+	ImageCatalog *ImageCatalog
+
 	// Workers bounds write concurrency of each pool (heartbeats and
 	// registration; pod status), default 32.
 	Workers int

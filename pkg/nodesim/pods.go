@@ -139,7 +139,7 @@ func (s *sim) syncPod(ctx context.Context, key string) (time.Duration, error) {
 		n.ips.release(pod.UID) // a kubelet frees the sandbox's IP once the pod ends
 		return 0, nil
 	}
-	env := podEnv{now: now, hostIP: n.ip.String(), job: s.cfg.JobDuration, init: s.cfg.InitDuration}
+	env := podEnv{now: now, hostIP: n.ip.String(), job: s.cfg.JobDuration, init: s.cfg.InitDuration, images: s.cfg.ImageCatalog}
 	if !containersCreated(&pod.Status) {
 		// The kubelet mounts volumes before it creates the sandbox: a pod
 		// whose claim is not Bound waits here, without an IP, until the

@@ -56,7 +56,7 @@ func TestPodsRunWithUniqueIPsInNodeCIDR(t *testing.T) {
 		for _, cs := range p.Status.ContainerStatuses {
 			if !cs.Ready || cs.Started == nil || !*cs.Started || cs.State.Running == nil ||
 				!strings.HasPrefix(cs.ContainerID, "containerd://") ||
-				cs.ImageID != imageID(cs.Image) || !strings.HasPrefix(cs.ImageID, "docker.io/library/"+cs.Name+"@sha256:") {
+				cs.ImageID != (*ImageCatalog)(nil).ImageID(cs.Image) || !strings.HasPrefix(cs.ImageID, "docker.io/library/"+cs.Name+"@sha256:") {
 				t.Errorf("pod %s container %s: %+v", n, cs.Name, cs)
 			}
 		}

@@ -2,9 +2,7 @@ package nodesim
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -19,6 +17,7 @@ type podEnv struct {
 	podIP  string // address to assign if the pod has none yet
 	job    time.Duration
 	init   time.Duration
+	images *ImageCatalog // nil: derive every image's digest
 }
 
 // Transition kinds, as counted in myriad_nodesim_pod_transitions_total.
@@ -64,7 +63,7 @@ func (e podEnv) advance(pod *corev1.Pod) (*corev1.PodStatus, time.Duration, stri
 		if len(st.InitContainerStatuses) == 0 {
 			st.InitContainerStatuses = make([]corev1.ContainerStatus, len(pod.Spec.InitContainers))
 			for i, c := range pod.Spec.InitContainers {
-				cs := newContainerStatus(c, now)
+				cs := e.newContainerStatus(c, now)
 				if i > 0 {
 					cs.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "PodInitializing"}}
 					cs.Started, cs.Ready, cs.ContainerID, cs.ImageID = ptrBool(false), false, "", ""
@@ -90,7 +89,7 @@ func (e podEnv) advance(pod *corev1.Pod) (*corev1.PodStatus, time.Duration, stri
 		for i, c := range pod.Spec.InitContainers {
 			cs := &st.InitContainerStatuses[i]
 			if cs.ContainerID == "" {
-				*cs = newContainerStatus(c, *st.StartTime)
+				*cs = e.newContainerStatus(c, *st.StartTime)
 			}
 			if !isSidecar(c) {
 				cs.State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
@@ -117,10 +116,10 @@ func (e podEnv) advance(pod *corev1.Pod) (*corev1.PodStatus, time.Duration, stri
 		cs, ok := cur[c.Name]
 		switch {
 		case !ok || (cs.State.Running == nil && cs.State.Terminated == nil):
-			statuses = append(statuses, newContainerStatus(c, now))
+			statuses = append(statuses, e.newContainerStatus(c, now))
 			kind = kindStarted
 		case cs.State.Running != nil && cs.Image != c.Image:
-			statuses = append(statuses, restarted(c, cs, now, inPlaceKill))
+			statuses = append(statuses, e.restarted(c, cs, now, inPlaceKill))
 			kind = kindInPlace
 		default:
 			statuses = append(statuses, *cs)
@@ -164,7 +163,7 @@ func (e podEnv) runJob(pod *corev1.Pod, st *corev1.PodStatus, now metav1.Time) t
 		// The kubelet restarts failed containers of OnFailure pods. It adds
 		// CrashLoopBackOff delays; here the run duration paces restarts.
 		for i, c := range pod.Spec.Containers {
-			st.ContainerStatuses[i] = restarted(c, &st.ContainerStatuses[i], now, code)
+			st.ContainerStatuses[i] = e.restarted(c, &st.ContainerStatuses[i], now, code)
 		}
 		return 0
 	}
@@ -235,8 +234,8 @@ const inPlaceKill = 137
 
 // restarted replaces a container with a fresh run of spec c: new image ID
 // and container ID, restartCount+1, the old run in lastState.
-func restarted(c corev1.Container, old *corev1.ContainerStatus, now metav1.Time, code int32) corev1.ContainerStatus {
-	cs := newContainerStatus(c, now)
+func (e podEnv) restarted(c corev1.Container, old *corev1.ContainerStatus, now metav1.Time, code int32) corev1.ContainerStatus {
+	cs := e.newContainerStatus(c, now)
 	cs.RestartCount = old.RestartCount + 1
 	last := old.State.Terminated
 	if last == nil {
@@ -251,11 +250,11 @@ func restarted(c corev1.Container, old *corev1.ContainerStatus, now metav1.Time,
 	return cs
 }
 
-func newContainerStatus(c corev1.Container, now metav1.Time) corev1.ContainerStatus {
+func (e podEnv) newContainerStatus(c corev1.Container, now metav1.Time) corev1.ContainerStatus {
 	return corev1.ContainerStatus{
 		Name:         c.Name,
 		Image:        c.Image,
-		ImageID:      imageID(c.Image),
+		ImageID:      e.images.ImageID(c.Image),
 		ContainerID:  "containerd://" + randomHex(32),
 		Started:      ptrBool(true),
 		VolumeMounts: volumeMountStatuses(c),
@@ -366,27 +365,6 @@ func qosClass(pod *corev1.Pod) corev1.PodQOSClass {
 		return corev1.PodQOSGuaranteed
 	}
 	return corev1.PodQOSBurstable
-}
-
-// imageID is a stable digest-style ID for an image reference, shaped like
-// containerd's: docker.io/library/nginx@sha256:<hash of the reference>.
-func imageID(image string) string {
-	repo := image
-	if i := strings.Index(repo, "@"); i >= 0 {
-		repo = repo[:i]
-	}
-	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
-		repo = repo[:i]
-	}
-	first, _, hasSlash := strings.Cut(repo, "/")
-	switch {
-	case !hasSlash:
-		repo = "docker.io/library/" + repo
-	case !strings.ContainsAny(first, ".:") && first != "localhost":
-		repo = "docker.io/" + repo
-	}
-	sum := sha256.Sum256([]byte(image))
-	return repo + "@sha256:" + hex.EncodeToString(sum[:])
 }
 
 func randomHex(bytes int) string {

@@ -1,34 +1,11 @@
 package nodesim
 
 import (
-	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 )
-
-func TestImageID(t *testing.T) {
-	for image, repo := range map[string]string{
-		"nginx":                         "docker.io/library/nginx",
-		"nginx:1.27":                    "docker.io/library/nginx",
-		"bitnami/redis:7":               "docker.io/bitnami/redis",
-		"registry.k8s.io/pause:3.10":    "registry.k8s.io/pause",
-		"localhost:5000/app:dev":        "localhost:5000/app",
-		"ghcr.io/o/a@sha256:0123456789": "ghcr.io/o/a",
-	} {
-		got := imageID(image)
-		if !strings.HasPrefix(got, repo+"@sha256:") || len(got) != len(repo)+len("@sha256:")+64 {
-			t.Errorf("imageID(%q) = %q, want %s@sha256:<64 hex>", image, got, repo)
-		}
-		if imageID(image) != got {
-			t.Errorf("imageID(%q) is not deterministic", image)
-		}
-	}
-	if imageID("nginx:1") == imageID("nginx:2") {
-		t.Error("different tags share an image ID")
-	}
-}
 
 func TestQOSClass(t *testing.T) {
 	rl := func(cpu, mem string) corev1.ResourceList {
