@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -121,9 +122,28 @@ func (u *Updater) Apply(ctx context.Context, pod *corev1.Pod, req Request) (Resu
 // update was rolled back. It re-checks on every fresh read, so it never
 // reopens a gate that a newer update closed. done reports Check's verdict.
 //
+// When the running batch is done and containers of lower launch priority
+// wait (NextContainerImages), Complete starts their batch instead; the gate
+// stays False until the last batch is done.
+//
 // Call it for pods that need no update (at the desired revision); for a pod
 // that still needs one, call Apply, or the gate would reopen mid-grace.
 func (u *Updater) Complete(ctx context.Context, pod *corev1.Pod) (done bool, err error) {
+	if NextBatchDue(pod) {
+		if _, err := u.update(ctx, pod, func(p *corev1.Pod) error {
+			if !NextBatchDue(p) {
+				return nil // a fresh read shows it started, or superseded
+			}
+			st, _, _ := ReadState(p)
+			batch, next := splitBatch(p, st.NextContainerImages)
+			startBatch(p, &st, batch, st.NextContainerImages, u.Clock.Now())
+			st.NextContainerImages = next
+			return writeState(p, st)
+		}); err != nil {
+			return false, err
+		}
+		return false, nil
+	}
 	if !Check(pod) {
 		return false, nil
 	}
@@ -146,6 +166,13 @@ func (u *Updater) Complete(ctx context.Context, pod *corev1.Pod) (done bool, err
 		return false, fmt.Errorf("mark pod %s/%s %s: %w", pod.Namespace, pod.Name, pub.InPlaceUpdateReady, err)
 	}
 	return done, nil
+}
+
+// NextBatchDue: containers wait for a later batch and every container of
+// the batches started so far runs its new image.
+func NextBatchDue(pod *corev1.Pod) bool {
+	st, ok, err := ReadState(pod)
+	return ok && err == nil && len(st.NextContainerImages) > 0 && len(batchPending(pod, st)) == 0
 }
 
 // closeGate makes InPlaceUpdateReady False and returns when it became so.
@@ -268,23 +295,31 @@ func mutate(p *corev1.Pod, req Request, now time.Time) error {
 			}
 		}
 	}
+	// Image changes left for later batches by an update still in flight
+	// are still owed: the plan only names what differs between revisions.
+	images := map[string]string{}
+	if hadState {
+		maps.Copy(images, old.NextContainerImages)
+	}
 	for _, c := range req.Plan.Containers {
-		spec := specContainer(p, c.Name)
-		if spec == nil {
+		if specContainer(p, c.Name) == nil {
 			return fmt.Errorf("pod %s/%s has no container %q to update", p.Namespace, p.Name, c.Name)
 		}
-		if c.Image != "" && c.Image != spec.Image {
-			var last pub.InPlaceUpdateContainerStatus
-			if cs := containerStatus(p, c.Name); cs != nil {
-				last = pub.InPlaceUpdateContainerStatus{ImageID: cs.ImageID, Image: cs.Image, ContainerID: cs.ContainerID}
-			}
-			st.LastContainerStatuses[c.Name] = last
-			spec.Image = c.Image
+		if c.Image != "" {
+			images[c.Name] = c.Image
 		}
 		if c.Resources != nil && !slices.Contains(st.ResizedContainers, c.Name) {
 			st.ResizedContainers = append(st.ResizedContainers, c.Name)
 		}
 	}
+	for name, image := range images {
+		if spec := specContainer(p, name); spec == nil || spec.Image == image {
+			delete(images, name)
+		}
+	}
+	batch, next := splitBatch(p, images)
+	startBatch(p, &st, batch, images, now)
+	st.NextContainerImages = next
 	if len(st.LastContainerStatuses) == 0 {
 		st.LastContainerStatuses = nil
 	}
@@ -295,6 +330,26 @@ func mutate(p *corev1.Pod, req Request, now time.Time) error {
 	}
 	p.Labels[pub.ControllerRevisionHashLabelKey] = req.Revision
 	return writeState(p, st)
+}
+
+// startBatch changes the images of the batch's containers, recording what
+// the runtime reports for each before.
+func startBatch(p *corev1.Pod, st *pub.InPlaceUpdateState, batch []string, images map[string]string, now time.Time) {
+	if len(batch) == 0 {
+		return
+	}
+	if st.LastContainerStatuses == nil {
+		st.LastContainerStatuses = map[string]pub.InPlaceUpdateContainerStatus{}
+	}
+	for _, name := range batch {
+		var last pub.InPlaceUpdateContainerStatus
+		if cs := containerStatus(p, name); cs != nil {
+			last = pub.InPlaceUpdateContainerStatus{ImageID: cs.ImageID, Image: cs.Image, ContainerID: cs.ContainerID}
+		}
+		st.LastContainerStatuses[name] = last
+		specContainer(p, name).Image = images[name]
+	}
+	st.ContainerBatchesRecord = append(st.ContainerBatchesRecord, pub.InPlaceUpdateContainerBatch{Timestamp: metav1.NewTime(now), Containers: batch})
 }
 
 func applyMetadata(m map[string]string, u MetadataUpdate) map[string]string {

@@ -30,11 +30,26 @@ func Check(pod *corev1.Pod) bool { return len(Pending(pod)) == 0 }
 // A malformed state annotation counts as nothing in flight: a gate stuck
 // False would take the pod out of service for good, a kubelet-managed
 // container readiness still guards a pod that is in fact restarting.
+//
+// Containers left for a later batch (NextContainerImages) are pending too.
 func Pending(pod *corev1.Pod) []string {
 	st, ok, err := ReadState(pod)
 	if !ok || err != nil {
 		return nil
 	}
+	pending := batchPending(pod, st)
+	for name := range st.NextContainerImages {
+		if !slices.Contains(pending, name) {
+			pending = append(pending, name)
+		}
+	}
+	slices.Sort(pending)
+	return pending
+}
+
+// batchPending names the containers of the batches started so far that
+// the runtime has not finished.
+func batchPending(pod *corev1.Pod, st pub.InPlaceUpdateState) []string {
 	var pending []string
 	for name, last := range st.LastContainerStatuses {
 		if !imageUpdateDone(pod, name, last) {

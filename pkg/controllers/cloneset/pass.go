@@ -210,8 +210,12 @@ func (ps *pass) lifecycle(ctx context.Context) bool {
 }
 
 // needsComplete: the pod's InPlaceUpdateReady gate is not True yet, though
-// it may be (a new pod, a finished update, or a rolled back one).
+// it may be (a new pod, a finished update, or a rolled back one), or the
+// next batch of its in-place update is due.
 func needsComplete(pod *corev1.Pod) bool {
+	if inplace.NextBatchDue(pod) {
+		return true // the next launch-priority batch starts there
+	}
 	if !inplace.HasReadinessGate(pod) {
 		return false
 	}

@@ -26,7 +26,39 @@ type InPlaceUpdateState struct {
 	// changed through in-place pod resize.
 	// +optional
 	ResizedContainers []string `json:"resizedContainers,omitempty"`
+	// NextContainerImages are the image changes left for later batches:
+	// containers of lower launch priority change only once every container
+	// of the batch before runs its new image (ContainerLaunchPriorityEnvName).
+	// +optional
+	NextContainerImages map[string]string `json:"nextContainerImages,omitempty"`
+	// ContainerBatchesRecord lists the batches started so far, in order.
+	// +optional
+	ContainerBatchesRecord []InPlaceUpdateContainerBatch `json:"containerBatchesRecord,omitempty"`
 }
+
+// InPlaceUpdateContainerBatch is one batch of an in-place update.
+type InPlaceUpdateContainerBatch struct {
+	// Timestamp is when the batch's containers were changed.
+	Timestamp metav1.Time `json:"timestamp"`
+	// Containers are the names of the containers changed, sorted.
+	Containers []string `json:"containers"`
+}
+
+const (
+	// ContainerLaunchPriorityEnvName, set on a container to an integer,
+	// orders the containers of an in-place update: higher priorities change
+	// first, and the next batch waits until they run their new images.
+	ContainerLaunchPriorityEnvName = "KRUISE_CONTAINER_PRIORITY"
+	// ContainerLaunchPriorityKey set to ContainerLaunchOrdered on a pod (or
+	// template) gives containers descending priorities in spec order.
+	ContainerLaunchPriorityKey = "apps.kruise.io/container-launch-priority"
+	// ContainerLaunchOrdered is ContainerLaunchPriorityKey's one value.
+	ContainerLaunchOrdered = "Ordered"
+	// ContainerLaunchBarrierEnvName is the env OpenKruise's pod webhook
+	// writes for the priority (a ConfigMap key "p_<priority>"); read on
+	// pods OpenKruise created.
+	ContainerLaunchBarrierEnvName = "KRUISE_CONTAINER_BARRIER"
+)
 
 // InPlaceUpdateContainerStatus is a container as the runtime reported it
 // before an in-place update.
