@@ -1,7 +1,7 @@
 // Package manager runs Myriad's workload controllers (`myriad manager`): one
 // controller-runtime manager with leader election and a hot standby, the
-// CloneSet controller, the CloneSet admission webhook, Prometheus metrics
-// and health endpoints.
+// CloneSet, BroadcastJob and AdvancedCronJob controllers, their admission
+// webhook, Prometheus metrics and health endpoints.
 package manager
 
 import (
@@ -29,6 +29,7 @@ import (
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1alpha1"
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1beta1"
+	"github.com/myriad-dev/myriad/pkg/controllers/advancedcronjob"
 	"github.com/myriad-dev/myriad/pkg/controllers/broadcastjob"
 	"github.com/myriad-dev/myriad/pkg/controllers/cloneset"
 	"github.com/myriad-dev/myriad/pkg/inplace"
@@ -140,6 +141,9 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	if err := broadcastjob.Setup(mgr, kube, broadcastjob.Options{Workers: o.Workers}); err != nil {
+		return err
+	}
+	if err := advancedcronjob.Setup(mgr, advancedcronjob.Options{Workers: o.Workers}); err != nil {
 		return err
 	}
 	if hookServer != nil {
