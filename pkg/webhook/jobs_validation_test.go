@@ -33,7 +33,6 @@ func validCronJob() *v1beta1.AdvancedCronJob {
 	}
 }
 
-
 func TestValidateBroadcastJob(t *testing.T) {
 	cases := []struct {
 		name    string
