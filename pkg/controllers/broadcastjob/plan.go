@@ -100,6 +100,7 @@ func Decide(job *v1beta1.BroadcastJob, nodes []*corev1.Node, pods []*corev1.Pod,
 			p.Delete = append(p.Delete, unfinished(ps)...)
 		}
 		sortPods(p.Delete)
+		st.Active = 0 // every unfinished pod is being deleted; the record keeps no phantom runners
 		finish(st, v1beta1.JobFailed, v1beta1.PhaseFailed, failReason, failMessage, now)
 		p.EventReason, p.EventMessage = failReason, failMessage
 		p.RequeueAfter, p.DeleteJob = ttl(job, st, now)

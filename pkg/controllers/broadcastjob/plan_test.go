@@ -223,7 +223,7 @@ func TestDecideFailurePolicy(t *testing.T) {
 	for _, policy := range []v1beta1.FailurePolicyType{"", v1beta1.FailurePolicyTypeFailFast} {
 		j, pods := mk(policy)
 		p := Decide(j, ns, pods, t0)
-		if p.Status.Phase != v1beta1.PhaseFailed || !finished(&p.Status) || len(p.Create) != 0 ||
+		if p.Status.Phase != v1beta1.PhaseFailed || !finished(&p.Status) || len(p.Create) != 0 || p.Status.Active != 0 || p.Status.Failed != 1 ||
 			names(podNames(p.Delete)) != "[n01]" || p.EventReason != "PodFailed" {
 			t.Errorf("FailFast (%q): phase %q create %v delete %v", policy, p.Status.Phase, p.Create, podNames(p.Delete))
 		}
