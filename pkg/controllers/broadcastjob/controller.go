@@ -138,7 +138,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{}, nil // the garbage collector removes its pods
 	}
 	var podList corev1.PodList
-	if err := r.pods.List(ctx, &podList, client.InNamespace(job.Namespace), client.MatchingFields{jobUIDIndex: string(job.UID)}); err != nil {
+	// No deep copies: Decide and the writes only read pods and nodes, and at
+	// 10^4 nodes copying them all on every pass would dominate its cost.
+	if err := r.pods.List(ctx, &podList, client.InNamespace(job.Namespace), client.MatchingFields{jobUIDIndex: string(job.UID)}, client.UnsafeDisableDeepCopy); err != nil {
 		return reconcile.Result{}, fmt.Errorf("list pods of %s: %w", req, err)
 	}
 	pods := make([]*corev1.Pod, len(podList.Items))
@@ -150,7 +152,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 	var nodeList corev1.NodeList
 	if !finished(&job.Status) {
-		if err := r.client.List(ctx, &nodeList); err != nil {
+		if err := r.client.List(ctx, &nodeList, client.UnsafeDisableDeepCopy); err != nil {
 			return reconcile.Result{}, fmt.Errorf("list nodes: %w", err)
 		}
 	}
@@ -182,7 +184,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		}
 	}
 	errs = append(errs, r.deletePods(ctx, req.NamespacedName, plan.Delete))
-	errs = append(errs, r.createPods(ctx, req.NamespacedName, job, plan.Create))
+	if err := r.createPods(ctx, req.NamespacedName, job, plan.Create); err != nil {
+		// Said on the job too: quota or admission refusing its pods is the
+		// user's to fix, and the manager's log is not where they look.
+		r.events.Eventf(job, nil, corev1.EventTypeWarning, "FailedCreate", "Create", "%v", err)
+		errs = append(errs, err)
+	}
 	if !apiequality.Semantic.DeepEqual(job.Status, plan.Status) {
 		fresh := job.DeepCopy()
 		fresh.Status = plan.Status
