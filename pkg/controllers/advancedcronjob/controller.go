@@ -113,7 +113,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		// A schedule that does not parse waits for a spec change.
 		return reconcile.Result{}, r.writeStatus(ctx, acj, plan.Status)
 	}
+	kind := string(plan.Status.Type)
 	if plan.EventReason != "" {
+		runs.WithLabelValues(kind, plan.EventReason).Inc()
 		r.events.Eventf(acj, nil, corev1.EventTypeWarning, plan.EventReason, "Reconcile", "%s", plan.EventMessage)
 	}
 	var errs []error
@@ -130,15 +132,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		err := r.client.Create(ctx, child)
 		switch {
 		case err == nil:
+			runs.WithLabelValues(kind, "created").Inc()
 			r.handled.Store(req.NamespacedName, handledTime{uid: acj.UID, at: metav1.NewTime(plan.Create)})
 			r.events.Eventf(acj, nil, corev1.EventTypeNormal, "SuccessfulCreate", "Create", "created %s %s", plan.Status.Type, child.GetName())
 			plan.Status.Active = append(plan.Status.Active, corev1.ObjectReference{Kind: string(plan.Status.Type),
 				APIVersion: apiVersion(string(plan.Status.Type)), Namespace: acj.Namespace, Name: child.GetName(), UID: child.GetUID()})
 		case apierrors.IsAlreadyExists(err):
 			// Created by an earlier pass whose status write was lost.
+			runs.WithLabelValues(kind, "exists").Inc()
 			r.handled.Store(req.NamespacedName, handledTime{uid: acj.UID, at: metav1.NewTime(plan.Create)})
 		default:
 			// Not recorded as handled: the next pass tries this time again.
+			runs.WithLabelValues(kind, "error").Inc()
 			r.events.Eventf(acj, nil, corev1.EventTypeWarning, "FailedCreate", "Create", "create %s %s: %v", plan.Status.Type, child.GetName(), err)
 			plan.Status.LastScheduleTime = acj.Status.LastScheduleTime
 			errs = append(errs, fmt.Errorf("create %s %s/%s: %w", plan.Status.Type, acj.Namespace, child.GetName(), err))
