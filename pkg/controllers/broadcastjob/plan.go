@@ -127,8 +127,8 @@ func Decide(job *v1beta1.BroadcastJob, nodes []*corev1.Node, pods []*corev1.Pod,
 		}
 	}
 	if always && unresolved == 0 && c.active == 0 {
-		finish(st, v1beta1.JobComplete, v1beta1.PhaseCompleted, "Completed", fmt.Sprintf("%d pods succeeded, %d failed", c.succeeded, c.failed), now)
-		p.EventReason, p.EventMessage = "Completed", st.Conditions[len(st.Conditions)-1].Message
+		p.EventReason, p.EventMessage = "Completed", fmt.Sprintf("%d pods succeeded, %d failed", c.succeeded, c.failed)
+		finish(st, v1beta1.JobComplete, v1beta1.PhaseCompleted, p.EventReason, p.EventMessage, now)
 		p.RequeueAfter, p.DeleteJob = ttl(job, st, now)
 		return p
 	}
@@ -258,8 +258,17 @@ func finish(st *v1beta1.BroadcastJobStatus, cond v1beta1.JobConditionType, phase
 	t := metav1.NewTime(now)
 	st.Phase = phase
 	st.CompletionTime = &t
-	st.Conditions = append(st.Conditions, v1beta1.JobCondition{Type: cond, Status: corev1.ConditionTrue,
-		LastProbeTime: t, LastTransitionTime: t, Reason: reason, Message: message})
+	c := v1beta1.JobCondition{Type: cond, Status: corev1.ConditionTrue,
+		LastProbeTime: t, LastTransitionTime: t, Reason: reason, Message: message}
+	// Conditions are a map by type: replace one left False (by an earlier
+	// writer), never add a second.
+	for i := range st.Conditions {
+		if st.Conditions[i].Type == cond {
+			st.Conditions[i] = c
+			return
+		}
+	}
+	st.Conditions = append(st.Conditions, c)
 }
 
 // ttl returns how long until a finished job is deleted, or that it is due.

@@ -359,3 +359,15 @@ func TestNewPodPinned(t *testing.T) {
 		t.Errorf("pod names are not per node")
 	}
 }
+
+// A condition left False by an earlier writer is replaced, not repeated:
+// conditions are a map by type in the CRD.
+func TestDecideReplacesCondition(t *testing.T) {
+	j := newJob(func(j *v1beta1.BroadcastJob) {
+		j.Status.Conditions = []v1beta1.JobCondition{{Type: v1beta1.JobComplete, Status: corev1.ConditionFalse}}
+	})
+	p := Decide(j, nodes(1), []*corev1.Pod{pod(j, "n00", corev1.PodSucceeded)}, t0)
+	if len(p.Status.Conditions) != 1 || p.Status.Conditions[0].Status != corev1.ConditionTrue || p.Status.Phase != v1beta1.PhaseCompleted {
+		t.Errorf("conditions %+v phase %q", p.Status.Conditions, p.Status.Phase)
+	}
+}
