@@ -177,10 +177,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		r.events.Eventf(job, nil, typ, plan.EventReason, "Reconcile", "%s", plan.EventMessage)
 	}
 	var errs []error
+	current := job // the object the status update goes on
 	if plan.Pause {
+		patched := job.DeepCopy()
 		patch := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"paused":true}}`))
-		if err := r.client.Patch(ctx, job.DeepCopy(), patch); err != nil {
+		if err := r.client.Patch(ctx, patched, patch); err != nil {
 			errs = append(errs, fmt.Errorf("pause %s: %w", req, err))
+		} else {
+			current = patched // its resourceVersion, so the status write does not conflict with our own patch
 		}
 	}
 	errs = append(errs, r.deletePods(ctx, req.NamespacedName, plan.Delete))
@@ -191,7 +195,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		errs = append(errs, err)
 	}
 	if !apiequality.Semantic.DeepEqual(job.Status, plan.Status) {
-		fresh := job.DeepCopy()
+		fresh := current.DeepCopy()
 		fresh.Status = plan.Status
 		if err := r.client.Status().Update(ctx, fresh); err != nil {
 			if apierrors.IsConflict(err) {
