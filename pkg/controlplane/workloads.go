@@ -32,8 +32,8 @@ const ManagerUser = "myriad:manager"
 // fieldManager owns what `myriad up` server-side applies.
 const fieldManager = "myriad-up"
 
-// managerRules are what the CloneSet controller needs: its CRs and their
-// status, the pods, PVCs and ControllerRevisions it owns, events. It reads
+// managerRules are what the workload controllers need: their CRs and their
+// status, the pods, PVCs, ControllerRevisions and Jobs they own, events. It reads
 // no Secrets and cannot touch other workloads.
 var managerRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{"apps.kruise.io"}, Resources: []string{"clonesets"}, Verbs: []string{"get", "list", "watch", "update", "patch"}},
@@ -43,6 +43,14 @@ var managerRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{""}, Resources: []string{"persistentvolumeclaims"}, Verbs: []string{"get", "list", "watch", "create", "delete"}},
 	{APIGroups: []string{"apps"}, Resources: []string{"controllerrevisions"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
 	{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch", "update"}},
+	// BroadcastJob and AdvancedCronJob: their CRs, the BroadcastJobs and
+	// Jobs an AdvancedCronJob creates and deletes, and the nodes a
+	// BroadcastJob runs on (read only).
+	{APIGroups: []string{"apps.kruise.io"}, Resources: []string{"broadcastjobs"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
+	{APIGroups: []string{"apps.kruise.io"}, Resources: []string{"advancedcronjobs"}, Verbs: []string{"get", "list", "watch", "update", "patch"}},
+	{APIGroups: []string{"apps.kruise.io"}, Resources: []string{"broadcastjobs/status", "broadcastjobs/finalizers", "advancedcronjobs/status", "advancedcronjobs/finalizers"}, Verbs: []string{"get", "update", "patch"}},
+	{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"get", "list", "watch", "create", "delete"}},
+	{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "list", "watch"}},
 }
 
 // managerLeaseRules apply only in kube-system, where its leader Lease is,

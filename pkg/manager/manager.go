@@ -1,7 +1,7 @@
 // Package manager runs Myriad's workload controllers (`myriad manager`): one
 // controller-runtime manager with leader election and a hot standby, the
-// CloneSet controller, the CloneSet admission webhook, Prometheus metrics
-// and health endpoints.
+// CloneSet, BroadcastJob and AdvancedCronJob controllers, their admission
+// webhook, Prometheus metrics and health endpoints.
 package manager
 
 import (
@@ -30,6 +30,8 @@ import (
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1alpha1"
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1beta1"
+	"github.com/myriad-dev/myriad/pkg/controllers/advancedcronjob"
+	"github.com/myriad-dev/myriad/pkg/controllers/broadcastjob"
 	"github.com/myriad-dev/myriad/pkg/controllers/cloneset"
 	"github.com/myriad-dev/myriad/pkg/inplace"
 	"github.com/myriad-dev/myriad/pkg/kubeclient"
@@ -146,8 +148,17 @@ func Run(ctx context.Context, o Options) error {
 		RecreateOnClaimTemplateChange: features.Enabled(RecreatePodWhenChangeVCTInCloneSet)}); err != nil {
 		return err
 	}
+	if err := broadcastjob.Setup(mgr, kube, broadcastjob.Options{Workers: o.Workers}); err != nil {
+		return err
+	}
+	if err := advancedcronjob.Setup(mgr, advancedcronjob.Options{Workers: o.Workers}); err != nil {
+		return err
+	}
 	if hookServer != nil {
 		if err := cswebhook.Register(mgr, inplace.EligibilityOptions{InPlaceResize: resize}, o.TemplateDefaults); err != nil {
+			return err
+		}
+		if err := cswebhook.RegisterJobs(mgr, o.TemplateDefaults); err != nil {
 			return err
 		}
 		if err := mgr.AddReadyzCheck("webhook", hookServer.StartedChecker()); err != nil {

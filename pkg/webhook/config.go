@@ -29,7 +29,7 @@ func ValidatingWebhookConfiguration(name string, client admissionregistrationv1.
 			Kind:       "ValidatingWebhookConfiguration",
 		},
 		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Webhooks: []admissionregistrationv1.ValidatingWebhook{{
+		Webhooks: append([]admissionregistrationv1.ValidatingWebhook{{
 			Name:                    CloneSetWebhookName,
 			ClientConfig:            c.client,
 			Rules:                   c.rules,
@@ -38,7 +38,7 @@ func ValidatingWebhookConfiguration(name string, client admissionregistrationv1.
 			SideEffects:             c.sideEffects,
 			TimeoutSeconds:          c.timeout,
 			AdmissionReviewVersions: []string{"v1"},
-		}},
+		}}, jobValidatingWebhooks(client)...),
 	}
 }
 
@@ -57,7 +57,7 @@ func MutatingWebhookConfiguration(name string, client admissionregistrationv1.We
 			Kind:       "MutatingWebhookConfiguration",
 		},
 		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Webhooks: []admissionregistrationv1.MutatingWebhook{{
+		Webhooks: append([]admissionregistrationv1.MutatingWebhook{{
 			Name:                    CloneSetDefaultingWebhookName,
 			ClientConfig:            c.client,
 			Rules:                   c.rules,
@@ -67,7 +67,7 @@ func MutatingWebhookConfiguration(name string, client admissionregistrationv1.We
 			TimeoutSeconds:          c.timeout,
 			ReinvocationPolicy:      &reinvocation,
 			AdmissionReviewVersions: []string{"v1"},
-		}},
+		}}, jobMutatingWebhooks(client)...),
 	}
 }
 

@@ -20,8 +20,8 @@ func TestValidatingWebhookConfiguration(t *testing.T) {
 	cfg := ValidatingWebhookConfiguration("myriad-clonesets", client)
 	client.CABundle[0] = 'X' // the configuration must not alias the caller's bundle
 
-	if cfg.Name != "myriad-clonesets" || len(cfg.Webhooks) != 1 {
-		t.Fatalf("name %q with %d webhooks, want myriad-clonesets with 1", cfg.Name, len(cfg.Webhooks))
+	if cfg.Name != "myriad-clonesets" || len(cfg.Webhooks) == 0 || cfg.Webhooks[0].Name != CloneSetWebhookName {
+		t.Fatalf("name %q with %d webhooks, want myriad-clonesets with the CloneSet one first", cfg.Name, len(cfg.Webhooks))
 	}
 	wh := cfg.Webhooks[0]
 	if errs := validation.IsFullyQualifiedName(field.NewPath("name"), wh.Name); len(errs) > 0 {
@@ -79,8 +79,8 @@ func TestValidatingWebhookConfiguration(t *testing.T) {
 func TestMutatingWebhookConfiguration(t *testing.T) {
 	url := "https://127.0.0.1:9443" + DefaultCloneSetPath
 	cfg := MutatingWebhookConfiguration("myriad-clonesets", admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: []byte("ca")})
-	if cfg.Name != "myriad-clonesets" || cfg.Kind != "MutatingWebhookConfiguration" || len(cfg.Webhooks) != 1 {
-		t.Fatalf("%s %q with %d webhooks, want one MutatingWebhookConfiguration", cfg.Kind, cfg.Name, len(cfg.Webhooks))
+	if cfg.Name != "myriad-clonesets" || cfg.Kind != "MutatingWebhookConfiguration" || len(cfg.Webhooks) == 0 || cfg.Webhooks[0].Name != CloneSetDefaultingWebhookName {
+		t.Fatalf("%s %q with %d webhooks, want a MutatingWebhookConfiguration with the CloneSet one first", cfg.Kind, cfg.Name, len(cfg.Webhooks))
 	}
 	wh := cfg.Webhooks[0]
 	if errs := validation.IsFullyQualifiedName(field.NewPath("name"), wh.Name); len(errs) > 0 || wh.Name == CloneSetWebhookName {

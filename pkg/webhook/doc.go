@@ -15,6 +15,11 @@
 // update strategy fields, and, for InPlaceOnly, whether a template change can
 // be made in place at all.
 //
+// BroadcastJob and AdvancedCronJob get the same treatment (jobs.go):
+// OpenKruise's defaults, and validation of what would otherwise fail only
+// at run time (a pod template that never finishes, a schedule or time zone
+// that does not parse, neither or both job templates).
+//
 // Admission is pure: it never reads the cluster, so admission stays fast and
 // cannot fail because a cache is cold.
 package webhook

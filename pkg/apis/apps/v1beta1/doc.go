@@ -4,6 +4,12 @@
 // OpenKruise apply unchanged. Types shared with other workloads live in
 // package pub.
 //
+// BroadcastJob and AdvancedCronJob are stored as v1beta1 and served as
+// v1alpha1 too. OpenKruise's two versions of them carry the same fields, so
+// their schemas here are identical and the CRDs convert with strategy None
+// (the API server rewrites apiVersion only): there is no conversion webhook
+// whose outage could block reads or writes of either version.
+//
 // Each kind's file registers itself (knownTypes); this package holds API
 // types and their pure helpers only, never clients or controllers.
 //
