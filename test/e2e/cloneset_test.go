@@ -478,9 +478,17 @@ func testCloneSetPartition(e *csEnv) {
 func testCloneSetPreDelete(e *csEnv) {
 	cs := newCloneSet(e.ns, "hooked", 3, v1alpha1.RecreateCloneSetUpdateStrategyType)
 	cs.Spec.Template.Labels["example.com/hold"] = "true"
-	cs.Spec.Lifecycle = &pub.Lifecycle{PreDelete: &pub.LifecycleHook{LabelsHandler: map[string]string{"example.com/hold": "true"}}}
+	cs.Spec.Lifecycle = &pub.Lifecycle{PreDelete: &pub.LifecycleHook{LabelsHandler: map[string]string{"example.com/hold": "true"}, MarkPodNotReady: true}}
 	e.create(cs)
 	e.settled("hooked", 3, 3, 90*time.Second)
+	condition := func(p corev1.Pod, t corev1.PodConditionType) corev1.ConditionStatus {
+		for _, c := range p.Status.Conditions {
+			if c.Type == t {
+				return c.Status
+			}
+		}
+		return ""
+	}
 	e.modify("hooked", func(cs *v1alpha1.CloneSet) { cs.Spec.Replicas = ptr.To(int32(2)) })
 	var held string
 	eventually(e.t, time.Minute, "a pod held in PreparingDelete", func() error {
@@ -491,6 +499,20 @@ func testCloneSetPreDelete(e *csEnv) {
 			}
 		}
 		return fmt.Errorf("none yet")
+	})
+	// markPodNotReady: the held pod leaves endpoints (KruisePodReady and
+	// so Ready False), the others stay in.
+	eventually(e.t, 30*time.Second, "held pod not ready, the others ready", func() error {
+		for _, p := range e.pods("hooked") {
+			want := corev1.ConditionTrue
+			if p.Name == held {
+				want = corev1.ConditionFalse
+			}
+			if k, r := condition(p, pub.KruisePodReadyConditionType), condition(p, corev1.PodReady); k != want || r != want {
+				return fmt.Errorf("pod %s: KruisePodReady %q Ready %q, want %s", p.Name, k, r, want)
+			}
+		}
+		return nil
 	})
 	time.Sleep(3 * time.Second)
 	if len(e.pods("hooked")) != 3 {

@@ -146,6 +146,7 @@ func (ps *pass) lifecycle(ctx context.Context) bool {
 		if pod.DeletionTimestamp != nil {
 			continue
 		}
+		before := len(work)
 		state := lifecycleState(pod)
 		if revive[pod] {
 			work = append(work, func() error { return ps.setState(ctx, pod, pub.LifecycleStatePreparingNormal) })
@@ -197,6 +198,11 @@ func (ps *pass) lifecycle(ctx context.Context) bool {
 			m.update = ps.updateMode(pod, update)
 		}
 		m.available = !m.inFlight && ps.available(pod, state)
+		// KruisePodReady follows the state; its own write, only when this
+		// pass writes the pod nothing else (the next pass catches up).
+		if _, changed := podReadyCondition(pod, lc, state, ps.now); changed && len(work) == before {
+			work = append(work, func() error { _, err := ps.syncPodReady(ctx, pod, state); return err })
+		}
 	}
 	if len(work) == 0 {
 		return true
@@ -357,6 +363,12 @@ func (ps *pass) deletePods(ctx context.Context, ms []*member) {
 	_, err := slowStart(len(ms), func(i int) error {
 		pod := ms[i].pod
 		if lc != nil && hooked(lc.PreDelete, pod) {
+			// Out of endpoints first (markPodNotReady), then the state
+			// the hook owner acts on.
+			pod, err := ps.syncPodReady(ctx, pod, pub.LifecycleStatePreparingDelete)
+			if err != nil {
+				return err
+			}
 			if ms[i].recreate {
 				// Marked as OpenKruise marks the pods it recreates, so a
 				// later scale-up never takes it back (see revivable).
@@ -401,6 +413,10 @@ func (ps *pass) updateInPlace(ctx context.Context, ms []*member) {
 	err := parallel(len(ms), func(i int) error {
 		pod := ms[i].pod
 		if lc != nil && hooked(lc.InPlaceUpdate, pod) {
+			pod, err := ps.syncPodReady(ctx, pod, pub.LifecycleStatePreparingUpdate)
+			if err != nil {
+				return err
+			}
 			return ps.setState(ctx, pod, pub.LifecycleStatePreparingUpdate)
 		}
 		return ps.apply(ctx, pod, ps.plans[pod.Name])

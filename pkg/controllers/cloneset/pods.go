@@ -53,6 +53,9 @@ func newPod(cs *v1alpha1.CloneSet, t *corev1.PodTemplateSpec, rev, id string) *c
 	// armed), as OpenKruise creates every pod; see nextState.
 	pod.Labels[pub.LifecycleStateKey] = string(pub.LifecycleStatePreparingNormal)
 	inplace.InjectReadinessGate(pod)
+	if marksNotReady(cs.Spec.Lifecycle) {
+		pod.Spec.ReadinessGates = append(pod.Spec.ReadinessGates, corev1.PodReadinessGate{ConditionType: pub.KruisePodReadyConditionType})
+	}
 	for i := range cs.Spec.VolumeClaimTemplates {
 		vct := &cs.Spec.VolumeClaimTemplates[i]
 		setVolume(&pod.Spec, corev1.Volume{

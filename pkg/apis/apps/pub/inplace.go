@@ -10,6 +10,18 @@ import (
 // leaves Service endpoints; True otherwise.
 const InPlaceUpdateReady corev1.PodConditionType = "InPlaceUpdateReady"
 
+// KruisePodReadyConditionType is the readiness gate (and condition type)
+// that workloads hold False while a lifecycle hook with markPodNotReady
+// holds the pod. Its message lists who holds it (PodReadyMessage), so
+// several writers can share it; it is True when the list is empty.
+const KruisePodReadyConditionType corev1.PodConditionType = "KruisePodReady"
+
+// PodReadyMessage is one entry of KruisePodReady's message, a JSON list.
+type PodReadyMessage struct {
+	UserAgent string `json:"userAgent"`
+	Key       string `json:"key"`
+}
+
 // InPlaceUpdateState is the JSON in a pod's InPlaceUpdateStateKey annotation.
 // The JSON keys revision, updateTimestamp and lastContainerStatuses are
 // OpenKruise's; lastContainerStatuses also records what the runtime reported

@@ -31,9 +31,11 @@ type LifecycleHook struct {
 	// +optional
 	// +listType=set
 	FinalizersHandler []string `json:"finalizersHandler,omitempty"`
-	// MarkPodNotReady, in OpenKruise, sets the pod's KruisePodReady
-	// readiness gate False while it is held, so it leaves Service endpoints
-	// first. Myriad accepts it but does not act on it yet.
+	// MarkPodNotReady sets the pod's KruisePodReady readiness gate False
+	// while the hook holds it (preDelete: PreparingDelete; inPlaceUpdate:
+	// PreparingUpdate and Updating), so it leaves Service endpoints before
+	// the hook owner acts. The gate is injected into pods created while a
+	// hook of the workload sets it.
 	// +optional
 	MarkPodNotReady bool `json:"markPodNotReady,omitempty"`
 }
