@@ -226,4 +226,4 @@ func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry) er
 	return nil
 }
 
-const imageCatalogUsage = `YAML file of the simulated registry's digests ("images: [{name: nginx:alpine, digest: sha256:...}]"): tags listed with one digest are one image, as containers' imageID shows; unlisted images get a digest of their own`
+const imageCatalogUsage = `YAML file describing images ("images: [{name, digest, pullDuration, pullError, entrypoint: {exitsAfter, exitCode}}]"): tags with one digest are one image (imageID), pulls take pullDuration or fail with pullError (ImagePullBackOff), an exiting entrypoint crash-loops containers that set no command; unlisted images pull at once and run until stopped`

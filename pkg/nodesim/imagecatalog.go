@@ -6,34 +6,68 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
 
-// ImageCatalog is the simulated registry: the digest each image reference
-// resolves to, as a container runtime reports it in a container's imageID.
-// A reference it does not list resolves to a digest derived from the
-// reference itself, so two tags are two images unless the catalogue says
-// they are one (as nginx:alpine and nginx:mainline-alpine are on Docker Hub
-// while both track the same release).
+// ImageCatalog is the simulated registry and what its images do: the digest
+// each image reference resolves to, as a container runtime reports it in a
+// container's imageID, how long a pull takes or why it fails, and what the
+// image's own entrypoint does. A reference it does not list resolves to a
+// digest derived from the reference itself (so two tags are two images
+// unless the catalogue says they are one, as nginx:alpine and
+// nginx:mainline-alpine are on Docker Hub while both track the same
+// release), pulls at once and runs until stopped.
 //
 // It is data, read from a file (LoadImageCatalog), never guessed: simulated
 // nodes pull nothing and cannot know what a registry serves.
 type ImageCatalog struct {
-	byName map[string]digest.Digest // normalized name:tag → digest
+	byName map[string]Image // normalized name:tag → what it is
+}
+
+// Image is what the catalogue says of one image reference.
+type Image struct {
+	// Digest is what the reference resolves to; empty: derived from it.
+	Digest digest.Digest
+	// PullDuration is how long a container waits (ContainerCreating)
+	// before it runs this image.
+	PullDuration time.Duration
+	// PullError, when set, makes every pull fail: the container waits in
+	// ImagePullBackOff with this message and never runs.
+	PullError string
+	// Exits says the image's entrypoint ends on its own: containers that
+	// set no command exit ExitsAfter after they start, with ExitCode, and
+	// under restartPolicy Always the kubelet restarts them with
+	// CrashLoopBackOff delays. Containers with a command run until stopped.
+	Exits      bool
+	ExitsAfter time.Duration
+	ExitCode   int32
 }
 
 // imageCatalogFile is the file format:
 //
 //	images:
 //	- name: nginx:alpine
-//	  digest: sha256:<64 hex>
+//	  digest: sha256:<64 hex>      # optional
+//	  pullDuration: 3s             # optional
+//	  pullError: manifest unknown  # optional
+//	  entrypoint:                  # optional: the image's own command exits
+//	    exitsAfter: 0s
+//	    exitCode: 0
 type imageCatalogFile struct {
 	Images []struct {
-		Name   string `json:"name"`
-		Digest string `json:"digest"`
+		Name         string           `json:"name"`
+		Digest       string           `json:"digest"`
+		PullDuration *metav1.Duration `json:"pullDuration"`
+		PullError    string           `json:"pullError"`
+		Entrypoint   *struct {
+			ExitsAfter metav1.Duration `json:"exitsAfter"`
+			ExitCode   int32           `json:"exitCode"`
+		} `json:"entrypoint"`
 	} `json:"images"`
 }
 
@@ -58,20 +92,37 @@ func ParseImageCatalog(raw []byte) (*ImageCatalog, error) {
 	if err := yaml.UnmarshalStrict(raw, &f); err != nil {
 		return nil, err
 	}
-	c := &ImageCatalog{byName: map[string]digest.Digest{}}
+	c := &ImageCatalog{byName: map[string]Image{}}
 	for i, e := range f.Images {
 		key, err := catalogKey(e.Name)
 		if err != nil {
 			return nil, fmt.Errorf("images[%d].name %q: %w", i, e.Name, err)
 		}
-		d, err := digest.Parse(e.Digest)
-		if err != nil {
-			return nil, fmt.Errorf("images[%d].digest %q: %w", i, e.Digest, err)
+		if _, dup := c.byName[key]; dup {
+			return nil, fmt.Errorf("images[%d].name %q: listed twice", i, e.Name)
 		}
-		if prev, dup := c.byName[key]; dup && prev != d {
-			return nil, fmt.Errorf("images[%d].name %q: listed twice with different digests", i, e.Name)
+		var img Image
+		if e.Digest != "" {
+			if img.Digest, err = digest.Parse(e.Digest); err != nil {
+				return nil, fmt.Errorf("images[%d].digest %q: %w", i, e.Digest, err)
+			}
 		}
-		c.byName[key] = d
+		if e.PullDuration != nil {
+			if img.PullDuration = e.PullDuration.Duration; img.PullDuration < 0 {
+				return nil, fmt.Errorf("images[%d].pullDuration: must not be negative, got %s", i, img.PullDuration)
+			}
+		}
+		img.PullError = e.PullError
+		if e.Entrypoint != nil {
+			img.Exits, img.ExitsAfter, img.ExitCode = true, e.Entrypoint.ExitsAfter.Duration, e.Entrypoint.ExitCode
+			if img.ExitsAfter < 0 {
+				return nil, fmt.Errorf("images[%d].entrypoint.exitsAfter: must not be negative, got %s", i, img.ExitsAfter)
+			}
+			if img.ExitCode < 0 || img.ExitCode > 255 {
+				return nil, fmt.Errorf("images[%d].entrypoint.exitCode: must be 0-255, got %d", i, img.ExitCode)
+			}
+		}
+		c.byName[key] = img
 	}
 	return c, nil
 }
@@ -90,6 +141,23 @@ func catalogKey(image string) (string, error) {
 	return reference.TagNameOnly(named).String(), nil
 }
 
+// Lookup is what the catalogue says of image; the zero Image (derived
+// digest, instant pull, runs until stopped) when it is not listed. A nil
+// catalogue lists nothing.
+func (c *ImageCatalog) Lookup(image string) Image {
+	if c == nil || len(c.byName) == 0 {
+		return Image{}
+	}
+	named, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return Image{}
+	}
+	if _, ok := named.(reference.Digested); ok {
+		return Image{}
+	}
+	return c.byName[reference.TagNameOnly(named).String()]
+}
+
 // ImageID is the imageID a runtime reports for a container of image:
 // <repository>@<digest>, shaped like containerd's. A nil catalogue lists
 // nothing.
@@ -105,8 +173,8 @@ func (c *ImageCatalog) ImageID(image string) string {
 		return named.Name() + "@" + d.Digest().String()
 	}
 	if c != nil {
-		if d, ok := c.byName[reference.TagNameOnly(named).String()]; ok {
-			return named.Name() + "@" + d.String()
+		if img := c.byName[reference.TagNameOnly(named).String()]; img.Digest != "" {
+			return named.Name() + "@" + img.Digest.String()
 		}
 	}
 	return named.Name() + "@" + derivedDigest(image).String()

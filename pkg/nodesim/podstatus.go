@@ -105,31 +105,36 @@ func (e podEnv) advance(pod *corev1.Pod) (*corev1.PodStatus, time.Duration, stri
 	}
 	setCondition(st, corev1.PodInitialized, corev1.ConditionTrue, "", now)
 
-	// Main containers: start missing ones, restart in place those whose
-	// spec image changed, leave the rest exactly as they are.
+	// Main containers: start missing ones (after their pull), restart in
+	// place those whose spec image changed, crash-loop those whose image
+	// exits (mainContainer), leave the rest exactly as they are.
 	cur := make(map[string]*corev1.ContainerStatus, len(st.ContainerStatuses))
 	for i := range st.ContainerStatuses {
 		cur[st.ContainerStatuses[i].Name] = &st.ContainerStatuses[i]
 	}
 	var statuses []corev1.ContainerStatus // nil for no containers, as decoded
+	after := time.Duration(0)
+	ran := false
 	for _, c := range pod.Spec.Containers {
-		cs, ok := cur[c.Name]
-		switch {
-		case !ok || (cs.State.Running == nil && cs.State.Terminated == nil):
-			statuses = append(statuses, e.newContainerStatus(c, now))
-			kind = kindStarted
-		case cs.State.Running != nil && cs.Image != c.Image:
-			statuses = append(statuses, e.restarted(c, cs, now, inPlaceKill))
-			kind = kindInPlace
-		default:
-			statuses = append(statuses, *cs)
+		cs, left, k := e.mainContainer(pod, c, cur[c.Name], st.StartTime.Time)
+		statuses = append(statuses, cs)
+		if k != "" {
+			kind = k
 		}
+		if left > 0 && (after == 0 || left < after) {
+			after = left
+		}
+		ran = ran || cs.State.Running != nil || cs.LastTerminationState.Terminated != nil
 	}
 	st.ContainerStatuses = statuses
+	// Pending until a container has run (all still pulling), as the kubelet
+	// reports it.
 	st.Phase = corev1.PodRunning
+	if !ran && len(statuses) > 0 {
+		st.Phase = corev1.PodPending
+	}
 
-	after := time.Duration(0)
-	if pod.Spec.RestartPolicy != corev1.RestartPolicyAlways && pod.Spec.RestartPolicy != "" {
+	if !restartsAlways(pod) && !anyWaiting(st.ContainerStatuses) {
 		after = e.runJob(pod, st, now)
 		if after == 0 {
 			kind = kindExited

@@ -1,0 +1,153 @@
+package nodesim
+
+import (
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// What a kubelet does with one main container of a running pod, as the
+// image catalogue describes its image (ImageCatalog): pull (ContainerCreating
+// for the pull duration, or ImagePullBackOff for good), run, and, when the
+// image's entrypoint ends on its own under restartPolicy Always, exit and be
+// restarted with the kubelet's CrashLoopBackOff delays. An image the
+// catalogue does not list pulls at once and runs until stopped, which is
+// every container's behaviour without a catalogue.
+//
+// Everything is derived from the status the pod already carries (level
+// based, as the rest of this package), so a restarted simulator resumes
+// where the last one left off.
+
+const (
+	// crashLoopInitial and crashLoopMax are the kubelet's container restart
+	// back-off: the first restart is immediate, then 10s doubling to 5m.
+	crashLoopInitial = 10 * time.Second
+	crashLoopMax     = 5 * time.Minute
+
+	kindPulling = "pulling"
+	kindBackOff = "backoff"
+)
+
+// crashLoopDelay is how long the kubelet waits before restarting a
+// container that has been restarted restarts times.
+func crashLoopDelay(restarts int32) time.Duration {
+	if restarts <= 0 {
+		return 0
+	}
+	d := crashLoopInitial
+	for i := int32(1); i < restarts && d < crashLoopMax; i++ {
+		d *= 2
+	}
+	return min(d, crashLoopMax)
+}
+
+// mainContainer is the status of container c at e.now given its last
+// status cs (nil if it has none) and the pod's start time, how long until it
+// changes on its own (0: never), and the transition kind ("" if none).
+func (e podEnv) mainContainer(pod *corev1.Pod, c corev1.Container, cs *corev1.ContainerStatus, podStart time.Time) (corev1.ContainerStatus, time.Duration, string) {
+	img := e.images.Lookup(c.Image)
+	out, after, kind := e.nextContainer(pod, c, cs, img, podStart)
+	if out.State.Running != nil && after == 0 && exits(pod, c, img) {
+		// Look again when the entrypoint ends (at least a moment on: the
+		// start time is kept to the second).
+		after = max(out.State.Running.StartedAt.Add(img.ExitsAfter).Sub(e.now), time.Millisecond)
+	}
+	return out, after, kind
+}
+
+// exits: the container runs the image's own entrypoint, which ends on its
+// own, and the kubelet restarts it.
+func exits(pod *corev1.Pod, c corev1.Container, img Image) bool {
+	return img.Exits && len(c.Command) == 0 && restartsAlways(pod)
+}
+
+func (e podEnv) nextContainer(pod *corev1.Pod, c corev1.Container, cs *corev1.ContainerStatus, img Image, podStart time.Time) (corev1.ContainerStatus, time.Duration, string) {
+	now := metav1.NewTime(e.now)
+	switch {
+	case cs == nil || (cs.State.Running == nil && cs.State.Terminated == nil && cs.LastTerminationState.Terminated == nil):
+		// First run: pull from the pod's start, then start.
+		return e.pullThenStart(c, nil, img, podStart)
+	case cs.State.Running != nil && cs.Image != c.Image:
+		// In-place image change: the kubelet stops the container, pulls
+		// the new image and starts it.
+		last := *cs
+		terminate(&last, inPlaceKill, now)
+		last.LastTerminationState = corev1.ContainerState{Terminated: last.State.Terminated}
+		out, after, _ := e.pullThenStart(c, &last, img, e.now)
+		return out, after, kindInPlace
+	case cs.State.Waiting != nil && cs.LastTerminationState.Terminated != nil:
+		// Between runs: pulling after an in-place change, or backing off
+		// after a crash (a new image starts a new back-off, at once).
+		if cs.State.Waiting.Reason == "CrashLoopBackOff" && cs.Image == c.Image {
+			at := cs.LastTerminationState.Terminated.FinishedAt.Add(crashLoopDelay(cs.RestartCount))
+			if left := at.Sub(e.now); left > 0 {
+				return *cs, left, ""
+			}
+			return e.pullThenStart(c, cs, img, e.now)
+		}
+		base := cs.LastTerminationState.Terminated.FinishedAt.Time
+		if cs.Image != c.Image {
+			base = e.now
+		}
+		return e.pullThenStart(c, cs, img, base)
+	case cs.State.Running != nil && exits(pod, c, img):
+		end := cs.State.Running.StartedAt.Add(img.ExitsAfter)
+		if left := end.Sub(e.now); left > 0 {
+			return *cs, left, ""
+		}
+		last := *cs
+		terminate(&last, img.ExitCode, now)
+		last.LastTerminationState = corev1.ContainerState{Terminated: last.State.Terminated}
+		delay := crashLoopDelay(cs.RestartCount)
+		if delay == 0 {
+			out, after, _ := e.pullThenStart(c, &last, img, e.now)
+			return out, after, kindRestarted
+		}
+		last.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff",
+			Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", delay, c.Name, pod.Name, pod.Namespace, pod.UID)}}
+		return last, delay, kindBackOff
+	}
+	return *cs, 0, ""
+}
+
+// pullThenStart pulls c's image from base and starts the container once the
+// pull is done. prev is the run before (nil for the first): its
+// lastState and restart count carry over, and a start counts a restart.
+func (e podEnv) pullThenStart(c corev1.Container, prev *corev1.ContainerStatus, img Image, base time.Time) (corev1.ContainerStatus, time.Duration, string) {
+	waiting := func(reason, message string) corev1.ContainerStatus {
+		w := corev1.ContainerStatus{Name: c.Name, Image: c.Image, Started: ptrBool(false), VolumeMounts: volumeMountStatuses(c),
+			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: message}}}
+		if prev != nil {
+			w.RestartCount, w.LastTerminationState = prev.RestartCount, prev.LastTerminationState
+		}
+		return w
+	}
+	if img.PullError != "" {
+		return waiting("ImagePullBackOff", fmt.Sprintf("Back-off pulling image %q: %s", c.Image, img.PullError)), 0, kindPulling
+	}
+	if left := base.Add(img.PullDuration).Sub(e.now); left > 0 {
+		return waiting("ContainerCreating", ""), left, kindPulling
+	}
+	cs := e.newContainerStatus(c, metav1.NewTime(e.now))
+	if prev != nil {
+		cs.RestartCount, cs.LastTerminationState = prev.RestartCount+1, prev.LastTerminationState
+	}
+	return cs, 0, kindStarted
+}
+
+// anyWaiting: a container still pulls (a run-to-completion pod's run
+// starts once all have started).
+func anyWaiting(cs []corev1.ContainerStatus) bool {
+	for i := range cs {
+		if cs[i].State.Waiting != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func restartsAlways(pod *corev1.Pod) bool {
+	return pod.Spec.RestartPolicy == "" || pod.Spec.RestartPolicy == corev1.RestartPolicyAlways
+}
