@@ -32,12 +32,16 @@ const ManagerUser = "myriad:manager"
 // fieldManager owns what `myriad up` server-side applies.
 const fieldManager = "myriad-up"
 
-// managerRules are what the CloneSet controller needs: its CRs and their
+// managerRules are what the CloneSet and DaemonSet controllers need: its CRs and their
 // status, the pods, PVCs and ControllerRevisions it owns, events. It reads
 // no Secrets and cannot touch other workloads.
 var managerRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{"apps.kruise.io"}, Resources: []string{"clonesets"}, Verbs: []string{"get", "list", "watch", "update", "patch"}},
 	{APIGroups: []string{"apps.kruise.io"}, Resources: []string{"clonesets/status", "clonesets/finalizers"}, Verbs: []string{"get", "update", "patch"}},
+	// Advanced DaemonSet: its CRs, and nodes read to place one pod on each.
+	{APIGroups: []string{"apps.kruise.io"}, Resources: []string{"daemonsets"}, Verbs: []string{"get", "list", "watch", "update", "patch"}},
+	{APIGroups: []string{"apps.kruise.io"}, Resources: []string{"daemonsets/status", "daemonsets/finalizers"}, Verbs: []string{"get", "update", "patch"}},
+	{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "list", "watch"}},
 	{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
 	{APIGroups: []string{""}, Resources: []string{"pods/status", "pods/resize"}, Verbs: []string{"get", "update", "patch"}},
 	{APIGroups: []string{""}, Resources: []string{"persistentvolumeclaims"}, Verbs: []string{"get", "list", "watch", "create", "delete"}},

@@ -30,6 +30,7 @@ import (
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1alpha1"
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1beta1"
 	"github.com/myriad-dev/myriad/pkg/controllers/cloneset"
+	"github.com/myriad-dev/myriad/pkg/controllers/daemonset"
 	"github.com/myriad-dev/myriad/pkg/inplace"
 	"github.com/myriad-dev/myriad/pkg/kubeclient"
 	cswebhook "github.com/myriad-dev/myriad/pkg/webhook"
@@ -136,6 +137,9 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	if err := cloneset.Setup(mgr, kube, cloneset.Options{Workers: o.Workers, InPlaceResize: resize}); err != nil {
+		return err
+	}
+	if err := daemonset.Setup(mgr, kube, daemonset.Options{Workers: o.Workers, InPlaceResize: resize}); err != nil {
 		return err
 	}
 	if hookServer != nil {
