@@ -184,7 +184,7 @@ func managerProcess(plan Plan) supervisor.Process {
 const WebhookConfigurationName = "myriad-workloads"
 
 // applyWebhookConfiguration points the API server at this run's webhook
-// port for CloneSet defaulting and validation, trusting the cluster CA that
+// port for CloneSet and DaemonSet defaulting and validation, trusting the cluster CA that
 // signed its certificate.
 func applyWebhookConfiguration(ctx context.Context, cs kubernetes.Interface, plan Plan) error {
 	ca, err := os.ReadFile(plan.Certs.CA)
@@ -194,12 +194,15 @@ func applyWebhookConfiguration(ctx context.Context, cs kubernetes.Interface, pla
 	base := fmt.Sprintf("https://127.0.0.1:%d", plan.WebhookPort)
 	mutateURL, validateURL := base+webhook.DefaultCloneSetPath, base+webhook.ValidateCloneSetPath
 	mcfg := webhook.MutatingWebhookConfiguration(WebhookConfigurationName, admissionregistrationv1.WebhookClientConfig{URL: &mutateURL, CABundle: ca})
+	dsMutateURL, dsValidateURL := base+webhook.DefaultDaemonSetPath, base+webhook.ValidateDaemonSetPath
+	mcfg.Webhooks = append(mcfg.Webhooks, webhook.DaemonSetMutatingWebhook(admissionregistrationv1.WebhookClientConfig{URL: &dsMutateURL, CABundle: ca}))
 	mcfg.Labels = managedLabels
 	mapi := cs.AdmissionregistrationV1().MutatingWebhookConfigurations()
 	if err := apply(ctx, mcfg, mapi.Create, mapi.Update, mapi.Get); err != nil {
 		return fmt.Errorf("MutatingWebhookConfiguration %s: %w", mcfg.Name, err)
 	}
 	vcfg := webhook.ValidatingWebhookConfiguration(WebhookConfigurationName, admissionregistrationv1.WebhookClientConfig{URL: &validateURL, CABundle: ca})
+	vcfg.Webhooks = append(vcfg.Webhooks, webhook.DaemonSetValidatingWebhook(admissionregistrationv1.WebhookClientConfig{URL: &dsValidateURL, CABundle: ca}))
 	vcfg.Labels = managedLabels
 	vapi := cs.AdmissionregistrationV1().ValidatingWebhookConfigurations()
 	if err := apply(ctx, vcfg, vapi.Create, vapi.Update, vapi.Get); err != nil {

@@ -146,6 +146,9 @@ func Run(ctx context.Context, o Options) error {
 		if err := cswebhook.Register(mgr, inplace.EligibilityOptions{InPlaceResize: resize}, o.TemplateDefaults); err != nil {
 			return err
 		}
+		if err := cswebhook.RegisterDaemonSet(mgr, o.TemplateDefaults); err != nil {
+			return err
+		}
 		if err := mgr.AddReadyzCheck("webhook", hookServer.StartedChecker()); err != nil {
 			return err
 		}
