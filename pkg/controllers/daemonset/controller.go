@@ -219,7 +219,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 // collector's owner reference and not counted.
 func (r *Reconciler) claimPods(ctx context.Context, ds *v1beta1.DaemonSet, sel labels.Selector) ([]*corev1.Pod, error) {
 	var owned corev1.PodList
-	if err := r.pods.List(ctx, &owned, client.InNamespace(ds.Namespace), client.MatchingFields{ownerIndex: string(ds.UID)}); err != nil {
+	// Read-only, never deep-copied: a pass writes pods only through the
+	// clientset, and copies a pod before handing it to the in-place updater.
+	if err := r.pods.List(ctx, &owned, client.InNamespace(ds.Namespace), client.MatchingFields{ownerIndex: string(ds.UID)}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("list pods: %w", err)
 	}
 	out := make([]*corev1.Pod, 0, len(owned.Items))
