@@ -71,8 +71,8 @@ func (ps *pass) reportLeftSelector(nodes []string) {
 			more = fmt.Sprintf(" and %d more", len(nodes)-len(named))
 		}
 		cond.Status, cond.Reason = corev1.ConditionTrue, "NodesOutsideSelector"
-		cond.Message = fmt.Sprintf("%d node(s) outside updateStrategy.rollingUpdate.selector run the update revision: %s%s",
-			len(nodes), strings.Join(named, ", "), more)
+		cond.Message = fmt.Sprintf("%d node(s) outside updateStrategy.rollingUpdate.selector run the update revision "+
+			"(they left the selector, or joined the cluster, during the rollout): %s%s", len(nodes), strings.Join(named, ", "), more)
 	}
 	if ps.ds.Spec.UpdateStrategy.RollingUpdate == nil || ps.ds.Spec.UpdateStrategy.RollingUpdate.Selector == nil {
 		cond = appsv1.DaemonSetCondition{}
