@@ -23,6 +23,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/pub"
+	"github.com/myriad-dev/myriad/pkg/apis/apps/v1alpha1"
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1beta1"
 	"github.com/myriad-dev/myriad/pkg/manager"
 )
@@ -436,6 +437,16 @@ func testDaemonSetPhasedRollout(e *dsEnv) {
 	}
 	if s := ds.Status; s.UpdatedNumberScheduled != 5 || s.NumberAvailable != 5 || s.UpdateRevision == "" || s.DaemonSetHash != s.UpdateRevision {
 		e.t.Errorf("status %+v", s)
+	}
+	// The same object read as v1alpha1, OpenKruise's older version: no
+	// conversion webhook, nothing lost, the hash under v1alpha1's name.
+	alpha := &v1alpha1.DaemonSet{}
+	if err := e.c.Get(ctx, types.NamespacedName{Namespace: e.ns, Name: "agent"}, alpha); err != nil {
+		e.t.Fatal(err)
+	}
+	if alpha.Status.DaemonSetHash != ds.Status.UpdateRevision || alpha.Spec.UpdateStrategy.RollingUpdate == nil ||
+		alpha.Spec.UpdateStrategy.RollingUpdate.Type != v1alpha1.InplaceRollingUpdateType || alpha.Status.UpdatedNumberScheduled != 5 {
+		e.t.Errorf("read as v1alpha1: spec %+v status %+v", alpha.Spec.UpdateStrategy, alpha.Status)
 	}
 	e.t.Logf("phased rollout over 5 nodes: at most %d node without a ready agent", maxUncovered)
 }
