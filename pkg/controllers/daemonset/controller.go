@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -63,6 +65,10 @@ type Reconciler struct {
 	updater     *inplace.Updater
 	exp         *expectations
 	eligibility inplace.EligibilityOptions
+	// failedBackoff spaces out replacing a node's failed pods (1s doubling
+	// to 15 min, upstream's values), so a pod that fails at once is not
+	// recreated in a tight loop.
+	failedBackoff *flowcontrol.Backoff
 }
 
 // Setup registers the controller, its pod cache and its indexes with mgr.
@@ -97,6 +103,8 @@ func Setup(mgr ctrl.Manager, kube kubernetes.Interface, opts Options) error {
 		updater:     &inplace.Updater{Pods: kube.CoreV1(), Clock: clk},
 		exp:         newExpectations(clk),
 		eligibility: inplace.EligibilityOptions{InPlaceResize: opts.InPlaceResize},
+		// The "fake" constructor is the one that takes a clock: ours.
+		failedBackoff: flowcontrol.NewFakeBackOff(time.Second, 15*time.Minute, clk),
 	}
 	ctx := context.Background()
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &appsv1.ControllerRevision{}, ownerIndex, controllerUID); err != nil {
@@ -167,6 +175,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err := r.client.Get(ctx, req.NamespacedName, ds); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.exp.forget(req.NamespacedName)
+			r.failedBackoff.GC()
 			nodesUnavailable.DeleteLabelValues(req.Namespace, req.Name)
 			return reconcile.Result{}, nil
 		}

@@ -20,7 +20,8 @@
 //     released, open the InPlaceUpdateReady gate of pods whose in-place
 //     update the runtime finished;
 //  5. plan (makePlan, pure): one pod per node that should run one, none on
-//     nodes that may not keep one; then the rolling update within
+//     nodes that may not keep one (a node whose pods keep failing waits out
+//     a backoff between replacements, as upstream); then the rolling update within
 //     maxUnavailable (or maxSurge, where the old pod goes only once the new
 //     one is available), partition, the node-label rollout selector and
 //     paused, in place when only images or metadata changed and

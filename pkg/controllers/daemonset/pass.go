@@ -146,6 +146,10 @@ func (r *Reconciler) newPass(ds *v1beta1.DaemonSet, nodes []corev1.Node, pods []
 			failed:          p.Status.Phase == corev1.PodFailed,
 			preparingDelete: pub.LifecycleStateType(p.Labels[pub.LifecycleStateKey]) == pub.LifecycleStatePreparingDelete,
 		}
+		if d.failed && r.failedBackoff.IsInBackOffSinceUpdate(backoffKey(ds, d.node), ps.now) {
+			d.backoff = true
+			ps.requeue(r.failedBackoff.Get(backoffKey(ds, d.node)))
+		}
 		d.ready, d.available = ps.availability(p)
 		if in.inPlace && !d.updated && update != nil {
 			if old := revs.templates[p.Labels[pub.ControllerRevisionHashLabelKey]]; old != nil {
@@ -162,6 +166,11 @@ func (r *Reconciler) newPass(ds *v1beta1.DaemonSet, nodes []corev1.Node, pods []
 		}
 	}
 	return ps, nil
+}
+
+// backoffKey names a node's failed-pod backoff for one DaemonSet.
+func backoffKey(ds *v1beta1.DaemonSet, node string) string {
+	return string(ds.UID) + "/" + node
 }
 
 // availability: ready is the Ready condition; available is ready for
@@ -210,6 +219,9 @@ func (ps *pass) run(ctx context.Context) {
 	p := makePlan(ps.in)
 	ps.reportLeftSelector(p.leftSelector)
 	for _, d := range p.delete {
+		if d.failed {
+			ps.r.failedBackoff.Next(backoffKey(ps.ds, d.node), ps.now)
+		}
 		if hooked(preDelete, d.pod) {
 			work = append(work, func() error { return ps.holdForDelete(ctx, d.pod) })
 		} else {

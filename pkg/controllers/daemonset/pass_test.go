@@ -2,6 +2,7 @@ package daemonset
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -9,9 +10,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/flowcontrol"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/pub"
@@ -23,6 +27,7 @@ import (
 // to pods, without an API server.
 type passEnv struct {
 	t    *testing.T
+	clk  *clocktesting.FakeClock
 	kube *fake.Clientset
 	r    *Reconciler
 	ds   *v1beta1.DaemonSet
@@ -32,6 +37,17 @@ type passEnv struct {
 func newPassEnv(t *testing.T, mod func(*v1beta1.DaemonSet)) *passEnv {
 	clk := clocktesting.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	kube := fake.NewClientset()
+	// The fake does not generate names or UIDs; the API server would.
+	seq := 0
+	kube.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		p := a.(k8stesting.CreateAction).GetObject().(*corev1.Pod)
+		if p.Name == "" {
+			seq++
+			p.Name = fmt.Sprintf("%s%d", p.GenerateName, seq)
+			p.UID = types.UID(p.Name + "-uid")
+		}
+		return false, nil, nil
+	})
 	ds := &v1beta1.DaemonSet{
 		ObjectMeta: metav1.ObjectMeta{Name: "agent", Namespace: "kube-system", UID: "ds-uid"},
 		Spec: v1beta1.DaemonSetSpec{
@@ -50,9 +66,10 @@ func newPassEnv(t *testing.T, mod func(*v1beta1.DaemonSet)) *passEnv {
 	}
 	old := ds.Spec.Template.DeepCopy()
 	old.Spec.Containers[0].Image = "agent:1"
-	return &passEnv{t: t, kube: kube, ds: ds,
+	return &passEnv{t: t, clk: clk, kube: kube, ds: ds,
 		r: &Reconciler{kube: kube, events: events.NewFakeRecorder(10), clock: clk,
-			updater: &inplace.Updater{Pods: kube.CoreV1(), Clock: clk}, exp: newExpectations(clk)},
+			updater: &inplace.Updater{Pods: kube.CoreV1(), Clock: clk}, exp: newExpectations(clk),
+			failedBackoff: flowcontrol.NewFakeBackOff(time.Second, 15*time.Minute, clk)},
 		revs: &revisions{update: "new", templates: map[string]*corev1.PodTemplateSpec{"new": &ds.Spec.Template, "old": old}},
 	}
 }
@@ -203,5 +220,38 @@ func TestExpectationsWaitForOwnWrites(t *testing.T) {
 	clk.Step(expectationTimeout + time.Second)
 	if ok, _ := exp.satisfied(key, nil); !ok {
 		t.Errorf("a lost create still blocks after the timeout")
+	}
+}
+
+// A pod that keeps failing is replaced, but each time later (backoff),
+// never in a tight loop.
+func TestPassFailedPodsBackOff(t *testing.T) {
+	e := newPassEnv(t, nil)
+	n1 := worker("n1", nil)
+	fail := func(name string) {
+		p, err := e.kube.CoreV1().Pods("kube-system").Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Status.Phase = corev1.PodFailed
+		if _, err := e.kube.CoreV1().Pods("kube-system").UpdateStatus(context.Background(), p, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.existing("agent-a", "n1", "new")
+	fail("agent-a")
+	pods := e.run(n1)
+	if len(pods) != 1 || pods[0].Name == "agent-a" {
+		t.Fatalf("failed pod not replaced: %v", pods)
+	}
+	// The replacement fails at once: it stays until the backoff passes.
+	replacement := pods[0].Name
+	fail(replacement)
+	if pods := e.run(n1); len(pods) != 1 || pods[0].Name != replacement {
+		t.Fatalf("replaced again within the backoff: %v", pods)
+	}
+	e.clk.Step(3 * time.Second)
+	if pods := e.run(n1); len(pods) != 1 || pods[0].Name == replacement {
+		t.Errorf("not replaced after the backoff: %v", pods)
 	}
 }

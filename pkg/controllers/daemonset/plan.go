@@ -16,8 +16,10 @@ type daemonPod struct {
 	// ready: the Ready condition is True; available: ready for
 	// minReadySeconds and not in an in-place update.
 	ready, available bool
-	// failed: phase Failed; the pod is replaced.
-	failed bool
+	// failed: phase Failed; the pod is replaced. backoff: a failed pod on a
+	// node whose pods keep failing, left in place (and the node without a
+	// new pod) until its backoff passes, as upstream does.
+	failed, backoff bool
 	// preparingDelete: the pod was chosen for deletion and the preDelete
 	// hook holds it; the node waits for it to go before getting a new pod.
 	preparingDelete bool
@@ -93,7 +95,7 @@ func makePlan(in planInput) plan {
 		case n.shouldRun:
 			desired++
 			for _, d := range n.pods {
-				if d.failed && !d.preparingDelete {
+				if d.failed && !d.backoff && !d.preparingDelete {
 					del(d)
 				}
 			}
@@ -213,11 +215,12 @@ func (p *plan) update(in planInput, allowed int, surge bool, deleting map[*daemo
 }
 
 // livePods are the node's pods that count as running it: not failed and not
-// held for deletion; held reports whether the preDelete hook holds one.
+// held for deletion; held reports whether one is held (by the preDelete hook,
+// or failed and in backoff), so the node gets no new pod yet.
 func livePods(n *nodeInfo) (live []*daemonPod, held bool) {
 	for _, d := range n.pods {
 		switch {
-		case d.preparingDelete:
+		case d.preparingDelete, d.failed && d.backoff:
 			held = true
 		case !d.failed:
 			live = append(live, d)
