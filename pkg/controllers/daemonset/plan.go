@@ -132,8 +132,12 @@ func makePlan(in planInput) plan {
 	if !in.onDelete && !in.paused {
 		p.update(in, desired-updatedNodes-in.partition, surge, deleting, del)
 	}
+	// burstReplicas caps each kind of write per pass. In-place updates too:
+	// each costs two writes, and a pass that starts thousands holds every
+	// completion back until it is done, so the rollout moves in plateaus.
 	p.create = p.create[:min(len(p.create), in.burst)]
 	p.delete = p.delete[:min(len(p.delete), in.burst)]
+	p.inPlace = p.inPlace[:min(len(p.inPlace), in.burst)]
 	return p
 }
 

@@ -192,6 +192,16 @@ func TestPlanBurstAndPartitionedScaling(t *testing.T) {
 	if p := makePlan(in); len(p.create) != 3 {
 		t.Errorf("burst 3: created %d", len(p.create))
 	}
+	for _, n := range in.nodes {
+		n.pods = []*daemonPod{pod(n.name, false, true)}
+	}
+	in.inPlace, in.maxUnavailable = true, 10
+	if p := makePlan(in); len(p.inPlace) != 3 {
+		t.Errorf("burst 3: %d in-place updates in one pass", len(p.inPlace))
+	}
+	for _, n := range in.nodes {
+		n.pods = nil
+	}
 	in.burst, in.partitionedScaling, in.partition = 250, true, 4
 	if p := makePlan(in); len(p.create) != 6 {
 		t.Errorf("partitionedScaling with partition 4 of 10: created %d, want 6", len(p.create))
