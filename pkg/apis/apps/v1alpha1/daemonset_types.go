@@ -113,8 +113,8 @@ type DaemonSetSpec struct {
 	// as available.
 	// +optional
 	MinReadySeconds int32 `json:"minReadySeconds,omitempty"`
-	// BurstReplicas caps the pods created or deleted in one pass (number
-	// or percentage of desired nodes). Default 250.
+	// BurstReplicas caps the pods created, deleted or updated in place in
+	// one pass (number or percentage of desired nodes). Default 250.
 	// +optional
 	// +kubebuilder:validation:XIntOrString
 	// +kubebuilder:validation:Pattern=`^(100|[1-9]?[0-9])%$`
