@@ -249,12 +249,16 @@ func testDaemonSetPlacement(e *dsEnv) {
 	taint(node(1), corev1.TaintEffectNoExecute, true)
 	e.settled("placed", []string{node(0), node(2), node(4)}, "agent:1", time.Minute)
 	ds := &v1beta1.DaemonSet{}
-	if err := e.c.Get(ctx, types.NamespacedName{Namespace: e.ns, Name: "placed"}, ds); err != nil {
-		e.t.Fatal(err)
-	}
-	if s := ds.Status; s.DesiredNumberScheduled != 3 || s.NumberMisscheduled != 0 {
-		e.t.Errorf("status desired %d misscheduled %d, want 3 and 0", s.DesiredNumberScheduled, s.NumberMisscheduled)
-	}
+	// The status follows once the controller's cache has seen the eviction.
+	eventually(e.t, 30*time.Second, "status after the eviction", func() error {
+		if err := e.c.Get(ctx, types.NamespacedName{Namespace: e.ns, Name: "placed"}, ds); err != nil {
+			return err
+		}
+		if s := ds.Status; s.DesiredNumberScheduled != 3 || s.CurrentNumberScheduled != 3 || s.NumberMisscheduled != 0 {
+			return fmt.Errorf("desired %d current %d misscheduled %d, want 3, 3 and 0", s.DesiredNumberScheduled, s.CurrentNumberScheduled, s.NumberMisscheduled)
+		}
+		return nil
+	})
 	// Leave the cluster as found for the rollouts; node 4 stays.
 	taint(node(1), "", false)
 	taint(node(3), "", false)
