@@ -38,6 +38,11 @@ const fieldManager = "myriad-up"
 var managerRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{"apps.kruise.io"}, Resources: []string{"clonesets"}, Verbs: []string{"get", "list", "watch", "update", "patch"}},
 	{APIGroups: []string{"apps.kruise.io"}, Resources: []string{"clonesets/status", "clonesets/finalizers"}, Verbs: []string{"get", "update", "patch"}},
+	// Advanced DaemonSet: its CRs, and nodes (read only) to place one pod
+	// on each; BroadcastJob reads them too.
+	{APIGroups: []string{"apps.kruise.io"}, Resources: []string{"daemonsets"}, Verbs: []string{"get", "list", "watch", "update", "patch"}},
+	{APIGroups: []string{"apps.kruise.io"}, Resources: []string{"daemonsets/status", "daemonsets/finalizers"}, Verbs: []string{"get", "update", "patch"}},
+	{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "list", "watch"}},
 	{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
 	{APIGroups: []string{""}, Resources: []string{"pods/status", "pods/resize"}, Verbs: []string{"get", "update", "patch"}},
 	{APIGroups: []string{""}, Resources: []string{"persistentvolumeclaims"}, Verbs: []string{"get", "list", "watch", "create", "delete"}},
@@ -50,7 +55,6 @@ var managerRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{"apps.kruise.io"}, Resources: []string{"advancedcronjobs"}, Verbs: []string{"get", "list", "watch", "update", "patch"}},
 	{APIGroups: []string{"apps.kruise.io"}, Resources: []string{"broadcastjobs/status", "broadcastjobs/finalizers", "advancedcronjobs/status", "advancedcronjobs/finalizers"}, Verbs: []string{"get", "update", "patch"}},
 	{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"get", "list", "watch", "create", "delete"}},
-	{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "list", "watch"}},
 }
 
 // managerLeaseRules apply only in kube-system, where its leader Lease is,
@@ -191,8 +195,8 @@ func managerProcess(plan Plan, extra []string) supervisor.Process {
 const WebhookConfigurationName = "myriad-workloads"
 
 // applyWebhookConfiguration points the API server at this run's webhook
-// port for CloneSet defaulting and validation, trusting the cluster CA that
-// signed its certificate.
+// port for the workloads' defaulting and validation (pkg/webhook lists
+// them), trusting the cluster CA that signed its certificate.
 func applyWebhookConfiguration(ctx context.Context, cs kubernetes.Interface, plan Plan) error {
 	ca, err := os.ReadFile(plan.Certs.CA)
 	if err != nil {

@@ -33,6 +33,7 @@ import (
 	"github.com/myriad-dev/myriad/pkg/controllers/advancedcronjob"
 	"github.com/myriad-dev/myriad/pkg/controllers/broadcastjob"
 	"github.com/myriad-dev/myriad/pkg/controllers/cloneset"
+	"github.com/myriad-dev/myriad/pkg/controllers/daemonset"
 	"github.com/myriad-dev/myriad/pkg/inplace"
 	"github.com/myriad-dev/myriad/pkg/kubeclient"
 	cswebhook "github.com/myriad-dev/myriad/pkg/webhook"
@@ -154,11 +155,17 @@ func Run(ctx context.Context, o Options) error {
 	if err := advancedcronjob.Setup(mgr, advancedcronjob.Options{Workers: o.Workers}); err != nil {
 		return err
 	}
+	if err := daemonset.Setup(mgr, kube, daemonset.Options{Workers: o.Workers, InPlaceResize: resize}); err != nil {
+		return err
+	}
 	if hookServer != nil {
 		if err := cswebhook.Register(mgr, inplace.EligibilityOptions{InPlaceResize: resize}, o.TemplateDefaults); err != nil {
 			return err
 		}
 		if err := cswebhook.RegisterJobs(mgr, o.TemplateDefaults); err != nil {
+			return err
+		}
+		if err := cswebhook.RegisterDaemonSet(mgr, o.TemplateDefaults); err != nil {
 			return err
 		}
 		if err := mgr.AddReadyzCheck("webhook", hookServer.StartedChecker()); err != nil {

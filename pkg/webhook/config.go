@@ -38,7 +38,7 @@ func ValidatingWebhookConfiguration(name string, client admissionregistrationv1.
 			SideEffects:             c.sideEffects,
 			TimeoutSeconds:          c.timeout,
 			AdmissionReviewVersions: []string{"v1"},
-		}}, jobValidatingWebhooks(client)...),
+		}}, append(jobValidatingWebhooks(client), DaemonSetValidatingWebhook(atPath(client, ValidateDaemonSetPath)))...),
 	}
 }
 
@@ -67,7 +67,7 @@ func MutatingWebhookConfiguration(name string, client admissionregistrationv1.We
 			TimeoutSeconds:          c.timeout,
 			ReinvocationPolicy:      &reinvocation,
 			AdmissionReviewVersions: []string{"v1"},
-		}}, jobMutatingWebhooks(client)...),
+		}}, append(jobMutatingWebhooks(client), DaemonSetMutatingWebhook(atPath(client, DefaultDaemonSetPath)))...),
 	}
 }
 
@@ -83,6 +83,13 @@ type webhookSettings struct {
 }
 
 func cloneSetWebhook(client admissionregistrationv1.WebhookClientConfig) webhookSettings {
+	return workloadWebhook(client, "clonesets", v1alpha1.SchemeGroupVersion.Version)
+}
+
+// workloadWebhook is the webhook of one apps.kruise.io resource, served
+// at version; the reasons for each setting are CloneSet's and hold for
+// every workload.
+func workloadWebhook(client admissionregistrationv1.WebhookClientConfig, resource, version string) webhookSettings {
 	// Fail closed: a CloneSet admitted unvalidated can be half-applied, a
 	// template the controller cannot roll out or a strategy that stalls the
 	// rollout, with nothing telling the user why. Failing closed costs
@@ -103,11 +110,42 @@ func cloneSetWebhook(client admissionregistrationv1.WebhookClientConfig) webhook
 			Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
 			Rule: admissionregistrationv1.Rule{
 				APIGroups:   []string{v1alpha1.GroupName},
-				APIVersions: []string{v1alpha1.SchemeGroupVersion.Version},
-				Resources:   []string{"clonesets"}, // no subresources: status and scale are not admitted here
+				APIVersions: []string{version},
+				Resources:   []string{resource}, // no subresources: status and scale are not admitted here
 				Scope:       &scope,
 			},
 		}},
 		failurePolicy: &failurePolicy, matchPolicy: &matchPolicy, sideEffects: &sideEffects, timeout: &timeout,
+	}
+}
+
+// DaemonSet webhook names, inside the validating and the mutating
+// configuration.
+const (
+	DaemonSetWebhookName           = "daemonsets.validate.myriad.dev"
+	DaemonSetDefaultingWebhookName = "daemonsets.default.myriad.dev"
+)
+
+// DaemonSetValidatingWebhook routes Advanced DaemonSet creates and updates,
+// of either version (matched Equivalent, admitted as v1beta1), to client,
+// which the caller fills as for ValidatingWebhookConfiguration but with
+// ValidateDaemonSetPath; the caller adds it to the configuration's webhooks.
+func DaemonSetValidatingWebhook(client admissionregistrationv1.WebhookClientConfig) admissionregistrationv1.ValidatingWebhook {
+	c := workloadWebhook(client, "daemonsets", "v1beta1")
+	return admissionregistrationv1.ValidatingWebhook{
+		Name: DaemonSetWebhookName, ClientConfig: c.client, Rules: c.rules, FailurePolicy: c.failurePolicy,
+		MatchPolicy: c.matchPolicy, SideEffects: c.sideEffects, TimeoutSeconds: c.timeout, AdmissionReviewVersions: []string{"v1"},
+	}
+}
+
+// DaemonSetMutatingWebhook is DaemonSetValidatingWebhook's defaulting
+// counterpart, served at DefaultDaemonSetPath.
+func DaemonSetMutatingWebhook(client admissionregistrationv1.WebhookClientConfig) admissionregistrationv1.MutatingWebhook {
+	c := workloadWebhook(client, "daemonsets", "v1beta1")
+	reinvocation := admissionregistrationv1.NeverReinvocationPolicy
+	return admissionregistrationv1.MutatingWebhook{
+		Name: DaemonSetDefaultingWebhookName, ClientConfig: c.client, Rules: c.rules, FailurePolicy: c.failurePolicy,
+		MatchPolicy: c.matchPolicy, SideEffects: c.sideEffects, TimeoutSeconds: c.timeout, ReinvocationPolicy: &reinvocation,
+		AdmissionReviewVersions: []string{"v1"},
 	}
 }

@@ -3,7 +3,10 @@
 // defaults on write), the validating webhook (ValidateCloneSet,
 // ValidateCloneSetUpdate), Register, and the Mutating- and
 // ValidatingWebhookConfiguration that route CloneSet writes, and only
-// those, to them. Pod and claim template defaults come from Kubernetes
+// those, to them; the Advanced DaemonSet's pair (DefaultDaemonSet,
+// ValidateDaemonSet, RegisterDaemonSet) is added to those configurations
+// as DaemonSetMutatingWebhook and DaemonSetValidatingWebhook, which route
+// DaemonSet writes only. Pod and claim template defaults come from Kubernetes
 // itself, handed in as TemplateDefaults, because this package must not
 // link k8s.io/kubernetes.
 //

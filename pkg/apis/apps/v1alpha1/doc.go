@@ -7,9 +7,9 @@
 // needs old and new objects together with pod templates compared (InPlaceOnly
 // with a change that cannot be made in place) is left to the admission webhook.
 //
-// BroadcastJob and AdvancedCronJob are served here with the same schema as
-// their stored version, v1beta1 (see that package), so no conversion
-// webhook is needed.
+// BroadcastJob, AdvancedCronJob and DaemonSet are served here with the same
+// schema as their stored version, v1beta1 (see that package), so no
+// conversion webhook is needed.
 //
 // +kubebuilder:object:generate=true
 // +groupName=apps.kruise.io

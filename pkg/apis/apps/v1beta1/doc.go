@@ -10,6 +10,11 @@
 // (the API server rewrites apiVersion only): there is no conversion webhook
 // whose outage could block reads or writes of either version.
 //
+// DaemonSet is stored as v1beta1 and also served as v1alpha1 with the same
+// schema, so the API server converts by rewriting apiVersion (conversion
+// strategy None) and no conversion webhook can block reads; the aliases the
+// two versions spell differently are listed in daemonset_types.go.
+//
 // Each kind's file registers itself (knownTypes); this package holds API
 // types and their pure helpers only, never clients or controllers.
 //
