@@ -9,7 +9,8 @@
 //
 // BroadcastJob and AdvancedCronJob are served here with the same schema as
 // their stored version, v1beta1 (see that package), so no conversion
-// webhook is needed.
+// webhook is needed. So is SidecarSet, whose namespace field v1beta1
+// carries too.
 //
 // +kubebuilder:object:generate=true
 // +groupName=apps.kruise.io

@@ -10,6 +10,14 @@
 // (the API server rewrites apiVersion only): there is no conversion webhook
 // whose outage could block reads or writes of either version.
 //
+// SidecarSet (cluster-scoped) is stored as v1beta1 and served as v1alpha1
+// too. OpenKruise's v1alpha1 has spec.namespace and its v1beta1
+// spec.customVersion, and its conversion folds namespace into
+// namespaceSelector (dropping a namespaceSelector given beside it). Myriad
+// carries both fields in both versions instead, a pod having to satisfy
+// namespace and namespaceSelector together, so the schemas are identical,
+// conversion is None and nothing is lost either way.
+//
 // Each kind's file registers itself (knownTypes); this package holds API
 // types and their pure helpers only, never clients or controllers.
 //
