@@ -196,7 +196,7 @@ type ResourcesPolicy struct {
 	// TargetContainersMode is sum or max.
 	TargetContainersMode TargetContainersModeType `json:"targetContainersMode"`
 	// +optional
-	TargetContainersNameRegex string `json:"targetContainersNameRegex,omitempty"`
+	TargetContainersNameRegex string        `json:"targetContainersNameRegex,omitempty"`
 	ResourcesExpr             ResourcesExpr `json:"resourcesExpr"`
 }
 
