@@ -32,6 +32,7 @@ import (
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1beta1"
 	"github.com/myriad-dev/myriad/pkg/controllers/advancedcronjob"
 	"github.com/myriad-dev/myriad/pkg/controllers/broadcastjob"
+	"github.com/myriad-dev/myriad/pkg/controllers/sidecarset"
 	"github.com/myriad-dev/myriad/pkg/controllers/cloneset"
 	"github.com/myriad-dev/myriad/pkg/inplace"
 	"github.com/myriad-dev/myriad/pkg/kubeclient"
@@ -152,6 +153,9 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	if err := advancedcronjob.Setup(mgr, advancedcronjob.Options{Workers: o.Workers}); err != nil {
+		return err
+	}
+	if err := sidecarset.Setup(mgr, kube, sidecarset.Options{Workers: o.Workers}); err != nil {
 		return err
 	}
 	if hookServer != nil {
