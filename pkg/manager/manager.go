@@ -165,6 +165,9 @@ func Run(ctx context.Context, o Options) error {
 		if err := cswebhook.RegisterJobs(mgr, o.TemplateDefaults); err != nil {
 			return err
 		}
+		if err := cswebhook.RegisterSidecarSet(mgr); err != nil {
+			return err
+		}
 		if err := mgr.AddReadyzCheck("webhook", hookServer.StartedChecker()); err != nil {
 			return err
 		}

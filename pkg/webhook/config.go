@@ -38,7 +38,7 @@ func ValidatingWebhookConfiguration(name string, client admissionregistrationv1.
 			SideEffects:             c.sideEffects,
 			TimeoutSeconds:          c.timeout,
 			AdmissionReviewVersions: []string{"v1"},
-		}}, jobValidatingWebhooks(client)...),
+		}}, append(jobValidatingWebhooks(client), sidecarSetValidatingWebhook(client))...),
 	}
 }
 
