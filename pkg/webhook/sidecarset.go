@@ -204,4 +204,3 @@ func sidecarSetValidatingWebhook(client admissionregistrationv1.WebhookClientCon
 		FailurePolicy: w.failurePolicy, MatchPolicy: w.matchPolicy, SideEffects: w.sideEffects, TimeoutSeconds: w.timeout,
 		AdmissionReviewVersions: []string{"v1"}}
 }
-

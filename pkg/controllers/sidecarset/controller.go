@@ -152,7 +152,6 @@ func podChanges() predicate.Predicate {
 	}
 }
 
-
 // Reconcile makes the SidecarSet's policy and binding match its spec and
 // writes its status; see the package comment.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
