@@ -114,7 +114,9 @@ func Compile(ss *v1beta1.SidecarSet) (*admissionregistrationv1.MutatingAdmission
 	match := &admissionregistrationv1.MatchResources{
 		ObjectSelector:    ss.Spec.Selector.DeepCopy(),
 		NamespaceSelector: nsSel,
-		MatchPolicy:       ptr.To(admissionregistrationv1.Equivalent),
+		// Exact: pods have one version, so nothing is gained by
+		// conversion.
+		MatchPolicy: ptr.To(admissionregistrationv1.Exact),
 		ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{RuleWithOperations: admissionregistrationv1.RuleWithOperations{
 			Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
 			Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"},
@@ -127,13 +129,6 @@ func Compile(ss *v1beta1.SidecarSet) (*admissionregistrationv1.MutatingAdmission
 		Spec: admissionregistrationv1.MutatingAdmissionPolicySpec{
 			MatchConstraints: match,
 			Variables:        m.variables,
-			MatchConditions: []admissionregistrationv1.MatchCondition{{
-				// Once per pod: a pod already carrying this SidecarSet (a
-				// reinvocation, or metadata copied from an injected pod) is
-				// left as it is.
-				Name:       "not-yet-injected",
-				Expression: fmt.Sprintf(`!(%s in object.metadata.?annotations.orValue({}) && %s in object.metadata.annotations[%s].split(","))`, celString(v1beta1.SidecarSetListAnnotation), celString(ss.Name), celString(v1beta1.SidecarSetListAnnotation)),
-			}},
 			Mutations: []admissionregistrationv1.Mutation{{
 				PatchType: admissionregistrationv1.PatchTypeJSONPatch,
 				JSONPatch: &admissionregistrationv1.JSONPatch{Expression: m.patch},
@@ -262,7 +257,13 @@ func mutation(ss *v1beta1.SidecarSet, rev Revision) (compiled, error) {
 		return out, err
 	}
 	ops = append(ops, ann...)
-	out.patch = strings.Join(ops, " +\n")
+	// Once per pod: a pod already carrying this SidecarSet (a
+	// reinvocation, or metadata copied from an injected pod) is left as it
+	// is. This is a guard in the patch rather than a matchCondition because
+	// the API server (v1.37) then hands the patch values read from the pod
+	// in a form it cannot marshal to JSON, refusing the pod.
+	out.patch = fmt.Sprintf("%s in object.metadata.?annotations.orValue({}) && %s in object.metadata.annotations[%s].split(\",\") ? [] :\n%s",
+		celString(v1beta1.SidecarSetListAnnotation), celString(ss.Name), celString(v1beta1.SidecarSetListAnnotation), strings.Join(ops, " +\n"))
 	return out, nil
 }
 
