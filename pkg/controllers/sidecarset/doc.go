@@ -10,7 +10,8 @@
 // JSONPatch adds the containers (podInjectPolicy order), init containers,
 // volumes, shared volume mounts, transferred env vars and pull secrets, and
 // records OpenKruise's pod annotations (kruise.io/sidecarset-hash,
-// -hash-without-image, -injected-list). No webhook sits in the pod path, so
+// -hash-without-image, -injected-list); a pod whose injected list already
+// names the SidecarSet is left alone. No webhook sits in the pod path, so
 // nothing can be down or slow: pods the SidecarSet does not select never
 // meet its policy, and pods it selects get their sidecars or, if the CEL
 // fails, are refused (failurePolicy Fail) rather than started without them.
@@ -21,6 +22,21 @@
 // annotation (created before it, or while injection was paused or its
 // policy not yet applied) are counted in the PodsInjected condition,
 // Myriad's addition to the status, and reported by an event.
+//
+// What the policy does not do, and why:
+//   - injectionStrategy.revision (pinning new pods to an older revision)
+//     needs the older spec, which is not kept (no ControllerRevisions yet):
+//     new pods get the current spec;
+//   - a HotUpgrade sidecar is injected as one container, not OpenKruise's
+//     pair with the empty-image twin;
+//   - patchPodMetadata MergePatchJson, resourcesPolicy and
+//     shareVolumeDevicePolicy are not applied (merging JSON in an
+//     annotation and evaluating OpenKruise's resource expressions need more
+//     than CEL offers here), nor is the copying of env vars that a shared
+//     mount's subPathExpr names; sourceContainerNameFrom reads
+//     metadata.labels['k'] and metadata.annotations['k'] only;
+//   - the hash annotations' updateTimestamp is null: admission CEL has no
+//     clock.
 //
 // The package owns the SidecarSet's policy, binding and status. It never
 // writes pods: upgrading sidecars of running pods in place is not done
