@@ -294,6 +294,15 @@ func (r *Reconciler) applyPolicy(ctx context.Context, policy *admissionregistrat
 // the policy.
 func (r *Reconciler) deletePolicy(ctx context.Context, sidecarSet string) error {
 	name := PolicyName(sidecarSet)
+	// The cache says whether there is anything to delete, so a paused
+	// SidecarSet costs no API call per pod event.
+	var p admissionregistrationv1.MutatingAdmissionPolicy
+	var b admissionregistrationv1.MutatingAdmissionPolicyBinding
+	errP := r.client.Get(ctx, types.NamespacedName{Name: name}, &p)
+	errB := r.client.Get(ctx, types.NamespacedName{Name: name}, &b)
+	if apierrors.IsNotFound(errP) && apierrors.IsNotFound(errB) {
+		return nil
+	}
 	if err := r.kube.AdmissionregistrationV1().MutatingAdmissionPolicyBindings().Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete MutatingAdmissionPolicyBinding %s: %w", name, err)
 	}
