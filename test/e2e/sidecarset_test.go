@@ -29,6 +29,7 @@ metadata:
 spec:
   selector:
     matchLabels: {app: web}
+  namespace: team-a
   namespaceSelector:
     matchLabels: {team: a}
   containers:
@@ -51,8 +52,9 @@ spec:
 // MutatingAdmissionPolicy on a small cluster: a selected new pod gets the
 // sidecars in order with volumes, shared mounts and env; a pod of other
 // labels or of a namespace outside the selector does not; a pod created
-// before the SidecarSet is reported; deleting the SidecarSet stops
-// injection; an invalid SidecarSet is refused naming the field.
+// before the SidecarSet or while its injection is paused is reported;
+// v1alpha1's namespace reads back through v1beta1; deleting the SidecarSet
+// stops injection; an invalid SidecarSet is refused naming the field.
 func TestSidecarSet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a real control plane")
@@ -165,6 +167,48 @@ func TestSidecarSet(t *testing.T) {
 		ev, err := kc("", "get", "events", "-A", "--field-selector", "reason=PodsWithoutSidecars", "-o", "name")
 		if err != nil || strings.TrimSpace(ev) == "" {
 			return fmt.Errorf("no PodsWithoutSidecars event: %v %s", err, ev)
+		}
+		return nil
+	})
+
+	// v1alpha1's namespace is kept in the stored v1beta1 object.
+	if out, err := kc("", "get", "sidecarsets.v1beta1.apps.kruise.io", "e2e-agent", "-o", "jsonpath={.spec.namespace}"); err != nil || out != "team-a" {
+		t.Errorf("spec.namespace read through v1beta1: %q (%v), want team-a", out, err)
+	}
+
+	// Paused injection: new pods start without sidecars and are reported;
+	// resumed, new pods get them again.
+	if out, err := kc("", "patch", "sidecarset", "e2e-agent", "--type=merge", "-p", `{"spec":{"injectionStrategy":{"paused":true}}}`); err != nil {
+		t.Fatalf("pause: %v\n%s", err, out)
+	}
+	eventually(t, time.Minute, "injection paused", func() error {
+		p, err := cs.CoreV1().Pods("team-a").Create(ctx, appPod("probe", "web"), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err != nil {
+			return err
+		}
+		if len(p.Spec.Containers) != 1 {
+			return fmt.Errorf("still injected: %s", containerNames(p))
+		}
+		return nil
+	})
+	createAppPod(t, cs, "team-a", "while-paused", "web")
+	eventually(t, time.Minute, "pod created while paused reported", func() error {
+		out, err := kc("", "get", "sidecarset", "e2e-agent", "-o", "jsonpath={.status.conditions[?(@.type==\"PodsInjected\")].message}")
+		if err != nil || !strings.HasPrefix(out, "2 selected pods") || !strings.Contains(out, "team-a/while-paused") {
+			return fmt.Errorf("condition message %q (%v): want 2 pods, naming team-a/while-paused", out, err)
+		}
+		return nil
+	})
+	if out, err := kc("", "patch", "sidecarset", "e2e-agent", "--type=merge", "-p", `{"spec":{"injectionStrategy":{"paused":false}}}`); err != nil {
+		t.Fatalf("resume: %v\n%s", err, out)
+	}
+	eventually(t, time.Minute, "injection resumed", func() error {
+		p, err := cs.CoreV1().Pods("team-a").Create(ctx, appPod("probe", "web"), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err != nil {
+			return err
+		}
+		if len(p.Spec.Containers) != 3 {
+			return fmt.Errorf("not injected: %s", containerNames(p))
 		}
 		return nil
 	})

@@ -158,6 +158,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	ss := &v1beta1.SidecarSet{}
 	if err := r.client.Get(ctx, req.NamespacedName, ss); err != nil {
 		if apierrors.IsNotFound(err) {
+			uninjectedPods.DeleteLabelValues(req.Name)
 			// Owner references let the garbage collector remove the
 			// policy too; deleting it here stops injection at once.
 			return reconcile.Result{}, r.deletePolicy(ctx, req.Name)
@@ -190,6 +191,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{}, errors.Join(append(errs, err)...)
 	}
 	res := ComputeStatus(ss, rev, pods, metav1.NewTime(r.clock.Now()))
+	uninjectedPods.WithLabelValues(ss.Name).Set(float64(len(res.Uninjected)))
 	before := apimeta.FindStatusCondition(ss.Status.Conditions, v1beta1.SidecarSetPodsInjected)
 	after := apimeta.FindStatusCondition(res.Status.Conditions, v1beta1.SidecarSetPodsInjected)
 	if after.Status == metav1.ConditionFalse && (before == nil || before.Message != after.Message) {
@@ -260,30 +262,34 @@ func (r *Reconciler) applyPolicy(ctx context.Context, policy *admissionregistrat
 	var cur admissionregistrationv1.MutatingAdmissionPolicy
 	err := r.client.Get(ctx, types.NamespacedName{Name: policy.Name}, &cur)
 	if err != nil && !apierrors.IsNotFound(err) {
-		return err
+		return fmt.Errorf("read MutatingAdmissionPolicy %s: %w", policy.Name, err)
 	}
 	if err != nil || !apiequality.Semantic.DeepEqual(cur.Spec, policy.Spec) || !apiequality.Semantic.DeepEqual(cur.OwnerReferences, policy.OwnerReferences) {
 		body, err := json.Marshal(policy)
 		if err != nil {
-			return err
+			return fmt.Errorf("encode MutatingAdmissionPolicy %s: %w", policy.Name, err)
 		}
-		if _, err := r.kube.AdmissionregistrationV1().MutatingAdmissionPolicies().Patch(ctx, policy.Name, types.ApplyPatchType, body,
-			metav1.PatchOptions{FieldManager: fieldManager, Force: ptr.To(true)}); err != nil {
+		_, err = r.kube.AdmissionregistrationV1().MutatingAdmissionPolicies().Patch(ctx, policy.Name, types.ApplyPatchType, body,
+			metav1.PatchOptions{FieldManager: fieldManager, Force: ptr.To(true)})
+		countWrite("apply", err)
+		if err != nil {
 			return fmt.Errorf("apply MutatingAdmissionPolicy %s: %w", policy.Name, err)
 		}
 	}
 	var curB admissionregistrationv1.MutatingAdmissionPolicyBinding
 	err = r.client.Get(ctx, types.NamespacedName{Name: binding.Name}, &curB)
 	if err != nil && !apierrors.IsNotFound(err) {
-		return err
+		return fmt.Errorf("read MutatingAdmissionPolicyBinding %s: %w", binding.Name, err)
 	}
 	if err != nil || !apiequality.Semantic.DeepEqual(curB.Spec, binding.Spec) || !apiequality.Semantic.DeepEqual(curB.OwnerReferences, binding.OwnerReferences) {
 		body, err := json.Marshal(binding)
 		if err != nil {
-			return err
+			return fmt.Errorf("encode MutatingAdmissionPolicyBinding %s: %w", binding.Name, err)
 		}
-		if _, err := r.kube.AdmissionregistrationV1().MutatingAdmissionPolicyBindings().Patch(ctx, binding.Name, types.ApplyPatchType, body,
-			metav1.PatchOptions{FieldManager: fieldManager, Force: ptr.To(true)}); err != nil {
+		_, err = r.kube.AdmissionregistrationV1().MutatingAdmissionPolicyBindings().Patch(ctx, binding.Name, types.ApplyPatchType, body,
+			metav1.PatchOptions{FieldManager: fieldManager, Force: ptr.To(true)})
+		countWrite("apply", err)
+		if err != nil {
 			return fmt.Errorf("apply MutatingAdmissionPolicyBinding %s: %w", binding.Name, err)
 		}
 	}
@@ -303,10 +309,14 @@ func (r *Reconciler) deletePolicy(ctx context.Context, sidecarSet string) error 
 	if apierrors.IsNotFound(errP) && apierrors.IsNotFound(errB) {
 		return nil
 	}
-	if err := r.kube.AdmissionregistrationV1().MutatingAdmissionPolicyBindings().Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+	err := r.kube.AdmissionregistrationV1().MutatingAdmissionPolicyBindings().Delete(ctx, name, metav1.DeleteOptions{})
+	countWrite("delete", err)
+	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete MutatingAdmissionPolicyBinding %s: %w", name, err)
 	}
-	if err := r.kube.AdmissionregistrationV1().MutatingAdmissionPolicies().Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+	err = r.kube.AdmissionregistrationV1().MutatingAdmissionPolicies().Delete(ctx, name, metav1.DeleteOptions{})
+	countWrite("delete", err)
+	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete MutatingAdmissionPolicy %s: %w", name, err)
 	}
 	return nil
