@@ -197,7 +197,12 @@ func mutation(ss *v1beta1.SidecarSet, rev Revision) (compiled, error) {
 		out.variables = append(out.variables,
 			admissionregistrationv1.Variable{Name: "appMounts", Expression: fmt.Sprintf(
 				`object.spec.containers.filter(c, !c.?env.orValue([]).exists(e, e.name == %s)).map(c, c.?volumeMounts.orValue([])).flatten()`, celString(InjectedEnv))},
-			admissionregistrationv1.Variable{Name: "sharedMounts", Expression: `lists.range(size(variables.appMounts)).filter(i, !variables.appMounts.slice(0, i).exists(m, m.mountPath == variables.appMounts[i].mountPath)).map(i, variables.appMounts[i])`},
+			// Sorted by mount path (stable, so the first container's
+			// mount of a path wins) and deduplicated against the
+			// neighbour: n log n, where comparing every pair would run a
+			// pod of a few hundred mounts out of the CEL cost budget.
+			admissionregistrationv1.Variable{Name: "sortedMounts", Expression: `variables.appMounts.sortBy(m, m.mountPath)`},
+			admissionregistrationv1.Variable{Name: "sharedMounts", Expression: `lists.range(size(variables.sortedMounts)).filter(i, i == 0 || variables.sortedMounts[i].mountPath != variables.sortedMounts[i - 1].mountPath).map(i, variables.sortedMounts[i])`},
 		)
 	}
 	var ops []string

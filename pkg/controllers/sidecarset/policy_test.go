@@ -3,6 +3,7 @@ package sidecarset
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -219,8 +220,8 @@ func TestInjectionSharesVolumesAndTransfersEnv(t *testing.T) {
 	for _, m := range agent.VolumeMounts {
 		mounts = append(mounts, m.Name+":"+m.MountPath)
 	}
-	if g := strings.Join(mounts, ","); g != "own:/var/log/app,data:/data,cache:/cache" {
-		t.Errorf("sidecar mounts %s: want its own, then each app mount path once, its own path not shadowed", g)
+	if g := strings.Join(mounts, ","); g != "own:/var/log/app,cache:/cache,data:/data" {
+		t.Errorf("sidecar mounts %s: want its own, then each app mount path once by path, its own path not shadowed", g)
 	}
 	var env []string
 	for _, e := range agent.Env {
@@ -340,5 +341,34 @@ func TestCompileErrorsNameTheField(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.field) {
 			t.Errorf("error %v, want one naming %s", err, tc.field)
 		}
+	}
+}
+
+// A large pod stays within the API server's runtime CEL budget: with
+// failurePolicy Fail, a budget overrun would refuse the pod.
+func TestInjectionLargePodWithinBudget(t *testing.T) {
+	ss := sidecarSet("big", func(ss *v1beta1.SidecarSet) {
+		ss.Spec.Containers[0].ShareVolumePolicy.Type = v1beta1.ShareVolumePolicyEnabled
+		ss.Spec.Containers[0].TransferEnv = []v1beta1.TransferEnvVar{{SourceContainerName: "c0", EnvNames: []string{"E0", "E1"}}}
+	})
+	p := compileOK(t, ss)
+	pod := appPod(func(p *corev1.Pod) {
+		p.Spec.Containers, p.Spec.Volumes = nil, nil
+		for i := range 30 {
+			c := corev1.Container{Name: fmt.Sprintf("c%d", i), Image: "app:1"}
+			for j := range 20 {
+				c.Env = append(c.Env, corev1.EnvVar{Name: fmt.Sprintf("E%d", j), Value: "v"})
+				c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: fmt.Sprintf("v%d", j), MountPath: fmt.Sprintf("/m/%d/%d", i%3, j)})
+			}
+			p.Spec.Containers = append(p.Spec.Containers, c)
+		}
+		for j := range 20 {
+			p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: fmt.Sprintf("v%d", j)})
+		}
+	})
+	_, got := admit(t, p, pod)
+	agent := got.Spec.Containers[len(got.Spec.Containers)-1]
+	if agent.Name != "big-agent" || len(agent.VolumeMounts) != 60 || len(agent.Env) != 3 {
+		t.Errorf("agent %s with %d mounts and %d env vars; want big-agent with the 60 distinct app mount paths and IS_INJECTED, E0, E1", agent.Name, len(agent.VolumeMounts), len(agent.Env))
 	}
 }
