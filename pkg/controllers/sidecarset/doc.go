@@ -7,7 +7,9 @@
 // each SidecarSet into a MutatingAdmissionPolicy and its binding, named
 // after the SidecarSet and owned by it: the binding matches pod CREATE by the
 // SidecarSet's selector and namespace selector, and the policy's CEL
-// JSONPatch adds the containers (podInjectPolicy order), init containers,
+// JSONPatch adds the containers (podInjectPolicy order; a HotUpgrade sidecar
+// as OpenKruise's pair <name>-1 working and <name>-2 on the empty image,
+// with their version annotations and env vars), init containers,
 // volumes, shared volume mounts, transferred env vars and pull secrets, and
 // records OpenKruise's pod annotations (kruise.io/sidecarset-hash,
 // -hash-without-image, -injected-list); a pod whose injected list already
@@ -27,8 +29,6 @@
 //   - injectionStrategy.revision (pinning new pods to an older revision)
 //     needs the older spec, which is not kept (no ControllerRevisions yet):
 //     new pods get the current spec;
-//   - a HotUpgrade sidecar is injected as one container, not OpenKruise's
-//     pair with the empty-image twin;
 //   - patchPodMetadata MergePatchJson, resourcesPolicy and
 //     shareVolumeDevicePolicy are not applied (merging JSON in an
 //     annotation and evaluating OpenKruise's resource expressions need more

@@ -206,13 +206,14 @@ func mutation(ss *v1beta1.SidecarSet, rev Revision) (compiled, error) {
 		)
 	}
 	var ops []string
-	if len(ss.Spec.Containers) > 0 {
-		exprs, err := sidecarExprs(ss.Spec.Containers, "spec.containers", "Object.spec.containers")
+	containers, hotAnnotations, hotWorking := expandHotUpgrade(ss.Spec.Containers)
+	if len(containers) > 0 {
+		exprs, err := sidecarExprs(containers, "spec.containers", "Object.spec.containers")
 		if err != nil {
 			return out, err
 		}
 		var before, after []string
-		for _, c := range ss.Spec.Containers {
+		for _, c := range containers {
 			switch c.PodInjectPolicy {
 			case v1beta1.BeforeAppContainerType:
 				before = append(before, c.Name)
@@ -225,7 +226,7 @@ func mutation(ss *v1beta1.SidecarSet, rev Revision) (compiled, error) {
 		// A pod container of a sidecar's name is replaced where it stands,
 		// as OpenKruise does; the others go before or after the app's.
 		ops = append(ops, fmt.Sprintf(`[JSONPatch{op: "replace", path: "/spec/containers", value: %s + %s + %s}]`,
-			absent(before, exprs, "object.spec.containers"), inPlace(ss.Spec.Containers, exprs, "object.spec.containers"), absent(after, exprs, "object.spec.containers")))
+			absent(before, exprs, "object.spec.containers"), inPlace(containers, exprs, "object.spec.containers"), absent(after, exprs, "object.spec.containers")))
 	}
 	if len(ss.Spec.InitContainers) > 0 {
 		exprs, err := sidecarExprs(ss.Spec.InitContainers, "spec.initContainers", "Object.spec.initContainers")
@@ -257,7 +258,7 @@ func mutation(ss *v1beta1.SidecarSet, rev Revision) (compiled, error) {
 		}
 		ops = append(ops, fmt.Sprintf(`[JSONPatch{op: "add", path: "/spec/imagePullSecrets", value: object.spec.?imagePullSecrets.orValue([]) + %s.filter(s, !object.spec.?imagePullSecrets.orValue([]).exists(p, p.name == s.name))}]`, lit))
 	}
-	ann, err := annotationOps(ss, rev)
+	ann, err := annotationOps(ss, rev, hotAnnotations, hotWorking)
 	if err != nil {
 		return out, err
 	}
@@ -418,7 +419,7 @@ type upgradeSpec struct {
 // the injected list and gets its entry in both hash annotations (JSON
 // objects keyed by SidecarSet name that other SidecarSets may share, so the
 // entry is spliced into the existing object: CEL has no JSON parser).
-func annotationOps(ss *v1beta1.SidecarSet, rev Revision) ([]string, error) {
+func annotationOps(ss *v1beta1.SidecarSet, rev Revision, hotAnnotations, hotWorking map[string]string) ([]string, error) {
 	var sidecars []string
 	for _, c := range ss.Spec.Containers {
 		sidecars = append(sidecars, c.Name)
@@ -431,6 +432,14 @@ func annotationOps(ss *v1beta1.SidecarSet, rev Revision) ([]string, error) {
 		return fmt.Sprintf(`JSONPatch{op: "add", path: %s, value: %s}`, celString("/metadata/annotations/"+jsonPointerEscape(key)), value)
 	}
 	old := func(key string) string { return fmt.Sprintf(`variables.annotations[?%s].orValue("")`, celString(key)) }
+	// splice adds entry, a one-key JSON object, to the JSON object in the
+	// annotation key (or starts it).
+	splice := func(key string, entry []byte) string {
+		inner := strings.TrimSuffix(strings.TrimPrefix(string(entry), "{"), "}")
+		o := old(key)
+		return set(key, fmt.Sprintf(`%s.startsWith("{") && %s.endsWith("}") && %s != "{}" ? %s.substring(0, size(%s) - 1) + %s : %s`,
+			o, o, o, o, o, celString(","+inner+"}"), celString(string(entry))))
+	}
 	entries := []string{set(v1beta1.SidecarSetListAnnotation,
 		fmt.Sprintf(`%s == "" ? %s : %s + "," + %s`, old(v1beta1.SidecarSetListAnnotation), celString(ss.Name), old(v1beta1.SidecarSetListAnnotation), celString(ss.Name)))}
 	for _, h := range []struct{ key, hash string }{
@@ -441,11 +450,13 @@ func annotationOps(ss *v1beta1.SidecarSet, rev Revision) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("encode %s: %w", h.key, err)
 		}
-		inner := strings.TrimSuffix(strings.TrimPrefix(string(entry), "{"), "}")
-		o := old(h.key)
-		entries = append(entries, set(h.key, fmt.Sprintf(`%s.startsWith("{") && %s.endsWith("}") && %s != "{}" ? %s.substring(0, size(%s) - 1) + %s : %s`,
-			o, o, o, o, o, celString(","+inner+"}"), celString(string(entry)))))
+		entries = append(entries, splice(h.key, entry))
 	}
+	hot, err := hotUpgradeAnnotationOps(hotAnnotations, hotWorking, set, splice)
+	if err != nil {
+		return nil, err
+	}
+	entries = append(entries, hot...)
 	ops = append(ops, "["+strings.Join(entries, ", ")+"]")
 	for i, p := range ss.Spec.PatchPodMetadata {
 		keys := make([]string, 0, len(p.Annotations))

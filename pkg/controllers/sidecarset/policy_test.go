@@ -372,3 +372,50 @@ func TestInjectionLargePodWithinBudget(t *testing.T) {
 		t.Errorf("agent %s with %d mounts and %d env vars; want big-agent with the 60 distinct app mount paths and IS_INJECTED, E0, E1", agent.Name, len(agent.VolumeMounts), len(agent.Env))
 	}
 }
+
+// A HotUpgrade sidecar is injected as OpenKruise's pair: <name>-1 working
+// on the image, <name>-2 idle on the empty image, each reading its version
+// from annotations the pod gets, and the working one recorded.
+func TestInjectionHotUpgradePair(t *testing.T) {
+	p := compileOK(t, sidecarSet("mesh", func(ss *v1beta1.SidecarSet) {
+		ss.Spec.Containers = []v1beta1.SidecarContainer{{
+			Container:       corev1.Container{Name: "envoy", Image: "envoy:1"},
+			PodInjectPolicy: v1beta1.BeforeAppContainerType,
+			UpgradeStrategy: v1beta1.SidecarContainerUpgradeStrategy{UpgradeType: v1beta1.SidecarContainerHotUpgrade, HotUpgradeEmptyImage: "empty:1"},
+		}}
+	}))
+	_, pod := admit(t, p, appPod(func(p *corev1.Pod) {
+		p.Annotations = map[string]string{WorkingHotUpgradeAnnotation: `{"other":"other-2"}`}
+	}))
+	if got := names(pod.Spec.Containers); got != "envoy-1,envoy-2,main" {
+		t.Fatalf("containers %s, want envoy-1,envoy-2,main", got)
+	}
+	if pod.Spec.Containers[0].Image != "envoy:1" || pod.Spec.Containers[1].Image != "empty:1" {
+		t.Errorf("images %s, %s: want the image on -1 and the empty image on -2", pod.Spec.Containers[0].Image, pod.Spec.Containers[1].Image)
+	}
+	for _, c := range pod.Spec.Containers[:2] {
+		env := map[string]string{}
+		for _, e := range c.Env {
+			if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
+				env[e.Name] = e.ValueFrom.FieldRef.FieldPath
+			}
+		}
+		if env["SIDECARSET_VERSION"] != "metadata.annotations['version.sidecarset.kruise.io/"+c.Name+"']" ||
+			env["SIDECARSET_VERSION_ALT"] != "metadata.annotations['versionalt.sidecarset.kruise.io/"+c.Name+"']" {
+			t.Errorf("%s version env %v", c.Name, env)
+		}
+	}
+	a := pod.Annotations
+	if a["version.sidecarset.kruise.io/envoy-1"] != "1" || a["versionalt.sidecarset.kruise.io/envoy-1"] != "0" ||
+		a["version.sidecarset.kruise.io/envoy-2"] != "0" || a["versionalt.sidecarset.kruise.io/envoy-2"] != "1" {
+		t.Errorf("version annotations %v", a)
+	}
+	var working map[string]string
+	if err := json.Unmarshal([]byte(a[WorkingHotUpgradeAnnotation]), &working); err != nil || working["envoy"] != "envoy-1" || working["other"] != "other-2" {
+		t.Errorf("working annotation %q (%v): want envoy-1 added to the pod's own", a[WorkingHotUpgradeAnnotation], err)
+	}
+	var hash map[string]upgradeSpec
+	if err := json.Unmarshal([]byte(a[v1beta1.SidecarSetHashAnnotation]), &hash); err != nil || len(hash["mesh"].SidecarList) != 1 || hash["mesh"].SidecarList[0] != "envoy" {
+		t.Errorf("hash annotation %q: want the sidecar's own name in sidecarList", a[v1beta1.SidecarSetHashAnnotation])
+	}
+}
