@@ -213,6 +213,37 @@ func TestSidecarSet(t *testing.T) {
 		return nil
 	})
 
+	// A HotUpgrade sidecar (a v1beta1 manifest) is injected as its pair.
+	const mesh = `apiVersion: apps.kruise.io/v1beta1
+kind: SidecarSet
+metadata:
+  name: e2e-mesh
+spec:
+  selector:
+    matchLabels: {app: mesh}
+  containers:
+  - name: envoy
+    image: envoy:1.0
+    podInjectPolicy: BeforeAppContainer
+    upgradeStrategy: {upgradeType: HotUpgrade, hotUpgradeEmptyImage: empty:1.0}
+`
+	if out, err := kc(mesh, "apply", "-f", "-"); err != nil {
+		t.Fatalf("apply HotUpgrade SidecarSet: %v\n%s", err, out)
+	}
+	eventually(t, time.Minute, "hot upgrade pair injected", func() error {
+		p, err := cs.CoreV1().Pods("team-b").Create(ctx, appPod("mesh", "mesh"), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err != nil {
+			return err
+		}
+		if got := containerNames(p); got != "envoy-1,envoy-2,main" {
+			return fmt.Errorf("containers %s, want envoy-1,envoy-2,main", got)
+		}
+		if p.Spec.Containers[1].Image != "empty:1.0" || p.Annotations["version.sidecarset.kruise.io/envoy-1"] != "1" {
+			return fmt.Errorf("envoy-2 image %s, annotations %v", p.Spec.Containers[1].Image, p.Annotations)
+		}
+		return nil
+	})
+
 	// Deleting the SidecarSet stops injection.
 	if out, err := kc("", "delete", "sidecarset", "e2e-agent"); err != nil {
 		t.Fatalf("delete SidecarSet: %v\n%s", err, out)
