@@ -142,6 +142,14 @@ func validateSidecar(c *v1beta1.SidecarContainer, names sets.Set[string], path *
 		case us.HotUpgradeEmptyImage == c.Image:
 			errs = append(errs, field.Invalid(path.Child("upgradeStrategy", "hotUpgradeEmptyImage"), us.HotUpgradeEmptyImage, "must differ from the sidecar's image"))
 		}
+		// The pod gets the pair <name>-1 and <name>-2, which must not
+		// meet another sidecar of those names.
+		for _, twin := range []string{c.Name + "-1", c.Name + "-2"} {
+			if names.Has(twin) {
+				errs = append(errs, field.Invalid(path.Child("name"), c.Name, "a HotUpgrade sidecar is injected as "+c.Name+"-1 and "+c.Name+"-2; another sidecar is named "+twin))
+			}
+			names.Insert(twin)
+		}
 	default:
 		errs = append(errs, field.NotSupported(path.Child("upgradeStrategy", "upgradeType"), us.UpgradeType,
 			[]string{string(v1beta1.SidecarContainerColdUpgrade), string(v1beta1.SidecarContainerHotUpgrade)}))

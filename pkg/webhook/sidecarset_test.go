@@ -50,6 +50,10 @@ func TestValidateSidecarSetNamesTheField(t *testing.T) {
 		{"spec.containers[0].upgradeStrategy.upgradeType", func(s *v1beta1.SidecarSet) {
 			s.Spec.Containers[0].UpgradeStrategy.UpgradeType = "Warm"
 		}},
+		{"spec.containers[1].name", func(s *v1beta1.SidecarSet) {
+			s.Spec.Containers[0].UpgradeStrategy = v1beta1.SidecarContainerUpgradeStrategy{UpgradeType: v1beta1.SidecarContainerHotUpgrade, HotUpgradeEmptyImage: "empty:1"}
+			s.Spec.Containers = append(s.Spec.Containers, v1beta1.SidecarContainer{Container: corev1.Container{Name: "agent-2", Image: "x"}})
+		}},
 		{"spec.containers[0].podInjectPolicy", func(s *v1beta1.SidecarSet) { s.Spec.Containers[0].PodInjectPolicy = "Middle" }},
 		{"spec.containers[0].shareVolumePolicy.type", func(s *v1beta1.SidecarSet) { s.Spec.Containers[0].ShareVolumePolicy.Type = "yes" }},
 		{"spec.volumes[1].name", func(s *v1beta1.SidecarSet) { s.Spec.Volumes = append(s.Spec.Volumes, s.Spec.Volumes[0]) }},
