@@ -55,6 +55,16 @@ var managerRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{"apps.kruise.io"}, Resources: []string{"advancedcronjobs"}, Verbs: []string{"get", "list", "watch", "update", "patch"}},
 	{APIGroups: []string{"apps.kruise.io"}, Resources: []string{"broadcastjobs/status", "broadcastjobs/finalizers", "advancedcronjobs/status", "advancedcronjobs/finalizers"}, Verbs: []string{"get", "update", "patch"}},
 	{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"get", "list", "watch", "create", "delete"}},
+	// SidecarSet: its CR and status, the namespaces its namespaceSelector
+	// reads, and the MutatingAdmissionPolicies and bindings it compiles
+	// into. Writing those lets the manager mutate any pod a policy it
+	// writes selects; the manager only writes ones named sidecarset-<name>,
+	// owned by their SidecarSet and bound by its selectors (RBAC cannot
+	// limit create by name).
+	{APIGroups: []string{"apps.kruise.io"}, Resources: []string{"sidecarsets"}, Verbs: []string{"get", "list", "watch"}},
+	{APIGroups: []string{"apps.kruise.io"}, Resources: []string{"sidecarsets/status"}, Verbs: []string{"get", "update", "patch"}},
+	{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list", "watch"}},
+	{APIGroups: []string{"admissionregistration.k8s.io"}, Resources: []string{"mutatingadmissionpolicies", "mutatingadmissionpolicybindings"}, Verbs: []string{"get", "list", "watch", "create", "patch", "delete"}},
 }
 
 // managerLeaseRules apply only in kube-system, where its leader Lease is,

@@ -34,6 +34,7 @@ import (
 	"github.com/myriad-dev/myriad/pkg/controllers/broadcastjob"
 	"github.com/myriad-dev/myriad/pkg/controllers/cloneset"
 	"github.com/myriad-dev/myriad/pkg/controllers/daemonset"
+	"github.com/myriad-dev/myriad/pkg/controllers/sidecarset"
 	"github.com/myriad-dev/myriad/pkg/inplace"
 	"github.com/myriad-dev/myriad/pkg/kubeclient"
 	cswebhook "github.com/myriad-dev/myriad/pkg/webhook"
@@ -158,6 +159,9 @@ func Run(ctx context.Context, o Options) error {
 	if err := daemonset.Setup(mgr, kube, daemonset.Options{Workers: o.Workers, InPlaceResize: resize}); err != nil {
 		return err
 	}
+	if err := sidecarset.Setup(mgr, kube, sidecarset.Options{Workers: o.Workers}); err != nil {
+		return err
+	}
 	if hookServer != nil {
 		if err := cswebhook.Register(mgr, inplace.EligibilityOptions{InPlaceResize: resize}, o.TemplateDefaults); err != nil {
 			return err
@@ -166,6 +170,9 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 		if err := cswebhook.RegisterDaemonSet(mgr, o.TemplateDefaults); err != nil {
+			return err
+		}
+		if err := cswebhook.RegisterSidecarSet(mgr); err != nil {
 			return err
 		}
 		if err := mgr.AddReadyzCheck("webhook", hookServer.StartedChecker()); err != nil {

@@ -38,7 +38,7 @@ func ValidatingWebhookConfiguration(name string, client admissionregistrationv1.
 			SideEffects:             c.sideEffects,
 			TimeoutSeconds:          c.timeout,
 			AdmissionReviewVersions: []string{"v1"},
-		}}, append(jobValidatingWebhooks(client), DaemonSetValidatingWebhook(atPath(client, ValidateDaemonSetPath)))...),
+		}}, append(jobValidatingWebhooks(client), DaemonSetValidatingWebhook(atPath(client, ValidateDaemonSetPath)), sidecarSetValidatingWebhook(client))...),
 	}
 }
 

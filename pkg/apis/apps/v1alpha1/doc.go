@@ -7,9 +7,10 @@
 // needs old and new objects together with pod templates compared (InPlaceOnly
 // with a change that cannot be made in place) is left to the admission webhook.
 //
-// BroadcastJob, AdvancedCronJob and DaemonSet are served here with the same
-// schema as their stored version, v1beta1 (see that package), so no
-// conversion webhook is needed.
+// BroadcastJob, AdvancedCronJob, DaemonSet and SidecarSet are served here
+// with the same schema as their stored version, v1beta1 (see that package),
+// so no conversion webhook is needed; SidecarSet's namespace field is
+// carried by v1beta1 too.
 //
 // +kubebuilder:object:generate=true
 // +groupName=apps.kruise.io

@@ -15,6 +15,14 @@
 // strategy None) and no conversion webhook can block reads; the aliases the
 // two versions spell differently are listed in daemonset_types.go.
 //
+// SidecarSet (cluster-scoped) is stored as v1beta1 and served as v1alpha1
+// too. OpenKruise's v1alpha1 has spec.namespace and its v1beta1
+// spec.customVersion, and its conversion folds namespace into
+// namespaceSelector (dropping a namespaceSelector given beside it). Myriad
+// carries both fields in both versions instead, a pod having to satisfy
+// namespace and namespaceSelector together, so the schemas are identical,
+// conversion is None and nothing is lost either way.
+//
 // Each kind's file registers itself (knownTypes); this package holds API
 // types and their pure helpers only, never clients or controllers.
 //
