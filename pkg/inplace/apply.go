@@ -130,17 +130,21 @@ func (u *Updater) Apply(ctx context.Context, pod *corev1.Pod, req Request) (Resu
 // that still needs one, call Apply, or the gate would reopen mid-grace.
 func (u *Updater) Complete(ctx context.Context, pod *corev1.Pod) (done bool, err error) {
 	if NextBatchDue(pod) {
-		if _, err := u.update(ctx, pod, func(p *corev1.Pod) error {
+		err := u.retry(ctx, pod, func(ctx context.Context, p *corev1.Pod) (*corev1.Pod, error) {
 			if !NextBatchDue(p) {
-				return nil // a fresh read shows it started, or superseded
+				return p, nil // a fresh read shows it started, or superseded: no write
 			}
 			st, _, _ := ReadState(p)
 			batch, next := splitBatch(p, st.NextContainerImages)
 			startBatch(p, &st, batch, st.NextContainerImages, u.Clock.Now())
 			st.NextContainerImages = next
-			return writeState(p, st)
-		}); err != nil {
-			return false, err
+			if err := writeState(p, st); err != nil {
+				return nil, err
+			}
+			return u.Pods.Pods(p.Namespace).Update(ctx, p, metav1.UpdateOptions{})
+		})
+		if err != nil {
+			return false, fmt.Errorf("start the next batch of pod %s/%s: %w", pod.Namespace, pod.Name, err)
 		}
 		return false, nil
 	}
