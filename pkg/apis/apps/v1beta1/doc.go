@@ -23,6 +23,10 @@
 // namespace and namespaceSelector together, so the schemas are identical,
 // conversion is None and nothing is lost either way.
 //
+// StatefulSet is stored as v1beta1 and served as v1alpha1 with the same
+// schema (v1alpha1 carries v1beta1's extra fields), conversion None; see
+// statefulset_types.go.
+//
 // Each kind's file registers itself (knownTypes); this package holds API
 // types and their pure helpers only, never clients or controllers.
 //

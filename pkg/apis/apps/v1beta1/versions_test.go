@@ -40,7 +40,7 @@ func loadCRD(t *testing.T, plural string) *apiextensionsv1.CustomResourceDefinit
 // same, so the API server converts by rewriting apiVersion alone: no
 // conversion webhook exists that an outage could turn into failed reads.
 func TestJobCRDVersions(t *testing.T) {
-	for _, plural := range []string{"broadcastjobs", "advancedcronjobs"} {
+	for _, plural := range []string{"broadcastjobs", "advancedcronjobs", "statefulsets"} {
 		t.Run(plural, func(t *testing.T) {
 			crd := loadCRD(t, plural)
 			if c := crd.Spec.Conversion; c != nil && c.Strategy != apiextensionsv1.NoneConverter {
