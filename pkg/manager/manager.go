@@ -172,6 +172,9 @@ func Run(ctx context.Context, o Options) error {
 		if err := cswebhook.RegisterDaemonSet(mgr, o.TemplateDefaults); err != nil {
 			return err
 		}
+		if err := cswebhook.RegisterStatefulSet(mgr, inplace.EligibilityOptions{InPlaceResize: resize}, o.TemplateDefaults); err != nil {
+			return err
+		}
 		if err := cswebhook.RegisterSidecarSet(mgr); err != nil {
 			return err
 		}

@@ -38,7 +38,7 @@ func ValidatingWebhookConfiguration(name string, client admissionregistrationv1.
 			SideEffects:             c.sideEffects,
 			TimeoutSeconds:          c.timeout,
 			AdmissionReviewVersions: []string{"v1"},
-		}}, append(jobValidatingWebhooks(client), DaemonSetValidatingWebhook(atPath(client, ValidateDaemonSetPath)), sidecarSetValidatingWebhook(client))...),
+		}}, append(jobValidatingWebhooks(client), DaemonSetValidatingWebhook(atPath(client, ValidateDaemonSetPath)), sidecarSetValidatingWebhook(client), StatefulSetValidatingWebhook(client))...),
 	}
 }
 
@@ -67,7 +67,7 @@ func MutatingWebhookConfiguration(name string, client admissionregistrationv1.We
 			TimeoutSeconds:          c.timeout,
 			ReinvocationPolicy:      &reinvocation,
 			AdmissionReviewVersions: []string{"v1"},
-		}}, append(jobMutatingWebhooks(client), DaemonSetMutatingWebhook(atPath(client, DefaultDaemonSetPath)))...),
+		}}, append(jobMutatingWebhooks(client), DaemonSetMutatingWebhook(atPath(client, DefaultDaemonSetPath)), StatefulSetMutatingWebhook(client))...),
 	}
 }
 
