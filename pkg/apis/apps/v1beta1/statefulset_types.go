@@ -256,8 +256,6 @@ type StatefulSetStatus struct {
 	// Conditions report failures to create or update pods and pods stuck
 	// terminating.
 	// +optional
-	// +listType=map
-	// +listMapKey=type
 	Conditions []appsv1.StatefulSetCondition `json:"conditions,omitempty"`
 	// LabelSelector is the selector as a string, for the scale subresource.
 	// +optional
