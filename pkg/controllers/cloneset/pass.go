@@ -328,11 +328,11 @@ func (ps *pass) createPods(ctx context.Context, revs []string) {
 			}
 			return err
 		}
-		ps.r.exp.expectCreate(ps.key, pod.Name)
+		ps.r.exp.ExpectCreate(ps.key, pod.Name)
 		_, err := ps.r.kube.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 		countOp("create", err)
 		if err != nil {
-			ps.r.exp.createFailed(ps.key, pod.Name)
+			ps.r.exp.CreateFailed(ps.key, pod.Name)
 			if apierrors.IsAlreadyExists(err) {
 				// The terminating pod whose claims this one takes over, or
 				// an instance id collision: the next pass retries.
@@ -389,11 +389,11 @@ func (ps *pass) deletePods(ctx context.Context, ms []*member) {
 // deleteNow deletes a pod, with its UID as precondition so that a pod
 // recreated under the same name survives.
 func (ps *pass) deleteNow(ctx context.Context, pod *corev1.Pod) error {
-	ps.r.exp.expectDelete(ps.key, pod.UID)
+	ps.r.exp.ExpectDelete(ps.key, pod.UID)
 	err := ps.r.kube.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &pod.UID}})
 	countOp("delete", err)
 	if err != nil && !apierrors.IsNotFound(err) {
-		ps.r.exp.deleteFailed(ps.key, pod.UID)
+		ps.r.exp.DeleteFailed(ps.key, pod.UID)
 		return fmt.Errorf("delete pod %s: %w", pod.Name, err)
 	}
 	return ps.deleteClaimsOf(ctx, pod)
@@ -447,7 +447,7 @@ func (ps *pass) apply(ctx context.Context, pod *corev1.Pod, plan inplace.Plan) e
 	res, err := ps.r.updater.Apply(ctx, pod, inplace.Request{Revision: ps.revs.update, Plan: plan, GracePeriod: grace})
 	countOp("inplace_update", err)
 	if res.Pod != nil && res.Pod != pod {
-		ps.r.exp.expectWrite(ps.key, pod.Name, res.Pod.ResourceVersion)
+		ps.r.exp.ExpectWrite(ps.key, pod.Name, res.Pod.ResourceVersion)
 	}
 	if res.RequeueAfter > 0 {
 		ps.requeue(res.RequeueAfter)
@@ -487,6 +487,6 @@ func (ps *pass) setState(ctx context.Context, pod *corev1.Pod, s pub.LifecycleSt
 		}
 		return fmt.Errorf("set pod %s lifecycle state %s: %w", pod.Name, s, err)
 	}
-	ps.r.exp.expectWrite(ps.key, pod.Name, next.ResourceVersion)
+	ps.r.exp.ExpectWrite(ps.key, pod.Name, next.ResourceVersion)
 	return nil
 }

@@ -290,7 +290,7 @@ func (ps *pass) createPod(ctx context.Context, node string) error {
 	if err != nil {
 		return fmt.Errorf("create daemon pod for node %s: %w", node, err)
 	}
-	ps.r.exp.expectCreate(ps.key, created.Name)
+	ps.r.exp.ExpectCreate(ps.key, created.Name)
 	return nil
 }
 
@@ -303,7 +303,7 @@ func (ps *pass) deletePod(ctx context.Context, p *corev1.Pod) error {
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 		return fmt.Errorf("delete pod %s: %w", p.Name, err)
 	}
-	ps.r.exp.expectDelete(ps.key, uid)
+	ps.r.exp.ExpectDelete(ps.key, uid)
 	return nil
 }
 
@@ -321,7 +321,7 @@ func (ps *pass) holdForDelete(ctx context.Context, p *corev1.Pod) error {
 		}
 		return fmt.Errorf("set pod %s %s: %w", p.Name, pub.LifecycleStatePreparingDelete, err)
 	}
-	ps.r.exp.expectWrite(ps.key, p.Name, out.ResourceVersion)
+	ps.r.exp.ExpectWrite(ps.key, p.Name, out.ResourceVersion)
 	return nil
 }
 
@@ -329,7 +329,7 @@ func (ps *pass) applyInPlace(ctx context.Context, p *corev1.Pod) error {
 	res, err := ps.r.updater.Apply(ctx, p.DeepCopy(), inplace.Request{Revision: ps.revs.update, Plan: ps.plans[p.Name]})
 	countOp("inplace_update", err)
 	if res.Pod != nil && res.Pod.ResourceVersion != p.ResourceVersion {
-		ps.r.exp.expectWrite(ps.key, p.Name, res.Pod.ResourceVersion)
+		ps.r.exp.ExpectWrite(ps.key, p.Name, res.Pod.ResourceVersion)
 	}
 	if res.RequeueAfter > 0 {
 		ps.requeue(res.RequeueAfter)
