@@ -18,6 +18,7 @@ import (
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/pub"
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1alpha1"
+	"github.com/myriad-dev/myriad/pkg/controllers/podorder"
 	"github.com/myriad-dev/myriad/pkg/inplace"
 )
 
@@ -135,7 +136,7 @@ func (ps *pass) lifecycle(ctx context.Context) bool {
 	for _, n := range ps.cs.Spec.ScaleStrategy.PodsToDelete {
 		toDelete[n] = true
 	}
-	prio := newRanker(ps.cs.Spec.UpdateStrategy.PriorityStrategy)
+	prio := podorder.NewRanker(ps.cs.Spec.UpdateStrategy.PriorityStrategy)
 	update, ok := ps.revs.templates[ps.revs.update]
 	if !ok {
 		update = &ps.cs.Spec.Template
@@ -169,7 +170,7 @@ func (ps *pass) lifecycle(ctx context.Context) bool {
 			pod:             pod,
 			revision:        rev,
 			specifiedDelete: specified(pod),
-			priority:        prio.rank(pod),
+			priority:        prio.Rank(pod),
 			deleteHeld:      lc != nil && hooked(lc.PreDelete, pod),
 		}
 		ps.members = append(ps.members, m)
@@ -283,7 +284,7 @@ type eligibility struct {
 // a serving lifecycle state. A pod that will become available only by time
 // passing schedules a requeue for that moment.
 func (ps *pass) available(pod *corev1.Pod, state pub.LifecycleStateType) bool {
-	since := readySince(pod)
+	since := podorder.ReadySince(pod)
 	if since == nil || !serving(state) {
 		return false
 	}
