@@ -38,7 +38,25 @@
 //   - the hash annotations' updateTimestamp is null: admission CEL has no
 //     clock.
 //
-// The package owns the SidecarSet's policy, binding and status. It never
-// writes pods: upgrading sidecars of running pods in place is not done
-// here. It starts no goroutine or timer per SidecarSet.
+// Sidecars of running pods are upgraded in place, as OpenKruise does it:
+// when the latest revision differs from a pod's in images only, the
+// controller changes the sidecar images on the pod (a hot-upgrade sidecar
+// by starting the new image in the idle container of its pair, making it
+// the working one, and putting the old one back on the empty image once
+// the new one is ready), under updateStrategy's type, paused, selector,
+// partition, maxUnavailable (default 1), priorityStrategy and
+// scatterStrategy (planUpgrade, pure). Each pod write re-reads the pod and
+// retries on conflict; what the runtime ran before is recorded in the pod's
+// kruise.io/sidecarset-inplace-update-state, and completion is judged from
+// the pod by pkg/inplace's rule, so a restarted controller resumes where
+// the last one stopped. Pods the latest revision cannot reach in place
+// (it changed more than images) keep their revision, get OpenKruise's
+// SidecarSetUpgradable pod condition False, and are counted and named in
+// the InPlaceUpgradable condition and an event: OpenKruise skips them
+// silently.
+//
+// The package owns the SidecarSet's policy, binding and status, and the
+// sidecar containers and SidecarSet annotations of the pods it injected;
+// it never touches a pod's other containers, and never creates or deletes
+// pods. It starts no goroutine or timer per SidecarSet or pod.
 package sidecarset
