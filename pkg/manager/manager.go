@@ -175,6 +175,9 @@ func Run(ctx context.Context, o Options) error {
 		if err := cswebhook.RegisterSidecarSet(mgr); err != nil {
 			return err
 		}
+		if err := cswebhook.RegisterSidecarSetDefaults(mgr, o.TemplateDefaults); err != nil {
+			return err
+		}
 		if err := mgr.AddReadyzCheck("webhook", hookServer.StartedChecker()); err != nil {
 			return err
 		}

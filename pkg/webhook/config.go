@@ -67,7 +67,7 @@ func MutatingWebhookConfiguration(name string, client admissionregistrationv1.We
 			TimeoutSeconds:          c.timeout,
 			ReinvocationPolicy:      &reinvocation,
 			AdmissionReviewVersions: []string{"v1"},
-		}}, append(jobMutatingWebhooks(client), DaemonSetMutatingWebhook(atPath(client, DefaultDaemonSetPath)))...),
+		}}, append(jobMutatingWebhooks(client), DaemonSetMutatingWebhook(atPath(client, DefaultDaemonSetPath)), sidecarSetMutatingWebhook(client))...),
 	}
 }
 

@@ -83,7 +83,7 @@ func TestSidecarSetUpgrade(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if got := containerNames(p); got != "main,proxy,mesh-1,mesh-2" {
+		if got := containerNames(p); got != "proxy,mesh-1,mesh-2,main" {
 			return fmt.Errorf("containers %s", got)
 		}
 		return nil

@@ -215,9 +215,9 @@ func mutation(ss *v1beta1.SidecarSet, rev Revision) (compiled, error) {
 		var before, after []string
 		for _, c := range containers {
 			switch c.PodInjectPolicy {
-			case v1beta1.BeforeAppContainerType:
+			case v1beta1.BeforeAppContainerType, "": // OpenKruise's default
 				before = append(before, c.Name)
-			case v1beta1.AfterAppContainerType, "":
+			case v1beta1.AfterAppContainerType:
 				after = append(after, c.Name)
 			default:
 				return out, fmt.Errorf("spec.containers[%s].podInjectPolicy: %q is not BeforeAppContainer or AfterAppContainer", c.Name, c.PodInjectPolicy)

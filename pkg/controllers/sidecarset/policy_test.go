@@ -106,7 +106,7 @@ func sidecarSet(name string, mutate func(*v1beta1.SidecarSet)) *v1beta1.SidecarS
 		ObjectMeta: metav1.ObjectMeta{Name: name, UID: "uid-" + "x"},
 		Spec: v1beta1.SidecarSetSpec{
 			Selector:   &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
-			Containers: []v1beta1.SidecarContainer{{Container: corev1.Container{Name: name + "-agent", Image: "agent:1"}}},
+			Containers: []v1beta1.SidecarContainer{{Container: corev1.Container{Name: name + "-agent", Image: "agent:1"}, PodInjectPolicy: v1beta1.AfterAppContainerType}},
 		},
 	}
 	if mutate != nil {
@@ -152,7 +152,7 @@ func TestInjectionOrderVolumesAndSecrets(t *testing.T) {
 		ss.Spec.Containers = []v1beta1.SidecarContainer{
 			{Container: corev1.Container{Name: "proxy", Image: "proxy:1", Ports: []corev1.ContainerPort{{ContainerPort: 15001}}}, PodInjectPolicy: v1beta1.BeforeAppContainerType},
 			{Container: corev1.Container{Name: "proxy-2", Image: "proxy:1"}, PodInjectPolicy: v1beta1.BeforeAppContainerType},
-			{Container: corev1.Container{Name: "agent", Image: "agent:1", VolumeMounts: []corev1.VolumeMount{{Name: "agent-conf", MountPath: "/etc/agent"}}}},
+			{Container: corev1.Container{Name: "agent", Image: "agent:1", VolumeMounts: []corev1.VolumeMount{{Name: "agent-conf", MountPath: "/etc/agent"}}}, PodInjectPolicy: v1beta1.AfterAppContainerType},
 		}
 		ss.Spec.InitContainers = []v1beta1.SidecarContainer{{Container: corev1.Container{Name: "z-init", Image: "init:1"}}, {Container: corev1.Container{Name: "a-init", Image: "init:1"}}}
 		ss.Spec.Volumes = []corev1.Volume{{Name: "agent-conf", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}, {Name: "data"}}
@@ -201,6 +201,7 @@ func TestInjectionSharesVolumesAndTransfersEnv(t *testing.T) {
 			Container: corev1.Container{Name: "agent", Image: "agent:1",
 				Env:          []corev1.EnvVar{{Name: "TZ", Value: "mine"}},
 				VolumeMounts: []corev1.VolumeMount{{Name: "own", MountPath: "/var/log/app"}}},
+			PodInjectPolicy:   v1beta1.AfterAppContainerType,
 			ShareVolumePolicy: v1beta1.ShareVolumePolicy{Type: v1beta1.ShareVolumePolicyEnabled},
 			TransferEnv: []v1beta1.TransferEnvVar{
 				{SourceContainerName: "main", EnvNames: []string{"TZ", "SECRET", "MISSING"}},
@@ -379,8 +380,9 @@ func TestInjectionLargePodWithinBudget(t *testing.T) {
 func TestInjectionHotUpgradePair(t *testing.T) {
 	p := compileOK(t, sidecarSet("mesh", func(ss *v1beta1.SidecarSet) {
 		ss.Spec.Containers = []v1beta1.SidecarContainer{{
+			// podInjectPolicy unset: OpenKruise's default puts the pair
+			// before the app's containers.
 			Container:       corev1.Container{Name: "envoy", Image: "envoy:1"},
-			PodInjectPolicy: v1beta1.BeforeAppContainerType,
 			UpgradeStrategy: v1beta1.SidecarContainerUpgradeStrategy{UpgradeType: v1beta1.SidecarContainerHotUpgrade, HotUpgradeEmptyImage: "empty:1"},
 		}}
 	}))

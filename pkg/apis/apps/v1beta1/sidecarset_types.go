@@ -117,7 +117,7 @@ const (
 type SidecarContainer struct {
 	corev1.Container `json:",inline"`
 
-	// PodInjectPolicy puts the sidecar before or after (the default) the
+	// PodInjectPolicy puts the sidecar before (the default) or after the
 	// pod's own containers.
 	// +optional
 	PodInjectPolicy PodInjectPolicyType `json:"podInjectPolicy,omitempty"`
