@@ -40,6 +40,9 @@ type Options struct {
 	Workers int
 	// Clock is the time source; the real clock when nil.
 	Clock clock.Clock
+	// RevisionNamespace holds the SidecarSets' ControllerRevisions;
+	// DefaultRevisionNamespace when empty.
+	RevisionNamespace string
 }
 
 // Reconciler reconciles SidecarSets. SidecarSets, namespaces, policies and
@@ -53,6 +56,8 @@ type Reconciler struct {
 	kube   kubernetes.Interface
 	events events.EventRecorder
 	clock  clock.Clock
+	// revisionNS holds the SidecarSets' ControllerRevisions.
+	revisionNS string
 }
 
 // Setup registers the controller and its pod cache with mgr.
@@ -72,7 +77,11 @@ func Setup(mgr ctrl.Manager, kube kubernetes.Interface, opts Options) error {
 	if err := mgr.Add(pods); err != nil {
 		return err
 	}
-	r := &Reconciler{client: mgr.GetClient(), pods: pods, kube: kube, events: mgr.GetEventRecorder(ControllerName), clock: clk}
+	revisionNS := opts.RevisionNamespace
+	if revisionNS == "" {
+		revisionNS = DefaultRevisionNamespace
+	}
+	r := &Reconciler{client: mgr.GetClient(), pods: pods, kube: kube, events: mgr.GetEventRecorder(ControllerName), clock: clk, revisionNS: revisionNS}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
 		For(&v1beta1.SidecarSet{}).
@@ -168,8 +177,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if ss.DeletionTimestamp != nil {
 		return reconcile.Result{}, r.deletePolicy(ctx, ss.Name)
 	}
+	// Revision history first: the policy injects the latest or a pinned
+	// revision.
+	inj, err := r.syncRevisions(ctx, ss)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
 	var errs []error
-	policy, binding, err := Compile(ss)
+	policy, binding, err := CompileWith(ss, inj)
 	switch {
 	case err != nil:
 		// Admission refuses such specs; one that got in anyway (written
