@@ -89,9 +89,14 @@ func NewRevision(ss *v1beta1.SidecarSet, ns string, number int64, collisionCount
 }
 
 // sameSpec reports whether the revision records the SidecarSet's current
-// injected spec. The data is compared decoded, not byte for byte, so a
-// revision written by another encoder (OpenKruise's) still matches.
-func sameSpec(cr *appsv1.ControllerRevision, ss *v1beta1.SidecarSet) bool {
+// injected spec, whose hash is hash. A revision hashed otherwise differs
+// (the hash covers exactly the recorded fields), which spares decoding
+// every revision on every pass; one without a hash (written by another
+// controller) is compared decoded.
+func sameSpec(cr *appsv1.ControllerRevision, ss *v1beta1.SidecarSet, hash string) bool {
+	if h, ok := cr.Annotations[v1beta1.SidecarSetHashAnnotation]; ok && h != hash {
+		return false
+	}
 	var d revisionData
 	if err := json.Unmarshal(cr.Data.Raw, &d); err != nil {
 		return false

@@ -57,9 +57,13 @@ func (r *Reconciler) syncRevisions(ctx context.Context, ss *v1beta1.SidecarSet) 
 	if n := len(revs); n > 0 {
 		next = revs[n-1].Revision + 1
 	}
+	cur, err := Revisions(ss)
+	if err != nil {
+		return Injection{}, err
+	}
 	var equal *appsv1.ControllerRevision
 	for i := len(revs) - 1; i >= 0 && equal == nil; i-- {
-		if sameSpec(revs[i], ss) {
+		if sameSpec(revs[i], ss, cur.Hash) {
 			equal = revs[i]
 		}
 	}
@@ -161,7 +165,7 @@ func (r *Reconciler) createRevision(ctx context.Context, ss *v1beta1.SidecarSet,
 		if err != nil {
 			return nil, fmt.Errorf("read revision %s of SidecarSet %s: %w", cr.Name, ss.Name, err)
 		}
-		if metav1.IsControlledBy(existing, ss) && sameSpec(existing, ss) {
+		if metav1.IsControlledBy(existing, ss) && sameSpec(existing, ss, cr.Annotations[v1beta1.SidecarSetHashAnnotation]) {
 			return existing, nil
 		}
 	}

@@ -53,13 +53,19 @@ func TestRevisionRecordsWhatIsInjected(t *testing.T) {
 	v1b := v1.DeepCopy()
 	v1b.Spec.UpdateStrategy.Paused = true
 	v1b.Spec.RevisionHistoryLimit = ptr.To[int32](3)
-	if !sameSpec(cr, v1b) {
+	if !sameSpec(cr, v1b, want.Hash) {
 		t.Error("an updateStrategy edit counts as a new revision")
 	}
 	v2 := v1.DeepCopy()
 	v2.Spec.Containers[0].Image = "agent:2"
-	if sameSpec(cr, v2) {
+	h2, _ := Revisions(v2)
+	if sameSpec(cr, v2, h2.Hash) {
 		t.Error("an image change is the same revision")
+	}
+	noHash := cr.DeepCopy()
+	delete(noHash.Annotations, v1beta1.SidecarSetHashAnnotation)
+	if !sameSpec(noHash, v1b, "x") || sameSpec(noHash, v2, "x") {
+		t.Error("a revision without a hash annotation is not compared by its data")
 	}
 
 	// Restoring it on the changed SidecarSet gives the first spec back.
