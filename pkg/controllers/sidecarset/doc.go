@@ -64,7 +64,7 @@
 //   - the hash annotations' updateTimestamp is null: admission CEL has no
 //     clock.
 //
-// The package owns the SidecarSet's policy, binding, revisions and status. It never
-// writes pods: upgrading sidecars of running pods in place is not done
-// here. It starts no goroutine or timer per SidecarSet.
+// The package owns the SidecarSet's policy, binding, revisions and
+// status. It never writes pods: upgrading sidecars of running pods in
+// place is not done here. It starts no goroutine or timer per SidecarSet.
 package sidecarset
