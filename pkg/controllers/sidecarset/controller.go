@@ -41,6 +41,9 @@ type Options struct {
 	Workers int
 	// Clock is the time source; the real clock when nil.
 	Clock clock.Clock
+	// RevisionNamespace holds the SidecarSets' ControllerRevisions;
+	// DefaultRevisionNamespace when empty.
+	RevisionNamespace string
 }
 
 // Reconciler reconciles SidecarSets. SidecarSets, namespaces, policies and
@@ -57,6 +60,8 @@ type Reconciler struct {
 	// exp remembers the pod writes of sidecar upgrades the pod cache has
 	// not shown yet.
 	exp *expectations.Expectations
+	// revisionNS holds the SidecarSets' ControllerRevisions.
+	revisionNS string
 }
 
 // Setup registers the controller and its pod cache with mgr.
@@ -76,8 +81,12 @@ func Setup(mgr ctrl.Manager, kube kubernetes.Interface, opts Options) error {
 	if err := mgr.Add(pods); err != nil {
 		return err
 	}
+	revisionNS := opts.RevisionNamespace
+	if revisionNS == "" {
+		revisionNS = DefaultRevisionNamespace
+	}
 	r := &Reconciler{client: mgr.GetClient(), pods: pods, kube: kube, events: mgr.GetEventRecorder(ControllerName), clock: clk,
-		exp: expectations.New(clk, expectations.DefaultTimeout)}
+		exp: expectations.New(clk, expectations.DefaultTimeout), revisionNS: revisionNS}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
 		For(&v1beta1.SidecarSet{}).
@@ -177,8 +186,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if ss.DeletionTimestamp != nil {
 		return reconcile.Result{}, r.deletePolicy(ctx, ss.Name)
 	}
+	// Revision history first: the policy injects the latest or a pinned
+	// revision.
+	inj, err := r.syncRevisions(ctx, ss)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
 	var errs []error
-	policy, binding, err := Compile(ss)
+	policy, binding, err := CompileWith(ss, inj)
 	switch {
 	case err != nil:
 		// Admission refuses such specs; one that got in anyway (written
@@ -195,6 +210,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err != nil {
 		return reconcile.Result{}, errors.Join(append(errs, err)...)
 	}
+	rev.ControllerRevision = inj.Latest
 	pods, err := r.selectedPods(ctx, ss)
 	if err != nil {
 		return reconcile.Result{}, errors.Join(append(errs, err)...)

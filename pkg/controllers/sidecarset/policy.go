@@ -37,9 +37,20 @@ func PolicyName(sidecarSet string) string { return PolicyPrefix + sidecarSet }
 // Revision identifies what a SidecarSet injects: Hash covers the
 // containers, init containers, volumes, pull secrets and pod metadata;
 // HashWithoutImage the same with every image blanked, so two revisions
-// with equal HashWithoutImage differ in images only.
+// with equal HashWithoutImage differ in images only. ControllerRevision
+// names the ControllerRevision recording it, when known.
 type Revision struct {
 	Hash, HashWithoutImage string
+	ControllerRevision     string
+}
+
+// latestName is what status.latestRevision says: the ControllerRevision's
+// name, as in OpenKruise, or the hash until the revision is recorded.
+func (r Revision) latestName() string {
+	if r.ControllerRevision != "" {
+		return r.ControllerRevision
+	}
+	return r.Hash
 }
 
 // Revisions computes a SidecarSet's Revision.
@@ -78,10 +89,16 @@ func specHash(spec v1beta1.SidecarSetSpec) (string, error) {
 }
 
 // Compile turns a SidecarSet into the MutatingAdmissionPolicy and binding
-// that inject its sidecars into the pods it selects as they are created.
-// It is pure: the same SidecarSet always gives the same objects. An error
-// names the SidecarSet field that cannot be compiled.
+// that inject its current spec into the pods it selects as they are
+// created. It is pure: the same SidecarSet always gives the same objects.
+// An error names the SidecarSet field that cannot be compiled.
 func Compile(ss *v1beta1.SidecarSet) (*admissionregistrationv1.MutatingAdmissionPolicy, *admissionregistrationv1.MutatingAdmissionPolicyBinding, error) {
+	return CompileWith(ss, Injection{})
+}
+
+// CompileWith is Compile injecting what inj says: the current spec
+// recorded as inj.Latest, or a pinned revision (see Injection).
+func CompileWith(ss *v1beta1.SidecarSet, inj Injection) (*admissionregistrationv1.MutatingAdmissionPolicy, *admissionregistrationv1.MutatingAdmissionPolicyBinding, error) {
 	name := PolicyName(ss.Name)
 	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
 		return nil, nil, fmt.Errorf("metadata.name: policy name %q: %s", name, strings.Join(errs, "; "))
@@ -96,11 +113,7 @@ func Compile(ss *v1beta1.SidecarSet) (*admissionregistrationv1.MutatingAdmission
 	if err != nil {
 		return nil, nil, err
 	}
-	rev, err := Revisions(ss)
-	if err != nil {
-		return nil, nil, err
-	}
-	m, err := mutation(ss, rev)
+	m, err := injectionMutation(ss, inj)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -263,14 +276,18 @@ func mutation(ss *v1beta1.SidecarSet, rev Revision) (compiled, error) {
 		return out, err
 	}
 	ops = append(ops, ann...)
-	// Once per pod: a pod already carrying this SidecarSet (a
-	// reinvocation, or metadata copied from an injected pod) is left as it
-	// is. This is a guard in the patch rather than a matchCondition because
-	// the API server (v1.37) then hands the patch values read from the pod
-	// in a form it cannot marshal to JSON, refusing the pod.
-	out.patch = fmt.Sprintf("%s in object.metadata.?annotations.orValue({}) && %s in object.metadata.annotations[%s].split(\",\") ? [] :\n%s",
-		celString(v1beta1.SidecarSetListAnnotation), celString(ss.Name), celString(v1beta1.SidecarSetListAnnotation), strings.Join(ops, " +\n"))
+	out.patch = strings.Join(ops, " +\n")
 	return out, nil
+}
+
+// onceGuard prefixes the patch: a pod already carrying the SidecarSet (a
+// reinvocation, or metadata copied from an injected pod) is left as it
+// is. This is a guard in the patch rather than a matchCondition because
+// the API server (v1.37) then hands the patch values read from the pod in
+// a form it cannot marshal to JSON, refusing the pod.
+func onceGuard(sidecarSet, patch string) string {
+	return fmt.Sprintf("%s in object.metadata.?annotations.orValue({}) && %s in object.metadata.annotations[%s].split(\",\") ? [] :\n%s",
+		celString(v1beta1.SidecarSetListAnnotation), celString(sidecarSet), celString(v1beta1.SidecarSetListAnnotation), patch)
 }
 
 // absent is the CEL list of the named sidecars that the pod's list does
@@ -413,6 +430,8 @@ type upgradeSpec struct {
 	Hash            string       `json:"hash"`
 	SidecarSetName  string       `json:"sidecarSetName"`
 	SidecarList     []string     `json:"sidecarList"`
+	// ControllerRevision names the revision injected (OpenKruise's key).
+	ControllerRevision string `json:"controllerRevision,omitempty"`
 }
 
 // annotationOps records the injection on the pod: the SidecarSet joins
@@ -446,7 +465,7 @@ func annotationOps(ss *v1beta1.SidecarSet, rev Revision, hotAnnotations, hotWork
 		{v1beta1.SidecarSetHashAnnotation, rev.Hash},
 		{v1beta1.SidecarSetHashWithoutImageAnnotation, rev.HashWithoutImage},
 	} {
-		entry, err := json.Marshal(map[string]upgradeSpec{ss.Name: {Hash: h.hash, SidecarSetName: ss.Name, SidecarList: sidecars}})
+		entry, err := json.Marshal(map[string]upgradeSpec{ss.Name: {Hash: h.hash, SidecarSetName: ss.Name, SidecarList: sidecars, ControllerRevision: rev.ControllerRevision}})
 		if err != nil {
 			return nil, fmt.Errorf("encode %s: %w", h.key, err)
 		}

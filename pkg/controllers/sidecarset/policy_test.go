@@ -32,6 +32,17 @@ import (
 // conditions let the pod through and the mutated pod.
 func admit(t *testing.T, policy *admissionregistrationv1.MutatingAdmissionPolicy, pod *corev1.Pod) (bool, *corev1.Pod) {
 	t.Helper()
+	ok, out, err := admitErr(t, policy, pod)
+	if err != nil {
+		t.Fatalf("patch: %v", err)
+	}
+	return ok, out
+}
+
+// admitErr is admit returning the patch's error, with which the API server
+// refuses the pod (the policies fail closed).
+func admitErr(t *testing.T, policy *admissionregistrationv1.MutatingAdmissionPolicy, pod *corev1.Pod) (bool, *corev1.Pod, error) {
+	t.Helper()
 	compiler, err := plugincel.NewCompositedCompiler(environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion()))
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +73,7 @@ func admit(t *testing.T, policy *admissionregistrationv1.MutatingAdmissionPolicy
 		t.Fatalf("match conditions: %v", res.Error)
 	}
 	if !res.Matches {
-		return false, pod
+		return false, pod, nil
 	}
 	var out runtime.Object = pod
 	for _, m := range policy.Spec.Mutations {
@@ -74,10 +85,10 @@ func admit(t *testing.T, policy *admissionregistrationv1.MutatingAdmissionPolicy
 			MatchedResource: gvr, VersionedAttributes: va, ObjectInterfaces: admission.NewObjectInterfacesFromScheme(scheme),
 		}, celconfig.RuntimeCELCostBudget)
 		if err != nil {
-			t.Fatalf("patch: %v\nexpression:\n%s", err, m.JSONPatch.Expression)
+			return true, nil, fmt.Errorf("%w\nexpression:\n%s", err, m.JSONPatch.Expression)
 		}
 	}
-	return true, out.(*corev1.Pod)
+	return true, out.(*corev1.Pod), nil
 }
 
 // serverAccepts checks the policy and binding with the API server's own

@@ -70,7 +70,7 @@ type Result struct {
 func ComputeStatus(ss *v1beta1.SidecarSet, rev Revision, pods []*corev1.Pod, now metav1.Time) Result {
 	st := v1beta1.SidecarSetStatus{
 		ObservedGeneration: ss.Generation,
-		LatestRevision:     rev.Hash,
+		LatestRevision:     rev.latestName(),
 		CollisionCount:     ss.Status.CollisionCount,
 		Conditions:         append([]metav1.Condition(nil), ss.Status.Conditions...),
 	}

@@ -50,7 +50,7 @@ func upgradePod(pod *corev1.Pod, ss *v1beta1.SidecarSet, rev Revision, now metav
 		pod.Annotations[versionAltAnnotationPrefix+target] = pod.Annotations[versionAnnotationPrefix+other]
 		pod.Annotations[versionAltAnnotationPrefix+other] = ss.ResourceVersion
 	}
-	if err := setHashEntry(pod, ss, v1beta1.SidecarSetHashAnnotation, rev.Hash, now); err != nil {
+	if err := setHashEntry(pod, ss, v1beta1.SidecarSetHashAnnotation, rev.Hash, rev.ControllerRevision, now); err != nil {
 		return err
 	}
 	if err := recordUpgrade(pod, ss.Name, rev.Hash, changed, now); err != nil {
@@ -132,7 +132,7 @@ func podContainer(pod *corev1.Pod, name string) *corev1.Container {
 // setHashEntry points the SidecarSet's entry of a hash annotation at hash,
 // leaving other SidecarSets' entries (and any keys Myriad does not know)
 // as they are.
-func setHashEntry(pod *corev1.Pod, ss *v1beta1.SidecarSet, key, hash string, now metav1.Time) error {
+func setHashEntry(pod *corev1.Pod, ss *v1beta1.SidecarSet, key, hash, controllerRevision string, now metav1.Time) error {
 	all := map[string]json.RawMessage{}
 	if raw := pod.Annotations[key]; raw != "" {
 		if err := json.Unmarshal([]byte(raw), &all); err != nil {
@@ -148,6 +148,9 @@ func setHashEntry(pod *corev1.Pod, ss *v1beta1.SidecarSet, key, hash string, now
 		sidecars = append(sidecars, c.Name)
 	}
 	entry["hash"], entry["sidecarSetName"], entry["sidecarList"], entry["updateTimestamp"] = hash, ss.Name, sidecars, now
+	if controllerRevision != "" {
+		entry["controllerRevision"] = controllerRevision
+	}
 	raw, err := json.Marshal(entry)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", key, err)

@@ -329,7 +329,8 @@ type SidecarSetStatus struct {
 	// UpdatedReadyPods of them are both.
 	// +optional
 	UpdatedReadyPods int32 `json:"updatedReadyPods,omitempty"`
-	// LatestRevision is the current spec's revision (its hash).
+	// LatestRevision names the ControllerRevision recording the current
+	// spec.
 	// +optional
 	LatestRevision string `json:"latestRevision,omitempty"`
 	// +optional
