@@ -31,6 +31,11 @@ type podView struct {
 	// consistent: no sidecar upgrade of this SidecarSet is in flight: the
 	// runtime runs what the spec says for every container it changed.
 	consistent bool
+	// upgrading: a sidecar the SidecarSet changed still runs, ready, what
+	// it ran before; the next upgrade waits for it. A changed sidecar that
+	// is not ready (its image does not pull, it crashes) does not hold the
+	// pod back: a newer revision may be the fix (OpenKruise's rule).
+	upgrading bool
 	// ready: Running and Ready, and every hot-upgrade pair's idle
 	// container on the empty image (OpenKruise's IsPodReady).
 	ready bool
@@ -48,7 +53,8 @@ func view(ss *v1beta1.SidecarSet, rev Revision, sel labels.Selector, pod *corev1
 		pod:        pod,
 		updated:    podHash(pod, ss.Name) == rev.Hash,
 		upgradable: podHashWithoutImage(pod, ss.Name) == rev.HashWithoutImage,
-		consistent: sidecarsConsistent(ss, pod),
+		consistent: sidecarsConsistent(ss, pod, false),
+		upgrading:  !sidecarsConsistent(ss, pod, true),
 		selected:   sel == nil || sel.Matches(labels.Set(pod.Labels)),
 	}
 	idle := idleContainers(ss, pod)
@@ -153,13 +159,17 @@ func readUpgradeStates(pod *corev1.Pod) map[string]*pub.InPlaceUpdateState {
 // sidecarsConsistent reports whether every sidecar container the
 // SidecarSet last changed on the pod runs what the spec says (a pod never
 // upgraded is consistent). The same rule as the workloads' own in-place
-// updates: pkg/inplace judges each container.
-func sidecarsConsistent(ss *v1beta1.SidecarSet, pod *corev1.Pod) bool {
+// updates: pkg/inplace judges each container. With readyOnly, only
+// containers the runtime reports ready are judged.
+func sidecarsConsistent(ss *v1beta1.SidecarSet, pod *corev1.Pod, readyOnly bool) bool {
 	st := readUpgradeStates(pod)[ss.Name]
 	if st == nil {
 		return true
 	}
 	for name, last := range st.LastContainerStatuses {
+		if readyOnly && !containerReady(pod, name) {
+			continue
+		}
 		if !inplace.ContainerUpdated(pod, name, last) {
 			return false
 		}

@@ -39,7 +39,9 @@ type upgradePlan struct {
 //     share a pass;
 //   - the candidates are the pods not on the latest revision that
 //     updateStrategy.selector picks, whose revision differs in images only
-//     and that have no sidecar upgrade in flight;
+//     and that have no sidecar upgrade in flight (a changed sidecar still
+//     running, ready, its old image; one that is not ready, e.g. its
+//     image does not pull, does not hold the pod back);
 //   - they are taken not-yet-scheduled first, Pending before Running, not
 //     Ready before Ready, Ready for less time first, more restarts first,
 //     newer first; then by priorityStrategy; then spread by
@@ -74,7 +76,7 @@ func planUpgrade(ss *v1beta1.SidecarSet, pods []podView) upgradePlan {
 	}
 	var waiting []podView
 	for _, v := range pods {
-		if !v.updated && v.selected && v.upgradable && v.consistent {
+		if !v.updated && v.selected && v.upgradable && !v.upgrading {
 			waiting = append(waiting, v)
 		}
 	}

@@ -146,12 +146,12 @@ func TestUpgradePodCold(t *testing.T) {
 		t.Fatalf("other entries and unknown keys must survive: %v", all)
 	}
 	// The upgrade is in flight until the runtime reports the new image.
-	if sidecarsConsistent(ss, pod) {
+	if sidecarsConsistent(ss, pod, false) {
 		t.Fatal("consistent before the runtime restarted the sidecar")
 	}
 	pod.Status.ContainerStatuses[1] = corev1.ContainerStatus{Name: "proxy", Image: "proxy:2", ImageID: "proxy:2@id", ContainerID: "c-new", Ready: true,
 		State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}
-	if !sidecarsConsistent(ss, pod) {
+	if !sidecarsConsistent(ss, pod, false) {
 		t.Fatal("not consistent after the runtime runs the new image")
 	}
 }
@@ -200,5 +200,23 @@ func TestHotUpgradeThenFlip(t *testing.T) {
 	pod.Status.ContainerStatuses[1] = run("proxy-1", "empty:1", "x4")
 	if v := view(ss, rev2, nil, pod); v.hotUpgrading || !v.consistent || !v.ready || !v.updated {
 		t.Fatalf("view after the flip %+v: want updated, consistent and ready", v)
+	}
+}
+
+// A pod whose upgraded sidecar cannot start (its image does not pull) is
+// not held back: the next revision, perhaps the fix, reaches it; one whose
+// sidecar still runs, ready, its old image waits.
+func TestPlanFailedUpgradeDoesNotBlock(t *testing.T) {
+	ss := upSidecarSet()
+	ss.Spec.UpdateStrategy.MaxUnavailable = ptr.To(intstr.FromString("100%"))
+	broken := upPod("broken", "h1", "hw", "proxy:bad", false)
+	_ = recordUpgrade(broken, "s", "h1", []string{"proxy"}, metav1.Now())
+	broken.Status.ContainerStatuses[1] = corev1.ContainerStatus{Name: "proxy", Image: "proxy:bad",
+		State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff"}}}
+	busy := upPod("busy", "h1", "hw", "proxy:1.5", true)
+	busy.Status.ContainerStatuses[1].Image, busy.Status.ContainerStatuses[1].ImageID = "proxy:1", "proxy:1@id"
+	_ = recordUpgrade(busy, "s", "h1", []string{"proxy"}, metav1.Now())
+	if p := planOf(ss, broken, busy); podNames(p.upgrade) != "[broken]" {
+		t.Fatalf("upgrade %s; want [broken] (busy still restarts its sidecar)", podNames(p.upgrade))
 	}
 }
