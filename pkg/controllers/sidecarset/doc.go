@@ -55,8 +55,7 @@
 //   - patchPodMetadata MergePatchJson, resourcesPolicy and
 //     shareVolumeDevicePolicy are not applied (merging JSON in an
 //     annotation and evaluating OpenKruise's resource expressions need more
-//     than CEL offers here), nor is the copying of env vars that a shared
-//     mount's subPathExpr names; sourceContainerNameFrom reads
+//     than CEL offers here); sourceContainerNameFrom reads
 //     metadata.labels['k'] and metadata.annotations['k'] only;
 //   - the hash annotations' updateTimestamp is null: admission CEL has no
 //     clock.

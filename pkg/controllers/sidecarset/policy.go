@@ -216,6 +216,14 @@ func mutation(ss *v1beta1.SidecarSet, rev Revision) (compiled, error) {
 			// pod of a few hundred mounts out of the CEL cost budget.
 			admissionregistrationv1.Variable{Name: "sortedMounts", Expression: `variables.appMounts.sortBy(m, m.mountPath)`},
 			admissionregistrationv1.Variable{Name: "sharedMounts", Expression: `lists.range(size(variables.sortedMounts)).filter(i, i == 0 || variables.sortedMounts[i].mountPath != variables.sortedMounts[i - 1].mountPath).map(i, variables.sortedMounts[i])`},
+			// The app's env vars that a mount's subPathExpr expands
+			// ($(NAME)), from the container holding the mount, first of
+			// each name: a sidecar sharing the mount needs them to
+			// expand the same path, as OpenKruise copies them.
+			admissionregistrationv1.Variable{Name: "subPathEnvAll", Expression: fmt.Sprintf(
+				`object.spec.containers.filter(c, !c.?env.orValue([]).exists(e, e.name == %s)).map(c, c.?env.orValue([]).filter(e, e.name in c.?volumeMounts.orValue([]).map(m, m.?subPathExpr.orValue("")).filter(x, x != "").map(x, x.findAll(%s)).flatten().map(v, v.substring(2, size(v) - 1)))).flatten()`,
+				celString(InjectedEnv), celString(`\$\([A-Za-z_][A-Za-z0-9_]*\)`))},
+			admissionregistrationv1.Variable{Name: "subPathEnv", Expression: `lists.range(size(variables.subPathEnvAll)).filter(i, !lists.range(i).exists(j, variables.subPathEnvAll[j].name == variables.subPathEnvAll[i].name)).map(i, variables.subPathEnvAll[i])`},
 		)
 	}
 	var ops []string
@@ -357,6 +365,22 @@ func sidecarExprs(list []v1beta1.SidecarContainer, field, typePath string) (map[
 				names[i] = celString(e.Name)
 			}
 			env = fmt.Sprintf(`%s + dyn(%s).filter(e, !(e.name in [%s]))`, envLit, transfer, strings.Join(names, ", "))
+		}
+		if sc.ShareVolumePolicy.Type == v1beta1.ShareVolumePolicyEnabled {
+			// Never a second variable of a name the sidecar has or is
+			// given by transferEnv.
+			var names []string
+			for _, e := range ownEnv {
+				names = append(names, celString(e.Name))
+			}
+			for _, t := range sc.TransferEnv {
+				for _, n := range append([]string{t.EnvName}, t.EnvNames...) {
+					if n != "" {
+						names = append(names, celString(n))
+					}
+				}
+			}
+			env = fmt.Sprintf(`%s + dyn(variables.subPathEnv).filter(e, !(e.name in [%s]))`, env, strings.Join(names, ", "))
 		}
 		fields := []string{"env: " + env}
 		if len(ownMounts) > 0 || sc.ShareVolumePolicy.Type == v1beta1.ShareVolumePolicyEnabled {

@@ -206,6 +206,29 @@ func TestInjectionOrderVolumesAndSecrets(t *testing.T) {
 	}
 }
 
+// A shared mount whose subPathExpr expands the app's env vars brings
+// those vars (and only those) to the sidecar, so it expands the same path.
+func TestInjectionCopiesSubPathExprEnv(t *testing.T) {
+	ss := sidecarSet("subpath", func(ss *v1beta1.SidecarSet) {
+		ss.Spec.Containers = []v1beta1.SidecarContainer{{
+			Container:         corev1.Container{Name: "agent", Image: "agent:1", Env: []corev1.EnvVar{{Name: "OD_NAME", Value: "mine"}}},
+			ShareVolumePolicy: v1beta1.ShareVolumePolicy{Type: v1beta1.ShareVolumePolicyEnabled},
+		}}
+	})
+	p := compileOK(t, ss)
+	_, got := admit(t, p, appPod(func(p *corev1.Pod) {
+		p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "POD_NAME", Value: "bar"}, {Name: "OD_NAME", Value: "od"}, {Name: "OTHER", Value: "x"}}
+		p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data", SubPathExpr: "foo/$(POD_NAME)/$(OD_NAME)/conf"}}
+	}))
+	var env []string
+	for _, e := range got.Spec.Containers[0].Env {
+		env = append(env, e.Name+"="+e.Value)
+	}
+	if g := strings.Join(env, ","); g != "OD_NAME=mine,IS_INJECTED=true,POD_NAME=bar" {
+		t.Errorf("sidecar env %s: want its own, then the subPathExpr's vars it lacks from the app", g)
+	}
+}
+
 func TestInjectionSharesVolumesAndTransfersEnv(t *testing.T) {
 	ss := sidecarSet("share", func(ss *v1beta1.SidecarSet) {
 		ss.Spec.Containers = []v1beta1.SidecarContainer{{
