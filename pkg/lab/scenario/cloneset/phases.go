@@ -19,6 +19,7 @@ import (
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1alpha1"
 	"github.com/myriad-dev/myriad/pkg/lab"
+	"github.com/myriad-dev/myriad/pkg/lab/rig"
 )
 
 // watch starts the pod informer and the CloneSet watch that decide when a
@@ -107,7 +108,7 @@ func (x *run) phase(ctx context.Context, i, total int, kind string) (PhaseInput,
 	x.con.Printf("== phase %d/%d: %s — %s", i+1, total, kind, what)
 	before := x.snapshot(ctx)
 	machineFrom, machineErr := lab.ReadMachineCPU("")
-	p.ProcFrom, _ = x.sampleProcs()
+	p.ProcFrom, _ = x.r.SampleNow()
 	var err error
 	p.Start, err = x.write(ctx, kind, image)
 	p.WriteSeconds = clk.Since(p.Start).Seconds()
@@ -117,17 +118,11 @@ func (x *run) phase(ctx context.Context, i, total int, kind string) (PhaseInput,
 	p.End = clk.Now()
 	x.con.EndProgress()
 	p.Pods = x.pods.End()
-	_, p.ProcTo = x.sampleProcs()
+	_, p.ProcTo = x.r.SampleNow()
 	if machineTo, err := lab.ReadMachineCPU(""); err == nil && machineErr == nil {
 		p.MachineCPUSeconds = ptr.To(machineTo - machineFrom)
 	}
-	after := x.snapshot(ctx)
-	if before.api != nil && after.api != nil {
-		p.API = after.api.Since(*before.api)
-	}
-	if before.mgr != nil && after.mgr != nil {
-		p.Manager = lab.CounterDelta(before.mgr, after.mgr)
-	}
+	p.API, p.Manager = x.snapshot(ctx).Since(before)
 	if err != nil {
 		p.Err = err.Error()
 		return p, err
@@ -181,7 +176,7 @@ func (x *run) write(ctx context.Context, kind, image string) (time.Time, error) 
 // updated in place when only its image changes.
 func (x *run) cloneSet(image string) *v1alpha1.CloneSet {
 	labels := map[string]string{"app": "myriad-bench-cloneset"}
-	mu, _ := maxUnavailable(x.o.MaxUnavailable)
+	mu, _, _ := lab.MaxUnavailable("--max-unavailable", x.o.MaxUnavailable, x.o.Pods)
 	return &v1alpha1.CloneSet{
 		ObjectMeta: metav1.ObjectMeta{Name: cloneSetName, Namespace: x.ns},
 		Spec: v1alpha1.CloneSetSpec{
@@ -255,50 +250,9 @@ func (x *run) settle(ctx context.Context) {
 	x.con.EndProgress()
 }
 
-// sampleProcs samples every process now, so that a phase's CPU and RSS
-// figures have a sample at each end however short the phase. The samples
-// are stamped between before and after.
-func (x *run) sampleProcs() (before, after time.Time) {
-	before = x.env.Clock.Now()
-	if x.r.Procs != nil {
-		x.r.Procs.SampleOnce()
-	}
-	return before, x.env.Clock.Now()
-}
-
-// snapshot is the counters at a phase boundary; nil when a scrape failed.
-type snapshot struct {
-	api *lab.APIRequestTally
-	mgr map[string]float64
-}
-
-// snapshot scrapes the API servers and the manager. It runs even when the
-// run was interrupted: the phase that stopped is reported too.
-func (x *run) snapshot(ctx context.Context) snapshot {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	var s snapshot
-	var fams []lab.Families
-	for _, sc := range x.apis {
-		f, err := sc.Scrape(ctx)
-		if err != nil {
-			x.in.ScrapeErrors = append(x.in.ScrapeErrors, err.Error())
-			fams = nil
-			break
-		}
-		fams = append(fams, f)
-	}
-	if len(fams) > 0 {
-		t := lab.TallyAPIRequests(fams...)
-		s.api = &t
-	}
-	if x.mgr != nil {
-		f, err := x.mgr.Scrape(ctx)
-		if err != nil {
-			x.in.ScrapeErrors = append(x.in.ScrapeErrors, err.Error())
-		} else {
-			s.mgr = lab.ManagerCounters(f)
-		}
-	}
+// snapshot scrapes the API servers and the manager at a phase boundary.
+func (x *run) snapshot(ctx context.Context) rig.Snapshot {
+	s, errs := x.meters.Snapshot(ctx, lab.ManagerCounters)
+	x.in.ScrapeErrors = append(x.in.ScrapeErrors, errs...)
 	return s
 }
