@@ -20,7 +20,8 @@
 // The instruments: process sampling from /proc (ProcSampler), Prometheus
 // scrapes (Scraper, Families, Histogram), API latency against the
 // SIG-scalability SLOs in 5-minute windows (APIRecorder, JudgeAPILatency),
-// node readiness (Readiness), pod startup (PodStartup), statistics and
+// node readiness (Readiness), pod startup (PodStartup), a workload's pods through a rollout
+// (WorkloadPods), statistics and
 // charts. The cluster under test is pkg/lab/rig; the scenarios are
 // pkg/lab/scenario/<name>.
 //
