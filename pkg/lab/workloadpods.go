@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"sync"
@@ -319,4 +320,54 @@ func (c *WorkloadPods) End() PodFigures {
 	ph.fig.Series = append(ph.fig.Series, PodPoint{T: c.Clock.Since(ph.start).Seconds(), PodCounts: c.cnt})
 	c.ph = nil
 	return ph.fig
+}
+
+// Wait samples the pods every second (the phase's series and the progress
+// line, prefixed by label) until the phase is done, it has run for
+// timeout (--phase-timeout) since start, or ctx ends.
+func (c *WorkloadPods) Wait(ctx context.Context, clk clock.WithTicker, con *Console, label string, want int, start time.Time, timeout time.Duration) error {
+	done := c.Done()
+	t := clk.NewTimer(start.Add(timeout).Sub(clk.Now()))
+	defer t.Stop()
+	tick := clk.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("interrupted after %s", clk.Since(start).Round(time.Second))
+		case <-t.C():
+			n := c.Counts()
+			return fmt.Errorf("not done within --phase-timeout %s: %d of %d pods updated, %d available, %d live, %d terminating",
+				timeout, n.Updated, want, n.Available, n.Live, n.Terminating)
+		case <-tick.C():
+			n := c.Sample()
+			el := clk.Since(start)
+			rate := float64(n.Updated) / max(el.Seconds(), 0.001)
+			eta := "-"
+			if n.Updated > 0 && n.Updated < want {
+				eta = (time.Duration(float64(want-n.Updated) / rate * float64(time.Second))).Round(time.Second).String()
+			}
+			con.Progress(fmt.Sprintf("%s: updated %d/%d | available %d | live %d | terminating %d | %.0f pods/s | %s | ETA %s",
+				label, n.Updated, want, n.Available, n.Live, n.Terminating, rate, el.Round(time.Second), eta))
+		}
+	}
+}
+
+// Settle waits (at most two minutes) until the pods a phase deleted are
+// gone, so that the next phase's requests and counts are its own.
+func (c *WorkloadPods) Settle(ctx context.Context, clk clock.WithTicker, con *Console) {
+	deadline := clk.Now().Add(2 * time.Minute)
+	tick := clk.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for c.Counts().Terminating > 0 && clk.Now().Before(deadline) {
+		con.Progress(fmt.Sprintf("waiting for %d terminating pods to go before the next phase", c.Counts().Terminating))
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C():
+		}
+	}
+	con.EndProgress()
 }

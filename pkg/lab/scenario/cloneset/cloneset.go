@@ -145,7 +145,7 @@ func (x *run) run(ctx context.Context, s *Scenario) error {
 			return fmt.Errorf("phase %d (%s): %w", i+1, kind, err)
 		}
 		if i+1 < len(kinds) {
-			x.settle(ctx)
+			x.pods.Settle(ctx, x.env.Clock, x.con)
 		}
 	}
 	return nil

@@ -198,56 +198,9 @@ func (x *run) cloneSet(image string) *v1alpha1.CloneSet {
 	}
 }
 
-// wait samples the pods every second (the phase's series and the progress
-// line) until the tracker says the phase is done, the phase times out or
-// the run is interrupted.
+// wait waits until the phase is done (lab.WorkloadPods.Wait).
 func (x *run) wait(ctx context.Context, order, total int, kind string, start time.Time) error {
-	clk := x.env.Clock
-	done := x.pods.Done()
-	timeout := clk.NewTimer(start.Add(x.o.PhaseTimeout).Sub(clk.Now()))
-	defer timeout.Stop()
-	tick := clk.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-done:
-			return nil
-		case <-ctx.Done():
-			return fmt.Errorf("interrupted after %s", clk.Since(start).Round(time.Second))
-		case <-timeout.C():
-			c := x.pods.Counts()
-			return fmt.Errorf("not done within --phase-timeout %s: %d of %d pods updated, %d available, %d live, %d terminating",
-				x.o.PhaseTimeout, c.Updated, x.o.Pods, c.Available, c.Live, c.Terminating)
-		case <-tick.C():
-			c := x.pods.Sample()
-			el := clk.Since(start)
-			rate := float64(c.Updated) / max(el.Seconds(), 0.001)
-			eta := "-"
-			if c.Updated > 0 && c.Updated < x.o.Pods {
-				eta = (time.Duration(float64(x.o.Pods-c.Updated) / rate * float64(time.Second))).Round(time.Second).String()
-			}
-			x.con.Progress(fmt.Sprintf("phase %d/%d %s: updated %d/%d | available %d | live %d | terminating %d | %.0f pods/s | %s | ETA %s",
-				order, total, kind, c.Updated, x.o.Pods, c.Available, c.Live, c.Terminating, rate, el.Round(time.Second), eta))
-		}
-	}
-}
-
-// settle waits (untimed, at most two minutes) until pods deleted by the
-// phase are gone, so that the next phase's requests and counts are its own.
-func (x *run) settle(ctx context.Context) {
-	clk := x.env.Clock
-	deadline := clk.Now().Add(2 * time.Minute)
-	tick := clk.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
-	for x.pods.Counts().Terminating > 0 && clk.Now().Before(deadline) {
-		x.con.Progress(fmt.Sprintf("waiting for %d terminating pods to go before the next phase", x.pods.Counts().Terminating))
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C():
-		}
-	}
-	x.con.EndProgress()
+	return x.pods.Wait(ctx, x.env.Clock, x.con, fmt.Sprintf("phase %d/%d %s", order, total, kind), x.o.Pods, start, x.o.PhaseTimeout)
 }
 
 // snapshot scrapes the API servers and the manager at a phase boundary.
