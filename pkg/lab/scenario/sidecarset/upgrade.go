@@ -57,17 +57,25 @@ func (x *run) upgrades(ctx context.Context, first, total int) error {
 		return err
 	}
 	images := map[string]string{Deploy: x.o.Images[1], InPlace: x.o.Images[2], Recreate: x.o.Images[3]}
+	var inPlaceErr error
 	for i, kind := range upgradeKinds {
 		order := first + i + 1
 		p, err := x.upgradePhase(ctx, order, total, kind, images[kind])
 		x.in.Upgrades = append(x.in.Upgrades, p)
-		if err != nil {
+		switch {
+		case err != nil && kind == InPlace && ctx.Err() == nil:
+			// The recreation does not depend on how far the in-place
+			// upgrade got (it replaces every pod): run it, so that a
+			// failed in-place upgrade still leaves its baseline measured.
+			inPlaceErr = fmt.Errorf("phase %d (%s): %w", order, kind, err)
+			x.con.Printf("  %s; going on with the recreation", lab.OneLine(err.Error(), 200))
+		case err != nil:
 			x.skipFrom(order, total, order)
-			return fmt.Errorf("phase %d (%s): %w", order, kind, err)
+			return errors.Join(inPlaceErr, fmt.Errorf("phase %d (%s): %w", order, kind, err))
 		}
 		x.pods.Settle(ctx, x.env.Clock, x.con)
 	}
-	return nil
+	return inPlaceErr
 }
 
 // waitUpgradeSetInForce returns once a dry-run pod of the Deployment's
