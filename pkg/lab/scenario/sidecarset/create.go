@@ -86,11 +86,13 @@ func (x *run) createSets(ctx context.Context, sets int) ([]string, error) {
 		names[i] = out[i].Name
 		return nil
 	})
+	x.setsMu.Lock()
 	for _, n := range names {
 		if n != "" {
 			x.sets[n] = true
 		}
 	}
+	x.setsMu.Unlock()
 	return names, err
 }
 

@@ -57,7 +57,6 @@ func (x *run) upgrades(ctx context.Context, first, total int) error {
 		return err
 	}
 	images := map[string]string{Deploy: x.o.Images[1], InPlace: x.o.Images[2], Recreate: x.o.Images[3]}
-	var inPlaceErr error
 	for i, kind := range upgradeKinds {
 		order := first + i + 1
 		p, err := x.upgradePhase(ctx, order, total, kind, images[kind])
@@ -67,15 +66,15 @@ func (x *run) upgrades(ctx context.Context, first, total int) error {
 			// The recreation does not depend on how far the in-place
 			// upgrade got (it replaces every pod): run it, so that a
 			// failed in-place upgrade still leaves its baseline measured.
-			inPlaceErr = fmt.Errorf("phase %d (%s): %w", order, kind, err)
+			// The verdict says the in-place phase did not finish.
 			x.con.Printf("  %s; going on with the recreation", lab.OneLine(err.Error(), 200))
 		case err != nil:
 			x.skipFrom(order, total, order)
-			return errors.Join(inPlaceErr, fmt.Errorf("phase %d (%s): %w", order, kind, err))
+			return fmt.Errorf("phase %d (%s): %w", order, kind, err)
 		}
 		x.pods.Settle(ctx, x.env.Clock, x.con)
 	}
-	return inPlaceErr
+	return nil
 }
 
 // waitUpgradeSetInForce returns once a dry-run pod of the Deployment's
@@ -220,12 +219,18 @@ func (x *run) upgradePhase(ctx context.Context, order, total int, kind, image st
 	p.Meter = x.close(ctx, b)
 	if err != nil {
 		if len(p.NotUpdated) > 0 {
-			err = fmt.Errorf("%w; pods not updated, e.g. %s", err, strings.Join(p.NotUpdated, "; "))
+			err = fmt.Errorf("%w; pods not updated, e.g. %s", err, strings.Join(p.NotUpdated[:min(3, len(p.NotUpdated))], "; "))
 		}
 		p.Err = err.Error()
 		return p, err
 	}
 	d := p.Pods.DoneAt.Sub(p.Start)
+	if kind == Deploy {
+		// Every pod is missing at a Deployment's start: no unavailability
+		// to speak of.
+		x.con.Printf("  done in %.1fs (%.0f pods/s)", d.Seconds(), float64(x.o.Pods)/max(d.Seconds(), 1e-9))
+		return p, nil
+	}
 	x.con.Printf("  done in %.1fs (%.0f pods/s): %d pods recreated, %d sidecars restarted in place, at most %d unavailable",
 		d.Seconds(), float64(x.o.Pods)/max(d.Seconds(), 1e-9), p.Pods.Recreated, p.Pods.RestartedInPlace, p.Pods.MaxUnavailable)
 	return p, nil
