@@ -10,7 +10,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/myriad-dev/myriad/pkg/lab"
 )
@@ -211,4 +215,19 @@ func (s Snapshot) Since(before Snapshot) (*lab.APIRequestDelta, map[string]float
 		mgr = lab.CounterDelta(before.Manager, s.Manager)
 	}
 	return api, mgr
+}
+
+// CRDClient is a client for the cluster's custom resources (with the
+// types of scheme): JSON, since CRDs have no protobuf, a minute's timeout,
+// and its logs where klog goes (bench.log), not to the terminal.
+func (r *Rig) CRDClient(scheme *runtime.Scheme) (client.WithWatch, error) {
+	rc := rest.CopyConfig(r.Config)
+	rc.ContentType, rc.AcceptContentTypes = "application/json", "application/json"
+	rc.Timeout = time.Minute
+	ctrllog.SetLogger(klog.NewKlogr())
+	c, err := client.NewWithWatch(rc, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, fmt.Errorf("client for custom resources: %w", err)
+	}
+	return c, nil
 }

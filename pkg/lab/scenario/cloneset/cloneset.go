@@ -15,10 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1alpha1"
 	"github.com/myriad-dev/myriad/pkg/controlplane"
@@ -151,22 +148,13 @@ func (x *run) run(ctx context.Context, s *Scenario) error {
 	return nil
 }
 
-// cloneSetClient speaks JSON (CRDs have no protobuf) and logs where klog
-// goes (bench.log), not to a warning on the terminal.
+// cloneSetClient is the client for CloneSets: the rig's for custom resources.
 func cloneSetClient(r *rig.Rig) (client.WithWatch, error) {
-	rc := rest.CopyConfig(r.Config)
-	rc.ContentType, rc.AcceptContentTypes = "application/json", "application/json"
-	rc.Timeout = time.Minute
 	scheme, err := manager.Scheme()
 	if err != nil {
 		return nil, err
 	}
-	ctrllog.SetLogger(klog.NewKlogr())
-	c, err := client.NewWithWatch(rc, client.Options{Scheme: scheme})
-	if err != nil {
-		return nil, fmt.Errorf("CloneSet client: %w", err)
-	}
-	return c, nil
+	return r.CRDClient(scheme)
 }
 
 // preflight checks what the phases need: the CloneSet API, room for the

@@ -2,12 +2,12 @@ package sidecarset
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -121,38 +121,58 @@ func (x *run) forget(name string) {
 // a phase times nothing before that. It also waits out the policies of
 // the phase before, whose SidecarSets were just deleted.
 func (x *run) waitInForce(ctx context.Context, sets int) error {
-	pending := map[int]string{}
+	pending := map[int]bool{}
 	for b := range x.o.SidecarSets {
-		pending[b] = ""
+		pending[b] = true
 	}
-	clk := x.env.Clock
-	deadline := clk.Now().Add(policyTimeout)
-	tick := clk.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
+	return x.poll(ctx, time.Second, func(ctx context.Context) (string, error) {
+		why := ""
 		for b := range pending {
 			probe := x.createPod(b)
 			probe.Name = "probe-" + bucketName(b)
-			got, err := x.cs.CoreV1().Pods(x.ns).Create(ctx, probe, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-			if err != nil {
-				pending[b] = err.Error()
-				continue
-			}
-			if why := checkInjected(got, expected(bucketName(b), sets, x.o.Images[1]), x.expectedSets(b, sets)); why != "" {
-				pending[b] = why
+			if w := x.probe(ctx, probe, expected(bucketName(b), sets, x.o.Images[1]), x.expectedSets(b, sets)); w != "" {
+				why = w
 				continue
 			}
 			delete(pending, b)
 		}
 		if len(pending) == 0 {
-			return nil
+			return "", nil
 		}
 		x.con.Progress(fmt.Sprintf("waiting for %d SidecarSets' policies: %d of %d probe pods not yet as expected", sets, len(pending), x.o.SidecarSets))
-		if clk.Now().After(deadline) {
-			x.con.EndProgress()
-			for _, why := range pending {
-				return fmt.Errorf("the policies of %d SidecarSets were not in force within %s: %d of %d dry-run probe pods were not injected as expected, e.g. %s", sets, policyTimeout, len(pending), x.o.SidecarSets, why)
-			}
+		return fmt.Sprintf("the policies of %d SidecarSets were not in force: %d of %d dry-run probe pods were not injected as expected, e.g. %s", sets, len(pending), x.o.SidecarSets, why), nil
+	})
+}
+
+// probe creates pod with dryRun (admission runs, nothing is stored) and
+// says what is wrong with the sidecars it got, "" when they are want.
+func (x *run) probe(ctx context.Context, pod *corev1.Pod, want []sidecar, wantSets []string) string {
+	got, err := x.cs.CoreV1().Pods(x.ns).Create(ctx, pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+	if err != nil {
+		return err.Error()
+	}
+	return checkInjected(got, want, wantSets)
+}
+
+// poll calls check every interval until it finds nothing left to wait for
+// (""), fails, ctx ends, or policyTimeout passes; the timeout's error is
+// the last check's finding. Written out rather than wait.Poll… because
+// the scenario's time comes from its injected clock.
+func (x *run) poll(ctx context.Context, interval time.Duration, check func(context.Context) (string, error)) error {
+	clk := x.env.Clock
+	deadline := clk.Now().Add(policyTimeout)
+	tick := clk.NewTicker(interval)
+	defer tick.Stop()
+	defer x.con.EndProgress()
+	for {
+		why, err := check(ctx)
+		switch {
+		case err != nil:
+			return err
+		case why == "":
+			return nil
+		case clk.Now().After(deadline):
+			return fmt.Errorf("after %s: %s", policyTimeout, why)
 		}
 		select {
 		case <-ctx.Done():
@@ -241,28 +261,16 @@ func (x *run) deletePods(ctx context.Context) error {
 	if err := x.cs.CoreV1().Pods(x.ns).DeleteCollection(ctx, metav1.DeleteOptions{}, sel); err != nil {
 		return fmt.Errorf("delete the phase's pods: %w", err)
 	}
-	clk := x.env.Clock
-	deadline := clk.Now().Add(policyTimeout)
-	tick := clk.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	return x.poll(ctx, 500*time.Millisecond, func(ctx context.Context) (string, error) {
 		l, err := x.cs.CoreV1().Pods(x.ns).List(ctx, metav1.ListOptions{LabelSelector: sel.LabelSelector, Limit: 1})
 		if err != nil {
-			return fmt.Errorf("list the phase's pods: %w", err)
+			return "", fmt.Errorf("list the phase's pods: %w", err)
 		}
 		left := len(l.Items) + int(ptr.Deref(l.RemainingItemCount, 0))
 		if left == 0 {
-			x.con.EndProgress()
-			return nil
+			return "", nil
 		}
 		x.con.Progress(fmt.Sprintf("deleting the phase's pods: %d left", left))
-		if clk.Now().After(deadline) {
-			return errors.New("the phase's pods were not gone within " + policyTimeout.String())
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C():
-		}
-	}
+		return fmt.Sprintf("%d of the phase's pods were not gone", left), nil
+	})
 }

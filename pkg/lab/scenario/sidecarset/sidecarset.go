@@ -15,10 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1beta1"
 	"github.com/myriad-dev/myriad/pkg/controlplane"
@@ -160,22 +157,13 @@ func (x *run) phaseName(i int) string {
 	return upgradeKinds[i-len(sets)]
 }
 
-// sidecarSetClient speaks JSON (CRDs have no protobuf) and logs where
-// klog goes (bench.log), not to a warning on the terminal.
+// sidecarSetClient is the client for SidecarSets: the rig's for custom resources.
 func sidecarSetClient(r *rig.Rig) (client.WithWatch, error) {
-	rc := rest.CopyConfig(r.Config)
-	rc.ContentType, rc.AcceptContentTypes = "application/json", "application/json"
-	rc.Timeout = time.Minute
 	scheme, err := manager.Scheme()
 	if err != nil {
 		return nil, err
 	}
-	ctrllog.SetLogger(klog.NewKlogr())
-	c, err := client.NewWithWatch(rc, client.Options{Scheme: scheme})
-	if err != nil {
-		return nil, fmt.Errorf("SidecarSet client: %w", err)
-	}
-	return c, nil
+	return r.CRDClient(scheme)
 }
 
 // preflight checks what the phases need: the SidecarSet API, room for

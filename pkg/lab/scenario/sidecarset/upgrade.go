@@ -48,7 +48,7 @@ func (x *run) upgrades(ctx context.Context, first, total int) error {
 	x.setsMu.Lock()
 	x.sets[name] = true
 	x.setsMu.Unlock()
-	if err := x.waitUpgradeSetInForce(ctx); err != nil {
+	if err := x.waitImageInForce(ctx, x.o.Images[1]); err != nil {
 		x.skipFrom(first, total, first)
 		return err
 	}
@@ -75,40 +75,6 @@ func (x *run) upgrades(ctx context.Context, first, total int) error {
 		x.pods.Settle(ctx, x.env.Clock, x.con)
 	}
 	return nil
-}
-
-// waitUpgradeSetInForce returns once a dry-run pod of the Deployment's
-// gets the sidecar.
-func (x *run) waitUpgradeSetInForce(ctx context.Context) error {
-	clk := x.env.Clock
-	deadline := clk.Now().Add(policyTimeout)
-	tick := clk.NewTicker(time.Second)
-	defer tick.Stop()
-	d := x.deployment()
-	probe := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "probe-upgrade", Namespace: x.ns, Labels: d.Spec.Template.Labels}, Spec: d.Spec.Template.Spec}
-	want := []sidecar{{sidecarName, x.o.Images[1]}}
-	for {
-		got, err := x.cs.CoreV1().Pods(x.ns).Create(ctx, probe, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-		why := ""
-		if err != nil {
-			why = err.Error()
-		} else {
-			why = checkInjected(got, want, []string{x.setName(upgradeSetName)})
-		}
-		if why == "" {
-			x.con.EndProgress()
-			return nil
-		}
-		x.con.Progress("waiting for the upgrade SidecarSet's policy to be in force")
-		if clk.Now().After(deadline) {
-			return fmt.Errorf("the upgrade SidecarSet's policy was not in force within %s: %s", policyTimeout, why)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C():
-		}
-	}
 }
 
 // watch starts the pod informer (the Deployment's pods) and the SidecarSet
@@ -291,29 +257,19 @@ func (x *run) upgradeWrite(ctx context.Context, kind, image string) (time.Time, 
 	return start, nil
 }
 
-// waitImageInForce returns once a dry-run pod of the Deployment's gets the
-// sidecar at image (part of the recreate phase's time: a user waits too).
+// waitImageInForce returns once a dry-run pod of the Deployment's gets
+// the sidecar at image (in the recreate phase, part of its time: a user
+// waits too).
 func (x *run) waitImageInForce(ctx context.Context, image string) error {
 	d := x.deployment()
-	probe := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "probe-upgrade", Namespace: x.ns, Labels: d.Spec.Template.Labels}, Spec: d.Spec.Template.Spec}
-	clk := x.env.Clock
-	deadline := clk.Now().Add(policyTimeout)
-	tick := clk.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		got, err := x.cs.CoreV1().Pods(x.ns).Create(ctx, probe, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-		if err == nil && checkInjected(got, []sidecar{{sidecarName, image}}, []string{x.setName(upgradeSetName)}) == "" {
-			return nil
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "probe-upgrade", Namespace: x.ns, Labels: d.Spec.Template.Labels}, Spec: d.Spec.Template.Spec}
+	return x.poll(ctx, 200*time.Millisecond, func(ctx context.Context) (string, error) {
+		if why := x.probe(ctx, pod, []sidecar{{sidecarName, image}}, []string{x.setName(upgradeSetName)}); why != "" {
+			x.con.Progress("waiting for new pods to get the sidecar " + image)
+			return "new pods did not get the sidecar " + image + ": " + why, nil
 		}
-		if clk.Now().After(deadline) {
-			return fmt.Errorf("new pods did not get the sidecar image %s within %s of the SidecarSet's change", image, policyTimeout)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C():
-		}
-	}
+		return "", nil
+	})
 }
 
 func (x *run) setGeneration(ctx context.Context) (int64, error) {
