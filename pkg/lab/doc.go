@@ -21,8 +21,8 @@
 // scrapes (Scraper, Families, Histogram), API latency against the
 // SIG-scalability SLOs in 5-minute windows (APIRecorder, JudgeAPILatency),
 // node readiness (Readiness), pod startup (PodStartup), a workload's pods through a rollout
-// (WorkloadPods), statistics and
-// charts. The cluster under test is pkg/lab/rig; the scenarios are
+// (WorkloadPods), statistics, charts,
+// and the per-phase figures and tables of the workload scenarios. The cluster under test is pkg/lab/rig; the scenarios are
 // pkg/lab/scenario/<name>.
 //
 // lab must never change the cluster it measures: its instruments only read

@@ -28,7 +28,7 @@ const maxExamples = 5
 // the pods and SidecarSets deleted.
 func (x *run) createPhase(ctx context.Context, order, total, sets int) (CreateInput, error) {
 	p := CreateInput{SidecarSets: sets, Want: x.o.Pods}
-	x.con.Printf("== phase %d/%d: create %d pods with %d SidecarSets selecting them", order, total, x.o.Pods, sets)
+	x.con.Printf("== phase %d/%d: create %d pods with %s selecting them", order, total, x.o.Pods, setsN(sets))
 	names, err := x.createSets(ctx, sets)
 	if err != nil {
 		p.Err = err.Error()
@@ -139,8 +139,8 @@ func (x *run) waitInForce(ctx context.Context, sets int) error {
 		if len(pending) == 0 {
 			return "", nil
 		}
-		x.con.Progress(fmt.Sprintf("waiting for %d SidecarSets' policies: %d of %d probe pods not yet as expected", sets, len(pending), x.o.SidecarSets))
-		return fmt.Sprintf("the policies of %d SidecarSets were not in force: %d of %d dry-run probe pods were not injected as expected, e.g. %s", sets, len(pending), x.o.SidecarSets, why), nil
+		x.con.Progress(fmt.Sprintf("waiting for the policies of %s: %d of %d probe pods not yet as expected", setsN(sets), len(pending), x.o.SidecarSets))
+		return fmt.Sprintf("the policies of %s were not in force: %d of %d dry-run probe pods were not injected as expected, e.g. %s", setsN(sets), len(pending), x.o.SidecarSets, why), nil
 	})
 }
 
@@ -218,8 +218,8 @@ func (x *run) createPods(ctx context.Context, order, total, sets int, p *CreateI
 		if n > 0 && n < x.o.Pods {
 			eta = time.Duration(float64(x.o.Pods-n) / rate * float64(time.Second)).Round(time.Second).String()
 		}
-		x.con.Progress(fmt.Sprintf("phase %d/%d create, %d SidecarSets: %d/%d pods | %.0f pods/s | errors %d | wrong sidecars %d | %s | ETA %s",
-			order, total, sets, n, x.o.Pods, rate, errs.Load(), wrong.Load(), el.Round(time.Second), eta))
+		x.con.Progress(fmt.Sprintf("phase %d/%d create, %s: %d/%d pods | %.0f pods/s | errors %d | wrong sidecars %d | %s | ETA %s",
+			order, total, setsN(sets), n, x.o.Pods, rate, errs.Load(), wrong.Load(), el.Round(time.Second), eta))
 	}
 	err := rig.ForEach(ctx, clk, x.o.Pods, x.o.Concurrency, progress, func(ctx context.Context, i int) error {
 		pod := x.createPod(i)

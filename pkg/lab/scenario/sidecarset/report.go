@@ -27,7 +27,7 @@ func (r *Result) Rows() [][]string {
 func (r *Result) Page() *lab.Page { return page(r) }
 
 func createName(p CreatePhase) string {
-	return fmt.Sprintf("%d create, %d SidecarSets", p.Order, p.SidecarSets)
+	return fmt.Sprintf("%d create, %s", p.Order, setsN(p.SidecarSets))
 }
 
 func upgradeName(p UpgradePhase) string { return fmt.Sprintf("%d %s", p.Order, p.Kind) }
@@ -156,7 +156,7 @@ func comparisonRows(r *Result) [][]string {
 	c := r.Comparison
 	var rows [][]string
 	for i, p := range r.Create {
-		rows = append(rows, []string{fmt.Sprintf("creation with %d SidecarSets: pods/s, p99 (vs none)", p.SidecarSets),
+		rows = append(rows, []string{fmt.Sprintf("creation with %s: pods/s, p99 (vs none)", setsN(p.SidecarSets)),
 			lab.FmtOpt(c.CreatePodsPerSecond[i], "%.1f") + " pods/s (" + lab.FmtOpt(c.ThroughputVsNone[i], "%.2f×") + "), p99 " +
 				lab.FmtOpt(lab.ScaledPtr(c.CreateP99Seconds[i], 1000), "%.1f ms") + " (" + lab.FmtOpt(c.P99VsNone[i], "%.2f×") + ")"})
 	}
@@ -257,4 +257,12 @@ func page(r *Result) *lab.Page {
 			"On simulated nodes a container starts at once, so the gap measured here is the control plane's alone; real nodes widen it.",
 	}
 	return p
+}
+
+// setsN is "1 SidecarSet", "N SidecarSets".
+func setsN(n int) string {
+	if n == 1 {
+		return "1 SidecarSet"
+	}
+	return fmt.Sprintf("%d SidecarSets", n)
 }

@@ -222,7 +222,7 @@ func Build(in Input) *Result {
 	for i, p := range in.Create {
 		ph := buildCreate(i+1, p, in)
 		r.Create = append(r.Create, ph)
-		name := fmt.Sprintf("phase %d (create with %d SidecarSets)", ph.Order, ph.SidecarSets)
+		name := fmt.Sprintf("phase %d (create with %s)", ph.Order, setsN(ph.SidecarSets))
 		if !ph.Done {
 			reasons = append(reasons, fmt.Sprintf("%s stopped: %s", name, ph.Err))
 		}

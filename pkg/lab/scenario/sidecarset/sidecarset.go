@@ -135,7 +135,7 @@ func (x *run) run(ctx context.Context, s *Scenario) error {
 		x.in.Create = append(x.in.Create, p)
 		if err != nil {
 			x.skipFrom(i+1, total, i+1)
-			return fmt.Errorf("phase %d (create with %d SidecarSets): %w", i+1, sets, err)
+			return fmt.Errorf("phase %d (create with %s): %w", i+1, setsN(sets), err)
 		}
 	}
 	return x.upgrades(ctx, len(o.creationSets()), total)
@@ -152,7 +152,7 @@ func (x *run) skipFrom(from, total, failed int) {
 func (x *run) phaseName(i int) string {
 	sets := x.o.creationSets()
 	if i < len(sets) {
-		return fmt.Sprintf("create with %d SidecarSets", sets[i])
+		return "create with " + setsN(sets[i])
 	}
 	return upgradeKinds[i-len(sets)]
 }

@@ -177,7 +177,7 @@ func TestVerdictNamesWhatWentWrong(t *testing.T) {
 		{"maxUnavailable exceeded", func(in *Input) { in.Upgrades[1].Pods.MaxUnavailable = 11 }, "11 pods unavailable at once; maxUnavailable 10% allows 10"},
 		{"create errors", func(in *Input) {
 			in.Create[1].Errors, in.Create[1].ErrorExamples = 2, []string{"create-000003: refused"}
-		}, "phase 2 (create with 1 SidecarSets): 2 of 100 pod creates failed, e.g. create-000003: refused"},
+		}, "phase 2 (create with 1 SidecarSet): 2 of 100 pod creates failed, e.g. create-000003: refused"},
 		{"in place not done", func(in *Input) {
 			p := &in.Upgrades[1]
 			p.Pods.DoneAt, p.Pods.StatusDoneAt, p.Pods.PodsDoneAt = nil, nil, nil
