@@ -50,6 +50,10 @@ func TestInPlaceUpgradeIsDoneWhenPodsAndStatusAgree(t *testing.T) {
 	}
 	pods.ObserveStatus(statusView(setStatus(1, 1, 3, 3, 3)))
 	start := pods.Begin("img:2", 3, 2)
+	// Until they update, the phase can name the pods it waits for.
+	if nu := pods.NotUpdated(2); len(nu) != 2 || !strings.HasPrefix(nu[0], `bench-a (sidecar image "img:1" in spec, "img:1" in status`) {
+		t.Errorf("NotUpdated(2) = %q, want bench-a and bench-b with their sidecar images", nu)
+	}
 	for _, u := range uids {
 		clk.Step(time.Second)
 		pods.Upsert(upgradePod(u, "img:1", "img:2", true)) // spec changed, container not yet restarted
