@@ -20,8 +20,9 @@
 // The instruments: process sampling from /proc (ProcSampler), Prometheus
 // scrapes (Scraper, Families, Histogram), API latency against the
 // SIG-scalability SLOs in 5-minute windows (APIRecorder, JudgeAPILatency),
-// node readiness (Readiness), pod startup (PodStartup), statistics and
-// charts. The cluster under test is pkg/lab/rig; the scenarios are
+// node readiness (Readiness), pod startup (PodStartup), a workload's pods through a rollout
+// (WorkloadPods), statistics, charts,
+// and the per-phase figures and tables of the workload scenarios. The cluster under test is pkg/lab/rig; the scenarios are
 // pkg/lab/scenario/<name>.
 //
 // lab must never change the cluster it measures: its instruments only read

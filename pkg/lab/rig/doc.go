@@ -3,7 +3,10 @@
 // first second so a run that never reaches its size still shows how far it
 // got) or attached through a kubeconfig; extra components (schedulers,
 // managers) started as supervised children of their own; namespaces that
-// are ready for pods; and paced, parallel, timed writes.
+// are ready for pods; paced, parallel, timed writes; and what the workload
+// scenarios take at each phase boundary (API and manager counters through
+// Meters, process samples) or check of an existing cluster (Ready nodes
+// and room for the pods, a controller's Lease).
 //
 // A rig never decides anything about a scenario's figures: it starts,
 // samples and stops. Stop joins every goroutine and process it started.

@@ -11,15 +11,11 @@ import (
 	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1alpha1"
 	"github.com/myriad-dev/myriad/pkg/controlplane"
@@ -61,9 +57,8 @@ type run struct {
 	ns  string
 	// pods follows the CloneSet's pods; apis are the API servers' metrics
 	// and mgr the manager's (nil when out of reach).
-	pods *Pods
-	apis []*lab.Scraper
-	mgr  *lab.Scraper
+	pods   *Pods
+	meters rig.Meters
 	// bgCtx runs the watches until stopBg; bg joins them.
 	bgCtx  context.Context
 	stopBg context.CancelFunc
@@ -98,7 +93,7 @@ func (s *Scenario) Run(ctx context.Context, env lab.Env) lab.Result {
 func (x *run) run(ctx context.Context, s *Scenario) error {
 	start := s.StartRig
 	if start == nil {
-		start = startRig
+		start = rig.StartOrAttach
 	}
 	o := x.o
 	if !o.Rig.Attached() {
@@ -125,7 +120,11 @@ func (x *run) run(ctx context.Context, s *Scenario) error {
 		return err
 	}
 	x.cs = r.Client
-	x.scrapers()
+	var note string
+	x.meters, note = r.Meters(managerMetricsPort(r))
+	if note != "" {
+		x.in.Notes = append(x.in.Notes, note)
+	}
 	if err := x.preflight(ctx); err != nil {
 		return err
 	}
@@ -143,66 +142,19 @@ func (x *run) run(ctx context.Context, s *Scenario) error {
 			return fmt.Errorf("phase %d (%s): %w", i+1, kind, err)
 		}
 		if i+1 < len(kinds) {
-			x.settle(ctx)
+			x.pods.Settle(ctx, x.env.Clock, x.con)
 		}
 	}
 	return nil
 }
 
-// startRig starts the cluster with a progress line, or attaches.
-func startRig(ctx context.Context, o rig.Options, con *lab.Console) (*rig.Rig, error) {
-	if o.Attached() {
-		return rig.Attach(ctx, o, con)
-	}
-	return rig.Start(ctx, o, con, func(p lab.ReadyPoint, el time.Duration) string {
-		return fmt.Sprintf("starting: %d/%d nodes Ready | %s elapsed", p.Ready, o.Nodes, el.Round(time.Second))
-	})
-}
-
-// cloneSetClient speaks JSON (CRDs have no protobuf) and logs where klog
-// goes (bench.log), not to a warning on the terminal.
+// cloneSetClient is the client for CloneSets: the rig's for custom resources.
 func cloneSetClient(r *rig.Rig) (client.WithWatch, error) {
-	rc := rest.CopyConfig(r.Config)
-	rc.ContentType, rc.AcceptContentTypes = "application/json", "application/json"
-	rc.Timeout = time.Minute
 	scheme, err := manager.Scheme()
 	if err != nil {
 		return nil, err
 	}
-	ctrllog.SetLogger(klog.NewKlogr())
-	c, err := client.NewWithWatch(rc, client.Options{Scheme: scheme})
-	if err != nil {
-		return nil, fmt.Errorf("CloneSet client: %w", err)
-	}
-	return c, nil
-}
-
-// scrapers are the API servers' and the manager's metrics: of a started
-// cluster, each endpoint; attached, the API server through the kubeconfig.
-func (x *run) scrapers() {
-	r := x.r
-	if r.Cluster != nil {
-		t, err := r.Scrapers()
-		if err != nil {
-			x.con.Printf("warning: %v; figures from that endpoint will be absent", err)
-		}
-		x.apis = t.APIServers
-		if x.mgr, err = lab.NewScraper("myriad-manager", fmt.Sprintf("http://127.0.0.1:%d/metrics", r.Cluster.Plan.ManagerMetricsPort), "", "", ""); err != nil {
-			x.con.Printf("warning: %v; the manager's counters will be absent", err)
-		}
-		return
-	}
-	if r.Config == nil {
-		return
-	}
-	hc, err := rest.HTTPClientFor(r.Config)
-	if err != nil {
-		x.con.Printf("warning: no client for the API server's metrics: %v", err)
-		return
-	}
-	x.apis = []*lab.Scraper{{Name: "kube-apiserver", URL: strings.TrimSuffix(r.Config.Host, "/") + "/metrics", Client: hc}}
-	x.in.Notes = append(x.in.Notes, "Existing cluster (--kubeconfig): API requests were scraped from the API server's /metrics through the kubeconfig (behind a load balancer, from whichever API server answered); "+
-		"the manager's metrics and the cluster's processes were out of reach, so only the bench's own process was sampled.")
+	return r.CRDClient(scheme)
 }
 
 // preflight checks what the phases need: the CloneSet API, room for the
@@ -217,58 +169,16 @@ func (x *run) preflight(ctx context.Context) error {
 		return fmt.Errorf("list CloneSets: %w", err)
 	}
 	if x.o.Rig.Attached() {
-		if err := x.checkNodes(ctx); err != nil {
+		ready, err := x.r.CheckNodes(ctx, x.o.Rig.Nodes, x.o.Pods)
+		if err != nil {
 			return err
 		}
-		x.checkManager(ctx)
+		x.in.Nodes = ready
+		if w := x.r.CheckLease(ctx, manager.LeaderElectionID, "myriad manager"); w != "" {
+			x.con.Printf("%s", w)
+		}
 	}
 	return x.r.Namespaces(ctx, x.ns)
-}
-
-// checkNodes makes sure an existing cluster has --nodes Ready nodes and
-// room for --pods pods.
-func (x *run) checkNodes(ctx context.Context) error {
-	ready, room := 0, int64(0)
-	opts := metav1.ListOptions{Limit: 500}
-	for {
-		l, err := x.cs.CoreV1().Nodes().List(ctx, opts)
-		if err != nil {
-			return fmt.Errorf("list nodes: %w", err)
-		}
-		for _, n := range l.Items {
-			for _, c := range n.Status.Conditions {
-				if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue && !n.Spec.Unschedulable {
-					ready++
-					room += n.Status.Allocatable.Pods().Value()
-				}
-			}
-		}
-		if l.Continue == "" {
-			break
-		}
-		opts.Continue = l.Continue
-	}
-	switch {
-	case ready < x.o.Rig.Nodes:
-		return fmt.Errorf("the cluster has %d Ready schedulable nodes; --nodes asks for at least %d", ready, x.o.Rig.Nodes)
-	case room < int64(x.o.Pods):
-		return fmt.Errorf("the cluster's %d Ready nodes take %d pods in all; --pods asks for %d", ready, room, x.o.Pods)
-	}
-	x.in.Nodes = ready
-	return nil
-}
-
-// checkManager warns when no manager holds its Lease: the CloneSet would
-// never get pods and the first phase would only time out.
-func (x *run) checkManager(ctx context.Context) {
-	l, err := x.cs.CoordinationV1().Leases("kube-system").Get(ctx, manager.LeaderElectionID, metav1.GetOptions{})
-	if err != nil {
-		x.con.Printf("warning: no Lease kube-system/%s (%v): is 'myriad manager' running? The scale-up will time out without it", manager.LeaderElectionID, err)
-		return
-	}
-	if l.Spec.RenewTime == nil || x.env.Clock.Since(l.Spec.RenewTime.Time) > time.Minute {
-		x.con.Printf("warning: Lease kube-system/%s was not renewed in the last minute: is 'myriad manager' running?", manager.LeaderElectionID)
-	}
 }
 
 // cleanup stops the cluster the bench started, or deletes the namespace it
@@ -294,6 +204,15 @@ func (x *run) cleanup() {
 	case !apierrors.IsNotFound(err):
 		x.con.Printf("could not delete namespace %s: %v; delete it yourself", x.ns, err)
 	}
+}
+
+// managerMetricsPort is the started cluster's manager metrics port, 0
+// when attached.
+func managerMetricsPort(r *rig.Rig) int {
+	if r.Cluster == nil {
+		return 0
+	}
+	return r.Cluster.Plan.ManagerMetricsPort
 }
 
 func parameters(o Options, ns string, maxUnavail int) map[string]string {

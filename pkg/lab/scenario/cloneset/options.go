@@ -4,18 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/resource"
-	"k8s.io/apimachinery/pkg/util/intstr"
-
+	"github.com/myriad-dev/myriad/pkg/lab"
 	"github.com/myriad-dev/myriad/pkg/lab/rig"
 )
-
-// NodePods is `myriad nodes`' default pods capacity per node.
-const NodePods = 110
 
 // Images are distinct, pullable images, so that the run also works on real
 // nodes: each phase moves every pod to the next one.
@@ -79,36 +73,7 @@ func (o Options) Validate() error {
 	if attached {
 		return nil
 	}
-	perNode := int64(NodePods)
-	if o.NodeCapacity != "" {
-		n, err := podsCapacity(o.NodeCapacity)
-		if err != nil {
-			return err
-		}
-		perNode = n
-	}
-	if int64(o.Pods) > int64(o.Rig.Nodes)*perNode {
-		return fmt.Errorf("--pods %d do not fit on --nodes %d with %d pods each; add nodes or raise pods= in --node-capacity", o.Pods, o.Rig.Nodes, perNode)
-	}
-	return nil
-}
-
-// podsCapacity is pods= of --node-capacity.
-func podsCapacity(s string) (int64, error) {
-	for kv := range strings.SplitSeq(s, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
-		if !ok || k == "" {
-			return 0, fmt.Errorf("--node-capacity: entry %q is not name=quantity", kv)
-		}
-		q, err := resource.ParseQuantity(v)
-		if err != nil {
-			return 0, fmt.Errorf("--node-capacity: %s=%q is not a quantity", k, v)
-		}
-		if k == "pods" {
-			return q.Value(), nil
-		}
-	}
-	return 0, errors.New("--node-capacity must include pods=N: a node without it takes no pods")
+	return rig.CheckFit(o.Pods, o.Rig.Nodes, o.NodeCapacity)
 }
 
 // Phases are the phase kinds in order: the scale-up, then the rollouts.
@@ -117,31 +82,6 @@ func (o Options) Phases() []string { return append([]string{Scale}, o.Rollouts..
 // MaxUnavailablePods resolves --max-unavailable as the controller does: a
 // percentage of replicas rounded down.
 func (o Options) MaxUnavailablePods() (int, error) {
-	v, err := maxUnavailable(o.MaxUnavailable)
-	if err != nil {
-		return 0, err
-	}
-	n, err := intstr.GetScaledValueFromIntOrPercent(&v, o.Pods, false)
-	if err != nil {
-		return 0, fmt.Errorf("--max-unavailable: %w", err)
-	}
-	if n < 1 {
-		return 0, fmt.Errorf("--max-unavailable %s of %d pods is 0: a rollout without surge could never start; give at least 1 pod", o.MaxUnavailable, o.Pods)
-	}
-	return n, nil
-}
-
-func maxUnavailable(s string) (intstr.IntOrString, error) {
-	if pct, ok := strings.CutSuffix(s, "%"); ok {
-		n, err := strconv.Atoi(pct)
-		if err != nil || n < 0 || n > 100 {
-			return intstr.IntOrString{}, fmt.Errorf("--max-unavailable must be a number of pods or a percentage from 0%% to 100%%, got %q", s)
-		}
-		return intstr.FromString(s), nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 {
-		return intstr.IntOrString{}, fmt.Errorf("--max-unavailable must be a number of pods or a percentage from 0%% to 100%%, got %q", s)
-	}
-	return intstr.FromInt32(int32(min(n, 1<<30))), nil
+	_, n, err := lab.MaxUnavailable("--max-unavailable", o.MaxUnavailable, o.Pods)
+	return n, err
 }

@@ -2,8 +2,6 @@ package cloneset
 
 import (
 	"fmt"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/myriad-dev/myriad/pkg/lab"
@@ -254,24 +252,11 @@ func buildPhase(order int, p PhaseInput, procs map[string][]lab.ProcSample, clus
 	}
 	if p.API != nil {
 		ph.APIRequests, ph.APIFlows = p.API.Kinds, p.API.Flows
-		for _, c := range p.API.Kinds {
-			if !c.Writes() {
-				continue
-			}
-			switch {
-			case strings.HasPrefix(c.Resource, "leases."):
-				ph.LeaseWrites += c.Count
-				continue
-			case c.Resource == "pods" || strings.HasPrefix(c.Resource, "pods/"):
-				ph.PodWrites += c.Count
-			}
-			ph.APIWrites += c.Count
-		}
+		w := p.API.WriteCounts()
+		ph.APIWrites, ph.PodWrites, ph.LeaseWrites = w.All, w.Pods, w.Leases
 		ph.APIWritesPerPod, ph.PodWritesPerPod = perPod(ph.APIWrites), perPod(ph.PodWrites)
-		for _, f := range p.API.Flows {
-			if f.FlowSchema == managerFlowSchema {
-				ph.ManagerRequests, ph.ManagerRequestsPerPod = lab.Some(f.Count), perPod(f.Count)
-			}
+		if n := p.API.FlowCount(managerFlowSchema); n != nil {
+			ph.ManagerRequests, ph.ManagerRequestsPerPod = n, perPod(*n)
 		}
 	}
 	from, to := p.ProcFrom, p.ProcTo
@@ -281,24 +266,8 @@ func buildPhase(order int, p PhaseInput, procs map[string][]lab.ProcSample, clus
 	if to.IsZero() {
 		to = p.End
 	}
-	if len(procs) > 0 && !to.IsZero() {
-		cpu := 0.0
-		for _, s := range summarizeProcs(procs, from, to) {
-			if s.Samples == 0 {
-				continue // a name the process had only before the phase
-			}
-			ph.Processes = append(ph.Processes, s)
-			cpu += s.CPUSeconds
-		}
-		if !clusterSampled {
-			return ph
-		}
-		ph.CPUSeconds = lab.Some(cpu)
-		if p.MachineCPUSeconds != nil {
-			ph.MachineCPUSeconds = p.MachineCPUSeconds
-			ph.OtherCPUSeconds = lab.Some(max(0, *p.MachineCPUSeconds-cpu))
-		}
-	}
+	cpu := lab.PhaseProcesses(procs, from, to, clusterSampled, p.MachineCPUSeconds)
+	ph.Processes, ph.CPUSeconds, ph.OtherCPUSeconds, ph.MachineCPUSeconds = cpu.Processes, cpu.CPUSeconds, cpu.OtherCPUSeconds, cpu.MachineCPUSeconds
 	return ph
 }
 
@@ -333,18 +302,4 @@ func appendIfSet(s []float64, v *float64) []float64 {
 		return s
 	}
 	return append(s, *v)
-}
-
-// summarizeProcs is every process's summary over [from, to], by name.
-func summarizeProcs(series map[string][]lab.ProcSample, from, to time.Time) []lab.ProcSummary {
-	names := make([]string, 0, len(series))
-	for n := range series {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	out := make([]lab.ProcSummary, 0, len(names))
-	for _, n := range names {
-		out = append(out, lab.SummarizeProc(n, series[n], from, to))
-	}
-	return out
 }
