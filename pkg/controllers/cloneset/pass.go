@@ -18,6 +18,7 @@ import (
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/pub"
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1alpha1"
+	"github.com/myriad-dev/myriad/pkg/controllers/batch"
 	"github.com/myriad-dev/myriad/pkg/controllers/podorder"
 	"github.com/myriad-dev/myriad/pkg/inplace"
 )
@@ -208,7 +209,7 @@ func (ps *pass) lifecycle(ctx context.Context) bool {
 	if len(work) == 0 {
 		return true
 	}
-	err := parallel(len(work), func(i int) error { return work[i]() })
+	err := batch.Parallel(len(work), func(i int) error { return work[i]() })
 	if err != nil {
 		ps.failUpdate(err)
 		return false
@@ -316,7 +317,7 @@ func (ps *pass) createPods(ctx context.Context, revs []string) {
 		}
 	}
 	var created atomic.Int32
-	_, err := slowStart(len(revs), func(i int) error {
+	_, err := batch.SlowStart(len(revs), func(i int) error {
 		t, ok := ps.revs.templates[revs[i]]
 		if !ok {
 			t = &ps.cs.Spec.Template
@@ -361,7 +362,7 @@ func (ps *pass) deletePods(ctx context.Context, ms []*member) {
 	}
 	ms = ms[:min(len(ms), maxWritesPerPass)]
 	lc := ps.cs.Spec.Lifecycle
-	_, err := slowStart(len(ms), func(i int) error {
+	_, err := batch.SlowStart(len(ms), func(i int) error {
 		pod := ms[i].pod
 		if lc != nil && hooked(lc.PreDelete, pod) {
 			// Out of endpoints first (markPodNotReady), then the state
@@ -411,7 +412,7 @@ func (ps *pass) updateInPlace(ctx context.Context, ms []*member) {
 		ps.requeue(time.Millisecond) // more to start once the cache shows these
 	}
 	lc := ps.cs.Spec.Lifecycle
-	err := parallel(len(ms), func(i int) error {
+	err := batch.Parallel(len(ms), func(i int) error {
 		pod := ms[i].pod
 		if lc != nil && hooked(lc.InPlaceUpdate, pod) {
 			pod, err := ps.syncPodReady(ctx, pod, pub.LifecycleStatePreparingUpdate)

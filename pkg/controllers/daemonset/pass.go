@@ -18,6 +18,7 @@ import (
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/pub"
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1beta1"
+	"github.com/myriad-dev/myriad/pkg/controllers/batch"
 	"github.com/myriad-dev/myriad/pkg/inplace"
 )
 
@@ -231,10 +232,10 @@ func (ps *pass) run(ctx context.Context) {
 	for _, d := range p.inPlace {
 		work = append(work, func() error { return ps.applyInPlace(ctx, d.pod) })
 	}
-	if err := parallel(len(work), func(i int) error { return work[i]() }); err != nil {
+	if err := batch.Parallel(len(work), func(i int) error { return work[i]() }); err != nil {
 		ps.fail(err)
 	}
-	if _, err := slowStart(len(p.create), func(i int) error { return ps.createPod(ctx, p.create[i]) }); err != nil {
+	if _, err := batch.SlowStart(len(p.create), func(i int) error { return ps.createPod(ctx, p.create[i]) }); err != nil {
 		ps.fail(err)
 	}
 }

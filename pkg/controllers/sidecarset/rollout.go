@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1beta1"
+	"github.com/myriad-dev/myriad/pkg/controllers/batch"
 )
 
 // Sidecar upgrade: what the reconciler writes to roll a SidecarSet's image
@@ -81,34 +82,34 @@ func upgradableCondition(ss *v1beta1.SidecarSet, plan upgradePlan, now metav1.Ti
 	return c
 }
 
-// rollOut carries out the plan's writes.
+// rollOut carries out the plan's writes, at most batch.Parallelism at
+// once: a rollout of thousands of pods moves at the API server's pace, not
+// one round trip at a time.
 func (r *Reconciler) rollOut(ctx context.Context, ss *v1beta1.SidecarSet, rev Revision, plan upgradePlan) error {
 	key := types.NamespacedName{Name: ss.Name}
 	now := metav1.NewTime(r.clock.Now())
-	var errs []error
-	for _, p := range plan.notUpgradable {
-		if !plan.rolling {
-			break // OpenKruise marks pods only while it rolls
-		}
-		errs = append(errs, r.setPodUpgradable(ctx, ss, p, false, now))
+	var marks []*corev1.Pod
+	if plan.rolling {
+		marks = plan.notUpgradable // OpenKruise marks pods only while it rolls
 	}
-	for _, p := range plan.flip {
+	markErr := batch.Parallel(len(marks), func(i int) error { return r.setPodUpgradable(ctx, ss, marks[i], false, now) })
+	flipErr := batch.Parallel(len(plan.flip), func(i int) error {
+		p := plan.flip[i]
 		if err := r.writePod(ctx, key, p, func(pod *corev1.Pod) error { return flipPod(pod, ss, now) }); err != nil {
-			errs = append(errs, err)
-			continue
+			return err
 		}
 		r.events.Eventf(p, nil, corev1.EventTypeNormal, "ResetContainerSucceed", "HotUpgrade", "SidecarSet %s put the idle sidecar container back on the empty image", ss.Name)
-	}
-	for _, p := range plan.upgrade {
-		err := r.writePod(ctx, key, p, func(pod *corev1.Pod) error { return upgradePod(pod, ss, rev, now) })
-		if err != nil {
-			errs = append(errs, err)
-			continue
+		return nil
+	})
+	upErr := batch.Parallel(len(plan.upgrade), func(i int) error {
+		p := plan.upgrade[i]
+		if err := r.writePod(ctx, key, p, func(pod *corev1.Pod) error { return upgradePod(pod, ss, rev, now) }); err != nil {
+			return err
 		}
 		upgradedPods.WithLabelValues(ss.Name).Inc()
-		errs = append(errs, r.setPodUpgradable(ctx, ss, p, true, now))
-	}
-	return errors.Join(errs...)
+		return r.setPodUpgradable(ctx, ss, p, true, now)
+	})
+	return errors.Join(markErr, flipErr, upErr)
 }
 
 // writePod updates the pod with mutate applied to a fresh read, retrying
