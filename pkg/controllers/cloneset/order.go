@@ -29,32 +29,7 @@ const podDeletionCostAnnotation = "controller.kubernetes.io/pod-deletion-cost"
 // makePlan handles them.
 func deletionOrder(ms []*member) []*member {
 	out := slices.Clone(ms)
-	slices.SortStableFunc(out, func(a, b *member) int {
-		pa, pb := a.pod, b.pod
-		if c := podorder.TrueFirst(pa.Spec.NodeName == "", pb.Spec.NodeName == ""); c != 0 {
-			return c
-		}
-		if c := podorder.PhaseRank(pa.Status.Phase) - podorder.PhaseRank(pb.Status.Phase); c != 0 {
-			return c
-		}
-		ra, rb := podorder.ReadySince(pa), podorder.ReadySince(pb)
-		if c := podorder.TrueFirst(ra == nil, rb == nil); c != 0 {
-			return c
-		}
-		if c := cmpInt64(deletionCost(pa), deletionCost(pb)); c != 0 {
-			return c
-		}
-		if ra != nil && rb != nil && !ra.Equal(rb) {
-			if ra.After(rb.Time) {
-				return -1
-			}
-			return 1
-		}
-		if c := cmpInt64(int64(restarts(pb)), int64(restarts(pa))); c != 0 {
-			return c
-		}
-		return podorder.NewerFirst(pa, pb)
-	})
+	slices.SortStableFunc(out, func(a, b *member) int { return podorder.CompareActive(a.pod, b.pod, deletionCost) })
 	return out
 }
 
@@ -86,16 +61,6 @@ func updateOrder(ms []*member, scatter pub.UpdateScatterStrategy) []*member {
 	return out
 }
 
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 // deletionCost parses the annotation; absent or invalid counts as 0, as
 // upstream does.
 func deletionCost(p *corev1.Pod) int64 {
@@ -104,12 +69,4 @@ func deletionCost(p *corev1.Pod) int64 {
 		return 0
 	}
 	return v
-}
-
-func restarts(p *corev1.Pod) int32 {
-	var n int32
-	for _, c := range p.Status.ContainerStatuses {
-		n = max(n, c.RestartCount)
-	}
-	return n
 }

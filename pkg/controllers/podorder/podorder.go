@@ -159,3 +159,49 @@ func PhaseRank(p corev1.PodPhase) int {
 	}
 	return 3
 }
+
+// CompareActive is upstream's order of active pods, the one ReplicaSets
+// scale down by and OpenKruise's SidecarSet upgrades by: not yet scheduled
+// first; Pending before Unknown before Running; not Ready before Ready;
+// lower cost first (when cost is given: CloneSet's pod-deletion-cost);
+// Ready for less time first; more container restarts first; newer first
+// (then by name, so the order is total).
+func CompareActive(a, b *corev1.Pod, cost func(*corev1.Pod) int64) int {
+	if c := TrueFirst(a.Spec.NodeName == "", b.Spec.NodeName == ""); c != 0 {
+		return c
+	}
+	if c := PhaseRank(a.Status.Phase) - PhaseRank(b.Status.Phase); c != 0 {
+		return c
+	}
+	ra, rb := ReadySince(a), ReadySince(b)
+	if c := TrueFirst(ra == nil, rb == nil); c != 0 {
+		return c
+	}
+	if cost != nil {
+		if ca, cb := cost(a), cost(b); ca != cb {
+			if ca < cb {
+				return -1
+			}
+			return 1
+		}
+	}
+	if ra != nil && rb != nil && !ra.Equal(rb) {
+		if ra.After(rb.Time) {
+			return -1
+		}
+		return 1
+	}
+	if c := Restarts(b) - Restarts(a); c != 0 {
+		return int(c)
+	}
+	return NewerFirst(a, b)
+}
+
+// Restarts is the most restarts of any of the pod's containers.
+func Restarts(p *corev1.Pod) int32 {
+	var n int32
+	for _, c := range p.Status.ContainerStatuses {
+		n = max(n, c.RestartCount)
+	}
+	return n
+}

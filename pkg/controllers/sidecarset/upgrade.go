@@ -106,29 +106,7 @@ func planUpgrade(ss *v1beta1.SidecarSet, pods []podView) upgradePlan {
 // planUpgrade.
 func upgradeOrder(ss *v1beta1.SidecarSet, vs []podView) []podView {
 	out := slices.Clone(vs)
-	slices.SortStableFunc(out, func(a, b podView) int {
-		pa, pb := a.pod, b.pod
-		if c := podorder.TrueFirst(pa.Spec.NodeName == "", pb.Spec.NodeName == ""); c != 0 {
-			return c
-		}
-		if c := podorder.PhaseRank(pa.Status.Phase) - podorder.PhaseRank(pb.Status.Phase); c != 0 {
-			return c
-		}
-		ra, rb := podorder.ReadySince(pa), podorder.ReadySince(pb)
-		if c := podorder.TrueFirst(ra == nil, rb == nil); c != 0 {
-			return c
-		}
-		if ra != nil && rb != nil && !ra.Equal(rb) {
-			if ra.After(rb.Time) {
-				return -1
-			}
-			return 1
-		}
-		if c := restartCount(pb) - restartCount(pa); c != 0 {
-			return c
-		}
-		return podorder.NewerFirst(pa, pb)
-	})
+	slices.SortStableFunc(out, func(a, b podView) int { return podorder.CompareActive(a.pod, b.pod, nil) })
 	strategy := ss.Spec.UpdateStrategy
 	if strategy.PriorityStrategy != nil {
 		r := podorder.NewRanker(strategy.PriorityStrategy)
@@ -165,14 +143,6 @@ func expandScatter(terms []pub.UpdateScatterTerm, vs []podView) []pub.UpdateScat
 		}
 	}
 	return out
-}
-
-func restartCount(p *corev1.Pod) int {
-	var n int32
-	for _, c := range p.Status.ContainerStatuses {
-		n = max(n, c.RestartCount)
-	}
-	return int(n)
 }
 
 // scaled resolves a count-or-percent against total; unset (or invalid:
