@@ -52,10 +52,13 @@
 //     revision at random with that probability; CEL in admission has no
 //     random source (no clock, no request UID, no name yet for a pod
 //     created by generateName), so every such pod gets the pinned one;
-//   - patchPodMetadata MergePatchJson, resourcesPolicy and
-//     shareVolumeDevicePolicy are not applied (merging JSON in an
-//     annotation and evaluating OpenKruise's resource expressions need more
-//     than CEL offers here); sourceContainerNameFrom reads
+//   - patchPodMetadata MergePatchJson merges at the top level only when
+//     a pod is created (its members are spliced into the pod's JSON
+//     object; CEL has no JSON parser), fully (RFC 7386) when sidecars are
+//     upgraded;
+//   - resourcesPolicy and shareVolumeDevicePolicy are not applied
+//     (evaluating OpenKruise's resource expressions needs more than CEL
+//     offers here); sourceContainerNameFrom reads
 //     metadata.labels['k'] and metadata.annotations['k'] only;
 //   - the hash annotations' updateTimestamp is null: admission CEL has no
 //     clock.

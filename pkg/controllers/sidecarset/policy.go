@@ -34,10 +34,13 @@ const (
 // PolicyName is the name of the policy and the binding of a SidecarSet.
 func PolicyName(sidecarSet string) string { return PolicyPrefix + sidecarSet }
 
-// Revision identifies what a SidecarSet injects: Hash covers the
-// containers, init containers, volumes, pull secrets and pod metadata;
-// HashWithoutImage the same with every image blanked, so two revisions
-// with equal HashWithoutImage differ in images only. ControllerRevision
+// Revision identifies the sidecars a SidecarSet runs in a pod: Hash
+// covers the containers, and the init containers when one of them is a
+// native sidecar (restartPolicy Always), as OpenKruise hashes them: a
+// change of volumes, pull secrets or pod metadata reaches new pods but
+// leaves running ones up to date. HashWithoutImage is the same with every
+// image blanked, so two revisions with equal HashWithoutImage differ in
+// images only. ControllerRevision
 // names the ControllerRevision recording it, when known.
 type Revision struct {
 	Hash, HashWithoutImage string
@@ -73,13 +76,19 @@ func Revisions(ss *v1beta1.SidecarSet) (Revision, error) {
 }
 
 func specHash(spec v1beta1.SidecarSetSpec) (string, error) {
-	raw, err := json.Marshal(struct {
-		C, I  []v1beta1.SidecarContainer
-		V     []corev1.Volume
-		S     []corev1.LocalObjectReference
-		P     []v1beta1.SidecarSetPatchPodMetadata
-		Extra string
-	}{spec.Containers, spec.InitContainers, spec.Volumes, spec.ImagePullSecrets, spec.PatchPodMetadata, ""})
+	hashed := struct {
+		C []v1beta1.SidecarContainer `json:"containers"`
+		I []v1beta1.SidecarContainer `json:"initContainers,omitempty"`
+	}{C: spec.Containers}
+	if hashed.C == nil {
+		hashed.C = []v1beta1.SidecarContainer{}
+	}
+	for _, c := range spec.InitContainers {
+		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			hashed.I = spec.InitContainers
+		}
+	}
+	raw, err := json.Marshal(hashed)
 	if err != nil {
 		return "", fmt.Errorf("hash SidecarSet spec: %w", err)
 	}
@@ -515,8 +524,22 @@ func annotationOps(ss *v1beta1.SidecarSet, rev Revision, hotAnnotations, hotWork
 			case v1beta1.SidecarSetOverwritePatchPolicy:
 				ops = append(ops, "["+op+"]")
 			case v1beta1.SidecarSetMergePatchJSONPatchPolicy:
-				// Merging JSON inside an annotation value needs a JSON
-				// parser CEL lacks: not applied (see the package doc).
+				// CEL has no JSON parser: the patch's members are spliced
+				// into the pod's JSON object, after its own, and JSON
+				// readers keep the last of a repeated member, so the patch
+				// wins member by member (a merge patch at the top level).
+				var obj map[string]json.RawMessage
+				if err := json.Unmarshal([]byte(p.Annotations[k]), &obj); err != nil || obj == nil {
+					return nil, fmt.Errorf("spec.patchPodMetadata[%d].annotations[%s]: MergePatchJson needs a JSON object", i, k)
+				}
+				if len(obj) == 0 {
+					continue
+				}
+				entry, err := json.Marshal(obj)
+				if err != nil {
+					return nil, fmt.Errorf("spec.patchPodMetadata[%d].annotations[%s]: %w", i, k, err)
+				}
+				ops = append(ops, "["+splice(k, entry)+"]")
 			default:
 				return nil, fmt.Errorf("spec.patchPodMetadata[%d].patchPolicy: %q is not Retain, Overwrite or MergePatchJson", i, p.PatchPolicy)
 			}

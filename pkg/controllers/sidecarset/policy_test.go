@@ -206,6 +206,30 @@ func TestInjectionOrderVolumesAndSecrets(t *testing.T) {
 	}
 }
 
+// MergePatchJson at creation: the patch's members join the pod's JSON
+// object and win over its own; a pod without the annotation gets the patch.
+func TestInjectionMergePatchJSON(t *testing.T) {
+	p := compileOK(t, sidecarSet("merge", func(ss *v1beta1.SidecarSet) {
+		ss.Spec.PatchPodMetadata = []v1beta1.SidecarSetPatchPodMetadata{{PatchPolicy: v1beta1.SidecarSetMergePatchJSONPatchPolicy,
+			Annotations: map[string]string{"key": `{"agent":1}`}}}
+	}))
+	_, fresh := admit(t, p, appPod(nil))
+	if got := fresh.Annotations["key"]; got != `{"agent":1}` {
+		t.Errorf("new annotation %s", got)
+	}
+	_, merged := admit(t, p, appPod(func(p *corev1.Pod) { p.Annotations = map[string]string{"key": `{"app":1,"agent":0}`} }))
+	var m map[string]int
+	if err := json.Unmarshal([]byte(merged.Annotations["key"]), &m); err != nil || m["app"] != 1 || m["agent"] != 1 {
+		t.Errorf("merged annotation %s (%v): want app 1 kept and agent 1 from the patch", merged.Annotations["key"], err)
+	}
+	if _, _, err := Compile(sidecarSet("bad", func(ss *v1beta1.SidecarSet) {
+		ss.Spec.PatchPodMetadata = []v1beta1.SidecarSetPatchPodMetadata{{PatchPolicy: v1beta1.SidecarSetMergePatchJSONPatchPolicy,
+			Annotations: map[string]string{"key": `not json`}}}
+	})); err == nil || !strings.Contains(err.Error(), "spec.patchPodMetadata[0].annotations[key]") {
+		t.Errorf("a MergePatchJson value that is not a JSON object: %v; want refused naming the field", err)
+	}
+}
+
 // A shared mount whose subPathExpr expands the app's env vars brings
 // those vars (and only those) to the sidecar, so it expands the same path.
 func TestInjectionCopiesSubPathExprEnv(t *testing.T) {

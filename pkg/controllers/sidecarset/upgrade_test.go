@@ -220,3 +220,44 @@ func TestPlanFailedUpgradeDoesNotBlock(t *testing.T) {
 		t.Fatalf("upgrade %s; want [broken] (busy still restarts its sidecar)", podNames(p.upgrade))
 	}
 }
+
+// As OpenKruise hashes a SidecarSet: the containers make the revision;
+// volumes, pull secrets and pod metadata reach new pods only; an image
+// moves Hash but not HashWithoutImage.
+func TestRevisionHashCoversContainers(t *testing.T) {
+	base := upSidecarSet()
+	r0, _ := Revisions(base)
+	other := base.DeepCopy()
+	other.Spec.Volumes = []corev1.Volume{{Name: "v"}}
+	other.Spec.PatchPodMetadata = []v1beta1.SidecarSetPatchPodMetadata{{Annotations: map[string]string{"k": "v"}}}
+	other.Spec.InitContainers = []v1beta1.SidecarContainer{{Container: corev1.Container{Name: "init", Image: "i"}}}
+	if r, _ := Revisions(other); r != r0 {
+		t.Errorf("volumes, metadata and plain init containers moved the revision: %+v vs %+v", r, r0)
+	}
+	always := corev1.ContainerRestartPolicyAlways
+	other.Spec.InitContainers[0].RestartPolicy = &always
+	if r, _ := Revisions(other); r.Hash == r0.Hash {
+		t.Error("a native sidecar init container must be part of the revision")
+	}
+	img := base.DeepCopy()
+	img.Spec.Containers[0].Image = "proxy:9"
+	if r, _ := Revisions(img); r.Hash == r0.Hash || r.HashWithoutImage != r0.HashWithoutImage {
+		t.Errorf("image change: %+v vs %+v; want Hash moved, HashWithoutImage kept", r, r0)
+	}
+}
+
+// An upgrade merges a MergePatchJson annotation into the pod's as a JSON
+// merge patch.
+func TestUpgradeMergesPatchJSON(t *testing.T) {
+	ss := upSidecarSet()
+	ss.Spec.PatchPodMetadata = []v1beta1.SidecarSetPatchPodMetadata{{PatchPolicy: v1beta1.SidecarSetMergePatchJSONPatchPolicy,
+		Annotations: map[string]string{"key": `{"proxy":2,"gone":null}`}}}
+	pod := upPod("p", "h1", "hw", "proxy:1", true)
+	pod.Annotations["key"] = `{"app":1,"proxy":1,"gone":true}`
+	if err := upgradePod(pod, ss, rev2, metav1.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got := pod.Annotations["key"]; got != `{"app":1,"proxy":2}` {
+		t.Errorf("merged annotation %s, want {\"app\":1,\"proxy\":2}", got)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 
+	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -164,12 +166,25 @@ func setHashEntry(pod *corev1.Pod, ss *v1beta1.SidecarSet, key, hash, controller
 	return nil
 }
 
-// patchMetadata applies patchPodMetadata's Retain and Overwrite
-// annotations, as injection does.
+// patchMetadata applies patchPodMetadata to the pod's annotations, as
+// injection does; a MergePatchJson annotation is merged as a JSON merge
+// patch (RFC 7386) into the pod's value (a value that is not JSON is
+// replaced).
 func patchMetadata(pod *corev1.Pod, patches []v1beta1.SidecarSetPatchPodMetadata) {
 	for _, p := range patches {
 		for k, v := range p.Annotations {
 			switch p.PatchPolicy {
+			case v1beta1.SidecarSetMergePatchJSONPatchPolicy:
+				cur, ok := pod.Annotations[k]
+				if !ok {
+					pod.Annotations[k] = v
+					continue
+				}
+				if merged, err := jsonpatch.MergePatch([]byte(cur), []byte(v)); err == nil {
+					pod.Annotations[k] = string(merged)
+				} else {
+					pod.Annotations[k] = v
+				}
 			case v1beta1.SidecarSetOverwritePatchPolicy:
 				pod.Annotations[k] = v
 			case v1beta1.SidecarSetRetainPatchPolicy, "":
