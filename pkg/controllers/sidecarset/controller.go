@@ -188,11 +188,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 	// Revision history first: the policy injects the latest or a pinned
 	// revision.
+	var errs []error
 	inj, err := r.syncRevisions(ctx, ss)
 	if err != nil {
-		return reconcile.Result{}, err
+		if ss.Spec.InjectionStrategy.Revision != nil {
+			return reconcile.Result{}, err // a pin cannot be resolved without its history
+		}
+		// History is bookkeeping: the latest spec is injected without it
+		// (pods then record no revision name) and the write is retried.
+		errs = append(errs, err)
+		inj = Injection{}
 	}
-	var errs []error
 	policy, binding, err := CompileWith(ss, inj)
 	switch {
 	case err != nil:
