@@ -27,8 +27,8 @@ import (
 // upgraded in place, and the same change rolled by recreating the pods.
 const (
 	Deploy   = "deploy"
-	InPlace  = "in-place"
-	Recreate = "recreate"
+	InPlace  = lab.RolloutInPlace
+	Recreate = lab.RolloutRecreate
 )
 
 var upgradeKinds = []string{Deploy, InPlace, Recreate}
