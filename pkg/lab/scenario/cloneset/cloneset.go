@@ -4,24 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1alpha1"
-	"github.com/myriad-dev/myriad/pkg/controlplane"
 	"github.com/myriad-dev/myriad/pkg/lab"
 	"github.com/myriad-dev/myriad/pkg/lab/rig"
-	"github.com/myriad-dev/myriad/pkg/manager"
 )
 
 const (
@@ -70,68 +63,32 @@ type run struct {
 // cluster) stopped the run.
 func (s *Scenario) Run(ctx context.Context, env lab.Env) lab.Result {
 	o := s.O
-	ns := s.Namespace
-	if ns == "" {
-		ns = "myriad-bench-cloneset-" + strconv.FormatUint(rand.Uint64()%(36*36*36*36), 36)
-	}
 	maxUnavail, _ := o.MaxUnavailablePods()
-	x := &run{o: o, env: env, con: env.Console, ns: ns}
-	x.in = Input{Nodes: o.Rig.Nodes, Pods: o.Pods, MaxUnavailable: o.MaxUnavailable, MaxUnavailablePods: maxUnavail}
-	x.in.Info = lab.NewRunInfo(s.Name(), lab.ThisMachine(controlplane.KubernetesVersion), parameters(o, ns, maxUnavail), env.Clock.Now())
+	x := &run{o: o, env: env, con: env.Console}
+	x.in = Input{Pods: o.Pods, MaxUnavailable: o.MaxUnavailable, MaxUnavailablePods: maxUnavail}
 	x.bgCtx, x.stopBg = context.WithCancel(context.Background())
-	x.in.Info.StopEarly(x.con, x.run(ctx, s))
-	x.stopBg()
-	x.bg.Wait()
-	if x.r != nil {
-		x.r.StopRecording()
-	}
-	x.in.Info.Finish(env.Clock.Now(), x.r.Processes())
-	x.cleanup()
+	w := &rig.Workload{Name: s.Name(), Options: o.Rig, NodeCapacity: o.NodeCapacity, Pods: o.Pods,
+		Namespace: s.Namespace, Holds: "its CloneSet and pods", StartRig: s.StartRig, NewClient: s.CloneSets}
+	w.Parameters = func(ns string) map[string]string { return parameters(w, o, ns, maxUnavail) }
+	h := w.Run(ctx, env, rig.WorkloadSteps{
+		CheckAPI: checkAPI,
+		Phases: func(ctx context.Context, h *rig.WorkloadRun) error {
+			x.r, x.cs, x.c, x.ns, x.meters = h.Rig, h.Client, h.CRDs, h.Namespace, h.Meters
+			return x.run(ctx)
+		},
+		StopWatches: func() { x.stopBg(); x.bg.Wait() },
+	})
+	x.in.Info, x.in.Nodes, x.in.StartupSeconds, x.in.ClusterSampled = h.Info, h.Nodes, h.StartupSeconds, h.ClusterSampled
+	x.in.Notes = append(h.Notes, x.in.Notes...)
 	return Build(x.in)
 }
 
-func (x *run) run(ctx context.Context, s *Scenario) error {
-	start := s.StartRig
-	if start == nil {
-		start = rig.StartOrAttach
-	}
-	o := x.o
-	if !o.Rig.Attached() {
-		x.con.Printf("starting a cluster of %d nodes in %s", o.Rig.Nodes, o.Rig.DataDir)
-		if o.NodeCapacity != "" {
-			o.Rig.NodeArgs = append(o.Rig.NodeArgs, "--capacity", o.NodeCapacity)
-		}
-	}
-	r, err := start(ctx, o.Rig, x.con)
-	x.r = r
-	if err != nil {
-		return fmt.Errorf("starting the cluster: %w", err)
-	}
-	if r.Cluster != nil {
-		x.in.StartupSeconds = lab.Some(x.env.Clock.Since(x.in.Info.StartedAt).Seconds())
-		x.in.ClusterSampled = true
-		x.con.Printf("all %d nodes Ready after %s", o.Rig.Nodes, x.env.Clock.Since(x.in.Info.StartedAt).Round(time.Second))
-	}
-	newClient := s.CloneSets
-	if newClient == nil {
-		newClient = cloneSetClient
-	}
-	if x.c, err = newClient(r); err != nil {
-		return err
-	}
-	x.cs = r.Client
-	var note string
-	x.meters, note = r.Meters(managerMetricsPort(r))
-	if note != "" {
-		x.in.Notes = append(x.in.Notes, note)
-	}
-	if err := x.preflight(ctx); err != nil {
-		return err
-	}
+// run runs the phases once the cluster and the namespace are ready.
+func (x *run) run(ctx context.Context) error {
 	if err := x.watch(ctx); err != nil {
 		return err
 	}
-	kinds := o.Phases()
+	kinds := x.o.Phases()
 	for i, kind := range kinds {
 		p, err := x.phase(ctx, i, len(kinds), kind)
 		x.in.Phases = append(x.in.Phases, p)
@@ -148,101 +105,28 @@ func (x *run) run(ctx context.Context, s *Scenario) error {
 	return nil
 }
 
-// cloneSetClient is the client for CloneSets: the rig's for custom resources.
-func cloneSetClient(r *rig.Rig) (client.WithWatch, error) {
-	scheme, err := manager.Scheme()
-	if err != nil {
-		return nil, err
-	}
-	return r.CRDClient(scheme)
-}
-
-// preflight checks what the phases need: the CloneSet API, room for the
-// pods (on an existing cluster) and the namespace with its default
-// ServiceAccount, without which pods are rejected at admission.
-func (x *run) preflight(ctx context.Context) error {
-	err := x.c.List(ctx, &v1alpha1.CloneSetList{}, client.InNamespace("default"), client.Limit(1))
+// checkAPI says whether the cluster serves CloneSets.
+func checkAPI(ctx context.Context, c client.WithWatch) error {
+	err := c.List(ctx, &v1alpha1.CloneSetList{}, client.InNamespace("default"), client.Limit(1))
 	if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
 		return errors.New("the cluster has no CloneSet API (apps.kruise.io/v1alpha1): apply config/crd with --server-side and run 'myriad manager'")
 	}
 	if err != nil {
 		return fmt.Errorf("list CloneSets: %w", err)
 	}
-	if x.o.Rig.Attached() {
-		ready, err := x.r.CheckNodes(ctx, x.o.Rig.Nodes, x.o.Pods)
-		if err != nil {
-			return err
-		}
-		x.in.Nodes = ready
-		if w := x.r.CheckLease(ctx, manager.LeaderElectionID, "myriad manager"); w != "" {
-			x.con.Printf("%s", w)
-		}
-	}
-	return x.r.Namespaces(ctx, x.ns)
+	return nil
 }
 
-// cleanup stops the cluster the bench started, or deletes the namespace it
-// made in an existing one.
-func (x *run) cleanup() {
-	if x.r == nil {
-		return
-	}
-	if !x.o.Rig.Attached() {
-		x.r.Stop()
-		return
-	}
-	defer x.r.Stop()
-	if x.cs == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	err := x.cs.CoreV1().Namespaces().Delete(ctx, x.ns, metav1.DeleteOptions{})
-	switch {
-	case err == nil:
-		x.con.Printf("deleting namespace %s (its CloneSet and pods go with it)", x.ns)
-	case !apierrors.IsNotFound(err):
-		x.con.Printf("could not delete namespace %s: %v; delete it yourself", x.ns, err)
-	}
-}
-
-// managerMetricsPort is the started cluster's manager metrics port, 0
-// when attached.
-func managerMetricsPort(r *rig.Rig) int {
-	if r.Cluster == nil {
-		return 0
-	}
-	return r.Cluster.Plan.ManagerMetricsPort
-}
-
-func parameters(o Options, ns string, maxUnavail int) map[string]string {
-	mode := "own cluster: myriad up with kube-scheduler and myriad-manager, " + strconv.Itoa(o.Rig.APIServers) + " API server(s)"
-	if o.Rig.Attached() {
-		mode = "existing cluster (--kubeconfig " + o.Rig.Kubeconfig + ")"
-	}
-	capacity := o.NodeCapacity
-	if capacity == "" {
-		capacity = "myriad nodes default (cpu 32, memory 256Gi, pods 110)"
-	}
+func parameters(w *rig.Workload, o Options, ns string, maxUnavail int) map[string]string {
 	phases := o.Phases()
-	p := map[string]string{
-		"cluster":        mode,
-		"nodes":          strconv.Itoa(o.Rig.Nodes),
-		"pods":           strconv.Itoa(o.Pods),
-		"phases":         strings.Join(phases, ", "),
-		"images":         strings.Join(o.Images[:min(len(phases), len(o.Images))], ", "),
-		"maxUnavailable": fmt.Sprintf("%s (%d pods)", o.MaxUnavailable, maxUnavail),
-		"maxSurge":       "0",
-		"pod":            "1 container, requests cpu 10m / memory 16Mi, no service account token",
-		"phaseTimeout":   o.PhaseTimeout.String(),
-		"namespace":      ns,
-		"doneWhen":       "every pod Running, Ready, InPlaceUpdateReady not False, with the phase's image (pod watch), and status.updatedReadyReplicas = readyReplicas = replicas for the phase's generation (CloneSet watch)",
-		"sampleInterval": o.Rig.SampleInterval.String() + " (and at every phase boundary)",
-		"command":        strings.Join(os.Args, " "),
-	}
+	p := w.CommonParameters(ns, o.PhaseTimeout)
+	p["phases"] = strings.Join(phases, ", ")
+	p["images"] = strings.Join(o.Images[:min(len(phases), len(o.Images))], ", ")
+	p["maxUnavailable"] = fmt.Sprintf("%s (%d pods)", o.MaxUnavailable, maxUnavail)
+	p["maxSurge"] = "0"
+	p["pod"] = "1 container, requests cpu 10m / memory 16Mi, no service account token"
+	p["doneWhen"] = "every pod Running, Ready, InPlaceUpdateReady not False, with the phase's image (pod watch), and status.updatedReadyReplicas = readyReplicas = replicas for the phase's generation (CloneSet watch)"
 	if !o.Rig.Attached() {
-		p["dataDir"] = o.Rig.DataDir
-		p["nodeCapacity"] = capacity
 		p["nodeMonitorGrace"] = o.Rig.NodeMonitorGracePeriod.String()
 	}
 	return p

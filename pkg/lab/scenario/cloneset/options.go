@@ -1,10 +1,7 @@
 package cloneset
 
 import (
-	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/myriad-dev/myriad/pkg/lab"
@@ -35,23 +32,7 @@ type Options struct {
 
 // Validate rejects bad options with one line naming the flag.
 func (o Options) Validate() error {
-	if err := o.Rig.Validate(); err != nil {
-		return err
-	}
-	attached := o.Rig.Attached()
-	switch {
-	case o.Pods < 1 || o.Pods > 1_000_000:
-		return fmt.Errorf("--pods must be between 1 and 1000000, got %d", o.Pods)
-	case !attached && o.Rig.Nodes < 1:
-		return fmt.Errorf("--nodes must be at least 1, got %d", o.Rig.Nodes)
-	case attached && o.Rig.DataDir != "":
-		return errors.New("--data-dir is for a cluster the bench starts; with --kubeconfig there is none")
-	case attached && o.NodeCapacity != "":
-		return errors.New("--node-capacity is for the simulated nodes the bench starts; with --kubeconfig there are none")
-	case o.PhaseTimeout <= 0:
-		return fmt.Errorf("--phase-timeout must be positive, got %s", o.PhaseTimeout)
-	}
-	if _, err := o.MaxUnavailablePods(); err != nil {
+	if err := rig.CheckWorkload(o.Rig, o.Pods, o.NodeCapacity, o.PhaseTimeout, o.MaxUnavailable); err != nil {
 		return err
 	}
 	for _, r := range o.Rollouts {
@@ -62,18 +43,7 @@ func (o Options) Validate() error {
 	if len(o.Images) < 1+len(o.Rollouts) {
 		return fmt.Errorf("--images must name %d images (the scale-up and %d rollouts), got %d", 1+len(o.Rollouts), len(o.Rollouts), len(o.Images))
 	}
-	for i, img := range o.Images[:1+len(o.Rollouts)] {
-		if strings.TrimSpace(img) == "" {
-			return fmt.Errorf("--images: image %d is empty", i+1)
-		}
-		if slices.Contains(o.Images[:i], img) {
-			return fmt.Errorf("--images: %q is named twice; each phase needs an image the one before did not run", img)
-		}
-	}
-	if attached {
-		return nil
-	}
-	return rig.CheckFit(o.Pods, o.Rig.Nodes, o.NodeCapacity)
+	return rig.CheckImages(o.Images[:1+len(o.Rollouts)], "each phase needs an image the one before did not run")
 }
 
 // Phases are the phase kinds in order: the scale-up, then the rollouts.

@@ -2,7 +2,6 @@ package cloneset
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
@@ -26,31 +24,6 @@ import (
 // phase is done, and returns once both have synced.
 func (x *run) watch(ctx context.Context) error {
 	x.pods = NewPods(container, x.env.Clock)
-	factory := informers.NewSharedInformerFactoryWithOptions(x.cs, 0, informers.WithNamespace(x.ns))
-	podInf := factory.Core().V1().Pods().Informer()
-	// 10^4 pods: keep what the tracker reads, not every pod's managedFields.
-	if err := podInf.SetTransform(func(obj any) (any, error) {
-		if p, ok := obj.(*corev1.Pod); ok {
-			p.ManagedFields = nil
-		}
-		return obj, nil
-	}); err != nil {
-		return err
-	}
-	if _, err := podInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    x.observePod,
-		UpdateFunc: func(_, obj any) { x.observePod(obj) },
-		DeleteFunc: func(obj any) {
-			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-				obj = t.Obj
-			}
-			if p, ok := obj.(*corev1.Pod); ok {
-				x.pods.Delete(p.UID)
-			}
-		},
-	}); err != nil {
-		return err
-	}
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
 			l := &v1alpha1.CloneSetList{}
@@ -60,38 +33,17 @@ func (x *run) watch(ctx context.Context) error {
 			return x.c.Watch(ctx, &v1alpha1.CloneSetList{}, client.InNamespace(x.ns), &client.ListOptions{Raw: &opts})
 		},
 	}
-	csInf := cache.NewSharedIndexInformer(lw, &v1alpha1.CloneSet{}, 0, cache.Indexers{})
-	observe := func(obj any) {
-		if cs, ok := obj.(*v1alpha1.CloneSet); ok && cs.Name == cloneSetName {
-			s := cs.Status
-			x.pods.ObserveStatus(StatusView{Generation: cs.Generation, ObservedGeneration: s.ObservedGeneration,
-				Replicas: s.Replicas, ReadyReplicas: s.ReadyReplicas, UpdatedReplicas: s.UpdatedReplicas, UpdatedReady: s.UpdatedReadyReplicas})
+	status := func(obj any) (StatusView, bool) {
+		cs, ok := obj.(*v1alpha1.CloneSet)
+		if !ok || cs.Name != cloneSetName {
+			return StatusView{}, false
 		}
+		s := cs.Status
+		return StatusView{Generation: cs.Generation, ObservedGeneration: s.ObservedGeneration,
+			Replicas: s.Replicas, ReadyReplicas: s.ReadyReplicas, UpdatedReplicas: s.UpdatedReplicas, UpdatedReady: s.UpdatedReadyReplicas}, true
 	}
-	if _, err := csInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    observe,
-		UpdateFunc: func(_, obj any) { observe(obj) },
-	}); err != nil {
-		return err
-	}
-	factory.Start(x.bgCtx.Done())
-	x.bg.Go(func() {
-		<-x.bgCtx.Done()
-		factory.Shutdown()
-	})
-	x.bg.Go(func() { csInf.RunWithContext(x.bgCtx) })
-	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	if !cache.WaitForCacheSync(sctx.Done(), podInf.HasSynced, csInf.HasSynced) {
-		return errors.New("the pod and CloneSet watches did not sync within 2m")
-	}
-	return nil
-}
-
-func (x *run) observePod(obj any) {
-	if p, ok := obj.(*corev1.Pod); ok {
-		x.pods.Upsert(p)
-	}
+	return x.pods.Watch(ctx, x.bgCtx, &x.bg, lab.WorkloadWatch{Client: x.cs, Namespace: x.ns,
+		Workload: lw, Object: &v1alpha1.CloneSet{}, Status: status, Kind: "CloneSet"})
 }
 
 // phase runs one phase: the write, then the wait until the pods and the

@@ -1,10 +1,7 @@
 package sidecarset
 
 import (
-	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/myriad-dev/myriad/pkg/lab"
@@ -41,46 +38,20 @@ type Options struct {
 
 // Validate rejects bad options with one line naming the flag.
 func (o Options) Validate() error {
-	if err := o.Rig.Validate(); err != nil {
+	if err := rig.CheckWorkload(o.Rig, o.Pods, o.NodeCapacity, o.PhaseTimeout, o.MaxUnavailable); err != nil {
 		return err
 	}
-	attached := o.Rig.Attached()
 	switch {
-	case o.Pods < 1 || o.Pods > 1_000_000:
-		return fmt.Errorf("--pods must be between 1 and 1000000, got %d", o.Pods)
 	case o.SidecarSets < 2 || o.SidecarSets > 1000:
 		return fmt.Errorf("--sidecarsets must be between 2 and 1000 (the phase with one SidecarSet always runs), got %d", o.SidecarSets)
 	case o.SidecarSets > o.Pods:
 		return fmt.Errorf("--sidecarsets %d exceeds --pods %d: some SidecarSets would select no pod", o.SidecarSets, o.Pods)
 	case o.Concurrency < 1 || o.Concurrency > 1000:
 		return fmt.Errorf("--concurrency must be between 1 and 1000, got %d", o.Concurrency)
-	case !attached && o.Rig.Nodes < 1:
-		return fmt.Errorf("--nodes must be at least 1, got %d", o.Rig.Nodes)
-	case attached && o.Rig.DataDir != "":
-		return errors.New("--data-dir is for a cluster the bench starts; with --kubeconfig there is none")
-	case attached && o.NodeCapacity != "":
-		return errors.New("--node-capacity is for the simulated nodes the bench starts; with --kubeconfig there are none")
-	case o.PhaseTimeout <= 0:
-		return fmt.Errorf("--phase-timeout must be positive, got %s", o.PhaseTimeout)
-	}
-	if _, err := o.MaxUnavailablePods(); err != nil {
-		return err
-	}
-	if len(o.Images) != len(Images) {
+	case len(o.Images) != len(Images):
 		return fmt.Errorf("--images must name %d images (the app's, then the sidecar's at injection, in place and recreated), got %d", len(Images), len(o.Images))
 	}
-	for i, img := range o.Images {
-		if strings.TrimSpace(img) == "" {
-			return fmt.Errorf("--images: image %d is empty", i+1)
-		}
-		if slices.Contains(o.Images[:i], img) {
-			return fmt.Errorf("--images: %q is named twice; each upgrade needs an image the pods did not run", img)
-		}
-	}
-	if attached {
-		return nil
-	}
-	return rig.CheckFit(o.Pods, o.Rig.Nodes, o.NodeCapacity)
+	return rig.CheckImages(o.Images, "each upgrade needs an image the pods did not run")
 }
 
 // MaxUnavailablePods resolves --max-unavailable as the controllers do: a

@@ -15,10 +15,6 @@ import (
 // managerFlowSchema is the flow schema `myriad up` gives myriad-manager.
 const managerFlowSchema = "myriad-manager"
 
-// sharedMachineCores is how much CPU other work may use during a phase
-// before the result warns that the machine was shared.
-const sharedMachineCores = 0.25
-
 // Meter is what a phase measured besides its own figures.
 type Meter struct {
 	// ProcFrom and ProcTo bound the process samples of the phase.
@@ -215,10 +211,11 @@ func Build(in Input) *Result {
 		Skipped: in.Skipped, Notes: in.Notes, ScrapeErrors: in.ScrapeErrors}
 	var reasons, warnings []string
 	shared := func(name string, c Cost, secs float64) {
-		if o := c.OtherCPUSeconds; o != nil && secs > 0 && *o > sharedMachineCores*secs {
-			warnings = append(warnings, fmt.Sprintf("%s shared the machine: other work used %.1f cores on average, so its times are longer than on a quiet machine", name, *o/secs))
+		if w, ok := lab.SharedMachine(name, c.OtherCPUSeconds, secs); ok {
+			warnings = append(warnings, w)
 		}
 	}
+	limits := lab.RolloutLimits{MaxUnavailable: in.MaxUnavailable, MaxUnavailablePods: in.MaxUnavailablePods, InPlaceChange: "an image-only sidecar change"}
 	for i, p := range in.Create {
 		ph := buildCreate(i+1, p, in)
 		r.Create = append(r.Create, ph)
@@ -242,27 +239,10 @@ func Build(in Input) *Result {
 			reasons = append(reasons, fmt.Sprintf("%s stopped: %s; reached %s", name, ph.Err, ph.Reached))
 			continue
 		}
-		switch ph.Kind {
-		case InPlace:
-			if ph.Recreated > 0 {
-				reasons = append(reasons, fmt.Sprintf("%s recreated %d pods; an image-only sidecar change must keep every pod", name, ph.Recreated))
-			}
-		case Recreate:
-			if ph.Recreated != ph.Want {
-				reasons = append(reasons, fmt.Sprintf("%s recreated %d of %d pods", name, ph.Recreated, ph.Want))
-			}
-		}
-		if ph.MaxUnavailable != nil && *ph.MaxUnavailable > in.MaxUnavailablePods {
-			reasons = append(reasons, fmt.Sprintf("%s had %d pods unavailable at once; maxUnavailable %s allows %d", name, *ph.MaxUnavailable, in.MaxUnavailable, in.MaxUnavailablePods))
-		}
+		reasons = append(reasons, lab.JudgeRollout(name, ph.Kind, ph.Want, ph.Recreated, ph.MaxUnavailable, limits)...)
 		shared(name, ph.Cost, ph.End.Sub(ph.Start).Seconds())
 	}
-	for _, s := range in.Skipped {
-		warnings = append(warnings, "not run: "+s)
-	}
-	if len(in.ScrapeErrors) > 0 {
-		warnings = append(warnings, fmt.Sprintf("%d metrics scrapes failed; API and manager figures of those phases are missing (see scrapeErrors)", len(in.ScrapeErrors)))
-	}
+	warnings = append(warnings, lab.RunWarnings(in.Skipped, len(in.ScrapeErrors))...)
 	r.Comparison = compare(r)
 	r.Judge(reasons, warnings)
 	return r
@@ -312,26 +292,11 @@ func buildUpgrade(order int, p UpgradeInput, in Input) UpgradePhase {
 		WriteSeconds: p.WriteSeconds, Recreated: f.Recreated, Created: f.Created, RestartedInPlace: f.RestartedInPlace,
 		Final: f.Final, Err: p.Err, NotUpdated: p.NotUpdated, Series: f.Series,
 		UpdateLatency: lab.SummarizeLatencies(append([]float64(nil), f.UpdatedSeconds...))}
-	since := func(t *time.Time) *float64 {
-		if t == nil {
-			return nil
-		}
-		return lab.Some(t.Sub(p.Start).Seconds())
-	}
-	ph.Seconds, ph.PodsSeconds, ph.StatusSeconds = since(f.DoneAt), since(f.PodsDoneAt), since(f.StatusDoneAt)
-	ph.Done = f.DoneAt != nil && p.Err == ""
-	if ph.Seconds != nil && *ph.Seconds > 0 {
-		ph.PodsPerSecond = lab.Some(float64(p.Want) / *ph.Seconds)
-	}
+	ro := lab.RolloutOf(f, p.Start, p.End, p.Want, p.Err, "the SidecarSet's")
+	ph.Seconds, ph.PodsSeconds, ph.StatusSeconds, ph.PodsPerSecond = ro.Seconds, ro.PodsSeconds, ro.StatusSeconds, ro.PodsPerSecond
+	ph.Done, ph.Reached = ro.Done, ro.Reached
 	if p.Kind != Deploy {
 		ph.MaxUnavailable = lab.Some(f.MaxUnavailable)
-	}
-	if !ph.Done {
-		ph.Reached = fmt.Sprintf("%d of %d pods updated (%d available, %d live, %d terminating) after %s",
-			f.Final.Updated, p.Want, f.Final.Available, f.Final.Live, f.Final.Terminating, p.End.Sub(p.Start).Round(time.Second))
-		if f.PodsDoneAt != nil && f.StatusDoneAt == nil {
-			ph.Reached += "; every pod was updated but the SidecarSet's status never said so"
-		}
 	}
 	ph.Cost = buildCost(p.Meter, p.Want, p.Start, p.End, in)
 	return ph

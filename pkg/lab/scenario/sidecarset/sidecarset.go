@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,10 +16,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1beta1"
-	"github.com/myriad-dev/myriad/pkg/controlplane"
 	"github.com/myriad-dev/myriad/pkg/lab"
 	"github.com/myriad-dev/myriad/pkg/lab/rig"
-	"github.com/myriad-dev/myriad/pkg/manager"
 )
 
 // Scenario is `myriad bench sidecarset`.
@@ -67,70 +63,32 @@ type run struct {
 // cluster) stopped the run.
 func (s *Scenario) Run(ctx context.Context, env lab.Env) lab.Result {
 	o := s.O
-	ns := s.Namespace
-	if ns == "" {
-		ns = "myriad-bench-sidecarset-" + strconv.FormatUint(rand.Uint64()%(36*36*36*36), 36)
-	}
 	maxUnavail, _ := o.MaxUnavailablePods()
-	x := &run{o: o, env: env, con: env.Console, ns: ns, sets: map[string]bool{}}
-	x.in = Input{Nodes: o.Rig.Nodes, Pods: o.Pods, SidecarSets: o.SidecarSets, Concurrency: o.Concurrency,
+	x := &run{o: o, env: env, con: env.Console, sets: map[string]bool{}}
+	x.in = Input{Pods: o.Pods, SidecarSets: o.SidecarSets, Concurrency: o.Concurrency,
 		MaxUnavailable: o.MaxUnavailable, MaxUnavailablePods: maxUnavail}
-	x.in.Info = lab.NewRunInfo(s.Name(), lab.ThisMachine(controlplane.KubernetesVersion), parameters(o, ns, maxUnavail), env.Clock.Now())
 	x.bgCtx, x.stopBg = context.WithCancel(context.Background())
-	x.in.Info.StopEarly(x.con, x.run(ctx, s))
-	x.stopBg()
-	x.bg.Wait()
-	if x.r != nil {
-		x.r.StopRecording()
-	}
-	x.in.Info.Finish(env.Clock.Now(), x.r.Processes())
-	x.cleanup()
+	w := &rig.Workload{Name: s.Name(), Options: o.Rig, NodeCapacity: o.NodeCapacity, Pods: o.Pods,
+		Namespace: s.Namespace, Holds: "its Deployment and pods", StartRig: s.StartRig, NewClient: s.SidecarSets}
+	w.Parameters = func(ns string) map[string]string { return parameters(w, o, ns, maxUnavail) }
+	h := w.Run(ctx, env, rig.WorkloadSteps{
+		CheckAPI: checkAPI,
+		Phases: func(ctx context.Context, h *rig.WorkloadRun) error {
+			x.r, x.cs, x.c, x.ns, x.meters = h.Rig, h.Client, h.CRDs, h.Namespace, h.Meters
+			return x.run(ctx)
+		},
+		StopWatches: func() { x.stopBg(); x.bg.Wait() },
+		Cleanup:     x.deleteLeftSets,
+	})
+	x.in.Info, x.in.Nodes, x.in.StartupSeconds, x.in.ClusterSampled = h.Info, h.Nodes, h.StartupSeconds, h.ClusterSampled
+	x.in.Notes = append(h.Notes, x.in.Notes...)
 	return Build(x.in)
 }
 
-func (x *run) run(ctx context.Context, s *Scenario) error {
-	start := s.StartRig
-	if start == nil {
-		start = rig.StartOrAttach
-	}
-	o := x.o
-	if !o.Rig.Attached() {
-		x.con.Printf("starting a cluster of %d nodes in %s", o.Rig.Nodes, o.Rig.DataDir)
-		if o.NodeCapacity != "" {
-			o.Rig.NodeArgs = append(o.Rig.NodeArgs, "--capacity", o.NodeCapacity)
-		}
-	}
-	r, err := start(ctx, o.Rig, x.con)
-	x.r = r
-	if err != nil {
-		return fmt.Errorf("starting the cluster: %w", err)
-	}
-	if r.Cluster != nil {
-		x.in.StartupSeconds = lab.Some(x.env.Clock.Since(x.in.Info.StartedAt).Seconds())
-		x.in.ClusterSampled = true
-		x.con.Printf("all %d nodes Ready after %s", o.Rig.Nodes, x.env.Clock.Since(x.in.Info.StartedAt).Round(time.Second))
-	}
-	newClient := s.SidecarSets
-	if newClient == nil {
-		newClient = sidecarSetClient
-	}
-	if x.c, err = newClient(r); err != nil {
-		return err
-	}
-	x.cs = r.Client
-	port := 0
-	if r.Cluster != nil {
-		port = r.Cluster.Plan.ManagerMetricsPort
-	}
-	var note string
-	if x.meters, note = r.Meters(port); note != "" {
-		x.in.Notes = append(x.in.Notes, note)
-	}
-	if err := x.preflight(ctx); err != nil {
-		return err
-	}
-	total := len(o.creationSets()) + len(upgradeKinds)
-	for i, sets := range o.creationSets() {
+// run runs the phases once the cluster and the namespace are ready.
+func (x *run) run(ctx context.Context) error {
+	total := len(x.o.creationSets()) + len(upgradeKinds)
+	for i, sets := range x.o.creationSets() {
 		p, err := x.createPhase(ctx, i+1, total, sets)
 		x.in.Create = append(x.in.Create, p)
 		if err != nil {
@@ -138,7 +96,7 @@ func (x *run) run(ctx context.Context, s *Scenario) error {
 			return fmt.Errorf("phase %d (create with %s): %w", i+1, setsN(sets), err)
 		}
 	}
-	return x.upgrades(ctx, len(o.creationSets()), total)
+	return x.upgrades(ctx, len(x.o.creationSets()), total)
 }
 
 // skipFrom names the phases from index from (0-based) on as not run
@@ -157,97 +115,35 @@ func (x *run) phaseName(i int) string {
 	return upgradeKinds[i-len(sets)]
 }
 
-// sidecarSetClient is the client for SidecarSets: the rig's for custom resources.
-func sidecarSetClient(r *rig.Rig) (client.WithWatch, error) {
-	scheme, err := manager.Scheme()
-	if err != nil {
-		return nil, err
-	}
-	return r.CRDClient(scheme)
-}
-
-// preflight checks what the phases need: the SidecarSet API, room for
-// the pods (on an existing cluster) and the namespace with its default
-// ServiceAccount.
-func (x *run) preflight(ctx context.Context) error {
-	err := x.c.List(ctx, &v1beta1.SidecarSetList{}, client.Limit(1))
+// checkAPI says whether the cluster serves SidecarSets.
+func checkAPI(ctx context.Context, c client.WithWatch) error {
+	err := c.List(ctx, &v1beta1.SidecarSetList{}, client.Limit(1))
 	if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
 		return errors.New("the cluster has no SidecarSet API (apps.kruise.io/v1beta1): apply config/crd with --server-side and run 'myriad manager'")
 	}
 	if err != nil {
 		return fmt.Errorf("list SidecarSets: %w", err)
 	}
-	if x.o.Rig.Attached() {
-		ready, err := x.r.CheckNodes(ctx, x.o.Rig.Nodes, x.o.Pods)
-		if err != nil {
-			return err
-		}
-		x.in.Nodes = ready
-		if w := x.r.CheckLease(ctx, manager.LeaderElectionID, "myriad manager"); w != "" {
-			x.con.Printf("%s", w)
-		}
-	}
-	return x.r.Namespaces(ctx, x.ns)
+	return nil
 }
 
-// cleanup stops the cluster the bench started, or deletes what it made in
-// an existing one: its SidecarSets (cluster-scoped) and its namespace.
-func (x *run) cleanup() {
-	if x.r == nil {
-		return
-	}
-	if !x.o.Rig.Attached() {
-		x.r.Stop()
-		return
-	}
-	defer x.r.Stop()
-	if x.cs == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if x.c != nil {
-		for name := range x.sets {
-			if err := x.c.Delete(ctx, &v1beta1.SidecarSet{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil && !apierrors.IsNotFound(err) {
-				x.con.Printf("could not delete SidecarSet %s: %v; delete it yourself", name, err)
-			}
+// deleteLeftSets deletes the SidecarSets the run made in an existing cluster
+// (they are cluster-scoped: the namespace does not take them along).
+func (x *run) deleteLeftSets(ctx context.Context, c client.WithWatch) {
+	for name := range x.sets {
+		if err := c.Delete(ctx, &v1beta1.SidecarSet{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil && !apierrors.IsNotFound(err) {
+			x.con.Printf("could not delete SidecarSet %s: %v; delete it yourself", name, err)
 		}
-	}
-	err := x.cs.CoreV1().Namespaces().Delete(ctx, x.ns, metav1.DeleteOptions{})
-	switch {
-	case err == nil:
-		x.con.Printf("deleting namespace %s (its Deployment and pods go with it)", x.ns)
-	case !apierrors.IsNotFound(err):
-		x.con.Printf("could not delete namespace %s: %v; delete it yourself", x.ns, err)
 	}
 }
 
-func parameters(o Options, ns string, maxUnavail int) map[string]string {
-	mode := "own cluster: myriad up with kube-scheduler and myriad-manager, " + strconv.Itoa(o.Rig.APIServers) + " API server(s)"
-	if o.Rig.Attached() {
-		mode = "existing cluster (--kubeconfig " + o.Rig.Kubeconfig + ")"
-	}
-	p := map[string]string{
-		"cluster":        mode,
-		"nodes":          strconv.Itoa(o.Rig.Nodes),
-		"pods":           strconv.Itoa(o.Pods),
-		"sidecarSets":    strconv.Itoa(o.SidecarSets),
-		"concurrency":    strconv.Itoa(o.Concurrency),
-		"images":         strings.Join(o.Images, ", ") + " (app; sidecar injected, in place, recreated)",
-		"maxUnavailable": fmt.Sprintf("%s (%d pods), the SidecarSet's and the Deployment's (maxSurge 0)", o.MaxUnavailable, maxUnavail),
-		"createdPods":    "bare pods (no owner), schedulerName " + noScheduler + " (never scheduled): one app container, requests cpu 10m / memory 16Mi",
-		"phaseTimeout":   o.PhaseTimeout.String(),
-		"namespace":      ns,
-		"sampleInterval": o.Rig.SampleInterval.String() + " (and at every phase boundary)",
-		"command":        strings.Join(os.Args, " "),
-	}
-	if !o.Rig.Attached() {
-		p["dataDir"] = o.Rig.DataDir
-		p["nodeCapacity"] = o.NodeCapacity
-		if o.NodeCapacity == "" {
-			p["nodeCapacity"] = "myriad nodes default (cpu 32, memory 256Gi, pods 110)"
-		}
-	}
+func parameters(w *rig.Workload, o Options, ns string, maxUnavail int) map[string]string {
+	p := w.CommonParameters(ns, o.PhaseTimeout)
+	p["sidecarSets"] = strconv.Itoa(o.SidecarSets)
+	p["concurrency"] = strconv.Itoa(o.Concurrency)
+	p["images"] = strings.Join(o.Images, ", ") + " (app; sidecar injected, in place, recreated)"
+	p["maxUnavailable"] = fmt.Sprintf("%s (%d pods), the SidecarSet's and the Deployment's (maxSurge 0)", o.MaxUnavailable, maxUnavail)
+	p["createdPods"] = "bare pods (no owner), schedulerName " + noScheduler + " (never scheduled): one app container, requests cpu 10m / memory 16Mi"
 	return p
 }
 

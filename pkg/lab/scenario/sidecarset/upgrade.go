@@ -2,7 +2,6 @@ package sidecarset
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -27,8 +25,8 @@ import (
 // upgraded in place, and the same change rolled by recreating the pods.
 const (
 	Deploy   = "deploy"
-	InPlace  = "in-place"
-	Recreate = "recreate"
+	InPlace  = lab.RolloutInPlace
+	Recreate = lab.RolloutRecreate
 )
 
 var upgradeKinds = []string{Deploy, InPlace, Recreate}
@@ -82,32 +80,6 @@ func (x *run) upgrades(ctx context.Context, first, total int) error {
 // have synced.
 func (x *run) watch(ctx context.Context, setName string) error {
 	x.pods = lab.NewWorkloadPods(sidecarName, x.env.Clock)
-	factory := informers.NewSharedInformerFactoryWithOptions(x.cs, 0, informers.WithNamespace(x.ns),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = roleLabel + "=" + roleUpgrade }))
-	podInf := factory.Core().V1().Pods().Informer()
-	// 10^4 pods: keep what the tracker reads, not every pod's managedFields.
-	if err := podInf.SetTransform(func(obj any) (any, error) {
-		if p, ok := obj.(*corev1.Pod); ok {
-			p.ManagedFields = nil
-		}
-		return obj, nil
-	}); err != nil {
-		return err
-	}
-	if _, err := podInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    x.observePod,
-		UpdateFunc: func(_, obj any) { x.observePod(obj) },
-		DeleteFunc: func(obj any) {
-			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-				obj = t.Obj
-			}
-			if p, ok := obj.(*corev1.Pod); ok {
-				x.pods.Delete(p.UID)
-			}
-		},
-	}); err != nil {
-		return err
-	}
 	byName := fields.OneTermEqualSelector("metadata.name", setName)
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
@@ -118,30 +90,14 @@ func (x *run) watch(ctx context.Context, setName string) error {
 			return x.c.Watch(ctx, &v1beta1.SidecarSetList{}, &client.ListOptions{Raw: &opts, FieldSelector: byName})
 		},
 	}
-	ssInf := cache.NewSharedIndexInformer(lw, &v1beta1.SidecarSet{}, 0, cache.Indexers{})
-	observe := func(obj any) {
+	status := func(obj any) (lab.WorkloadStatus, bool) {
 		if ss, ok := obj.(*v1beta1.SidecarSet); ok && ss.Name == setName {
-			x.pods.ObserveStatus(statusView(ss))
+			return statusView(ss), true
 		}
+		return lab.WorkloadStatus{}, false
 	}
-	if _, err := ssInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    observe,
-		UpdateFunc: func(_, obj any) { observe(obj) },
-	}); err != nil {
-		return err
-	}
-	factory.Start(x.bgCtx.Done())
-	x.bg.Go(func() {
-		<-x.bgCtx.Done()
-		factory.Shutdown()
-	})
-	x.bg.Go(func() { ssInf.RunWithContext(x.bgCtx) })
-	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	if !cache.WaitForCacheSync(sctx.Done(), podInf.HasSynced, ssInf.HasSynced) {
-		return errors.New("the pod and SidecarSet watches did not sync within 2m")
-	}
-	return nil
+	return x.pods.Watch(ctx, x.bgCtx, &x.bg, lab.WorkloadWatch{Client: x.cs, Namespace: x.ns, Selector: roleLabel + "=" + roleUpgrade,
+		Workload: lw, Object: &v1beta1.SidecarSet{}, Status: status, Kind: "SidecarSet"})
 }
 
 // statusView is the SidecarSet's status as a workload's: its matched pods
@@ -151,12 +107,6 @@ func statusView(ss *v1beta1.SidecarSet) lab.WorkloadStatus {
 	s := ss.Status
 	return lab.WorkloadStatus{Generation: ss.Generation, ObservedGeneration: s.ObservedGeneration,
 		Replicas: s.MatchedPods, ReadyReplicas: s.ReadyPods, UpdatedReplicas: s.UpdatedPods, UpdatedReady: s.UpdatedReadyPods}
-}
-
-func (x *run) observePod(obj any) {
-	if p, ok := obj.(*corev1.Pod); ok {
-		x.pods.Upsert(p)
-	}
 }
 
 // upgradePhase runs one upgrade phase: the write, then the wait until the
