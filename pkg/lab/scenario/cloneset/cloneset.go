@@ -17,9 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1alpha1"
 	"github.com/myriad-dev/myriad/pkg/controlplane"
@@ -98,7 +96,7 @@ func (s *Scenario) Run(ctx context.Context, env lab.Env) lab.Result {
 func (x *run) run(ctx context.Context, s *Scenario) error {
 	start := s.StartRig
 	if start == nil {
-		start = startRig
+		start = rig.StartOrAttach
 	}
 	o := x.o
 	if !o.Rig.Attached() {
@@ -149,32 +147,13 @@ func (x *run) run(ctx context.Context, s *Scenario) error {
 	return nil
 }
 
-// startRig starts the cluster with a progress line, or attaches.
-func startRig(ctx context.Context, o rig.Options, con *lab.Console) (*rig.Rig, error) {
-	if o.Attached() {
-		return rig.Attach(ctx, o, con)
-	}
-	return rig.Start(ctx, o, con, func(p lab.ReadyPoint, el time.Duration) string {
-		return fmt.Sprintf("starting: %d/%d nodes Ready | %s elapsed", p.Ready, o.Nodes, el.Round(time.Second))
-	})
-}
-
-// cloneSetClient speaks JSON (CRDs have no protobuf) and logs where klog
-// goes (bench.log), not to a warning on the terminal.
+// cloneSetClient is the rig's client for CloneSets.
 func cloneSetClient(r *rig.Rig) (client.WithWatch, error) {
-	rc := rest.CopyConfig(r.Config)
-	rc.ContentType, rc.AcceptContentTypes = "application/json", "application/json"
-	rc.Timeout = time.Minute
 	scheme, err := manager.Scheme()
 	if err != nil {
 		return nil, err
 	}
-	ctrllog.SetLogger(klog.NewKlogr())
-	c, err := client.NewWithWatch(rc, client.Options{Scheme: scheme})
-	if err != nil {
-		return nil, fmt.Errorf("CloneSet client: %w", err)
-	}
-	return c, nil
+	return r.JSONClient(scheme)
 }
 
 // scrapers are the API servers' and the manager's metrics: of a started
