@@ -25,6 +25,7 @@ func newBenchCommand() *cobra.Command {
 	cmd.AddCommand(newBenchEtcdSizeCommand())
 	cmd.AddCommand(newBenchFailoverCommand())
 	cmd.AddCommand(newBenchCloneSetCommand())
+	cmd.AddCommand(newBenchBroadcastJobCommand())
 	return cmd
 }
 
