@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -20,8 +19,8 @@ func newBenchBroadcastJobCommand() *cobra.Command {
 		Use:   "broadcastjob",
 		Short: "Time one BroadcastJob from creation to a pod Succeeded on every node, and its API writes per node",
 		Long: `Start a cluster of --nodes simulated nodes (as 'myriad up' does, with the
-BroadcastJob controller) whose image catalogue makes --image exit 0 after
---run-for, then:
+BroadcastJob controller) that run each pod for --run-for ('myriad nodes
+--job-duration') and report it exited 0, then:
 
   1 broadcastjob  create a BroadcastJob (completionPolicy Always,
                   --parallelism) and time creation → every node's pod
@@ -50,7 +49,6 @@ exactly one pod and its status agrees with the pods.`,
 					return nil, err
 				}
 				o.Rig.DataDir = dir
-				o.CatalogPath = filepath.Join(outDir, "image-catalog.yaml")
 				return &broadcastjob.Scenario{O: o}, nil
 			})
 		},
@@ -59,10 +57,10 @@ exactly one pod and its status agrees with the pods.`,
 	addRigFlags(f, &o.Rig, 10000, "simulated nodes to start; the job puts one pod on each", false)
 	f.StringVar(&o.Parallelism, "parallelism", "100%", "spec.parallelism of the BroadcastJob: a number of pods or a percentage of the nodes")
 	f.DurationVar(&o.RunFor, "run-for", 10*time.Second, "how long each pod's container runs before it exits 0")
-	f.StringVar(&o.Image, "image", broadcastjob.DefaultImage, "the job's container image (the simulated nodes run it for --run-for)")
+	f.StringVar(&o.Image, "image", broadcastjob.DefaultImage, "the job's container image (the simulated nodes do not pull it)")
 	f.BoolVar(&o.Compare, "compare", true, "also run the upstream comparison: a Job of one pod per node by pod anti-affinity")
 	f.DurationVar(&o.PhaseTimeout, "phase-timeout", 30*time.Minute, "longest each phase may take")
-	f.StringVar(&out, "out", "", "directory for result.json, report.html, the nodes' image catalogue and the cluster's data (required)")
+	f.StringVar(&out, "out", "", "directory for result.json, report.html and the cluster's data (required)")
 	_ = f.MarkHidden("scrape-interval")
 	return cmd
 }

@@ -12,8 +12,9 @@ import (
 	"github.com/myriad-dev/myriad/pkg/lab/rig"
 )
 
-// DefaultImage is the job's image: the catalogue the bench gives the
-// simulated nodes makes its entrypoint exit 0 after --run-for.
+// DefaultImage is the job's image. The simulated nodes do not pull it: they
+// run every container of a pod that is not restarted always for their
+// --job-duration, which the bench sets to --run-for, then report exit 0.
 const DefaultImage = "registry.k8s.io/e2e-test-images/busybox:1.36.1-1"
 
 // Options are `myriad bench broadcastjob`'s flags.
@@ -30,14 +31,12 @@ type Options struct {
 	// Compare adds the upstream Job phase.
 	Compare      bool
 	PhaseTimeout time.Duration
-	// CatalogPath is where the bench writes the nodes' image catalogue.
-	CatalogPath string
 }
 
 // Validate rejects bad options with one line naming the flag.
 func (o Options) Validate() error {
 	if o.Rig.Attached() {
-		return errors.New("--kubeconfig is not supported: the simulated nodes must run the job's image from the bench's image catalogue, so the bench starts its own cluster")
+		return errors.New("--kubeconfig is not supported: the simulated nodes must run each pod for --run-for, so the bench starts its own cluster")
 	}
 	if err := o.Rig.Validate(); err != nil {
 		return err
@@ -70,10 +69,4 @@ func (o Options) ParallelismValue() (intstr.IntOrString, error) {
 		return intstr.FromInt32(int32(n)), nil
 	}
 	return intstr.IntOrString{}, fmt.Errorf("--parallelism must be a positive number of pods or a percentage from 1%% to 100%%, got %q", s)
-}
-
-// Catalog is the image catalogue of the simulated nodes: the job's image
-// exits 0 runFor after it starts.
-func Catalog(image string, runFor time.Duration) []byte {
-	return fmt.Appendf(nil, "images:\n- name: %q\n  entrypoint:\n    exitsAfter: %s\n    exitCode: 0\n", image, runFor)
 }

@@ -90,10 +90,10 @@ func (s *Scenario) Run(ctx context.Context, env lab.Env) lab.Result {
 
 func (x *run) run(ctx context.Context) error {
 	o := x.o
-	if err := os.WriteFile(o.CatalogPath, Catalog(o.Image, o.RunFor), 0o600); err != nil {
-		return fmt.Errorf("write the nodes' image catalogue: %w", err)
-	}
-	o.Rig.NodeArgs = append(o.Rig.NodeArgs, "--image-catalog", o.CatalogPath)
+	// Pods that are not restarted always run for the simulator's job
+	// duration, then exit 0: the image catalogue's entrypoints are for
+	// containers restarted always, which a BroadcastJob's never are.
+	o.Rig.NodeArgs = append(o.Rig.NodeArgs, "--job-duration", o.RunFor.String())
 	x.con.Printf("starting a cluster of %d nodes in %s", o.Rig.Nodes, o.Rig.DataDir)
 	r, err := rig.StartOrAttach(ctx, o.Rig, x.con)
 	x.r = r
@@ -410,7 +410,7 @@ func parameters(o Options, ns string) map[string]string {
 		"nodes":            strconv.Itoa(o.Rig.Nodes),
 		"parallelism":      o.Parallelism,
 		"runFor":           o.RunFor.String(),
-		"image":            o.Image + " (the nodes' image catalogue makes its entrypoint exit 0 after runFor)",
+		"image":            o.Image + " (the simulated nodes run each pod for runFor, myriad nodes --job-duration, then exit 0)",
 		"compare":          strconv.FormatBool(o.Compare),
 		"pod":              "1 container, requests cpu 10m / memory 16Mi, restartPolicy Never, no service account token",
 		"phaseTimeout":     o.PhaseTimeout.String(),
