@@ -27,7 +27,7 @@ BroadcastJob controller) that run each pod for --run-for ('myriad nodes
                   created, → every pod has run, → every pod Succeeded with
                   the job's status completed and succeeded = desired = nodes
   2 job           with --compare, the same work the closest upstream way: a
-                  Job of completions = parallelism = nodes whose pods repel
+                  Job of completions = nodes, --parallelism, whose pods repel
                   each other per node (required pod anti-affinity)
 
 Recorded per phase: pods created, running and succeeded over time, API

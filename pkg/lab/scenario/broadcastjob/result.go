@@ -14,7 +14,7 @@ const (
 	// Broadcast is the BroadcastJob: one pod per node, run to completion.
 	Broadcast = "broadcastjob"
 	// UpstreamJob is the comparison: a Job of N completions and
-	// parallelism N whose pods repel each other per node.
+	// the same parallelism whose pods repel each other per node.
 	UpstreamJob = "job"
 )
 

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -287,14 +288,20 @@ func (x *run) create(ctx context.Context, kind string, nodes int) error {
 		}
 		return nil
 	}
-	n := int32(nodes)
+	// The Job runs as many pods at once as the BroadcastJob may.
+	par, _ := x.o.ParallelismValue()
+	running, err := intstr.GetScaledValueFromIntOrPercent(&par, nodes, true)
+	if err != nil {
+		return fmt.Errorf("--parallelism: %w", err)
+	}
+	n, atOnce := int32(nodes), int32(min(max(running, 1), nodes))
 	t.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
 		RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
 			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{PhaseLabel: kind}},
 			TopologyKey:   corev1.LabelHostname}}}}
 	job := &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{Name: jobName, Namespace: x.ns},
-		Spec:       batchv1.JobSpec{Completions: &n, Parallelism: &n, BackoffLimit: ptr.To[int32](0), Template: t},
+		Spec:       batchv1.JobSpec{Completions: &n, Parallelism: &atOnce, BackoffLimit: ptr.To[int32](0), Template: t},
 	}
 	if _, err := x.cs.BatchV1().Jobs(x.ns).Create(ctx, job, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create Job %s/%s: %w", x.ns, jobName, err)
