@@ -26,6 +26,7 @@ func newBenchCommand() *cobra.Command {
 	cmd.AddCommand(newBenchFailoverCommand())
 	cmd.AddCommand(newBenchCloneSetCommand())
 	cmd.AddCommand(newBenchSidecarSetCommand())
+	cmd.AddCommand(newBenchBroadcastJobCommand())
 	return cmd
 }
 
