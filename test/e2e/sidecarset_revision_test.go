@@ -3,9 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -43,28 +40,9 @@ func TestSidecarSetRevision(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a real control plane")
 	}
-	dataDir := filepath.Join(t.TempDir(), "sidecarset-rev")
-	up := startUp(t, dataDir, freePort(t), freePort(t), "--nodes", "3")
-	defer up.stop(t)
-	cs := up.client(t)
+	cs, kc := sidecarCluster(t, "sidecarset-rev", []string{"get", "sidecarsets,mutatingadmissionpolicies", "-o", "yaml"},
+		[]string{"get", "controllerrevisions", "-n", "kube-system", "--show-labels"})
 	ctx := context.Background()
-	kc := func(stdin string, args ...string) (string, error) {
-		cmd := exec.Command(kubectl, append([]string{"--kubeconfig", filepath.Join(dataDir, "kubeconfig")}, args...)...)
-		cmd.Stdin = strings.NewReader(stdin)
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			raw, _ := os.ReadFile(filepath.Join(dataDir, "logs", "myriad-manager.log"))
-			lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
-			t.Logf("myriad-manager.log, last lines:\n%s", strings.Join(lines[max(0, len(lines)-40):], "\n"))
-			out, _ := kc("", "get", "sidecarsets,mutatingadmissionpolicies", "-o", "yaml")
-			t.Logf("objects:\n%s", out)
-			out, _ = kc("", "get", "controllerrevisions", "-n", "kube-system", "--show-labels")
-			t.Logf("revisions:\n%s", out)
-		}
-	})
 	eventually(t, time.Minute, "default ServiceAccount", func() error {
 		_, err := cs.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
 		return err

@@ -3,9 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -50,26 +47,8 @@ func TestSidecarSetUpgrade(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a real control plane")
 	}
-	dataDir := filepath.Join(t.TempDir(), "sidecarupgrade")
-	up := startUp(t, dataDir, freePort(t), freePort(t), "--nodes", "3")
-	defer up.stop(t)
-	cs := up.client(t)
+	cs, kc := sidecarCluster(t, "sidecarupgrade", []string{"get", "sidecarsets", "-o", "yaml"})
 	ctx := context.Background()
-	kc := func(stdin string, args ...string) (string, error) {
-		cmd := exec.Command(kubectl, append([]string{"--kubeconfig", filepath.Join(dataDir, "kubeconfig")}, args...)...)
-		cmd.Stdin = strings.NewReader(stdin)
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			raw, _ := os.ReadFile(filepath.Join(dataDir, "logs", "myriad-manager.log"))
-			lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
-			t.Logf("myriad-manager.log, last lines:\n%s", strings.Join(lines[max(0, len(lines)-40):], "\n"))
-			out, _ := kc("", "get", "sidecarsets", "-o", "yaml")
-			t.Logf("objects:\n%s", out)
-		}
-	})
 	apply := func(version, command string, partition int) {
 		t.Helper()
 		if out, err := kc(fmt.Sprintf(meshManifest, version, command, version, partition), "apply", "-f", "-"); err != nil {
