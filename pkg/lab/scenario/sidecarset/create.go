@@ -254,11 +254,21 @@ func (x *run) createPods(ctx context.Context, order, total, sets int, p *CreateI
 	return nil
 }
 
-// deletePods deletes the creation pods in one request and waits until
-// they are gone (never scheduled, they go at once).
+// deletePods deletes the creation pods, one DELETE each at --concurrency
+// (a DeleteCollection of 10^4 pods outlives the API server's request
+// timeout), and waits until they are gone (never scheduled, they go at
+// once).
 func (x *run) deletePods(ctx context.Context) error {
 	sel := metav1.ListOptions{LabelSelector: roleLabel + "=" + roleCreate}
-	if err := x.cs.CoreV1().Pods(x.ns).DeleteCollection(ctx, metav1.DeleteOptions{}, sel); err != nil {
+	zero := int64(0)
+	err := rig.ForEach(ctx, x.env.Clock, x.o.Pods, x.o.Concurrency, nil, func(ctx context.Context, i int) error {
+		name := x.createPod(i).Name
+		if err := x.cs.CoreV1().Pods(x.ns).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete pod %s: %w", name, err)
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("delete the phase's pods: %w", err)
 	}
 	return x.poll(ctx, 500*time.Millisecond, func(ctx context.Context) (string, error) {
