@@ -59,7 +59,6 @@ func view(ss *v1beta1.SidecarSet, rev Revision, sel labels.Selector, pod *corev1
 	}
 	idle := idleContainers(ss, pod)
 	emptyIdle := true
-	v.hotUpgrading = false
 	for _, c := range ss.Spec.Containers {
 		if c.UpgradeStrategy.UpgradeType != v1beta1.SidecarContainerHotUpgrade {
 			continue
