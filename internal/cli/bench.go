@@ -25,6 +25,8 @@ func newBenchCommand() *cobra.Command {
 	cmd.AddCommand(newBenchEtcdSizeCommand())
 	cmd.AddCommand(newBenchFailoverCommand())
 	cmd.AddCommand(newBenchCloneSetCommand())
+	cmd.AddCommand(newBenchSidecarSetCommand())
+	cmd.AddCommand(newBenchBroadcastJobCommand())
 	return cmd
 }
 

@@ -6,7 +6,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/myriad-dev/myriad/pkg/lab"
-	"github.com/myriad-dev/myriad/pkg/lab/rig"
 	"github.com/myriad-dev/myriad/pkg/lab/scenario/cloneset"
 )
 
@@ -42,35 +41,15 @@ ReCreate replacing every pod, and maxUnavailable never exceeded.`,
   myriad bench cloneset --kubeconfig ~/.kube/config --pods 2000 --out /tmp/cloneset-existing`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.Rig.Attached() && !cmd.Flags().Changed("nodes") {
-				o.Rig.Nodes = 0 // an existing cluster: any number of nodes
-			}
-			return runBench(cmd, out, func(outDir string) (lab.Scenario, error) {
-				if err := o.Validate(); err != nil {
-					return nil, err
-				}
-				if !o.Rig.Attached() {
-					dir, err := rig.DataDirUnder(outDir, o.Rig.DataDir)
-					if err != nil {
-						return nil, err
-					}
-					o.Rig.DataDir = dir
-				}
-				return &cloneset.Scenario{O: o}, nil
-			})
+			return runWorkloadBench(cmd, out, &o.Rig, func() error { return o.Validate() }, func() lab.Scenario { return &cloneset.Scenario{O: o} })
 		},
 	}
 	f := cmd.Flags()
-	addRigFlags(f, &o.Rig, 1000, "simulated nodes to start (with --kubeconfig: the fewest Ready nodes required; any when not given)", true)
-	f.Lookup("kubeconfig").Usage = "measure the cluster of this kubeconfig (CloneSet CRD and 'myriad manager' installed) instead of starting one"
+	addWorkloadFlags(f, &o.Rig, &o.NodeCapacity, &out, "CloneSet")
 	f.IntVar(&o.Pods, "pods", 10000, "replicas of the CloneSet")
 	f.StringVar(&o.MaxUnavailable, "max-unavailable", "20%", "updateStrategy.maxUnavailable of the CloneSet: a number of pods or a percentage of --pods")
 	f.DurationVar(&o.PhaseTimeout, "phase-timeout", 20*time.Minute, "longest each phase may take")
 	f.StringSliceVar(&o.Rollouts, "rollouts", []string{cloneset.InPlace, cloneset.Recreate, cloneset.InPlace}, "rollouts after the scale-up, in order: in-place, recreate")
 	f.StringSliceVar(&o.Images, "images", cloneset.Images, "container images, one per phase (the scale-up's first), all different")
-	f.StringVar(&o.NodeCapacity, "node-capacity", "", "capacity of each simulated node, e.g. cpu=32,memory=256Gi,pods=110 (default as 'myriad nodes')")
-	f.StringVar(&out, "out", "", "directory for result.json, report.html and the cluster's data (required)")
-	// Metrics are scraped at phase boundaries, not on an interval.
-	_ = f.MarkHidden("scrape-interval")
 	return cmd
 }

@@ -100,3 +100,16 @@ func takesArgs(path []string) bool {
 	s := strings.Join(path, " ")
 	return strings.HasPrefix(s, "nodes fail") || strings.HasPrefix(s, "nodes recover")
 }
+
+// A revision namespace that cannot name a namespace stops `up` with one
+// line naming the flag, before anything starts.
+func TestUpRevisionNamespaceMustBeANamespace(t *testing.T) {
+	root := NewRoot()
+	root.SetArgs([]string{"up", "--data-dir", t.TempDir(), "--manager-sidecarset-revision-namespace", "Kruise_System"})
+	root.SetOut(&bytes.Buffer{})
+	_, err := root.ExecuteC()
+	var usage usageError
+	if !errors.As(err, &usage) || !strings.Contains(err.Error(), "--manager-sidecarset-revision-namespace") {
+		t.Fatalf("got %v, want a usage error naming the flag", err)
+	}
+}

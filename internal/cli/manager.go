@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/spf13/cobra"
 
 	"github.com/myriad-dev/myriad/pkg/kubeclient"
@@ -78,6 +80,7 @@ on --health-probe-bind-address, both on loopback unless asked otherwise.`,
 	f.Float32Var(&qps, "kube-api-qps", 500, "client QPS limit toward the API server")
 	f.IntVar(&burst, "kube-api-burst", 1000, "client burst toward the API server")
 	f.IntVar(&o.Workers, "workers", 8, "CloneSets reconciled at once")
+	f.StringVar(&o.SidecarSetRevisionNamespace, "sidecarset-revision-namespace", metav1.NamespaceSystem, "namespace holding SidecarSets' ControllerRevisions; only administrators should write there (OpenKruise uses its own, kruise-system)")
 	le := &o.LeaderElection
 	leaseFlags{&le.Enabled, &le.Namespace, &le.LeaseDuration, &le.RenewDeadline, &le.RetryPeriod}.add(f)
 	f.StringVar(&o.MetricsAddr, "metrics-bind-address", "127.0.0.1:10270", "serve Prometheus /metrics here (0 disables)")

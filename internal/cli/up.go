@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/myriad-dev/myriad/pkg/controlplane"
 	"github.com/myriad-dev/myriad/pkg/manager"
@@ -58,6 +60,11 @@ every object kept. Ctrl-C or SIGTERM stops every component cleanly.`,
 				}
 				o.ManagerArgs = append(o.ManagerArgs, "--feature-gates="+managerGates)
 			}
+			if ns := o.SidecarSetRevisionNamespace; ns != "" {
+				if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+					return usageError{fmt.Errorf("--manager-sidecarset-revision-namespace: %q is not a namespace name: %s", ns, strings.Join(errs, "; "))}
+				}
+			}
 			if o.DataDir, err = filepath.Abs(o.DataDir); err != nil {
 				return err
 			}
@@ -81,6 +88,7 @@ every object kept. Ctrl-C or SIGTERM stops every component cleanly.`,
 	f.StringVar(&o.AuditPolicy, "audit-policy", "", "write the API server's audit log to DATA-DIR/logs/audit.log: 'default' for Myriad's policy (metadata for reads, request bodies for writes, never Secret bodies, no node heartbeats) or the path of an audit.k8s.io/v1 Policy file")
 	f.StringVar(&o.Scheduler, "scheduler", "kube", "scheduler of the cluster: kube (kube-scheduler), myriad (myriad scheduler, replacing default-scheduler) or none (bring your own)")
 	f.StringVar(&managerGates, "manager-feature-gates", "", "feature gates of the workload controllers ('myriad manager --feature-gates'), e.g. RecreatePodWhenChangeVCTInCloneSetGate=true")
+	f.StringVar(&o.SidecarSetRevisionNamespace, "manager-sidecarset-revision-namespace", "", "namespace of SidecarSets' ControllerRevisions ('myriad manager --sidecarset-revision-namespace'; created if missing), e.g. kruise-system where OpenKruise keeps them")
 	f.StringVar(&imageCatalog, "image-catalog", "", imageCatalogUsage)
 	f.StringVar(&nodeCapacity, "node-capacity", "", "capacity of each simulated node, e.g. cpu=32,memory=256Gi,pods=110 (default as 'myriad nodes')")
 	return cmd

@@ -39,6 +39,9 @@ type Options struct {
 	// ManagerArgs are extra flags for the workload controllers (`myriad
 	// manager`).
 	ManagerArgs []string
+	// SidecarSetRevisionNamespace, when set, is created if missing and
+	// handed to the manager (--sidecarset-revision-namespace).
+	SidecarSetRevisionNamespace string
 	// Binary is the myriad executable the children run.
 	Binary string
 	// Out receives progress lines.
@@ -243,6 +246,12 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 	}
 	if err := Bootstrap(ctx, cs); err != nil {
 		return nil, fmt.Errorf("bootstrap cluster objects: %w", err)
+	}
+	if ns := o.SidecarSetRevisionNamespace; ns != "" {
+		if err := ensureNamespace(ctx, cs, ns); err != nil {
+			return nil, err
+		}
+		o.ManagerArgs = append(o.ManagerArgs, "--sidecarset-revision-namespace="+ns)
 	}
 	if err := InstallCRDs(ctx, dir, o.ReadyTimeout); err != nil {
 		return nil, err

@@ -139,3 +139,11 @@ func containerStatus(pod *corev1.Pod, name string) *corev1.ContainerStatus {
 	}
 	return nil
 }
+
+// ContainerUpdated reports whether the runtime has finished an image update
+// of the named container that started when it reported last (Pending's
+// rule for one container). Workloads that keep their own record of an
+// update, as SidecarSet does per SidecarSet, judge it with this.
+func ContainerUpdated(pod *corev1.Pod, name string, last pub.InPlaceUpdateContainerStatus) bool {
+	return imageUpdateDone(pod, name, last)
+}

@@ -63,7 +63,7 @@ func (r *RunInfo) Finish(at time.Time, series map[string][]ProcSample) {
 // [from, to].
 func (r *RunInfo) SetProcesses(series map[string][]ProcSample, from, to time.Time) {
 	r.ProcessSeries = series
-	r.Processes = summarizeProcs(series, from, to)
+	r.Processes = SummarizeProcs(series, from, to)
 }
 
 // Took is the run's wall time, rounded for people.
@@ -95,7 +95,8 @@ func (r *RunInfo) Judge(reasons, warnings []string) {
 	r.Verdict = Verdict{Pass: len(reasons) == 0, Reasons: reasons, Warnings: warnings}
 }
 
-func summarizeProcs(series map[string][]ProcSample, from, to time.Time) []ProcSummary {
+// SummarizeProcs is every process's summary over [from, to], by name.
+func SummarizeProcs(series map[string][]ProcSample, from, to time.Time) []ProcSummary {
 	names := make([]string, 0, len(series))
 	for n := range series {
 		names = append(names, n)

@@ -79,6 +79,9 @@ type Options struct {
 	// TemplateDefaults are the pod and claim defaults the CloneSet
 	// defaulting webhook applies to templates; unset parts are skipped.
 	TemplateDefaults cswebhook.TemplateDefaults
+	// SidecarSetRevisionNamespace holds SidecarSets' ControllerRevisions
+	// (kube-system when empty).
+	SidecarSetRevisionNamespace string
 }
 
 // Scheme holds the built-in types and apps.kruise.io's v1alpha1 and v1beta1.
@@ -159,7 +162,7 @@ func Run(ctx context.Context, o Options) error {
 	if err := daemonset.Setup(mgr, kube, daemonset.Options{Workers: o.Workers, InPlaceResize: resize}); err != nil {
 		return err
 	}
-	if err := sidecarset.Setup(mgr, kube, sidecarset.Options{Workers: o.Workers}); err != nil {
+	if err := sidecarset.Setup(mgr, kube, sidecarset.Options{Workers: o.Workers, RevisionNamespace: o.SidecarSetRevisionNamespace}); err != nil {
 		return err
 	}
 	if hookServer != nil {
@@ -176,6 +179,9 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 		if err := cswebhook.RegisterSidecarSet(mgr); err != nil {
+			return err
+		}
+		if err := cswebhook.RegisterSidecarSetDefaults(mgr, o.TemplateDefaults); err != nil {
 			return err
 		}
 		if err := mgr.AddReadyzCheck("webhook", hookServer.StartedChecker()); err != nil {

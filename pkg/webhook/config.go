@@ -67,7 +67,7 @@ func MutatingWebhookConfiguration(name string, client admissionregistrationv1.We
 			TimeoutSeconds:          c.timeout,
 			ReinvocationPolicy:      &reinvocation,
 			AdmissionReviewVersions: []string{"v1"},
-		}}, append(jobMutatingWebhooks(client), DaemonSetMutatingWebhook(atPath(client, DefaultDaemonSetPath)), StatefulSetMutatingWebhook(client))...),
+		}}, append(jobMutatingWebhooks(client), DaemonSetMutatingWebhook(atPath(client, DefaultDaemonSetPath)), StatefulSetMutatingWebhook(client), sidecarSetMutatingWebhook(client))...),
 	}
 }
 

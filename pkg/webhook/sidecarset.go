@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -11,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -25,12 +27,8 @@ const ValidateSidecarSetPath = "/validate-apps-kruise-io-v1beta1-sidecarset"
 // SidecarSetWebhookName names the SidecarSet webhook in the configuration.
 const SidecarSetWebhookName = "sidecarsets.validate.myriad.dev"
 
-// ValidateSidecarSet checks what can be checked on the SidecarSet alone.
-// It reads nothing else from the cluster, so it does not catch a sidecar
-// name that another SidecarSet selecting the same pods also injects (two
-// selectors' overlap is not decidable from the objects without listing
-// pods and namespaces); such a pod is refused at creation by the API
-// server's own duplicate-name check.
+// ValidateSidecarSet checks what can be checked on the SidecarSet alone;
+// ValidateSidecarSetConflicts checks it against the other SidecarSets.
 func ValidateSidecarSet(ss *v1beta1.SidecarSet) field.ErrorList {
 	var errs field.ErrorList
 	spec := field.NewPath("spec")
@@ -172,21 +170,38 @@ func validateSidecar(c *v1beta1.SidecarContainer, names sets.Set[string], path *
 }
 
 // SidecarSetAdmission validates SidecarSets.
-type SidecarSetAdmission struct{}
+type SidecarSetAdmission struct {
+	// SidecarSets reads the other SidecarSets, from the manager's cache:
+	// a write is checked against them without a request to the API
+	// server.
+	SidecarSets client.Reader
+}
 
 var _ admission.Validator[*v1beta1.SidecarSet] = SidecarSetAdmission{}
 
 // ValidateCreate rejects an invalid SidecarSet.
-func (SidecarSetAdmission) ValidateCreate(_ context.Context, ss *v1beta1.SidecarSet) (admission.Warnings, error) {
-	return nil, invalidJob(v1beta1.Kind("SidecarSet"), ss.Name, ValidateSidecarSet(ss))
+func (a SidecarSetAdmission) ValidateCreate(ctx context.Context, ss *v1beta1.SidecarSet) (admission.Warnings, error) {
+	return nil, a.validate(ctx, ss)
 }
 
 // ValidateUpdate rejects an invalid change; spec-preserving writes pass.
-func (SidecarSetAdmission) ValidateUpdate(_ context.Context, old, ss *v1beta1.SidecarSet) (admission.Warnings, error) {
+func (a SidecarSetAdmission) ValidateUpdate(ctx context.Context, old, ss *v1beta1.SidecarSet) (admission.Warnings, error) {
 	if apiequality.Semantic.DeepEqual(old.Spec, ss.Spec) {
 		return nil, nil
 	}
-	return nil, invalidJob(v1beta1.Kind("SidecarSet"), ss.Name, ValidateSidecarSet(ss))
+	return nil, a.validate(ctx, ss)
+}
+
+func (a SidecarSetAdmission) validate(ctx context.Context, ss *v1beta1.SidecarSet) error {
+	errs := ValidateSidecarSet(ss)
+	if a.SidecarSets != nil {
+		var list v1beta1.SidecarSetList
+		if err := a.SidecarSets.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
+			return fmt.Errorf("list SidecarSets to check for sidecars of the same name: %w", err)
+		}
+		errs = append(errs, ValidateSidecarSetConflicts(ss, list.Items)...)
+	}
+	return invalidJob(v1beta1.Kind("SidecarSet"), ss.Name, errs)
 }
 
 // ValidateDelete allows every delete.
@@ -197,7 +212,7 @@ func (SidecarSetAdmission) ValidateDelete(context.Context, *v1beta1.SidecarSet) 
 // RegisterSidecarSet serves the SidecarSet webhook on mgr's webhook server.
 func RegisterSidecarSet(mgr manager.Manager) error {
 	return builder.WebhookManagedBy(mgr, &v1beta1.SidecarSet{}).
-		WithValidator(SidecarSetAdmission{}).WithValidatorCustomPath(ValidateSidecarSetPath).
+		WithValidator(SidecarSetAdmission{SidecarSets: mgr.GetCache()}).WithValidatorCustomPath(ValidateSidecarSetPath).
 		Complete()
 }
 

@@ -59,26 +59,8 @@ func TestSidecarSet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a real control plane")
 	}
-	dataDir := filepath.Join(t.TempDir(), "sidecarset")
-	up := startUp(t, dataDir, freePort(t), freePort(t), "--nodes", "3")
-	defer up.stop(t)
-	cs := up.client(t)
+	cs, kc := sidecarCluster(t, "sidecarset", []string{"get", "sidecarsets,mutatingadmissionpolicies,mutatingadmissionpolicybindings", "-o", "yaml"})
 	ctx := context.Background()
-	kc := func(stdin string, args ...string) (string, error) {
-		cmd := exec.Command(kubectl, append([]string{"--kubeconfig", filepath.Join(dataDir, "kubeconfig")}, args...)...)
-		cmd.Stdin = strings.NewReader(stdin)
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			raw, _ := os.ReadFile(filepath.Join(dataDir, "logs", "myriad-manager.log"))
-			lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
-			t.Logf("myriad-manager.log, last lines:\n%s", strings.Join(lines[max(0, len(lines)-40):], "\n"))
-			out, _ := kc("", "get", "sidecarsets,mutatingadmissionpolicies,mutatingadmissionpolicybindings", "-o", "yaml")
-			t.Logf("objects:\n%s", out)
-		}
-	})
 	for ns, labels := range map[string]map[string]string{"team-a": {"team": "a"}, "team-b": {"team": "b"}} {
 		if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: labels}}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
@@ -290,4 +272,33 @@ func containerNames(p *corev1.Pod) string {
 		out = append(out, c.Name)
 	}
 	return strings.Join(out, ",")
+}
+
+// sidecarCluster starts a 3-node cluster for a SidecarSet test and returns
+// its client and a kubectl runner; when the test fails, the manager's last
+// log lines and the objects the kubectl arguments in dump name are logged.
+func sidecarCluster(t *testing.T, name string, dump ...[]string) (*kubernetes.Clientset, func(stdin string, args ...string) (string, error)) {
+	t.Helper()
+	dataDir := filepath.Join(t.TempDir(), name)
+	up := startUp(t, dataDir, freePort(t), freePort(t), "--nodes", "3")
+	t.Cleanup(func() { up.stop(t) })
+	kc := func(stdin string, args ...string) (string, error) {
+		cmd := exec.Command(kubectl, append([]string{"--kubeconfig", filepath.Join(dataDir, "kubeconfig")}, args...)...)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		raw, _ := os.ReadFile(filepath.Join(dataDir, "logs", "myriad-manager.log"))
+		lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+		t.Logf("myriad-manager.log, last lines:\n%s", strings.Join(lines[max(0, len(lines)-40):], "\n"))
+		for _, args := range dump {
+			out, _ := kc("", args...)
+			t.Logf("kubectl %s:\n%s", strings.Join(args, " "), out)
+		}
+	})
+	return up.client(t), kc
 }

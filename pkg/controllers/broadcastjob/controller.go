@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -28,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1beta1"
+	"github.com/myriad-dev/myriad/pkg/controllers/batch"
 )
 
 // ControllerName names the controller in metrics, logs and events.
@@ -35,9 +35,6 @@ const ControllerName = "broadcastjob-controller"
 
 // jobUIDIndex indexes the job pod cache by the owning job's UID label.
 const jobUIDIndex = "myriad.dev/broadcastjob-uid"
-
-// writeParallelism bounds the concurrent pod writes of one pass.
-const writeParallelism = 32
 
 // Options tune the controller.
 type Options struct {
@@ -208,7 +205,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 }
 
 func (r *Reconciler) createPods(ctx context.Context, key types.NamespacedName, job *v1beta1.BroadcastJob, nodes []string) error {
-	return slowStart(len(nodes), func(i int) error {
+	_, err := batch.SlowStart(len(nodes), func(i int) error {
 		pod := NewPod(job, nodes[i])
 		_, err := r.kube.CoreV1().Pods(job.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 		countOp("create", err)
@@ -220,10 +217,11 @@ func (r *Reconciler) createPods(ctx context.Context, key types.NamespacedName, j
 			return fmt.Errorf("create pod %s/%s for node %s: %w", job.Namespace, pod.Name, nodes[i], err)
 		}
 	})
+	return err
 }
 
 func (r *Reconciler) deletePods(ctx context.Context, key types.NamespacedName, pods []*corev1.Pod) error {
-	return parallel(len(pods), func(i int) error {
+	return batch.Parallel(len(pods), func(i int) error {
 		p := pods[i]
 		err := r.kube.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{Preconditions: metav1.NewUIDPreconditions(string(p.UID))})
 		countOp("delete", err)
@@ -254,49 +252,4 @@ func nodeChanges() builder.Predicates {
 		},
 		GenericFunc: func(event.GenericEvent) bool { return false },
 	})
-}
-
-// slowStart calls fn for 0..n-1 in batches of 1, 2, 4, ... and stops after
-// the first batch with an error, so a template the API server refuses
-// costs one failed write per pass, not one per node (upstream's ReplicaSet
-// and Job controllers batch the same way).
-func slowStart(n int, fn func(i int) error) error {
-	done := 0
-	for batch := 1; done < n; batch *= 2 {
-		size := min(batch, n-done)
-		base := done
-		if err := parallel(size, func(i int) error { return fn(base + i) }); err != nil {
-			return err
-		}
-		done += size
-	}
-	return nil
-}
-
-// parallel calls fn for 0..n-1, at most writeParallelism at once, and joins
-// the errors.
-func parallel(n int, fn func(i int) error) error {
-	var mu sync.Mutex
-	var errs []error
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(n, writeParallelism) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				if err := fn(i); err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	return errors.Join(errs...)
 }

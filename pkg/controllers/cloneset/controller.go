@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1alpha1"
+	"github.com/myriad-dev/myriad/pkg/controllers/expectations"
 	"github.com/myriad-dev/myriad/pkg/inplace"
 )
 
@@ -62,7 +63,7 @@ type Reconciler struct {
 	events      events.EventRecorder
 	clock       clock.Clock
 	updater     *inplace.Updater
-	exp         *expectations
+	exp         *expectations.Expectations
 	eligibility inplace.EligibilityOptions
 	// recreateOnClaimChange: see Options.RecreateOnClaimTemplateChange.
 	recreateOnClaimChange bool
@@ -81,7 +82,7 @@ func Setup(mgr ctrl.Manager, kube kubernetes.Interface, opts Options) error {
 		events:      mgr.GetEventRecorder(ControllerName),
 		clock:       clk,
 		updater:     &inplace.Updater{Pods: kube.CoreV1(), Clock: clk},
-		exp:         newExpectations(clk),
+		exp:         expectations.New(clk, expectations.DefaultTimeout),
 		eligibility: inplace.EligibilityOptions{InPlaceResize: opts.InPlaceResize},
 
 		recreateOnClaimChange: opts.RecreateOnClaimTemplateChange,
@@ -148,7 +149,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	cs := &v1alpha1.CloneSet{}
 	if err := r.client.Get(ctx, req.NamespacedName, cs); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.exp.forget(req.NamespacedName)
+			r.exp.Forget(req.NamespacedName)
 			return reconcile.Result{}, nil
 		}
 		return reconcile.Result{}, err
@@ -167,11 +168,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	views := make(map[string]podView, len(pods))
-	for _, p := range pods {
-		views[p.Name] = podView{uid: p.UID, resourceVersion: p.ResourceVersion, terminating: p.DeletionTimestamp != nil}
-	}
-	if ok, wait := r.exp.satisfied(req.NamespacedName, views); !ok {
+	if ok, wait := r.exp.Satisfied(req.NamespacedName, pods); !ok {
 		expectationWaits.Inc()
 		return reconcile.Result{RequeueAfter: wait}, nil
 	}

@@ -18,6 +18,8 @@ import (
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/pub"
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1alpha1"
+	"github.com/myriad-dev/myriad/pkg/controllers/batch"
+	"github.com/myriad-dev/myriad/pkg/controllers/podorder"
 	"github.com/myriad-dev/myriad/pkg/inplace"
 )
 
@@ -135,7 +137,7 @@ func (ps *pass) lifecycle(ctx context.Context) bool {
 	for _, n := range ps.cs.Spec.ScaleStrategy.PodsToDelete {
 		toDelete[n] = true
 	}
-	prio := newRanker(ps.cs.Spec.UpdateStrategy.PriorityStrategy)
+	prio := podorder.NewRanker(ps.cs.Spec.UpdateStrategy.PriorityStrategy)
 	update, ok := ps.revs.templates[ps.revs.update]
 	if !ok {
 		update = &ps.cs.Spec.Template
@@ -169,7 +171,7 @@ func (ps *pass) lifecycle(ctx context.Context) bool {
 			pod:             pod,
 			revision:        rev,
 			specifiedDelete: specified(pod),
-			priority:        prio.rank(pod),
+			priority:        prio.Rank(pod),
 			deleteHeld:      lc != nil && hooked(lc.PreDelete, pod),
 		}
 		ps.members = append(ps.members, m)
@@ -207,7 +209,7 @@ func (ps *pass) lifecycle(ctx context.Context) bool {
 	if len(work) == 0 {
 		return true
 	}
-	err := parallel(len(work), func(i int) error { return work[i]() })
+	err := batch.Parallel(len(work), func(i int) error { return work[i]() })
 	if err != nil {
 		ps.failUpdate(err)
 		return false
@@ -283,7 +285,7 @@ type eligibility struct {
 // a serving lifecycle state. A pod that will become available only by time
 // passing schedules a requeue for that moment.
 func (ps *pass) available(pod *corev1.Pod, state pub.LifecycleStateType) bool {
-	since := readySince(pod)
+	since := podorder.ReadySince(pod)
 	if since == nil || !serving(state) {
 		return false
 	}
@@ -315,7 +317,7 @@ func (ps *pass) createPods(ctx context.Context, revs []string) {
 		}
 	}
 	var created atomic.Int32
-	_, err := slowStart(len(revs), func(i int) error {
+	_, err := batch.SlowStart(len(revs), func(i int) error {
 		t, ok := ps.revs.templates[revs[i]]
 		if !ok {
 			t = &ps.cs.Spec.Template
@@ -328,11 +330,11 @@ func (ps *pass) createPods(ctx context.Context, revs []string) {
 			}
 			return err
 		}
-		ps.r.exp.expectCreate(ps.key, pod.Name)
+		ps.r.exp.ExpectCreate(ps.key, pod.Name)
 		_, err := ps.r.kube.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 		countOp("create", err)
 		if err != nil {
-			ps.r.exp.createFailed(ps.key, pod.Name)
+			ps.r.exp.CreateFailed(ps.key, pod.Name)
 			if apierrors.IsAlreadyExists(err) {
 				// The terminating pod whose claims this one takes over, or
 				// an instance id collision: the next pass retries.
@@ -360,7 +362,7 @@ func (ps *pass) deletePods(ctx context.Context, ms []*member) {
 	}
 	ms = ms[:min(len(ms), maxWritesPerPass)]
 	lc := ps.cs.Spec.Lifecycle
-	_, err := slowStart(len(ms), func(i int) error {
+	_, err := batch.SlowStart(len(ms), func(i int) error {
 		pod := ms[i].pod
 		if lc != nil && hooked(lc.PreDelete, pod) {
 			// Out of endpoints first (markPodNotReady), then the state
@@ -389,11 +391,11 @@ func (ps *pass) deletePods(ctx context.Context, ms []*member) {
 // deleteNow deletes a pod, with its UID as precondition so that a pod
 // recreated under the same name survives.
 func (ps *pass) deleteNow(ctx context.Context, pod *corev1.Pod) error {
-	ps.r.exp.expectDelete(ps.key, pod.UID)
+	ps.r.exp.ExpectDelete(ps.key, pod.UID)
 	err := ps.r.kube.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &pod.UID}})
 	countOp("delete", err)
 	if err != nil && !apierrors.IsNotFound(err) {
-		ps.r.exp.deleteFailed(ps.key, pod.UID)
+		ps.r.exp.DeleteFailed(ps.key, pod.UID)
 		return fmt.Errorf("delete pod %s: %w", pod.Name, err)
 	}
 	return ps.deleteClaimsOf(ctx, pod)
@@ -410,7 +412,7 @@ func (ps *pass) updateInPlace(ctx context.Context, ms []*member) {
 		ps.requeue(time.Millisecond) // more to start once the cache shows these
 	}
 	lc := ps.cs.Spec.Lifecycle
-	err := parallel(len(ms), func(i int) error {
+	err := batch.Parallel(len(ms), func(i int) error {
 		pod := ms[i].pod
 		if lc != nil && hooked(lc.InPlaceUpdate, pod) {
 			pod, err := ps.syncPodReady(ctx, pod, pub.LifecycleStatePreparingUpdate)
@@ -447,7 +449,7 @@ func (ps *pass) apply(ctx context.Context, pod *corev1.Pod, plan inplace.Plan) e
 	res, err := ps.r.updater.Apply(ctx, pod, inplace.Request{Revision: ps.revs.update, Plan: plan, GracePeriod: grace})
 	countOp("inplace_update", err)
 	if res.Pod != nil && res.Pod != pod {
-		ps.r.exp.expectWrite(ps.key, pod.Name, res.Pod.ResourceVersion)
+		ps.r.exp.ExpectWrite(ps.key, pod.Name, res.Pod.ResourceVersion)
 	}
 	if res.RequeueAfter > 0 {
 		ps.requeue(res.RequeueAfter)
@@ -487,6 +489,6 @@ func (ps *pass) setState(ctx context.Context, pod *corev1.Pod, s pub.LifecycleSt
 		}
 		return fmt.Errorf("set pod %s lifecycle state %s: %w", pod.Name, s, err)
 	}
-	ps.r.exp.expectWrite(ps.key, pod.Name, next.ResourceVersion)
+	ps.r.exp.ExpectWrite(ps.key, pod.Name, next.ResourceVersion)
 	return nil
 }

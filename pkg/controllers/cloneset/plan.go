@@ -22,7 +22,7 @@ type member struct {
 	inFlight bool
 	// update says how the pod reaches updateRevision.
 	update updateMode
-	// priority is the pod's rank under priorityStrategy (updatePriority).
+	// priority is the pod's rank under priorityStrategy (podorder.Ranker).
 	priority []int64
 	// deleteHeld: the preDelete hook would hold the pod in PreparingDelete.
 	deleteHeld bool

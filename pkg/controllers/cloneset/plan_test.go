@@ -7,8 +7,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/myriad-dev/myriad/pkg/apis/apps/pub"
 )
 
 // world is a toy cluster for makePlan: created pods become available after
@@ -312,42 +310,6 @@ func TestPlanInPlaceOnlyBlocked(t *testing.T) {
 	p := makePlan(in)
 	if p.blocked != 3 || len(p.delete)+len(p.inPlace)+len(p.create) != 0 {
 		t.Fatalf("plan %+v; want 3 blocked and nothing done", p)
-	}
-}
-
-func TestScatterSpreads(t *testing.T) {
-	var ms []*member
-	for i := range 8 {
-		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprint(i), Labels: map[string]string{}}}
-		if i >= 6 {
-			pod.Labels["zone"] = "a"
-		}
-		ms = append(ms, &member{pod: pod})
-	}
-	out := scatterTerm(ms, pub.UpdateScatterTerm{Key: "zone", Value: "a"})
-	var pos []int
-	for i, m := range out {
-		if m.pod.Labels["zone"] == "a" {
-			pos = append(pos, i)
-		}
-	}
-	if fmt.Sprint(pos) != "[2 6]" || len(out) != 8 {
-		t.Fatalf("scattered positions %v of %d, want [2 6] of 8", pos, len(out))
-	}
-}
-
-func TestUpdatePriority(t *testing.T) {
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"tier": "web", "order": "7"}}}
-	w := &pub.UpdatePriorityStrategy{WeightPriority: []pub.UpdatePriorityWeightTerm{
-		{Weight: 50, MatchSelector: metav1.LabelSelector{MatchLabels: map[string]string{"tier": "web"}}},
-		{Weight: 30, MatchSelector: metav1.LabelSelector{MatchLabels: map[string]string{"tier": "db"}}},
-	}}
-	if got := updatePriority(w, pod); fmt.Sprint(got) != "[50]" {
-		t.Fatalf("weight priority %v, want [50]", got)
-	}
-	o := &pub.UpdatePriorityStrategy{OrderPriority: []pub.UpdatePriorityOrderTerm{{OrderedKey: "order"}, {OrderedKey: "missing"}}}
-	if got := updatePriority(o, pod); got[0] != 7 || got[1] != -1<<63 {
-		t.Fatalf("order priority %v, want [7 min]", got)
 	}
 }
 

@@ -126,6 +126,6 @@ func (ps *pass) syncPodReady(ctx context.Context, pod *corev1.Pod, s pub.Lifecyc
 		}
 		return pod, fmt.Errorf("set pod %s %s %s: %w", pod.Name, c.Type, c.Status, err)
 	}
-	ps.r.exp.expectWrite(ps.key, pod.Name, w.ResourceVersion)
+	ps.r.exp.ExpectWrite(ps.key, pod.Name, w.ResourceVersion)
 	return w, nil
 }

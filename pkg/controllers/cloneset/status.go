@@ -11,6 +11,7 @@ import (
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/pub"
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1alpha1"
+	"github.com/myriad-dev/myriad/pkg/controllers/podorder"
 )
 
 // computeStatus derives the status from the pass's pods. Counts are of
@@ -36,7 +37,7 @@ func (ps *pass) computeStatus() v1alpha1.CloneSetStatus {
 			continue
 		}
 		st.Replicas++
-		ready := readySince(p) != nil
+		ready := podorder.ReadySince(p) != nil
 		updated := p.Labels[pub.ControllerRevisionHashLabelKey] == ps.revs.update
 		if ready {
 			st.ReadyReplicas++

@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1beta1"
+	"github.com/myriad-dev/myriad/pkg/controllers/expectations"
 	"github.com/myriad-dev/myriad/pkg/inplace"
 )
 
@@ -63,7 +64,7 @@ type Reconciler struct {
 	events      events.EventRecorder
 	clock       clock.Clock
 	updater     *inplace.Updater
-	exp         *expectations
+	exp         *expectations.Expectations
 	eligibility inplace.EligibilityOptions
 	// failedBackoff spaces out replacing a node's failed pods (1s doubling
 	// to 15 min, upstream's values), so a pod that fails at once is not
@@ -101,7 +102,7 @@ func Setup(mgr ctrl.Manager, kube kubernetes.Interface, opts Options) error {
 		events:      mgr.GetEventRecorder(ControllerName),
 		clock:       clk,
 		updater:     &inplace.Updater{Pods: kube.CoreV1(), Clock: clk},
-		exp:         newExpectations(clk),
+		exp:         expectations.New(clk, expectations.DefaultTimeout),
 		eligibility: inplace.EligibilityOptions{InPlaceResize: opts.InPlaceResize},
 		// The "fake" constructor is the one that takes a clock: ours.
 		failedBackoff: flowcontrol.NewFakeBackOff(time.Second, 15*time.Minute, clk),
@@ -174,7 +175,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	ds := &v1beta1.DaemonSet{}
 	if err := r.client.Get(ctx, req.NamespacedName, ds); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.exp.forget(req.NamespacedName)
+			r.exp.Forget(req.NamespacedName)
 			r.failedBackoff.GC()
 			nodesUnavailable.DeleteLabelValues(req.Namespace, req.Name)
 			return reconcile.Result{}, nil
@@ -193,7 +194,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	if ok, wait := r.exp.satisfied(req.NamespacedName, pods); !ok {
+	if ok, wait := r.exp.Satisfied(req.NamespacedName, pods); !ok {
 		expectationWaits.Inc()
 		return reconcile.Result{RequeueAfter: wait}, nil
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/pub"
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1beta1"
+	"github.com/myriad-dev/myriad/pkg/controllers/batch"
 	"github.com/myriad-dev/myriad/pkg/inplace"
 )
 
@@ -231,10 +232,10 @@ func (ps *pass) run(ctx context.Context) {
 	for _, d := range p.inPlace {
 		work = append(work, func() error { return ps.applyInPlace(ctx, d.pod) })
 	}
-	if err := parallel(len(work), func(i int) error { return work[i]() }); err != nil {
+	if err := batch.Parallel(len(work), func(i int) error { return work[i]() }); err != nil {
 		ps.fail(err)
 	}
-	if _, err := slowStart(len(p.create), func(i int) error { return ps.createPod(ctx, p.create[i]) }); err != nil {
+	if _, err := batch.SlowStart(len(p.create), func(i int) error { return ps.createPod(ctx, p.create[i]) }); err != nil {
 		ps.fail(err)
 	}
 }
@@ -290,7 +291,7 @@ func (ps *pass) createPod(ctx context.Context, node string) error {
 	if err != nil {
 		return fmt.Errorf("create daemon pod for node %s: %w", node, err)
 	}
-	ps.r.exp.expectCreate(ps.key, created.Name)
+	ps.r.exp.ExpectCreate(ps.key, created.Name)
 	return nil
 }
 
@@ -303,7 +304,7 @@ func (ps *pass) deletePod(ctx context.Context, p *corev1.Pod) error {
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 		return fmt.Errorf("delete pod %s: %w", p.Name, err)
 	}
-	ps.r.exp.expectDelete(ps.key, uid)
+	ps.r.exp.ExpectDelete(ps.key, uid)
 	return nil
 }
 
@@ -321,7 +322,7 @@ func (ps *pass) holdForDelete(ctx context.Context, p *corev1.Pod) error {
 		}
 		return fmt.Errorf("set pod %s %s: %w", p.Name, pub.LifecycleStatePreparingDelete, err)
 	}
-	ps.r.exp.expectWrite(ps.key, p.Name, out.ResourceVersion)
+	ps.r.exp.ExpectWrite(ps.key, p.Name, out.ResourceVersion)
 	return nil
 }
 
@@ -329,7 +330,7 @@ func (ps *pass) applyInPlace(ctx context.Context, p *corev1.Pod) error {
 	res, err := ps.r.updater.Apply(ctx, p.DeepCopy(), inplace.Request{Revision: ps.revs.update, Plan: ps.plans[p.Name]})
 	countOp("inplace_update", err)
 	if res.Pod != nil && res.Pod.ResourceVersion != p.ResourceVersion {
-		ps.r.exp.expectWrite(ps.key, p.Name, res.Pod.ResourceVersion)
+		ps.r.exp.ExpectWrite(ps.key, p.Name, res.Pod.ResourceVersion)
 	}
 	if res.RequeueAfter > 0 {
 		ps.requeue(res.RequeueAfter)

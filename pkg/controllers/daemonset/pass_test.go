@@ -20,6 +20,7 @@ import (
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/pub"
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1beta1"
+	"github.com/myriad-dev/myriad/pkg/controllers/expectations"
 	"github.com/myriad-dev/myriad/pkg/inplace"
 )
 
@@ -68,7 +69,7 @@ func newPassEnv(t *testing.T, mod func(*v1beta1.DaemonSet)) *passEnv {
 	old.Spec.Containers[0].Image = "agent:1"
 	return &passEnv{t: t, clk: clk, kube: kube, ds: ds,
 		r: &Reconciler{kube: kube, events: events.NewFakeRecorder(10), clock: clk,
-			updater: &inplace.Updater{Pods: kube.CoreV1(), Clock: clk}, exp: newExpectations(clk),
+			updater: &inplace.Updater{Pods: kube.CoreV1(), Clock: clk}, exp: expectations.New(clk, expectations.DefaultTimeout),
 			failedBackoff: flowcontrol.NewFakeBackOff(time.Second, 15*time.Minute, clk)},
 		revs: &revisions{update: "new", templates: map[string]*corev1.PodTemplateSpec{"new": &ds.Spec.Template, "old": old}},
 	}
@@ -203,22 +204,22 @@ func TestPassInPlaceKeepsPod(t *testing.T) {
 
 func TestExpectationsWaitForOwnWrites(t *testing.T) {
 	clk := clocktesting.NewFakeClock(time.Now())
-	exp := newExpectations(clk)
+	exp := expectations.New(clk, expectations.DefaultTimeout)
 	key := types.NamespacedName{Namespace: "ns", Name: "agent"}
-	exp.expectCreate(key, "agent-x")
-	exp.expectWrite(key, "agent-y", "10")
+	exp.ExpectCreate(key, "agent-x")
+	exp.ExpectWrite(key, "agent-y", "10")
 	y := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "agent-y", ResourceVersion: "9"}}
-	if ok, wait := exp.satisfied(key, []*corev1.Pod{y}); ok || wait <= 0 {
+	if ok, wait := exp.Satisfied(key, []*corev1.Pod{y}); ok || wait <= 0 {
 		t.Fatalf("satisfied before the cache showed the create and the write")
 	}
 	x := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "agent-x"}}
 	y.ResourceVersion = "11"
-	if ok, _ := exp.satisfied(key, []*corev1.Pod{x, y}); !ok {
+	if ok, _ := exp.Satisfied(key, []*corev1.Pod{x, y}); !ok {
 		t.Errorf("not satisfied once the cache caught up")
 	}
-	exp.expectCreate(key, "agent-lost")
-	clk.Step(expectationTimeout + time.Second)
-	if ok, _ := exp.satisfied(key, nil); !ok {
+	exp.ExpectCreate(key, "agent-lost")
+	clk.Step(expectations.DefaultTimeout + time.Second)
+	if ok, _ := exp.Satisfied(key, nil); !ok {
 		t.Errorf("a lost create still blocks after the timeout")
 	}
 }

@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1beta1"
+	"github.com/myriad-dev/myriad/pkg/controllers/expectations"
 )
 
 // ControllerName names the controller in metrics, logs and events.
@@ -40,6 +41,9 @@ type Options struct {
 	Workers int
 	// Clock is the time source; the real clock when nil.
 	Clock clock.Clock
+	// RevisionNamespace holds the SidecarSets' ControllerRevisions;
+	// DefaultRevisionNamespace when empty.
+	RevisionNamespace string
 }
 
 // Reconciler reconciles SidecarSets. SidecarSets, namespaces, policies and
@@ -53,6 +57,11 @@ type Reconciler struct {
 	kube   kubernetes.Interface
 	events events.EventRecorder
 	clock  clock.Clock
+	// exp remembers the pod writes of sidecar upgrades the pod cache has
+	// not shown yet.
+	exp *expectations.Expectations
+	// revisionNS holds the SidecarSets' ControllerRevisions.
+	revisionNS string
 }
 
 // Setup registers the controller and its pod cache with mgr.
@@ -72,7 +81,12 @@ func Setup(mgr ctrl.Manager, kube kubernetes.Interface, opts Options) error {
 	if err := mgr.Add(pods); err != nil {
 		return err
 	}
-	r := &Reconciler{client: mgr.GetClient(), pods: pods, kube: kube, events: mgr.GetEventRecorder(ControllerName), clock: clk}
+	revisionNS := opts.RevisionNamespace
+	if revisionNS == "" {
+		revisionNS = DefaultRevisionNamespace
+	}
+	r := &Reconciler{client: mgr.GetClient(), pods: pods, kube: kube, events: mgr.GetEventRecorder(ControllerName), clock: clk,
+		exp: expectations.New(clk, expectations.DefaultTimeout), revisionNS: revisionNS}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
 		For(&v1beta1.SidecarSet{}).
@@ -133,8 +147,9 @@ func (r *Reconciler) selects(ctx context.Context, ss *v1beta1.SidecarSet, pod *c
 }
 
 // podChanges passes pod events that can change a SidecarSet's status:
-// creation, deletion, and changes of labels, annotations, phase or
-// readiness. Most pod updates (status heartbeats of containers) do not.
+// creation, deletion, and changes of labels, annotations, phase,
+// readiness, or of what a container runs (an in-place upgrade finishing).
+// Other pod updates do not.
 func podChanges() predicate.Predicate {
 	return predicate.Funcs{
 		UpdateFunc: func(e event.UpdateEvent) bool {
@@ -146,6 +161,7 @@ func podChanges() predicate.Predicate {
 			return !apiequality.Semantic.DeepEqual(o.Labels, n.Labels) ||
 				!apiequality.Semantic.DeepEqual(o.Annotations, n.Annotations) ||
 				o.Status.Phase != n.Status.Phase || podReady(o) != podReady(n) ||
+				!sameContainerStates(o, n) ||
 				(o.DeletionTimestamp == nil) != (n.DeletionTimestamp == nil)
 		},
 		GenericFunc: func(event.GenericEvent) bool { return false },
@@ -159,6 +175,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err := r.client.Get(ctx, req.NamespacedName, ss); err != nil {
 		if apierrors.IsNotFound(err) {
 			uninjectedPods.DeleteLabelValues(req.Name)
+			notUpgradablePods.DeleteLabelValues(req.Name)
+			r.exp.Forget(req.NamespacedName)
 			// Owner references let the garbage collector remove the
 			// policy too; deleting it here stops injection at once.
 			return reconcile.Result{}, r.deletePolicy(ctx, req.Name)
@@ -168,8 +186,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if ss.DeletionTimestamp != nil {
 		return reconcile.Result{}, r.deletePolicy(ctx, ss.Name)
 	}
+	// Revision history first: the policy injects the latest or a pinned
+	// revision.
 	var errs []error
-	policy, binding, err := Compile(ss)
+	inj, err := r.syncRevisions(ctx, ss)
+	if err != nil {
+		if ss.Spec.InjectionStrategy.Revision != nil {
+			return reconcile.Result{}, err // a pin cannot be resolved without its history
+		}
+		// History is bookkeeping: the latest spec is injected without it
+		// (pods then record no revision name) and the write is retried.
+		errs = append(errs, err)
+		inj = Injection{}
+	}
+	policy, binding, err := CompileWith(ss, inj)
 	switch {
 	case err != nil:
 		// Admission refuses such specs; one that got in anyway (written
@@ -186,12 +216,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err != nil {
 		return reconcile.Result{}, errors.Join(append(errs, err)...)
 	}
+	rev.ControllerRevision = inj.Latest
 	pods, err := r.selectedPods(ctx, ss)
 	if err != nil {
 		return reconcile.Result{}, errors.Join(append(errs, err)...)
 	}
-	res := ComputeStatus(ss, rev, pods, metav1.NewTime(r.clock.Now()))
+	now := metav1.NewTime(r.clock.Now())
+	plan := planUpgrade(ss, views(ss, rev, pods))
+	res := ComputeStatus(ss, rev, pods, now)
+	r.setUpgradableCondition(ss, &res.Status, plan, now)
 	uninjectedPods.WithLabelValues(ss.Name).Set(float64(len(res.Uninjected)))
+	notUpgradablePods.WithLabelValues(ss.Name).Set(float64(len(plan.notUpgradable)))
 	before := apimeta.FindStatusCondition(ss.Status.Conditions, v1beta1.SidecarSetPodsInjected)
 	after := apimeta.FindStatusCondition(res.Status.Conditions, v1beta1.SidecarSetPodsInjected)
 	if after.Status == metav1.ConditionFalse && (before == nil || before.Message != after.Message) {
@@ -207,6 +242,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			errs = append(errs, fmt.Errorf("update status of SidecarSet %s: %w", ss.Name, err))
 		}
 	}
+	// The plan moves pods only on a cache that shows this controller's
+	// own last writes; otherwise pods upgraded a moment ago would look
+	// available and maxUnavailable would be exceeded.
+	if ok, wait := r.exp.Satisfied(req.NamespacedName, pods); !ok {
+		return reconcile.Result{RequeueAfter: wait}, errors.Join(errs...)
+	}
+	errs = append(errs, r.rollOut(ctx, ss, rev, plan))
 	return reconcile.Result{}, errors.Join(errs...)
 }
 
@@ -320,4 +362,19 @@ func (r *Reconciler) deletePolicy(ctx context.Context, sidecarSet string) error 
 		return fmt.Errorf("delete MutatingAdmissionPolicy %s: %w", name, err)
 	}
 	return nil
+}
+
+// sameContainerStates: every container runs the same image, with the same
+// imageID, container ID and readiness.
+func sameContainerStates(o, n *corev1.Pod) bool {
+	if len(o.Status.ContainerStatuses) != len(n.Status.ContainerStatuses) {
+		return false
+	}
+	for i, a := range o.Status.ContainerStatuses {
+		b := n.Status.ContainerStatuses[i]
+		if a.Name != b.Name || a.Image != b.Image || a.ImageID != b.ImageID || a.ContainerID != b.ContainerID || a.Ready != b.Ready {
+			return false
+		}
+	}
+	return true
 }

@@ -18,6 +18,27 @@
 // meet its policy, and pods it selects get their sidecars or, if the CEL
 // fails, are refused (failurePolicy Fail) rather than started without them.
 //
+// Each spec is recorded as a ControllerRevision, as OpenKruise records it
+// (its data shape, the kruise.io/sidecarset-name and
+// apps.kruise.io/sidecarset-custom-version labels, the hash annotations,
+// names <sidecarset>-<hash>), in kube-system (Options.RevisionNamespace):
+// a SidecarSet is cluster-scoped, and a revision there decides what every
+// pod pinning it gets, so it lives where only administrators write, as
+// OpenKruise keeps its in its own system namespace. A spec seen before is
+// moved to the head of the history; the history is trimmed to
+// spec.revisionHistoryLimit (10 when unset), never deleting the latest, the
+// pinned revision, or one a selected pod runs. injectionStrategy.revision
+// (revisionName, or the newest revision of a customVersion) compiles the
+// policy from that revision's recorded spec and hashes, for every new pod
+// (policy Always, or updates paused) or, under Partial, for the pods
+// updateStrategy.selector does not select (see injectionMutation for the
+// partition). A pin naming no revision of the SidecarSet is said by the
+// RevisionPinned condition and an event, and the policy refuses the pods
+// the SidecarSet selects: OpenKruise's webhook refuses them too, and
+// injecting the current spec would start pods on a revision their owner
+// pinned away from, while injecting nothing would start them without their
+// sidecars.
+//
 // The reconciler server-side applies the two objects (deletes them while
 // injection is paused), and writes the status from the pods a shared,
 // indexed pod informer holds. Matching pods that lack the SidecarSet's
@@ -26,19 +47,41 @@
 // Myriad's addition to the status, and reported by an event.
 //
 // What the policy does not do, and why:
-//   - injectionStrategy.revision (pinning new pods to an older revision)
-//     needs the older spec, which is not kept (no ControllerRevisions yet):
-//     new pods get the current spec;
-//   - patchPodMetadata MergePatchJson, resourcesPolicy and
-//     shareVolumeDevicePolicy are not applied (merging JSON in an
-//     annotation and evaluating OpenKruise's resource expressions need more
-//     than CEL offers here), nor is the copying of env vars that a shared
-//     mount's subPathExpr names; sourceContainerNameFrom reads
+//   - injectionStrategy.revision with policy Partial and a percentage
+//     updateStrategy.partition: OpenKruise gives each new pod the pinned
+//     revision at random with that probability; CEL in admission has no
+//     random source (no clock, no request UID, no name yet for a pod
+//     created by generateName), so every such pod gets the pinned one;
+//   - patchPodMetadata MergePatchJson merges at the top level only when
+//     a pod is created (its members are spliced into the pod's JSON
+//     object; CEL has no JSON parser), fully (RFC 7386) when sidecars are
+//     upgraded;
+//   - resourcesPolicy and shareVolumeDevicePolicy are not applied
+//     (evaluating OpenKruise's resource expressions needs more than CEL
+//     offers here); sourceContainerNameFrom reads
 //     metadata.labels['k'] and metadata.annotations['k'] only;
 //   - the hash annotations' updateTimestamp is null: admission CEL has no
 //     clock.
 //
-// The package owns the SidecarSet's policy, binding and status. It never
-// writes pods: upgrading sidecars of running pods in place is not done
-// here. It starts no goroutine or timer per SidecarSet.
+// Sidecars of running pods are upgraded in place, as OpenKruise does it:
+// when the latest revision differs from a pod's in images only, the
+// controller changes the sidecar images on the pod (a hot-upgrade sidecar
+// by starting the new image in the idle container of its pair, making it
+// the working one, and putting the old one back on the empty image once
+// the new one is ready), under updateStrategy's type, paused, selector,
+// partition, maxUnavailable (default 1), priorityStrategy and
+// scatterStrategy (planUpgrade, pure). Each pod write re-reads the pod and
+// retries on conflict; what the runtime ran before is recorded in the pod's
+// kruise.io/sidecarset-inplace-update-state, and completion is judged from
+// the pod by pkg/inplace's rule, so a restarted controller resumes where
+// the last one stopped. Pods the latest revision cannot reach in place
+// (it changed more than images) keep their revision, get OpenKruise's
+// SidecarSetUpgradable pod condition False, and are counted and named in
+// the InPlaceUpgradable condition and an event: OpenKruise skips them
+// silently.
+//
+// The package owns the SidecarSet's policy, binding, revisions and
+// status, and the sidecar containers and SidecarSet annotations of the
+// pods it injected; it never touches a pod's other containers, and never
+// creates or deletes pods. It starts no goroutine or timer per SidecarSet or pod.
 package sidecarset

@@ -19,10 +19,29 @@ var (
 		Name: "myriad_sidecarset_uninjected_pods",
 		Help: "Live pods a SidecarSet selects that run without its sidecars.",
 	}, []string{"sidecarset"})
+	// podWrites counts the controller's writes of pods (sidecar upgrades,
+	// hot-upgrade flips, the SidecarSetUpgradable condition), by
+	// operation and result.
+	podWrites = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "myriad_sidecarset_pod_writes_total",
+		Help: "Pod writes made by the SidecarSet controller to upgrade sidecars in place, by operation and result.",
+	}, []string{"operation", "result"})
+	// upgradedPods counts, per SidecarSet, the pods whose sidecars were
+	// moved to a new revision in place.
+	upgradedPods = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "myriad_sidecarset_upgraded_pods_total",
+		Help: "Pods whose sidecars a SidecarSet upgraded in place.",
+	}, []string{"sidecarset"})
+	// notUpgradablePods is, per SidecarSet, the injected pods its latest
+	// revision cannot reach in place (it changed more than images).
+	notUpgradablePods = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "myriad_sidecarset_not_upgradable_pods",
+		Help: "Injected pods a SidecarSet's latest revision cannot reach in place.",
+	}, []string{"sidecarset"})
 )
 
 func init() {
-	metrics.Registry.MustRegister(policyWrites, uninjectedPods)
+	metrics.Registry.MustRegister(policyWrites, uninjectedPods, podWrites, upgradedPods, notUpgradablePods)
 }
 
 func countWrite(op string, err error) {
@@ -31,4 +50,12 @@ func countWrite(op string, err error) {
 		result = "error"
 	}
 	policyWrites.WithLabelValues(op, result).Inc()
+}
+
+func countPodWrite(op string, err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	podWrites.WithLabelValues(op, result).Inc()
 }

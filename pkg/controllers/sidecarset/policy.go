@@ -34,12 +34,26 @@ const (
 // PolicyName is the name of the policy and the binding of a SidecarSet.
 func PolicyName(sidecarSet string) string { return PolicyPrefix + sidecarSet }
 
-// Revision identifies what a SidecarSet injects: Hash covers the
-// containers, init containers, volumes, pull secrets and pod metadata;
-// HashWithoutImage the same with every image blanked, so two revisions
-// with equal HashWithoutImage differ in images only.
+// Revision identifies the sidecars a SidecarSet runs in a pod: Hash
+// covers the containers, and the init containers when one of them is a
+// native sidecar (restartPolicy Always), as OpenKruise hashes them: a
+// change of volumes, pull secrets or pod metadata reaches new pods but
+// leaves running ones up to date. HashWithoutImage is the same with every
+// image blanked, so two revisions with equal HashWithoutImage differ in
+// images only. ControllerRevision
+// names the ControllerRevision recording it, when known.
 type Revision struct {
 	Hash, HashWithoutImage string
+	ControllerRevision     string
+}
+
+// latestName is what status.latestRevision says: the ControllerRevision's
+// name, as in OpenKruise, or the hash until the revision is recorded.
+func (r Revision) latestName() string {
+	if r.ControllerRevision != "" {
+		return r.ControllerRevision
+	}
+	return r.Hash
 }
 
 // Revisions computes a SidecarSet's Revision.
@@ -62,13 +76,19 @@ func Revisions(ss *v1beta1.SidecarSet) (Revision, error) {
 }
 
 func specHash(spec v1beta1.SidecarSetSpec) (string, error) {
-	raw, err := json.Marshal(struct {
-		C, I  []v1beta1.SidecarContainer
-		V     []corev1.Volume
-		S     []corev1.LocalObjectReference
-		P     []v1beta1.SidecarSetPatchPodMetadata
-		Extra string
-	}{spec.Containers, spec.InitContainers, spec.Volumes, spec.ImagePullSecrets, spec.PatchPodMetadata, ""})
+	hashed := struct {
+		C []v1beta1.SidecarContainer `json:"containers"`
+		I []v1beta1.SidecarContainer `json:"initContainers,omitempty"`
+	}{C: spec.Containers}
+	if hashed.C == nil {
+		hashed.C = []v1beta1.SidecarContainer{}
+	}
+	for _, c := range spec.InitContainers {
+		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			hashed.I = spec.InitContainers
+		}
+	}
+	raw, err := json.Marshal(hashed)
 	if err != nil {
 		return "", fmt.Errorf("hash SidecarSet spec: %w", err)
 	}
@@ -78,10 +98,16 @@ func specHash(spec v1beta1.SidecarSetSpec) (string, error) {
 }
 
 // Compile turns a SidecarSet into the MutatingAdmissionPolicy and binding
-// that inject its sidecars into the pods it selects as they are created.
-// It is pure: the same SidecarSet always gives the same objects. An error
-// names the SidecarSet field that cannot be compiled.
+// that inject its current spec into the pods it selects as they are
+// created. It is pure: the same SidecarSet always gives the same objects.
+// An error names the SidecarSet field that cannot be compiled.
 func Compile(ss *v1beta1.SidecarSet) (*admissionregistrationv1.MutatingAdmissionPolicy, *admissionregistrationv1.MutatingAdmissionPolicyBinding, error) {
+	return CompileWith(ss, Injection{})
+}
+
+// CompileWith is Compile injecting what inj says: the current spec
+// recorded as inj.Latest, or a pinned revision (see Injection).
+func CompileWith(ss *v1beta1.SidecarSet, inj Injection) (*admissionregistrationv1.MutatingAdmissionPolicy, *admissionregistrationv1.MutatingAdmissionPolicyBinding, error) {
 	name := PolicyName(ss.Name)
 	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
 		return nil, nil, fmt.Errorf("metadata.name: policy name %q: %s", name, strings.Join(errs, "; "))
@@ -96,11 +122,7 @@ func Compile(ss *v1beta1.SidecarSet) (*admissionregistrationv1.MutatingAdmission
 	if err != nil {
 		return nil, nil, err
 	}
-	rev, err := Revisions(ss)
-	if err != nil {
-		return nil, nil, err
-	}
-	m, err := mutation(ss, rev)
+	m, err := injectionMutation(ss, inj)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -203,6 +225,14 @@ func mutation(ss *v1beta1.SidecarSet, rev Revision) (compiled, error) {
 			// pod of a few hundred mounts out of the CEL cost budget.
 			admissionregistrationv1.Variable{Name: "sortedMounts", Expression: `variables.appMounts.sortBy(m, m.mountPath)`},
 			admissionregistrationv1.Variable{Name: "sharedMounts", Expression: `lists.range(size(variables.sortedMounts)).filter(i, i == 0 || variables.sortedMounts[i].mountPath != variables.sortedMounts[i - 1].mountPath).map(i, variables.sortedMounts[i])`},
+			// The app's env vars that a mount's subPathExpr expands
+			// ($(NAME)), from the container holding the mount, first of
+			// each name: a sidecar sharing the mount needs them to
+			// expand the same path, as OpenKruise copies them.
+			admissionregistrationv1.Variable{Name: "subPathEnvAll", Expression: fmt.Sprintf(
+				`object.spec.containers.filter(c, !c.?env.orValue([]).exists(e, e.name == %s)).map(c, c.?env.orValue([]).filter(e, e.name in c.?volumeMounts.orValue([]).map(m, m.?subPathExpr.orValue("")).filter(x, x != "").map(x, x.findAll(%s)).flatten().map(v, v.substring(2, size(v) - 1)))).flatten()`,
+				celString(InjectedEnv), celString(`\$\([A-Za-z_][A-Za-z0-9_]*\)`))},
+			admissionregistrationv1.Variable{Name: "subPathEnv", Expression: `lists.range(size(variables.subPathEnvAll)).filter(i, !lists.range(i).exists(j, variables.subPathEnvAll[j].name == variables.subPathEnvAll[i].name)).map(i, variables.subPathEnvAll[i])`},
 		)
 	}
 	var ops []string
@@ -215,9 +245,9 @@ func mutation(ss *v1beta1.SidecarSet, rev Revision) (compiled, error) {
 		var before, after []string
 		for _, c := range containers {
 			switch c.PodInjectPolicy {
-			case v1beta1.BeforeAppContainerType:
+			case v1beta1.BeforeAppContainerType, "": // OpenKruise's default
 				before = append(before, c.Name)
-			case v1beta1.AfterAppContainerType, "":
+			case v1beta1.AfterAppContainerType:
 				after = append(after, c.Name)
 			default:
 				return out, fmt.Errorf("spec.containers[%s].podInjectPolicy: %q is not BeforeAppContainer or AfterAppContainer", c.Name, c.PodInjectPolicy)
@@ -263,14 +293,18 @@ func mutation(ss *v1beta1.SidecarSet, rev Revision) (compiled, error) {
 		return out, err
 	}
 	ops = append(ops, ann...)
-	// Once per pod: a pod already carrying this SidecarSet (a
-	// reinvocation, or metadata copied from an injected pod) is left as it
-	// is. This is a guard in the patch rather than a matchCondition because
-	// the API server (v1.37) then hands the patch values read from the pod
-	// in a form it cannot marshal to JSON, refusing the pod.
-	out.patch = fmt.Sprintf("%s in object.metadata.?annotations.orValue({}) && %s in object.metadata.annotations[%s].split(\",\") ? [] :\n%s",
-		celString(v1beta1.SidecarSetListAnnotation), celString(ss.Name), celString(v1beta1.SidecarSetListAnnotation), strings.Join(ops, " +\n"))
+	out.patch = strings.Join(ops, " +\n")
 	return out, nil
+}
+
+// onceGuard prefixes the patch: a pod already carrying the SidecarSet (a
+// reinvocation, or metadata copied from an injected pod) is left as it
+// is. This is a guard in the patch rather than a matchCondition because
+// the API server (v1.37) then hands the patch values read from the pod in
+// a form it cannot marshal to JSON, refusing the pod.
+func onceGuard(sidecarSet, patch string) string {
+	return fmt.Sprintf("%s in object.metadata.?annotations.orValue({}) && %s in object.metadata.annotations[%s].split(\",\") ? [] :\n%s",
+		celString(v1beta1.SidecarSetListAnnotation), celString(sidecarSet), celString(v1beta1.SidecarSetListAnnotation), patch)
 }
 
 // absent is the CEL list of the named sidecars that the pod's list does
@@ -340,6 +374,22 @@ func sidecarExprs(list []v1beta1.SidecarContainer, field, typePath string) (map[
 				names[i] = celString(e.Name)
 			}
 			env = fmt.Sprintf(`%s + dyn(%s).filter(e, !(e.name in [%s]))`, envLit, transfer, strings.Join(names, ", "))
+		}
+		if sc.ShareVolumePolicy.Type == v1beta1.ShareVolumePolicyEnabled {
+			// Never a second variable of a name the sidecar has or is
+			// given by transferEnv.
+			var names []string
+			for _, e := range ownEnv {
+				names = append(names, celString(e.Name))
+			}
+			for _, t := range sc.TransferEnv {
+				for _, n := range append([]string{t.EnvName}, t.EnvNames...) {
+					if n != "" {
+						names = append(names, celString(n))
+					}
+				}
+			}
+			env = fmt.Sprintf(`%s + dyn(variables.subPathEnv).filter(e, !(e.name in [%s]))`, env, strings.Join(names, ", "))
 		}
 		fields := []string{"env: " + env}
 		if len(ownMounts) > 0 || sc.ShareVolumePolicy.Type == v1beta1.ShareVolumePolicyEnabled {
@@ -413,6 +463,8 @@ type upgradeSpec struct {
 	Hash            string       `json:"hash"`
 	SidecarSetName  string       `json:"sidecarSetName"`
 	SidecarList     []string     `json:"sidecarList"`
+	// ControllerRevision names the revision injected (OpenKruise's key).
+	ControllerRevision string `json:"controllerRevision,omitempty"`
 }
 
 // annotationOps records the injection on the pod: the SidecarSet joins
@@ -446,7 +498,7 @@ func annotationOps(ss *v1beta1.SidecarSet, rev Revision, hotAnnotations, hotWork
 		{v1beta1.SidecarSetHashAnnotation, rev.Hash},
 		{v1beta1.SidecarSetHashWithoutImageAnnotation, rev.HashWithoutImage},
 	} {
-		entry, err := json.Marshal(map[string]upgradeSpec{ss.Name: {Hash: h.hash, SidecarSetName: ss.Name, SidecarList: sidecars}})
+		entry, err := json.Marshal(map[string]upgradeSpec{ss.Name: {Hash: h.hash, SidecarSetName: ss.Name, SidecarList: sidecars, ControllerRevision: rev.ControllerRevision}})
 		if err != nil {
 			return nil, fmt.Errorf("encode %s: %w", h.key, err)
 		}
@@ -472,8 +524,22 @@ func annotationOps(ss *v1beta1.SidecarSet, rev Revision, hotAnnotations, hotWork
 			case v1beta1.SidecarSetOverwritePatchPolicy:
 				ops = append(ops, "["+op+"]")
 			case v1beta1.SidecarSetMergePatchJSONPatchPolicy:
-				// Merging JSON inside an annotation value needs a JSON
-				// parser CEL lacks: not applied (see the package doc).
+				// CEL has no JSON parser: the patch's members are spliced
+				// into the pod's JSON object, after its own, and JSON
+				// readers keep the last of a repeated member, so the patch
+				// wins member by member (a merge patch at the top level).
+				var obj map[string]json.RawMessage
+				if err := json.Unmarshal([]byte(p.Annotations[k]), &obj); err != nil || obj == nil {
+					return nil, fmt.Errorf("spec.patchPodMetadata[%d].annotations[%s]: MergePatchJson needs a JSON object", i, k)
+				}
+				if len(obj) == 0 {
+					continue
+				}
+				entry, err := json.Marshal(obj)
+				if err != nil {
+					return nil, fmt.Errorf("spec.patchPodMetadata[%d].annotations[%s]: %w", i, k, err)
+				}
+				ops = append(ops, "["+splice(k, entry)+"]")
 			default:
 				return nil, fmt.Errorf("spec.patchPodMetadata[%d].patchPolicy: %q is not Retain, Overwrite or MergePatchJson", i, p.PatchPolicy)
 			}

@@ -32,6 +32,17 @@ import (
 // conditions let the pod through and the mutated pod.
 func admit(t *testing.T, policy *admissionregistrationv1.MutatingAdmissionPolicy, pod *corev1.Pod) (bool, *corev1.Pod) {
 	t.Helper()
+	ok, out, err := admitErr(t, policy, pod)
+	if err != nil {
+		t.Fatalf("patch: %v", err)
+	}
+	return ok, out
+}
+
+// admitErr is admit returning the patch's error, with which the API server
+// refuses the pod (the policies fail closed).
+func admitErr(t *testing.T, policy *admissionregistrationv1.MutatingAdmissionPolicy, pod *corev1.Pod) (bool, *corev1.Pod, error) {
+	t.Helper()
 	compiler, err := plugincel.NewCompositedCompiler(environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion()))
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +73,7 @@ func admit(t *testing.T, policy *admissionregistrationv1.MutatingAdmissionPolicy
 		t.Fatalf("match conditions: %v", res.Error)
 	}
 	if !res.Matches {
-		return false, pod
+		return false, pod, nil
 	}
 	var out runtime.Object = pod
 	for _, m := range policy.Spec.Mutations {
@@ -74,10 +85,10 @@ func admit(t *testing.T, policy *admissionregistrationv1.MutatingAdmissionPolicy
 			MatchedResource: gvr, VersionedAttributes: va, ObjectInterfaces: admission.NewObjectInterfacesFromScheme(scheme),
 		}, celconfig.RuntimeCELCostBudget)
 		if err != nil {
-			t.Fatalf("patch: %v\nexpression:\n%s", err, m.JSONPatch.Expression)
+			return true, nil, fmt.Errorf("%w\nexpression:\n%s", err, m.JSONPatch.Expression)
 		}
 	}
-	return true, out.(*corev1.Pod)
+	return true, out.(*corev1.Pod), nil
 }
 
 // serverAccepts checks the policy and binding with the API server's own
@@ -106,7 +117,7 @@ func sidecarSet(name string, mutate func(*v1beta1.SidecarSet)) *v1beta1.SidecarS
 		ObjectMeta: metav1.ObjectMeta{Name: name, UID: "uid-" + "x"},
 		Spec: v1beta1.SidecarSetSpec{
 			Selector:   &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
-			Containers: []v1beta1.SidecarContainer{{Container: corev1.Container{Name: name + "-agent", Image: "agent:1"}}},
+			Containers: []v1beta1.SidecarContainer{{Container: corev1.Container{Name: name + "-agent", Image: "agent:1"}, PodInjectPolicy: v1beta1.AfterAppContainerType}},
 		},
 	}
 	if mutate != nil {
@@ -152,7 +163,7 @@ func TestInjectionOrderVolumesAndSecrets(t *testing.T) {
 		ss.Spec.Containers = []v1beta1.SidecarContainer{
 			{Container: corev1.Container{Name: "proxy", Image: "proxy:1", Ports: []corev1.ContainerPort{{ContainerPort: 15001}}}, PodInjectPolicy: v1beta1.BeforeAppContainerType},
 			{Container: corev1.Container{Name: "proxy-2", Image: "proxy:1"}, PodInjectPolicy: v1beta1.BeforeAppContainerType},
-			{Container: corev1.Container{Name: "agent", Image: "agent:1", VolumeMounts: []corev1.VolumeMount{{Name: "agent-conf", MountPath: "/etc/agent"}}}},
+			{Container: corev1.Container{Name: "agent", Image: "agent:1", VolumeMounts: []corev1.VolumeMount{{Name: "agent-conf", MountPath: "/etc/agent"}}}, PodInjectPolicy: v1beta1.AfterAppContainerType},
 		}
 		ss.Spec.InitContainers = []v1beta1.SidecarContainer{{Container: corev1.Container{Name: "z-init", Image: "init:1"}}, {Container: corev1.Container{Name: "a-init", Image: "init:1"}}}
 		ss.Spec.Volumes = []corev1.Volume{{Name: "agent-conf", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}, {Name: "data"}}
@@ -195,12 +206,60 @@ func TestInjectionOrderVolumesAndSecrets(t *testing.T) {
 	}
 }
 
+// MergePatchJson at creation: the patch's members join the pod's JSON
+// object and win over its own; a pod without the annotation gets the patch.
+func TestInjectionMergePatchJSON(t *testing.T) {
+	p := compileOK(t, sidecarSet("merge", func(ss *v1beta1.SidecarSet) {
+		ss.Spec.PatchPodMetadata = []v1beta1.SidecarSetPatchPodMetadata{{PatchPolicy: v1beta1.SidecarSetMergePatchJSONPatchPolicy,
+			Annotations: map[string]string{"key": `{"agent":1}`}}}
+	}))
+	_, fresh := admit(t, p, appPod(nil))
+	if got := fresh.Annotations["key"]; got != `{"agent":1}` {
+		t.Errorf("new annotation %s", got)
+	}
+	_, merged := admit(t, p, appPod(func(p *corev1.Pod) { p.Annotations = map[string]string{"key": `{"app":1,"agent":0}`} }))
+	var m map[string]int
+	if err := json.Unmarshal([]byte(merged.Annotations["key"]), &m); err != nil || m["app"] != 1 || m["agent"] != 1 {
+		t.Errorf("merged annotation %s (%v): want app 1 kept and agent 1 from the patch", merged.Annotations["key"], err)
+	}
+	if _, _, err := Compile(sidecarSet("bad", func(ss *v1beta1.SidecarSet) {
+		ss.Spec.PatchPodMetadata = []v1beta1.SidecarSetPatchPodMetadata{{PatchPolicy: v1beta1.SidecarSetMergePatchJSONPatchPolicy,
+			Annotations: map[string]string{"key": `not json`}}}
+	})); err == nil || !strings.Contains(err.Error(), "spec.patchPodMetadata[0].annotations[key]") {
+		t.Errorf("a MergePatchJson value that is not a JSON object: %v; want refused naming the field", err)
+	}
+}
+
+// A shared mount whose subPathExpr expands the app's env vars brings
+// those vars (and only those) to the sidecar, so it expands the same path.
+func TestInjectionCopiesSubPathExprEnv(t *testing.T) {
+	ss := sidecarSet("subpath", func(ss *v1beta1.SidecarSet) {
+		ss.Spec.Containers = []v1beta1.SidecarContainer{{
+			Container:         corev1.Container{Name: "agent", Image: "agent:1", Env: []corev1.EnvVar{{Name: "OD_NAME", Value: "mine"}}},
+			ShareVolumePolicy: v1beta1.ShareVolumePolicy{Type: v1beta1.ShareVolumePolicyEnabled},
+		}}
+	})
+	p := compileOK(t, ss)
+	_, got := admit(t, p, appPod(func(p *corev1.Pod) {
+		p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "POD_NAME", Value: "bar"}, {Name: "OD_NAME", Value: "od"}, {Name: "OTHER", Value: "x"}}
+		p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data", SubPathExpr: "foo/$(POD_NAME)/$(OD_NAME)/conf"}}
+	}))
+	var env []string
+	for _, e := range got.Spec.Containers[0].Env {
+		env = append(env, e.Name+"="+e.Value)
+	}
+	if g := strings.Join(env, ","); g != "OD_NAME=mine,IS_INJECTED=true,POD_NAME=bar" {
+		t.Errorf("sidecar env %s: want its own, then the subPathExpr's vars it lacks from the app", g)
+	}
+}
+
 func TestInjectionSharesVolumesAndTransfersEnv(t *testing.T) {
 	ss := sidecarSet("share", func(ss *v1beta1.SidecarSet) {
 		ss.Spec.Containers = []v1beta1.SidecarContainer{{
 			Container: corev1.Container{Name: "agent", Image: "agent:1",
 				Env:          []corev1.EnvVar{{Name: "TZ", Value: "mine"}},
 				VolumeMounts: []corev1.VolumeMount{{Name: "own", MountPath: "/var/log/app"}}},
+			PodInjectPolicy:   v1beta1.AfterAppContainerType,
 			ShareVolumePolicy: v1beta1.ShareVolumePolicy{Type: v1beta1.ShareVolumePolicyEnabled},
 			TransferEnv: []v1beta1.TransferEnvVar{
 				{SourceContainerName: "main", EnvNames: []string{"TZ", "SECRET", "MISSING"}},
@@ -379,8 +438,9 @@ func TestInjectionLargePodWithinBudget(t *testing.T) {
 func TestInjectionHotUpgradePair(t *testing.T) {
 	p := compileOK(t, sidecarSet("mesh", func(ss *v1beta1.SidecarSet) {
 		ss.Spec.Containers = []v1beta1.SidecarContainer{{
+			// podInjectPolicy unset: OpenKruise's default puts the pair
+			// before the app's containers.
 			Container:       corev1.Container{Name: "envoy", Image: "envoy:1"},
-			PodInjectPolicy: v1beta1.BeforeAppContainerType,
 			UpgradeStrategy: v1beta1.SidecarContainerUpgradeStrategy{UpgradeType: v1beta1.SidecarContainerHotUpgrade, HotUpgradeEmptyImage: "empty:1"},
 		}}
 	}))

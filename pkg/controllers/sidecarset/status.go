@@ -70,7 +70,7 @@ type Result struct {
 func ComputeStatus(ss *v1beta1.SidecarSet, rev Revision, pods []*corev1.Pod, now metav1.Time) Result {
 	st := v1beta1.SidecarSetStatus{
 		ObservedGeneration: ss.Generation,
-		LatestRevision:     rev.Hash,
+		LatestRevision:     rev.latestName(),
 		CollisionCount:     ss.Status.CollisionCount,
 		Conditions:         append([]metav1.Condition(nil), ss.Status.Conditions...),
 	}
@@ -84,8 +84,11 @@ func ComputeStatus(ss *v1beta1.SidecarSet, rev Revision, pods []*corev1.Pod, now
 			continue
 		}
 		st.MatchedPods++
-		updated := podHash(p, ss.Name) == rev.Hash
-		ready := podReady(p)
+		// Ready as OpenKruise counts it: no sidecar upgrade in flight,
+		// Running and Ready, every hot-upgrade pair's idle container on
+		// the empty image.
+		v := view(ss, rev, nil, p)
+		updated, ready := v.updated, v.consistent && v.ready
 		if updated {
 			st.UpdatedPods++
 		}

@@ -117,7 +117,7 @@ const (
 type SidecarContainer struct {
 	corev1.Container `json:",inline"`
 
-	// PodInjectPolicy puts the sidecar before or after (the default) the
+	// PodInjectPolicy puts the sidecar before (the default) or after the
 	// pod's own containers.
 	// +optional
 	PodInjectPolicy PodInjectPolicyType `json:"podInjectPolicy,omitempty"`
@@ -329,7 +329,8 @@ type SidecarSetStatus struct {
 	// UpdatedReadyPods of them are both.
 	// +optional
 	UpdatedReadyPods int32 `json:"updatedReadyPods,omitempty"`
-	// LatestRevision is the current spec's revision (its hash).
+	// LatestRevision names the ControllerRevision recording the current
+	// spec.
 	// +optional
 	LatestRevision string `json:"latestRevision,omitempty"`
 	// +optional

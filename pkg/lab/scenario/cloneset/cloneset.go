@@ -4,28 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
-	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1alpha1"
-	"github.com/myriad-dev/myriad/pkg/controlplane"
 	"github.com/myriad-dev/myriad/pkg/lab"
 	"github.com/myriad-dev/myriad/pkg/lab/rig"
-	"github.com/myriad-dev/myriad/pkg/manager"
 )
 
 const (
@@ -61,9 +50,8 @@ type run struct {
 	ns  string
 	// pods follows the CloneSet's pods; apis are the API servers' metrics
 	// and mgr the manager's (nil when out of reach).
-	pods *Pods
-	apis []*lab.Scraper
-	mgr  *lab.Scraper
+	pods   *Pods
+	meters rig.Meters
 	// bgCtx runs the watches until stopBg; bg joins them.
 	bgCtx  context.Context
 	stopBg context.CancelFunc
@@ -75,64 +63,32 @@ type run struct {
 // cluster) stopped the run.
 func (s *Scenario) Run(ctx context.Context, env lab.Env) lab.Result {
 	o := s.O
-	ns := s.Namespace
-	if ns == "" {
-		ns = "myriad-bench-cloneset-" + strconv.FormatUint(rand.Uint64()%(36*36*36*36), 36)
-	}
 	maxUnavail, _ := o.MaxUnavailablePods()
-	x := &run{o: o, env: env, con: env.Console, ns: ns}
-	x.in = Input{Nodes: o.Rig.Nodes, Pods: o.Pods, MaxUnavailable: o.MaxUnavailable, MaxUnavailablePods: maxUnavail}
-	x.in.Info = lab.NewRunInfo(s.Name(), lab.ThisMachine(controlplane.KubernetesVersion), parameters(o, ns, maxUnavail), env.Clock.Now())
+	x := &run{o: o, env: env, con: env.Console}
+	x.in = Input{Pods: o.Pods, MaxUnavailable: o.MaxUnavailable, MaxUnavailablePods: maxUnavail}
 	x.bgCtx, x.stopBg = context.WithCancel(context.Background())
-	x.in.Info.StopEarly(x.con, x.run(ctx, s))
-	x.stopBg()
-	x.bg.Wait()
-	if x.r != nil {
-		x.r.StopRecording()
-	}
-	x.in.Info.Finish(env.Clock.Now(), x.r.Processes())
-	x.cleanup()
+	w := &rig.Workload{Name: s.Name(), Options: o.Rig, NodeCapacity: o.NodeCapacity, Pods: o.Pods,
+		Namespace: s.Namespace, Holds: "its CloneSet and pods", StartRig: s.StartRig, NewClient: s.CloneSets}
+	w.Parameters = func(ns string) map[string]string { return parameters(w, o, ns, maxUnavail) }
+	h := w.Run(ctx, env, rig.WorkloadSteps{
+		CheckAPI: checkAPI,
+		Phases: func(ctx context.Context, h *rig.WorkloadRun) error {
+			x.r, x.cs, x.c, x.ns, x.meters = h.Rig, h.Client, h.CRDs, h.Namespace, h.Meters
+			return x.run(ctx)
+		},
+		StopWatches: func() { x.stopBg(); x.bg.Wait() },
+	})
+	x.in.Info, x.in.Nodes, x.in.StartupSeconds, x.in.ClusterSampled = h.Info, h.Nodes, h.StartupSeconds, h.ClusterSampled
+	x.in.Notes = append(h.Notes, x.in.Notes...)
 	return Build(x.in)
 }
 
-func (x *run) run(ctx context.Context, s *Scenario) error {
-	start := s.StartRig
-	if start == nil {
-		start = startRig
-	}
-	o := x.o
-	if !o.Rig.Attached() {
-		x.con.Printf("starting a cluster of %d nodes in %s", o.Rig.Nodes, o.Rig.DataDir)
-		if o.NodeCapacity != "" {
-			o.Rig.NodeArgs = append(o.Rig.NodeArgs, "--capacity", o.NodeCapacity)
-		}
-	}
-	r, err := start(ctx, o.Rig, x.con)
-	x.r = r
-	if err != nil {
-		return fmt.Errorf("starting the cluster: %w", err)
-	}
-	if r.Cluster != nil {
-		x.in.StartupSeconds = lab.Some(x.env.Clock.Since(x.in.Info.StartedAt).Seconds())
-		x.in.ClusterSampled = true
-		x.con.Printf("all %d nodes Ready after %s", o.Rig.Nodes, x.env.Clock.Since(x.in.Info.StartedAt).Round(time.Second))
-	}
-	newClient := s.CloneSets
-	if newClient == nil {
-		newClient = cloneSetClient
-	}
-	if x.c, err = newClient(r); err != nil {
-		return err
-	}
-	x.cs = r.Client
-	x.scrapers()
-	if err := x.preflight(ctx); err != nil {
-		return err
-	}
+// run runs the phases once the cluster and the namespace are ready.
+func (x *run) run(ctx context.Context) error {
 	if err := x.watch(ctx); err != nil {
 		return err
 	}
-	kinds := o.Phases()
+	kinds := x.o.Phases()
 	for i, kind := range kinds {
 		p, err := x.phase(ctx, i, len(kinds), kind)
 		x.in.Phases = append(x.in.Phases, p)
@@ -143,187 +99,34 @@ func (x *run) run(ctx context.Context, s *Scenario) error {
 			return fmt.Errorf("phase %d (%s): %w", i+1, kind, err)
 		}
 		if i+1 < len(kinds) {
-			x.settle(ctx)
+			x.pods.Settle(ctx, x.env.Clock, x.con)
 		}
 	}
 	return nil
 }
 
-// startRig starts the cluster with a progress line, or attaches.
-func startRig(ctx context.Context, o rig.Options, con *lab.Console) (*rig.Rig, error) {
-	if o.Attached() {
-		return rig.Attach(ctx, o, con)
-	}
-	return rig.Start(ctx, o, con, func(p lab.ReadyPoint, el time.Duration) string {
-		return fmt.Sprintf("starting: %d/%d nodes Ready | %s elapsed", p.Ready, o.Nodes, el.Round(time.Second))
-	})
-}
-
-// cloneSetClient speaks JSON (CRDs have no protobuf) and logs where klog
-// goes (bench.log), not to a warning on the terminal.
-func cloneSetClient(r *rig.Rig) (client.WithWatch, error) {
-	rc := rest.CopyConfig(r.Config)
-	rc.ContentType, rc.AcceptContentTypes = "application/json", "application/json"
-	rc.Timeout = time.Minute
-	scheme, err := manager.Scheme()
-	if err != nil {
-		return nil, err
-	}
-	ctrllog.SetLogger(klog.NewKlogr())
-	c, err := client.NewWithWatch(rc, client.Options{Scheme: scheme})
-	if err != nil {
-		return nil, fmt.Errorf("CloneSet client: %w", err)
-	}
-	return c, nil
-}
-
-// scrapers are the API servers' and the manager's metrics: of a started
-// cluster, each endpoint; attached, the API server through the kubeconfig.
-func (x *run) scrapers() {
-	r := x.r
-	if r.Cluster != nil {
-		t, err := r.Scrapers()
-		if err != nil {
-			x.con.Printf("warning: %v; figures from that endpoint will be absent", err)
-		}
-		x.apis = t.APIServers
-		if x.mgr, err = lab.NewScraper("myriad-manager", fmt.Sprintf("http://127.0.0.1:%d/metrics", r.Cluster.Plan.ManagerMetricsPort), "", "", ""); err != nil {
-			x.con.Printf("warning: %v; the manager's counters will be absent", err)
-		}
-		return
-	}
-	if r.Config == nil {
-		return
-	}
-	hc, err := rest.HTTPClientFor(r.Config)
-	if err != nil {
-		x.con.Printf("warning: no client for the API server's metrics: %v", err)
-		return
-	}
-	x.apis = []*lab.Scraper{{Name: "kube-apiserver", URL: strings.TrimSuffix(r.Config.Host, "/") + "/metrics", Client: hc}}
-	x.in.Notes = append(x.in.Notes, "Existing cluster (--kubeconfig): API requests were scraped from the API server's /metrics through the kubeconfig (behind a load balancer, from whichever API server answered); "+
-		"the manager's metrics and the cluster's processes were out of reach, so only the bench's own process was sampled.")
-}
-
-// preflight checks what the phases need: the CloneSet API, room for the
-// pods (on an existing cluster) and the namespace with its default
-// ServiceAccount, without which pods are rejected at admission.
-func (x *run) preflight(ctx context.Context) error {
-	err := x.c.List(ctx, &v1alpha1.CloneSetList{}, client.InNamespace("default"), client.Limit(1))
+// checkAPI says whether the cluster serves CloneSets.
+func checkAPI(ctx context.Context, c client.WithWatch) error {
+	err := c.List(ctx, &v1alpha1.CloneSetList{}, client.InNamespace("default"), client.Limit(1))
 	if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
 		return errors.New("the cluster has no CloneSet API (apps.kruise.io/v1alpha1): apply config/crd with --server-side and run 'myriad manager'")
 	}
 	if err != nil {
 		return fmt.Errorf("list CloneSets: %w", err)
 	}
-	if x.o.Rig.Attached() {
-		if err := x.checkNodes(ctx); err != nil {
-			return err
-		}
-		x.checkManager(ctx)
-	}
-	return x.r.Namespaces(ctx, x.ns)
-}
-
-// checkNodes makes sure an existing cluster has --nodes Ready nodes and
-// room for --pods pods.
-func (x *run) checkNodes(ctx context.Context) error {
-	ready, room := 0, int64(0)
-	opts := metav1.ListOptions{Limit: 500}
-	for {
-		l, err := x.cs.CoreV1().Nodes().List(ctx, opts)
-		if err != nil {
-			return fmt.Errorf("list nodes: %w", err)
-		}
-		for _, n := range l.Items {
-			for _, c := range n.Status.Conditions {
-				if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue && !n.Spec.Unschedulable {
-					ready++
-					room += n.Status.Allocatable.Pods().Value()
-				}
-			}
-		}
-		if l.Continue == "" {
-			break
-		}
-		opts.Continue = l.Continue
-	}
-	switch {
-	case ready < x.o.Rig.Nodes:
-		return fmt.Errorf("the cluster has %d Ready schedulable nodes; --nodes asks for at least %d", ready, x.o.Rig.Nodes)
-	case room < int64(x.o.Pods):
-		return fmt.Errorf("the cluster's %d Ready nodes take %d pods in all; --pods asks for %d", ready, room, x.o.Pods)
-	}
-	x.in.Nodes = ready
 	return nil
 }
 
-// checkManager warns when no manager holds its Lease: the CloneSet would
-// never get pods and the first phase would only time out.
-func (x *run) checkManager(ctx context.Context) {
-	l, err := x.cs.CoordinationV1().Leases("kube-system").Get(ctx, manager.LeaderElectionID, metav1.GetOptions{})
-	if err != nil {
-		x.con.Printf("warning: no Lease kube-system/%s (%v): is 'myriad manager' running? The scale-up will time out without it", manager.LeaderElectionID, err)
-		return
-	}
-	if l.Spec.RenewTime == nil || x.env.Clock.Since(l.Spec.RenewTime.Time) > time.Minute {
-		x.con.Printf("warning: Lease kube-system/%s was not renewed in the last minute: is 'myriad manager' running?", manager.LeaderElectionID)
-	}
-}
-
-// cleanup stops the cluster the bench started, or deletes the namespace it
-// made in an existing one.
-func (x *run) cleanup() {
-	if x.r == nil {
-		return
-	}
-	if !x.o.Rig.Attached() {
-		x.r.Stop()
-		return
-	}
-	defer x.r.Stop()
-	if x.cs == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	err := x.cs.CoreV1().Namespaces().Delete(ctx, x.ns, metav1.DeleteOptions{})
-	switch {
-	case err == nil:
-		x.con.Printf("deleting namespace %s (its CloneSet and pods go with it)", x.ns)
-	case !apierrors.IsNotFound(err):
-		x.con.Printf("could not delete namespace %s: %v; delete it yourself", x.ns, err)
-	}
-}
-
-func parameters(o Options, ns string, maxUnavail int) map[string]string {
-	mode := "own cluster: myriad up with kube-scheduler and myriad-manager, " + strconv.Itoa(o.Rig.APIServers) + " API server(s)"
-	if o.Rig.Attached() {
-		mode = "existing cluster (--kubeconfig " + o.Rig.Kubeconfig + ")"
-	}
-	capacity := o.NodeCapacity
-	if capacity == "" {
-		capacity = "myriad nodes default (cpu 32, memory 256Gi, pods 110)"
-	}
+func parameters(w *rig.Workload, o Options, ns string, maxUnavail int) map[string]string {
 	phases := o.Phases()
-	p := map[string]string{
-		"cluster":        mode,
-		"nodes":          strconv.Itoa(o.Rig.Nodes),
-		"pods":           strconv.Itoa(o.Pods),
-		"phases":         strings.Join(phases, ", "),
-		"images":         strings.Join(o.Images[:min(len(phases), len(o.Images))], ", "),
-		"maxUnavailable": fmt.Sprintf("%s (%d pods)", o.MaxUnavailable, maxUnavail),
-		"maxSurge":       "0",
-		"pod":            "1 container, requests cpu 10m / memory 16Mi, no service account token",
-		"phaseTimeout":   o.PhaseTimeout.String(),
-		"namespace":      ns,
-		"doneWhen":       "every pod Running, Ready, InPlaceUpdateReady not False, with the phase's image (pod watch), and status.updatedReadyReplicas = readyReplicas = replicas for the phase's generation (CloneSet watch)",
-		"sampleInterval": o.Rig.SampleInterval.String() + " (and at every phase boundary)",
-		"command":        strings.Join(os.Args, " "),
-	}
+	p := w.CommonParameters(ns, o.PhaseTimeout)
+	p["phases"] = strings.Join(phases, ", ")
+	p["images"] = strings.Join(o.Images[:min(len(phases), len(o.Images))], ", ")
+	p["maxUnavailable"] = fmt.Sprintf("%s (%d pods)", o.MaxUnavailable, maxUnavail)
+	p["maxSurge"] = "0"
+	p["pod"] = "1 container, requests cpu 10m / memory 16Mi, no service account token"
+	p["doneWhen"] = "every pod Running, Ready, InPlaceUpdateReady not False, with the phase's image (pod watch), and status.updatedReadyReplicas = readyReplicas = replicas for the phase's generation (CloneSet watch)"
 	if !o.Rig.Attached() {
-		p["dataDir"] = o.Rig.DataDir
-		p["nodeCapacity"] = capacity
 		p["nodeMonitorGrace"] = o.Rig.NodeMonitorGracePeriod.String()
 	}
 	return p

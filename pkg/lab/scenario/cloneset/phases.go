@@ -2,7 +2,6 @@ package cloneset
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
@@ -19,37 +17,13 @@ import (
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1alpha1"
 	"github.com/myriad-dev/myriad/pkg/lab"
+	"github.com/myriad-dev/myriad/pkg/lab/rig"
 )
 
 // watch starts the pod informer and the CloneSet watch that decide when a
 // phase is done, and returns once both have synced.
 func (x *run) watch(ctx context.Context) error {
 	x.pods = NewPods(container, x.env.Clock)
-	factory := informers.NewSharedInformerFactoryWithOptions(x.cs, 0, informers.WithNamespace(x.ns))
-	podInf := factory.Core().V1().Pods().Informer()
-	// 10^4 pods: keep what the tracker reads, not every pod's managedFields.
-	if err := podInf.SetTransform(func(obj any) (any, error) {
-		if p, ok := obj.(*corev1.Pod); ok {
-			p.ManagedFields = nil
-		}
-		return obj, nil
-	}); err != nil {
-		return err
-	}
-	if _, err := podInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    x.observePod,
-		UpdateFunc: func(_, obj any) { x.observePod(obj) },
-		DeleteFunc: func(obj any) {
-			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-				obj = t.Obj
-			}
-			if p, ok := obj.(*corev1.Pod); ok {
-				x.pods.Delete(p.UID)
-			}
-		},
-	}); err != nil {
-		return err
-	}
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
 			l := &v1alpha1.CloneSetList{}
@@ -59,38 +33,17 @@ func (x *run) watch(ctx context.Context) error {
 			return x.c.Watch(ctx, &v1alpha1.CloneSetList{}, client.InNamespace(x.ns), &client.ListOptions{Raw: &opts})
 		},
 	}
-	csInf := cache.NewSharedIndexInformer(lw, &v1alpha1.CloneSet{}, 0, cache.Indexers{})
-	observe := func(obj any) {
-		if cs, ok := obj.(*v1alpha1.CloneSet); ok && cs.Name == cloneSetName {
-			s := cs.Status
-			x.pods.ObserveStatus(StatusView{Generation: cs.Generation, ObservedGeneration: s.ObservedGeneration,
-				Replicas: s.Replicas, ReadyReplicas: s.ReadyReplicas, UpdatedReplicas: s.UpdatedReplicas, UpdatedReady: s.UpdatedReadyReplicas})
+	status := func(obj any) (StatusView, bool) {
+		cs, ok := obj.(*v1alpha1.CloneSet)
+		if !ok || cs.Name != cloneSetName {
+			return StatusView{}, false
 		}
+		s := cs.Status
+		return StatusView{Generation: cs.Generation, ObservedGeneration: s.ObservedGeneration,
+			Replicas: s.Replicas, ReadyReplicas: s.ReadyReplicas, UpdatedReplicas: s.UpdatedReplicas, UpdatedReady: s.UpdatedReadyReplicas}, true
 	}
-	if _, err := csInf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    observe,
-		UpdateFunc: func(_, obj any) { observe(obj) },
-	}); err != nil {
-		return err
-	}
-	factory.Start(x.bgCtx.Done())
-	x.bg.Go(func() {
-		<-x.bgCtx.Done()
-		factory.Shutdown()
-	})
-	x.bg.Go(func() { csInf.RunWithContext(x.bgCtx) })
-	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	if !cache.WaitForCacheSync(sctx.Done(), podInf.HasSynced, csInf.HasSynced) {
-		return errors.New("the pod and CloneSet watches did not sync within 2m")
-	}
-	return nil
-}
-
-func (x *run) observePod(obj any) {
-	if p, ok := obj.(*corev1.Pod); ok {
-		x.pods.Upsert(p)
-	}
+	return x.pods.Watch(ctx, x.bgCtx, &x.bg, lab.WorkloadWatch{Client: x.cs, Namespace: x.ns,
+		Workload: lw, Object: &v1alpha1.CloneSet{}, Status: status, Kind: "CloneSet"})
 }
 
 // phase runs one phase: the write, then the wait until the pods and the
@@ -107,7 +60,7 @@ func (x *run) phase(ctx context.Context, i, total int, kind string) (PhaseInput,
 	x.con.Printf("== phase %d/%d: %s — %s", i+1, total, kind, what)
 	before := x.snapshot(ctx)
 	machineFrom, machineErr := lab.ReadMachineCPU("")
-	p.ProcFrom, _ = x.sampleProcs()
+	p.ProcFrom, _ = x.r.SampleNow()
 	var err error
 	p.Start, err = x.write(ctx, kind, image)
 	p.WriteSeconds = clk.Since(p.Start).Seconds()
@@ -117,17 +70,11 @@ func (x *run) phase(ctx context.Context, i, total int, kind string) (PhaseInput,
 	p.End = clk.Now()
 	x.con.EndProgress()
 	p.Pods = x.pods.End()
-	_, p.ProcTo = x.sampleProcs()
+	_, p.ProcTo = x.r.SampleNow()
 	if machineTo, err := lab.ReadMachineCPU(""); err == nil && machineErr == nil {
 		p.MachineCPUSeconds = ptr.To(machineTo - machineFrom)
 	}
-	after := x.snapshot(ctx)
-	if before.api != nil && after.api != nil {
-		p.API = after.api.Since(*before.api)
-	}
-	if before.mgr != nil && after.mgr != nil {
-		p.Manager = lab.CounterDelta(before.mgr, after.mgr)
-	}
+	p.API, p.Manager = x.snapshot(ctx).Since(before)
 	if err != nil {
 		p.Err = err.Error()
 		return p, err
@@ -181,7 +128,7 @@ func (x *run) write(ctx context.Context, kind, image string) (time.Time, error) 
 // updated in place when only its image changes.
 func (x *run) cloneSet(image string) *v1alpha1.CloneSet {
 	labels := map[string]string{"app": "myriad-bench-cloneset"}
-	mu, _ := maxUnavailable(x.o.MaxUnavailable)
+	mu, _, _ := lab.MaxUnavailable("--max-unavailable", x.o.MaxUnavailable, x.o.Pods)
 	return &v1alpha1.CloneSet{
 		ObjectMeta: metav1.ObjectMeta{Name: cloneSetName, Namespace: x.ns},
 		Spec: v1alpha1.CloneSetSpec{
@@ -203,102 +150,14 @@ func (x *run) cloneSet(image string) *v1alpha1.CloneSet {
 	}
 }
 
-// wait samples the pods every second (the phase's series and the progress
-// line) until the tracker says the phase is done, the phase times out or
-// the run is interrupted.
+// wait waits until the phase is done (lab.WorkloadPods.Wait).
 func (x *run) wait(ctx context.Context, order, total int, kind string, start time.Time) error {
-	clk := x.env.Clock
-	done := x.pods.Done()
-	timeout := clk.NewTimer(start.Add(x.o.PhaseTimeout).Sub(clk.Now()))
-	defer timeout.Stop()
-	tick := clk.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-done:
-			return nil
-		case <-ctx.Done():
-			return fmt.Errorf("interrupted after %s", clk.Since(start).Round(time.Second))
-		case <-timeout.C():
-			c := x.pods.Counts()
-			return fmt.Errorf("not done within --phase-timeout %s: %d of %d pods updated, %d available, %d live, %d terminating",
-				x.o.PhaseTimeout, c.Updated, x.o.Pods, c.Available, c.Live, c.Terminating)
-		case <-tick.C():
-			c := x.pods.Sample()
-			el := clk.Since(start)
-			rate := float64(c.Updated) / max(el.Seconds(), 0.001)
-			eta := "-"
-			if c.Updated > 0 && c.Updated < x.o.Pods {
-				eta = (time.Duration(float64(x.o.Pods-c.Updated) / rate * float64(time.Second))).Round(time.Second).String()
-			}
-			x.con.Progress(fmt.Sprintf("phase %d/%d %s: updated %d/%d | available %d | live %d | terminating %d | %.0f pods/s | %s | ETA %s",
-				order, total, kind, c.Updated, x.o.Pods, c.Available, c.Live, c.Terminating, rate, el.Round(time.Second), eta))
-		}
-	}
+	return x.pods.Wait(ctx, x.env.Clock, x.con, fmt.Sprintf("phase %d/%d %s", order, total, kind), x.o.Pods, start, x.o.PhaseTimeout)
 }
 
-// settle waits (untimed, at most two minutes) until pods deleted by the
-// phase are gone, so that the next phase's requests and counts are its own.
-func (x *run) settle(ctx context.Context) {
-	clk := x.env.Clock
-	deadline := clk.Now().Add(2 * time.Minute)
-	tick := clk.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
-	for x.pods.Counts().Terminating > 0 && clk.Now().Before(deadline) {
-		x.con.Progress(fmt.Sprintf("waiting for %d terminating pods to go before the next phase", x.pods.Counts().Terminating))
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C():
-		}
-	}
-	x.con.EndProgress()
-}
-
-// sampleProcs samples every process now, so that a phase's CPU and RSS
-// figures have a sample at each end however short the phase. The samples
-// are stamped between before and after.
-func (x *run) sampleProcs() (before, after time.Time) {
-	before = x.env.Clock.Now()
-	if x.r.Procs != nil {
-		x.r.Procs.SampleOnce()
-	}
-	return before, x.env.Clock.Now()
-}
-
-// snapshot is the counters at a phase boundary; nil when a scrape failed.
-type snapshot struct {
-	api *lab.APIRequestTally
-	mgr map[string]float64
-}
-
-// snapshot scrapes the API servers and the manager. It runs even when the
-// run was interrupted: the phase that stopped is reported too.
-func (x *run) snapshot(ctx context.Context) snapshot {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	var s snapshot
-	var fams []lab.Families
-	for _, sc := range x.apis {
-		f, err := sc.Scrape(ctx)
-		if err != nil {
-			x.in.ScrapeErrors = append(x.in.ScrapeErrors, err.Error())
-			fams = nil
-			break
-		}
-		fams = append(fams, f)
-	}
-	if len(fams) > 0 {
-		t := lab.TallyAPIRequests(fams...)
-		s.api = &t
-	}
-	if x.mgr != nil {
-		f, err := x.mgr.Scrape(ctx)
-		if err != nil {
-			x.in.ScrapeErrors = append(x.in.ScrapeErrors, err.Error())
-		} else {
-			s.mgr = lab.ManagerCounters(f)
-		}
-	}
+// snapshot scrapes the API servers and the manager at a phase boundary.
+func (x *run) snapshot(ctx context.Context) rig.Snapshot {
+	s, errs := x.meters.Snapshot(ctx, lab.ManagerCounters)
+	x.in.ScrapeErrors = append(x.in.ScrapeErrors, errs...)
 	return s
 }

@@ -116,37 +116,9 @@ func TestPreflightNamesTheMissingCloneSetAPI(t *testing.T) {
 	c := fakeCloneSets(t, interceptor.Funcs{List: func(context.Context, client.WithWatch, client.ObjectList, ...client.ListOption) error {
 		return &meta.NoKindMatchError{GroupKind: schema.GroupKind{Group: "apps.kruise.io", Kind: "CloneSet"}}
 	}})
-	x, _, _ := testRun(t, testOptions(), c)
-	err := x.preflight(context.Background())
+	err := checkAPI(context.Background(), c)
 	if err == nil || !strings.Contains(err.Error(), "apply config/crd") {
 		t.Fatalf("err = %v; want the CRD named", err)
-	}
-}
-
-// Attached, the cluster must have the Ready nodes and the room asked for.
-func TestPreflightOnAnExistingClusterChecksNodesAndRoom(t *testing.T) {
-	o := testOptions()
-	o.Rig.Kubeconfig, o.Rig.Nodes, o.Pods = "k", 1, 300
-	x, _, out := testRun(t, o, fakeCloneSets(t, interceptor.Funcs{}))
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Status: corev1.NodeStatus{
-		Conditions:  []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}},
-		Allocatable: corev1.ResourceList{corev1.ResourcePods: *resourcePods(110)}}}
-	if _, err := x.cs.CoreV1().Nodes().Create(context.Background(), node, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	err := x.preflight(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "take 110 pods in all; --pods asks for 300") {
-		t.Fatalf("err = %v", err)
-	}
-	x.o.Pods = 100
-	if err := x.preflight(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(out.String(), "is 'myriad manager' running?") {
-		t.Errorf("no warning about the missing manager Lease:\n%s", out.String())
-	}
-	if _, err := x.cs.CoreV1().Namespaces().Get(context.Background(), "bench-ns", metav1.GetOptions{}); err != nil {
-		t.Errorf("namespace not made: %v", err)
 	}
 }
 

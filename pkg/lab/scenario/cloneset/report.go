@@ -2,7 +2,6 @@ package cloneset
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
 
 	"github.com/myriad-dev/myriad/pkg/lab"
@@ -146,16 +145,24 @@ func page(r *Result) *lab.Page {
 	}
 	cmp := lab.Table{Title: "In place vs ReCreate, same run", Rows: ComparisonRows(r)}
 	p.Tables = []lab.Table{cmp, phases}
-	if t, ok := cloneSetAPITable(r, head); ok {
+	var reqs [][]lab.APIRequestCount
+	var flows [][]lab.APIFlowCount
+	var mgr []map[string]float64
+	var procs [][]lab.ProcSummary
+	for _, ph := range r.Phases {
+		reqs, flows = append(reqs, ph.APIRequests), append(flows, ph.APIFlows)
+		mgr, procs = append(mgr, ph.Manager), append(procs, ph.Processes)
+	}
+	if t, ok := lab.APIRequestsTable(head, reqs, maxAPIKindsShown); ok {
 		p.Tables = append(p.Tables, t)
 	}
-	if t, ok := cloneSetFlowTable(r, head); ok {
+	if t, ok := lab.FlowsTable(head, flows, "myriad-manager: the CloneSet controller; myriad-nodesim: the simulated kubelets' pod work (-heartbeat: Leases and node status); kube-scheduler; kube-system-service-accounts: kube-controller-manager's controllers; exempt: admin clients, the bench among them."); ok {
 		p.Tables = append(p.Tables, t)
 	}
-	if t, ok := cloneSetManagerTable(r, head); ok {
+	if t, ok := lab.CountersTable("myriad-manager's own counters per phase", "pod …: the CloneSet controller's pod operations by step (an in-place update is a gate write and a pod update, retried on conflict).", head, mgr); ok {
 		p.Tables = append(p.Tables, t)
 	}
-	if t, ok := cloneSetProcessTable(r, head); ok {
+	if t, ok := lab.ProcessesTable(head, procs); ok {
 		p.Tables = append(p.Tables, t)
 	}
 	p.Meaning = cloneSetMeaning(r)
@@ -190,155 +197,6 @@ func page(r *Result) *lab.Page {
 		p.Charts = append(p.Charts, lab.NewChart(fmt.Sprintf("Phase %s: pods (x: time since the write)", PhaseName(ph)), "pods", 0, ss))
 	}
 	return p
-}
-
-// cloneSetAPITable is the API server's requests per phase, the kinds with
-// the most requests over the run first.
-func cloneSetAPITable(r *Result, head []string) (lab.Table, bool) {
-	total := map[[2]string]float64{}
-	per := make([]map[[2]string]lab.APIRequestCount, len(r.Phases))
-	for i, ph := range r.Phases {
-		per[i] = map[[2]string]lab.APIRequestCount{}
-		for _, c := range ph.APIRequests {
-			k := [2]string{c.Verb, c.Resource}
-			total[k] += c.Count
-			per[i][k] = c
-		}
-	}
-	if len(total) == 0 {
-		return lab.Table{}, false
-	}
-	keys := make([][2]string, 0, len(total))
-	for k := range total {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if total[keys[i]] != total[keys[j]] {
-			return total[keys[i]] > total[keys[j]]
-		}
-		return keys[i][0]+keys[i][1] < keys[j][0]+keys[j][1]
-	})
-	t := lab.Table{Title: "API requests served per phase (apiserver_request_total; failed: a code other than 2xx)", Head: head}
-	for i, k := range keys {
-		if i == maxAPIKindsShown {
-			t.Note = fmt.Sprintf("%d further kinds of request in result.json.", len(keys)-maxAPIKindsShown)
-			break
-		}
-		row := []string{k[0] + " " + k[1]}
-		for j := range r.Phases {
-			c := per[j][k]
-			cell := fmt.Sprintf("%.0f", c.Count)
-			if c.Failed > 0 {
-				cell += fmt.Sprintf(" (%.0f failed)", c.Failed)
-			}
-			row = append(row, cell)
-		}
-		t.Rows = append(t.Rows, row)
-	}
-	return t, true
-}
-
-// cloneSetFlowTable is who made the requests: the API server's count per
-// API priority and fairness flow schema, each component having its own.
-func cloneSetFlowTable(r *Result, head []string) (lab.Table, bool) {
-	total := map[string]float64{}
-	per := make([]map[string]float64, len(r.Phases))
-	for i, ph := range r.Phases {
-		per[i] = map[string]float64{}
-		for _, f := range ph.APIFlows {
-			total[f.FlowSchema] += f.Count
-			per[i][f.FlowSchema] = f.Count
-		}
-	}
-	if len(total) == 0 {
-		return lab.Table{}, false
-	}
-	names := make([]string, 0, len(total))
-	for n := range total {
-		names = append(names, n)
-	}
-	sort.Slice(names, func(i, j int) bool {
-		if total[names[i]] != total[names[j]] {
-			return total[names[i]] > total[names[j]]
-		}
-		return names[i] < names[j]
-	})
-	t := lab.Table{Title: "Requests by client per phase (API priority and fairness flow schema, reads included)", Head: head,
-		Note: "myriad-manager: the CloneSet controller; myriad-nodesim: the simulated kubelets' pod work (-heartbeat: Leases and node status); kube-scheduler; kube-system-service-accounts: kube-controller-manager's controllers; exempt: admin clients, the bench among them."}
-	for _, n := range names {
-		row := []string{n}
-		for j := range r.Phases {
-			row = append(row, fmt.Sprintf("%.0f", per[j][n]))
-		}
-		t.Rows = append(t.Rows, row)
-	}
-	return t, true
-}
-
-func cloneSetManagerTable(r *Result, head []string) (lab.Table, bool) {
-	keys := map[string]bool{}
-	for _, ph := range r.Phases {
-		for k := range ph.Manager {
-			keys[k] = true
-		}
-	}
-	if len(keys) == 0 {
-		return lab.Table{}, false
-	}
-	names := make([]string, 0, len(keys))
-	for k := range keys {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	t := lab.Table{Title: "myriad-manager's own counters per phase", Head: head,
-		Note: "pod …: the CloneSet controller's pod operations by step (an in-place update is a gate write and a pod update, retried on conflict)."}
-	for _, n := range names {
-		row := []string{n}
-		for _, ph := range r.Phases {
-			if ph.Manager == nil {
-				row = append(row, "—")
-				continue
-			}
-			row = append(row, fmt.Sprintf("%.0f", ph.Manager[n]))
-		}
-		t.Rows = append(t.Rows, row)
-	}
-	return t, true
-}
-
-func cloneSetProcessTable(r *Result, head []string) (lab.Table, bool) {
-	names := map[string]bool{}
-	for _, ph := range r.Phases {
-		for _, s := range ph.Processes {
-			names[s.Name] = true
-		}
-	}
-	if len(names) == 0 {
-		return lab.Table{}, false
-	}
-	sorted := make([]string, 0, len(names))
-	for n := range names {
-		sorted = append(sorted, n)
-	}
-	sort.Strings(sorted)
-	t := lab.Table{Title: "Processes per phase: CPU seconds (cores) · RSS max", Head: head}
-	for _, n := range sorted {
-		row := []string{n}
-		for _, ph := range r.Phases {
-			cell := "—"
-			for _, s := range ph.Processes {
-				if s.Name == n {
-					cell = fmt.Sprintf("%.1f (%.2f) · %s", s.CPUSeconds, s.Cores, lab.BytesH(float64(s.RSSMaxBytes)))
-					if s.Restarts > 0 {
-						cell += fmt.Sprintf(" · restarted %d×", s.Restarts)
-					}
-				}
-			}
-			row = append(row, cell)
-		}
-		t.Rows = append(t.Rows, row)
-	}
-	return t, true
 }
 
 func cloneSetMeaning(r *Result) []string {

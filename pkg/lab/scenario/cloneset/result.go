@@ -2,8 +2,6 @@ package cloneset
 
 import (
 	"fmt"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/myriad-dev/myriad/pkg/lab"
@@ -21,16 +19,12 @@ import (
 // Phase kinds of the CloneSet scenario.
 const (
 	Scale    = "scale"
-	InPlace  = "in-place"
-	Recreate = "recreate"
+	InPlace  = lab.RolloutInPlace
+	Recreate = lab.RolloutRecreate
 )
 
 // managerFlowSchema is the flow schema `myriad up` gives myriad-manager.
 const managerFlowSchema = "myriad-manager"
-
-// sharedMachineCores is how much CPU other work may use during a phase
-// before the result warns that the machine was shared.
-const sharedMachineCores = 0.25
 
 // PhaseInput is one phase as the bench ran it.
 type PhaseInput struct {
@@ -179,6 +173,7 @@ func Build(in Input) *Result {
 		MaxUnavailablePods: in.MaxUnavailablePods, StartupSeconds: in.StartupSeconds, Skipped: in.Skipped, Notes: in.Notes,
 		ScrapeErrors: in.ScrapeErrors}
 	var reasons, warnings []string
+	limits := lab.RolloutLimits{MaxUnavailable: in.MaxUnavailable, MaxUnavailablePods: in.MaxUnavailablePods, InPlaceChange: "an image-only change"}
 	for i, p := range in.Phases {
 		ph := buildPhase(i+1, p, in.Info.ProcessSeries, in.ClusterSampled)
 		r.Phases = append(r.Phases, ph)
@@ -191,29 +186,12 @@ func Build(in Input) *Result {
 			reasons = append(reasons, fmt.Sprintf("%s stopped: %s; reached %s", name, why, ph.Reached))
 			continue
 		}
-		switch ph.Kind {
-		case InPlace:
-			if ph.Recreated > 0 {
-				reasons = append(reasons, fmt.Sprintf("%s recreated %d pods; an image-only change must keep every pod", name, ph.Recreated))
-			}
-		case Recreate:
-			if ph.Recreated != ph.Want {
-				reasons = append(reasons, fmt.Sprintf("%s recreated %d of %d pods", name, ph.Recreated, ph.Want))
-			}
-		}
-		if o := ph.OtherCPUSeconds; o != nil && *o > sharedMachineCores*ph.End.Sub(ph.Start).Seconds() {
-			warnings = append(warnings, fmt.Sprintf("%s shared the machine: other work used %.1f cores on average, so its times are longer than on a quiet machine", name, *o/ph.End.Sub(ph.Start).Seconds()))
-		}
-		if ph.MaxUnavailable != nil && *ph.MaxUnavailable > in.MaxUnavailablePods {
-			reasons = append(reasons, fmt.Sprintf("%s had %d pods unavailable at once; maxUnavailable %s allows %d", name, *ph.MaxUnavailable, in.MaxUnavailable, in.MaxUnavailablePods))
+		reasons = append(reasons, lab.JudgeRollout(name, ph.Kind, ph.Want, ph.Recreated, ph.MaxUnavailable, limits)...)
+		if w, ok := lab.SharedMachine(name, ph.OtherCPUSeconds, ph.End.Sub(ph.Start).Seconds()); ok {
+			warnings = append(warnings, w)
 		}
 	}
-	for _, s := range in.Skipped {
-		warnings = append(warnings, "not run: "+s)
-	}
-	if len(in.ScrapeErrors) > 0 {
-		warnings = append(warnings, fmt.Sprintf("%d metrics scrapes failed; API and manager figures of those phases are missing (see scrapeErrors)", len(in.ScrapeErrors)))
-	}
+	warnings = append(warnings, lab.RunWarnings(in.Skipped, len(in.ScrapeErrors))...)
 	r.Comparison = comparePhases(r.Phases)
 	r.Judge(reasons, warnings)
 	return r
@@ -225,26 +203,11 @@ func buildPhase(order int, p PhaseInput, procs map[string][]lab.ProcSample, clus
 		WriteSeconds: p.WriteSeconds, Recreated: f.Recreated, Created: f.Created, RestartedInPlace: f.RestartedInPlace,
 		Final: f.Final, Err: p.Err, Series: f.Series, UpdateLatency: lab.SummarizeLatencies(append([]float64(nil), f.UpdatedSeconds...)),
 		Manager: p.Manager}
-	since := func(t *time.Time) *float64 {
-		if t == nil {
-			return nil
-		}
-		return lab.Some(t.Sub(p.Start).Seconds())
-	}
-	ph.Seconds, ph.PodsSeconds, ph.StatusSeconds = since(f.DoneAt), since(f.PodsDoneAt), since(f.StatusDoneAt)
-	ph.Done = f.DoneAt != nil && p.Err == ""
-	if ph.Seconds != nil && *ph.Seconds > 0 {
-		ph.PodsPerSecond = lab.Some(float64(p.Want) / *ph.Seconds)
-	}
+	ro := lab.RolloutOf(f, p.Start, p.End, p.Want, p.Err, "the CloneSet's")
+	ph.Seconds, ph.PodsSeconds, ph.StatusSeconds, ph.PodsPerSecond = ro.Seconds, ro.PodsSeconds, ro.StatusSeconds, ro.PodsPerSecond
+	ph.Done, ph.Reached = ro.Done, ro.Reached
 	if p.Kind != Scale {
 		ph.MaxUnavailable = lab.Some(f.MaxUnavailable)
-	}
-	if !ph.Done {
-		ph.Reached = fmt.Sprintf("%d of %d pods updated (%d available, %d live, %d terminating) after %s",
-			f.Final.Updated, p.Want, f.Final.Available, f.Final.Live, f.Final.Terminating, p.End.Sub(p.Start).Round(time.Second))
-		if f.PodsDoneAt != nil && f.StatusDoneAt == nil {
-			ph.Reached += "; every pod was updated but the CloneSet's status never said so"
-		}
 	}
 	perPod := func(v float64) *float64 {
 		if p.Want == 0 {
@@ -254,24 +217,11 @@ func buildPhase(order int, p PhaseInput, procs map[string][]lab.ProcSample, clus
 	}
 	if p.API != nil {
 		ph.APIRequests, ph.APIFlows = p.API.Kinds, p.API.Flows
-		for _, c := range p.API.Kinds {
-			if !c.Writes() {
-				continue
-			}
-			switch {
-			case strings.HasPrefix(c.Resource, "leases."):
-				ph.LeaseWrites += c.Count
-				continue
-			case c.Resource == "pods" || strings.HasPrefix(c.Resource, "pods/"):
-				ph.PodWrites += c.Count
-			}
-			ph.APIWrites += c.Count
-		}
+		w := p.API.WriteCounts()
+		ph.APIWrites, ph.PodWrites, ph.LeaseWrites = w.All, w.Pods, w.Leases
 		ph.APIWritesPerPod, ph.PodWritesPerPod = perPod(ph.APIWrites), perPod(ph.PodWrites)
-		for _, f := range p.API.Flows {
-			if f.FlowSchema == managerFlowSchema {
-				ph.ManagerRequests, ph.ManagerRequestsPerPod = lab.Some(f.Count), perPod(f.Count)
-			}
+		if n := p.API.FlowCount(managerFlowSchema); n != nil {
+			ph.ManagerRequests, ph.ManagerRequestsPerPod = n, perPod(*n)
 		}
 	}
 	from, to := p.ProcFrom, p.ProcTo
@@ -281,24 +231,8 @@ func buildPhase(order int, p PhaseInput, procs map[string][]lab.ProcSample, clus
 	if to.IsZero() {
 		to = p.End
 	}
-	if len(procs) > 0 && !to.IsZero() {
-		cpu := 0.0
-		for _, s := range summarizeProcs(procs, from, to) {
-			if s.Samples == 0 {
-				continue // a name the process had only before the phase
-			}
-			ph.Processes = append(ph.Processes, s)
-			cpu += s.CPUSeconds
-		}
-		if !clusterSampled {
-			return ph
-		}
-		ph.CPUSeconds = lab.Some(cpu)
-		if p.MachineCPUSeconds != nil {
-			ph.MachineCPUSeconds = p.MachineCPUSeconds
-			ph.OtherCPUSeconds = lab.Some(max(0, *p.MachineCPUSeconds-cpu))
-		}
-	}
+	cpu := lab.PhaseProcesses(procs, from, to, clusterSampled, p.MachineCPUSeconds)
+	ph.Processes, ph.CPUSeconds, ph.OtherCPUSeconds, ph.MachineCPUSeconds = cpu.Processes, cpu.CPUSeconds, cpu.OtherCPUSeconds, cpu.MachineCPUSeconds
 	return ph
 }
 
@@ -333,18 +267,4 @@ func appendIfSet(s []float64, v *float64) []float64 {
 		return s
 	}
 	return append(s, *v)
-}
-
-// summarizeProcs is every process's summary over [from, to], by name.
-func summarizeProcs(series map[string][]lab.ProcSample, from, to time.Time) []lab.ProcSummary {
-	names := make([]string, 0, len(series))
-	for n := range series {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	out := make([]lab.ProcSummary, 0, len(names))
-	for _, n := range names {
-		out = append(out, lab.SummarizeProc(n, series[n], from, to))
-	}
-	return out
 }

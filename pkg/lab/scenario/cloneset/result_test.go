@@ -262,7 +262,7 @@ func TestCloneSetVerdictNamesWhatWentWrong(t *testing.T) {
 
 func TestCloneSetReportRendersTheFigures(t *testing.T) {
 	in := cloneSetRun(t)
-	in.Phases[1].Pods.Series = []Point{{T: 0, Counts: Counts{Live: 100, Available: 100}}, {T: 20, Counts: Counts{Live: 100, Available: 100, Updated: 100}}}
+	in.Phases[1].Pods.Series = []Point{{T: 0, PodCounts: Counts{Live: 100, Available: 100}}, {T: 20, PodCounts: Counts{Live: 100, Available: 100, Updated: 100}}}
 	dir := t.TempDir()
 	path, err := lab.Write(dir, Build(in))
 	if err != nil {
