@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/myriad-dev/myriad/pkg/controllers/statefulset"
 	"github.com/myriad-dev/myriad/pkg/kubeclient"
 	"github.com/myriad-dev/myriad/pkg/manager"
 	"github.com/myriad-dev/myriad/pkg/webhook"
@@ -80,6 +81,7 @@ on --health-probe-bind-address, both on loopback unless asked otherwise.`,
 	f.Float32Var(&qps, "kube-api-qps", 500, "client QPS limit toward the API server")
 	f.IntVar(&burst, "kube-api-burst", 1000, "client burst toward the API server")
 	f.IntVar(&o.Workers, "workers", 8, "CloneSets reconciled at once")
+	f.DurationVar(&o.StatefulSetStuckAfter, "statefulset-stuck-after", statefulset.DefaultStuckAfter, "how long past its deletion deadline a terminating pod may stay before an Advanced StatefulSet reports it and stops waiting for it under OrderedReady")
 	f.StringVar(&o.SidecarSetRevisionNamespace, "sidecarset-revision-namespace", metav1.NamespaceSystem, "namespace holding SidecarSets' ControllerRevisions; only administrators should write there (OpenKruise uses its own, kruise-system)")
 	le := &o.LeaderElection
 	leaseFlags{&le.Enabled, &le.Namespace, &le.LeaseDuration, &le.RenewDeadline, &le.RetryPeriod}.add(f)

@@ -19,6 +19,7 @@ import (
 func newUpCommand() *cobra.Command {
 	o := controlplane.Options{}
 	var quota, nodeCapacity, managerGates, imageCatalog string
+	var stsStuckAfter time.Duration
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Start a Kubernetes cluster of simulated nodes on this machine",
@@ -60,6 +61,12 @@ every object kept. Ctrl-C or SIGTERM stops every component cleanly.`,
 				}
 				o.ManagerArgs = append(o.ManagerArgs, "--feature-gates="+managerGates)
 			}
+			switch {
+			case stsStuckAfter < 0:
+				return usageError{fmt.Errorf("--manager-statefulset-stuck-after: %s is negative", stsStuckAfter)}
+			case stsStuckAfter > 0:
+				o.ManagerArgs = append(o.ManagerArgs, "--statefulset-stuck-after="+stsStuckAfter.String())
+			}
 			if ns := o.SidecarSetRevisionNamespace; ns != "" {
 				if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
 					return usageError{fmt.Errorf("--manager-sidecarset-revision-namespace: %q is not a namespace name: %s", ns, strings.Join(errs, "; "))}
@@ -89,6 +96,7 @@ every object kept. Ctrl-C or SIGTERM stops every component cleanly.`,
 	f.StringVar(&o.Scheduler, "scheduler", "kube", "scheduler of the cluster: kube (kube-scheduler), myriad (myriad scheduler, replacing default-scheduler) or none (bring your own)")
 	f.StringVar(&managerGates, "manager-feature-gates", "", "feature gates of the workload controllers ('myriad manager --feature-gates'), e.g. RecreatePodWhenChangeVCTInCloneSetGate=true")
 	f.StringVar(&o.SidecarSetRevisionNamespace, "manager-sidecarset-revision-namespace", "", "namespace of SidecarSets' ControllerRevisions ('myriad manager --sidecarset-revision-namespace'; created if missing), e.g. kruise-system where OpenKruise keeps them")
+	f.DurationVar(&stsStuckAfter, "manager-statefulset-stuck-after", 0, "how long a terminating pod may overstay its deletion deadline before an Advanced StatefulSet passes it over ('myriad manager --statefulset-stuck-after'; 0 keeps its default)")
 	f.StringVar(&imageCatalog, "image-catalog", "", imageCatalogUsage)
 	f.StringVar(&nodeCapacity, "node-capacity", "", "capacity of each simulated node, e.g. cpu=32,memory=256Gi,pods=110 (default as 'myriad nodes')")
 	return cmd

@@ -45,10 +45,12 @@ var managerRules = []rbacv1.PolicyRule{
 	// on each; BroadcastJob reads them too.
 	{APIGroups: []string{"apps.kruise.io"}, Resources: []string{"daemonsets"}, Verbs: []string{"get", "list", "watch", "update", "patch"}},
 	{APIGroups: []string{"apps.kruise.io"}, Resources: []string{"daemonsets/status", "daemonsets/finalizers"}, Verbs: []string{"get", "update", "patch"}},
+	{APIGroups: []string{"apps.kruise.io"}, Resources: []string{"statefulsets"}, Verbs: []string{"get", "list", "watch", "update", "patch"}},
+	{APIGroups: []string{"apps.kruise.io"}, Resources: []string{"statefulsets/status", "statefulsets/finalizers"}, Verbs: []string{"get", "update", "patch"}},
 	{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "list", "watch"}},
 	{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
 	{APIGroups: []string{""}, Resources: []string{"pods/status", "pods/resize"}, Verbs: []string{"get", "update", "patch"}},
-	{APIGroups: []string{""}, Resources: []string{"persistentvolumeclaims"}, Verbs: []string{"get", "list", "watch", "create", "delete"}},
+	{APIGroups: []string{""}, Resources: []string{"persistentvolumeclaims"}, Verbs: []string{"get", "list", "watch", "create", "patch", "delete"}},
 	{APIGroups: []string{"apps"}, Resources: []string{"controllerrevisions"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
 	{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch", "update"}},
 	// BroadcastJob and AdvancedCronJob: their CRs, the BroadcastJobs and

@@ -1,6 +1,7 @@
 // Package manager runs Myriad's workload controllers (`myriad manager`): one
 // controller-runtime manager with leader election and a hot standby, the
-// CloneSet, BroadcastJob and AdvancedCronJob controllers, their admission
+// CloneSet, Advanced StatefulSet, Advanced DaemonSet, SidecarSet,
+// BroadcastJob and AdvancedCronJob controllers, their admission
 // webhook, Prometheus metrics and health endpoints.
 package manager
 
@@ -35,6 +36,7 @@ import (
 	"github.com/myriad-dev/myriad/pkg/controllers/cloneset"
 	"github.com/myriad-dev/myriad/pkg/controllers/daemonset"
 	"github.com/myriad-dev/myriad/pkg/controllers/sidecarset"
+	"github.com/myriad-dev/myriad/pkg/controllers/statefulset"
 	"github.com/myriad-dev/myriad/pkg/inplace"
 	"github.com/myriad-dev/myriad/pkg/kubeclient"
 	cswebhook "github.com/myriad-dev/myriad/pkg/webhook"
@@ -79,6 +81,10 @@ type Options struct {
 	// TemplateDefaults are the pod and claim defaults the CloneSet
 	// defaulting webhook applies to templates; unset parts are skipped.
 	TemplateDefaults cswebhook.TemplateDefaults
+	// StatefulSetStuckAfter is how long a terminating pod may overstay its
+	// deletion deadline before an Advanced StatefulSet passes it over
+	// (statefulset.DefaultStuckAfter when zero).
+	StatefulSetStuckAfter time.Duration
 	// SidecarSetRevisionNamespace holds SidecarSets' ControllerRevisions
 	// (kube-system when empty).
 	SidecarSetRevisionNamespace string
@@ -160,6 +166,9 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	if err := daemonset.Setup(mgr, kube, daemonset.Options{Workers: o.Workers, InPlaceResize: resize}); err != nil {
+		return err
+	}
+	if err := statefulset.Setup(mgr, kube, statefulset.Options{Workers: o.Workers, InPlaceResize: resize, StuckAfter: o.StatefulSetStuckAfter}); err != nil {
 		return err
 	}
 	if err := sidecarset.Setup(mgr, kube, sidecarset.Options{Workers: o.Workers, RevisionNamespace: o.SidecarSetRevisionNamespace}); err != nil {

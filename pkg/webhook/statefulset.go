@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
-	"strings"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -24,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1beta1"
+	"github.com/myriad-dev/myriad/pkg/controllers/statefulset"
 	"github.com/myriad-dev/myriad/pkg/inplace"
 )
 
@@ -153,7 +152,7 @@ func validateStatefulSetSpec(spec, old *v1beta1.StatefulSetSpec, path *field.Pat
 		errs = append(errs, apivalidation.ValidateNonnegativeField(int64(spec.Ordinals.Start), path.Child("ordinals", "start"))...)
 	}
 	for i, r := range spec.ReserveOrdinals {
-		if _, _, err := ParseReserveOrdinal(r); err != nil {
+		if _, _, err := statefulset.ParseReserveOrdinal(r); err != nil {
 			errs = append(errs, field.Invalid(path.Child("reserveOrdinals").Index(i), r, err.Error()))
 		}
 	}
@@ -282,38 +281,6 @@ func validateRetention(t v1beta1.PersistentVolumeClaimRetentionPolicyType, path 
 	}
 	return field.ErrorList{field.NotSupported(path, t, []string{
 		string(v1beta1.RetainPersistentVolumeClaimRetentionPolicyType), string(v1beta1.DeletePersistentVolumeClaimRetentionPolicyType)})}
-}
-
-// ParseReserveOrdinal reads one spec.reserveOrdinals entry as OpenKruise
-// v1.9 accepts it: a non-negative integer, or a string "a-b" of two
-// non-negative integers with a <= b, meaning a through b inclusive. It
-// returns the first and last ordinal reserved.
-func ParseReserveOrdinal(v intstr.IntOrString) (first, last int, err error) {
-	if v.Type == intstr.Int {
-		if v.IntVal < 0 {
-			return 0, 0, fmt.Errorf("must be a non-negative ordinal, got %d", v.IntVal)
-		}
-		return int(v.IntVal), int(v.IntVal), nil
-	}
-	a, b, ok := strings.Cut(v.StrVal, "-")
-	first, errA := parseOrdinal(a)
-	last, errB := parseOrdinal(b)
-	if !ok || errA != nil || errB != nil {
-		return 0, 0, fmt.Errorf("must be an ordinal or a range such as \"3-5\", got %q", v.StrVal)
-	}
-	if first > last {
-		return 0, 0, fmt.Errorf("range %q starts after it ends; write \"%d-%d\"", v.StrVal, last, first)
-	}
-	return first, last, nil
-}
-
-// parseOrdinal accepts digits only (no sign, no space), as OpenKruise's
-// `^\d+-\d+$` does.
-func parseOrdinal(s string) (int, error) {
-	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
-		return 0, fmt.Errorf("not an ordinal: %q", s)
-	}
-	return strconv.Atoi(s)
 }
 
 // StatefulSetDefaulter applies DefaultStatefulSet to creates and updates.

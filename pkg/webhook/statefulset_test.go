@@ -204,17 +204,3 @@ func TestValidateStatefulSetUpdate(t *testing.T) {
 		t.Errorf("edit after scaling below an unchanged partition rejected: %v", errs)
 	}
 }
-
-func TestParseReserveOrdinal(t *testing.T) {
-	for in, want := range map[string][2]int{"3-5": {3, 5}, "0-0": {0, 0}, "10-12": {10, 12}} {
-		a, b, err := ParseReserveOrdinal(intstr.FromString(in))
-		if err != nil || a != want[0] || b != want[1] {
-			t.Errorf("%q: got %d-%d, %v; want %v", in, a, b, err, want)
-		}
-	}
-	for _, bad := range []string{"", "3", "-3", "3-", "+1-2", "1-2-3", " 1-2", "2-1"} {
-		if _, _, err := ParseReserveOrdinal(intstr.FromString(bad)); err == nil {
-			t.Errorf("%q accepted", bad)
-		}
-	}
-}

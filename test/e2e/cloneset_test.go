@@ -43,7 +43,8 @@ type csEnv struct {
 	ns string
 }
 
-func testCloneSets(t *testing.T, up *upProcess, cs kubernetes.Interface, ns string) {
+// newCSEnv builds the clients the workload tests share.
+func newCSEnv(t *testing.T, up *upProcess, cs kubernetes.Interface, ns string) *csEnv {
 	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(up.dataDir, "kubeconfig"))
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +58,11 @@ func testCloneSets(t *testing.T, up *upProcess, cs kubernetes.Interface, ns stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &csEnv{up: up, cs: cs, c: c, ns: ns}
+	return &csEnv{up: up, cs: cs, c: c, ns: ns}
+}
+
+func testCloneSets(t *testing.T, up *upProcess, cs kubernetes.Interface, ns string) {
+	e := newCSEnv(t, up, cs, ns)
 	run := func(name string, f func(e *csEnv)) {
 		t.Run(name, func(t *testing.T) {
 			t.Cleanup(func() {

@@ -32,7 +32,7 @@ func TestCluster(t *testing.T) {
 	}
 	dataDir := filepath.Join(t.TempDir(), "cluster")
 	port, etcdPort := freePort(t), freePort(t)
-	up := startUp(t, dataDir, port, etcdPort, "--nodes", fmt.Sprint(nodes))
+	up := startUp(t, dataDir, port, etcdPort, "--nodes", fmt.Sprint(nodes), "--manager-statefulset-stuck-after", "20s")
 	defer func() {
 		if up != nil {
 			_ = up.cmd.Process.Kill()
@@ -58,6 +58,7 @@ func TestCluster(t *testing.T) {
 	t.Run("daemonset one per node", func(t *testing.T) { testDaemonSet(t, cs, ns) })
 	t.Run("in-place image change", func(t *testing.T) { testInPlace(t, cs, ns) })
 	t.Run("clonesets", func(t *testing.T) { testCloneSets(t, up, cs, ns) })
+	t.Run("advanced statefulsets", func(t *testing.T) { testStatefulSets(t, up, cs, ns) })
 	t.Run("node failure evicts", func(t *testing.T) { testNodeFailure(t, cs, ns, up) })
 	t.Run("crashed component restarts", func(t *testing.T) { testComponentCrash(t, cs, ns, up) })
 	if t.Failed() {
@@ -76,7 +77,7 @@ func TestCluster(t *testing.T) {
 			}
 		}
 		// Resume with two API servers behind the balancer.
-		up = startUp(t, dataDir, port, etcdPort, "--nodes", fmt.Sprint(nodes), "--apiservers", "2")
+		up = startUp(t, dataDir, port, etcdPort, "--nodes", fmt.Sprint(nodes), "--apiservers", "2", "--manager-statefulset-stuck-after", "20s")
 		cs = up.client(t)
 		if _, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, "before-restart", metav1.GetOptions{}); err != nil {
 			t.Fatalf("object lost across restart: %v", err)
@@ -132,7 +133,7 @@ func TestCluster(t *testing.T) {
 			}
 			return nil
 		})
-		up = startUp(t, dataDir, port, etcdPort, "--nodes", fmt.Sprint(nodes))
+		up = startUp(t, dataDir, port, etcdPort, "--nodes", fmt.Sprint(nodes), "--manager-statefulset-stuck-after", "20s")
 		cs = up.client(t)
 		for _, n := range names {
 			if _, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, n, metav1.GetOptions{}); err != nil {

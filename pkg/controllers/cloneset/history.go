@@ -12,6 +12,7 @@ import (
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/pub"
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1alpha1"
+	"github.com/myriad-dev/myriad/pkg/controllers/history"
 )
 
 // defaultRevisionHistoryLimit is how many unused revisions are kept when
@@ -39,7 +40,7 @@ func (r *Reconciler) syncRevisions(ctx context.Context, cs *v1alpha1.CloneSet) (
 	if err := r.client.List(ctx, &list, client.InNamespace(cs.Namespace), client.MatchingFields{ownerIndex: string(cs.UID)}); err != nil {
 		return nil, err
 	}
-	data, err := revisionData(&cs.Spec.Template)
+	data, err := history.Data(&cs.Spec.Template)
 	if err != nil {
 		return nil, fmt.Errorf("encode template of %s/%s: %w", cs.Namespace, cs.Name, err)
 	}
@@ -52,7 +53,7 @@ func (r *Reconciler) syncRevisions(ctx context.Context, cs *v1alpha1.CloneSet) (
 		cr := &list.Items[i]
 		revs.list = append(revs.list, cr)
 		head = max(head, cr.Revision)
-		if t, err := revisionTemplate(cr); err == nil {
+		if t, err := history.Template(cr); err == nil {
 			revs.templates[cr.Name] = t
 		}
 		if h, ok := cr.Annotations[claimTemplatesHashAnnotation]; ok {
@@ -140,7 +141,7 @@ func (r *Reconciler) trimHistory(ctx context.Context, ps *pass) {
 	for _, p := range ps.pods {
 		inUse[p.Labels[pub.ControllerRevisionHashLabelKey]] = true
 	}
-	for _, cr := range historyToDelete(ps.revs.list, limit, inUse) {
+	for _, cr := range history.ToDelete(ps.revs.list, limit, func(cr *appsv1.ControllerRevision) bool { return inUse[cr.Name] }) {
 		if err := r.client.Delete(ctx, cr, client.Preconditions{UID: &cr.UID}); err != nil && !apierrors.IsNotFound(err) {
 			return
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/myriad-dev/myriad/pkg/apis/apps/pub"
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1alpha1"
 	"github.com/myriad-dev/myriad/pkg/controllers/batch"
+	"github.com/myriad-dev/myriad/pkg/controllers/lifecycle"
 	"github.com/myriad-dev/myriad/pkg/controllers/podorder"
 	"github.com/myriad-dev/myriad/pkg/inplace"
 )
@@ -149,12 +150,12 @@ func (ps *pass) lifecycle(ctx context.Context) bool {
 			continue
 		}
 		before := len(work)
-		state := lifecycleState(pod)
+		state := lifecycle.State(pod)
 		if revive[pod] {
 			work = append(work, func() error { return ps.setState(ctx, pod, pub.LifecycleStatePreparingNormal) })
 			state = pub.LifecycleStatePreparingNormal
 		} else if state == pub.LifecycleStatePreparingDelete {
-			if lc == nil || !hooked(lc.PreDelete, pod) {
+			if lc == nil || !lifecycle.Hooked(lc.PreDelete, pod) {
 				work = append(work, func() error { return ps.deleteNow(ctx, pod) })
 			} else {
 				ps.heldForDelete++
@@ -163,7 +164,7 @@ func (ps *pass) lifecycle(ctx context.Context) bool {
 		}
 		rev := pod.Labels[pub.ControllerRevisionHashLabelKey]
 		atUpdate := rev == ps.revs.update
-		if next := nextState(lc, pod, atUpdate); next != "" {
+		if next := lifecycle.Next(lc, pod, atUpdate); next != "" {
 			work = append(work, func() error { return ps.setState(ctx, pod, next) })
 			state = next // classified as it will be, so the plan counts it
 		}
@@ -172,7 +173,7 @@ func (ps *pass) lifecycle(ctx context.Context) bool {
 			revision:        rev,
 			specifiedDelete: specified(pod),
 			priority:        prio.Rank(pod),
-			deleteHeld:      lc != nil && hooked(lc.PreDelete, pod),
+			deleteHeld:      lc != nil && lifecycle.Hooked(lc.PreDelete, pod),
 		}
 		ps.members = append(ps.members, m)
 		switch {
@@ -191,7 +192,7 @@ func (ps *pass) lifecycle(ctx context.Context) bool {
 			}
 		case state == pub.LifecycleStatePreparingUpdate:
 			m.inFlight = true
-			if lc == nil || !hooked(lc.InPlaceUpdate, pod) {
+			if lc == nil || !lifecycle.Hooked(lc.InPlaceUpdate, pod) {
 				if plan, ok := ps.inPlacePlan(pod, update); ok {
 					work = append(work, func() error { return ps.apply(ctx, pod, plan) })
 				}
@@ -286,7 +287,7 @@ type eligibility struct {
 // passing schedules a requeue for that moment.
 func (ps *pass) available(pod *corev1.Pod, state pub.LifecycleStateType) bool {
 	since := podorder.ReadySince(pod)
-	if since == nil || !serving(state) {
+	if since == nil || !lifecycle.Serving(state) {
 		return false
 	}
 	if c := inplace.GateCondition(pod); c != nil && c.Status == corev1.ConditionFalse {
@@ -364,7 +365,7 @@ func (ps *pass) deletePods(ctx context.Context, ms []*member) {
 	lc := ps.cs.Spec.Lifecycle
 	_, err := batch.SlowStart(len(ms), func(i int) error {
 		pod := ms[i].pod
-		if lc != nil && hooked(lc.PreDelete, pod) {
+		if lc != nil && lifecycle.Hooked(lc.PreDelete, pod) {
 			// Out of endpoints first (markPodNotReady), then the state
 			// the hook owner acts on.
 			pod, err := ps.syncPodReady(ctx, pod, pub.LifecycleStatePreparingDelete)
@@ -414,7 +415,7 @@ func (ps *pass) updateInPlace(ctx context.Context, ms []*member) {
 	lc := ps.cs.Spec.Lifecycle
 	err := batch.Parallel(len(ms), func(i int) error {
 		pod := ms[i].pod
-		if lc != nil && hooked(lc.InPlaceUpdate, pod) {
+		if lc != nil && lifecycle.Hooked(lc.InPlaceUpdate, pod) {
 			pod, err := ps.syncPodReady(ctx, pod, pub.LifecycleStatePreparingUpdate)
 			if err != nil {
 				return err

@@ -2,60 +2,18 @@ package cloneset
 
 import (
 	"encoding/json"
-	"fmt"
 	"hash/fnv"
 	"sort"
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/rand"
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1alpha1"
+	"github.com/myriad-dev/myriad/pkg/controllers/history"
 )
-
-// revisionPatch is the Data of a CloneSet's ControllerRevision: a patch that
-// replaces the template, the shape OpenKruise stores, so that tools reading
-// its revisions read Myriad's too.
-type revisionPatch struct {
-	Spec struct {
-		Template json.RawMessage `json:"template"`
-	} `json:"spec"`
-}
-
-// revisionData encodes the CloneSet's template as revision Data.
-func revisionData(template *corev1.PodTemplateSpec) ([]byte, error) {
-	raw, err := json.Marshal(template)
-	if err != nil {
-		return nil, err
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &fields); err != nil {
-		return nil, err
-	}
-	fields["$patch"] = json.RawMessage(`"replace"`)
-	var p revisionPatch
-	if p.Spec.Template, err = json.Marshal(fields); err != nil {
-		return nil, err
-	}
-	return json.Marshal(p)
-}
-
-// revisionTemplate decodes the template a revision holds.
-func revisionTemplate(cr *appsv1.ControllerRevision) (*corev1.PodTemplateSpec, error) {
-	var p revisionPatch
-	if err := json.Unmarshal(cr.Data.Raw, &p); err != nil {
-		return nil, fmt.Errorf("controllerrevision %s: %w", cr.Name, err)
-	}
-	var t corev1.PodTemplateSpec
-	if err := json.Unmarshal(p.Spec.Template, &t); err != nil { // "$patch" is ignored
-		return nil, fmt.Errorf("controllerrevision %s template: %w", cr.Name, err)
-	}
-	return &t, nil
-}
 
 // claimTemplatesHashAnnotation records on a ControllerRevision the
 // volumeClaimTemplates the CloneSet had when the revision was made (or last
@@ -87,12 +45,7 @@ func claimTemplatesHash(vcts []corev1.PersistentVolumeClaim) string {
 // revisionName is <cloneset>-<hash of data and collision count>, hashed as
 // upstream names ControllerRevisions so the suffix is short and safe.
 func revisionName(cs *v1alpha1.CloneSet, data []byte) string {
-	h := fnv.New32a()
-	h.Write(data)
-	if c := cs.Status.CollisionCount; c != nil {
-		h.Write([]byte(strconv.FormatInt(int64(*c), 10)))
-	}
-	return cs.Name + "-" + rand.SafeEncodeString(strconv.FormatUint(uint64(h.Sum32()), 10))
+	return cs.Name + "-" + history.Hash(data, cs.Status.CollisionCount)
 }
 
 // newRevision is the ControllerRevision for the CloneSet's template. It
@@ -120,39 +73,6 @@ func newRevision(cs *v1alpha1.CloneSet, data []byte, number int64) *appsv1.Contr
 // sameTemplate reports whether a revision holds data's template; semantic,
 // because the API server may re-encode the raw bytes it stores.
 func sameTemplate(cr *appsv1.ControllerRevision, data []byte) bool {
-	a, err := revisionTemplate(cr)
-	if err != nil {
-		return false
-	}
-	b, err := revisionTemplate(&appsv1.ControllerRevision{Data: runtime.RawExtension{Raw: data}})
-	if err != nil {
-		return false
-	}
-	return apiequality.Semantic.DeepEqual(a, b)
-}
-
-// sortRevisions orders revisions oldest first.
-func sortRevisions(rs []*appsv1.ControllerRevision) {
-	sort.SliceStable(rs, func(i, j int) bool {
-		if rs[i].Revision != rs[j].Revision {
-			return rs[i].Revision < rs[j].Revision
-		}
-		return rs[i].Name < rs[j].Name
-	})
-}
-
-// historyToDelete returns the revisions beyond limit that no live pod uses
-// and that are neither the update nor the current revision, oldest first.
-func historyToDelete(rs []*appsv1.ControllerRevision, limit int, inUse map[string]bool) []*appsv1.ControllerRevision {
-	var old []*appsv1.ControllerRevision
-	for _, r := range rs {
-		if !inUse[r.Name] {
-			old = append(old, r)
-		}
-	}
-	sortRevisions(old)
-	if len(old) <= limit {
-		return nil
-	}
-	return old[:len(old)-limit]
+	t, err := history.Template(&appsv1.ControllerRevision{Data: runtime.RawExtension{Raw: data}})
+	return err == nil && history.SameTemplate(cr, t)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/myriad-dev/myriad/pkg/apis/apps/pub"
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1beta1"
 	"github.com/myriad-dev/myriad/pkg/controllers/batch"
+	"github.com/myriad-dev/myriad/pkg/controllers/lifecycle"
 	"github.com/myriad-dev/myriad/pkg/inplace"
 )
 
@@ -210,7 +211,7 @@ func (ps *pass) run(ctx context.Context) {
 		switch {
 		case p.DeletionTimestamp != nil:
 		case pub.LifecycleStateType(p.Labels[pub.LifecycleStateKey]) == pub.LifecycleStatePreparingDelete:
-			if !hooked(preDelete, p) {
+			if !lifecycle.Hooked(preDelete, p) {
 				work = append(work, func() error { return ps.deletePod(ctx, p) })
 			}
 		case needsComplete(p):
@@ -223,7 +224,7 @@ func (ps *pass) run(ctx context.Context) {
 		if d.failed {
 			ps.r.failedBackoff.Next(backoffKey(ps.ds, d.node), ps.now)
 		}
-		if hooked(preDelete, d.pod) {
+		if lifecycle.Hooked(preDelete, d.pod) {
 			work = append(work, func() error { return ps.holdForDelete(ctx, d.pod) })
 		} else {
 			work = append(work, func() error { return ps.deletePod(ctx, d.pod) })

@@ -2,11 +2,7 @@ package daemonset
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"hash/fnv"
-	"sort"
-	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -14,65 +10,16 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/rand"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/pub"
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1beta1"
+	"github.com/myriad-dev/myriad/pkg/controllers/history"
 )
 
 // defaultRevisionHistoryLimit is how many unused revisions are kept when
 // spec.revisionHistoryLimit is unset, as OpenKruise defaults it.
 const defaultRevisionHistoryLimit = 10
-
-// revisionPatch is a DaemonSet ControllerRevision's Data: a patch replacing
-// the template, the shape upstream and OpenKruise store, so tools reading
-// their DaemonSet history (kubectl rollout history) read Myriad's too.
-type revisionPatch struct {
-	Spec struct {
-		Template json.RawMessage `json:"template"`
-	} `json:"spec"`
-}
-
-func revisionData(t *corev1.PodTemplateSpec) ([]byte, error) {
-	raw, err := json.Marshal(t)
-	if err != nil {
-		return nil, err
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &fields); err != nil {
-		return nil, err
-	}
-	fields["$patch"] = json.RawMessage(`"replace"`)
-	var p revisionPatch
-	if p.Spec.Template, err = json.Marshal(fields); err != nil {
-		return nil, err
-	}
-	return json.Marshal(p)
-}
-
-func revisionTemplate(cr *appsv1.ControllerRevision) (*corev1.PodTemplateSpec, error) {
-	var p revisionPatch
-	if err := json.Unmarshal(cr.Data.Raw, &p); err != nil {
-		return nil, fmt.Errorf("controllerrevision %s: %w", cr.Name, err)
-	}
-	var t corev1.PodTemplateSpec
-	if err := json.Unmarshal(p.Spec.Template, &t); err != nil {
-		return nil, fmt.Errorf("controllerrevision %s template: %w", cr.Name, err)
-	}
-	return &t, nil
-}
-
-// revisionHash is the controller-revision-hash of a template: short and
-// label-safe, and different after a collision bump.
-func revisionHash(data []byte, collisions *int32) string {
-	h := fnv.New32a()
-	h.Write(data)
-	if collisions != nil {
-		h.Write([]byte(strconv.FormatInt(int64(*collisions), 10)))
-	}
-	return rand.SafeEncodeString(strconv.FormatUint(uint64(h.Sum32()), 10))
-}
 
 // revisions are a DaemonSet's ControllerRevisions and their templates.
 type revisions struct {
@@ -89,7 +36,7 @@ func (r *Reconciler) syncRevisions(ctx context.Context, ds *v1beta1.DaemonSet) (
 	if err := r.client.List(ctx, &list, client.InNamespace(ds.Namespace), client.MatchingFields{ownerIndex: string(ds.UID)}); err != nil {
 		return nil, fmt.Errorf("list revisions: %w", err)
 	}
-	data, err := revisionData(&ds.Spec.Template)
+	data, err := history.Data(&ds.Spec.Template)
 	if err != nil {
 		return nil, fmt.Errorf("encode template of %s/%s: %w", ds.Namespace, ds.Name, err)
 	}
@@ -100,7 +47,7 @@ func (r *Reconciler) syncRevisions(ctx context.Context, ds *v1beta1.DaemonSet) (
 		cr := &list.Items[i]
 		revs.list = append(revs.list, cr)
 		head = max(head, cr.Revision)
-		t, err := revisionTemplate(cr)
+		t, err := history.Template(cr)
 		if err != nil {
 			continue
 		}
@@ -117,7 +64,7 @@ func (r *Reconciler) syncRevisions(ctx context.Context, ds *v1beta1.DaemonSet) (
 			return nil, fmt.Errorf("move revision %s to the head of the history: %w", equal.Name, err)
 		}
 	case equal == nil:
-		hash := revisionHash(data, ds.Status.CollisionCount)
+		hash := history.Hash(data, ds.Status.CollisionCount)
 		cr := &appsv1.ControllerRevision{
 			ObjectMeta: metav1.ObjectMeta{
 				Name:            ds.Name + "-" + hash,
@@ -141,7 +88,7 @@ func (r *Reconciler) syncRevisions(ctx context.Context, ds *v1beta1.DaemonSet) (
 			if err := r.apiReader.Get(ctx, client.ObjectKeyFromObject(cr), existing); err != nil {
 				return nil, err
 			}
-			t, terr := revisionTemplate(existing)
+			t, terr := history.Template(existing)
 			if !metav1.IsControlledBy(existing, ds) || terr != nil || !apiequality.Semantic.DeepEqual(t, &ds.Spec.Template) {
 				return nil, r.bumpCollisionCount(ctx, ds)
 			}
@@ -177,17 +124,8 @@ func (r *Reconciler) trimHistory(ctx context.Context, ps *pass) {
 	for _, p := range ps.pods {
 		inUse[p.Labels[pub.ControllerRevisionHashLabelKey]] = true
 	}
-	var old []*appsv1.ControllerRevision
-	for _, cr := range ps.revs.list {
-		if !inUse[cr.Labels[pub.ControllerRevisionHashLabelKey]] {
-			old = append(old, cr)
-		}
-	}
-	if len(old) <= limit {
-		return
-	}
-	sort.SliceStable(old, func(i, j int) bool { return old[i].Revision < old[j].Revision })
-	for _, cr := range old[:len(old)-limit] {
+	hashOf := func(cr *appsv1.ControllerRevision) bool { return inUse[cr.Labels[pub.ControllerRevisionHashLabelKey]] }
+	for _, cr := range history.ToDelete(ps.revs.list, limit, hashOf) {
 		if err := r.client.Delete(ctx, cr, client.Preconditions{UID: &cr.UID}); err != nil && !apierrors.IsNotFound(err) {
 			return
 		}

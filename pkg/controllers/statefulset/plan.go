@@ -34,6 +34,13 @@ type Pod struct {
 	// grace period ends (deletion timestamp).
 	Deleting bool
 	DeleteBy time.Time
+	// Held is a pod a lifecycle preDelete hook holds in PreparingDelete:
+	// the plan treats it as Deleting, but never as stuck, since its hook
+	// owner, not the runtime, decides when it goes.
+	Held bool
+	// Unavailable marks a Ready pod that must not count as available: an
+	// in-place update in flight or a lifecycle state that does not serve.
+	Unavailable bool
 	// InPlaceOK is whether the update to the update revision can be
 	// applied in place.
 	InPlaceOK bool
@@ -144,7 +151,7 @@ func MakePlan(in Input) Plan {
 		byOrdinal[pod.Ordinal] = pod
 	}
 	available := func(pod *Pod) bool {
-		if pod == nil || pod.Deleting || pod.Finished || !pod.Ready {
+		if pod == nil || pod.Deleting || pod.Finished || !pod.Ready || pod.Unavailable {
 			return false
 		}
 		if wait := pod.ReadySince.Add(in.MinReadySeconds).Sub(in.Now); wait > 0 {
@@ -154,7 +161,7 @@ func MakePlan(in Input) Plan {
 		return true
 	}
 	stuck := func(pod *Pod) bool {
-		if !pod.Deleting {
+		if !pod.Deleting || pod.Held {
 			return false
 		}
 		wait := pod.DeleteBy.Add(in.StuckAfter).Sub(in.Now)
