@@ -123,8 +123,8 @@ func NewClaim(set *v1beta1.StatefulSet, vct *corev1.PersistentVolumeClaim, ordin
 //   - whenDeleted Delete: the StatefulSet owns it (not as controller), so
 //     deleting the StatefulSet deletes it;
 //   - whenScaled Delete and the pod condemned (its ordinal no longer
-//     desired): the pod owns it, so it goes with the pod. A pod kept, or
-//     recreated for an update, keeps its claim.
+//     desired): the pod alone owns it, so it goes with the pod. A pod
+//     kept, or recreated for an update, keeps its claim.
 //
 // Retain removes the reference the policy added; a claim nobody references
 // stays when the pod or set goes, as upstream's default.
@@ -137,11 +137,16 @@ func ClaimOwners(set *v1beta1.StatefulSet, pod *corev1.Pod, condemned bool, have
 		}
 		out = append(out, ref)
 	}
-	if policy != nil && policy.WhenDeleted == v1beta1.DeletePersistentVolumeClaimRetentionPolicyType {
-		out = append(out, metav1.OwnerReference{APIVersion: kind.GroupVersion().String(), Kind: kind.Kind, Name: set.Name, UID: set.UID})
+	if policy == nil {
+		return out
 	}
-	if policy != nil && policy.WhenScaled == v1beta1.DeletePersistentVolumeClaimRetentionPolicyType && condemned && pod != nil && pod.UID != "" {
-		out = append(out, metav1.OwnerReference{APIVersion: "v1", Kind: "Pod", Name: pod.Name, UID: pod.UID})
+	if policy.WhenScaled == v1beta1.DeletePersistentVolumeClaimRetentionPolicyType && condemned && pod != nil && pod.UID != "" {
+		// The pod alone: the garbage collector deletes a dependent only
+		// when every owner is gone, and the set outlives the pod.
+		return append(out, metav1.OwnerReference{APIVersion: "v1", Kind: "Pod", Name: pod.Name, UID: pod.UID})
+	}
+	if policy.WhenDeleted == v1beta1.DeletePersistentVolumeClaimRetentionPolicyType {
+		out = append(out, metav1.OwnerReference{APIVersion: kind.GroupVersion().String(), Kind: kind.Kind, Name: set.Name, UID: set.UID})
 	}
 	return out
 }

@@ -104,6 +104,7 @@ func TestClaimOwners(t *testing.T) {
 		{name: "whenDeleted", deleted: "Delete", scaled: "Retain", wantSet: true},
 		{name: "whenScaled, pod kept", deleted: "Retain", scaled: "Delete"},
 		{name: "whenScaled, pod condemned", deleted: "Retain", scaled: "Delete", condemned: true, wantPod: true},
+		{name: "both, condemned: the pod alone", deleted: "Delete", scaled: "Delete", condemned: true, wantPod: true},
 		{name: "both, scaled back up", deleted: "Delete", scaled: "Delete",
 			have: []metav1.OwnerReference{{Kind: "Pod", Name: "db-2", UID: "pod-uid"}, other}, wantSet: true, wantOtherPreserved: true},
 	}
