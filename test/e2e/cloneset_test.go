@@ -448,6 +448,18 @@ func testCloneSetPartition(e *csEnv) {
 	if got.Status.ExpectedUpdatedReplicas != 2 {
 		e.t.Errorf("expectedUpdatedReplicas %d, want 2", got.Status.ExpectedUpdatedReplicas)
 	}
+	// A scale-up below the partition makes a pod at the current revision;
+	// it must become Ready like any other (its gate opened).
+	e.modify("part", func(cs *v1alpha1.CloneSet) {
+		cs.Spec.Replicas = ptr.To[int32](replicas + 1)
+		cs.Spec.UpdateStrategy.Partition = ptr.To(intstr.FromInt32(4))
+	})
+	e.settled("part", replicas+1, 2, 2*time.Minute)
+	e.modify("part", func(cs *v1alpha1.CloneSet) {
+		cs.Spec.Replicas = ptr.To[int32](replicas)
+		cs.Spec.UpdateStrategy.Partition = ptr.To(intstr.FromInt32(3))
+	})
+	e.settled("part", replicas, 2, 2*time.Minute)
 	// Paused: a new image goes nowhere.
 	e.modify("part", func(cs *v1alpha1.CloneSet) {
 		cs.Spec.UpdateStrategy.Paused = true

@@ -377,6 +377,19 @@ func testStatefulSetInPlace(e *csEnv) {
 			e.t.Errorf("%s was recreated, not updated in place", name)
 		}
 	}
+	// A pod recreated below the partition comes back at the current
+	// revision, and must become Ready (its gate opened) like any other.
+	if err := e.cs.CoreV1().Pods(e.ns).Delete(context.Background(), "inplace-0", metav1.DeleteOptions{}); err != nil {
+		e.t.Fatal(err)
+	}
+	eventually(e.t, time.Minute, "inplace-0 recreated at the current revision and Ready", func() error {
+		p, err := e.cs.CoreV1().Pods(e.ns).Get(context.Background(), "inplace-0", metav1.GetOptions{})
+		if err != nil || p.UID == before["inplace-0"].UID || !podReady(p) || p.Spec.Containers[0].Image != "db:1" {
+			return fmt.Errorf("not yet (%v)", err)
+		}
+		before["inplace-0"] = *p
+		return nil
+	})
 	e.modifySet("inplace", func(s *v1beta1.StatefulSet) { s.Spec.UpdateStrategy.RollingUpdate.Partition = ptr.To[int32](0) })
 	after = e.setSettled("inplace", []int{0, 1, 2, 3, 4}, 5, 2*time.Minute)
 	if maxUnavail, _ := watch.finish(); maxUnavail > 2 {

@@ -199,6 +199,12 @@ func (ps *pass) lifecycle(ctx context.Context) bool {
 			}
 		default:
 			m.update = ps.updateMode(pod, update)
+			if inplace.GateCondition(pod) == nil && needsComplete(pod) {
+				// Created at the current revision (below the partition):
+				// its gate was never set, and nothing but this opens it. A
+				// False gate here is an update in progress, left to Apply.
+				work = append(work, func() error { return ps.complete(ctx, pod) })
+			}
 		}
 		m.available = !m.inFlight && ps.available(pod, state)
 		// KruisePodReady follows the state; its own write, only when this

@@ -254,7 +254,10 @@ func (ps *pass) readPods(ctx context.Context) {
 			if !lifecycle.Hooked(preDelete, pod) {
 				work(pod, func() error { return ps.deleteNow(ctx, pod) })
 			}
-		case in.Updated && needsComplete(pod):
+		case needsComplete(pod) && (in.Updated || inplace.GateCondition(pod) == nil):
+			// A pod at an older revision gets its gate opened only when it
+			// never had one set (created below the partition): a False
+			// gate there is an update Apply has started and must finish.
 			work(pod, func() error { return ps.complete(ctx, pod) })
 		case in.Updated && state == pub.LifecycleStateUpdating && inplace.Check(pod):
 			work(pod, func() error { return ps.setState(ctx, pod, pub.LifecycleStateUpdated) })
