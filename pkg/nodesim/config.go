@@ -108,9 +108,17 @@ type Config struct {
 	// (imageID); nil derives one per reference.
 	ImageCatalog *ImageCatalog
 
-	// Workers bounds write concurrency of each pool (heartbeats and
-	// registration; pod status), default 32.
+	// Workers bounds write concurrency of registration and of pod status,
+	// default 32.
 	Workers int
+	// HeartbeatWorkers bounds how many heartbeats are in flight at once;
+	// default Count/20, at least Workers. Each kubelet renews on its own,
+	// so 10,000 real nodes keep renewing however slow the API server gets;
+	// a small pool would make simulated nodes the first to go NotReady
+	// when requests slow down (32 writers at 100 ms renew 320 Leases a
+	// second, a third of what 10,000 nodes need). Count/20 renews every
+	// node once per 10 s interval at up to half a second per request.
+	HeartbeatWorkers int
 	// KubeletVersion is reported as nodeInfo.kubeletVersion; default
 	// KubeletVersion, the cluster's own.
 	KubeletVersion string
@@ -166,6 +174,9 @@ func (c *Config) Default() {
 	}
 	if c.Workers == 0 {
 		c.Workers = 32
+	}
+	if c.HeartbeatWorkers == 0 {
+		c.HeartbeatWorkers = max(c.Workers, c.Count/20)
 	}
 	if c.Clock == nil {
 		c.Clock = clock.RealClock{}
@@ -269,6 +280,9 @@ func (c Config) Validate() error {
 	}
 	if c.Workers < 0 {
 		bad("Workers", "must be positive, got %d", c.Workers)
+	}
+	if c.HeartbeatWorkers < 0 {
+		bad("HeartbeatWorkers", "must be positive, got %d", c.HeartbeatWorkers)
 	}
 	return errors.Join(errs...)
 }

@@ -39,6 +39,7 @@ func TestValidate(t *testing.T) {
 		{"lease shorter than heartbeat", func(c *Config) { c.LeaseDuration = 5 * time.Second }, "LeaseDuration"},
 		{"negative duration", func(c *Config) { c.JobDuration = -time.Second }, "JobDuration"},
 		{"negative workers", func(c *Config) { c.Workers = -1 }, "Workers"},
+		{"negative heartbeat workers", func(c *Config) { c.HeartbeatWorkers = -1 }, "HeartbeatWorkers"},
 		{"kubelet API without certificates", func(c *Config) { c.KubeletAPI = &KubeletAPIConfig{Port: 10250, AllowedClients: []string{"a"}} }, "KubeletAPI"},
 		{"kubelet API port", func(c *Config) {
 			c.KubeletAPI = &KubeletAPIConfig{Port: 70000, ServingCerts: "c", ServingKey: "k", ClientCA: "ca", AllowedClients: []string{"a"}}
@@ -59,6 +60,21 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("want error naming %s, got %v", tc.field, err)
 			}
 		})
+	}
+}
+
+// TestHeartbeatWorkersScaleWithNodes: enough renewals in flight that every
+// node renews once per interval even at half a second per request.
+func TestHeartbeatWorkersScaleWithNodes(t *testing.T) {
+	for count, want := range map[int]int{100: 32, 1000: 50, 10000: 500} {
+		c := Config{Count: count}
+		c.Default()
+		if c.HeartbeatWorkers != want {
+			t.Errorf("%d nodes: %d heartbeat workers, want %d", count, c.HeartbeatWorkers, want)
+		}
+		if perSecond := float64(c.HeartbeatWorkers) / 0.5; perSecond < float64(count)/c.HeartbeatInterval.Seconds() {
+			t.Errorf("%d nodes: %d workers at 500 ms renew %.0f/s, fewer than the %.0f/s needed", count, c.HeartbeatWorkers, perSecond, float64(count)/c.HeartbeatInterval.Seconds())
+		}
 	}
 }
 

@@ -176,7 +176,7 @@ func (s *sim) run(ctx context.Context) error {
 		}
 		s.disp.schedule(k, now.Add(time.Duration(k)*slot+jitter))
 	}
-	wg.Go(func() { s.disp.loop(ctx, s.cfg.Workers) })
+	wg.Go(func() { s.disp.loop(ctx, s.cfg.HeartbeatWorkers) })
 	for range s.cfg.Workers {
 		wg.Go(func() {
 			for s.processPod(ctx) {
