@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1beta1"
+	"github.com/myriad-dev/myriad/pkg/controllers/status"
 )
 
 // PodsStuckTerminating is Myriad's condition naming the pods still
@@ -122,5 +123,7 @@ func (r *Reconciler) syncStatus(ctx context.Context, ps *pass) error {
 	}
 	next := ps.set.DeepCopy()
 	next.Status = st
-	return r.client.Status().Update(ctx, next)
+	// Replaced whole, without the cached resourceVersion (see package
+	// status).
+	return status.Replace(ctx, r.client, next, st)
 }
