@@ -27,6 +27,7 @@ func newBenchCommand() *cobra.Command {
 	cmd.AddCommand(newBenchCloneSetCommand())
 	cmd.AddCommand(newBenchSidecarSetCommand())
 	cmd.AddCommand(newBenchBroadcastJobCommand())
+	cmd.AddCommand(newBenchDaemonSetCommand())
 	return cmd
 }
 

@@ -30,6 +30,9 @@ type WorkloadWatch struct {
 	Status func(obj any) (s WorkloadStatus, ok bool)
 	// Kind names the workload in errors ("CloneSet").
 	Kind string
+	// Pods, when not nil, is also given every pod event, after the
+	// WorkloadPods (a scenario's own per-pod figures, e.g. per node).
+	Pods cache.ResourceEventHandler
 }
 
 // Watch starts one pod informer and one informer of the workload that feed
@@ -69,6 +72,11 @@ func (c *WorkloadPods) Watch(ctx, bgCtx context.Context, bg *sync.WaitGroup, w W
 		},
 	}); err != nil {
 		return err
+	}
+	if w.Pods != nil {
+		if _, err := podInf.AddEventHandler(w.Pods); err != nil {
+			return err
+		}
 	}
 	wlInf := cache.NewSharedIndexInformer(w.Workload, w.Object, 0, cache.Indexers{})
 	observe := func(obj any) {

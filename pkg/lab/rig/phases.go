@@ -104,6 +104,30 @@ func (r *Rig) CheckNodes(ctx context.Context, nodes, pods int) (int, error) {
 	return ready, nil
 }
 
+// ReadyNodeNames are the names of the Ready, schedulable nodes: those a
+// pod per node (a DaemonSet's, a BroadcastJob's) is owed to.
+func (r *Rig) ReadyNodeNames(ctx context.Context) ([]string, error) {
+	var out []string
+	opts := metav1.ListOptions{Limit: 1000}
+	for {
+		l, err := r.Client.CoreV1().Nodes().List(ctx, opts)
+		if err != nil {
+			return nil, fmt.Errorf("list nodes: %w", err)
+		}
+		for _, n := range l.Items {
+			for _, c := range n.Status.Conditions {
+				if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue && !n.Spec.Unschedulable {
+					out = append(out, n.Name)
+				}
+			}
+		}
+		if l.Continue == "" {
+			return out, nil
+		}
+		opts.Continue = l.Continue
+	}
+}
+
 // CheckLease is a warning when no one renewed the Lease kube-system/name
 // in the last minute (the controller that holds it is not running, and a
 // phase waiting on it would only time out), "" otherwise.

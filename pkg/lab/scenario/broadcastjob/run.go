@@ -196,7 +196,7 @@ func (x *run) upsert(obj any) {
 // taken on both sides.
 func (x *run) phase(ctx context.Context, i, total int, kind string) (PhaseInput, error) {
 	clk := x.env.Clock
-	nodes, err := x.readyNodes(ctx)
+	nodes, err := x.r.ReadyNodeNames(ctx)
 	p := PhaseInput{Kind: kind, Want: len(nodes), Nodes: nodes}
 	if err != nil {
 		p.Err = err.Error()
@@ -232,29 +232,6 @@ func (x *run) phase(ctx context.Context, i, total int, kind string) (PhaseInput,
 	}
 	x.con.Printf("  done in %.1fs: %d pods succeeded", p.StatusDoneAt.Sub(p.Start).Seconds(), p.Pods.Final.Succeeded)
 	return p, nil
-}
-
-// readyNodes are the names of the Ready, schedulable nodes.
-func (x *run) readyNodes(ctx context.Context) ([]string, error) {
-	var out []string
-	opts := metav1.ListOptions{Limit: 1000}
-	for {
-		l, err := x.cs.CoreV1().Nodes().List(ctx, opts)
-		if err != nil {
-			return nil, fmt.Errorf("list nodes: %w", err)
-		}
-		for _, n := range l.Items {
-			for _, c := range n.Status.Conditions {
-				if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue && !n.Spec.Unschedulable {
-					out = append(out, n.Name)
-				}
-			}
-		}
-		if l.Continue == "" {
-			return out, nil
-		}
-		opts.Continue = l.Continue
-	}
 }
 
 // template is both phases' pod: small requests, the catalogue's image

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/myriad-dev/myriad/pkg/lab"
+	"github.com/myriad-dev/myriad/pkg/lab/rig"
 )
 
 // This file reduces the phases to the issue's two comparisons (pod
@@ -15,19 +16,9 @@ import (
 // managerFlowSchema is the flow schema `myriad up` gives myriad-manager.
 const managerFlowSchema = "myriad-manager"
 
-// Meter is what a phase measured besides its own figures.
-type Meter struct {
-	// ProcFrom and ProcTo bound the process samples of the phase.
-	ProcFrom, ProcTo time.Time
-	// MachineCPUSeconds is every core's busy time over the phase; nil when
-	// unknown.
-	MachineCPUSeconds *float64
-	// API is what the API server(s) served; nil when a scrape failed.
-	API *lab.APIRequestDelta
-	// Manager is the SidecarSet controller's counters; nil when not
-	// scraped.
-	Manager map[string]float64
-}
+// Meter is what a phase measured besides its own figures; Manager is the
+// SidecarSet controller's counters.
+type Meter = rig.PhaseMeter
 
 // CreateInput is one creation phase as the bench ran it.
 type CreateInput struct {

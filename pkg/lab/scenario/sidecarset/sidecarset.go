@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -173,35 +172,16 @@ func sidecarSetCounters(f lab.Families) map[string]float64 {
 	return out
 }
 
-// snapshot scrapes the API servers and the manager at a phase boundary.
-func (x *run) snapshot(ctx context.Context) rig.Snapshot {
-	s, errs := x.meters.Snapshot(ctx, sidecarSetCounters)
+// open takes a phase's measurements at its start.
+func (x *run) open(ctx context.Context) rig.PhaseBounds {
+	b, errs := x.r.OpenPhase(ctx, x.meters, sidecarSetCounters)
 	x.in.ScrapeErrors = append(x.in.ScrapeErrors, errs...)
-	return s
-}
-
-// bounds are what a phase measures at both ends besides its own figures.
-type bounds struct {
-	before     rig.Snapshot
-	machine    float64
-	machineErr error
-	procFrom   time.Time
-}
-
-func (x *run) open(ctx context.Context) bounds {
-	b := bounds{before: x.snapshot(ctx)}
-	b.machine, b.machineErr = lab.ReadMachineCPU("")
-	b.procFrom, _ = x.r.SampleNow()
 	return b
 }
 
-// close ends a phase's measurements: its cost over [procFrom, procTo].
-func (x *run) close(ctx context.Context, b bounds) Meter {
-	m := Meter{ProcFrom: b.procFrom}
-	_, m.ProcTo = x.r.SampleNow()
-	if to, err := lab.ReadMachineCPU(""); err == nil && b.machineErr == nil {
-		m.MachineCPUSeconds = lab.Some(to - b.machine)
-	}
-	m.API, m.Manager = x.snapshot(ctx).Since(b.before)
+// close ends a phase's measurements: its cost over [ProcFrom, ProcTo].
+func (x *run) close(ctx context.Context, b rig.PhaseBounds) Meter {
+	m, errs := x.r.ClosePhase(ctx, x.meters, sidecarSetCounters, b)
+	x.in.ScrapeErrors = append(x.in.ScrapeErrors, errs...)
 	return m
 }

@@ -1,0 +1,239 @@
+package daemonset
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/myriad-dev/myriad/pkg/apis/apps/v1beta1"
+	"github.com/myriad-dev/myriad/pkg/lab"
+	"github.com/myriad-dev/myriad/pkg/lab/rig"
+)
+
+// Phase kinds, in order.
+const (
+	// Create is the Advanced DaemonSet's creation: a ready agent on every
+	// node.
+	Create = "create"
+	// InPlace and Recreate are its image rollouts, InPlaceIfPossible then
+	// Standard.
+	InPlace  = lab.RolloutInPlace
+	Recreate = lab.RolloutRecreate
+	// UpstreamCreate and Upstream are the apps/v1 DaemonSet's creation and
+	// image rollout (with --compare).
+	UpstreamCreate = "upstream create"
+	Upstream       = "upstream"
+)
+
+// Kinds are the phases the options run, in order.
+func (o Options) Kinds() []string {
+	k := []string{Create, InPlace, Recreate}
+	if o.Compare {
+		k = append(k, UpstreamCreate, Upstream)
+	}
+	return k
+}
+
+// image is the agent's image after phase kind.
+func (o Options) image(kind string) string {
+	switch kind {
+	case InPlace, Upstream:
+		return o.Images[1]
+	case Recreate:
+		return o.Images[2]
+	}
+	return o.Images[0]
+}
+
+// rollout says whether kind changes running agents (and so is held to
+// maxUnavailable), rather than creating them.
+func rollout(kind string) bool { return kind == InPlace || kind == Recreate || kind == Upstream }
+
+// Scenario is `myriad bench daemonset`.
+type Scenario struct {
+	O Options
+	// StartRig starts the cluster; tests give a rig.New.
+	StartRig func(ctx context.Context, o rig.Options, con *lab.Console) (*rig.Rig, error)
+	// NewClient is the client for Advanced DaemonSets; tests give a fake.
+	NewClient func(r *rig.Rig) (client.WithWatch, error)
+	// Namespace is the run's namespace; empty picks a fresh one.
+	Namespace string
+}
+
+var _ lab.Scenario = (*Scenario)(nil)
+
+// Name is the command's name.
+func (s *Scenario) Name() string { return "daemonset" }
+
+// run is one run of the scenario.
+type run struct {
+	o      Options
+	mu     intstr.IntOrString
+	env    lab.Env
+	con    *lab.Console
+	r      *rig.Rig
+	cs     kubernetes.Interface
+	c      client.WithWatch
+	ns     string
+	meters rig.Meters
+	// adv and up follow the Advanced and the upstream DaemonSet's pods;
+	// up is nil until its phases.
+	adv, up *follow
+	// bgCtx runs the watches until stopBg; bg joins them.
+	bgCtx  context.Context
+	stopBg context.CancelFunc
+	bg     sync.WaitGroup
+	in     Input
+}
+
+// follow is one DaemonSet's pods: rollout progress and node coverage,
+// fed by one pod watch.
+type follow struct {
+	pods *lab.WorkloadPods
+	cov  *Coverage
+}
+
+// Run drives the phases and returns the result, also when a phase (or the
+// cluster) stopped the run.
+func (s *Scenario) Run(ctx context.Context, env lab.Env) lab.Result {
+	o := s.O
+	mu, _ := o.MaxUnavailableValue()
+	x := &run{o: o, mu: mu, env: env, con: env.Console}
+	x.in = Input{MaxUnavailable: o.MaxUnavailable, Images: o.Images}
+	x.bgCtx, x.stopBg = context.WithCancel(context.Background())
+	w := &rig.Workload{Name: s.Name(), Options: o.Rig, NodeCapacity: o.NodeCapacity, Pods: o.Rig.Nodes,
+		Namespace: s.Namespace, Holds: "its DaemonSets and agents", StartRig: s.StartRig, NewClient: s.NewClient}
+	w.Parameters = func(ns string) map[string]string { return parameters(w, o, ns) }
+	h := w.Run(ctx, env, rig.WorkloadSteps{
+		CheckAPI: checkAPI,
+		Phases: func(ctx context.Context, h *rig.WorkloadRun) error {
+			x.r, x.cs, x.c, x.ns, x.meters = h.Rig, h.Client, h.CRDs, h.Namespace, h.Meters
+			return x.run(ctx)
+		},
+		StopWatches: func() { x.stopBg(); x.bg.Wait() },
+	})
+	x.in.Info, x.in.StartupSeconds, x.in.ClusterSampled = h.Info, h.StartupSeconds, h.ClusterSampled
+	x.in.Notes = append(h.Notes, x.in.Notes...)
+	return Build(x.in)
+}
+
+// run runs the phases once the cluster and the namespace are ready.
+func (x *run) run(ctx context.Context) error {
+	kinds := x.o.Kinds()
+	x.adv = x.newFollow()
+	if err := x.watchAdvanced(ctx, x.adv); err != nil {
+		x.skipFrom(kinds, 0, "the pod watch did not start")
+		return err
+	}
+	for i, kind := range kinds {
+		if kind == UpstreamCreate {
+			if err := x.handOver(ctx); err != nil {
+				x.skipFrom(kinds, i, "the Advanced DaemonSet's agents were not gone")
+				return err
+			}
+		}
+		p, err := x.phase(ctx, i+1, len(kinds), kind)
+		x.in.Phases = append(x.in.Phases, p)
+		switch {
+		case err != nil && kind == InPlace && ctx.Err() == nil:
+			// The recreating rollout replaces every agent whatever the
+			// in-place one left: run it, so that its baseline is still
+			// measured. The verdict says the in-place phase did not finish.
+			x.con.Printf("  %s; going on with the recreating rollout", lab.OneLine(err.Error(), 200))
+		case err != nil:
+			x.skipFrom(kinds, i+1, fmt.Sprintf("phase %d (%s) did not finish", i+1, kind))
+			return fmt.Errorf("phase %d (%s): %w", i+1, kind, err)
+		}
+		x.followOf(kind).pods.Settle(ctx, x.env.Clock, x.con)
+	}
+	return nil
+}
+
+// skipFrom names the phases from index from (0-based) on as not run, and
+// why.
+func (x *run) skipFrom(kinds []string, from int, why string) {
+	for j := from; j < len(kinds); j++ {
+		x.in.Skipped = append(x.in.Skipped, fmt.Sprintf("phase %d (%s): %s", j+1, kinds[j], why))
+	}
+}
+
+// checkAPI says whether the cluster serves Advanced DaemonSets.
+func checkAPI(ctx context.Context, c client.WithWatch) error {
+	err := c.List(ctx, &v1beta1.DaemonSetList{}, client.Limit(1))
+	if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
+		return errors.New("the cluster has no Advanced DaemonSet API (apps.kruise.io/v1beta1 DaemonSet): apply config/crd with --server-side and run 'myriad manager'")
+	}
+	if err != nil {
+		return fmt.Errorf("list Advanced DaemonSets: %w", err)
+	}
+	return nil
+}
+
+func parameters(w *rig.Workload, o Options, ns string) map[string]string {
+	p := w.CommonParameters(ns, o.PhaseTimeout)
+	p["pods"] = "one agent per node: " + strconv.Itoa(o.Rig.Nodes)
+	p["images"] = strings.Join(o.Images, ", ") + " (created; rolled in place; rolled by recreating; the upstream DaemonSet is created with the first and rolled to the second)"
+	budget, _ := Budget(intstr.Parse(o.MaxUnavailable), o.Rig.Nodes)
+	p["maxUnavailable"] = fmt.Sprintf("%s (%d nodes, rounded up as DaemonSets do), every rollout's, maxSurge 0", o.MaxUnavailable, budget)
+	p["compare"] = strconv.FormatBool(o.Compare)
+	p["agent"] = "1 container, requests cpu 10m / memory 16Mi, tolerates every taint, no service account token"
+	p["doneWhen"] = "every node's agent runs the phase's image (spec and status) and is Ready, no other agent live (pod watch), and the DaemonSet's status of the phase's generation says desired = ready = updated = available = nodes"
+	return p
+}
+
+// controllerName is the Advanced DaemonSet controller's name in
+// controller-runtime's metrics.
+const controllerName = "daemonset-controller"
+
+// daemonSetCounters reads the Advanced DaemonSet controller's own
+// counters from the manager's metrics: its pod writes by operation, and
+// reconciles.
+func daemonSetCounters(f lab.Families) map[string]float64 {
+	out := map[string]float64{}
+	for _, m := range f["myriad_daemonset_pod_operations_total"].GetMetric() {
+		var op, result string
+		for _, l := range m.GetLabel() {
+			switch l.GetName() {
+			case "operation":
+				op = l.GetValue()
+			case "result":
+				result = l.GetValue()
+			}
+		}
+		key := "pod " + op
+		if result != "ok" {
+			key += " (" + result + ")"
+		}
+		out[key] += m.GetCounter().GetValue()
+	}
+	if v, ok := f.Value("controller_runtime_reconcile_total", map[string]string{"controller": controllerName}); ok {
+		out["reconciles"] = v
+	}
+	if v, ok := f.Value("myriad_daemonset_expectation_waits_total", nil); ok {
+		out["expectation waits"] = v
+	}
+	return out
+}
+
+// open takes a phase's measurements at its start.
+func (x *run) open(ctx context.Context) rig.PhaseBounds {
+	b, errs := x.r.OpenPhase(ctx, x.meters, daemonSetCounters)
+	x.in.ScrapeErrors = append(x.in.ScrapeErrors, errs...)
+	return b
+}
+
+// close ends a phase's measurements: its cost over [ProcFrom, ProcTo].
+func (x *run) close(ctx context.Context, b rig.PhaseBounds) rig.PhaseMeter {
+	m, errs := x.r.ClosePhase(ctx, x.meters, daemonSetCounters, b)
+	x.in.ScrapeErrors = append(x.in.ScrapeErrors, errs...)
+	return m
+}
