@@ -28,6 +28,7 @@ func newBenchCommand() *cobra.Command {
 	cmd.AddCommand(newBenchSidecarSetCommand())
 	cmd.AddCommand(newBenchBroadcastJobCommand())
 	cmd.AddCommand(newBenchDaemonSetCommand())
+	cmd.AddCommand(newBenchStatefulSetCommand())
 	return cmd
 }
 

@@ -2,7 +2,11 @@ package lab
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // The workload scenarios (`myriad bench cloneset`, `sidecarset`, ...) time
@@ -112,4 +116,31 @@ func RunWarnings(skipped []string, scrapeErrors int) []string {
 		w = append(w, fmt.Sprintf("%d metrics scrapes failed; API and manager figures of those phases are missing (see scrapeErrors)", scrapeErrors))
 	}
 	return w
+}
+
+// PositiveMaxUnavailable parses a maxUnavailable flag (flag names it in
+// errors) that must be a positive number of units ("pods", "nodes") or a
+// percentage from 1% to 100%.
+func PositiveMaxUnavailable(flag, s, units string) (intstr.IntOrString, error) {
+	t := strings.TrimSpace(s)
+	if pct, ok := strings.CutSuffix(t, "%"); ok {
+		if n, err := strconv.Atoi(pct); err == nil && n >= 1 && n <= 100 {
+			return intstr.FromString(t), nil
+		}
+	} else if n, err := strconv.Atoi(t); err == nil && n >= 1 && n <= 1<<30 {
+		return intstr.FromInt32(int32(n)), nil
+	}
+	return intstr.IntOrString{}, fmt.Errorf("%s must be a positive number of %s or a percentage from 1%% to 100%%, got %q", flag, units, s)
+}
+
+// RoundedUpBudget is how many of total may be unavailable at once under
+// maxUnavailable v: a percentage rounded up, as the DaemonSet and
+// StatefulSet controllers (upstream and Advanced) resolve it, and at
+// least 1.
+func RoundedUpBudget(v intstr.IntOrString, total int) (int, error) {
+	n, err := intstr.GetScaledValueFromIntOrPercent(&v, total, true)
+	if err != nil {
+		return 0, fmt.Errorf("--max-unavailable: %w", err)
+	}
+	return max(n, 1), nil
 }

@@ -371,3 +371,30 @@ func (c *WorkloadPods) Settle(ctx context.Context, clk clock.WithTicker, con *Co
 	}
 	con.EndProgress()
 }
+
+// WaitGone waits (at most timeout, the --phase-timeout) until no pod is
+// live or terminating, as after the workload's deletion, and returns how
+// long that took; whose names the pods in progress and errors ("the
+// Advanced DaemonSet's agents").
+func (c *WorkloadPods) WaitGone(ctx context.Context, clk clock.WithTicker, con *Console, whose string, timeout time.Duration) (float64, error) {
+	start := clk.Now()
+	tick := clk.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		n := c.Counts()
+		if n.Live+n.Terminating == 0 {
+			break
+		}
+		if clk.Since(start) > timeout {
+			return 0, fmt.Errorf("%s were not gone within --phase-timeout %s: %d live, %d terminating", whose, timeout, n.Live, n.Terminating)
+		}
+		con.Progress(fmt.Sprintf("waiting for %s to go: %d live, %d terminating | %s", whose, n.Live, n.Terminating, clk.Since(start).Round(time.Second)))
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("interrupted after %s", clk.Since(start).Round(time.Second))
+		case <-tick.C():
+		}
+	}
+	con.EndProgress()
+	return clk.Since(start).Seconds(), nil
+}

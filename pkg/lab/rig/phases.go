@@ -58,6 +58,12 @@ func PodsCapacity(s string) (int64, error) {
 // CheckFit says whether pods fit on a started cluster of nodes with
 // capacity (--node-capacity, "" for the default), naming the flags.
 func CheckFit(pods, nodes int, capacity string) error {
+	return CheckFitFlag("--pods", pods, nodes, capacity)
+}
+
+// CheckFitFlag is CheckFit for a scenario whose pods are counted by
+// another flag (podsFlag, e.g. "--replicas").
+func CheckFitFlag(podsFlag string, pods, nodes int, capacity string) error {
 	perNode := int64(NodePods)
 	if capacity != "" {
 		n, err := PodsCapacity(capacity)
@@ -67,7 +73,7 @@ func CheckFit(pods, nodes int, capacity string) error {
 		perNode = n
 	}
 	if int64(pods) > int64(nodes)*perNode {
-		return fmt.Errorf("--pods %d do not fit on --nodes %d with %d pods each; add nodes or raise pods= in --node-capacity", pods, nodes, perNode)
+		return fmt.Errorf("%s %d do not fit on --nodes %d with %d pods each; add nodes or raise pods= in --node-capacity", podsFlag, pods, nodes, perNode)
 	}
 	return nil
 }

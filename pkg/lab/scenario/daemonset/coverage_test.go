@@ -22,7 +22,7 @@ type fleet struct {
 	t      *testing.T
 	clk    *clocktesting.FakeClock
 	pods   *lab.WorkloadPods
-	cov    *Coverage
+	cov    *lab.Coverage
 	nodes  []string
 	agents map[string]*corev1.Pod // by node
 	gen    int64
@@ -31,7 +31,7 @@ type fleet struct {
 
 func newFleet(t *testing.T, nodes int) *fleet {
 	clk := clocktesting.NewFakeClock(time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC))
-	f := &fleet{t: t, clk: clk, pods: lab.NewWorkloadPods(container, clk), cov: NewCoverage(clk), agents: map[string]*corev1.Pod{}}
+	f := &fleet{t: t, clk: clk, pods: lab.NewWorkloadPods(container, clk), cov: lab.NewCoverage(clk, lab.PodNode), agents: map[string]*corev1.Pod{}}
 	for i := range nodes {
 		f.nodes = append(f.nodes, fmt.Sprintf("node-%03d", i))
 	}
@@ -179,7 +179,7 @@ func TestCoverageCountsNodesNotPods(t *testing.T) {
 		t.Errorf("uncovered %v, want the first two of node-001..3", got)
 	}
 	fig := f.cov.End()
-	if fig.AtStart != 3 || fig.MaxWithout != 3 || fig.Final != 3 || fig.Nodes != 4 {
+	if fig.AtStart != 3 || fig.MaxWithout != 3 || fig.Final != 3 || fig.Slots != 4 {
 		t.Errorf("figures %+v", fig)
 	}
 }
@@ -208,7 +208,7 @@ func TestCoverageKeepsEachSecondsPeak(t *testing.T) {
 	if fig.MaxWithout != 3 || fig.MaxAtSeconds != 0 || fig.Final != 0 {
 		t.Fatalf("max %d at %.1fs, final %d; want 3 at 0s, 0", fig.MaxWithout, fig.MaxAtSeconds, fig.Final)
 	}
-	want := []CoveragePoint{{T: 0, Without: 1, Peak: 3}, {T: 2, Without: 0, Peak: 1}, {T: 2.5, Without: 0, Peak: 0}}
+	want := []lab.CoveragePoint{{T: 0, Without: 1, Peak: 3}, {T: 2, Without: 0, Peak: 1}, {T: 2.5, Without: 0, Peak: 0}}
 	if fmt.Sprint(fig.Series) != fmt.Sprint(want) {
 		t.Errorf("series %v, want %v", fig.Series, want)
 	}

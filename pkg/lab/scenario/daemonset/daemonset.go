@@ -19,44 +19,28 @@ import (
 	"github.com/myriad-dev/myriad/pkg/lab/rig"
 )
 
-// Phase kinds, in order.
+// Phase kinds, in order (see lab.ComparedKinds).
 const (
 	// Create is the Advanced DaemonSet's creation: a ready agent on every
 	// node.
-	Create = "create"
-	// InPlace and Recreate are its image rollouts, InPlaceIfPossible then
-	// Standard.
+	Create = lab.PhaseCreate
+	// InPlace and Recreate are its image rollouts.
 	InPlace  = lab.RolloutInPlace
 	Recreate = lab.RolloutRecreate
 	// UpstreamCreate and Upstream are the apps/v1 DaemonSet's creation and
 	// image rollout (with --compare).
-	UpstreamCreate = "upstream create"
-	Upstream       = "upstream"
+	UpstreamCreate = lab.PhaseUpstreamCreate
+	Upstream       = lab.PhaseUpstream
 )
 
 // Kinds are the phases the options run, in order.
-func (o Options) Kinds() []string {
-	k := []string{Create, InPlace, Recreate}
-	if o.Compare {
-		k = append(k, UpstreamCreate, Upstream)
-	}
-	return k
-}
+func (o Options) Kinds() []string { return lab.ComparedKinds(o.Compare) }
 
-// image is the agent's image after phase kind.
-func (o Options) image(kind string) string {
-	switch kind {
-	case InPlace, Upstream:
-		return o.Images[1]
-	case Recreate:
-		return o.Images[2]
-	}
-	return o.Images[0]
-}
+// image is the pods' image after phase kind.
+func (o Options) image(kind string) string { return lab.ComparedImage(o.Images, kind) }
 
-// rollout says whether kind changes running agents (and so is held to
-// maxUnavailable), rather than creating them.
-func rollout(kind string) bool { return kind == InPlace || kind == Recreate || kind == Upstream }
+// rollout says whether kind changes running pods rather than creating them.
+func rollout(kind string) bool { return lab.IsRollout(kind) }
 
 // Scenario is `myriad bench daemonset`.
 type Scenario struct {
@@ -99,7 +83,7 @@ type run struct {
 // fed by one pod watch.
 type follow struct {
 	pods *lab.WorkloadPods
-	cov  *Coverage
+	cov  *lab.Coverage
 }
 
 // Run drives the phases and returns the result, also when a phase (or the
@@ -131,39 +115,19 @@ func (x *run) run(ctx context.Context) error {
 	kinds := x.o.Kinds()
 	x.adv = x.newFollow()
 	if err := x.watchAdvanced(ctx, x.adv); err != nil {
-		x.skipFrom(kinds, 0, "the pod watch did not start")
+		x.in.Skipped = lab.SkipFrom(kinds, 0, "the pod watch did not start")
 		return err
 	}
-	for i, kind := range kinds {
-		if kind == UpstreamCreate {
-			if err := x.handOver(ctx); err != nil {
-				x.skipFrom(kinds, i, "the Advanced DaemonSet's agents were not gone")
-				return err
-			}
-		}
-		p, err := x.phase(ctx, i+1, len(kinds), kind)
-		x.in.Phases = append(x.in.Phases, p)
-		switch {
-		case err != nil && kind == InPlace && ctx.Err() == nil:
-			// The recreating rollout replaces every agent whatever the
-			// in-place one left: run it, so that its baseline is still
-			// measured. The verdict says the in-place phase did not finish.
-			x.con.Printf("  %s; going on with the recreating rollout", lab.OneLine(err.Error(), 200))
-		case err != nil:
-			x.skipFrom(kinds, i+1, fmt.Sprintf("phase %d (%s) did not finish", i+1, kind))
-			return fmt.Errorf("phase %d (%s): %w", i+1, kind, err)
-		}
-		x.followOf(kind).pods.Settle(ctx, x.env.Clock, x.con)
-	}
-	return nil
-}
-
-// skipFrom names the phases from index from (0-based) on as not run, and
-// why.
-func (x *run) skipFrom(kinds []string, from int, why string) {
-	for j := from; j < len(kinds); j++ {
-		x.in.Skipped = append(x.in.Skipped, fmt.Sprintf("phase %d (%s): %s", j+1, kinds[j], why))
-	}
+	skipped, err := lab.RunCompared(ctx, x.con, lab.ComparedSteps{Kinds: kinds, HandOver: x.handOver, Gone: "the Advanced DaemonSet's agents",
+		Phase: func(ctx context.Context, order, total int, kind string) error {
+			p, err := x.phase(ctx, order, total, kind)
+			x.in.Phases = append(x.in.Phases, p)
+			return err
+		},
+		Settle: func(ctx context.Context, kind string) { x.followOf(kind).pods.Settle(ctx, x.env.Clock, x.con) },
+	})
+	x.in.Skipped = append(x.in.Skipped, skipped...)
+	return err
 }
 
 // checkAPI says whether the cluster serves Advanced DaemonSets.
@@ -197,32 +161,7 @@ const controllerName = "daemonset-controller"
 // daemonSetCounters reads the Advanced DaemonSet controller's own
 // counters from the manager's metrics: its pod writes by operation, and
 // reconciles.
-func daemonSetCounters(f lab.Families) map[string]float64 {
-	out := map[string]float64{}
-	for _, m := range f["myriad_daemonset_pod_operations_total"].GetMetric() {
-		var op, result string
-		for _, l := range m.GetLabel() {
-			switch l.GetName() {
-			case "operation":
-				op = l.GetValue()
-			case "result":
-				result = l.GetValue()
-			}
-		}
-		key := "pod " + op
-		if result != "ok" {
-			key += " (" + result + ")"
-		}
-		out[key] += m.GetCounter().GetValue()
-	}
-	if v, ok := f.Value("controller_runtime_reconcile_total", map[string]string{"controller": controllerName}); ok {
-		out["reconciles"] = v
-	}
-	if v, ok := f.Value("myriad_daemonset_expectation_waits_total", nil); ok {
-		out["expectation waits"] = v
-	}
-	return out
-}
+var daemonSetCounters = lab.ControllerCounters("myriad_daemonset", controllerName)
 
 // open takes a phase's measurements at its start.
 func (x *run) open(ctx context.Context) rig.PhaseBounds {

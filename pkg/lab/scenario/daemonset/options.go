@@ -3,12 +3,11 @@ package daemonset
 import (
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/myriad-dev/myriad/pkg/lab"
 	"github.com/myriad-dev/myriad/pkg/lab/rig"
 )
 
@@ -66,24 +65,10 @@ func (o Options) Validate() error {
 // rollingUpdate.maxUnavailable: a positive number of nodes or a
 // percentage from 1% to 100%.
 func (o Options) MaxUnavailableValue() (intstr.IntOrString, error) {
-	s := strings.TrimSpace(o.MaxUnavailable)
-	if pct, ok := strings.CutSuffix(s, "%"); ok {
-		if n, err := strconv.Atoi(pct); err == nil && n >= 1 && n <= 100 {
-			return intstr.FromString(s), nil
-		}
-	} else if n, err := strconv.Atoi(s); err == nil && n >= 1 && n <= 1<<30 {
-		return intstr.FromInt32(int32(n)), nil
-	}
-	return intstr.IntOrString{}, fmt.Errorf("--max-unavailable must be a positive number of nodes or a percentage from 1%% to 100%%, got %q", o.MaxUnavailable)
+	return lab.PositiveMaxUnavailable("--max-unavailable", o.MaxUnavailable, "nodes")
 }
 
 // Budget is how many of nodes may be without an available agent at once
 // during a rollout: maxUnavailable of nodes, a percentage rounded up, as
 // both DaemonSet controllers resolve it.
-func Budget(v intstr.IntOrString, nodes int) (int, error) {
-	n, err := intstr.GetScaledValueFromIntOrPercent(&v, nodes, true)
-	if err != nil {
-		return 0, fmt.Errorf("--max-unavailable: %w", err)
-	}
-	return n, nil
-}
+func Budget(v intstr.IntOrString, nodes int) (int, error) { return lab.RoundedUpBudget(v, nodes) }

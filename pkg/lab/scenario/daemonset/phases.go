@@ -14,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1beta1"
@@ -22,7 +21,7 @@ import (
 )
 
 func (x *run) newFollow() *follow {
-	return &follow{pods: lab.NewWorkloadPods(container, x.env.Clock), cov: NewCoverage(x.env.Clock)}
+	return &follow{pods: lab.NewWorkloadPods(container, x.env.Clock), cov: lab.NewCoverage(x.env.Clock, lab.PodNode)}
 }
 
 func (x *run) followOf(kind string) *follow {
@@ -154,19 +153,14 @@ func (x *run) write(ctx context.Context, kind string, f *follow, image string, n
 		}
 		return start, nil
 	}
-	var start time.Time
-	// Generation only grows, so any status of at least the next one has
-	// seen this change.
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	start, err := lab.UpdateBegun(x.env.Clock, begin, func(began func(gen int64)) error {
 		if kind == Upstream {
 			ds, err := x.cs.AppsV1().DaemonSets(x.ns).Get(ctx, agentName, metav1.GetOptions{})
 			if err != nil {
 				return err
 			}
 			ds.Spec.Template.Spec.Containers[0].Image = image
-			if start.IsZero() {
-				start = begin(ds.Generation + 1)
-			}
+			began(ds.Generation)
 			_, err = x.cs.AppsV1().DaemonSets(x.ns).Update(ctx, ds, metav1.UpdateOptions{})
 			return err
 		}
@@ -183,14 +177,9 @@ func (x *run) write(ctx context.Context, kind string, f *follow, image string, n
 		if kind == Recreate {
 			ru.Type = v1beta1.StandardRollingUpdateType
 		}
-		if start.IsZero() {
-			start = begin(ds.Generation + 1)
-		}
+		began(ds.Generation)
 		return x.c.Update(ctx, ds)
 	})
-	if start.IsZero() {
-		start = x.env.Clock.Now()
-	}
 	if err != nil {
 		which := "Advanced DaemonSet"
 		if kind == Upstream {
@@ -206,32 +195,16 @@ func (x *run) write(ctx context.Context, kind string, f *follow, image string, n
 // are gone, so that the upstream DaemonSet starts on the same empty nodes,
 // and starts the upstream DaemonSet's watches.
 func (x *run) handOver(ctx context.Context) error {
-	clk := x.env.Clock
-	start := clk.Now()
 	x.con.Printf("deleting the Advanced DaemonSet and waiting for its agents to go before the upstream phases")
 	ds := &v1beta1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: x.ns, Name: agentName}}
 	if err := x.c.Delete(ctx, ds, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil {
 		return fmt.Errorf("delete Advanced DaemonSet %s/%s: %w", x.ns, agentName, err)
 	}
-	tick := clk.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		n := x.adv.pods.Counts()
-		if n.Live+n.Terminating == 0 {
-			break
-		}
-		if el := clk.Since(start); el > x.o.PhaseTimeout {
-			return fmt.Errorf("the Advanced DaemonSet's agents were not gone within --phase-timeout %s: %d live, %d terminating", x.o.PhaseTimeout, n.Live, n.Terminating)
-		}
-		x.con.Progress(fmt.Sprintf("waiting for the Advanced DaemonSet's agents to go: %d live, %d terminating | %s", n.Live, n.Terminating, clk.Since(start).Round(time.Second)))
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("interrupted after %s", clk.Since(start).Round(time.Second))
-		case <-tick.C():
-		}
+	secs, err := x.adv.pods.WaitGone(ctx, x.env.Clock, x.con, "the Advanced DaemonSet's agents", x.o.PhaseTimeout)
+	if err != nil {
+		return err
 	}
-	x.con.EndProgress()
-	x.in.HandOverSeconds = lab.Some(clk.Since(start).Seconds())
+	x.in.HandOverSeconds = lab.Some(secs)
 	x.up = x.newFollow()
 	return x.watchUpstream(ctx, x.up)
 }

@@ -2,10 +2,10 @@ package daemonset
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
 
 	"github.com/myriad-dev/myriad/pkg/lab"
+	"github.com/myriad-dev/myriad/pkg/lab/rig"
 )
 
 // maxAPIKindsShown keeps the request tables readable; result.json has all.
@@ -24,12 +24,10 @@ func (r *Result) Rows() [][]string {
 // Page is the report page.
 func (r *Result) Page() *lab.Page { return page(r) }
 
-func columnName(p Phase) string { return fmt.Sprintf("%d %s", p.Order, p.Kind) }
-
 func phaseHead(r *Result) []string {
 	h := []string{""}
 	for _, p := range r.Phases {
-		h = append(h, columnName(p))
+		h = append(h, p.Column())
 	}
 	return h
 }
@@ -44,17 +42,15 @@ func phaseRows(r *Result) [][]string {
 	}
 	sec := func(v *float64) string { return lab.FmtOpt(v, "%.1f s") }
 	itoa := strconv.Itoa
-	return [][]string{
+	rows := [][]string{
 		row("agent image", func(p Phase) string { return p.Image }),
 		row("nodes owed an agent", func(p Phase) string { return itoa(p.Want) }),
 		row("write → every node's agent updated, status agreeing", func(p Phase) string { return sec(p.Seconds) }),
-		row("… every agent updated, as the pod watch saw it", func(p Phase) string { return sec(p.PodsSeconds) }),
-		row("… the DaemonSet's status said so", func(p Phase) string { return sec(p.StatusSeconds) }),
-		row("agents per second", func(p Phase) string { return lab.FmtOpt(p.PodsPerSecond, "%.1f") }),
-		row("per agent, write → updated: p50 / p90 / p99 / max", func(p Phase) string {
-			l := p.UpdateLatency
-			return lab.FmtOpt(l.P50, "%.1f") + " / " + lab.FmtOpt(l.P90, "%.1f") + " / " + lab.FmtOpt(l.P99, "%.1f") + " / " + lab.FmtOpt(l.Max, "%.1f s")
-		}),
+	}
+	rows = append(rows, lab.RolloutRows(func(name string, cell func(lab.RolloutPhase) string) []string {
+		return row(name, func(p Phase) string { return cell(p.RolloutPhase) })
+	})...)
+	return append(rows, [][]string{
 		row("most nodes without a ready agent at once (allowed)", func(p Phase) string {
 			if p.Budget == nil {
 				return itoa(p.MaxWithout) + " (creation)"
@@ -79,7 +75,7 @@ func phaseRows(r *Result) [][]string {
 			}
 			return "stopped: " + p.Reached
 		}),
-	}
+	}...)
 }
 
 func comparisonRows(r *Result) [][]string {
@@ -96,48 +92,6 @@ func comparisonRows(r *Result) [][]string {
 		{"agent rollout by an upstream DaemonSet", lab.FmtOpt(c.UpstreamSeconds, "%.1f s") + ", at most " + without(c.UpstreamMaxWithout) + " nodes without a ready agent, " + lab.FmtOpt(c.UpstreamWritesPerNode, "%.2f") + " writes per node"},
 		{"recreate / in place; upstream / in place", lab.FmtOpt(c.RecreateOverInPlace, "%.2f×") + "; " + lab.FmtOpt(c.UpstreamOverInPlace, "%.2f×")},
 	}
-}
-
-// writesTable is the API writes of each phase by verb and resource, with
-// the count per node: what one node's agent cost the control plane.
-func writesTable(r *Result) (lab.Table, bool) {
-	total := map[[2]string]float64{}
-	per := make([]map[[2]string]float64, len(r.Phases))
-	for i, p := range r.Phases {
-		per[i] = map[[2]string]float64{}
-		for _, c := range p.WriteKinds {
-			k := [2]string{c.Verb, c.Resource}
-			total[k] += c.Count
-			per[i][k] += c.Count
-		}
-	}
-	if len(total) == 0 {
-		return lab.Table{}, false
-	}
-	keys := make([][2]string, 0, len(total))
-	for k := range total {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if total[keys[i]] != total[keys[j]] {
-			return total[keys[i]] > total[keys[j]]
-		}
-		return keys[i][0]+keys[i][1] < keys[j][0]+keys[j][1]
-	})
-	t := lab.Table{Title: "API writes per phase by verb and resource, Leases left out: count (per node)", Head: phaseHead(r)}
-	for i, k := range keys {
-		if i == maxAPIKindsShown {
-			t.Note = fmt.Sprintf("%d further kinds of write in result.json.", len(keys)-maxAPIKindsShown)
-			break
-		}
-		row := []string{k[0] + " " + k[1]}
-		for j, p := range r.Phases {
-			n := per[j][k]
-			row = append(row, fmt.Sprintf("%.0f (%.2f)", n, n/float64(max(p.Want, 1))))
-		}
-		t.Rows = append(t.Rows, row)
-	}
-	return t, true
 }
 
 func page(r *Result) *lab.Page {
@@ -159,30 +113,13 @@ func page(r *Result) *lab.Page {
 	if r.StartupSeconds != nil {
 		phases.Note = fmt.Sprintf("Cluster start-up until every node was Ready: %s (not part of any phase).", lab.SecondsH(*r.StartupSeconds))
 	}
-	p.Tables = []lab.Table{{Title: "The comparison, same run", Rows: comparisonRows(r)}, phases}
-	if t, ok := writesTable(r); ok {
-		p.Tables = append(p.Tables, t)
+	costs, per := make([]rig.PhaseCost, len(r.Phases)), make([]int, len(r.Phases))
+	for i, ph := range r.Phases {
+		costs[i], per[i] = ph.PhaseCost, ph.Want
 	}
-	head := phaseHead(r)
-	var reqs [][]lab.APIRequestCount
-	var flows [][]lab.APIFlowCount
-	var mgr []map[string]float64
-	var procs [][]lab.ProcSummary
-	for _, ph := range r.Phases {
-		reqs, flows, mgr, procs = append(reqs, ph.APIRequests), append(flows, ph.APIFlows), append(mgr, ph.Manager), append(procs, ph.Processes)
-	}
-	if t, ok := lab.APIRequestsTable(head, reqs, maxAPIKindsShown); ok {
-		p.Tables = append(p.Tables, t)
-	}
-	if t, ok := lab.FlowsTable(head, flows, flowNote); ok {
-		p.Tables = append(p.Tables, t)
-	}
-	if t, ok := lab.CountersTable("The Advanced DaemonSet controller's own counters per phase", "pod …: its pod writes by operation; expectation waits: passes deferred until its cache showed its own writes.", head, mgr); ok {
-		p.Tables = append(p.Tables, t)
-	}
-	if t, ok := lab.ProcessesTable(head, procs); ok {
-		p.Tables = append(p.Tables, t)
-	}
+	p.Tables = append([]lab.Table{{Title: "The comparison, same run", Rows: comparisonRows(r)}, phases},
+		rig.CostTables(phaseHead(r), costs, "per node", per, flowNote, "The Advanced DaemonSet controller's own counters per phase",
+			"pod …: its pod writes by operation; expectation waits: passes deferred until its cache showed its own writes.", maxAPIKindsShown)...)
 	p.Bars, p.Charts = bars(r), charts(r)
 	p.Meaning = []string{
 		"In place, the controller marks the pod's InPlaceUpdateReady condition False (the pod leaves Ready), patches the image, and the node restarts that one container: " +
@@ -195,51 +132,31 @@ func page(r *Result) *lab.Page {
 }
 
 func bars(r *Result) []lab.BarChart {
-	colors := map[string]string{InPlace: "#1f77b4", Recreate: "#d62728", Upstream: "#7f7f7f"}
-	var secs, writes []lab.BarInput
-	for _, ph := range r.Phases {
-		if !rollout(ph.Kind) {
-			continue
-		}
-		v := ph.Seconds
-		if !ph.Done {
-			v = nil
-		}
-		secs = append(secs, lab.BarInput{Label: columnName(ph), Value: v, Color: colors[ph.Kind], Text: lab.FmtOpt(v, "%.1f s")})
-		writes = append(writes, lab.BarInput{Label: columnName(ph), Value: ph.APIWritesPerNode, Color: colors[ph.Kind], Text: lab.FmtOpt(ph.APIWritesPerNode, "%.2f")})
+	phases, writes := make([]lab.RolloutPhase, len(r.Phases)), make([]*float64, len(r.Phases))
+	for i, ph := range r.Phases {
+		phases[i], writes[i] = ph.RolloutPhase, ph.APIWritesPerNode
 	}
-	if len(secs) == 0 {
-		return nil
-	}
-	return []lab.BarChart{lab.NewBarChart("Agent image rollout, write → every node's agent updated", "s", secs),
-		lab.NewBarChart("API writes per node during the rollout (Leases left out)", "writes", writes)}
+	return lab.RolloutBars("Agent image rollout", "node", phases, writes)
 }
 
 func charts(r *Result) []lab.Chart {
 	var rollouts, creations []lab.Line
-	budget, xmax := -1, 0.0
+	budget := -1
 	for _, ph := range r.Phases {
-		var pts []lab.XY
-		for _, c := range ph.Coverage {
-			pts = append(pts, lab.XY{X: c.T, Y: float64(c.Peak)})
-		}
-		line := lab.Line{Name: columnName(ph), Points: pts}
-		if rollout(ph.Kind) {
-			if len(pts) > 0 {
-				xmax = max(xmax, pts[len(pts)-1].X)
-			}
-			rollouts = append(rollouts, line)
-			if ph.Budget != nil {
-				budget = max(budget, *ph.Budget)
-			}
-		} else {
+		line := lab.CoverageLine(ph.Column(), ph.Coverage)
+		if !rollout(ph.Kind) {
 			creations = append(creations, line)
+			continue
+		}
+		rollouts = append(rollouts, line)
+		if ph.Budget != nil {
+			budget = max(budget, *ph.Budget)
 		}
 	}
 	var out []lab.Chart
 	if len(rollouts) > 0 {
 		if budget >= 0 {
-			rollouts = append(rollouts, lab.Line{Name: "maxUnavailable " + r.MaxUnavailable, Points: []lab.XY{{X: 0, Y: float64(budget)}, {X: xmax, Y: float64(budget)}}})
+			rollouts = append(rollouts, lab.BudgetLine("maxUnavailable "+r.MaxUnavailable, budget, rollouts))
 		}
 		out = append(out, lab.NewChart("Rollouts: nodes without a ready agent (most in each second; x: seconds since the write)", "nodes", 0, rollouts))
 	}
@@ -247,15 +164,7 @@ func charts(r *Result) []lab.Chart {
 		out = append(out, lab.NewChart("Creation: nodes without a ready agent (x: seconds since the create)", "nodes", 0, creations))
 	}
 	for _, ph := range r.Phases {
-		var updated, avail, live, term []lab.XY
-		for _, pt := range ph.Series {
-			updated = append(updated, lab.XY{X: pt.T, Y: float64(pt.Updated)})
-			avail = append(avail, lab.XY{X: pt.T, Y: float64(pt.Available)})
-			live = append(live, lab.XY{X: pt.T, Y: float64(pt.Live)})
-			term = append(term, lab.XY{X: pt.T, Y: float64(pt.Terminating)})
-		}
-		out = append(out, lab.NewChart(fmt.Sprintf("Phase %s: agents (x: seconds since the write)", columnName(ph)), "pods", 0,
-			[]lab.Line{{Name: "updated (new image, Ready)", Points: updated}, {Name: "available", Points: avail}, {Name: "live (not terminating)", Points: live}, {Name: "terminating", Points: term}}))
+		out = append(out, lab.PodSeriesChart(fmt.Sprintf("Phase %s: agents (x: seconds since the write)", ph.Column()), ph.Series))
 	}
 	return out
 }

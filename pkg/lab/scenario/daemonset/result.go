@@ -2,8 +2,6 @@ package daemonset
 
 import (
 	"fmt"
-	"sort"
-	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -28,7 +26,7 @@ type PhaseInput struct {
 	// given up.
 	Start, End time.Time
 	Pods       lab.PodFigures
-	Coverage   CoverageFigures
+	Coverage   lab.CoverageFigures
 	// NotUpdated and Uncovered name agents and nodes the phase still
 	// waited for when it stopped.
 	NotUpdated, Uncovered []string
@@ -69,77 +67,33 @@ type Result struct {
 	ScrapeErrors    []string   `json:"scrapeErrors,omitempty"`
 }
 
-// Cost is what a phase cost the cluster.
+// Cost is what a phase cost the cluster: the API writes (all but
+// Leases) per node besides the figures every workload phase has.
 type Cost struct {
-	// APIWrites are every write but Leases (node heartbeats go on
-	// whatever the agents do), per node too; WriteKinds the same by verb
-	// and resource, most first; PodWrites those on pods.
-	APIWrites        float64               `json:"apiWrites"`
-	APIWritesPerNode *float64              `json:"apiWritesPerNode,omitempty"`
-	PodWrites        float64               `json:"podWrites"`
-	WriteKinds       []lab.APIRequestCount `json:"writeKinds,omitempty"`
-	APIRequests      []lab.APIRequestCount `json:"apiRequests,omitempty"`
-	APIFlows         []lab.APIFlowCount    `json:"apiFlows,omitempty"`
-	// ManagerRequests are the myriad-manager flow schema's requests.
-	ManagerRequests *float64           `json:"managerRequests,omitempty"`
-	Manager         map[string]float64 `json:"manager,omitempty"`
-	Processes       []lab.ProcSummary  `json:"processes,omitempty"`
-	// CPUSeconds is every sampled process; OtherCPUSeconds the rest of
-	// the machine meanwhile.
-	CPUSeconds        *float64 `json:"cpuSeconds,omitempty"`
-	OtherCPUSeconds   *float64 `json:"otherCPUSeconds,omitempty"`
-	MachineCPUSeconds *float64 `json:"machineCPUSeconds,omitempty"`
+	rig.PhaseCost
+	APIWritesPerNode *float64 `json:"apiWritesPerNode,omitempty"`
 }
 
 // Phase is one phase's figures. Seconds are from the phase's write.
 type Phase struct {
-	Order int       `json:"order"`
-	Kind  string    `json:"kind"`
-	Image string    `json:"image"`
-	Want  int       `json:"nodes"`
-	Start time.Time `json:"start"`
-	End   time.Time `json:"end"`
-	Done  bool      `json:"done"`
-	// Seconds is write → done (agents and status); PodsSeconds → every
-	// node's agent updated as the pod watch saw it; StatusSeconds → the
-	// DaemonSet's status saying so.
-	Seconds       *float64      `json:"seconds,omitempty"`
-	PodsSeconds   *float64      `json:"podsSeconds,omitempty"`
-	StatusSeconds *float64      `json:"statusSeconds,omitempty"`
-	PodsPerSecond *float64      `json:"podsPerSecond,omitempty"`
-	UpdateLatency lab.Latencies `json:"updateLatency"`
+	lab.RolloutPhase
+	Want int `json:"nodes"`
 	// Budget is maxUnavailable in nodes (rollouts only).
 	Budget *int `json:"maxUnavailableNodes,omitempty"`
 	// MaxWithout is the most nodes without a ready agent at once, first
 	// reached MaxWithoutAtSeconds after the write; WithoutAtEnd at the end.
-	MaxWithout          int     `json:"maxNodesWithoutReadyAgent"`
-	MaxWithoutAtSeconds float64 `json:"maxNodesWithoutReadyAgentAtSeconds"`
-	WithoutAtEnd        int     `json:"nodesWithoutReadyAgentAtEnd"`
-	// Recreated counts agents live at the start that were deleted (UID
-	// gone), UIDsKept those still live at the end, Created agents first
-	// seen during the phase.
-	Recreated        int            `json:"recreated"`
-	UIDsKept         int            `json:"uidsKept"`
-	Created          int            `json:"created"`
-	RestartedInPlace int            `json:"restartedInPlace"`
-	Final            lab.PodCounts  `json:"final"`
-	Reached          string         `json:"reached,omitempty"`
-	NotUpdated       []string       `json:"notUpdated,omitempty"`
-	Uncovered        []string       `json:"nodesWithoutReadyAgentExamples,omitempty"`
-	Err              string         `json:"error,omitempty"`
-	Series           []lab.PodPoint `json:"series"`
+	MaxWithout          int      `json:"maxNodesWithoutReadyAgent"`
+	MaxWithoutAtSeconds float64  `json:"maxNodesWithoutReadyAgentAtSeconds"`
+	WithoutAtEnd        int      `json:"nodesWithoutReadyAgentAtEnd"`
+	Uncovered           []string `json:"nodesWithoutReadyAgentExamples,omitempty"`
 	// Coverage is the nodes without a ready agent, per second.
-	Coverage []CoveragePoint `json:"nodesWithoutReadyAgent"`
+	Coverage []lab.CoveragePoint `json:"nodesWithoutReadyAgent"`
 	Cost
 }
 
 // Comparison is the issue's comparison: the same image rollout three ways.
 type Comparison struct {
-	InPlaceSeconds      *float64 `json:"inPlaceSeconds,omitempty"`
-	RecreateSeconds     *float64 `json:"recreateSeconds,omitempty"`
-	UpstreamSeconds     *float64 `json:"upstreamSeconds,omitempty"`
-	RecreateOverInPlace *float64 `json:"recreateOverInPlace,omitempty"`
-	UpstreamOverInPlace *float64 `json:"upstreamOverInPlace,omitempty"`
+	lab.RolloutTimes
 	// WritesPerNode are each rollout's API writes (all but Leases) per
 	// node; MaxWithout the most nodes without a ready agent at once.
 	InPlaceWritesPerNode  *float64 `json:"inPlaceWritesPerNode,omitempty"`
@@ -163,7 +117,7 @@ func Build(in Input) *Result {
 		r.Phases = append(r.Phases, ph)
 		r.Nodes = max(r.Nodes, ph.Want)
 		reasons = append(reasons, judge(ph, in.MaxUnavailable)...)
-		if w, ok := lab.SharedMachine(phaseName(ph), ph.OtherCPUSeconds, ph.End.Sub(ph.Start).Seconds()); ok {
+		if w, ok := lab.SharedMachine(ph.Name(), ph.OtherCPUSeconds, ph.End.Sub(ph.Start).Seconds()); ok {
 			warnings = append(warnings, w)
 		}
 	}
@@ -175,40 +129,18 @@ func Build(in Input) *Result {
 
 // judge says why phase ph fails the run.
 func judge(ph Phase, maxUnavailable string) []string {
-	name := phaseName(ph)
-	var out []string
-	if !ph.Done {
-		out = append(out, fmt.Sprintf("%s stopped: %s; reached %s", name, ph.Err, ph.Reached))
-	}
+	out := ph.Judge(ph.Want)
 	if ph.Budget != nil && ph.MaxWithout > *ph.Budget {
 		out = append(out, fmt.Sprintf("%s left %d nodes without a ready agent at once (%.1fs after the write); maxUnavailable %s allows %d",
-			name, ph.MaxWithout, ph.MaxWithoutAtSeconds, maxUnavailable, *ph.Budget))
-	}
-	switch {
-	case ph.Kind == InPlace && ph.Recreated > 0:
-		out = append(out, lab.JudgeRollout(name, lab.RolloutInPlace, ph.Want, ph.Recreated, nil, lab.RolloutLimits{InPlaceChange: "an image-only change"})...)
-	case ph.Done && (ph.Kind == Recreate || ph.Kind == Upstream):
-		out = append(out, lab.JudgeRollout(name, lab.RolloutRecreate, ph.Want, ph.Recreated, nil, lab.RolloutLimits{})...)
+			ph.Name(), ph.MaxWithout, ph.MaxWithoutAtSeconds, maxUnavailable, *ph.Budget))
 	}
 	return out
 }
 
-func phaseName(ph Phase) string { return fmt.Sprintf("phase %d (%s)", ph.Order, ph.Kind) }
-
 func buildPhase(order int, p PhaseInput, in Input) Phase {
-	f, c := p.Pods, p.Coverage
-	ph := Phase{Order: order, Kind: p.Kind, Image: p.Image, Want: p.Want, Start: p.Start, End: p.End,
-		MaxWithout: c.MaxWithout, MaxWithoutAtSeconds: c.MaxAtSeconds, WithoutAtEnd: c.Final, Coverage: c.Series,
-		Recreated: f.Recreated, Created: f.Created, RestartedInPlace: f.RestartedInPlace, Final: f.Final,
-		NotUpdated: p.NotUpdated, Uncovered: p.Uncovered, Err: p.Err, Series: f.Series,
-		UpdateLatency: lab.SummarizeLatencies(append([]float64(nil), f.UpdatedSeconds...))}
-	if len(f.Series) > 0 {
-		// The first point is the agents when the phase began.
-		ph.UIDsKept = max(0, f.Series[0].Live-f.Recreated)
-	}
-	ro := lab.RolloutOf(f, p.Start, p.End, p.Want, p.Err, "the DaemonSet's")
-	ph.Seconds, ph.PodsSeconds, ph.StatusSeconds, ph.PodsPerSecond = ro.Seconds, ro.PodsSeconds, ro.StatusSeconds, ro.PodsPerSecond
-	ph.Done, ph.Reached = ro.Done, ro.Reached
+	c := p.Coverage
+	ph := Phase{RolloutPhase: lab.NewRolloutPhase(order, p.Kind, p.Image, p.Want, p.Start, p.End, p.Pods, p.NotUpdated, p.Err, "the DaemonSet's"),
+		Want: p.Want, MaxWithout: c.MaxWithout, MaxWithoutAtSeconds: c.MaxAtSeconds, WithoutAtEnd: c.Final, Coverage: c.Series, Uncovered: p.Uncovered}
 	if !ph.Done && c.Final > 0 {
 		ph.Reached += fmt.Sprintf("; %d nodes without a ready agent", c.Final)
 	}
@@ -222,50 +154,30 @@ func buildPhase(order int, p PhaseInput, in Input) Phase {
 }
 
 func buildCost(m rig.PhaseMeter, nodes int, from, to time.Time, in Input) Cost {
-	c := Cost{Manager: m.Manager}
-	if m.API != nil {
-		c.APIRequests, c.APIFlows = m.API.Kinds, m.API.Flows
-		w := m.API.WriteCounts()
-		c.APIWrites, c.PodWrites = w.All, w.Pods
-		for _, k := range m.API.Kinds {
-			if k.Writes() && !strings.HasPrefix(k.Resource, "leases.") {
-				c.WriteKinds = append(c.WriteKinds, k)
-			}
-		}
-		sort.SliceStable(c.WriteKinds, func(i, j int) bool { return c.WriteKinds[i].Count > c.WriteKinds[j].Count })
-		if nodes > 0 {
-			c.APIWritesPerNode = lab.Some(w.All / float64(nodes))
-		}
-		c.ManagerRequests = m.API.FlowCount(managerFlowSchema)
+	c := Cost{PhaseCost: rig.CostOf(m, from, to, in.Info.ProcessSeries, in.ClusterSampled, managerFlowSchema)}
+	if m.API != nil && nodes > 0 {
+		c.APIWritesPerNode = lab.Some(c.APIWrites / float64(nodes))
 	}
-	if !m.ProcFrom.IsZero() {
-		from = m.ProcFrom
-	}
-	if !m.ProcTo.IsZero() {
-		to = m.ProcTo
-	}
-	cpu := lab.PhaseProcesses(in.Info.ProcessSeries, from, to, in.ClusterSampled, m.MachineCPUSeconds)
-	c.Processes, c.CPUSeconds, c.OtherCPUSeconds, c.MachineCPUSeconds = cpu.Processes, cpu.CPUSeconds, cpu.OtherCPUSeconds, cpu.MachineCPUSeconds
 	return c
 }
 
 func compare(r *Result) Comparison {
 	var c Comparison
-	for _, p := range r.Phases {
-		if !p.Done {
-			continue
-		}
+	phases := make([]lab.RolloutPhase, len(r.Phases))
+	for i, p := range r.Phases {
+		phases[i] = p.RolloutPhase
+	}
+	c.RolloutTimes = lab.CompareRollouts(phases, func(i int) {
+		p := r.Phases[i]
 		without := lab.Some(p.MaxWithout)
 		switch p.Kind {
 		case InPlace:
-			c.InPlaceSeconds, c.InPlaceWritesPerNode, c.InPlaceMaxWithout = p.Seconds, p.APIWritesPerNode, without
+			c.InPlaceWritesPerNode, c.InPlaceMaxWithout = p.APIWritesPerNode, without
 		case Recreate:
-			c.RecreateSeconds, c.RecreateWritesPerNode, c.RecreateMaxWithout = p.Seconds, p.APIWritesPerNode, without
+			c.RecreateWritesPerNode, c.RecreateMaxWithout = p.APIWritesPerNode, without
 		case Upstream:
-			c.UpstreamSeconds, c.UpstreamWritesPerNode, c.UpstreamMaxWithout = p.Seconds, p.APIWritesPerNode, without
+			c.UpstreamWritesPerNode, c.UpstreamMaxWithout = p.APIWritesPerNode, without
 		}
-	}
-	c.RecreateOverInPlace = lab.Ratio(c.RecreateSeconds, c.InPlaceSeconds)
-	c.UpstreamOverInPlace = lab.Ratio(c.UpstreamSeconds, c.InPlaceSeconds)
+	})
 	return c
 }

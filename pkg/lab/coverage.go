@@ -1,4 +1,4 @@
-package daemonset
+package lab
 
 import (
 	"sort"
@@ -13,27 +13,32 @@ import (
 	"github.com/myriad-dev/myriad/pkg/apis/apps/pub"
 )
 
-// Coverage follows, as a pod informer of one DaemonSet's pods delivers
-// them, how many of a phase's nodes are without a ready agent: no pod of
-// the DaemonSet on the node is Ready (with InPlaceUpdateReady not False)
-// and not terminating. It is updated at every pod event, so the most seen
-// is exact to the watch, not to a sampling interval; every event costs
-// O(1). It is safe for concurrent use and is an informer's event handler.
+// Coverage follows, as a pod informer of one workload's pods delivers
+// them, how many of a phase's slots are without a ready pod: no pod of the
+// workload in the slot is Ready (with InPlaceUpdateReady not False) and
+// not terminating. A slot is what Key says of a pod: its node for a
+// DaemonSet (PodNode: nodes without a ready agent), its name for a
+// StatefulSet (PodName: ordinals unavailable, missing pods among them).
+// It is updated at every pod event, so the most seen is exact to the
+// watch, not to a sampling interval; every event costs O(1). It is safe
+// for concurrent use and is an informer's event handler.
 type Coverage struct {
 	Clock clock.PassiveClock
+	// Key is a pod's slot; "" is none.
+	Key func(*corev1.Pod) string
 
 	mu   sync.Mutex
-	pods map[types.UID]agent
-	// ready is, per node, its ready agents (any node, phase or not).
+	pods map[types.UID]slotPod
+	// ready is, per slot, its ready pods (any slot, phase or not).
 	ready map[string]int
-	// nodes are the phase's; covered how many of them have a ready agent.
-	nodes   map[string]bool
+	// slots are the phase's; covered how many of them have a ready pod.
+	slots   map[string]bool
 	covered int
 	ph      *coveragePhase
 }
 
-type agent struct {
-	node  string
+type slotPod struct {
+	slot  string
 	ready bool
 }
 
@@ -42,7 +47,7 @@ type coveragePhase struct {
 	fig   CoverageFigures
 }
 
-// CoveragePoint is the nodes without a ready agent in the second from T
+// CoveragePoint is the slots without a ready pod in the second from T
 // (seconds after the phase's start): Without at its last event, Peak the
 // most at any moment of it.
 type CoveragePoint struct {
@@ -51,11 +56,11 @@ type CoveragePoint struct {
 	Peak    int     `json:"peak"`
 }
 
-// CoverageFigures are what a phase's nodes went through.
+// CoverageFigures are what a phase's slots went through.
 type CoverageFigures struct {
-	// Nodes is how many nodes the phase followed.
-	Nodes int
-	// MaxWithout is the most nodes without a ready agent at once, first
+	// Slots is how many slots the phase followed.
+	Slots int
+	// MaxWithout is the most slots without a ready pod at once, first
 	// reached MaxAtSeconds after the start; AtStart and Final the count
 	// at the start and the end.
 	MaxWithout     int
@@ -67,14 +72,20 @@ type CoverageFigures struct {
 
 var _ cache.ResourceEventHandler = (*Coverage)(nil)
 
-// NewCoverage is a coverage with no phase begun.
-func NewCoverage(clk clock.PassiveClock) *Coverage {
-	return &Coverage{Clock: clk, pods: map[types.UID]agent{}, ready: map[string]int{}, nodes: map[string]bool{}}
+// PodNode is a DaemonSet's slot: the pod's node.
+func PodNode(p *corev1.Pod) string { return p.Spec.NodeName }
+
+// PodName is a StatefulSet's slot: the pod's name (its ordinal).
+func PodName(p *corev1.Pod) string { return p.Name }
+
+// NewCoverage is a coverage of the slots key names, with no phase begun.
+func NewCoverage(clk clock.PassiveClock, key func(*corev1.Pod) string) *Coverage {
+	return &Coverage{Clock: clk, Key: key, pods: map[types.UID]slotPod{}, ready: map[string]int{}, slots: map[string]bool{}}
 }
 
-func agentOf(p *corev1.Pod) agent {
-	a := agent{node: p.Spec.NodeName}
-	if p.DeletionTimestamp != nil || a.node == "" {
+func (c *Coverage) slotPodOf(p *corev1.Pod) slotPod {
+	a := slotPod{slot: c.Key(p)}
+	if p.DeletionTimestamp != nil || a.slot == "" {
 		return a
 	}
 	ready, gateOpen := false, true
@@ -90,17 +101,17 @@ func agentOf(p *corev1.Pod) agent {
 	return a
 }
 
-// count adds sign times a's readiness to its node; called with mu held.
-func (c *Coverage) count(a agent, sign int) {
+// count adds sign times a's readiness to its slot; called with mu held.
+func (c *Coverage) count(a slotPod, sign int) {
 	if !a.ready {
 		return
 	}
-	before := c.ready[a.node]
-	c.ready[a.node] = before + sign
-	if c.ready[a.node] == 0 {
-		delete(c.ready, a.node)
+	before := c.ready[a.slot]
+	c.ready[a.slot] = before + sign
+	if c.ready[a.slot] == 0 {
+		delete(c.ready, a.slot)
 	}
-	if !c.nodes[a.node] {
+	if !c.slots[a.slot] {
 		return
 	}
 	switch {
@@ -118,7 +129,7 @@ func (c *Coverage) Upsert(p *corev1.Pod) {
 	if old, ok := c.pods[p.UID]; ok {
 		c.count(old, -1)
 	}
-	a := agentOf(p)
+	a := c.slotPodOf(p)
 	c.pods[p.UID] = a
 	c.count(a, +1)
 	c.record(c.Clock.Now())
@@ -153,8 +164,8 @@ func (c *Coverage) OnDelete(obj any) {
 	}
 }
 
-// without is the phase's nodes without a ready agent; mu held.
-func (c *Coverage) without() int { return len(c.nodes) - c.covered }
+// without is the phase's slots without a ready pod; mu held.
+func (c *Coverage) without() int { return len(c.slots) - c.covered }
 
 // record notes the count now in the phase's figures; mu held.
 func (c *Coverage) record(now time.Time) {
@@ -177,44 +188,44 @@ func (c *Coverage) record(now time.Time) {
 	f.Series = append(f.Series, CoveragePoint{T: sec, Without: w, Peak: max(w, last.Without)})
 }
 
-// Begin starts a phase over nodes (the names of the nodes that are to run
-// an agent) and returns its start.
-func (c *Coverage) Begin(nodes []string) time.Time {
+// Begin starts a phase over slots (the nodes owed an agent, the names of
+// the pods owed) and returns its start.
+func (c *Coverage) Begin(slots []string) time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.Clock.Now()
-	c.nodes, c.covered = make(map[string]bool, len(nodes)), 0
-	for _, n := range nodes {
-		if c.nodes[n] {
+	c.slots, c.covered = make(map[string]bool, len(slots)), 0
+	for _, n := range slots {
+		if c.slots[n] {
 			continue
 		}
-		c.nodes[n] = true
+		c.slots[n] = true
 		if c.ready[n] > 0 {
 			c.covered++
 		}
 	}
 	w := c.without()
-	c.ph = &coveragePhase{start: now, fig: CoverageFigures{Nodes: len(c.nodes), AtStart: w, MaxWithout: w,
+	c.ph = &coveragePhase{start: now, fig: CoverageFigures{Slots: len(c.slots), AtStart: w, MaxWithout: w,
 		Series: []CoveragePoint{{T: 0, Without: w, Peak: w}}}}
 	return now
 }
 
-// Without is the phase's nodes without a ready agent now.
+// Without is the phase's slots without a ready pod now.
 func (c *Coverage) Without() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.without()
 }
 
-// Uncovered names up to n of the phase's nodes without a ready agent,
+// Uncovered names up to n of the phase's slots without a ready pod,
 // sorted: a phase that did not finish says where.
 func (c *Coverage) Uncovered(n int) []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []string
-	for node := range c.nodes {
-		if c.ready[node] == 0 {
-			out = append(out, node)
+	for slot := range c.slots {
+		if c.ready[slot] == 0 {
+			out = append(out, slot)
 		}
 	}
 	sort.Strings(out)
