@@ -158,7 +158,7 @@ spec:
 
 func testStatefulSetAdmission(e *csEnv) {
 	for _, v := range []string{"v1alpha1", "v1beta1"} {
-		name := "manifest-" + v
+		name := "sts-manifest-" + v
 		if out, err := e.kubectl(fmt.Sprintf(advancedStatefulSetManifest, v, name, name, name, name, ""), "apply", "-f", "-"); err != nil {
 			e.t.Fatalf("apps.kruise.io/%s manifest refused: %v\n%s", v, err, out)
 		}
@@ -265,48 +265,48 @@ func dataClaim() []corev1.PersistentVolumeClaim {
 // their claims; a recreated pod gets its claim back; deleting the set
 // under whenDeleted Delete removes the rest.
 func testStatefulSetOrderedScale(e *csEnv) {
-	set := newStatefulSet(e.ns, "ordered", 3)
+	set := newStatefulSet(e.ns, "sts-ordered", 3)
 	set.Spec.VolumeClaimTemplates = dataClaim()
 	set.Spec.Template.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}
 	set.Spec.PersistentVolumeClaimRetentionPolicy = &v1beta1.StatefulSetPersistentVolumeClaimRetentionPolicy{
 		WhenDeleted: v1beta1.DeletePersistentVolumeClaimRetentionPolicyType,
 		WhenScaled:  v1beta1.DeletePersistentVolumeClaimRetentionPolicyType,
 	}
-	order := e.watchOrder("ordered")
+	order := e.watchOrder("sts-ordered")
 	e.createSet(set)
-	pods := e.setSettled("ordered", []int{0, 1, 2}, 3, 2*time.Minute)
+	pods := e.setSettled("sts-ordered", []int{0, 1, 2}, 3, 2*time.Minute)
 	created, early := order.finish()
-	if !slices.Equal(created, []string{"ordered-0", "ordered-1", "ordered-2"}) || len(early) > 0 {
+	if !slices.Equal(created, []string{"sts-ordered-0", "sts-ordered-1", "sts-ordered-2"}) || len(early) > 0 {
 		e.t.Errorf("OrderedReady created %v (out of order: %v)", created, early)
 	}
 	for name, p := range pods {
-		if p.Spec.Hostname != name || p.Spec.Subdomain != "ordered" || p.Labels[appsv1.StatefulSetPodNameLabel] != name {
+		if p.Spec.Hostname != name || p.Spec.Subdomain != "sts-ordered" || p.Labels[appsv1.StatefulSetPodNameLabel] != name {
 			e.t.Errorf("pod %s: hostname %q subdomain %q pod-name label %q", name, p.Spec.Hostname, p.Spec.Subdomain, p.Labels[appsv1.StatefulSetPodNameLabel])
 		}
-		if c := e.claims("ordered")["data-"+name]; c == nil {
+		if c := e.claims("sts-ordered")["data-"+name]; c == nil {
 			e.t.Errorf("no claim data-%s", name)
 		}
 	}
 	// A deleted pod comes back under its name, with its claim.
-	kept := e.claims("ordered")["data-ordered-1"].UID
-	if err := e.cs.CoreV1().Pods(e.ns).Delete(context.Background(), "ordered-1", metav1.DeleteOptions{}); err != nil {
+	kept := e.claims("sts-ordered")["data-sts-ordered-1"].UID
+	if err := e.cs.CoreV1().Pods(e.ns).Delete(context.Background(), "sts-ordered-1", metav1.DeleteOptions{}); err != nil {
 		e.t.Fatal(err)
 	}
 	eventually(e.t, time.Minute, "ordered-1 recreated", func() error {
-		p, err := e.cs.CoreV1().Pods(e.ns).Get(context.Background(), "ordered-1", metav1.GetOptions{})
-		if err != nil || p.UID == pods["ordered-1"].UID || !podReady(p) {
+		p, err := e.cs.CoreV1().Pods(e.ns).Get(context.Background(), "sts-ordered-1", metav1.GetOptions{})
+		if err != nil || p.UID == pods["sts-ordered-1"].UID || !podReady(p) {
 			return fmt.Errorf("not yet: %v", err)
 		}
 		return nil
 	})
-	if c := e.claims("ordered")["data-ordered-1"]; c == nil || c.UID != kept {
+	if c := e.claims("sts-ordered")["data-sts-ordered-1"]; c == nil || c.UID != kept {
 		e.t.Errorf("recreated ordered-1 did not get its claim back")
 	}
-	e.modifySet("ordered", func(s *v1beta1.StatefulSet) { s.Spec.Replicas = ptr.To[int32](1) })
-	e.setSettled("ordered", []int{0}, 1, 2*time.Minute)
+	e.modifySet("sts-ordered", func(s *v1beta1.StatefulSet) { s.Spec.Replicas = ptr.To[int32](1) })
+	e.setSettled("sts-ordered", []int{0}, 1, 2*time.Minute)
 	eventually(e.t, time.Minute, "claims of scaled-down pods deleted", func() error {
-		got := e.claims("ordered")
-		if len(got) != 1 || got["data-ordered-0"] == nil {
+		got := e.claims("sts-ordered")
+		if len(got) != 1 || got["data-sts-ordered-0"] == nil {
 			return fmt.Errorf("claims %v", keys(got))
 		}
 		return nil
@@ -315,7 +315,7 @@ func testStatefulSetOrderedScale(e *csEnv) {
 		e.t.Fatal(err)
 	}
 	eventually(e.t, time.Minute, "claims deleted with the set", func() error {
-		if got := e.claims("ordered"); len(got) > 0 {
+		if got := e.claims("sts-ordered"); len(got) > 0 {
 			return fmt.Errorf("claims %v", keys(got))
 		}
 		return nil
@@ -334,23 +334,23 @@ func keys[V any](m map[string]V) []string {
 // testStatefulSetReserved: ordinals from 5 with 6 and 8-9 reserved run
 // pods 5, 7 and 10; reserving 7 moves its pod to 11.
 func testStatefulSetReserved(e *csEnv) {
-	set := newStatefulSet(e.ns, "reserved", 3)
+	set := newStatefulSet(e.ns, "sts-reserved", 3)
 	set.Spec.PodManagementPolicy = appsv1.ParallelPodManagement
 	set.Spec.Ordinals = &v1beta1.StatefulSetOrdinals{Start: 5}
 	set.Spec.ReserveOrdinals = []intstr.IntOrString{intstr.FromInt32(6), intstr.FromString("8-9")}
 	e.createSet(set)
-	e.setSettled("reserved", []int{5, 7, 10}, 3, time.Minute)
-	e.modifySet("reserved", func(s *v1beta1.StatefulSet) {
+	e.setSettled("sts-reserved", []int{5, 7, 10}, 3, time.Minute)
+	e.modifySet("sts-reserved", func(s *v1beta1.StatefulSet) {
 		s.Spec.ReserveOrdinals = append(s.Spec.ReserveOrdinals, intstr.FromInt32(7))
 	})
-	e.setSettled("reserved", []int{5, 10, 11}, 3, time.Minute)
+	e.setSettled("sts-reserved", []int{5, 10, 11}, 3, time.Minute)
 }
 
 // testStatefulSetInPlace: an image change under InPlaceIfPossible with
 // partition 2 of 5 and maxUnavailable 2 updates only ordinals 2-4, in
 // place (same UIDs), never more than 2 unavailable; partition 0 finishes.
 func testStatefulSetInPlace(e *csEnv) {
-	set := newStatefulSet(e.ns, "inplace", 5)
+	set := newStatefulSet(e.ns, "sts-inplace", 5)
 	set.Spec.PodManagementPolicy = appsv1.ParallelPodManagement
 	set.Spec.UpdateStrategy = v1beta1.StatefulSetUpdateStrategy{
 		Type: appsv1.RollingUpdateStatefulSetStrategyType,
@@ -361,13 +361,13 @@ func testStatefulSetInPlace(e *csEnv) {
 		},
 	}
 	e.createSet(set)
-	before := e.setSettled("inplace", []int{0, 1, 2, 3, 4}, 5, time.Minute)
-	watch := e.watchAvailability("inplace", 5)
-	e.modifySet("inplace", func(s *v1beta1.StatefulSet) { s.Spec.Template.Spec.Containers[0].Image = "db:2" })
-	after := e.setSettled("inplace", []int{0, 1, 2, 3, 4}, 3, 2*time.Minute)
+	before := e.setSettled("sts-inplace", []int{0, 1, 2, 3, 4}, 5, time.Minute)
+	watch := e.watchAvailability("sts-inplace", 5)
+	e.modifySet("sts-inplace", func(s *v1beta1.StatefulSet) { s.Spec.Template.Spec.Containers[0].Image = "db:2" })
+	after := e.setSettled("sts-inplace", []int{0, 1, 2, 3, 4}, 3, 2*time.Minute)
 	for name, p := range after {
 		want := "db:2"
-		if name == "inplace-0" || name == "inplace-1" {
+		if name == "sts-inplace-0" || name == "sts-inplace-1" {
 			want = "db:1"
 		}
 		if img := p.Spec.Containers[0].Image; img != want {
@@ -379,19 +379,19 @@ func testStatefulSetInPlace(e *csEnv) {
 	}
 	// A pod recreated below the partition comes back at the current
 	// revision, and must become Ready (its gate opened) like any other.
-	if err := e.cs.CoreV1().Pods(e.ns).Delete(context.Background(), "inplace-0", metav1.DeleteOptions{}); err != nil {
+	if err := e.cs.CoreV1().Pods(e.ns).Delete(context.Background(), "sts-inplace-0", metav1.DeleteOptions{}); err != nil {
 		e.t.Fatal(err)
 	}
 	eventually(e.t, time.Minute, "inplace-0 recreated at the current revision and Ready", func() error {
-		p, err := e.cs.CoreV1().Pods(e.ns).Get(context.Background(), "inplace-0", metav1.GetOptions{})
-		if err != nil || p.UID == before["inplace-0"].UID || !podReady(p) || p.Spec.Containers[0].Image != "db:1" {
+		p, err := e.cs.CoreV1().Pods(e.ns).Get(context.Background(), "sts-inplace-0", metav1.GetOptions{})
+		if err != nil || p.UID == before["sts-inplace-0"].UID || !podReady(p) || p.Spec.Containers[0].Image != "db:1" {
 			return fmt.Errorf("not yet (%v)", err)
 		}
-		before["inplace-0"] = *p
+		before["sts-inplace-0"] = *p
 		return nil
 	})
-	e.modifySet("inplace", func(s *v1beta1.StatefulSet) { s.Spec.UpdateStrategy.RollingUpdate.Partition = ptr.To[int32](0) })
-	after = e.setSettled("inplace", []int{0, 1, 2, 3, 4}, 5, 2*time.Minute)
+	e.modifySet("sts-inplace", func(s *v1beta1.StatefulSet) { s.Spec.UpdateStrategy.RollingUpdate.Partition = ptr.To[int32](0) })
+	after = e.setSettled("sts-inplace", []int{0, 1, 2, 3, 4}, 5, 2*time.Minute)
 	if maxUnavail, _ := watch.finish(); maxUnavail > 2 {
 		e.t.Errorf("%d pods unavailable at once, maxUnavailable is 2", maxUnavail)
 	}
@@ -408,24 +408,24 @@ func testStatefulSetInPlace(e *csEnv) {
 // report.
 func testStatefulSetStuck(e *csEnv) {
 	ctx := context.Background()
-	e.createSet(newStatefulSet(e.ns, "stuck", 3))
-	e.setSettled("stuck", []int{0, 1, 2}, 3, 2*time.Minute)
+	e.createSet(newStatefulSet(e.ns, "sts-stuck", 3))
+	e.setSettled("sts-stuck", []int{0, 1, 2}, 3, 2*time.Minute)
 	const hold = "e2e.myriad.dev/hold"
 	patch := fmt.Sprintf(`{"metadata":{"finalizers":[%q]}}`, hold)
-	if _, err := e.cs.CoreV1().Pods(e.ns).Patch(ctx, "stuck-1", types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+	if _, err := e.cs.CoreV1().Pods(e.ns).Patch(ctx, "sts-stuck-1", types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
 		e.t.Fatal(err)
 	}
 	release := func() {
-		_, _ = e.cs.CoreV1().Pods(e.ns).Patch(ctx, "stuck-1", types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
+		_, _ = e.cs.CoreV1().Pods(e.ns).Patch(ctx, "sts-stuck-1", types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
 	}
 	e.t.Cleanup(release)
-	if err := e.cs.CoreV1().Pods(e.ns).Delete(ctx, "stuck-1", metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}); err != nil {
+	if err := e.cs.CoreV1().Pods(e.ns).Delete(ctx, "sts-stuck-1", metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}); err != nil {
 		e.t.Fatal(err)
 	}
-	e.modifySet("stuck", func(s *v1beta1.StatefulSet) { s.Spec.Replicas = ptr.To[int32](4) })
+	e.modifySet("sts-stuck", func(s *v1beta1.StatefulSet) { s.Spec.Replicas = ptr.To[int32](4) })
 	condition := func() (*appsv1.StatefulSetCondition, error) {
 		set := &v1beta1.StatefulSet{}
-		if err := e.c.Get(ctx, client.ObjectKey{Namespace: e.ns, Name: "stuck"}, set); err != nil {
+		if err := e.c.Get(ctx, client.ObjectKey{Namespace: e.ns, Name: "sts-stuck"}, set); err != nil {
 			return nil, err
 		}
 		for i := range set.Status.Conditions {
@@ -440,10 +440,10 @@ func testStatefulSetStuck(e *csEnv) {
 		if err != nil {
 			return err
 		}
-		if cond == nil || cond.Status != corev1.ConditionTrue || !strings.Contains(cond.Message, "stuck-1") {
+		if cond == nil || cond.Status != corev1.ConditionTrue || !strings.Contains(cond.Message, "sts-stuck-1") {
 			return fmt.Errorf("condition %+v", cond)
 		}
-		p, err := e.cs.CoreV1().Pods(e.ns).Get(ctx, "stuck-3", metav1.GetOptions{})
+		p, err := e.cs.CoreV1().Pods(e.ns).Get(ctx, "sts-stuck-3", metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
@@ -453,7 +453,7 @@ func testStatefulSetStuck(e *csEnv) {
 		return nil
 	})
 	release()
-	e.setSettled("stuck", []int{0, 1, 2, 3}, 4, 2*time.Minute)
+	e.setSettled("sts-stuck", []int{0, 1, 2, 3}, 4, 2*time.Minute)
 	eventually(e.t, time.Minute, "condition cleared", func() error {
 		cond, err := condition()
 		if err != nil {
@@ -470,15 +470,15 @@ func testStatefulSetStuck(e *csEnv) {
 // in PreparingDelete until the hook owner removes its label.
 func testStatefulSetPreDelete(e *csEnv) {
 	ctx := context.Background()
-	set := newStatefulSet(e.ns, "hooked", 2)
+	set := newStatefulSet(e.ns, "sts-hooked", 2)
 	set.Spec.PodManagementPolicy = appsv1.ParallelPodManagement
 	set.Spec.Lifecycle = &pub.Lifecycle{PreDelete: &pub.LifecycleHook{LabelsHandler: map[string]string{"e2e/drain": "true"}}}
 	set.Spec.Template.Labels["e2e/drain"] = "true"
 	e.createSet(set)
-	e.setSettled("hooked", []int{0, 1}, 2, time.Minute)
-	e.modifySet("hooked", func(s *v1beta1.StatefulSet) { s.Spec.Replicas = ptr.To[int32](1) })
+	e.setSettled("sts-hooked", []int{0, 1}, 2, time.Minute)
+	e.modifySet("sts-hooked", func(s *v1beta1.StatefulSet) { s.Spec.Replicas = ptr.To[int32](1) })
 	eventually(e.t, time.Minute, "hooked-1 held in PreparingDelete", func() error {
-		p, err := e.cs.CoreV1().Pods(e.ns).Get(ctx, "hooked-1", metav1.GetOptions{})
+		p, err := e.cs.CoreV1().Pods(e.ns).Get(ctx, "sts-hooked-1", metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
@@ -488,14 +488,14 @@ func testStatefulSetPreDelete(e *csEnv) {
 		return nil
 	})
 	time.Sleep(3 * time.Second)
-	if _, err := e.cs.CoreV1().Pods(e.ns).Get(ctx, "hooked-1", metav1.GetOptions{}); err != nil {
+	if _, err := e.cs.CoreV1().Pods(e.ns).Get(ctx, "sts-hooked-1", metav1.GetOptions{}); err != nil {
 		e.t.Fatalf("held pod gone while the hook holds it: %v", err)
 	}
-	if _, err := e.cs.CoreV1().Pods(e.ns).Patch(ctx, "hooked-1", types.MergePatchType, []byte(`{"metadata":{"labels":{"e2e/drain":null}}}`), metav1.PatchOptions{}); err != nil {
+	if _, err := e.cs.CoreV1().Pods(e.ns).Patch(ctx, "sts-hooked-1", types.MergePatchType, []byte(`{"metadata":{"labels":{"e2e/drain":null}}}`), metav1.PatchOptions{}); err != nil {
 		e.t.Fatal(err)
 	}
 	eventually(e.t, time.Minute, "released pod deleted", func() error {
-		_, err := e.cs.CoreV1().Pods(e.ns).Get(ctx, "hooked-1", metav1.GetOptions{})
+		_, err := e.cs.CoreV1().Pods(e.ns).Get(ctx, "sts-hooked-1", metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
