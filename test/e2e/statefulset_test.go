@@ -33,6 +33,11 @@ import (
 // cluster, whose manager reports pods stuck terminating after 20 s.
 func testStatefulSets(t *testing.T, up *upProcess, cs kubernetes.Interface, ns string) {
 	env := newCSEnv(t, up, cs, ns)
+	// The CloneSet tests before these kill the manager, whose webhook
+	// admits StatefulSets too; wait until it answers again.
+	eventually(t, 2*time.Minute, "the workload webhook answers", func() error {
+		return env.c.Create(context.Background(), newStatefulSet(ns, "sts-probe", 1), client.DryRunAll)
+	})
 	run := func(name string, f func(e *csEnv)) {
 		t.Run(name, func(t *testing.T) {
 			t.Cleanup(func() {
