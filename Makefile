@@ -72,7 +72,8 @@ FUZZ_TARGETS := \
 	./pkg/webhook:FuzzParseIntOrPercent \
 	./internal/cli:FuzzParseCapacity \
 	./pkg/lab:FuzzParseText \
-	./pkg/nodesim:FuzzParseImageCatalog
+	./pkg/nodesim:FuzzParseImageCatalog \
+	./pkg/nodesim/sandbox:FuzzRun
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -54,6 +54,13 @@ func (e podEnv) mainContainer(pod *corev1.Pod, c corev1.Container, cs *corev1.Co
 		// start time is kept to the second).
 		after = max(out.State.Running.StartedAt.Add(img.ExitsAfter).Sub(e.now), time.Millisecond)
 	}
+	out, wait, k := e.probed(pod, &c, cs, out, img)
+	if k != "" {
+		return out, wait, k
+	}
+	if wait > 0 && (after == 0 || wait < after) {
+		after = wait
+	}
 	return out, after, kind
 }
 
@@ -68,14 +75,14 @@ func (e podEnv) nextContainer(pod *corev1.Pod, c corev1.Container, cs *corev1.Co
 	switch {
 	case cs == nil || (cs.State.Running == nil && cs.State.Terminated == nil && cs.LastTerminationState.Terminated == nil):
 		// First run: pull from the pod's start, then start.
-		return e.pullThenStart(c, nil, img, podStart)
+		return e.pullThenStart(pod, c, nil, img, podStart)
 	case cs.State.Running != nil && cs.Image != c.Image:
 		// In-place image change: the kubelet stops the container, pulls
 		// the new image and starts it.
 		last := *cs
 		terminate(&last, inPlaceKill, now)
 		last.LastTerminationState = corev1.ContainerState{Terminated: last.State.Terminated}
-		out, after, _ := e.pullThenStart(c, &last, img, e.now)
+		out, after, _ := e.pullThenStart(pod, c, &last, img, e.now)
 		return out, after, kindInPlace
 	case cs.State.Waiting != nil && cs.LastTerminationState.Terminated != nil:
 		// Between runs: pulling after an in-place change, or backing off
@@ -85,37 +92,44 @@ func (e podEnv) nextContainer(pod *corev1.Pod, c corev1.Container, cs *corev1.Co
 			if left := at.Sub(e.now); left > 0 {
 				return *cs, left, ""
 			}
-			return e.pullThenStart(c, cs, img, e.now)
+			return e.pullThenStart(pod, c, cs, img, e.now)
 		}
 		base := cs.LastTerminationState.Terminated.FinishedAt.Time
 		if cs.Image != c.Image {
 			base = e.now
 		}
-		return e.pullThenStart(c, cs, img, base)
+		return e.pullThenStart(pod, c, cs, img, base)
 	case cs.State.Running != nil && exits(pod, c, img):
 		end := cs.State.Running.StartedAt.Add(img.ExitsAfter)
 		if left := end.Sub(e.now); left > 0 {
 			return *cs, left, ""
 		}
-		last := *cs
-		terminate(&last, img.ExitCode, now)
-		last.LastTerminationState = corev1.ContainerState{Terminated: last.State.Terminated}
-		delay := crashLoopDelay(cs.RestartCount)
-		if delay == 0 {
-			out, after, _ := e.pullThenStart(c, &last, img, e.now)
-			return out, after, kindRestarted
-		}
-		last.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff",
-			Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", delay, c.Name, pod.Name, pod.Namespace, pod.UID)}}
-		return last, delay, kindBackOff
+		return e.crashed(pod, c, cs, img, img.ExitCode)
 	}
 	return *cs, 0, ""
+}
+
+// crashed ends run cs with code (its entrypoint exited, or the kubelet
+// killed it) and restarts it as the kubelet does: at once the first time,
+// then after CrashLoopBackOff delays.
+func (e podEnv) crashed(pod *corev1.Pod, c corev1.Container, cs *corev1.ContainerStatus, img Image, code int32) (corev1.ContainerStatus, time.Duration, string) {
+	last := *cs
+	terminate(&last, code, metav1.NewTime(e.now))
+	last.LastTerminationState = corev1.ContainerState{Terminated: last.State.Terminated}
+	delay := crashLoopDelay(cs.RestartCount)
+	if delay == 0 {
+		out, after, _ := e.pullThenStart(pod, c, &last, img, e.now)
+		return out, after, kindRestarted
+	}
+	last.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff",
+		Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", delay, c.Name, pod.Name, pod.Namespace, pod.UID)}}
+	return last, delay, kindBackOff
 }
 
 // pullThenStart pulls c's image from base and starts the container once the
 // pull is done. prev is the run before (nil for the first): its
 // lastState and restart count carry over, and a start counts a restart.
-func (e podEnv) pullThenStart(c corev1.Container, prev *corev1.ContainerStatus, img Image, base time.Time) (corev1.ContainerStatus, time.Duration, string) {
+func (e podEnv) pullThenStart(pod *corev1.Pod, c corev1.Container, prev *corev1.ContainerStatus, img Image, base time.Time) (corev1.ContainerStatus, time.Duration, string) {
 	waiting := func(reason, message string) corev1.ContainerStatus {
 		w := corev1.ContainerStatus{Name: c.Name, Image: c.Image, Started: ptrBool(false), VolumeMounts: volumeMountStatuses(c),
 			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: message}}}
@@ -130,7 +144,21 @@ func (e podEnv) pullThenStart(c corev1.Container, prev *corev1.ContainerStatus, 
 	if left := base.Add(img.PullDuration).Sub(e.now); left > 0 {
 		return waiting("ContainerCreating", ""), left, kindPulling
 	}
-	cs := e.newContainerStatus(c, metav1.NewTime(e.now))
+	// The kubelet runs the postStart hook before it reports the container:
+	// it waits (ContainerCreating) through the hook, and its start time is
+	// when it started, before the hook ran.
+	startedAt := e.now
+	if hook := e.postStart(pod, c); hook > 0 {
+		ran := base.Add(img.PullDuration)
+		if left := ran.Add(hook).Sub(e.now); left > 0 {
+			return waiting("ContainerCreating", ""), left, kindPulling
+		}
+		startedAt = e.now.Add(-hook)
+		if startedAt.Before(ran) {
+			startedAt = ran
+		}
+	}
+	cs := e.newContainerStatus(c, metav1.NewTime(startedAt))
 	if prev != nil {
 		cs.RestartCount, cs.LastTerminationState = prev.RestartCount+1, prev.LastTerminationState
 	}
@@ -150,4 +178,22 @@ func anyWaiting(cs []corev1.ContainerStatus) bool {
 
 func restartsAlways(pod *corev1.Pod) bool {
 	return pod.Spec.RestartPolicy == "" || pod.Spec.RestartPolicy == corev1.RestartPolicyAlways
+}
+
+// postStart is how long c's postStart hook runs (0 without one): an exec
+// hook is run in the container's sandbox on a virtual clock, so `sleep 10`
+// takes ten simulated seconds and no worker waits; a sleep action takes its
+// seconds; an HTTP hook returns at once. A failing hook is not simulated.
+func (e podEnv) postStart(pod *corev1.Pod, c corev1.Container) time.Duration {
+	if c.Lifecycle == nil || c.Lifecycle.PostStart == nil {
+		return 0
+	}
+	h := c.Lifecycle.PostStart
+	switch {
+	case h.Sleep != nil:
+		return time.Duration(h.Sleep.Seconds) * time.Second
+	case h.Exec != nil && e.probes != nil:
+		return e.probes.hookDuration(pod, &c, h.Exec.Command)
+	}
+	return 0
 }

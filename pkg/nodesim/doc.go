@@ -2,7 +2,8 @@
 // Kubernetes API each node behaves like a kubelet: it registers its Node,
 // renews its Lease in kube-node-lease, reports NodeStatus, and drives the pods
 // bound to it through their lifecycle (init containers, readiness gates, jobs
-// that exit, in-place container restarts, graceful deletion). Chaos is data:
+// that exit, in-place container restarts, probes run against each
+// container's sandbox (package sandbox), graceful deletion). Chaos is data:
 // the FailureAnnotation on a Node stops that node's heartbeats until removed.
 //
 // The package owns only the objects a kubelet owns: its Node (labels, spec,

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"path"
 	"strings"
 	"time"
 
@@ -46,6 +47,19 @@ type Image struct {
 	Exits      bool
 	ExitsAfter time.Duration
 	ExitCode   int32
+	// Files are the image's own files (absolute path → contents), which
+	// commands run in its containers see (package sandbox).
+	Files map[string]string
+	// HTTP is the image's web server, if it has one: HTTP probes of its
+	// port succeed for a file under its document root and fail otherwise.
+	// Without it, an HTTP probe of the image succeeds.
+	HTTP *ImageHTTP
+}
+
+// ImageHTTP is what an image's web server serves.
+type ImageHTTP struct {
+	Port int32
+	Root string // absolute; a path ending in / serves its index.html
 }
 
 // imageCatalogFile is the file format:
@@ -58,6 +72,11 @@ type Image struct {
 //	  entrypoint:                  # optional: the image's own command exits
 //	    exitsAfter: 0s
 //	    exitCode: 0
+//	  files:                       # optional: the image's own files
+//	    /usr/share/nginx/html/index.html: "<h1>hello</h1>"
+//	  http:                        # optional: its web server, for HTTP probes
+//	    port: 80
+//	    root: /usr/share/nginx/html
 type imageCatalogFile struct {
 	Images []struct {
 		Name         string           `json:"name"`
@@ -68,6 +87,11 @@ type imageCatalogFile struct {
 			ExitsAfter metav1.Duration `json:"exitsAfter"`
 			ExitCode   int32           `json:"exitCode"`
 		} `json:"entrypoint"`
+		Files map[string]string `json:"files"`
+		HTTP  *struct {
+			Port int32  `json:"port"`
+			Root string `json:"root"`
+		} `json:"http"`
 	} `json:"images"`
 }
 
@@ -121,6 +145,21 @@ func ParseImageCatalog(raw []byte) (*ImageCatalog, error) {
 			if img.ExitCode < 0 || img.ExitCode > 255 {
 				return nil, fmt.Errorf("images[%d].entrypoint.exitCode: must be 0-255, got %d", i, img.ExitCode)
 			}
+		}
+		for p := range e.Files {
+			if !path.IsAbs(p) || path.Clean(p) != p || p == "/" {
+				return nil, fmt.Errorf("images[%d].files[%q]: must be an absolute, clean path to a file", i, p)
+			}
+		}
+		img.Files = e.Files
+		if h := e.HTTP; h != nil {
+			if h.Port < 1 || h.Port > 65535 {
+				return nil, fmt.Errorf("images[%d].http.port: must be 1-65535, got %d", i, h.Port)
+			}
+			if !path.IsAbs(h.Root) {
+				return nil, fmt.Errorf("images[%d].http.root: must be an absolute path, got %q", i, h.Root)
+			}
+			img.HTTP = &ImageHTTP{Port: h.Port, Root: path.Clean(h.Root)}
 		}
 		c.byName[key] = img
 	}

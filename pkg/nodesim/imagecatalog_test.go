@@ -59,6 +59,10 @@ func TestParseImageCatalogNamesTheFault(t *testing.T) {
 		{"images:\n- name: nginx@" + d + "\n  digest: " + d, "needs no catalogue entry"},
 		{"images:\n- name: a:1\n  digest: " + d + "\n- name: a:1\n  digest: sha256:" + strings.Repeat("1e", 32), "images[1].name"},
 		{"images:\n- name: a:1\n  digets: " + d, "unknown field"},
+		{"images:\n- name: a:1\n  files: {etc/motd: hi}", "images[0].files[\"etc/motd\"]"},
+		{"images:\n- name: a:1\n  files: {/a/../b: hi}", "images[0].files"},
+		{"images:\n- name: a:1\n  http: {port: 0, root: /srv}", "images[0].http.port"},
+		{"images:\n- name: a:1\n  http: {port: 80, root: srv}", "images[0].http.root"},
 	} {
 		_, err := ParseImageCatalog([]byte(tc.in))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -72,6 +76,7 @@ func TestParseImageCatalogNamesTheFault(t *testing.T) {
 func FuzzParseImageCatalog(f *testing.F) {
 	f.Add([]byte("images:\n- name: nginx:alpine\n  digest: sha256:" + strings.Repeat("0f", 32)))
 	f.Add([]byte("images: []"))
+	f.Add([]byte("images:\n- name: nginx:alpine\n  files: {/usr/share/nginx/html/index.html: hi}\n  http: {port: 80, root: /usr/share/nginx/html}"))
 	f.Add([]byte("{"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		c, err := ParseImageCatalog(raw)

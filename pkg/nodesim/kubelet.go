@@ -16,6 +16,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/myriad-dev/myriad/pkg/nodesim/kubeletapi"
+	"github.com/myriad-dev/myriad/pkg/nodesim/sandbox"
 )
 
 // KubeletAPIConfig turns on the kubelet API (logs, exec, attach,
@@ -171,4 +172,18 @@ func (n simNodes) PodsOn(node string) []*corev1.Pod {
 		}
 	}
 	return out
+}
+
+// Container is container name of pod, in its current run, for a command
+// run in it (kubectl exec); the image's files come from the catalogue.
+func (n simNodes) Container(pod *corev1.Pod, name string) *sandbox.Container {
+	var id, image string
+	for _, list := range [][]corev1.ContainerStatus{pod.Status.ContainerStatuses, pod.Status.InitContainerStatuses, pod.Status.EphemeralContainerStatuses} {
+		for _, cs := range list {
+			if cs.Name == name {
+				id, image = cs.ContainerID, cs.Image
+			}
+		}
+	}
+	return n.s.files.ForPod(pod, name, id, n.s.cfg.ImageCatalog.Lookup(image).Files, n.s.clock)
 }

@@ -67,6 +67,8 @@ func (s *sim) onPodDelete(obj any) {
 	if n := s.byName[p.Spec.NodeName]; n != nil {
 		n.ips.release(p.UID)
 		s.written.Delete(p.UID)
+		s.files.ForgetPod(p.UID)
+		s.probes.forget(p)
 	}
 }
 
@@ -139,7 +141,15 @@ func (s *sim) syncPod(ctx context.Context, key string) (time.Duration, error) {
 		n.ips.release(pod.UID) // a kubelet frees the sandbox's IP once the pod ends
 		return 0, nil
 	}
-	env := podEnv{now: now, hostIP: n.ip.String(), job: s.cfg.JobDuration, init: s.cfg.InitDuration, images: s.cfg.ImageCatalog}
+	if pod.Status.StartTime == nil && !scheduled(pod) {
+		if reason, msg := admit(pod, simNodes{s}.PodsOn(n.name), s.cfg.Capacity); reason != "" {
+			if err := s.writeStatus(ctx, pod, rejectedStatus(pod, reason, msg), kindRejected); err != nil && !apierrors.IsNotFound(err) {
+				return 0, err
+			}
+			return 0, nil
+		}
+	}
+	env := podEnv{now: now, hostIP: n.ip.String(), job: s.cfg.JobDuration, init: s.cfg.InitDuration, images: s.cfg.ImageCatalog, probes: s.probes}
 	if !containersCreated(&pod.Status) {
 		// The kubelet mounts volumes before it creates the sandbox: a pod
 		// whose claim is not Bound waits here, without an IP, until the
@@ -182,7 +192,22 @@ func (s *sim) syncPod(ctx context.Context, key string) (time.Duration, error) {
 	if st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed {
 		n.ips.release(pod.UID)
 	}
+	s.forgetEndedRuns(pod, st)
 	return after, nil
+}
+
+// forgetEndedRuns drops the files of container runs that st replaced: a
+// restarted container starts from its image again.
+func (s *sim) forgetEndedRuns(pod *corev1.Pod, st *corev1.PodStatus) {
+	now := make(map[string]string, len(st.ContainerStatuses))
+	for _, cs := range st.ContainerStatuses {
+		now[cs.Name] = cs.ContainerID
+	}
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.ContainerID != "" && now[cs.Name] != cs.ContainerID {
+			s.files.ForgetRun(pod.UID, cs.Name, cs.ContainerID)
+		}
+	}
 }
 
 // writeStatus patches the pod's status from what the informer holds to st,

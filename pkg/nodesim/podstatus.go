@@ -18,6 +18,7 @@ type podEnv struct {
 	job    time.Duration
 	init   time.Duration
 	images *ImageCatalog // nil: derive every image's digest
+	probes prober        // nil: every probe succeeds
 }
 
 // Transition kinds, as counted in myriad_nodesim_pod_transitions_total.

@@ -20,6 +20,8 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
+
+	"github.com/myriad-dev/myriad/pkg/nodesim/sandbox"
 )
 
 // sim is one process's fleet of simulated nodes.
@@ -43,6 +45,10 @@ type sim struct {
 	// this process wrote (see stale); entries go when the pod does.
 	written     sync.Map
 	failedCount atomic.Int64
+	// files are what commands wrote in containers (kubectl exec), which
+	// probes (exec and HTTP) see.
+	files  *sandbox.Files
+	probes *probes
 
 	fatal chan error // first error that retrying cannot fix
 }
@@ -77,6 +83,8 @@ func newSim(client kubernetes.Interface, cfg Config) (*sim, error) {
 		s.nodes[k] = n
 		s.byName[n.name] = n
 	}
+	s.files = sandbox.NewFiles(0, 0, s.onFilesChanged)
+	s.probes = newProbes(s.files, cfg.ImageCatalog, s.clock)
 	s.disp = newDispatcher(s.clock, cfg.Count, s.heartbeat)
 	s.queue = workqueue.NewTypedRateLimitingQueueWithConfig(
 		// Per-pod backoff absorbs 429/5xx and conflicts; no global bucket,

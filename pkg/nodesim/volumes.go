@@ -73,6 +73,14 @@ func (s *sim) claimInformer() cache.SharedIndexInformer {
 	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    s.onClaim,
 		UpdateFunc: func(_, obj any) { s.onClaim(obj) },
+		DeleteFunc: func(obj any) {
+			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = t.Obj
+			}
+			if c, ok := obj.(*corev1.PersistentVolumeClaim); ok {
+				s.files.ForgetClaim(c.Namespace, c.Name) // its volume's data goes with it
+			}
+		},
 	})
 	return inf
 }

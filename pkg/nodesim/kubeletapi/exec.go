@@ -7,21 +7,21 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
+	"path"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	remotecommandserver "k8s.io/cri-streaming/pkg/streaming/remotecommand"
 	utilexec "k8s.io/utils/exec"
-)
 
-// builtins lists what exec can run, for the message of anything else.
-var builtins = []string{"env", "printenv", "hostname", "echo", "true", "false", "sleep", "cat", "sh -c", "sh"}
+	"github.com/myriad-dev/myriad/pkg/nodesim/sandbox"
+)
 
 // exec is /exec/{namespace}/{pod}/[{uid}/]{container}?command=...: the
 // upstream streaming server negotiates SPDY or WebSocket and the streams;
-// the command itself is one of the built-ins, never a host process.
+// the command runs in the container's sandbox (package sandbox), never as a
+// host process.
 func (s *Server) exec(w http.ResponseWriter, r *http.Request) {
 	pod, ctr, opts := s.streamTarget(w, r)
 	if pod == nil {
@@ -32,7 +32,7 @@ func (s *Server) exec(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "missing command", http.StatusBadRequest)
 		return
 	}
-	remotecommandserver.ServeExec(w, r, &executor{s: s, pod: pod, ctr: ctr}, pod.Namespace+"/"+pod.Name, string(pod.UID), ctr.Name, cmd,
+	remotecommandserver.ServeExec(w, r, &executor{s: s, pod: pod, ctr: ctr, box: s.cfg.Nodes.Container(pod, ctr.Name)}, pod.Namespace+"/"+pod.Name, string(pod.UID), ctr.Name, cmd,
 		opts, s.cfg.StreamIdleTimeout, s.cfg.StreamCreationTimeout, remotecommandserver.SupportedStreamingProtocols)
 }
 
@@ -71,12 +71,13 @@ func (s *Server) streamTarget(w http.ResponseWriter, r *http.Request) (*corev1.P
 	return pod, spec, opts
 }
 
-// executor runs built-ins for one container; it implements the streaming
-// server's Executor and Attacher.
+// executor runs commands in one container's sandbox; it implements the
+// streaming server's Executor and Attacher.
 type executor struct {
 	s   *Server
 	pod *corev1.Pod
 	ctr *corev1.Container
+	box *sandbox.Container // nil for attach
 }
 
 func (e *executor) ExecInContainer(ctx context.Context, _, _, _ string, cmd []string, in io.Reader, out, errOut io.WriteCloser, tty bool, _ <-chan remotecommandserver.TerminalSize, _ time.Duration) error {
@@ -90,7 +91,15 @@ func (e *executor) ExecInContainer(ctx context.Context, _, _, _ string, cmd []st
 		// A terminal turns "\n" into "\r\n" (onlcr); the client's is raw.
 		out, errOut = crlfWriter{out}, crlfWriter{errOut}
 	}
-	code := e.run(ctx, cmd, in, out, errOut, tty)
+	var code int
+	if e.box == nil {
+		fmt.Fprintf(errOut, "container %q of pod %q has no sandbox\n", e.ctr.Name, e.pod.Name)
+		code = 126
+	} else if name := path.Base(cmd[0]); len(cmd) == 1 && in != nil && tty && (name == "sh" || name == "bash" || name == "ash" || name == "dash") {
+		code = e.terminal(ctx, in, out, errOut)
+	} else {
+		code = sandbox.Run(ctx, e.box, cmd, in, out, errOut)
+	}
 	if code != 0 {
 		return utilexec.CodeExitError{Err: fmt.Errorf("command terminated with exit code %d", code), Code: code}
 	}
@@ -140,94 +149,16 @@ func (w crlfWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// run executes one command line and returns its exit code, as a shell
-// would report it: 127 for a command that does not exist.
-func (e *executor) run(ctx context.Context, cmd []string, in io.Reader, out, errOut io.Writer, tty bool) int {
-	nl := "\n" // crlfWriter makes it "\r\n" on a TTY
-	name := cmd[0]
-	if i := strings.LastIndexByte(name, '/'); i >= 0 && i < len(name)-1 {
-		name = name[i+1:] // /bin/echo, /usr/bin/env
-	}
-	args := cmd[1:]
-	switch name {
-	case "true":
-		return 0
-	case "false":
-		return 1
-	case "echo":
-		fmt.Fprint(out, strings.Join(args, " ")+nl)
-		return 0
-	case "hostname":
-		fmt.Fprint(out, hostname(e.pod)+nl)
-		return 0
-	case "env", "printenv":
-		env, notes := e.environment()
-		for _, n := range notes {
-			fmt.Fprint(errOut, name+": "+n+nl)
-		}
-		if name == "printenv" && len(args) > 0 {
-			code := 0
-			for _, a := range args {
-				if v, ok := lookup(env, a); ok {
-					fmt.Fprint(out, v+nl)
-				} else {
-					code = 1
-				}
-			}
-			return code
-		}
-		for _, kv := range env {
-			fmt.Fprint(out, kv[0]+"="+kv[1]+nl)
-		}
-		return 0
-	case "sleep":
-		return e.sleep(ctx, args, errOut, nl)
-	case "cat":
-		return e.cat(args, out, errOut, nl)
-	case "sh", "bash", "ash", "dash":
-		if len(args) >= 2 && args[0] == "-c" {
-			return e.shell(ctx, args[1], in, out, errOut, tty)
-		}
-		if len(args) == 0 && in != nil {
-			return e.interactive(ctx, in, out, errOut, tty)
-		}
-	}
-	fmt.Fprintf(errOut, "%s: command not found (a simulated container has no executables; built-ins: %s)%s", cmd[0], strings.Join(builtins, ", "), nl)
-	return 127
-}
-
-// shell runs `sh -c LINE` for a line that is one simple command: the
-// simulated shell splits on blanks and honours neither quotes nor pipes.
-func (e *executor) shell(ctx context.Context, line string, in io.Reader, out, errOut io.Writer, tty bool) int {
-	if strings.ContainsAny(line, "|;&<>`$()\"'") {
-		fmt.Fprintf(errOut, "sh: the simulated shell runs one built-in command without quotes, pipes or expansions, not %q\n", line)
-		return 2
-	}
-	fields := strings.Fields(line)
-	if len(fields) == 0 {
-		return 0
-	}
-	return e.run(ctx, fields, in, out, errOut, tty)
-}
-
-// interactive reads command lines from stdin until it ends or `exit`.
-// With a TTY the client's terminal is raw: keystrokes arrive one by one,
-// Enter is a carriage return and nothing is echoed unless the container's
-// terminal does it, so this does what a terminal's line discipline would.
-func (e *executor) interactive(ctx context.Context, in io.Reader, out, errOut io.Writer, tty bool) int {
-	if !tty {
-		sc := bufio.NewScanner(in)
-		code := 0
-		for sc.Scan() && ctx.Err() == nil {
-			line := strings.TrimSpace(sc.Text())
-			if line == "exit" {
-				return code
-			}
-			if line != "" {
-				code = e.shell(ctx, line, nil, out, errOut, false)
-			}
-		}
-		return code
+// terminal runs an interactive shell on a TTY. The client's terminal is
+// raw: keystrokes arrive one by one, Enter is a carriage return and nothing
+// is echoed unless the container's terminal does it, so this does what a
+// terminal's line discipline would, and hands each line to one shell
+// session, so variables and the working directory persist.
+func (e *executor) terminal(ctx context.Context, in io.Reader, out, errOut io.Writer) int {
+	sh, err := sandbox.NewShell(e.box, out, errOut)
+	if err != nil {
+		fmt.Fprintf(errOut, "sh: %v\n", err)
+		return 126
 	}
 	const prompt = "# "
 	fmt.Fprint(out, prompt)
@@ -244,11 +175,11 @@ func (e *executor) interactive(ctx context.Context, in io.Reader, out, errOut io
 			fmt.Fprint(out, "\n")
 			cmd := strings.TrimSpace(string(line))
 			line = line[:0]
-			if cmd == "exit" {
-				return code
-			}
 			if cmd != "" {
-				code = e.shell(ctx, cmd, nil, out, errOut, true)
+				var exited bool
+				if code, exited = sh.Line(ctx, cmd); exited {
+					return code
+				}
 			}
 			fmt.Fprint(out, prompt)
 		case 0x7f, '\b': // backspace
@@ -272,68 +203,4 @@ func (e *executor) interactive(ctx context.Context, in io.Reader, out, errOut io
 		}
 	}
 	return code
-}
-
-func (e *executor) sleep(ctx context.Context, args []string, errOut io.Writer, nl string) int {
-	if len(args) != 1 {
-		fmt.Fprint(errOut, "sleep: usage: sleep SECONDS"+nl)
-		return 1
-	}
-	d, err := time.ParseDuration(args[0])
-	if err != nil {
-		secs, ferr := strconv.ParseFloat(args[0], 64)
-		if ferr != nil || secs < 0 {
-			fmt.Fprintf(errOut, "sleep: invalid time interval %q%s", args[0], nl)
-			return 1
-		}
-		d = time.Duration(secs * float64(time.Second))
-	}
-	select {
-	case <-ctx.Done():
-		return 130
-	case <-e.s.cfg.Clock.After(d):
-		return 0
-	}
-}
-
-// cat knows the files the kubelet writes into every container and the
-// process environment; volume contents are not simulated.
-func (e *executor) cat(args []string, out, errOut io.Writer, nl string) int {
-	if len(args) == 0 {
-		fmt.Fprint(errOut, "cat: reading stdin is not simulated"+nl)
-		return 1
-	}
-	code := 0
-	for _, path := range args {
-		switch path {
-		case "/etc/hostname":
-			fmt.Fprint(out, hostname(e.pod)+"\n")
-		case "/etc/hosts":
-			fmt.Fprint(out, hostsFile(e.pod))
-		case "/etc/resolv.conf":
-			fmt.Fprintf(out, "search %s.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n", e.pod.Namespace)
-		case "/proc/self/environ", "/proc/1/environ":
-			env, _ := e.environment()
-			for _, kv := range env {
-				fmt.Fprint(out, kv[0]+"="+kv[1]+"\x00")
-			}
-		default:
-			if m := e.mountOf(path); m != "" {
-				fmt.Fprintf(errOut, "cat: %s: the contents of volume %q are not simulated%s", path, m, nl)
-			} else {
-				fmt.Fprintf(errOut, "cat: %s: No such file or directory%s", path, nl)
-			}
-			code = 1
-		}
-	}
-	return code
-}
-
-func (e *executor) mountOf(path string) string {
-	for _, m := range e.ctr.VolumeMounts {
-		if path == m.MountPath || strings.HasPrefix(path, strings.TrimSuffix(m.MountPath, "/")+"/") {
-			return m.Name
-		}
-	}
-	return ""
 }

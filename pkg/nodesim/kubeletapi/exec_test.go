@@ -90,7 +90,9 @@ func TestExec(t *testing.T) {
 		{[]string{"cat", "/nope"}, "", "", "cat: /nope: No such file or directory\n", 1},
 		{[]string{"sh", "-c", "echo from a shell"}, "", "from a shell\n", "", 0},
 		{[]string{"sh"}, "hostname\nexit\n", "web-1\n", "", 0},
-		{[]string{"ls", "/"}, "", "", "ls: command not found", 127},
+		{[]string{"sh", "-c", "touch /tmp/mark && test -f /tmp/mark && printf $(hostname)"}, "", "web-1", "", 0},
+		{[]string{"ls", "/tmp"}, "", "mark\n", "", 0}, // the last exec's file is still there
+		{[]string{"nc", "-l", "80"}, "", "", "nc: command not found", 127},
 	} {
 		t.Run(strings.Join(tc.cmd, " "), func(t *testing.T) {
 			out, errOut, code := execIn(t, srv, tc.stdin, tc.cmd...)

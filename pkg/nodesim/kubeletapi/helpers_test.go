@@ -11,12 +11,26 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
+
+	"github.com/myriad-dev/myriad/pkg/nodesim/sandbox"
 )
 
 // fakeNodes is a simulator with fixed nodes and pods.
 type fakeNodes struct {
 	nodes map[netip.Addr]string
 	pods  map[string]*corev1.Pod
+	files *sandbox.Files
+}
+
+func (f *fakeNodes) Container(pod *corev1.Pod, name string) *sandbox.Container {
+	if f.files == nil {
+		f.files = sandbox.NewFiles(0, 0, nil)
+	}
+	var id string
+	if _, cs := container(pod, name); cs != nil {
+		id = cs.ContainerID
+	}
+	return f.files.ForPod(pod, name, id, nil, nil)
 }
 
 func (f *fakeNodes) NodeAt(a netip.Addr) (string, bool) { n, ok := f.nodes[a]; return n, ok }

@@ -15,6 +15,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
+
+	"github.com/myriad-dev/myriad/pkg/nodesim/sandbox"
 )
 
 // Nodes is what the server asks of the simulator that owns the nodes.
@@ -27,6 +29,9 @@ type Nodes interface {
 	Pod(namespace, name string) *corev1.Pod
 	// PodsOn returns the pods bound to node, from the same cache.
 	PodsOn(node string) []*corev1.Pod
+	// Container returns what a command run in container name of pod
+	// sees (nil if pod has no such container).
+	Container(pod *corev1.Pod, name string) *sandbox.Container
 }
 
 // Config says whom to serve and how.

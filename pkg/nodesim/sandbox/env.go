@@ -1,4 +1,4 @@
-package kubeletapi
+package sandbox
 
 import (
 	"fmt"
@@ -39,7 +39,7 @@ func hostsFile(pod *corev1.Pod) string {
 // not read them (least privilege; a kubelet reads only what its pods use,
 // through the Node authorizer, which a simulator of many nodes cannot
 // use), so each one is reported in notes instead.
-func (e *executor) environment() (env [][2]string, notes []string) {
+func environment(pod *corev1.Pod, ctr *corev1.Container) (env [][2]string, notes []string) {
 	set := func(k, v string) {
 		if i := slices.IndexFunc(env, func(kv [2]string) bool { return kv[0] == k }); i >= 0 {
 			env[i][1] = v
@@ -48,8 +48,8 @@ func (e *executor) environment() (env [][2]string, notes []string) {
 		env = append(env, [2]string{k, v})
 	}
 	set("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-	set("HOSTNAME", hostname(e.pod))
-	for _, src := range e.ctr.EnvFrom {
+	set("HOSTNAME", hostname(pod))
+	for _, src := range ctr.EnvFrom {
 		switch {
 		case src.ConfigMapRef != nil:
 			notes = append(notes, fmt.Sprintf("variables from ConfigMap %q are not simulated", src.ConfigMapRef.Name))
@@ -57,20 +57,20 @@ func (e *executor) environment() (env [][2]string, notes []string) {
 			notes = append(notes, fmt.Sprintf("variables from Secret %q are not simulated", src.SecretRef.Name))
 		}
 	}
-	for _, v := range e.ctr.Env {
+	for _, v := range ctr.Env {
 		if v.ValueFrom == nil {
-			set(v.Name, expand(v.Value, env))
+			set(v.Name, expandRefs(v.Value, env))
 			continue
 		}
 		switch f := v.ValueFrom; {
 		case f.FieldRef != nil:
-			if val, ok := fieldValue(e.pod, f.FieldRef.FieldPath); ok {
+			if val, ok := fieldValue(pod, f.FieldRef.FieldPath); ok {
 				set(v.Name, val)
 			} else {
 				notes = append(notes, fmt.Sprintf("%s: field %q is not simulated", v.Name, f.FieldRef.FieldPath))
 			}
 		case f.ResourceFieldRef != nil:
-			val, err := kubectlresource.ExtractContainerResourceValue(f.ResourceFieldRef, e.ctr)
+			val, err := kubectlresource.ExtractContainerResourceValue(f.ResourceFieldRef, ctr)
 			if err != nil {
 				notes = append(notes, fmt.Sprintf("%s: %v", v.Name, err))
 				continue
@@ -99,9 +99,9 @@ func lookup(env [][2]string, k string) (string, bool) {
 	return "", false
 }
 
-// expand resolves $(VAR) references to variables defined before, as the
+// expandRefs resolves $(VAR) references to variables defined before, as the
 // kubelet does; $$ escapes a dollar and unknown references stay as written.
-func expand(s string, env [][2]string) string {
+func expandRefs(s string, env [][2]string) string {
 	if !strings.Contains(s, "$") {
 		return s
 	}
