@@ -3,6 +3,7 @@ package inplace
 import (
 	"maps"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -99,7 +100,56 @@ func Eligible(oldT, newT *corev1.PodTemplateSpec, opts EligibilityOptions) (Plan
 	}
 	plan.Labels = diffMetadata(oldT.Labels, newT.Labels)
 	plan.Annotations = diffMetadata(oldT.Annotations, newT.Annotations)
+	// A changed label or annotation that a container reads into its
+	// environment (a downward-API fieldRef) forces a recreate: the kubelet
+	// sets a container's environment only when it starts it, and nothing
+	// restarts a container for a label (OpenKruise's node daemon does;
+	// Myriad runs none), so an in-place update would leave the container
+	// with the old value for good.
+	if readsChanged(n, "metadata.labels", plan.Labels) || readsChanged(n, "metadata.annotations", plan.Annotations) {
+		return Plan{}, false
+	}
 	return plan, true
+}
+
+// EnvReadsChangedMetadata names the template metadata ("labels" or
+// "annotations") whose change a container reads into its environment, or
+// "" if none: such a change keeps an update from being made in place.
+func EnvReadsChangedMetadata(oldT, newT *corev1.PodTemplateSpec) string {
+	switch {
+	case readsChanged(&newT.Spec, "metadata.labels", diffMetadata(oldT.Labels, newT.Labels)):
+		return "labels"
+	case readsChanged(&newT.Spec, "metadata.annotations", diffMetadata(oldT.Annotations, newT.Annotations)):
+		return "annotations"
+	}
+	return ""
+}
+
+// readsChanged: some container's env reads a key of field (a whole map or
+// field['key']) that u changes.
+func readsChanged(spec *corev1.PodSpec, field string, u MetadataUpdate) bool {
+	if u.Empty() {
+		return false
+	}
+	changed := func(key string) bool {
+		_, set := u.Set[key]
+		return set || slices.Contains(u.Remove, key)
+	}
+	for _, c := range spec.Containers {
+		for _, e := range c.Env {
+			if e.ValueFrom == nil || e.ValueFrom.FieldRef == nil {
+				continue
+			}
+			path := e.ValueFrom.FieldRef.FieldPath
+			if path == field {
+				return true
+			}
+			if key, ok := strings.CutPrefix(path, field+"['"); ok && changed(strings.TrimSuffix(key, "']")) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // resizable: only cpu and memory may be resized in place.

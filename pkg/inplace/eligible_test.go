@@ -141,3 +141,32 @@ func TestSameImage(t *testing.T) {
 		}
 	}
 }
+
+// A label or annotation a container reads into its environment changes only
+// by recreating the pod; the others change in place.
+func TestMetadataReadByEnvForcesRecreate(t *testing.T) {
+	reads := func(path string) func(*corev1.PodTemplateSpec) {
+		return func(t *corev1.PodTemplateSpec) {
+			t.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "V", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}}}
+		}
+	}
+	then := func(first, second func(*corev1.PodTemplateSpec)) func(*corev1.PodTemplateSpec) {
+		return func(t *corev1.PodTemplateSpec) { first(t); second(t) }
+	}
+	canary := func(t *corev1.PodTemplateSpec) { t.Labels["track"] = "canary" }
+	for _, tc := range []struct {
+		path string
+		ok   bool
+	}{
+		{"metadata.labels['track']", false},
+		{"metadata.labels", false},
+		{"metadata.labels['app']", true},
+		{"metadata.annotations['track']", true},
+		{"metadata.name", true},
+	} {
+		_, ok := Eligible(template(reads(tc.path)), template(then(reads(tc.path), canary)), EligibilityOptions{})
+		if ok != tc.ok {
+			t.Errorf("env from %s, label track changed: eligible %v, want %v", tc.path, ok, tc.ok)
+		}
+	}
+}

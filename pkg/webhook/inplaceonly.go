@@ -28,6 +28,10 @@ func validateInPlaceOnly(oldT, newT *corev1.PodTemplateSpec, opts inplace.Eligib
 	for _, p := range inPlaceBlockers(oldT, newT, opts, path.Child("spec")) {
 		errs = append(errs, field.Forbidden(p, "cannot be changed in place: "+hint))
 	}
+	if m := inplace.EnvReadsChangedMetadata(oldT, newT); m != "" {
+		errs = append(errs, field.Forbidden(path.Child("metadata", m),
+			"is read into a container's environment (env valueFrom fieldRef), which only a new container sees, so it cannot be changed in place; use InPlaceIfPossible"))
+	}
 	if len(errs) == 0 {
 		// Only the combination of changes is ineligible, e.g. resizes that
 		// together change the pod's QoS class.

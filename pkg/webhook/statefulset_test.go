@@ -192,6 +192,18 @@ func TestValidateStatefulSetUpdate(t *testing.T) {
 		s.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "A", Value: "1"}}
 	}, "spec.template")
 
+	// A label the container reads into its environment cannot change in
+	// place; the error names the labels, not a spec field.
+	envOld := statefulSet(func(s *v1beta1.StatefulSet) {
+		stsRU(s).PodUpdatePolicy = v1beta1.InPlaceOnlyPodUpdateStrategyType
+		s.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "ROLE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels['role']"}}}}
+	})
+	envNew := envOld.DeepCopy()
+	envNew.Spec.Template.Labels["role"] = "primary"
+	if errs := ValidateStatefulSetUpdate(envNew, envOld, inplace.EligibilityOptions{}); len(errs) == 0 || !strings.Contains(errs.ToAggregate().Error(), "spec.template.metadata.labels: Forbidden") {
+		t.Errorf("InPlaceOnly with a label read by env: errors %v, want spec.template.metadata.labels forbidden", errs)
+	}
+
 	// Scaling below an unchanged partition (kubectl scale, an HPA) must not
 	// make the next edit fail.
 	held := statefulSet(func(s *v1beta1.StatefulSet) { stsRU(s).Partition = ptr.To[int32](3) })

@@ -209,7 +209,7 @@ func (ps *pass) lifecycle(ctx context.Context) bool {
 		m.available = !m.inFlight && ps.available(pod, state)
 		// KruisePodReady follows the state; its own write, only when this
 		// pass writes the pod nothing else (the next pass catches up).
-		if _, changed := podReadyCondition(pod, lc, state, ps.now); changed && len(work) == before {
+		if _, changed := lifecycle.PodReadyCondition(pod, lc, state, ps.now); changed && len(work) == before {
 			work = append(work, func() error { _, err := ps.syncPodReady(ctx, pod, state); return err })
 		}
 	}

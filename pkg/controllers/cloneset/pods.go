@@ -7,6 +7,7 @@ import (
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/pub"
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1alpha1"
+	"github.com/myriad-dev/myriad/pkg/controllers/lifecycle"
 	"github.com/myriad-dev/myriad/pkg/inplace"
 )
 
@@ -53,9 +54,7 @@ func newPod(cs *v1alpha1.CloneSet, t *corev1.PodTemplateSpec, rev, id string) *c
 	// armed), as OpenKruise creates every pod; see nextState.
 	pod.Labels[pub.LifecycleStateKey] = string(pub.LifecycleStatePreparingNormal)
 	inplace.InjectReadinessGate(pod)
-	if marksNotReady(cs.Spec.Lifecycle) {
-		pod.Spec.ReadinessGates = append(pod.Spec.ReadinessGates, corev1.PodReadinessGate{ConditionType: pub.KruisePodReadyConditionType})
-	}
+	lifecycle.InjectPodReadyGate(pod, cs.Spec.Lifecycle)
 	for i := range cs.Spec.VolumeClaimTemplates {
 		vct := &cs.Spec.VolumeClaimTemplates[i]
 		setVolume(&pod.Spec, corev1.Volume{

@@ -238,6 +238,8 @@ func (ps *pass) readPods(ctx context.Context) {
 			Ordinal:  ordinal,
 			Updated:  rev == ps.revs.update,
 			Finished: pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed,
+			// Any value marks it, as in OpenKruise.
+			SpecifiedDelete: pod.Labels[pub.SpecifiedDeleteKey] != "",
 		}
 		if since := podorder.ReadySince(pod); since != nil {
 			in.Ready, in.ReadySince = true, since.Time
@@ -270,6 +272,11 @@ func (ps *pass) readPods(ctx context.Context) {
 		if next := lifecycle.Next(lc, pod, in.Updated); next != "" && !ps.touched[pod.Name] {
 			work(pod, func() error { return ps.setState(ctx, pod, next) })
 			state = next
+		}
+		// KruisePodReady follows the state (markPodNotReady); its own
+		// write, only when nothing else writes the pod this pass.
+		if _, changed := lifecycle.PodReadyCondition(pod, lc, state, ps.now); changed && !ps.touched[pod.Name] {
+			work(pod, func() error { return ps.syncPodReady(ctx, pod, state) })
 		}
 		in.Unavailable = !inplace.Check(pod) || !lifecycle.Serving(state) ||
 			(inplace.GateCondition(pod) != nil && inplace.GateCondition(pod).Status == corev1.ConditionFalse)

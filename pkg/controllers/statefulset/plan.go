@@ -44,6 +44,9 @@ type Pod struct {
 	// InPlaceOK is whether the update to the update revision can be
 	// applied in place.
 	InPlaceOK bool
+	// SpecifiedDelete is a pod labelled apps.kruise.io/specified-delete:
+	// deleted under maxUnavailable, whatever the partition, and made anew.
+	SpecifiedDelete bool
 	// Priority orders an unordered update: higher first, compared element
 	// by element (pkg/apis pub.UpdatePriorityStrategy, computed by the
 	// caller).
@@ -288,18 +291,36 @@ func MakePlan(in Input) Plan {
 	if !in.RollingUpdate || in.Paused {
 		return p
 	}
+	maxUnavailable := max(in.MaxUnavailable, 1)
+	// Pods labelled for deletion go first, within maxUnavailable but not
+	// held by the partition, as OpenKruise's handleSpecifiedDeletedPods.
+	specified := map[string]bool{}
+	for _, o := range desired {
+		pod := byOrdinal[o]
+		if pod == nil || pod.Deleting || pod.Finished || !pod.SpecifiedDelete {
+			continue
+		}
+		wasAvailable := available(pod)
+		if wasAvailable && unavailable >= maxUnavailable {
+			continue
+		}
+		p.Delete = append(p.Delete, pod.Name)
+		specified[pod.Name] = true
+		if wasAvailable {
+			unavailable++
+		}
+	}
 	// Rolling update from the highest position down to the partition.
 	var outdated []*Pod
 	for i := len(desired) - 1; i >= partition; i-- {
 		pod := byOrdinal[desired[i]]
-		if pod != nil && !pod.Updated && !pod.Deleting {
+		if pod != nil && !pod.Updated && !pod.Deleting && !specified[pod.Name] {
 			outdated = append(outdated, pod)
 		}
 	}
 	if in.Unordered && in.Parallel {
 		sort.SliceStable(outdated, func(i, j int) bool { return higher(outdated[i].Priority, outdated[j].Priority) })
 	}
-	maxUnavailable := max(in.MaxUnavailable, 1)
 	for _, pod := range outdated {
 		wasAvailable := available(pod)
 		if wasAvailable && unavailable >= maxUnavailable {

@@ -224,3 +224,27 @@ func TestStatusAndMinReadySeconds(t *testing.T) {
 		t.Errorf("updated %v while db-1 is not yet available (maxUnavailable 1)", names(p.Update))
 	}
 }
+
+// A pod labelled apps.kruise.io/specified-delete is deleted (and made anew)
+// under maxUnavailable, below the partition too, and not also updated.
+func TestSpecifiedDelete(t *testing.T) {
+	marked := func(o int) Pod {
+		p := running("db", o, false)
+		p.SpecifiedDelete = true
+		return p
+	}
+	in := base(4, marked(0), running("db", 1, false), marked(2), running("db", 3, false))
+	in.Partition = 4 // nothing to roll
+	if got := MakePlan(in).Delete; !slices.Equal(got, []string{"db-0"}) {
+		t.Fatalf("deletes %v, want only db-0 (maxUnavailable 1)", got)
+	}
+	in.MaxUnavailable, in.Partition = 3, 2
+	p := MakePlan(in)
+	if !slices.Equal(p.Delete, []string{"db-0", "db-2"}) || !slices.Equal(names(p.Update), []string{"db-3"}) {
+		t.Fatalf("deletes %v updates %v, want db-0 and db-2 deleted, db-3 updated", p.Delete, names(p.Update))
+	}
+	in.Paused = true
+	if got := MakePlan(in).Delete; len(got) != 0 {
+		t.Fatalf("a paused rollout deletes %v", got)
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/pub"
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1beta1"
+	"github.com/myriad-dev/myriad/pkg/controllers/lifecycle"
 	"github.com/myriad-dev/myriad/pkg/inplace"
 )
 
@@ -35,7 +36,8 @@ func OrdinalOf(set string, pod *corev1.Pod) (int, bool) {
 // name, hostname and subdomain (spec.serviceName), the identity labels
 // upstream sets, the controller-revision-hash, a volume per claim template
 // naming that ordinal's claim, the InPlaceUpdateReady readiness gate (so a
-// later in-place update can take it out of endpoints first) and, with a
+// later in-place update can take it out of endpoints first), the
+// KruisePodReady gate when a hook marks pods not ready, and, with a
 // lifecycle, state PreparingNormal.
 func NewPod(set *v1beta1.StatefulSet, t *corev1.PodTemplateSpec, rev string, ordinal int) *corev1.Pod {
 	name := PodName(set.Name, ordinal)
@@ -74,6 +76,7 @@ func NewPod(set *v1beta1.StatefulSet, t *corev1.PodTemplateSpec, rev string, ord
 		})
 	}
 	inplace.InjectReadinessGate(pod)
+	lifecycle.InjectPodReadyGate(pod, set.Spec.Lifecycle)
 	return pod
 }
 

@@ -78,6 +78,16 @@ func TestNewPod(t *testing.T) {
 	if set.Spec.Template.Spec.Volumes[0].EmptyDir == nil {
 		t.Error("NewPod changed the set's template")
 	}
+	for _, g := range pod.Spec.ReadinessGates {
+		if g.ConditionType == pub.KruisePodReadyConditionType {
+			t.Error("a KruisePodReady gate without a hook that marks pods not ready")
+		}
+	}
+	set.Spec.Lifecycle.PreDelete = &pub.LifecycleHook{FinalizersHandler: []string{"example.com/drain"}, MarkPodNotReady: true}
+	marked := NewPod(set, &set.Spec.Template, "db-abc", 2)
+	if g := marked.Spec.ReadinessGates; len(g) != 2 || g[1].ConditionType != pub.KruisePodReadyConditionType {
+		t.Errorf("readiness gates %+v: want InPlaceUpdateReady and KruisePodReady (preDelete.markPodNotReady)", g)
+	}
 }
 
 func TestClaimOwners(t *testing.T) {

@@ -282,3 +282,22 @@ func (ps *pass) setState(ctx context.Context, pod *corev1.Pod, s pub.LifecycleSt
 	ps.r.exp.ExpectWrite(ps.key, pod.Name, out.ResourceVersion)
 	return nil
 }
+
+// syncPodReady writes the KruisePodReady condition a pod in state s should
+// carry (markPodNotReady), with the cached resourceVersion as precondition.
+func (ps *pass) syncPodReady(ctx context.Context, pod *corev1.Pod, s pub.LifecycleStateType) error {
+	c, changed := lifecycle.PodReadyCondition(pod, ps.set.Spec.Lifecycle, s, ps.now)
+	if !changed {
+		return nil
+	}
+	out, err := ps.r.kube.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, lifecycle.WithCondition(pod, c), metav1.UpdateOptions{})
+	countOp("readiness", err)
+	if err != nil {
+		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+			return nil // the next pass decides again from the newer pod
+		}
+		return fmt.Errorf("set pod %s %s %s: %w", pod.Name, c.Type, c.Status, err)
+	}
+	ps.r.exp.ExpectWrite(ps.key, pod.Name, out.ResourceVersion)
+	return nil
+}

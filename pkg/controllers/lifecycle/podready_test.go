@@ -1,4 +1,4 @@
-package cloneset
+package lifecycle
 
 import (
 	"testing"
@@ -43,7 +43,7 @@ func TestPodReadyCondition(t *testing.T) {
 		{"already right", gated(corev1.PodCondition{Type: pub.KruisePodReadyConditionType, Status: corev1.ConditionTrue}), pub.LifecycleStateNormal, false, corev1.ConditionTrue, ""},
 		{"no gate", &corev1.Pod{}, pub.LifecycleStatePreparingDelete, false, "", ""},
 	} {
-		c, changed := podReadyCondition(tc.pod, lc, tc.state, now)
+		c, changed := PodReadyCondition(tc.pod, lc, tc.state, now)
 		if changed != tc.wantChange || c.Status != tc.wantStatus || c.Message != tc.wantMessage {
 			t.Errorf("%s: changed %v, %s %q; want %v, %s %q", tc.name, changed, c.Status, c.Message, tc.wantChange, tc.wantStatus, tc.wantMessage)
 		}
@@ -51,7 +51,7 @@ func TestPodReadyCondition(t *testing.T) {
 			t.Errorf("%s: lastTransitionTime %v, want now", tc.name, c.LastTransitionTime)
 		}
 	}
-	if _, changed := podReadyCondition(gated(), nil, pub.LifecycleStatePreparingDelete, now); !changed {
+	if _, changed := PodReadyCondition(gated(), nil, pub.LifecycleStatePreparingDelete, now); !changed {
 		t.Error("a gated pod of a CloneSet without hooks must still get True")
 	}
 }
