@@ -35,6 +35,20 @@ spec:
       valueFrom: {fieldRef: {fieldPath: spec.nodeName}}
 `
 
+const probedPod = `apiVersion: v1
+kind: Pod
+metadata:
+  name: probed
+  namespace: default
+spec:
+  containers:
+  - name: app
+    image: busybox:1.36
+    readinessProbe:
+      exec: {command: [test, -f, /tmp/ready]}
+      periodSeconds: 1
+`
+
 // TestKubeletAPI is what a platform engineer types after `myriad up`:
 // versions, node details, logs, exec and port-forward, all through the
 // upstream kubectl against the simulated nodes' kubelet API.
@@ -150,11 +164,24 @@ func TestKubeletAPI(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		out2, err := kubectlCtx(ctx, "exec", "logger", "--", "ls", "/").CombinedOutput()
+		out2, err := kubectlCtx(ctx, "exec", "logger", "--", "nc", "-l", "80").CombinedOutput()
 		var exit *exec.ExitError
 		if !errors.As(err, &exit) || exit.ExitCode() != 127 || !strings.Contains(string(out2), "command not found") {
-			t.Errorf("kubectl exec -- ls: %v\n%s", err, out2)
+			t.Errorf("kubectl exec -- nc: %v\n%s", err, out2)
 		}
+	})
+
+	t.Run("an exec readiness probe sees what kubectl exec writes", func(t *testing.T) {
+		run(probedPod, "apply", "-f", "-")
+		run("", "wait", "--for=jsonpath={.status.phase}=Running", "pod/probed", "--timeout=90s")
+		time.Sleep(3 * time.Second) // three probe periods
+		if out := run("", "get", "pod", "probed", "-o", "jsonpath={.status.containerStatuses[0].ready}"); out != "false" {
+			t.Fatalf("ready=%q before /tmp/ready exists", out)
+		}
+		run("", "exec", "probed", "--", "sh", "-c", "touch /tmp/ready && test -f /tmp/ready")
+		run("", "wait", "--for=condition=Ready", "pod/probed", "--timeout=60s")
+		run("", "exec", "probed", "--", "rm", "/tmp/ready")
+		run("", "wait", "--for=condition=Ready=false", "pod/probed", "--timeout=60s")
 	})
 
 	t.Run("port-forward answers HTTP", func(t *testing.T) {
