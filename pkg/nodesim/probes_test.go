@@ -48,7 +48,7 @@ func TestExecReadinessProbeFollowsTheContainersFiles(t *testing.T) {
 	if k.container(0).Ready || after != 5*time.Second {
 		t.Fatalf("before the initial delay: ready %t, next look in %s; want not ready, 5s", k.container(0).Ready, after)
 	}
-	if k.wait(5*time.Second); k.container(0).Ready || k.pod.Status.Phase != corev1.PodRunning {
+	if k.wait(5 * time.Second); k.container(0).Ready || k.pod.Status.Phase != corev1.PodRunning {
 		t.Fatalf("without /tmp/ready: ready %t phase %s; want Running, not ready", k.container(0).Ready, k.pod.Status.Phase)
 	}
 	exec(t, k, files, "touch /tmp/ready")
