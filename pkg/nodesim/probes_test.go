@@ -156,3 +156,14 @@ func TestPostStartHookDelaysTheContainer(t *testing.T) {
 		t.Fatalf("after the hook: %+v; want running, started before the hook at %s", k.container(0).State, t0)
 	}
 }
+
+// An image's own tools cannot run on a simulated node: a probe that calls
+// one answers as a healthy container would, while file checks stay real.
+func TestProbeOfAnImagesOwnToolPasses(t *testing.T) {
+	k, _ := probed(t, "", corev1.Container{Name: "db", Image: "postgres:17",
+		ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"sh", "-c", "pg_isready -U postgres || exit 1"}}}, PeriodSeconds: 1},
+		LivenessProbe:  &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"redis-cli", "ping"}}}, PeriodSeconds: 1}})
+	if after := k.step(); !k.container(0).Ready || after != 0 {
+		t.Fatalf("ready %t, next look in %s: an image's own tool failed its probe", k.container(0).Ready, after)
+	}
+}

@@ -28,6 +28,12 @@ type Container struct {
 	// Hostname is the pod's hostname.
 	Hostname string
 	Clock    clock.Clock
+	// Lenient makes programs the sandbox does not have succeed silently
+	// instead of exiting 127. Probes and hooks run lenient: an image's own
+	// tools (pg_isready, redis-cli ping) cannot run here, and a healthy
+	// container is what a simulated node stands for; files are still real,
+	// so `test -f` and `cat FILE` probes answer from them.
+	Lenient bool
 }
 
 // maxDepth bounds shells started from shells; maxCalls the simple
