@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strconv"
 	"time"
 
@@ -198,15 +199,20 @@ func (s *sim) syncPod(ctx context.Context, key string) (time.Duration, error) {
 
 // forgetEndedRuns drops the files of container runs that st replaced: a
 // restarted container starts from its image again.
+// It runs after every status write, so it allocates nothing: a pod has a
+// handful of containers, in the same order in both statuses.
 func (s *sim) forgetEndedRuns(pod *corev1.Pod, st *corev1.PodStatus) {
-	now := make(map[string]string, len(st.ContainerStatuses))
-	for _, cs := range st.ContainerStatuses {
-		now[cs.Name] = cs.ContainerID
-	}
-	for _, cs := range pod.Status.ContainerStatuses {
-		if cs.ContainerID != "" && now[cs.Name] != cs.ContainerID {
-			s.files.ForgetRun(pod.UID, cs.Name, cs.ContainerID)
+	for i, cs := range pod.Status.ContainerStatuses {
+		if cs.ContainerID == "" {
+			continue
 		}
+		if i < len(st.ContainerStatuses) && st.ContainerStatuses[i].Name == cs.Name && st.ContainerStatuses[i].ContainerID == cs.ContainerID {
+			continue
+		}
+		if slices.ContainsFunc(st.ContainerStatuses, func(n corev1.ContainerStatus) bool { return n.ContainerID == cs.ContainerID }) {
+			continue
+		}
+		s.files.ForgetRun(pod.UID, cs.Name, cs.ContainerID)
 	}
 }
 

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"errors"
 	"io/fs"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -258,10 +259,8 @@ func (i fileInfo) Sys() any           { return nil }
 type NotSimulatedError struct{ Volume string }
 
 func (e *NotSimulatedError) Error() string {
-	return "the contents of volume " + quote(e.Volume) + " are not simulated"
+	return "the contents of volume " + strconv.Quote(e.Volume) + " are not simulated"
 }
-
-func quote(s string) string { return "\"" + s + "\"" }
 
 // errno returns err's errno, if it has one.
 func errno(err error) (syscall.Errno, bool) {
