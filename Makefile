@@ -73,7 +73,8 @@ FUZZ_TARGETS := \
 	./internal/cli:FuzzParseCapacity \
 	./pkg/lab:FuzzParseText \
 	./pkg/nodesim:FuzzParseImageCatalog \
-	./pkg/nodesim/sandbox:FuzzRun
+	./pkg/nodesim/sandbox:FuzzRun \
+	./pkg/nodesim/usage:FuzzParse
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -74,8 +74,8 @@ of chosen nodes, so node lifecycle and eviction can be exercised.`,
 			}
 			if kubelet.ServingCerts != "" || kubelet.ServingKey != "" || kubelet.ClientCA != "" {
 				cfg.KubeletAPI = &kubelet
-			} else if cmd.Flags().Changed("kubelet-allowed-clients") {
-				return errors.New("--kubelet-allowed-clients needs --kubelet-serving-certs, --kubelet-serving-key and --kubelet-client-ca")
+			} else if cmd.Flags().Changed("kubelet-allowed-clients") || cmd.Flags().Changed("kubelet-metrics-clients") {
+				return errors.New("--kubelet-allowed-clients and --kubelet-metrics-clients need --kubelet-serving-certs, --kubelet-serving-key and --kubelet-client-ca")
 			}
 			cs, err := simClient(kubeconfig, qps, burst)
 			if err != nil {
@@ -120,6 +120,7 @@ of chosen nodes, so node lifecycle and eviction can be exercised.`,
 	f.StringVar(&kubelet.ServingKey, "kubelet-serving-key", "", "private key of the --kubelet-serving-certs")
 	f.StringVar(&kubelet.ClientCA, "kubelet-client-ca", "", "CA that signs the client certificates allowed to call the kubelet API")
 	f.StringSliceVar(&kubelet.AllowedClients, "kubelet-allowed-clients", []string{"kube-apiserver-kubelet-client"}, "common names of client certificates authorized to call the kubelet API (the API server's --kubelet-client-certificate)")
+	f.StringSliceVar(&kubelet.MetricsClients, "kubelet-metrics-clients", nil, "common names of client certificates authorized to read the kubelet API's /metrics/resource and /stats/summary only (metrics-server)")
 	cmd.AddCommand(newNodesFailCommand(&kubeconfig, true), newNodesFailCommand(&kubeconfig, false))
 	return cmd
 }

@@ -31,9 +31,10 @@ type KubeletAPIConfig struct {
 	// simulator never holds a CA key.
 	ServingCerts, ServingKey string
 	// ClientCA verifies client certificates; only AllowedClients (their
-	// common names) may use the API.
-	ClientCA       string
-	AllowedClients []string
+	// common names) may use the API, and MetricsClients its resource
+	// metrics and stats only.
+	ClientCA                       string
+	AllowedClients, MetricsClients []string
 }
 
 func (s *sim) kubeletPort() int {
@@ -74,7 +75,7 @@ func (s *sim) prepareKubeletAPI(ctx context.Context) (*kubeletAPI, error) {
 	}
 	srv, err := kubeletapi.New(kubeletapi.Config{
 		Nodes:     simNodes{s},
-		ClientCAs: pool, AllowedClients: k.AllowedClients,
+		ClientCAs: pool, AllowedClients: k.AllowedClients, MetricsClients: k.MetricsClients,
 		Certificate: func(a netip.Addr) (*tls.Certificate, error) {
 			i, ok := NodeIndex(a)
 			if !ok || i < s.cfg.StartIndex || i >= s.cfg.StartIndex+s.cfg.Count || certs[i-s.cfg.StartIndex] == nil {

@@ -2,7 +2,8 @@
 // container logs, exec, attach and port-forward, so that `kubectl logs`,
 // `kubectl exec`, `kubectl attach` and `kubectl port-forward` work against
 // them as against real kubelets, and /metrics/resource and /stats/summary
-// with a simple usage model (a stable share of each container's requests).
+// with usage from a model a pod's annotations choose (package usage; by
+// default a stable share of each container's requests).
 //
 // One listener serves every node. Each node has its own InternalIP in
 // 127.16.0.0/12 (nodesim.NodeAddressRange) and reports the same kubelet
@@ -30,7 +31,9 @@
 // Requests are authenticated as a kubelet's are with x509 client
 // certificates: TLS requires a client certificate chained to the cluster
 // CA, and only the common names in Config.AllowedClients (the API server's
-// kubelet client under `myriad up`) are authorized; everyone else gets 403.
+// kubelet client under `myriad up`) are authorized, plus those in
+// Config.MetricsClients (metrics-server) for metrics and stats only;
+// everyone else gets 403.
 // Each node presents its own serving certificate for its address, issued
 // by `myriad up` from the cluster CA; this package never holds a CA key.
 //
@@ -39,6 +42,6 @@
 // few built-in commands, and port-forward reaches an in-process HTTP stub
 // that answers with the pod's identity. The package must never start a
 // host command, open a connection to a pod IP, read files from disk at
-// request time, or keep state per pod (per node: one CPU counter, once
-// scraped).
+// request time, or keep state per pod beyond a CPU counter per running
+// container of a scraped node (see counters).
 package kubeletapi

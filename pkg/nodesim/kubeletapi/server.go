@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -40,9 +41,12 @@ type Config struct {
 	// Certificate returns the serving certificate of the node at a.
 	Certificate func(a netip.Addr) (*tls.Certificate, error)
 	// ClientCAs verify client certificates; AllowedClients are the common
-	// names authorized to use the API (all others get 403).
-	ClientCAs      *x509.CertPool
-	AllowedClients []string
+	// names authorized to use the API, MetricsClients those authorized to
+	// read resource metrics and stats only, as a kubelet grants
+	// nodes/metrics and nodes/stats without nodes/proxy (all others get
+	// 403).
+	ClientCAs                      *x509.CertPool
+	AllowedClients, MetricsClients []string
 	// StreamIdleTimeout closes exec, attach and port-forward sessions idle
 	// this long (kubelet's streamingConnectionIdleTimeout, default 4h);
 	// StreamCreationTimeout bounds the set-up of their streams (30s).
@@ -54,7 +58,7 @@ type Config struct {
 type Server struct {
 	cfg     Config
 	started time.Time // the simulated machines' boot, for node CPU time
-	nodeCPU nodeCPU
+	counters counters
 }
 
 // New checks cfg and returns a server.
@@ -167,12 +171,26 @@ func (s *Server) authorize(next http.Handler) http.Handler {
 			return
 		}
 		user := r.TLS.VerifiedChains[0][0].Subject.CommonName
-		if !slices.Contains(s.cfg.AllowedClients, user) {
-			http.Error(w, fmt.Sprintf("Forbidden (user=%s, verb=%s, resource=nodes, subresource=proxy)", user, verbOf(r)), http.StatusForbidden)
+		sub := subresourceOf(r)
+		if !slices.Contains(s.cfg.AllowedClients, user) && (sub == "proxy" || !slices.Contains(s.cfg.MetricsClients, user)) {
+			http.Error(w, fmt.Sprintf("Forbidden (user=%s, verb=%s, resource=nodes, subresource=%s)", user, verbOf(r), sub), http.StatusForbidden)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// subresourceOf is the nodes subresource a kubelet would authorize the
+// request as (pkg/kubelet/server/auth.go): metrics and stats for the
+// scrapers' paths, proxy for everything else.
+func subresourceOf(r *http.Request) string {
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/metrics/"):
+		return "metrics"
+	case strings.HasPrefix(r.URL.Path, "/stats/"):
+		return "stats"
+	}
+	return "proxy"
 }
 
 // verbOf is the verb a kubelet would authorize the request as.

@@ -79,6 +79,7 @@ func (c *cluster) serve(t *testing.T, l net.Listener) {
 	t.Helper()
 	s, _ := newTestServer(t, clock.RealClock{}, runningPod("web-1", "node-0", time.Now().Add(-2*time.Second), 0), runningPod("web-2", "node-1", time.Now(), 0))
 	s.cfg.ClientCAs = c.caPool
+	s.cfg.MetricsClients = []string{"metrics-server"}
 	s.cfg.Certificate = func(a netip.Addr) (*tls.Certificate, error) {
 		if cert := c.serving[a]; cert != nil {
 			return cert, nil
@@ -149,6 +150,21 @@ func TestAuthorization(t *testing.T) {
 	if code, body, err := fetch(c.client(t, "someone-else"), url); err != nil || code != 403 ||
 		!strings.Contains(body, "Forbidden (user=someone-else, verb=get, resource=nodes, subresource=proxy)") {
 		t.Fatalf("a client the CA signed but not allowed: %d %q %v", code, body, err)
+	}
+	// A scraper reads metrics and stats, and nothing else.
+	scraper := c.client(t, "metrics-server")
+	if code, body, err := fetch(scraper, url); err != nil || code != 403 ||
+		!strings.Contains(body, "Forbidden (user=metrics-server, verb=get, resource=nodes, subresource=proxy)") {
+		t.Fatalf("the metrics client read logs: %d %q %v", code, body, err)
+	}
+	for _, path := range []string{"/metrics/resource", "/stats/summary"} {
+		if code, body, err := fetch(scraper, fmt.Sprintf("https://%s%s", l.Addr(), path)); err != nil || code != 200 {
+			t.Fatalf("the metrics client on %s: %d %q %v", path, code, body, err)
+		}
+	}
+	if code, body, err := fetch(c.client(t, "someone-else"), fmt.Sprintf("https://%s/metrics/resource", l.Addr())); err != nil || code != 403 ||
+		!strings.Contains(body, "subresource=metrics") {
+		t.Fatalf("an unlisted client scraped: %d %q %v", code, body, err)
 	}
 	anonymous := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: c.caPool}}}
 	if code, _, err := fetch(anonymous, url); err == nil {

@@ -64,3 +64,67 @@ func TestResourceMetrics(t *testing.T) {
 		t.Fatalf("summary %+v", sum)
 	}
 }
+
+// cpuOf is the CPU counter of pod's first container in a scrape, and its
+// working set.
+func cpuOf(t *testing.T, fams map[string]*dto.MetricFamily, pod string) (seconds, memory float64) {
+	t.Helper()
+	find := func(name string) *dto.Metric {
+		for _, m := range fams[name].GetMetric() {
+			for _, l := range m.Label {
+				if l.GetName() == "pod" && l.GetValue() == pod {
+					return m
+				}
+			}
+		}
+		t.Fatalf("%s has no series for %s", name, pod)
+		return nil
+	}
+	return find("container_cpu_usage_seconds_total").Counter.GetValue(), find("container_memory_working_set_bytes").Gauge.GetValue()
+}
+
+// TestUsageModels: an annotation sets the usage, a change shows in the
+// next scrape's rate, and the counter never goes back.
+func TestUsageModels(t *testing.T) {
+	clk := testingclock.NewFakeClock(t0.Add(100 * time.Second))
+	pod := runningPod("web-1", "node-0", t0, 0)
+	pod.Spec.Containers[0].Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("1Gi")}
+	pod.Annotations = map[string]string{CPUUsageAnnotation: "250m", MemoryUsageAnnotation: "25%"}
+	s, nodes := newTestServer(t, clk, pod)
+
+	c1, mem := cpuOf(t, scrape(t, s, "node-0"), "web-1")
+	if c1 != 25 || mem != 256<<20 {
+		t.Fatalf("250m for 100s = %g CPU seconds (want 25), 25%% of 1Gi = %g bytes", c1, mem)
+	}
+	// The model changes: the next scrape's rate is the new one.
+	pod.Annotations[CPUUsageAnnotation] = "75%"
+	clk.Step(15 * time.Second)
+	c2, _ := cpuOf(t, scrape(t, s, "node-0"), "web-1")
+	if rate := (c2 - c1) / 15; rate != 1.5 {
+		t.Errorf("rate after the change to 75%% of 2 cores: %g", rate)
+	}
+	// Down again: the counter slows, never goes back.
+	pod.Annotations[CPUUsageAnnotation+".app"] = "sine 0 100m 1m" // the container's own key wins
+	clk.Step(15 * time.Second)
+	c3, _ := cpuOf(t, scrape(t, s, "node-0"), "web-1")
+	if rate := (c3 - c2) / 15; c3 < c2 || rate > 0.1 {
+		t.Errorf("after the change to a sine of at most 100m: %g -> %g (rate %g)", c2, c3, rate)
+	}
+	// A malformed model is ignored for that pod: the default share applies.
+	pod.Annotations = map[string]string{CPUUsageAnnotation: "lots"}
+	clk.Step(15 * time.Second)
+	c4, _ := cpuOf(t, scrape(t, s, "node-0"), "web-1")
+	if rate := (c4 - c3) / 15; rate < 0.4-1e-9 || rate > 1.2+1e-9 {
+		t.Errorf("with a malformed model the rate is %g, want the default 20%%-60%% of 2 cores", rate)
+	}
+	// A restart is a new container: a new counter, from its own start.
+	restarted := runningPod("web-1", "node-0", clk.Now().Add(-10*time.Second), 1)
+	restarted.Annotations = map[string]string{CPUUsageAnnotation: "1"}
+	nodes.pods["default/web-1"] = restarted
+	if c5, _ := cpuOf(t, scrape(t, s, "node-0"), "web-1"); c5 != 10 {
+		t.Errorf("the restarted container's counter: %g, want 10 (1 core for 10s)", c5)
+	}
+	if n := len(s.counters.nodes["node-0"].containers); n != 1 {
+		t.Errorf("counters kept for %d containers of node-0, want only the running one", n)
+	}
+}
