@@ -56,8 +56,8 @@ type Config struct {
 
 // Server is the kubelet API of every node of one simulator.
 type Server struct {
-	cfg     Config
-	started time.Time // the simulated machines' boot, for node CPU time
+	cfg      Config
+	started  time.Time // the simulated machines' boot, for node CPU time
 	counters counters
 }
 
