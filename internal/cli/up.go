@@ -92,6 +92,8 @@ every object kept. Ctrl-C or SIGTERM stops every component cleanly.`,
 	f.StringVar(&quota, "etcd-quota", "8Gi", "etcd backend size limit")
 	f.DurationVar(&o.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node may miss heartbeats before it is marked NotReady")
 	f.DurationVar(&o.ReadyTimeout, "ready-timeout", 3*time.Minute, "how long each component may take to become ready")
+	f.BoolVar(&o.MetricsServer, "metrics-server", true, "run metrics-server, so that 'kubectl top' and HorizontalPodAutoscalers see the simulated usage")
+	f.DurationVar(&o.MetricsResolution, "metric-resolution", 0, "how often metrics-server scrapes every node (at least 10s; default 15s, slower above 2,500 nodes: 60s at 10,000)")
 	f.StringVar(&o.AuditPolicy, "audit-policy", "", "write the API server's audit log to DATA-DIR/logs/audit.log: 'default' for Myriad's policy (metadata for reads, request bodies for writes, never Secret bodies, no node heartbeats) or the path of an audit.k8s.io/v1 Policy file")
 	f.StringVar(&o.Scheduler, "scheduler", "kube", "scheduler of the cluster: kube (kube-scheduler), myriad (myriad scheduler, replacing default-scheduler) or none (bring your own)")
 	f.StringVar(&managerGates, "manager-feature-gates", "", "feature gates of the workload controllers ('myriad manager --feature-gates'), e.g. RecreatePodWhenChangeVCTInCloneSetGate=true")

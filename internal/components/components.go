@@ -38,6 +38,9 @@ var commands = map[string]func() *cobra.Command{
 	},
 	"kube-controller-manager": controllermanager.NewControllerManagerCommand,
 	"kube-scheduler":          func() *cobra.Command { return scheduler.NewSchedulerCommand() },
+	// The Metrics API (`kubectl top`, HorizontalPodAutoscalers): upstream's
+	// metrics-server, scraping the simulated nodes' /metrics/resource.
+	"metrics-server": newMetricsServerCommand,
 }
 
 // Run executes the upstream component called name with args, exactly as its

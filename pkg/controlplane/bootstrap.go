@@ -44,6 +44,9 @@ func Bootstrap(ctx context.Context, cs kubernetes.Interface) error {
 			return fmt.Errorf("FlowSchema %s: %w", fs.Name, err)
 		}
 	}
+	if err := bootstrapMetricsServer(ctx, cs); err != nil {
+		return err
+	}
 	if err := bootstrapStorage(ctx, cs); err != nil {
 		return err
 	}

@@ -46,6 +46,7 @@ type Certs struct {
 	ControllerManagerCert, ControllerManagerKey string
 	SchedulerCert, SchedulerKey                 string
 	WebhookCert, WebhookKey                     string
+	MetricsServerCert, MetricsServerKey         string
 	KubeletClientCert, KubeletClientKey         string
 	CAKey                                       string
 	ServiceAccountKey, ServiceAccountPub        string
@@ -102,6 +103,10 @@ func EnsureCerts(d DataDir, apiIPs ...net.IP) (Certs, error) {
 		// Not in system:masters: it only ever talks to kubelets, which
 		// authorize it by name.
 		{ca, "apiserver-kubelet-client", pki.Request{CommonName: KubeletClientUser, Client: true}, &c.KubeletClientCert, &c.KubeletClientKey},
+		// The aggregator checks the name of the Service it reaches
+		// metrics-server through (metricsserver.go).
+		{ca, "metrics-server-serving", pki.Request{CommonName: "metrics-server", Server: true, IPs: loopback,
+			DNSNames: []string{"localhost", metricsServerName + ".kube-system.svc"}}, &c.MetricsServerCert, &c.MetricsServerKey},
 		{ca, "manager-webhook", pki.Request{CommonName: "myriad-manager-webhook", Server: true, IPs: loopback, DNSNames: []string{"localhost"}}, &c.WebhookCert, &c.WebhookKey},
 	}
 	for _, is := range issues {
@@ -118,6 +123,7 @@ func EnsureCerts(d DataDir, apiIPs ...net.IP) (Certs, error) {
 		{"nodesim", NodeSimUser, ""},
 		{"manager", ManagerUser, ""},
 		{"storage", StorageUser, ""},
+		{"metrics-server", MetricsServerUser, ""},
 	} {
 		var orgs []string
 		if u.org != "" {

@@ -23,8 +23,9 @@ type Plan struct {
 	ManagerMetricsPort, ManagerProbePort, WebhookPort int
 	// KubeletPort is where every simulated node's kubelet API listens.
 	KubeletPort int
-	// StoragePort serves `myriad storage`'s metrics and probes.
-	StoragePort int
+	// StoragePort serves `myriad storage`'s metrics and probes;
+	// MetricsServerPort is metrics-server's (the Metrics API).
+	StoragePort, MetricsServerPort int
 	// NodeMonitorGracePeriod is how long the node lifecycle controller waits
 	// for a heartbeat before marking a node NotReady.
 	NodeMonitorGracePeriod time.Duration

@@ -51,6 +51,10 @@ type Options struct {
 	// Scheduler is "kube" (kube-scheduler; also when empty), "myriad", or
 	// "none" (no scheduler: `myriad bench scheduler` starts its own).
 	Scheduler string
+	// MetricsServer runs metrics-server (the Metrics API) scraping every
+	// MetricsResolution (0: MetricsResolution(Nodes)).
+	MetricsServer     bool
+	MetricsResolution time.Duration
 	// AuditPolicy turns on the API server's audit log: "default" for
 	// Myriad's policy (DefaultAuditPolicy) or the path of a policy file.
 	AuditPolicy string
@@ -77,6 +81,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("--etcd-quota must be at least 64Mi, got %d bytes", o.EtcdQuota)
 	case o.Scheduler != "" && o.Scheduler != "kube" && o.Scheduler != "myriad" && o.Scheduler != "none":
 		return fmt.Errorf("--scheduler must be kube, myriad or none, got %q", o.Scheduler)
+	case o.MetricsResolution != 0 && o.MetricsResolution < 10*time.Second:
+		return fmt.Errorf("--metric-resolution must be at least 10s (metrics-server's minimum), got %s", o.MetricsResolution)
 	case o.NodeMonitorGracePeriod < 15*time.Second:
 		return fmt.Errorf("--node-monitor-grace-period must be at least 15s (nodes renew leases every 10s), got %s", o.NodeMonitorGracePeriod)
 	}
@@ -173,7 +179,7 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 	// Every port of the run is chosen in one call, so no two components are
 	// handed the same one.
 	fixed := []*int{&plan.ControllerManagerPort, &plan.SchedulerPort, &plan.ManagerMetricsPort,
-		&plan.ManagerProbePort, &plan.WebhookPort, &plan.KubeletPort, &plan.StoragePort}
+		&plan.ManagerProbePort, &plan.WebhookPort, &plan.KubeletPort, &plan.StoragePort, &plan.MetricsServerPort}
 	apiServers := 0
 	if o.APIServers > 1 {
 		apiServers = o.APIServers
@@ -302,7 +308,7 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 		// machine never collide on the node addresses they share.
 		args := append([]string{"nodes", "--kubeconfig", dir.Kubeconfig("nodesim"), "--count", strconv.Itoa(o.Nodes),
 			"--kubelet-port", strconv.Itoa(plan.KubeletPort), "--kubelet-serving-certs", servingCert, "--kubelet-serving-key", servingKey,
-			"--kubelet-client-ca", certs.CA, "--kubelet-allowed-clients", KubeletClientUser}, o.NodeArgs...)
+			"--kubelet-client-ca", certs.CA, "--kubelet-allowed-clients", KubeletClientUser, "--kubelet-metrics-clients", MetricsServerUser}, o.NodeArgs...)
 		if err := step("simulated nodes", supervisor.Process{Name: "nodes", Args: args}); err != nil {
 			return nil, err
 		}
@@ -310,6 +316,22 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 		wait := o.ReadyTimeout + time.Duration(o.Nodes)*10*time.Millisecond
 		if err := waitNodesReady(ctx, cs, o.Nodes, wait, o.Out); err != nil {
 			return nil, err
+		}
+	}
+	if o.MetricsServer {
+		resolution := o.MetricsResolution
+		if resolution == 0 {
+			resolution = MetricsResolution(o.Nodes)
+		}
+		ms, err := metricsServerProcess(plan, resolution)
+		if err != nil {
+			return nil, err
+		}
+		if err := step("metrics-server", ms); err != nil {
+			return nil, err
+		}
+		if err := applyMetricsAPI(ctx, cs, plan); err != nil {
+			return nil, fmt.Errorf("Metrics API: %w", err)
 		}
 	}
 	return c, nil
@@ -382,6 +404,7 @@ func writeKubeconfigs(p Plan) error {
 		{p.Dir.Kubeconfig("nodesim"), NodeSimUser},
 		{p.Dir.Kubeconfig("manager"), ManagerUser},
 		{p.Dir.Kubeconfig("storage"), StorageUser},
+		{p.Dir.Kubeconfig("metrics-server"), MetricsServerUser},
 	} {
 		cert, key := p.Certs.Client(k.user)
 		if err := WriteKubeconfig(k.path, server, p.Certs.CA, cert, key, k.user); err != nil {

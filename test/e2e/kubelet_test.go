@@ -57,7 +57,7 @@ func TestKubeletAPI(t *testing.T) {
 		t.Skip("starts a real control plane")
 	}
 	dataDir := filepath.Join(t.TempDir(), "cluster")
-	up := startUp(t, dataDir, freePort(t), freePort(t), "--nodes", "5")
+	up := startUp(t, dataDir, freePort(t), freePort(t), "--nodes", "5", "--metric-resolution", "10s")
 	defer up.stop(t)
 	kc := filepath.Join(up.dataDir, "kubeconfig")
 	kubectlCtx := func(ctx context.Context, args ...string) *exec.Cmd {
@@ -215,5 +215,9 @@ func TestKubeletAPI(t *testing.T) {
 		if err := json.NewDecoder(resp.Body).Decode(&id); err != nil || id.Pod != "logger" || id.Namespace != "default" || !strings.HasPrefix(id.Node, "myriad-node-") {
 			t.Fatalf("port-forwarded HTTP answered %+v (%v)", id, err)
 		}
+	})
+
+	t.Run("kubectl top and autoscaling from the simulated usage", func(t *testing.T) {
+		testMetricsAndAutoscaling(t, kubectlCtx)
 	})
 }
