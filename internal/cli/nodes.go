@@ -103,6 +103,7 @@ of chosen nodes, so node lifecycle and eviction can be exercised.`,
 	f.StringVar(&cfg.NamePrefix, "name-prefix", "myriad-node-", "node names are <prefix><index>")
 	f.IntVar(&cfg.StartIndex, "start-index", 0, "index of the first node, so several processes can share one fleet")
 	f.StringVar(&capacity, "capacity", "", "capacity of each node, e.g. cpu=32,memory=256Gi,pods=110,nvidia.com/gpu=8")
+	f.BoolVar(&cfg.Events, "events", true, "emit the kubelet's events about pods (Pulling, Pulled, Created, Started, Killing, BackOff, Unhealthy) and recovered nodes; best effort, repeats folded into counts")
 	f.IntVar(&cfg.Zones, "zones", 3, "nodes are spread over this many topology zones")
 	f.StringVar(&cfg.PodCIDR, "pod-cidr", "10.128.0.0/9", "range from which each node gets a /24 for pod IPs")
 	f.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", 10*time.Second, "Lease renewal period (kubelet: 10s)")

@@ -128,6 +128,11 @@ type Config struct {
 	// DefaultKubeletPort.
 	KubeletAPI *KubeletAPIConfig
 
+	// Events turns on the kubelets' events about pods (Pulling, Pulled,
+	// Created, Started, Killing, BackOff, Unhealthy, admission failures)
+	// and nodes (Rebooted, NodeReady after a recovery); see events.go.
+	Events bool
+
 	Clock    clock.WithTicker      // default real clock; tests inject a fake
 	Registry prometheus.Registerer // metrics are registered only if non-nil
 }

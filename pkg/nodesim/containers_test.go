@@ -20,9 +20,10 @@ func TestCrashLoopDelay(t *testing.T) {
 // kubelet steps one pod through advance on a fake clock, as the simulator
 // does: it applies each status and looks again when advance says to.
 type kubelet struct {
-	t   *testing.T
-	env podEnv
-	pod *corev1.Pod
+	t      *testing.T
+	env    podEnv
+	pod    *corev1.Pod
+	events []kubeletEvent // every event of every step, as "reason: message"
 }
 
 func newKubelet(t *testing.T, catalog string, containers ...corev1.Container) *kubelet {
@@ -39,6 +40,7 @@ func newKubelet(t *testing.T, catalog string, containers ...corev1.Container) *k
 // step applies one advance and returns when to look again.
 func (k *kubelet) step() time.Duration {
 	st, after, _ := k.env.advance(k.pod)
+	k.events = append(k.events, podEvents(k.pod, &k.pod.Status, st, k.env.images)...)
 	k.pod.Status = *st
 	return after
 }

@@ -42,6 +42,8 @@ func (s *sim) heartbeat(ctx context.Context, i int, due time.Time) (time.Time, b
 		// A node that stopped heartbeating and came back was down: it
 		// reports a new boot, as a crashed and rebooted machine does.
 		n.bootID = newBootID()
+		s.events.node(n.name, true, "Rebooted", fmt.Sprintf("Node %s has been rebooted, boot id: %s", n.name, n.bootID))
+		s.events.node(n.name, false, "NodeReady", fmt.Sprintf("Node %s status is now: NodeReady", n.name))
 	}
 	// Lease mode: renew the Lease, full NodeStatus only when due or after a
 	// recovery. Status mode is the kubelet before NodeLease: every heartbeat

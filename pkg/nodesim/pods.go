@@ -144,9 +144,13 @@ func (s *sim) syncPod(ctx context.Context, key string) (time.Duration, error) {
 	}
 	if pod.Status.StartTime == nil && !scheduled(pod) {
 		if reason, msg := admit(pod, simNodes{s}.PodsOn(n.name), s.cfg.Capacity); reason != "" {
-			if err := s.writeStatus(ctx, pod, rejectedStatus(pod, reason, msg), kindRejected); err != nil && !apierrors.IsNotFound(err) {
+			if err := s.writeStatus(ctx, pod, rejectedStatus(pod, reason, msg), kindRejected); err != nil {
+				if apierrors.IsNotFound(err) {
+					return 0, nil
+				}
 				return 0, err
 			}
+			s.events.pod(n.name, pod, []kubeletEvent{{warning: true, reason: reason, message: msg}})
 			return 0, nil
 		}
 	}
@@ -193,6 +197,10 @@ func (s *sim) syncPod(ctx context.Context, key string) (time.Duration, error) {
 	if st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed {
 		n.ips.release(pod.UID)
 	}
+	if pod.Status.StartTime == nil {
+		s.events.pod(n.name, pod, annotationEvents(pod)) // once, when the pod starts
+	}
+	s.events.pod(n.name, pod, podEvents(pod, &pod.Status, st, s.cfg.ImageCatalog))
 	s.forgetEndedRuns(pod, st)
 	return after, nil
 }
@@ -267,6 +275,7 @@ func (s *sim) stopPod(ctx context.Context, n *simNode, pod *corev1.Pod, now time
 			}
 			return 0, err
 		}
+		s.events.pod(n.name, pod, stopEvents(pod))
 	}
 	err := s.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
 		GracePeriodSeconds: ptr.To[int64](0),

@@ -49,6 +49,8 @@ type sim struct {
 	// probes (exec and HTTP) see.
 	files  *sandbox.Files
 	probes *probes
+	// events are the kubelets' events (nil: Config.Events is off).
+	events *eventRecorders
 
 	fatal chan error // first error that retrying cannot fix
 }
@@ -125,6 +127,10 @@ func (s *sim) run(ctx context.Context) error {
 	}
 	if api != nil {
 		defer api.listener.Close() // Serve closes it too; closing twice is harmless
+	}
+	if s.cfg.Events {
+		s.events = newEventRecorders(s.client, s.nodes)
+		defer s.events.shutdown()
 	}
 	if err := s.registerAll(ctx); err != nil {
 		return err

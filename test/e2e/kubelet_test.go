@@ -57,7 +57,7 @@ func TestKubeletAPI(t *testing.T) {
 		t.Skip("starts a real control plane")
 	}
 	dataDir := filepath.Join(t.TempDir(), "cluster")
-	up := startUp(t, dataDir, freePort(t), freePort(t), "--nodes", "5", "--metric-resolution", "10s")
+	up := startUp(t, dataDir, freePort(t), freePort(t), "--nodes", "5", "--metric-resolution", "10s", "--image-catalog", writeEventsCatalog(t))
 	defer up.stop(t)
 	kc := filepath.Join(up.dataDir, "kubeconfig")
 	kubectlCtx := func(ctx context.Context, args ...string) *exec.Cmd {
@@ -216,6 +216,8 @@ func TestKubeletAPI(t *testing.T) {
 			t.Fatalf("port-forwarded HTTP answered %+v (%v)", id, err)
 		}
 	})
+
+	t.Run("kubelet events", func(t *testing.T) { testKubeletEvents(t, run) })
 
 	t.Run("kubectl top and autoscaling from the simulated usage", func(t *testing.T) {
 		testMetricsAndAutoscaling(t, kubectlCtx)

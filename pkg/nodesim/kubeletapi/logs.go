@@ -28,7 +28,7 @@ const (
 
 	DefaultLogPattern  = "{pod} {container} line {n}"
 	DefaultLogInterval = time.Second
-	minLogInterval     = 10 * time.Millisecond
+	MinLogInterval     = 10 * time.Millisecond
 	// maxLogLines is how many of a run's latest lines are kept, as the
 	// kubelet's log rotation (containerLogMaxSize 10Mi x 5 files) keeps
 	// the last tens of megabytes: a pod that ran for a month does not
@@ -73,7 +73,7 @@ func newLogStream(pod *corev1.Pod, name string, previous bool) (*logStream, erro
 	// A malformed interval falls back to the default: logs never fail
 	// because of an annotation.
 	if v, ok := pod.Annotations[LogIntervalAnnotation]; ok {
-		if d, err := time.ParseDuration(v); err == nil && d >= minLogInterval {
+		if d, err := time.ParseDuration(v); err == nil && d >= MinLogInterval {
 			ls.interval = d
 		}
 	}
