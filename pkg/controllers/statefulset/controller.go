@@ -70,6 +70,7 @@ type Reconciler struct {
 	exp         *expectations.Expectations
 	eligibility inplace.EligibilityOptions
 	stuckAfter  time.Duration
+	departed    departed
 }
 
 // Setup registers the controller, its cache and its indexes with mgr.
@@ -130,6 +131,7 @@ func Setup(mgr ctrl.Manager, kube kubernetes.Interface, opts Options) error {
 		WatchesRawSource(source.Kind(own, &corev1.Pod{},
 			handler.TypedEnqueueRequestForOwner[*corev1.Pod](mgr.GetScheme(), mgr.GetRESTMapper(), &v1beta1.StatefulSet{}, handler.OnlyControllerOwner()))).
 		WatchesRawSource(source.Kind(own, &corev1.Pod{}, handler.TypedEnqueueRequestsFromMapFunc(r.orphanOwners))).
+		WatchesRawSource(source.Kind(own, &corev1.Pod{}, r.departed.handler())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, opts.Workers)}).
 		Complete(r)
 }
@@ -192,6 +194,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		// every pod in the namespace.
 		r.events.Eventf(set, nil, corev1.EventTypeWarning, "InvalidSelector", "Reconcile", "spec.selector is empty or invalid: %v", err)
 		return reconcile.Result{}, nil
+	}
+	if err := r.releaseDeparted(ctx, set, sel); err != nil {
+		return reconcile.Result{}, err
 	}
 	pods, err := r.claimPods(ctx, set, sel)
 	if err != nil {
