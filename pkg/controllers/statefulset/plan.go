@@ -284,7 +284,7 @@ func MakePlan(in Input) Plan {
 		for _, pod := range condemned {
 			p.Delete = append(p.Delete, pod.Name)
 		}
-	} else if len(condemned) > 0 && !blocked && unavailable == 0 && !condemnedTerminating && len(p.Create) == 0 {
+	} else if len(condemned) > 0 && !blocked && unavailable == 0 && !condemnedTerminating && len(p.Create) == 0 && mayCondemn(condemned) {
 		p.Delete = append(p.Delete, condemned[0].Name)
 	}
 
@@ -361,4 +361,22 @@ func higher(a, b []int64) bool {
 		}
 	}
 	return len(a) > len(b)
+}
+
+// mayCondemn says whether OrderedReady may delete the highest condemned
+// pod (condemned is sorted highest first): when it is ready, or when it is
+// upstream's "first unhealthy pod", the lowest-ordinal unhealthy one (the
+// desired pods are all available by then). So a scale-down halts while
+// any pod below the target is unhealthy, and an unhealthy target is
+// removed only once everything below it is healthy.
+func mayCondemn(condemned []*Pod) bool {
+	if condemned[0].Ready {
+		return true
+	}
+	for _, pod := range condemned[1:] {
+		if !pod.Ready {
+			return false
+		}
+	}
+	return true
 }

@@ -248,3 +248,35 @@ func TestSpecifiedDelete(t *testing.T) {
 		t.Fatalf("a paused rollout deletes %v", got)
 	}
 }
+
+// OpenKruise's (and upstream's) "Scaling should happen in predictable
+// order and halt if any stateful pod is unhealthy".
+func TestScaleDownHaltsOnUnhealthyPods(t *testing.T) {
+	pods := func(ready ...bool) []Pod {
+		var out []Pod
+		for o, r := range ready {
+			p := running("db", o, true)
+			p.Ready = r
+			out = append(out, p)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		ready []bool
+		want  []string
+	}{
+		{[]bool{false, false, false}, nil},            // all unhealthy: halt
+		{[]bool{true, true, false}, []string{"db-2"}}, // the target is the first unhealthy pod
+		{[]bool{false, true, true}, []string{"db-2"}}, // the target is healthy
+		{[]bool{true, false, false}, nil},             // db-1 below the target is unhealthy
+	} {
+		in := base(0, pods(c.ready...)...)
+		if got := MakePlan(in).Delete; !slices.Equal(got, c.want) {
+			t.Errorf("ready %v, scaled to 0: deletes %v, want %v", c.ready, got, c.want)
+		}
+		in.Parallel = true
+		if got := MakePlan(in).Delete; len(got) != 3 {
+			t.Errorf("ready %v, Parallel: deletes %v, want all three", c.ready, got)
+		}
+	}
+}
