@@ -10,7 +10,7 @@ import (
 
 // What a kubelet does with one main container of a running pod, as the
 // image catalogue describes its image (ImageCatalog): pull (ContainerCreating
-// for the pull duration, or ImagePullBackOff for good), run, and, when the
+// for the pull duration, or ErrImagePull/ImagePullBackOff for good), run, and, when the
 // image's entrypoint ends on its own under restartPolicy Always, exit and be
 // restarted with the kubelet's CrashLoopBackOff delays. An image the
 // catalogue does not list pulls at once and runs until stopped, which is
@@ -139,7 +139,11 @@ func (e podEnv) pullThenStart(pod *corev1.Pod, c corev1.Container, prev *corev1.
 		return w
 	}
 	if img.PullError != "" {
-		return waiting("ImagePullBackOff", fmt.Sprintf("Back-off pulling image %q: %s", c.Image, img.PullError)), 0, kindPulling
+		failed, next := pullAttempt(base, e.now)
+		if failed {
+			return waiting("ErrImagePull", fmt.Sprintf("failed to pull and unpack image %q: %s", c.Image, img.PullError)), next, kindPulling
+		}
+		return waiting("ImagePullBackOff", fmt.Sprintf("Back-off pulling image %q: ErrImagePull: %s", c.Image, img.PullError)), next, kindPulling
 	}
 	if left := base.Add(img.PullDuration).Sub(e.now); left > 0 {
 		return waiting("ContainerCreating", ""), left, kindPulling
@@ -196,4 +200,30 @@ func (e podEnv) postStart(pod *corev1.Pod, c corev1.Container) time.Duration {
 		return e.probes.hookDuration(pod, &c, h.Exec.Command)
 	}
 	return 0
+}
+
+// The kubelet's image pull back-off: a failed pull is retried after 10 s,
+// doubling to at most 5 minutes. Each attempt shows ErrImagePull for
+// errImagePullFor, then ImagePullBackOff until the next one.
+const (
+	pullBackOffInitial = 10 * time.Second
+	pullBackOffMax     = 5 * time.Minute
+	errImagePullFor    = time.Second
+)
+
+// pullAttempt says whether a container whose pulls fail, first tried at
+// base, shows ErrImagePull at now (a pull just failed) rather than
+// ImagePullBackOff, and how long until that changes. Pure: the attempts
+// follow from base alone, so no state is kept per container.
+func pullAttempt(base, now time.Time) (failed bool, next time.Duration) {
+	since := max(now.Sub(base), 0)
+	attempt, backOff := time.Duration(0), pullBackOffInitial
+	for attempt+backOff <= since {
+		attempt += backOff
+		backOff = min(2*backOff, pullBackOffMax)
+	}
+	if in := since - attempt; in < errImagePullFor {
+		return true, errImagePullFor - in
+	}
+	return false, attempt + backOff - since
 }

@@ -1,6 +1,7 @@
 package nodesim
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,15 +68,41 @@ func TestPullDurationHoldsTheContainer(t *testing.T) {
 
 func TestPullErrorNeverRuns(t *testing.T) {
 	k := newKubelet(t, "images:\n- name: app:1\n  pullError: manifest unknown\n", corev1.Container{Name: "app", Image: "app:1"})
-	if after := k.step(); after != 0 {
-		t.Errorf("a failing pull must wait for a change, looks again in %s", after)
+	reason := func() string { return k.container(0).State.Waiting.Reason }
+	if after := k.step(); after != time.Second || reason() != "ErrImagePull" {
+		t.Errorf("a failed pull: %s, looks again in %s; want ErrImagePull for 1s", reason(), after)
+	}
+	// Then the kubelet's back-off: retries 10s, 20s, 40s... apart.
+	for i, want := range []struct {
+		reason string
+		after  time.Duration
+	}{{"ImagePullBackOff", 9 * time.Second}, {"ErrImagePull", time.Second}, {"ImagePullBackOff", 19 * time.Second}, {"ErrImagePull", time.Second}} {
+		step := []time.Duration{time.Second, 9 * time.Second, time.Second, 19 * time.Second}[i]
+		if after := k.wait(step); reason() != want.reason || after != want.after {
+			t.Errorf("step %d: %s, next look in %s; want %s, %s", i, reason(), after, want.reason, want.after)
+		}
 	}
 	k.wait(time.Hour)
 	w := k.container(0).State.Waiting
-	if w == nil || w.Reason != "ImagePullBackOff" || !strings.Contains(w.Message, "manifest unknown") || k.pod.Status.Phase != corev1.PodPending {
-		t.Fatalf("state %+v, phase %s; want ImagePullBackOff naming the error, Pending", k.container(0).State, k.pod.Status.Phase)
+	if w == nil || !strings.Contains(w.Message, "manifest unknown") || k.pod.Status.Phase != corev1.PodPending {
+		t.Fatalf("state %+v, phase %s; want a pull error naming the error, Pending", k.container(0).State, k.pod.Status.Phase)
 	}
 }
+
+func TestPullAttemptBacksOffToFiveMinutes(t *testing.T) {
+	var attempts []time.Duration
+	for s := time.Duration(0); s < 30*time.Minute; s += time.Second {
+		if failed, _ := pullAttempt(t0nodesim, t0nodesim.Add(s)); failed && (len(attempts) == 0 || s-attempts[len(attempts)-1] > time.Second) {
+			attempts = append(attempts, s)
+		}
+	}
+	want := []time.Duration{0, 10 * time.Second, 30 * time.Second, 70 * time.Second, 150 * time.Second, 310 * time.Second, 610 * time.Second, 910 * time.Second}
+	if len(attempts) < len(want) || !slices.Equal(attempts[:len(want)], want) {
+		t.Errorf("pull attempts at %v, want %v then every 5m", attempts, want)
+	}
+}
+
+var t0nodesim = time.Unix(1e9, 0)
 
 // An in-place image change stops the container at once, pulls, then runs
 // the new image as restart 1; the other container is left alone.

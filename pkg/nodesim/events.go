@@ -155,12 +155,13 @@ func containerEvents(pod *corev1.Pod, spec *corev1.Container, o, n *corev1.Conta
 	switch {
 	case waitingAnew("ContainerCreating"):
 		pulling()
-	case waitingAnew("ImagePullBackOff"):
-		if o == nil || o.State.Waiting == nil || o.State.Waiting.Reason == "ContainerCreating" && img.PullDuration == 0 {
+	case waitingAnew("ErrImagePull"):
+		if o == nil || o.State.Waiting == nil || o.State.Waiting.Reason != "ContainerCreating" || img.PullDuration == 0 {
 			pulling()
 		}
 		add(true, "Failed", "Failed to pull image %q: %s", spec.Image, img.PullError)
 		add(true, "Failed", "Error: ErrImagePull")
+	case waitingAnew("ImagePullBackOff"):
 		add(false, "BackOff", "Back-off pulling image %q", spec.Image)
 		add(true, "Failed", "Error: ImagePullBackOff")
 	case waitingAnew("CrashLoopBackOff"):

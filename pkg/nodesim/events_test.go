@@ -59,9 +59,12 @@ func TestEventsOfAFailedPull(t *testing.T) {
 	k := newKubelet(t, "images:\n- name: app:broken\n  pullError: manifest unknown\n", corev1.Container{Name: "app", Image: "app:broken"})
 	k.step()
 	wantEvents(t, "failed pull", k.said(), `Normal Pulling: Pulling image "app:broken"`, `Warning Failed: Failed to pull image "app:broken": manifest unknown`,
-		"Warning Failed: Error: ErrImagePull", `Normal BackOff: Back-off pulling image "app:broken"`, "Warning Failed: Error: ImagePullBackOff")
-	k.wait(time.Minute)
-	wantEvents(t, "still failing", k.said())
+		"Warning Failed: Error: ErrImagePull")
+	k.wait(time.Second)
+	wantEvents(t, "backing off", k.said(), `Normal BackOff: Back-off pulling image "app:broken"`, "Warning Failed: Error: ImagePullBackOff")
+	k.wait(9 * time.Second)
+	wantEvents(t, "the next attempt", k.said(), `Normal Pulling: Pulling image "app:broken"`, `Warning Failed: Failed to pull image "app:broken": manifest unknown`,
+		"Warning Failed: Error: ErrImagePull")
 }
 
 func TestEventsOfACrashLoop(t *testing.T) {

@@ -37,8 +37,10 @@ type Image struct {
 	// PullDuration is how long a container waits (ContainerCreating)
 	// before it runs this image.
 	PullDuration time.Duration
-	// PullError, when set, makes every pull fail: the container waits in
-	// ImagePullBackOff with this message and never runs.
+	// PullError, when set, makes every pull fail: the container waits,
+	// ErrImagePull at each attempt and ImagePullBackOff between them (the
+	// kubelet's back-off, 10 s doubling to 5 min), with this message, and
+	// never runs.
 	PullError string
 	// Exits says the image's entrypoint ends on its own: containers that
 	// set no command exit ExitsAfter after they start, with ExitCode, and

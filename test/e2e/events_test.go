@@ -78,9 +78,16 @@ func testKubeletEvents(t *testing.T, run func(stdin string, args ...string) stri
 		"Normal|Created|kubelet|", "|Created container: app", "Normal|Started|kubelet|", "|Started container app")
 	waitEvents("unpullable", `Warning|Failed|kubelet|`, `|Failed to pull image "registry.example/app:missing": manifest unknown`,
 		"|Error: ImagePullBackOff", `Normal|BackOff|kubelet|`)
-	reason := run("", "get", "pod/unpullable", "-o", "jsonpath={.status.containerStatuses[0].state.waiting.reason}")
-	if reason != "ImagePullBackOff" {
-		t.Errorf("the unpullable pod waits with %q, want ImagePullBackOff", reason)
+	// ErrImagePull for a moment at each attempt, ImagePullBackOff between.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		reason := run("", "get", "pod/unpullable", "-o", "jsonpath={.status.containerStatuses[0].state.waiting.reason}")
+		if reason == "ImagePullBackOff" {
+			break
+		}
+		if reason != "ErrImagePull" || time.Now().After(deadline) {
+			t.Fatalf("the unpullable pod waits with %q, want ImagePullBackOff", reason)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 
 	run("", "exec", "mortal", "--", "touch", "/tmp/dead")
