@@ -35,6 +35,7 @@ func addRigFlags(f *pflag.FlagSet, o *rig.Options, nodes int, nodesHelp string, 
 	f.DurationVar(&o.ReadyTimeout, "ready-timeout", o.ReadyTimeout, "how long each component may take to start; node registration gets this plus 10ms per node")
 	f.DurationVar(&o.SampleInterval, "sample-interval", o.SampleInterval, "how often process stats and the Ready count are sampled")
 	f.DurationVar(&o.ScrapeInterval, "scrape-interval", o.ScrapeInterval, "how often metrics are scraped from the simulator, API server and etcd")
+	f.BoolVar(&o.MetricsServer, "metrics-server", false, "run metrics-server in the started cluster, scraping every node (myriad up's default; off in benches unless asked)")
 	if attach {
 		f.StringVar(&o.Kubeconfig, "kubeconfig", "", "run against this existing cluster instead of starting one")
 	}

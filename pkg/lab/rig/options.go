@@ -32,6 +32,10 @@ type Options struct {
 	NodeArgs []string
 	// Scheduler is `myriad up --scheduler`: kube, myriad or none.
 	Scheduler string
+	// MetricsServer runs metrics-server in a started cluster (`myriad up`
+	// runs it by default; a bench only when asked, so that its figures
+	// stay comparable with runs before it existed).
+	MetricsServer bool
 }
 
 // Defaults are the options of a started cluster of nodes.

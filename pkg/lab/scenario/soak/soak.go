@@ -131,6 +131,7 @@ func Parameters(o Options) map[string]string {
 		"sampleInterval":         o.Rig.SampleInterval.String(),
 		"scrapeInterval":         o.Rig.ScrapeInterval.String(),
 		"dataDir":                o.Rig.DataDir,
+		"metricsServer":          strconv.FormatBool(o.Rig.MetricsServer),
 		"command":                strings.Join(os.Args, " "),
 	}
 }
