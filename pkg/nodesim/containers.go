@@ -58,6 +58,14 @@ func (e podEnv) mainContainer(pod *corev1.Pod, c corev1.Container, cs *corev1.Co
 	if k != "" {
 		return out, wait, k
 	}
+	if out.State.Running != nil && (restartsAlways(pod) || pod.Spec.RestartPolicy == corev1.RestartPolicyOnFailure) {
+		switch d := e.oomAfter(pod, &c, &out); {
+		case d == 0:
+			return e.oomKilled(pod, c, &out, img)
+		case d > 0 && (after == 0 || d < after):
+			after = d
+		}
+	}
 	if wait > 0 && (after == 0 || wait < after) {
 		after = wait
 	}

@@ -142,7 +142,8 @@ func containerEvents(pod *corev1.Pod, spec *corev1.Container, o, n *corev1.Conta
 		switch {
 		case o.Image != n.Image:
 			add(false, "Killing", "Container %s definition changed, will be restarted", spec.Name)
-		case spec.LivenessProbe != nil && n.LastTerminationState.Terminated != nil && n.LastTerminationState.Terminated.ExitCode == livenessKill:
+		case spec.LivenessProbe != nil && n.LastTerminationState.Terminated != nil && n.LastTerminationState.Terminated.ExitCode == livenessKill &&
+			n.LastTerminationState.Terminated.Reason != "OOMKilled":
 			add(true, "Unhealthy", "Liveness probe failed: %s", probeFailure(spec.LivenessProbe))
 			add(false, "Killing", "Container %s failed liveness probe, will be restarted", spec.Name)
 		}

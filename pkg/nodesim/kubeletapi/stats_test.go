@@ -124,6 +124,12 @@ func TestUsageModels(t *testing.T) {
 	if c5, _ := cpuOf(t, scrape(t, s, "node-0"), "web-1"); c5 != 10 {
 		t.Errorf("the restarted container's counter: %g, want 10 (1 core for 10s)", c5)
 	}
+	// The cgroup holds memory at the limit.
+	restarted.Spec.Containers[0].Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")}
+	restarted.Annotations[MemoryUsageAnnotation] = "1Gi"
+	if _, mem := cpuOf(t, scrape(t, s, "node-0"), "web-1"); mem != 256<<20 {
+		t.Errorf("working set %g over a 256Mi limit", mem)
+	}
 	if n := len(s.counters.nodes["node-0"].containers); n != 1 {
 		t.Errorf("counters kept for %d containers of node-0, want only the running one", n)
 	}

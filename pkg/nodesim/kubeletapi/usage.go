@@ -127,6 +127,11 @@ func (s *Server) nodeUsage(node string, now time.Time) (pods []podUsage, cores, 
 			cpuBase, memBase := base(spec, corev1.ResourceCPU, defaultCores), base(spec, corev1.ResourceMemory, defaultMemory)
 			ran := now.Sub(u.start)
 			u.cores, u.memory = cpuModel.At(ran, cpuBase), memModel.At(ran, memBase)
+			if l, ok := spec.Resources.Limits[corev1.ResourceMemory]; ok && !l.IsZero() {
+				// The cgroup holds a container at its limit; past it the
+				// simulator's OOM killer ends the run (nodesim/oom.go).
+				u.memory = min(u.memory, l.AsApproximateFloat64())
+			}
 			key := containerKey{uid: p.UID, name: spec.Name, start: u.start.UnixNano()}
 			ctr := nc.containers[key]
 			if ctr == nil {
@@ -156,11 +161,7 @@ func (s *Server) nodeUsage(node string, now time.Time) (pods []podUsage, cores, 
 // A malformed annotation is logged once and the default used, so a typo
 // never stops metrics for the rest of the node.
 func (c *counters) model(p *corev1.Pod, spec *corev1.Container, key string) usage.Model {
-	text, ok := p.Annotations[key+"."+spec.Name]
-	if !ok {
-		text, ok = p.Annotations[key]
-	}
-	if ok {
+	if text, ok := usage.Select(p.Annotations, key, spec.Name); ok {
 		pm, cached := c.models[text]
 		if !cached {
 			pm.m, pm.err = usage.Parse(text)

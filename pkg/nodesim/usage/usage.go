@@ -179,6 +179,9 @@ func parseAmount(s string) (Amount, error) {
 		}
 		return Amount{Value: v / 100, OfRequest: true}, nil
 	}
+	if hugeExponent(s) {
+		return Amount{}, fmt.Errorf("%q is more than any machine has (at most 1E (bytes or cores))", s)
+	}
 	q, err := resource.ParseQuantity(s)
 	if err != nil || q.Sign() < 0 {
 		return Amount{}, fmt.Errorf("%q is not an amount, like 250m (cores), 256Mi (bytes) or 40%% (of the request)", s)
@@ -188,4 +191,88 @@ func parseAmount(s string) (Amount, error) {
 		return Amount{}, fmt.Errorf("%q is more than any machine has (at most 1E (bytes or cores))", s)
 	}
 	return Amount{Value: v}, nil
+}
+
+// crossingSlack puts FirstAbove's answer a millisecond past a computed
+// crossing, so float rounding never lands it just before.
+const crossingSlack = time.Millisecond
+
+// Never is FirstAbove's answer for a model that never exceeds the level.
+const Never = time.Duration(-1)
+
+// FirstAbove is how long after since the model first exceeds level (0:
+// it already does), or Never. It is what a kubelet's OOM killer acts on:
+// a container whose memory model passes its limit is killed at that
+// moment, and the simulator looks again exactly then rather than polling.
+func (m Model) FirstAbove(level float64, since time.Duration, request float64) time.Duration {
+	since = max(since, 0)
+	if m.At(since, request) > level {
+		return 0
+	}
+	switch m.Kind {
+	case Ramp:
+		a, b := m.A.resolve(request), m.B.resolve(request)
+		if b <= level || since >= m.Period {
+			return Never
+		}
+		// a + (b-a)·t/P > level for t > P·(level-a)/(b-a); a moment past
+		// the crossing, where At is surely above level.
+		t := time.Duration(float64(m.Period)*(level-a)/(b-a)) + crossingSlack
+		return max(t-since, 0)
+	case Sine:
+		lo, hi := m.A.resolve(request), m.B.resolve(request)
+		if hi <= level {
+			return Never
+		}
+		// The model is above level while sin(θ) > s, θ in (θ0, π-θ0).
+		mid, amp := (lo+hi)/2, (hi-lo)/2
+		theta0 := math.Asin(min(max((level-mid)/amp, -1), 1))
+		period := float64(m.Period)
+		cycle := math.Floor(float64(since) / period)
+		for _, c := range []float64{cycle, cycle + 1} {
+			t := time.Duration(period*(c+theta0/(2*math.Pi))) + crossingSlack
+			if theta0 < 0 && c == cycle {
+				// Below the midpoint the crossing is late in the cycle.
+				t = time.Duration(period*(c+1+theta0/(2*math.Pi))) + crossingSlack
+			}
+			if t > since {
+				return t - since
+			}
+		}
+		return Never
+	case Steps:
+		for _, s := range m.Steps {
+			if s.After > since && s.Amount.resolve(request) > level {
+				return s.After - since
+			}
+		}
+	}
+	return Never
+}
+
+// Select is the model text for container among a pod's annotations: the
+// container's own key (key.CONTAINER) wins over the pod's (key).
+func Select(annotations map[string]string, key, container string) (string, bool) {
+	if v, ok := annotations[key+"."+container]; ok {
+		return v, true
+	}
+	v, ok := annotations[key]
+	return v, ok
+}
+
+// hugeExponent: s has a decimal exponent of three digits or more
+// ("1e400"), which is no usage a machine has and which the quantity
+// parser would expand digit by digit (a long one takes minutes).
+func hugeExponent(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] != 'e' && s[i] != 'E' {
+			continue
+		}
+		rest := strings.TrimLeft(s[i+1:], "+-")
+		digits := len(rest) - len(strings.TrimLeft(rest, "0123456789"))
+		if digits > 2 {
+			return true
+		}
+	}
+	return false
 }
