@@ -17,10 +17,9 @@ import (
 // created with spec.nodeName set, which bypass it (upstream's and
 // OpenKruise's "Should recreate evicted statefulset" test makes one).
 //
-// The pods a node runs are those bound to it before this one (creation
-// order, then name) that have not ended: the order the kubelet admits them
-// in, decided without state, so every worker and a restarted simulator
-// agree. Only pods the scheduler did not bind are checked (scheduled): for
+// The pods a node runs are those admitted before this one that have not
+// ended: those already started, and of those still waiting, the ones the
+// kubelet learnt of first (admissionOrder). Only pods the scheduler did not bind are checked (scheduled): for
 // the others the scheduler's answer stands, and 200,000 pods do not each
 // pay for summing their node's requests.
 
@@ -31,10 +30,10 @@ const nodePortsReason = "node(s) didn't have free ports for the requested pod po
 
 // admit returns the kubelet's reason and message for rejecting pod on a
 // node with allocatable that runs others, or "" to admit it.
-func admit(pod *corev1.Pod, others []*corev1.Pod, allocatable corev1.ResourceList) (reason, message string) {
+func admit(pod *corev1.Pod, others []*corev1.Pod, allocatable corev1.ResourceList, order admissionOrder) (reason, message string) {
 	var before []*corev1.Pod
 	for _, o := range others {
-		if o.UID != pod.UID && !isTerminal(o) && admittedBefore(o, pod) {
+		if o.UID != pod.UID && !isTerminal(o) && order.before(o, pod) {
 			before = append(before, o)
 		}
 	}
@@ -93,10 +92,30 @@ func insufficient(name corev1.ResourceName, requested, used, capacity int64) str
 	return fmt.Sprintf("Node didn't have enough resource: %s, requested: %d, used: %d, capacity: %d", name, requested, used, capacity)
 }
 
-// admittedBefore: a was bound to the node ahead of b.
-func admittedBefore(a, b *corev1.Pod) bool {
+// admissionOrder is the order in which the kubelet admits pods: the
+// order it learns of them. A pod already started was admitted. Of two
+// waiting pods, the one created first; creation times are kept to the
+// second, so within one second the one the simulator's informer delivered
+// first (arrived: a sequence number per pod created with spec.nodeName,
+// taken when first seen; the only pods admission checks), and by name
+// only if one was never seen.
+type admissionOrder struct {
+	arrived func(*corev1.Pod) (uint64, bool)
+}
+
+func (o admissionOrder) before(a, b *corev1.Pod) bool {
+	if started := a.Status.StartTime != nil; started != (b.Status.StartTime != nil) {
+		return started
+	}
 	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
 		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	}
+	if o.arrived != nil {
+		sa, okA := o.arrived(a)
+		sb, okB := o.arrived(b)
+		if okA && okB {
+			return sa < sb
+		}
 	}
 	return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
 }

@@ -42,7 +42,7 @@ func TestAdmissionRejectsWhatTheKubeletWould(t *testing.T) {
 		{"pods", admissionPod("p", 3, "", 0), []*corev1.Pod{admissionPod("a", 0, "", 0), admissionPod("b", 1, "", 0), admissionPod("c", 2, "", 0)}, "OutOfpods", "Node didn't have enough resource: pods, requested: 1, used: 3, capacity: 3"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			reason, msg := admit(tc.pod, tc.others, alloc)
+			reason, msg := admit(tc.pod, tc.others, alloc, admissionOrder{})
 			if reason != tc.reason || !strings.Contains(msg, tc.text) {
 				t.Fatalf("admit = %q %q, want %q %q", reason, msg, tc.reason, tc.text)
 			}
@@ -50,11 +50,34 @@ func TestAdmissionRejectsWhatTheKubeletWould(t *testing.T) {
 	}
 	ended := admissionPod("ended", 0, "1500m", 21017)
 	ended.Status.Phase = corev1.PodSucceeded
-	if reason, _ := admit(admissionPod("p", 1, "1", 21017), []*corev1.Pod{ended}, alloc); reason != "" {
+	if reason, _ := admit(admissionPod("p", 1, "1", 21017), []*corev1.Pod{ended}, alloc, admissionOrder{}); reason != "" {
 		t.Errorf("a pod that ended still holds its node's resources: %s", reason)
 	}
 	st := rejectedStatus(admissionPod("p", 1, "", 21017), "NodePorts", "Predicate NodePorts failed: x")
 	if st.Phase != corev1.PodFailed || st.Reason != "NodePorts" || st.Message != "Pod was rejected: Predicate NodePorts failed: x" {
 		t.Errorf("rejected status %+v", st)
+	}
+}
+
+// Within one second of creation, the pod the kubelet heard of first is
+// admitted first (OpenKruise's "Should recreate evicted statefulset":
+// test-pod, then ss-0, both bound to one node with one host port).
+func TestAdmissionOrderFollowsArrival(t *testing.T) {
+	alloc := corev1.ResourceList{corev1.ResourcePods: resource.MustParse("110")}
+	first, second := admissionPod("test-pod", 1, "1", 21017), admissionPod("ss-0", 1, "1", 21017)
+	first.UID, second.UID = "u-test", "u-ss"
+	seq := map[types.UID]uint64{"u-test": 1, "u-ss": 2}
+	order := admissionOrder{arrived: func(p *corev1.Pod) (uint64, bool) { v, ok := seq[p.UID]; return v, ok }}
+	if reason, _ := admit(second, []*corev1.Pod{first}, alloc, order); reason != "NodePorts" {
+		t.Errorf("ss-0, second to arrive: %q, want NodePorts", reason)
+	}
+	if reason, _ := admit(first, []*corev1.Pod{second}, alloc, order); reason != "" {
+		t.Errorf("test-pod, first to arrive: rejected for %q", reason)
+	}
+	// A started pod was admitted, whatever its name or arrival.
+	now := metav1.Now()
+	second.Status.StartTime = &now
+	if reason, _ := admit(first, []*corev1.Pod{second}, alloc, admissionOrder{}); reason != "NodePorts" {
+		t.Errorf("beside a started pod on the port: %q, want NodePorts", reason)
 	}
 }

@@ -52,6 +52,10 @@ func (s *sim) onPod(obj any) {
 	if !ok || s.byName[p.Spec.NodeName] == nil {
 		return
 	}
+	if p.Status.StartTime == nil && !scheduled(p) {
+		// Bound at creation: its place in the kubelet's admission order.
+		s.arrivals.LoadOrStore(p.UID, s.arrivalSeq.Add(1))
+	}
 	if key, err := cache.MetaNamespaceKeyFunc(p); err == nil {
 		s.queue.Add(key)
 	}
@@ -68,6 +72,7 @@ func (s *sim) onPodDelete(obj any) {
 	if n := s.byName[p.Spec.NodeName]; n != nil {
 		n.ips.release(p.UID)
 		s.written.Delete(p.UID)
+		s.arrivals.Delete(p.UID)
 		s.files.ForgetPod(p.UID)
 		s.probes.forget(p)
 	}
@@ -143,7 +148,7 @@ func (s *sim) syncPod(ctx context.Context, key string) (time.Duration, error) {
 		return 0, nil
 	}
 	if pod.Status.StartTime == nil && !scheduled(pod) {
-		if reason, msg := admit(pod, simNodes{s}.PodsOn(n.name), s.cfg.Capacity); reason != "" {
+		if reason, msg := admit(pod, simNodes{s}.PodsOn(n.name), s.cfg.Capacity, admissionOrder{arrived: s.arrivedAt}); reason != "" {
 			if err := s.writeStatus(ctx, pod, rejectedStatus(pod, reason, msg), kindRejected); err != nil {
 				if apierrors.IsNotFound(err) {
 					return 0, nil
@@ -309,4 +314,13 @@ func annotationExitCode(p *corev1.Pod) int32 {
 		}
 	}
 	return 0
+}
+
+// arrivedAt is pod's place in the admission order (see admissionOrder).
+func (s *sim) arrivedAt(p *corev1.Pod) (uint64, bool) {
+	v, ok := s.arrivals.Load(p.UID)
+	if !ok {
+		return 0, false
+	}
+	return v.(uint64), true
 }

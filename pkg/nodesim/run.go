@@ -43,7 +43,11 @@ type sim struct {
 	podsStarted atomic.Bool
 	// written holds, per pod UID, the resourceVersion of the last status
 	// this process wrote (see stale); entries go when the pod does.
-	written     sync.Map
+	written sync.Map
+	// arrivals hold, per pod created bound to one of our nodes and not
+	// yet started, when the informer first delivered it (admissionOrder).
+	arrivals    sync.Map
+	arrivalSeq  atomic.Uint64
 	failedCount atomic.Int64
 	// files are what commands wrote in containers (kubectl exec), which
 	// probes (exec and HTTP) see.
