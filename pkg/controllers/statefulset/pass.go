@@ -179,6 +179,7 @@ func (ps *pass) run(ctx context.Context) {
 	if !ps.syncClaimOwners(ctx) {
 		return // a claim about to lose its pod must be owned by it first
 	}
+	ps.recreateMissingClaims(ctx)
 	var deletes []*corev1.Pod
 	for _, name := range ps.plan.Delete {
 		if p := ps.byName[name]; p != nil && !ps.touched[name] {

@@ -100,6 +100,29 @@ func (ps *pass) ensureClaims(ctx context.Context, pod *corev1.Pod, ordinal int) 
 	return nil
 }
 
+// recreateMissingClaims creates the claims of Pending members that lack
+// them, as upstream does since v1.28: a claim deleted while its pod could
+// not be scheduled (a cordoned node) would otherwise leave the pod
+// Pending for ever. Only Pending pods are looked at, through the claim
+// cache, so a pass over running pods costs nothing.
+func (ps *pass) recreateMissingClaims(ctx context.Context) {
+	if len(ps.set.Spec.VolumeClaimTemplates) == 0 {
+		return
+	}
+	for _, pod := range ps.byName {
+		if pod.Status.Phase != corev1.PodPending || pod.DeletionTimestamp != nil {
+			continue
+		}
+		ordinal, member := OrdinalOf(ps.set.Name, pod)
+		if !member {
+			continue
+		}
+		if err := ps.ensureClaims(ctx, pod, ordinal); err != nil && !errors.Is(err, errClaimGoing) {
+			ps.failCreate(err)
+		}
+	}
+}
+
 // syncClaimOwners keeps each member's claims owned as the retention policy
 // says (ClaimOwners): by the set under whenDeleted Delete, by a condemned
 // pod under whenScaled Delete. It reports false when a write failed, and
