@@ -202,10 +202,12 @@ func (s *sim) syncPod(ctx context.Context, key string) (time.Duration, error) {
 	if st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed {
 		n.ips.release(pod.UID)
 	}
-	if pod.Status.StartTime == nil {
-		s.events.pod(n.name, pod, annotationEvents(pod)) // once, when the pod starts
+	if s.events != nil { // derived only when someone records them
+		if pod.Status.StartTime == nil {
+			s.events.pod(n.name, pod, annotationEvents(pod)) // once, when the pod starts
+		}
+		s.events.pod(n.name, pod, podEvents(pod, &pod.Status, st, s.cfg.ImageCatalog))
 	}
-	s.events.pod(n.name, pod, podEvents(pod, &pod.Status, st, s.cfg.ImageCatalog))
 	s.forgetEndedRuns(pod, st)
 	return after, nil
 }
@@ -280,7 +282,9 @@ func (s *sim) stopPod(ctx context.Context, n *simNode, pod *corev1.Pod, now time
 			}
 			return 0, err
 		}
-		s.events.pod(n.name, pod, stopEvents(pod))
+		if s.events != nil {
+			s.events.pod(n.name, pod, stopEvents(pod))
+		}
 	}
 	err := s.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
 		GracePeriodSeconds: ptr.To[int64](0),
