@@ -28,7 +28,10 @@ a hot standby (a second instance with the same identity, kubeconfig and
 leader-election Lease as the one 'myriad up' runs), wait until it is warm,
 run a control round (scale a Deployment, or for myriad-manager a CloneSet,
 to --replicas without a kill) and --rounds rounds that kill whichever
-instance holds the Lease and scale right after. Each round times, from the
+instance holds the Lease and scale right after: with --handover both,
+--rounds where the dead leader's Lease is left to expire (upstream's
+failover) and --rounds where the supervisor releases it on the leader's
+behalf the moment it dies (myriad up's). Each round times, from the
 kill: the supervisor's restart, the new leader in the Lease, the component's
 first work (kube-controller-manager: the ReplicaSet scaled; a scheduler: the
 first pod bound; myriad-manager: the first pod the CloneSet created), the
@@ -64,6 +67,7 @@ and every round's pods all ran within --round-timeout.`,
 	f.IntVar(&o.Rounds, "rounds", 3, "rounds per component that kill its leader (after one control round)")
 	f.IntVar(&o.Replicas, "replicas", 20, "replicas the workload is scaled to in each round")
 	f.DurationVar(&o.RoundTimeout, "round-timeout", 3*time.Minute, "longest a round may take until all pods run, and its scale-down")
+	f.StringVar((*string)(&o.Handover), "handover", string(failover.HandoverBoth), "rounds with the supervisor releasing a dead leader's Lease: off (the Lease expires, as upstream), on, or both (--rounds of each, in one run)")
 	f.StringVar(&signal, "signal", "KILL", "how the leader is stopped: KILL (a crash; the Lease is not released) or TERM")
 	f.StringVar(&out, "out", "", "directory for result.json, report.html and the cluster's data (required)")
 	addRigFlags(f, &o.Rig, 10, "simulated nodes the pods run on", false)

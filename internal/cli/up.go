@@ -90,6 +90,8 @@ every object kept. Ctrl-C or SIGTERM stops every component cleanly.`,
 	f.IntVar(&o.EtcdPort, "etcd-port", 2379, "etcd client port (the next port is etcd's peer port); fixed when the data directory is created")
 	f.StringVar(&o.BindAddress, "bind-address", "127.0.0.1", "address the API listens on; 0.0.0.0 exposes it to the network")
 	f.StringVar(&quota, "etcd-quota", "8Gi", "etcd backend size limit")
+	f.IntVar(&o.MaxRequestsInflight, "max-requests-inflight", 0, "each API server's limit on read-only requests in flight, which API Priority and Fairness shares among its priority levels (0: 50 per core, at most 400)")
+	f.IntVar(&o.MaxMutatingRequestsInflight, "max-mutating-requests-inflight", 0, "each API server's limit on mutating requests in flight (0: half of the read-only limit's default)")
 	f.DurationVar(&o.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node may miss heartbeats before it is marked NotReady")
 	f.DurationVar(&o.ReadyTimeout, "ready-timeout", 3*time.Minute, "how long each component may take to become ready")
 	f.BoolVar(&o.MetricsServer, "metrics-server", true, "run metrics-server, so that 'kubectl top' and HorizontalPodAutoscalers see the simulated usage")

@@ -29,6 +29,9 @@ type Plan struct {
 	// NodeMonitorGracePeriod is how long the node lifecycle controller waits
 	// for a heartbeat before marking a node NotReady.
 	NodeMonitorGracePeriod time.Duration
+	// MaxRequestsInflight and MaxMutatingRequestsInflight are the API
+	// servers' concurrency (see DefaultInflight).
+	MaxRequestsInflight, MaxMutatingRequestsInflight int
 	// EncryptionConfig encrypts Secrets at rest (EnsureEncryptionConfig);
 	// AuditArgs are the API server's audit flags, empty when auditing is
 	// off (auditArgs).
@@ -86,9 +89,10 @@ func (p Plan) APIServerArgs(i int) []string {
 		// keeps etcd out of the read path at 10^6 objects.
 		"--watch-cache=true",
 		"--etcd-compaction-interval=5m",
-		// Room for 10k nodes' heartbeats; APF still orders who gets it.
-		"--max-requests-inflight=1600",
-		"--max-mutating-requests-inflight=800",
+		// Seats in proportion to the cores: APF queues what the CPU cannot
+		// run at once (see inflight.go).
+		"--max-requests-inflight=" + strconv.Itoa(p.MaxRequestsInflight),
+		"--max-mutating-requests-inflight=" + strconv.Itoa(p.MaxMutatingRequestsInflight),
 		"--profiling=false",
 		"--v=1",
 	}

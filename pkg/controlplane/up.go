@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"runtime"
 	"context"
 	"errors"
 	"fmt"
@@ -34,6 +35,9 @@ type Options struct {
 	EtcdQuota   int64
 	// NodeMonitorGracePeriod is passed to the node lifecycle controller.
 	NodeMonitorGracePeriod time.Duration
+	// MaxRequestsInflight and MaxMutatingRequestsInflight are each API
+	// server's concurrency; 0 sizes them for this machine (DefaultInflight).
+	MaxRequestsInflight, MaxMutatingRequestsInflight int
 	// NodeArgs are extra flags for the node simulator (`myriad nodes`).
 	NodeArgs []string
 	// ManagerArgs are extra flags for the workload controllers (`myriad
@@ -83,6 +87,10 @@ func (o Options) Validate() error {
 		return fmt.Errorf("--scheduler must be kube, myriad or none, got %q", o.Scheduler)
 	case o.MetricsResolution != 0 && o.MetricsResolution < 10*time.Second:
 		return fmt.Errorf("--metric-resolution must be at least 10s (metrics-server's minimum), got %s", o.MetricsResolution)
+	case validInflight("--max-requests-inflight", o.MaxRequestsInflight) != nil:
+		return validInflight("--max-requests-inflight", o.MaxRequestsInflight)
+	case validInflight("--max-mutating-requests-inflight", o.MaxMutatingRequestsInflight) != nil:
+		return validInflight("--max-mutating-requests-inflight", o.MaxMutatingRequestsInflight)
 	case o.NodeMonitorGracePeriod < 15*time.Second:
 		return fmt.Errorf("--node-monitor-grace-period must be at least 15s (nodes renew leases every 10s), got %s", o.NodeMonitorGracePeriod)
 	}
@@ -93,7 +101,10 @@ func (o Options) Validate() error {
 type Cluster struct {
 	Plan       Plan
 	Supervisor *supervisor.Supervisor
-	events     chan supervisor.Event
+	// Handovers release the Lease of a leader-elected component that died
+	// while leading, by component name (see LeaseHandover).
+	Handovers map[string]*LeaseHandover
+	events    chan supervisor.Event
 	release    func()
 	cancelLB   context.CancelFunc
 }
@@ -170,6 +181,13 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 	}
 	plan := Plan{Dir: dir, Certs: certs, BindAddress: o.BindAddress, EtcdPort: o.EtcdPort, APIPort: o.Port,
 		NodeMonitorGracePeriod: o.NodeMonitorGracePeriod}
+	plan.MaxRequestsInflight, plan.MaxMutatingRequestsInflight = DefaultInflight(runtime.NumCPU())
+	if o.MaxRequestsInflight > 0 {
+		plan.MaxRequestsInflight = o.MaxRequestsInflight
+	}
+	if o.MaxMutatingRequestsInflight > 0 {
+		plan.MaxMutatingRequestsInflight = o.MaxMutatingRequestsInflight
+	}
 	if plan.EncryptionConfig, err = EnsureEncryptionConfig(dir); err != nil {
 		return nil, err
 	}
@@ -262,18 +280,26 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if err := InstallCRDs(ctx, dir, o.ReadyTimeout); err != nil {
 		return nil, err
 	}
+	c.Handovers = map[string]*LeaseHandover{}
+	elected := func(p supervisor.Process) supervisor.Process {
+		h := c.NewHandover(cs.CoordinationV1(), p.Name)
+		if h != nil {
+			c.Handovers[p.Name], p.Observer = h, h
+		}
+		return p
+	}
 	cmReady, err := httpsProbe(fmt.Sprintf("https://127.0.0.1:%d/healthz", plan.ControllerManagerPort), certs.CA, adminCert, adminKey, "")
 	if err != nil {
 		return nil, err
 	}
-	if err := step("kube-controller-manager", supervisor.Process{Name: "kube-controller-manager", Ready: cmReady,
-		Args: append([]string{"kube-controller-manager"}, plan.ControllerManagerArgs()...)}); err != nil {
+	if err := step("kube-controller-manager", elected(supervisor.Process{Name: "kube-controller-manager", Ready: cmReady,
+		Args: append([]string{"kube-controller-manager"}, plan.ControllerManagerArgs()...)})); err != nil {
 		return nil, err
 	}
 	switch o.Scheduler {
 	case "none":
 	case "myriad":
-		if err := step("myriad-scheduler", myriadScheduler(plan)); err != nil {
+		if err := step("myriad-scheduler", elected(myriadScheduler(plan))); err != nil {
 			return nil, err
 		}
 	default:
@@ -285,18 +311,18 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := step("kube-scheduler", supervisor.Process{Name: "kube-scheduler", Ready: schedReady,
-			Args: append([]string{"kube-scheduler"}, plan.SchedulerArgs(schedConfig)...)}); err != nil {
+		if err := step("kube-scheduler", elected(supervisor.Process{Name: "kube-scheduler", Ready: schedReady,
+			Args: append([]string{"kube-scheduler"}, plan.SchedulerArgs(schedConfig)...)})); err != nil {
 			return nil, err
 		}
 	}
-	if err := step("myriad-manager", managerProcess(plan, o.ManagerArgs)); err != nil {
+	if err := step("myriad-manager", elected(managerProcess(plan, o.ManagerArgs))); err != nil {
 		return nil, err
 	}
 	if err := applyWebhookConfiguration(ctx, cs, plan); err != nil {
 		return nil, fmt.Errorf("CloneSet admission webhook: %w", err)
 	}
-	if err := step("myriad-storage", storageProcess(plan)); err != nil {
+	if err := step("myriad-storage", elected(storageProcess(plan))); err != nil {
 		return nil, err
 	}
 	if o.Nodes > 0 {

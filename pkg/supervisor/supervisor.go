@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -32,6 +33,9 @@ type Process struct {
 	// Ready reports whether the component serves; it is polled after every
 	// (re)start. Nil means ready as soon as the process runs.
 	Ready func(ctx context.Context) error
+	// Observer, when set, hears the child's output line by line and each
+	// of its exits; see Observer.
+	Observer Observer
 }
 
 // Event is something a user should hear about: a crash, a restart.
@@ -126,7 +130,13 @@ func (s *Supervisor) spawn(c *child) error {
 		defer runtime.UnlockOSThread()
 		defer logf.Close()
 		cmd := exec.Command(s.Binary, c.proc.Args...)
-		cmd.Stdout, cmd.Stderr = logf, logf
+		var out io.Writer = logf
+		var lines *lineSplitter
+		if c.proc.Observer != nil {
+			lines = &lineSplitter{obs: c.proc.Observer}
+			out = io.MultiWriter(logf, lines)
+		}
+		cmd.Stdout, cmd.Stderr = out, out
 		cmd.Env = append(os.Environ(), ParentPIDEnv+"="+strconv.Itoa(os.Getpid()))
 		cmd.SysProcAttr = &syscall.SysProcAttr{
 			Pdeathsig: syscall.SIGKILL,
@@ -148,7 +158,11 @@ func (s *Supervisor) spawn(c *child) error {
 			_ = cmd.Process.Signal(syscall.SIGTERM)
 		}
 		started <- nil
-		_ = cmd.Wait() // the exit status is read from cmd.ProcessState
+		_ = cmd.Wait() // the exit status is read from cmd.ProcessState; Wait returns once the output is copied
+		if lines != nil {
+			lines.flush()
+			c.proc.Observer.Exited()
+		}
 		close(exited)
 	}()
 	return <-started

@@ -35,8 +35,9 @@ type Component struct {
 // StartComponent runs `myriad ARGS...` as name, logging to the cluster's
 // log directory (or the bench's temporary directory when attached), and
 // returns once ready answers (nil: once it runs). A crash is restarted
-// with backoff and recorded in Events.
-func (r *Rig) StartComponent(ctx context.Context, name string, args []string, ready func(context.Context) error) (*Component, error) {
+// with backoff and recorded in Events. obs, when not nil, follows the
+// process as supervisor.Process.Observer does.
+func (r *Rig) StartComponent(ctx context.Context, name string, args []string, ready func(context.Context) error, obs supervisor.Observer) (*Component, error) {
 	bin, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find own executable: %w", err)
@@ -60,7 +61,7 @@ func (r *Rig) StartComponent(ctx context.Context, name string, args []string, re
 	if timeout <= 0 {
 		timeout = 2 * time.Minute
 	}
-	if err := c.sup.Start(ctx, supervisor.Process{Name: name, Args: args, LogFile: c.Log, Ready: ready}, timeout); err != nil {
+	if err := c.sup.Start(ctx, supervisor.Process{Name: name, Args: args, LogFile: c.Log, Ready: ready, Observer: obs}, timeout); err != nil {
 		c.sup.Stop()
 		return nil, err
 	}

@@ -23,6 +23,9 @@ type Options struct {
 	APIServers, Port, EtcdPort int
 	// NodeMonitorGracePeriod is how long a node may miss heartbeats.
 	NodeMonitorGracePeriod time.Duration
+	// MaxRequestsInflight and MaxMutatingRequestsInflight are the API
+	// servers' concurrency (0: myriad up's default for the machine).
+	MaxRequestsInflight, MaxMutatingRequestsInflight int
 	// ReadyTimeout bounds each component's start-up.
 	ReadyTimeout time.Duration
 	// SampleInterval is how often processes and readiness are sampled,

@@ -142,6 +142,7 @@ func (r *Rig) upOptions() (controlplane.Options, error) {
 		DataDir: o.DataDir, Nodes: o.Nodes, APIServers: o.APIServers, Port: o.Port, EtcdPort: o.EtcdPort,
 		EtcdPortSet: o.EtcdPort != 0, BindAddress: "127.0.0.1", EtcdQuota: controlplane.DefaultEtcdQuota,
 		NodeMonitorGracePeriod: o.NodeMonitorGracePeriod, Binary: bin, ReadyTimeout: o.ReadyTimeout,
+		MaxRequestsInflight: o.MaxRequestsInflight, MaxMutatingRequestsInflight: o.MaxMutatingRequestsInflight,
 		Scheduler: o.Scheduler, Out: r.con, MetricsServer: o.MetricsServer,
 	}
 	ports, err := controlplane.FreePorts(2, up.Port, up.EtcdPort, up.EtcdPort+1)

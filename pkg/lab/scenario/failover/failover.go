@@ -64,6 +64,9 @@ type Target struct {
 	Restarted func(ctx context.Context, process string, pid int) (time.Time, error)
 	// Stop stops the standby.
 	Stop func()
+	// SetHandover turns the supervisor's Lease handover on or off for both
+	// instances and says whether the component has one; nil: it has none.
+	SetHandover func(on bool) bool
 }
 
 // Run measures every component in turn and returns the result, also when
@@ -121,8 +124,11 @@ func (x *Run) run(ctx, wctx context.Context, s *Scenario, in *Input) error {
 		}
 		ci.Standby = t.Standby
 		x.con.Printf("%s: standby %s is warm", name, t.Standby)
-		for i := 0; i <= x.o.Rounds; i++ {
-			ri, err := x.round(ctx, t, sp, i)
+		for i, on := range x.plan(t) {
+			if i > 0 && t.SetHandover != nil {
+				t.SetHandover(on)
+			}
+			ri, err := x.round(ctx, t, sp, i, on)
 			ci.Rounds = append(ci.Rounds, ri)
 			if _, _, d := x.w.holder(sp.lease); d != nil {
 				ci.LeaseDurationSeconds = d
@@ -131,6 +137,9 @@ func (x *Run) run(ctx, wctx context.Context, s *Scenario, in *Input) error {
 				x.con.Printf("%s round %d: %s", name, i, lab.OneLine(err.Error(), 200))
 				break
 			}
+		}
+		if t.SetHandover != nil {
+			t.SetHandover(true) // as myriad up runs it
 		}
 		if t.Stop != nil {
 			t.Stop()
@@ -141,6 +150,24 @@ func (x *Run) run(ctx, wctx context.Context, s *Scenario, in *Input) error {
 		}
 	}
 	return nil
+}
+
+// plan is the handover setting of each round: round 0 is the control,
+// then --rounds with the Lease left to expire (upstream's failover) and
+// --rounds with the supervisor's handover, as --handover asks. A target
+// without a handover gets only the first kind.
+func (x *Run) plan(t *Target) []bool {
+	modes := x.o.Handover.modes()
+	if t.SetHandover == nil || !t.SetHandover(true) {
+		modes = []bool{false}
+	}
+	p := []bool{false}
+	for _, on := range modes {
+		for range x.o.Rounds {
+			p = append(p, on)
+		}
+	}
+	return p
 }
 
 // startRig starts the cluster with its progress line; attached, there is
@@ -185,6 +212,7 @@ func parameters(o Options) map[string]string {
 		"replicas":   strconv.Itoa(o.Replicas) + " (scaled 0 → replicas right after the kill, back to 0 after)",
 		"signal":     sig,
 		"restart":    "the supervisor starts the killed process again after 1s; it becomes the next standby",
+		"handover":   string(o.Handover) + " (off: the dead leader's Lease expires, as upstream; on: the supervisor releases it the moment the leader dies)",
 		"timeout":    o.RoundTimeout.String() + " per round",
 		"nodes":      strconv.Itoa(o.Rig.Nodes),
 		"scheduler":  "myriad up --scheduler " + o.scheduler(),

@@ -21,6 +21,31 @@ type Options struct {
 	RoundTimeout time.Duration
 	// Signal stops the leader: SIGKILL (a crash) or SIGTERM.
 	Signal syscall.Signal
+	// Handover says which rounds run with the supervisor's Lease handover.
+	Handover Handover
+}
+
+// Handover is --handover: the rounds with the supervisor releasing a dead
+// leader's Lease (on), those left to the Lease's expiry as upstream
+// (off), or both in one run, --rounds of each.
+type Handover string
+
+// The values --handover takes.
+const (
+	HandoverBoth Handover = "both"
+	HandoverOn   Handover = "on"
+	HandoverOff  Handover = "off"
+)
+
+// modes is the handover setting of each kind of round, in order.
+func (h Handover) modes() []bool {
+	switch h {
+	case HandoverOn:
+		return []bool{true}
+	case HandoverOff:
+		return []bool{false}
+	}
+	return []bool{false, true}
 }
 
 // DefaultComponents are upstream's controller manager beside Myriad's own
@@ -55,6 +80,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("--round-timeout must be at least 30s, got %s", o.RoundTimeout)
 	case !o.Rig.Attached() && o.Rig.Nodes < 1:
 		return fmt.Errorf("--nodes must be at least 1: the pods need somewhere to run, got %d", o.Rig.Nodes)
+	case o.Handover != HandoverBoth && o.Handover != HandoverOn && o.Handover != HandoverOff:
+		return fmt.Errorf("--handover must be both, on or off, got %q", o.Handover)
 	case o.Signal != syscall.SIGKILL && o.Signal != syscall.SIGTERM:
 		return fmt.Errorf("--signal must be KILL or TERM, got %v", o.Signal)
 	}

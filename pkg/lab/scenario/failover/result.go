@@ -2,6 +2,7 @@ package failover
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/myriad-dev/myriad/pkg/lab"
@@ -12,6 +13,8 @@ import (
 type RoundInput struct {
 	Round  int
 	Killed bool
+	// Handover: the supervisor released the dead leader's Lease.
+	Handover bool
 	// Start is the kill (or, in the control round, the scale-up).
 	Start    time.Time
 	ScaledAt time.Time
@@ -61,6 +64,7 @@ type Input struct {
 type Round struct {
 	Round      int      `json:"round"`
 	Killed     bool     `json:"killed"`
+	Handover   bool     `json:"handover"`
 	Leader     string   `json:"leader,omitempty"`
 	NewLeader  string   `json:"newLeader,omitempty"`
 	OldHolder  string   `json:"oldHolder,omitempty"`
@@ -92,14 +96,37 @@ type Component struct {
 	LeaseDurationSeconds *float64 `json:"leaseDurationSeconds,omitempty"`
 	Control              *Round   `json:"control,omitempty"`
 	Rounds               []Round  `json:"rounds"`
-	// Over the killed rounds: kill → new leader, kill → first work, kill
-	// → all pods Running.
+	// Expired sums up the killed rounds where the dead leader's Lease
+	// expired (upstream's failover), HandedOver those where the supervisor
+	// released it; nil when no such round ran.
+	Expired    *Mode `json:"leaseExpired,omitempty"`
+	HandedOver *Mode `json:"handedOver,omitempty"`
+	// TargetSeconds is the most kill → first work may take on average
+	// with the handover (issue 16's MTTR target for the component).
+	TargetSeconds float64 `json:"targetSeconds"`
+}
+
+// Mode is one kind of killed round, summed up.
+type Mode struct {
+	Rounds int `json:"rounds"`
+	// Kill → new leader, kill → first work (the time to recovery), kill →
+	// all pods Running.
 	LeaseTaken lab.Latencies `json:"leaseTaken"`
 	FirstWork  lab.Latencies `json:"firstWork"`
 	AllRunning lab.Latencies `json:"allRunning"`
-	// ExtraSeconds is the mean of the killed rounds' all-Running time
-	// minus the control round's: what the failover cost the user.
+	// ExtraSeconds is the mean all-Running time minus the control
+	// round's: what the failover cost the user.
 	ExtraSeconds *float64 `json:"extraSeconds,omitempty"`
+}
+
+// targetSeconds is issue 16's recovery target with the handover: 2 s for
+// Myriad's components, whose standbys keep their caches warm, 5 s for
+// upstream's, which start their controllers only once they lead.
+func targetSeconds(component string) float64 {
+	if strings.HasPrefix(component, "myriad-") {
+		return 2
+	}
+	return 5
 }
 
 // Result is result.json of the failover scenario.
@@ -134,7 +161,7 @@ func buildComponent(in ComponentInput) (Component, []string, []string) {
 	if !c.Measured {
 		return c, []string{lab.NoData(in.Component+" failover", in.NotMeasured)}, nil
 	}
-	var taken, work, running []float64
+	var rounds [2][]Round // by handover off, on
 	for _, ri := range in.Rounds {
 		fr := round(ri)
 		name := fmt.Sprintf("%s round %d", in.Component, fr.Round)
@@ -144,14 +171,8 @@ func buildComponent(in ComponentInput) (Component, []string, []string) {
 			name = in.Component + " control round"
 		} else {
 			c.Rounds = append(c.Rounds, fr)
-			for _, p := range []struct {
-				v   *float64
-				out *[]float64
-			}{{fr.LeaseTaken, &taken}, {fr.FirstWork, &work}, {fr.AllRunning, &running}} {
-				if p.v != nil {
-					*p.out = append(*p.out, *p.v)
-				}
-			}
+			i := map[bool]int{false: 0, true: 1}[fr.Handover]
+			rounds[i] = append(rounds[i], fr)
 		}
 		switch {
 		case fr.Err != "":
@@ -164,9 +185,10 @@ func buildComponent(in ComponentInput) (Component, []string, []string) {
 			reasons = append(reasons, name+": the pods were not all Running")
 		}
 	}
-	c.LeaseTaken, c.FirstWork, c.AllRunning = lab.SummarizeLatencies(taken), lab.SummarizeLatencies(work), lab.SummarizeLatencies(running)
-	if c.Control != nil && c.Control.AllRunning != nil && c.AllRunning.Mean != nil {
-		c.ExtraSeconds = lab.Some(*c.AllRunning.Mean - *c.Control.AllRunning)
+	c.Expired, c.HandedOver = summarize(rounds[0], c.Control), summarize(rounds[1], c.Control)
+	c.TargetSeconds = targetSeconds(in.Component)
+	if m := c.HandedOver; m != nil && m.FirstWork.Mean != nil && *m.FirstWork.Mean > c.TargetSeconds {
+		reasons = append(reasons, fmt.Sprintf("%s: kill → first work with the handover took %.1f s on average, more than the %.0f s target", in.Component, *m.FirstWork.Mean, c.TargetSeconds))
 	}
 	if len(c.Rounds) == 0 {
 		reasons = append(reasons, lab.NoData(in.Component+" failover", "no round killed its leader"))
@@ -177,6 +199,29 @@ func buildComponent(in ComponentInput) (Component, []string, []string) {
 	return c, reasons, warnings
 }
 
+// summarize is one kind of killed round's figures; nil when none ran.
+func summarize(rounds []Round, control *Round) *Mode {
+	if len(rounds) == 0 {
+		return nil
+	}
+	var taken, work, running []float64
+	for _, fr := range rounds {
+		for _, p := range []struct {
+			v   *float64
+			out *[]float64
+		}{{fr.LeaseTaken, &taken}, {fr.FirstWork, &work}, {fr.AllRunning, &running}} {
+			if p.v != nil {
+				*p.out = append(*p.out, *p.v)
+			}
+		}
+	}
+	m := &Mode{Rounds: len(rounds), LeaseTaken: lab.SummarizeLatencies(taken), FirstWork: lab.SummarizeLatencies(work), AllRunning: lab.SummarizeLatencies(running)}
+	if control != nil && control.AllRunning != nil && m.AllRunning.Mean != nil {
+		m.ExtraSeconds = lab.Some(*m.AllRunning.Mean - *control.AllRunning)
+	}
+	return m
+}
+
 func round(in RoundInput) Round {
 	since := func(t *time.Time) *float64 {
 		if t == nil {
@@ -184,7 +229,7 @@ func round(in RoundInput) Round {
 		}
 		return lab.Some(t.Sub(in.Start).Seconds())
 	}
-	r := Round{Round: in.Round, Killed: in.Killed, Leader: in.Leader, NewLeader: in.NewLeader, OldHolder: in.OldHolder, NewHolder: in.NewHolder,
+	r := Round{Round: in.Round, Killed: in.Killed, Handover: in.Handover, Leader: in.Leader, NewLeader: in.NewLeader, OldHolder: in.OldHolder, NewHolder: in.NewHolder,
 		Replicas: in.Replicas, Err: in.Err, Restarted: since(in.Restarted), LeaseTaken: since(in.LeaseTaken), LeaseAcquire: since(in.LeaseAcquireTime),
 		FirstWork: since(in.FirstWork), FirstPod: since(in.FirstPod), FirstBound: since(in.FirstBound), AllRunning: since(in.AllRunning)}
 	if !in.ScaledAt.IsZero() {

@@ -62,14 +62,14 @@ func TestBuildTimesEachComponentFromTheKill(t *testing.T) {
 	if len(kcm.Rounds) != 2 || *kcm.Rounds[0].LeaseTaken != 17 || *kcm.Rounds[1].FirstWork != 16 || kcm.Rounds[0].NewHolder != "new" {
 		t.Errorf("rounds %+v", kcm.Rounds)
 	}
-	if *kcm.FirstWork.Mean != 17 || *kcm.AllRunning.Max != 21 || *kcm.ExtraSeconds != 19 || kcm.FirstWork.Count != 2 {
-		t.Errorf("first work %+v, all running %+v, extra %v", kcm.FirstWork, kcm.AllRunning, *kcm.ExtraSeconds)
+	if m := kcm.Expired; m == nil || *m.FirstWork.Mean != 17 || *m.AllRunning.Max != 21 || *m.ExtraSeconds != 19 || m.FirstWork.Count != 2 || kcm.HandedOver != nil {
+		t.Errorf("lease expired %+v, handed over %+v", kcm.Expired, kcm.HandedOver)
 	}
-	if !sched.Measured || sched.FirstWork.Count != 1 || *sched.LeaseTaken.Mean != 14 || sched.Rounds[0].NewLeader != "myriad-scheduler-standby" {
+	if !sched.Measured || sched.Expired.FirstWork.Count != 1 || *sched.Expired.LeaseTaken.Mean != 14 || sched.Rounds[0].NewLeader != "myriad-scheduler-standby" {
 		t.Errorf("scheduler %+v", sched)
 	}
 	rows := r.Rows()
-	if len(rows) != 3 || rows[1][0] != "kube-controller-manager" || !strings.Contains(rows[2][5], "14.2 s") || rows[1][2] != "15 s" {
+	if len(rows) != 3 || rows[1][0] != "kube-controller-manager" || !strings.Contains(rows[2][6], "14.2 s") || rows[1][3] != "15 s" {
 		t.Errorf("rows %q", rows)
 	}
 	dir := t.TempDir()
@@ -101,7 +101,7 @@ func TestBuildFailsForAComponentNotMeasured(t *testing.T) {
 	if r.Verdict.Pass || !strings.Contains(r.Verdict.Reasons[0], "no data: myriad-manager failover (the cluster is attached") {
 		t.Fatalf("verdict %+v", r.Verdict)
 	}
-	if r.Components[0].Measured || r.Components[1].FirstWork.Count != 1 {
+	if r.Components[0].Measured || r.Components[1].Expired.FirstWork.Count != 1 {
 		t.Errorf("components %+v", r.Components)
 	}
 	if rows := r.Rows(); !strings.Contains(rows[1][1], "not measured: the cluster is attached") {
@@ -129,10 +129,43 @@ func TestBuildNeverPassesWithoutTheFigures(t *testing.T) {
 			t.Errorf("reasons lack %q:\n%s", want, all)
 		}
 	}
-	if r.Verdict.Pass || r.Components[0].FirstWork.Count != 1 {
-		t.Errorf("verdict %+v, first work %+v", r.Verdict, r.Components[0].FirstWork)
+	if r.Verdict.Pass || r.Components[0].Expired.FirstWork.Count != 1 {
+		t.Errorf("verdict %+v, first work %+v", r.Verdict, r.Components[0].Expired.FirstWork)
 	}
 	if !strings.Contains(strings.Join(r.Verdict.Warnings, ";"), "Lease's duration was not read") {
 		t.Errorf("warnings %q", r.Verdict.Warnings)
+	}
+}
+
+// Rounds with the handover are summed up apart from those where the Lease
+// expired, and judged against the component's recovery target.
+func TestBuildSeparatesHandedOverRoundsAndJudgesTheTarget(t *testing.T) {
+	handed := func(r RoundInput) RoundInput { r.Handover = true; return r }
+	in := Input{Info: info(), Components: []ComponentInput{
+		{Component: "myriad-manager", Lease: "kube-system/myriad-manager", Work: "the first pod", Standby: "myriad-manager-standby", Rounds: []RoundInput{
+			roundAt(t0, 0, false, -1, 0.5, 1.0),
+			roundAt(t0.Add(time.Minute), 1, true, 16, 16.5, 17),
+			handed(roundAt(t0.Add(2*time.Minute), 2, true, 1.2, 1.4, 2.0)),
+			handed(roundAt(t0.Add(3*time.Minute), 3, true, 0.4, 0.6, 1.5)),
+		}},
+		{Component: "kube-controller-manager", Lease: "kube-system/kube-controller-manager", Work: "the ReplicaSet scaled", Standby: "kube-controller-manager-standby", Rounds: []RoundInput{
+			roundAt(t0, 0, false, -1, 0.5, 1.0),
+			handed(roundAt(t0.Add(time.Minute), 1, true, 5.5, 6, 7)),
+		}},
+	}}
+	r := Build(in)
+	m := r.Components[0]
+	if m.Expired == nil || m.Expired.Rounds != 1 || m.HandedOver == nil || m.HandedOver.Rounds != 2 || *m.HandedOver.FirstWork.Mean != 1.0 || m.TargetSeconds != 2 {
+		t.Fatalf("expired %+v, handed over %+v, target %v", m.Expired, m.HandedOver, m.TargetSeconds)
+	}
+	if r.Components[1].TargetSeconds != 5 || r.Verdict.Pass {
+		t.Fatalf("kube-controller-manager target %v, verdict %+v; want 5 s and a failed verdict (6 s > 5 s)", r.Components[1].TargetSeconds, r.Verdict)
+	}
+	if !strings.Contains(strings.Join(r.Verdict.Reasons, "\n"), "kube-controller-manager: kill → first work with the handover took 6.0 s") {
+		t.Errorf("reasons %q; want the missed target named", r.Verdict.Reasons)
+	}
+	rows := r.Rows()
+	if len(rows) != 4 || rows[1][1] != "expires (upstream)" || rows[2][1] != "handed over by the supervisor" || rows[2][7] != "≤ 2 s" {
+		t.Errorf("rows %q", rows)
 	}
 }

@@ -101,14 +101,14 @@ func (x *Run) scale(ctx context.Context, workload string, replicas int) error {
 
 // round 0 is the control: the same work without a kill. Every round ends
 // with the workload back at 0 and its pods gone.
-func (x *Run) round(ctx context.Context, t *Target, sp spec, n int) (RoundInput, error) {
+func (x *Run) round(ctx context.Context, t *Target, sp spec, n int, handover bool) (RoundInput, error) {
 	o, clk, con, w := x.o, x.env.Clock, x.con, x.w
 	kill := n > 0
 	label := sp.name + " control"
 	if kill {
-		label = fmt.Sprintf("%s %d/%d", sp.name, n, o.Rounds)
+		label = fmt.Sprintf("%s %d (handover %s)", sp.name, n, map[bool]string{true: "on", false: "off"}[handover])
 	}
-	in := &RoundInput{Round: n, Killed: kill, Replicas: o.Replicas}
+	in := &RoundInput{Round: n, Killed: kill, Handover: kill && handover, Replicas: o.Replicas}
 	lctx, lcancel := context.WithTimeout(ctx, 3*time.Minute)
 	leader, err := t.Leader(lctx)
 	lcancel()

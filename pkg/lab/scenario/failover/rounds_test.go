@@ -54,7 +54,7 @@ func testRun(t *testing.T, o Options, objs ...any) (*Run, *fake.Clientset, *cloc
 }
 
 func testOptions() Options {
-	return Options{Rig: rig.Defaults(2), Components: DefaultComponents, Rounds: 1, Replicas: 3, RoundTimeout: time.Minute, Signal: syscall.SIGKILL}
+	return Options{Rig: rig.Defaults(2), Components: DefaultComponents, Rounds: 1, Replicas: 3, RoundTimeout: time.Minute, Signal: syscall.SIGKILL, Handover: HandoverBoth}
 }
 
 // eventually polls cond on the real clock (informers deliver
@@ -131,7 +131,7 @@ func TestKilledRoundTimesNewLeaderAndFirstWork(t *testing.T) {
 		Restarted: func(context.Context, string, int) (time.Time, error) { return t0.Add(time.Second), nil },
 	}
 	done = make(chan struct{})
-	r, err := x.round(ctx, tg, sp, 1)
+	r, err := x.round(ctx, tg, sp, 1, false)
 	close(done)
 	if err != nil {
 		t.Fatal(err)
@@ -157,7 +157,7 @@ func TestKilledRoundTimesNewLeaderAndFirstWork(t *testing.T) {
 func TestRoundWithoutAWarmStandbyAndComponentsNotMeasured(t *testing.T) {
 	x, _, _ := testRun(t, testOptions())
 	tg := &Target{Leader: func(context.Context) (string, error) { return "", errors.New("myriad-scheduler-standby is not warm") }}
-	r, err := x.round(context.Background(), tg, specs["myriad-scheduler"], 1)
+	r, err := x.round(context.Background(), tg, specs["myriad-scheduler"], 1, false)
 	if err == nil || !strings.Contains(r.Err, "no leader with a warm standby before the round: myriad-scheduler-standby is not warm") {
 		t.Fatalf("round %+v, %v", r, err)
 	}

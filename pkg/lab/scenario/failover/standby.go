@@ -9,6 +9,7 @@ import (
 
 	"github.com/myriad-dev/myriad/pkg/controlplane"
 	"github.com/myriad-dev/myriad/pkg/lab"
+	"github.com/myriad-dev/myriad/pkg/supervisor"
 )
 
 // standbyTarget starts the component's second instance beside the one
@@ -52,12 +53,28 @@ func standbyTarget(ctx context.Context, x *Run, sp spec) (*Target, error) {
 	}
 	insts[1].process = standbyName(sp.name)
 	x.con.Printf("%s: starting a standby (%s) ...", sp.name, insts[1].process)
-	comp, err := r.StartComponent(ctx, insts[1].process, sargs, insts[1].readyz)
+	// The standby is supervised as `myriad up` supervises the first
+	// instance: with a Lease handover of its own.
+	own, ok := r.Cluster.Handovers[sp.name]
+	var obs supervisor.Observer
+	standbyHandover := r.Cluster.NewHandover(r.Client.CoordinationV1(), sp.name)
+	if ok && standbyHandover != nil {
+		obs = standbyHandover
+	}
+	comp, err := r.StartComponent(ctx, insts[1].process, sargs, insts[1].readyz, obs)
 	if err != nil {
 		return nil, fmt.Errorf("the standby did not start: %w", err)
 	}
 	return &Target{
 		Standby: insts[1].process,
+		SetHandover: func(on bool) bool {
+			if !ok || standbyHandover == nil {
+				return false
+			}
+			own.SetEnabled(on)
+			standbyHandover.SetEnabled(on)
+			return true
+		},
 		Leader:  func(ctx context.Context) (string, error) { return x.leader(ctx, sp, insts) },
 		Kill:    func(p string) (int, error) { return r.Signal(p, x.o.Signal) },
 		Restarted: func(ctx context.Context, p string, pid int) (time.Time, error) {

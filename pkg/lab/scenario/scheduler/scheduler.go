@@ -192,7 +192,7 @@ func connectRig(ctx context.Context, r *rig.Rig, myriadArgs []string) (*deps, er
 				"--scheduler-name", schedulerName, "--leader-elect=false",
 				"--metrics-addr", "127.0.0.1:" + strconv.Itoa(plan.SchedulerPort)}, myriadArgs...)
 		}
-		c, err := r.StartComponent(ctx, fmt.Sprintf("%s-scheduler-%d", kind, order), args, nil)
+		c, err := r.StartComponent(ctx, fmt.Sprintf("%s-scheduler-%d", kind, order), args, nil, nil)
 		if err != nil {
 			return nil, err
 		}
