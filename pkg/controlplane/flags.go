@@ -30,7 +30,7 @@ type Plan struct {
 	// for a heartbeat before marking a node NotReady.
 	NodeMonitorGracePeriod time.Duration
 	// MaxRequestsInflight and MaxMutatingRequestsInflight are the API
-	// servers' concurrency (see DefaultInflight).
+	// servers' concurrency (see inflight.go).
 	MaxRequestsInflight, MaxMutatingRequestsInflight int
 	// EncryptionConfig encrypts Secrets at rest (EnsureEncryptionConfig);
 	// AuditArgs are the API server's audit flags, empty when auditing is
@@ -89,8 +89,8 @@ func (p Plan) APIServerArgs(i int) []string {
 		// keeps etcd out of the read path at 10^6 objects.
 		"--watch-cache=true",
 		"--etcd-compaction-interval=5m",
-		// Seats in proportion to the cores: APF queues what the CPU cannot
-		// run at once (see inflight.go).
+		// Room for every heartbeat of 10k nodes sent as one APF flow (see
+		// inflight.go for what fewer seats did).
 		"--max-requests-inflight=" + strconv.Itoa(p.MaxRequestsInflight),
 		"--max-mutating-requests-inflight=" + strconv.Itoa(p.MaxMutatingRequestsInflight),
 		"--profiling=false",

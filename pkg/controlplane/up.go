@@ -1,7 +1,6 @@
 package controlplane
 
 import (
-	"runtime"
 	"context"
 	"errors"
 	"fmt"
@@ -36,7 +35,7 @@ type Options struct {
 	// NodeMonitorGracePeriod is passed to the node lifecycle controller.
 	NodeMonitorGracePeriod time.Duration
 	// MaxRequestsInflight and MaxMutatingRequestsInflight are each API
-	// server's concurrency; 0 sizes them for this machine (DefaultInflight).
+	// server's concurrency; 0 is the default (see inflight.go).
 	MaxRequestsInflight, MaxMutatingRequestsInflight int
 	// NodeArgs are extra flags for the node simulator (`myriad nodes`).
 	NodeArgs []string
@@ -181,7 +180,7 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 	}
 	plan := Plan{Dir: dir, Certs: certs, BindAddress: o.BindAddress, EtcdPort: o.EtcdPort, APIPort: o.Port,
 		NodeMonitorGracePeriod: o.NodeMonitorGracePeriod}
-	plan.MaxRequestsInflight, plan.MaxMutatingRequestsInflight = DefaultInflight(runtime.NumCPU())
+	plan.MaxRequestsInflight, plan.MaxMutatingRequestsInflight = DefaultMaxRequestsInflight, DefaultMaxMutatingRequestsInflight
 	if o.MaxRequestsInflight > 0 {
 		plan.MaxRequestsInflight = o.MaxRequestsInflight
 	}

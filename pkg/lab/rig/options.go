@@ -24,7 +24,7 @@ type Options struct {
 	// NodeMonitorGracePeriod is how long a node may miss heartbeats.
 	NodeMonitorGracePeriod time.Duration
 	// MaxRequestsInflight and MaxMutatingRequestsInflight are the API
-	// servers' concurrency (0: myriad up's default for the machine).
+	// servers' concurrency (0: myriad up's default).
 	MaxRequestsInflight, MaxMutatingRequestsInflight int
 	// ReadyTimeout bounds each component's start-up.
 	ReadyTimeout time.Duration
