@@ -188,6 +188,14 @@ func released(spec coordinationv1.LeaseSpec, identity string, now time.Time) (co
 	return spec, true
 }
 
+// handoverRetryPeriod is how often Myriad's own components, run by
+// `myriad up`, try to take a free Lease (upstream's 2 s elsewhere):
+// client-go waits between one and 2.2 retry periods between tries, so with
+// a handed-over Lease the wait after a leader's death is what a candidate
+// still sleeps, and 500 ms keeps it under a second. The leader renews as
+// often: two small writes a second per component.
+const handoverRetryPeriod = "--leader-elect-retry-period=500ms"
+
 // leaderLeases are the Leases in kube-system that the leader-elected
 // components `myriad up` runs compete for: upstream's names for upstream's
 // components, and Myriad's own.
@@ -199,15 +207,15 @@ var leaderLeases = map[string]string{
 	"myriad-storage":          "myriad-storage",
 }
 
-// NewHandover is a handover for an instance of component (nil when the
-// component elects no leader), reporting among the cluster's events. A
-// second instance of one component (a standby) needs its own.
-func (c *Cluster) NewHandover(leases coordinationclient.LeasesGetter, component string) *LeaseHandover {
+// NewHandover is a handover for process, an instance of component (nil
+// when the component elects no leader), reporting among the cluster's
+// events. A second instance of one component (a standby) needs its own.
+func (c *Cluster) NewHandover(leases coordinationclient.LeasesGetter, component, process string) *LeaseHandover {
 	name, ok := leaderLeases[component]
 	if !ok {
 		return nil
 	}
 	return NewLeaseHandover(leases, "kube-system", name, func(format string, args ...any) {
-		c.events <- supervisor.Event{Process: component, Message: fmt.Sprintf(format, args...)}
+		c.events <- supervisor.Event{Process: process, Message: fmt.Sprintf(format, args...)}
 	})
 }

@@ -68,5 +68,5 @@ func bootstrapStorage(ctx context.Context, cs kubernetes.Interface) error {
 func storageProcess(plan Plan) supervisor.Process {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(plan.StoragePort))
 	return supervisor.Process{Name: "myriad-storage", Ready: httpProbe("http://" + addr + "/readyz"),
-		Args: []string{"storage", "--kubeconfig", plan.Dir.Kubeconfig("storage"), "--metrics-addr", addr}}
+		Args: []string{"storage", "--kubeconfig", plan.Dir.Kubeconfig("storage"), "--metrics-addr", addr, handoverRetryPeriod}}
 }

@@ -281,7 +281,7 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 	}
 	c.Handovers = map[string]*LeaseHandover{}
 	elected := func(p supervisor.Process) supervisor.Process {
-		h := c.NewHandover(cs.CoordinationV1(), p.Name)
+		h := c.NewHandover(cs.CoordinationV1(), p.Name, p.Name)
 		if h != nil {
 			c.Handovers[p.Name], p.Observer = h, h
 		}
@@ -373,7 +373,7 @@ func myriadScheduler(plan Plan) supervisor.Process {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(plan.SchedulerPort))
 	return supervisor.Process{Name: "myriad-scheduler", Ready: httpProbe("http://" + addr + "/readyz"),
 		Args: []string{"scheduler", "--kubeconfig", plan.Dir.Kubeconfig("scheduler"),
-			"--scheduler-name", "default-scheduler", "--metrics-addr", addr}}
+			"--scheduler-name", "default-scheduler", "--metrics-addr", addr, handoverRetryPeriod}}
 }
 
 // Failed receives an error when a component crash-loops and its

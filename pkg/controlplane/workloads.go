@@ -209,7 +209,7 @@ func managerProcess(plan Plan, extra []string) supervisor.Process {
 			"--metrics-bind-address", addr(plan.ManagerMetricsPort),
 			"--health-probe-bind-address", addr(plan.ManagerProbePort),
 			"--webhook-bind-address", addr(plan.WebhookPort),
-			"--tls-cert-file", plan.Certs.WebhookCert, "--tls-private-key-file", plan.Certs.WebhookKey}}
+			"--tls-cert-file", plan.Certs.WebhookCert, "--tls-private-key-file", plan.Certs.WebhookKey, handoverRetryPeriod}}
 	p.Args = append(p.Args, extra...)
 	return p
 }

@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -83,7 +84,10 @@ func (s *Supervisor) Failed() <-chan error {
 }
 
 type child struct {
-	proc    Process
+	proc Process
+	// induced marks the current incarnation's exit as caused on purpose
+	// (Signal), so it does not count toward a crash loop.
+	induced atomic.Bool
 	mu      sync.Mutex
 	cmd     *exec.Cmd
 	exited  chan struct{} // closed when the current incarnation exits
@@ -186,7 +190,10 @@ func (s *Supervisor) supervise(c *child) {
 		if s.isStopping() {
 			return
 		}
-		wait, giveUp := loop.exited(time.Since(began))
+		wait, giveUp := loop.First, false
+		if !c.induced.Swap(false) {
+			wait, giveUp = loop.exited(time.Since(began))
+		}
 		if giveUp {
 			err := fmt.Errorf("%s crashed %d times in a row, each within a minute of starting; last: %s (log: %s)",
 				c.proc.Name, loop.crashes, lastError(c.proc.LogFile), c.proc.LogFile)
@@ -273,6 +280,36 @@ func (c *child) terminate(timeout time.Duration) {
 		_ = cmd.Process.Kill()
 		<-exited
 	}
+}
+
+// Signal sends sig to the current process of the child called name and
+// returns its pid. The exit it causes is a fault injected on purpose (a
+// failover bench, a chaos run): the child is restarted after the first
+// backoff, and the exit never counts toward giving up on a crash loop.
+func (s *Supervisor) Signal(name string, sig syscall.Signal) (int, error) {
+	s.mu.Lock()
+	var c *child
+	for _, ch := range s.children {
+		if ch.proc.Name == name {
+			c = ch
+		}
+	}
+	s.mu.Unlock()
+	if c == nil {
+		return 0, fmt.Errorf("no child %q", name)
+	}
+	c.mu.Lock()
+	cmd := c.cmd
+	c.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
+		return 0, fmt.Errorf("%s is not running", name)
+	}
+	c.induced.Store(true)
+	if err := cmd.Process.Signal(sig); err != nil {
+		c.induced.Store(false)
+		return 0, fmt.Errorf("signal %s (pid %d): %w", name, cmd.Process.Pid, err)
+	}
+	return cmd.Process.Pid, nil
 }
 
 // Pids returns the current process id of each child by name, for tests and

@@ -203,3 +203,37 @@ func TestStopDuringBackoffReturnsPromptly(t *testing.T) {
 		t.Fatalf("a child started after Stop: %q -> %q", before, after)
 	}
 }
+
+// Exits caused through Signal are injected faults: however many come in a
+// row, the child is restarted and the supervisor never gives up on it.
+func TestSignalledExitsAreNotACrashLoop(t *testing.T) {
+	s, _ := newSupervisor(t)
+	s.MaxCrashes = 2
+	dir := t.TempDir()
+	p := Process{Name: "kube-scheduler", Args: []string{filepath.Join(dir, "journal"), "s"}, LogFile: filepath.Join(dir, "log")}
+	if err := s.Start(context.Background(), p, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	for i := range 3 {
+		pid, err := s.Signal("kube-scheduler", syscall.SIGKILL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for s.Pids()["kube-scheduler"] == pid || s.Pids()["kube-scheduler"] == 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("kill %d: not restarted", i+1)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	select {
+	case err := <-s.Failed():
+		t.Fatalf("gave up after injected kills: %v", err)
+	default:
+	}
+	if _, err := s.Signal("etcd", syscall.SIGKILL); err == nil {
+		t.Error("Signal of an unknown child succeeded")
+	}
+}

@@ -102,6 +102,19 @@ func (r *Rig) StopComponent(c *Component) {
 // extra component) and returns its pid; the supervisor restarts it after
 // it exits.
 func (r *Rig) Signal(name string, sig syscall.Signal) (int, error) {
+	// The supervisor that owns the process sends it, so the exit counts as
+	// injected, never toward a crash loop that would end the run.
+	if c := r.cluster.Load(); c != nil {
+		if _, ok := c.Supervisor.Pids()[name]; ok {
+			return c.Supervisor.Signal(name, sig)
+		}
+	}
+	r.mu.Lock()
+	c := r.extras[name]
+	r.mu.Unlock()
+	if c != nil {
+		return c.sup.Signal(name, sig)
+	}
 	pid := r.pids(os.Getpid(), 0)[name]
 	if pid <= 0 {
 		return 0, fmt.Errorf("no running process %q in this cluster", name)

@@ -84,7 +84,11 @@ func (x *Run) scale(ctx context.Context, workload string, replicas int) error {
 	for {
 		var err error
 		if workload == workCloneSet {
-			err = x.c.Patch(ctx, &v1alpha1.CloneSet{ObjectMeta: metav1.ObjectMeta{Name: workloadName, Namespace: namespace}}, client.RawPatch(types.MergePatchType, patch))
+			// Through the scale subresource, as kubectl scale and the
+			// HorizontalPodAutoscaler do: the CloneSet admission webhook
+			// (served by the instance myriad up runs) admits only writes
+			// of the CloneSet itself.
+			err = x.c.SubResource("scale").Patch(ctx, &v1alpha1.CloneSet{ObjectMeta: metav1.ObjectMeta{Name: workloadName, Namespace: namespace}}, client.RawPatch(types.MergePatchType, patch))
 		} else {
 			_, err = x.r.Client.AppsV1().Deployments(namespace).Patch(ctx, workloadName, types.MergePatchType, patch, metav1.PatchOptions{})
 		}

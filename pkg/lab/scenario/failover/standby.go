@@ -57,7 +57,7 @@ func standbyTarget(ctx context.Context, x *Run, sp spec) (*Target, error) {
 	// instance: with a Lease handover of its own.
 	own, ok := r.Cluster.Handovers[sp.name]
 	var obs supervisor.Observer
-	standbyHandover := r.Cluster.NewHandover(r.Client.CoordinationV1(), sp.name)
+	standbyHandover := r.Cluster.NewHandover(r.Client.CoordinationV1(), sp.name, standbyName(sp.name))
 	if ok && standbyHandover != nil {
 		obs = standbyHandover
 	}
