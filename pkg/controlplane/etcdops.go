@@ -67,7 +67,9 @@ type EtcdState struct {
 }
 
 // NoSpace says whether etcd refuses writes for lack of space.
-func (s EtcdState) NoSpace() bool { return slices.Contains(s.Alarms, etcdserverpb.AlarmType_NOSPACE.String()) }
+func (s EtcdState) NoSpace() bool {
+	return slices.Contains(s.Alarms, etcdserverpb.AlarmType_NOSPACE.String())
+}
 
 // ReadEtcdState asks the member for its status and alarms.
 func ReadEtcdState(ctx context.Context, c *clientv3.Client) (EtcdState, error) {

@@ -104,8 +104,8 @@ type Cluster struct {
 	// while leading, by component name (see LeaseHandover).
 	Handovers map[string]*LeaseHandover
 	events    chan supervisor.Event
-	release    func()
-	cancelLB   context.CancelFunc
+	release   func()
+	cancelLB  context.CancelFunc
 }
 
 // Up starts every component and returns once the whole cluster is ready:

@@ -75,8 +75,8 @@ func standbyTarget(ctx context.Context, x *Run, sp spec) (*Target, error) {
 			standbyHandover.SetEnabled(on)
 			return true
 		},
-		Leader:  func(ctx context.Context) (string, error) { return x.leader(ctx, sp, insts) },
-		Kill:    func(p string) (int, error) { return r.Signal(p, x.o.Signal) },
+		Leader: func(ctx context.Context) (string, error) { return x.leader(ctx, sp, insts) },
+		Kill:   func(p string) (int, error) { return r.Signal(p, x.o.Signal) },
 		Restarted: func(ctx context.Context, p string, pid int) (time.Time, error) {
 			return r.WaitRestarted(ctx, p, pid, nil)
 		},
