@@ -15,6 +15,7 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	kubeletapis "k8s.io/kubelet/pkg/apis"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -57,6 +58,11 @@ func (s *sim) nodeLabels(n *simNode) map[string]string {
 	l[corev1.LabelHostname] = n.name
 	l[corev1.LabelOSStable] = "linux"
 	l[corev1.LabelArchStable] = "amd64"
+	// A kubelet registers the beta OS and arch labels too; without them
+	// kube-controller-manager's node lifecycle controller patches every
+	// new node to add them, 10,000 writes at start-up.
+	l[kubeletapis.LabelOS] = "linux"
+	l[kubeletapis.LabelArch] = "amd64"
 	l[corev1.LabelTopologyZone] = "zone-" + strconv.Itoa(n.index%s.cfg.Zones)
 	l[corev1.LabelTopologyRegion] = region
 	l[corev1.LabelInstanceTypeStable] = instanceType

@@ -120,6 +120,8 @@ func TestRegisterNodes(t *testing.T) {
 			"kubernetes.io/hostname":           name,
 			"kubernetes.io/os":                 "linux",
 			"kubernetes.io/arch":               "amd64",
+			"beta.kubernetes.io/os":            "linux", // as kubelets register them: nobody patches them in later
+			"beta.kubernetes.io/arch":          "amd64",
 			"topology.kubernetes.io/zone":      []string{"zone-0", "zone-1", "zone-2"}[i],
 			"topology.kubernetes.io/region":    "region-1",
 			"node.kubernetes.io/instance-type": "myriad.sim",
