@@ -93,8 +93,10 @@ func TestRunTimesWritesInEveryPhaseAndReadsInTheReadPhases(t *testing.T) {
 			t.Errorf("%s: %d writes (%d failed) in 5 s at 20/s; want about 100", p.Name, p.Writes.Count, p.WriteErrors)
 		}
 		// It ends once the writes and reads in flight have returned,
-		// while the test's clock keeps moving.
-		if p.Seconds < 5 || p.Seconds > 10 {
+		// while the test's clock keeps moving; its start is stamped a
+		// moment after the phase's timer starts, and the figure is
+		// rounded, so a loaded machine may report 4.99.
+		if p.Seconds < 4.9 || p.Seconds > 10 {
 			t.Errorf("%s lasted %v s; want 5", p.Name, p.Seconds)
 		}
 		if (p.Kind == Baseline) != (p.Reads.Count == 0) {
