@@ -200,11 +200,24 @@ func TestBenchScenarios(t *testing.T) {
 					t.Errorf("%s not measured: %v", name, c["notMeasured"])
 					continue
 				}
-				for _, fig := range []string{"leaseTaken", "firstWork"} {
-					l, _ := c[fig].(map[string]any)
-					if n, _ := l["count"].(float64); n != 1 {
-						t.Errorf("%s: %s timed in %v rounds, want 1 (rounds: %v)", name, fig, l["count"], c["rounds"])
+				// One round with the dead leader's Lease left to expire,
+				// one with the supervisor handing it over; the handover
+				// must make the takeover faster than the Lease's expiry.
+				means := map[string]float64{}
+				for _, mode := range []string{"leaseExpired", "handedOver"} {
+					m, _ := c[mode].(map[string]any)
+					for _, fig := range []string{"leaseTaken", "firstWork"} {
+						l, _ := m[fig].(map[string]any)
+						if n, _ := l["count"].(float64); n != 1 {
+							t.Errorf("%s, %s: %s timed in %v rounds, want 1 (rounds: %v)", name, mode, fig, l["count"], c["rounds"])
+						}
+						if fig == "firstWork" {
+							means[mode], _ = l["meanSeconds"].(float64)
+						}
 					}
+				}
+				if means["handedOver"] <= 0 || means["handedOver"] >= means["leaseExpired"] {
+					t.Errorf("%s: first work %.1f s with the handover, %.1f s with the Lease left to expire; want the handover faster", name, means["handedOver"], means["leaseExpired"])
 				}
 				if d, _ := c["leaseDurationSeconds"].(float64); d <= 0 {
 					t.Errorf("%s: no leaseDurationSeconds", name)
