@@ -47,7 +47,11 @@ func etcdOp(use, short string, op func(ctx context.Context, cmd *cobra.Command, 
 			if fresh {
 				return fmt.Errorf("%s holds no cluster; pass the --data-dir of 'myriad up'", dataDir)
 			}
-			c, err := controlplane.EtcdClient(dir, stamp.EtcdPort)
+			certs, err := controlplane.EnsureCerts(dir)
+			if err != nil {
+				return err
+			}
+			c, err := controlplane.EtcdClient(certs, stamp.EtcdPort)
 			if err != nil {
 				return err
 			}

@@ -26,13 +26,9 @@ import (
 // Myriad owns the member, so it says what happened in one line and offers
 // the three steps (compact, defragment, disarm) itself.
 
-// EtcdClient connects to the data directory's etcd as the API server does:
-// etcd admits only that identity (see EtcdConfig's AllowedCNs).
-func EtcdClient(dir DataDir, port int) (*clientv3.Client, error) {
-	certs, err := EnsureCerts(dir)
-	if err != nil {
-		return nil, err
-	}
+// EtcdClient connects to etcd on port with the API server's etcd identity
+// from certs: etcd admits only that one (see EtcdConfig's AllowedCNs).
+func EtcdClient(certs Certs, port int) (*clientv3.Client, error) {
 	pair, err := tls.LoadX509KeyPair(certs.EtcdClientCert, certs.EtcdClientKey)
 	if err != nil {
 		return nil, fmt.Errorf("etcd client certificate: %w", err)
@@ -160,8 +156,8 @@ func NoSpaceAdvice(st EtcdState, dataDir string) string {
 // writes: an alarm left from before a larger --etcd-quota (or a
 // defragmentation) is cleared, saying so; one the database still
 // justifies stops `up` with the line that says what to do.
-func checkEtcdSpace(ctx context.Context, dir DataDir, port int, out io.Writer) error {
-	c, err := EtcdClient(dir, port)
+func checkEtcdSpace(ctx context.Context, dir DataDir, certs Certs, port int, out io.Writer) error {
+	c, err := EtcdClient(certs, port)
 	if err != nil {
 		return err
 	}

@@ -45,7 +45,7 @@ func TestEtcdConfigPinsDurabilityAndAccess(t *testing.T) {
 }
 
 // startEtcd runs a member of a fresh data directory in-process.
-func startEtcd(t *testing.T, quota int64) (DataDir, int) {
+func startEtcd(t *testing.T, quota int64) (DataDir, Certs, int) {
 	t.Helper()
 	dir := DataDir{Root: t.TempDir()}
 	if err := dir.MakeDirs(); err != nil {
@@ -72,7 +72,7 @@ func startEtcd(t *testing.T, quota int64) (DataDir, int) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("etcd did not start")
 	}
-	return dir, ports[0]
+	return dir, certs, ports[0]
 }
 
 func raiseNoSpace(t *testing.T, c *clientv3.Client) {
@@ -93,8 +93,8 @@ func raiseNoSpace(t *testing.T, c *clientv3.Client) {
 // A NOSPACE alarm is seen, refused writes are explained in one line, and
 // defrag, disarm and up's start-up check clear it.
 func TestNoSpaceIsDetectedAndCleared(t *testing.T) {
-	dir, port := startEtcd(t, 256<<20)
-	c, err := EtcdClient(dir, port)
+	dir, certs, port := startEtcd(t, 256<<20)
+	c, err := EtcdClient(certs, port)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestNoSpaceIsDetectedAndCleared(t *testing.T) {
 	// up's check: a database well below its quota is disarmed, saying so.
 	raiseNoSpace(t, c)
 	var out bytes.Buffer
-	if err := checkEtcdSpace(ctx, dir, port, &out); err != nil || !strings.Contains(out.String(), "NOSPACE alarm cleared") {
+	if err := checkEtcdSpace(ctx, dir, certs, port, &out); err != nil || !strings.Contains(out.String(), "NOSPACE alarm cleared") {
 		t.Fatalf("checkEtcdSpace: %v, %q", err, out.String())
 	}
 	if st, _ := ReadEtcdState(ctx, c); st.NoSpace() {

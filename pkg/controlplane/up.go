@@ -86,14 +86,13 @@ func (o Options) Validate() error {
 		return fmt.Errorf("--scheduler must be kube, myriad or none, got %q", o.Scheduler)
 	case o.MetricsResolution != 0 && o.MetricsResolution < 10*time.Second:
 		return fmt.Errorf("--metric-resolution must be at least 10s (metrics-server's minimum), got %s", o.MetricsResolution)
-	case validInflight("--max-requests-inflight", o.MaxRequestsInflight) != nil:
-		return validInflight("--max-requests-inflight", o.MaxRequestsInflight)
-	case validInflight("--max-mutating-requests-inflight", o.MaxMutatingRequestsInflight) != nil:
-		return validInflight("--max-mutating-requests-inflight", o.MaxMutatingRequestsInflight)
 	case o.NodeMonitorGracePeriod < 15*time.Second:
 		return fmt.Errorf("--node-monitor-grace-period must be at least 15s (nodes renew leases every 10s), got %s", o.NodeMonitorGracePeriod)
 	}
-	return nil
+	if err := validInflight("--max-requests-inflight", o.MaxRequestsInflight); err != nil {
+		return err
+	}
+	return validInflight("--max-mutating-requests-inflight", o.MaxMutatingRequestsInflight)
 }
 
 // Cluster is a running `myriad up`.
@@ -247,7 +246,7 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 		"--data-dir", o.DataDir, "--port", strconv.Itoa(o.EtcdPort), "--quota-bytes", strconv.FormatInt(o.EtcdQuota, 10)}}); err != nil {
 		return nil, err
 	}
-	if err := checkEtcdSpace(ctx, dir, o.EtcdPort, o.Out); err != nil {
+	if err := checkEtcdSpace(ctx, dir, certs, o.EtcdPort, o.Out); err != nil {
 		return nil, err
 	}
 	for i, port := range plan.APIServerPort {
