@@ -1,0 +1,100 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Tenant is a virtual cluster: its own kube-apiserver and
+// kube-controller-manager (no scheduler), its own CA, admin kubeconfig and
+// service-account keys, its state on the shared etcd under a prefix only its
+// own etcd identity can read or write. Its pods run on the super cluster,
+// placed there by the syncer in namespaces that belong to it alone.
+//
+// The name is the tenant's identity everywhere (super-cluster namespaces,
+// etcd prefix, certificates), so it is short: a DNS label of at most 20
+// characters.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:scope=Cluster,shortName=tn
+// +kubebuilder:subresource:status
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Endpoint",type=string,JSONPath=`.status.endpoint`
+// +kubebuilder:printcolumn:name="Service-CIDR",type=string,JSONPath=`.status.serviceCIDR`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 20",message="metadata.name must be at most 20 characters"
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must be a DNS label that starts with a letter"
+type Tenant struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   TenantSpec   `json:"spec,omitempty"`
+	Status TenantStatus `json:"status,omitempty"`
+}
+
+// TenantSpec is what the tenant asks for.
+type TenantSpec struct {
+	// Weight is the tenant's share of the syncer's work when tenants
+	// compete: a tenant of weight 2 is served twice as often as one of
+	// weight 1 while both have work queued.
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	Weight int32 `json:"weight,omitempty"`
+}
+
+// TenantPhase is where a tenant is in its life.
+type TenantPhase string
+
+// The phases of a tenant.
+const (
+	// TenantPending: accepted, control plane not started yet.
+	TenantPending TenantPhase = "Pending"
+	// TenantReady: the tenant's API server answers and the syncer may
+	// serve it.
+	TenantReady TenantPhase = "Ready"
+	// TenantFailed: the control plane could not be provisioned; the
+	// Ready condition says why.
+	TenantFailed TenantPhase = "Failed"
+	// TenantTerminating: being deleted; its super-cluster objects, etcd
+	// data and identity are being removed.
+	TenantTerminating TenantPhase = "Terminating"
+)
+
+// ConditionReady is the condition type saying the control plane serves.
+const ConditionReady = "Ready"
+
+// TenantStatus is what the tenant host observed.
+type TenantStatus struct {
+	// +optional
+	Phase TenantPhase `json:"phase,omitempty"`
+	// Endpoint is the URL of the tenant's API server.
+	// +optional
+	Endpoint string `json:"endpoint,omitempty"`
+	// ServiceCIDR is the tenant's service cluster-IP range, carved from the
+	// super cluster's so that a tenant Service keeps its cluster IP when
+	// synced down (a ServiceCIDR object of the super cluster covers it).
+	// +optional
+	ServiceCIDR string `json:"serviceCIDR,omitempty"`
+	// KubeconfigSecret names the Secret, in namespace myriad-tenants, that
+	// holds the tenant's admin kubeconfig ("admin.kubeconfig") and the
+	// syncer's ("syncer.kubeconfig").
+	// +optional
+	KubeconfigSecret string `json:"kubeconfigSecret,omitempty"`
+	// ObservedGeneration is the generation last acted on.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// TenantList is a list of Tenants.
+//
+// +kubebuilder:object:root=true
+type TenantList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Tenant `json:"items"`
+}
