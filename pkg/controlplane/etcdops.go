@@ -27,19 +27,25 @@ import (
 // the three steps (compact, defragment, disarm) itself.
 
 // EtcdClient connects to etcd on port with the API server's etcd identity
-// from certs: etcd admits only that one (see EtcdConfig's AllowedCNs).
+// from certs, the one that holds etcd's root role (see etcdauth.go).
 func EtcdClient(certs Certs, port int) (*clientv3.Client, error) {
-	pair, err := tls.LoadX509KeyPair(certs.EtcdClientCert, certs.EtcdClientKey)
+	return EtcdClientAs(certs.EtcdCA, certs.EtcdClientCert, certs.EtcdClientKey, port)
+}
+
+// EtcdClientAs connects to etcd on port as the identity of a certificate
+// of etcd's CA.
+func EtcdClientAs(caFile, certFile, keyFile string, port int) (*clientv3.Client, error) {
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		return nil, fmt.Errorf("etcd client certificate: %w", err)
 	}
-	caPEM, err := os.ReadFile(certs.EtcdCA)
+	caPEM, err := os.ReadFile(caFile)
 	if err != nil {
 		return nil, fmt.Errorf("etcd CA: %w", err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(caPEM) {
-		return nil, fmt.Errorf("etcd CA %s holds no certificate", certs.EtcdCA)
+		return nil, fmt.Errorf("etcd CA %s holds no certificate", caFile)
 	}
 	return clientv3.New(clientv3.Config{
 		Endpoints:   []string{fmt.Sprintf("https://127.0.0.1:%d", port)},

@@ -33,7 +33,7 @@ func TestEtcdConfigPinsDurabilityAndAccess(t *testing.T) {
 	if cfg.QuotaBackendBytes != 1<<30 || cfg.BackendFreelistType != FreelistMap {
 		t.Errorf("quota %d, freelist %q", cfg.QuotaBackendBytes, cfg.BackendFreelistType)
 	}
-	if !cfg.ClientTLSInfo.ClientCertAuth || strings.Join(cfg.ClientTLSInfo.AllowedCNs, ",") != EtcdClientName || !cfg.PeerTLSInfo.ClientCertAuth {
+	if !cfg.ClientTLSInfo.ClientCertAuth || cfg.ClientTLSInfo.TrustedCAFile != certs.EtcdCA || !cfg.PeerTLSInfo.ClientCertAuth {
 		t.Errorf("client TLS %+v", cfg.ClientTLSInfo)
 	}
 	if cfg.AutoCompactionMode != "periodic" || cfg.AutoCompactionRetention != "1h0m0s" {

@@ -249,6 +249,9 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if err := checkEtcdSpace(ctx, dir, certs, o.EtcdPort, o.Out); err != nil {
 		return nil, err
 	}
+	if err := enableEtcdAuth(ctx, certs, o.EtcdPort); err != nil {
+		return nil, err
+	}
 	for i, port := range plan.APIServerPort {
 		ready, err := httpsProbe(fmt.Sprintf("https://127.0.0.1:%d/readyz", port), certs.CA, adminCert, adminKey, "")
 		if err != nil {

@@ -88,18 +88,27 @@ type child struct {
 	// induced marks the current incarnation's exit as caused on purpose
 	// (Signal), so it does not count toward a crash loop.
 	induced atomic.Bool
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	exited  chan struct{} // closed when the current incarnation exits
-	stopped chan struct{} // closed when the supervision loop ends
+	// removed is closed by Remove: the child is not restarted again.
+	removed    chan struct{}
+	removeOnce sync.Once
+	mu         sync.Mutex
+	cmd        *exec.Cmd
+	exited     chan struct{} // closed when the current incarnation exits
+	stopped    chan struct{} // closed when the supervision loop ends
 }
 
 // Start launches p and blocks until it is ready, the timeout passes, or ctx
 // ends. From then on a crash of p is restarted with backoff until Stop.
 func (s *Supervisor) Start(ctx context.Context, p Process, readyTimeout time.Duration) error {
-	c := &child{proc: p, stopped: make(chan struct{})}
+	c := &child{proc: p, stopped: make(chan struct{}), removed: make(chan struct{})}
 	s.mu.Lock()
 	s.init()
+	for _, other := range s.children {
+		if other.proc.Name == p.Name {
+			s.mu.Unlock()
+			return fmt.Errorf("a child named %s is already supervised", p.Name)
+		}
+	}
 	s.mu.Unlock()
 	if err := s.spawn(c); err != nil {
 		return err
@@ -187,7 +196,7 @@ func (s *Supervisor) supervise(c *child) {
 		c.mu.Unlock()
 		began := time.Now()
 		<-exited
-		if s.isStopping() {
+		if s.isStopping() || c.isRemoved() {
 			return
 		}
 		wait, giveUp := loop.First, false
@@ -208,6 +217,8 @@ func (s *Supervisor) supervise(c *child) {
 		select {
 		case <-time.After(wait):
 		case <-s.done:
+			return
+		case <-c.removed:
 			return
 		}
 		if err := s.spawn(c); err != nil {
@@ -265,6 +276,44 @@ func (s *Supervisor) Stop() {
 }
 
 var errStopping = errors.New("supervisor is stopping")
+
+// Remove stops the child called name (SIGTERM, then SIGKILL after
+// StopTimeout) and forgets it: it is not restarted, and a later Start may
+// use the name again. Components that come and go while the supervisor
+// runs (a tenant's control plane) leave this way; the rest leave with Stop.
+func (s *Supervisor) Remove(name string) error {
+	s.mu.Lock()
+	var c *child
+	for i, ch := range s.children {
+		if ch.proc.Name == name {
+			c = ch
+			s.children = append(s.children[:i:i], s.children[i+1:]...)
+			break
+		}
+	}
+	s.mu.Unlock()
+	if c == nil {
+		return fmt.Errorf("no child %q", name)
+	}
+	c.removeOnce.Do(func() { close(c.removed) })
+	for {
+		c.terminate(s.StopTimeout)
+		select {
+		case <-c.stopped:
+			return nil
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (c *child) isRemoved() bool {
+	select {
+	case <-c.removed:
+		return true
+	default:
+		return false
+	}
+}
 
 func (c *child) terminate(timeout time.Duration) {
 	c.mu.Lock()

@@ -237,3 +237,47 @@ func TestSignalledExitsAreNotACrashLoop(t *testing.T) {
 		t.Error("Signal of an unknown child succeeded")
 	}
 }
+
+func TestRemoveStopsOneChildForGood(t *testing.T) {
+	s, events := newSupervisor(t)
+	dir := t.TempDir()
+	journal := filepath.Join(dir, "journal")
+	for _, name := range []string{"etcd", "tenant-a"} {
+		p := Process{Name: name, Args: []string{journal, name}, LogFile: filepath.Join(dir, name+".log"),
+			Ready: func(context.Context) error { return fileContains(journal, "start "+name) }}
+		if err := s.Start(context.Background(), p, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer s.Stop()
+	dup := Process{Name: "tenant-a", Args: []string{journal, "dup"}, LogFile: filepath.Join(dir, "dup.log")}
+	if err := s.Start(context.Background(), dup, time.Second); err == nil || !strings.Contains(err.Error(), "already supervised") {
+		t.Fatalf("a second child of one name: %v", err)
+	}
+	if err := s.Remove("tenant-a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := fileContains(journal, "stop tenant-a"); err != nil {
+		t.Fatalf("removed child was not stopped gracefully: %v", err)
+	}
+	if _, ok := s.Pids()["tenant-a"]; ok {
+		t.Fatal("removed child is still listed")
+	}
+	if _, ok := s.Pids()["etcd"]; !ok {
+		t.Fatal("Remove touched another child")
+	}
+	select {
+	case e := <-events:
+		t.Fatalf("removing a child is not a crash: %+v", e)
+	case <-time.After(1500 * time.Millisecond):
+	}
+	if err := s.Remove("tenant-a"); err == nil {
+		t.Fatal("removing twice must say there is no such child")
+	}
+	// The name is free again.
+	p := Process{Name: "tenant-a", Args: []string{journal, "tenant-a2"}, LogFile: filepath.Join(dir, "a2.log"),
+		Ready: func(context.Context) error { return fileContains(journal, "start tenant-a2") }}
+	if err := s.Start(context.Background(), p, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
