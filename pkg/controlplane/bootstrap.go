@@ -50,11 +50,15 @@ func Bootstrap(ctx context.Context, cs kubernetes.Interface) error {
 	if err := bootstrapStorage(ctx, cs); err != nil {
 		return err
 	}
+	if err := bootstrapTenancy(ctx, cs); err != nil {
+		return err
+	}
 	return bootstrapManager(ctx, cs)
 }
 
 // grant gives user clusterRules everywhere and nsRules in namespace ns,
-// through a ClusterRole and a Role both named after the user.
+// through a ClusterRole and a Role both named after the user; an empty ns
+// makes no Role.
 func grant(ctx context.Context, cs kubernetes.Interface, user string, clusterRules []rbacv1.PolicyRule, ns string, nsRules []rbacv1.PolicyRule) error {
 	subjects := []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}}
 	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: user, Labels: managedLabels}, Rules: clusterRules}
@@ -68,6 +72,9 @@ func grant(ctx context.Context, cs kubernetes.Interface, user string, clusterRul
 	}
 	if err := apply(ctx, binding, cs.RbacV1().ClusterRoleBindings().Create, cs.RbacV1().ClusterRoleBindings().Update, cs.RbacV1().ClusterRoleBindings().Get); err != nil {
 		return fmt.Errorf("ClusterRoleBinding %s: %w", user, err)
+	}
+	if ns == "" {
+		return nil
 	}
 	nsRole := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: user, Namespace: ns, Labels: managedLabels}, Rules: nsRules}
 	roles := cs.RbacV1().Roles(ns)

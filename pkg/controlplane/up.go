@@ -105,6 +105,8 @@ type Cluster struct {
 	events    chan supervisor.Event
 	release   func()
 	cancelLB  context.CancelFunc
+	// cancelTenants stops the tenant host (tenanthost.go).
+	cancelTenants context.CancelFunc
 }
 
 // Up starts every component and returns once the whole cluster is ready:
@@ -350,6 +352,9 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 			return nil, err
 		}
 	}
+	if err := c.startTenantHost(o); err != nil {
+		return nil, err
+	}
 	if o.MetricsServer {
 		resolution := o.MetricsResolution
 		if resolution == 0 {
@@ -395,6 +400,9 @@ func (c *Cluster) Failed() <-chan error {
 // Stop stops every component in reverse order and releases the data
 // directory.
 func (c *Cluster) Stop() {
+	if c.cancelTenants != nil {
+		c.cancelTenants()
+	}
 	if c.Supervisor != nil {
 		c.Supervisor.Stop()
 	}

@@ -37,6 +37,10 @@ type Process struct {
 	// Observer, when set, hears the child's output line by line and each
 	// of its exits; see Observer.
 	Observer Observer
+	// Expendable children are not the supervisor's owner's whole job (a
+	// tenant's control plane beside the cluster's): when one crash-loops
+	// it is given up on in Events only, never on Failed.
+	Expendable bool
 }
 
 // Event is something a user should hear about: a crash, a restart.
@@ -207,6 +211,9 @@ func (s *Supervisor) supervise(c *child) {
 			err := fmt.Errorf("%s crashed %d times in a row, each within a minute of starting; last: %s (log: %s)",
 				c.proc.Name, loop.crashes, lastError(c.proc.LogFile), c.proc.LogFile)
 			s.emit(c.proc.Name, "gave up: "+err.Error())
+			if c.proc.Expendable {
+				return
+			}
 			select {
 			case s.failed <- err:
 			default: // one failure is reported; the rest are in Events

@@ -281,3 +281,29 @@ func TestRemoveStopsOneChildForGood(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestExpendableCrashLoopIsNotTheOwnersFailure(t *testing.T) {
+	s, events := newSupervisor(t)
+	t.Setenv(childEnv, "crash")
+	s.MaxCrashes = 2
+	dir := t.TempDir()
+	p := Process{Name: "tenant-a-apiserver", Args: []string{filepath.Join(dir, "journal"), "a"}, LogFile: filepath.Join(dir, "a.log"), Expendable: true}
+	if err := s.Start(context.Background(), p, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	deadline := time.After(20 * time.Second)
+	for gaveUp := false; !gaveUp; {
+		select {
+		case e := <-events:
+			gaveUp = strings.HasPrefix(e.Message, "gave up")
+		case <-deadline:
+			t.Fatal("the crash loop was not reported in Events")
+		}
+	}
+	select {
+	case err := <-s.Failed():
+		t.Fatalf("an expendable child's crash loop failed the supervisor: %v", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+}

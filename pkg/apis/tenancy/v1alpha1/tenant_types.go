@@ -19,7 +19,6 @@ import (
 // +kubebuilder:subresource:status
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Endpoint",type=string,JSONPath=`.status.endpoint`
-// +kubebuilder:printcolumn:name="Service-CIDR",type=string,JSONPath=`.status.serviceCIDR`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 20",message="metadata.name must be at most 20 characters"
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must be a DNS label that starts with a letter"
@@ -71,11 +70,6 @@ type TenantStatus struct {
 	// Endpoint is the URL of the tenant's API server.
 	// +optional
 	Endpoint string `json:"endpoint,omitempty"`
-	// ServiceCIDR is the tenant's service cluster-IP range, carved from the
-	// super cluster's so that a tenant Service keeps its cluster IP when
-	// synced down (a ServiceCIDR object of the super cluster covers it).
-	// +optional
-	ServiceCIDR string `json:"serviceCIDR,omitempty"`
 	// KubeconfigSecret names the Secret, in namespace myriad-tenants, that
 	// holds the tenant's admin kubeconfig ("admin.kubeconfig") and the
 	// syncer's ("syncer.kubeconfig").

@@ -1,0 +1,57 @@
+package controlplane
+
+import (
+	"context"
+	"fmt"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/client-go/kubernetes"
+
+	tenancyv1 "github.com/myriad-dev/myriad/pkg/apis/tenancy/v1alpha1"
+	"github.com/myriad-dev/myriad/pkg/tenancy"
+)
+
+// What the syncer may do, on the super cluster and inside each tenant. It
+// places tenant objects on the super cluster (namespaces it creates, and
+// what lives in them) and reflects placement and status back; it never
+// needs cluster-admin on either side.
+
+// superSyncerRules are its rights on the super cluster.
+var superSyncerRules = []rbacv1.PolicyRule{
+	{APIGroups: []string{tenancyv1.GroupName}, Resources: []string{"tenants"}, Verbs: []string{"get", "list", "watch"}},
+	{APIGroups: []string{""}, Resources: []string{"namespaces", "pods", "services", "configmaps", "secrets", "persistentvolumeclaims", "serviceaccounts"},
+		Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
+	{APIGroups: []string{""}, Resources: []string{"nodes", "persistentvolumes", "endpoints"}, Verbs: []string{"get", "list", "watch"}},
+	{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"get", "list", "watch", "create", "patch", "update"}},
+}
+
+// superSyncerLeaseRules apply in kube-system, where its leader Lease is.
+var superSyncerLeaseRules = []rbacv1.PolicyRule{
+	{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch"}},
+}
+
+// tenantSyncerRules are its rights inside a tenant: read what it places,
+// write only placement (bindings, virtual nodes, mirrored volumes), pod
+// status, and the events it relays.
+var tenantSyncerRules = []rbacv1.PolicyRule{
+	{APIGroups: []string{""}, Resources: []string{"namespaces", "pods", "services", "configmaps", "secrets", "persistentvolumeclaims", "serviceaccounts", "endpoints"},
+		Verbs: []string{"get", "list", "watch"}},
+	{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"delete"}},
+	{APIGroups: []string{""}, Resources: []string{"pods/status", "persistentvolumeclaims/status", "services/status"}, Verbs: []string{"update", "patch"}},
+	{APIGroups: []string{""}, Resources: []string{"pods/binding"}, Verbs: []string{"create"}},
+	{APIGroups: []string{""}, Resources: []string{"serviceaccounts/token"}, Verbs: []string{"create"}},
+	{APIGroups: []string{""}, Resources: []string{"nodes", "nodes/status", "persistentvolumes"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
+	{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch", "update"}},
+}
+
+// bootstrapTenancy makes the namespace of tenants' kubeconfig Secrets and
+// grants the syncer its super-cluster rights.
+func bootstrapTenancy(ctx context.Context, cs kubernetes.Interface) error {
+	if err := ensureNamespace(ctx, cs, tenancy.SystemNamespace); err != nil {
+		return err
+	}
+	if err := grant(ctx, cs, SyncerUser, superSyncerRules, "kube-system", superSyncerLeaseRules); err != nil {
+		return fmt.Errorf("syncer RBAC: %w", err)
+	}
+	return nil
+}
