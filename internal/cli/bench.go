@@ -29,6 +29,7 @@ func newBenchCommand() *cobra.Command {
 	cmd.AddCommand(newBenchBroadcastJobCommand())
 	cmd.AddCommand(newBenchDaemonSetCommand())
 	cmd.AddCommand(newBenchStatefulSetCommand())
+	cmd.AddCommand(newBenchTenancyCommand())
 	return cmd
 }
 

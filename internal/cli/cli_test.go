@@ -98,7 +98,8 @@ func TestEveryCommandRefusesBadWords(t *testing.T) {
 // takesArgs lists the commands whose arguments are names (nodes, shells).
 func takesArgs(path []string) bool {
 	s := strings.Join(path, " ")
-	return strings.HasPrefix(s, "nodes fail") || strings.HasPrefix(s, "nodes recover")
+	return strings.HasPrefix(s, "nodes fail") || strings.HasPrefix(s, "nodes recover") ||
+		s == "tenant create" || s == "tenant delete" || s == "tenant kubeconfig"
 }
 
 // A revision namespace that cannot name a namespace stops `up` with one

@@ -124,6 +124,7 @@ func EnsureCerts(d DataDir, apiIPs ...net.IP) (Certs, error) {
 		{"manager", ManagerUser, ""},
 		{"storage", StorageUser, ""},
 		{"metrics-server", MetricsServerUser, ""},
+		{"syncer", SyncerUser, ""},
 	} {
 		var orgs []string
 		if u.org != "" {

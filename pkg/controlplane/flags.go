@@ -26,6 +26,8 @@ type Plan struct {
 	// StoragePort serves `myriad storage`'s metrics and probes;
 	// MetricsServerPort is metrics-server's (the Metrics API).
 	StoragePort, MetricsServerPort int
+	// SyncerPort serves `myriad syncer`'s metrics and probes.
+	SyncerPort int
 	// NodeMonitorGracePeriod is how long the node lifecycle controller waits
 	// for a heartbeat before marking a node NotReady.
 	NodeMonitorGracePeriod time.Duration

@@ -205,6 +205,7 @@ var leaderLeases = map[string]string{
 	"myriad-scheduler":        "myriad-scheduler",
 	"myriad-manager":          "myriad-manager",
 	"myriad-storage":          "myriad-storage",
+	"myriad-syncer":           "myriad-syncer",
 }
 
 // NewHandover is a handover for process, an instance of component (nil

@@ -197,7 +197,7 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 	// Every port of the run is chosen in one call, so no two components are
 	// handed the same one.
 	fixed := []*int{&plan.ControllerManagerPort, &plan.SchedulerPort, &plan.ManagerMetricsPort,
-		&plan.ManagerProbePort, &plan.WebhookPort, &plan.KubeletPort, &plan.StoragePort, &plan.MetricsServerPort}
+		&plan.ManagerProbePort, &plan.WebhookPort, &plan.KubeletPort, &plan.StoragePort, &plan.MetricsServerPort, &plan.SyncerPort}
 	apiServers := 0
 	if o.APIServers > 1 {
 		apiServers = o.APIServers
@@ -333,6 +333,9 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if err := step("myriad-storage", elected(storageProcess(plan))); err != nil {
 		return nil, err
 	}
+	if err := step("myriad-syncer", elected(syncerProcess(plan))); err != nil {
+		return nil, err
+	}
 	if o.Nodes > 0 {
 		servingCert, servingKey, err := EnsureNodeServingCerts(dir, o.Nodes)
 		if err != nil {
@@ -445,6 +448,7 @@ func writeKubeconfigs(p Plan) error {
 		{p.Dir.Kubeconfig("manager"), ManagerUser},
 		{p.Dir.Kubeconfig("storage"), StorageUser},
 		{p.Dir.Kubeconfig("metrics-server"), MetricsServerUser},
+		{p.Dir.Kubeconfig("syncer"), SyncerUser},
 	} {
 		cert, key := p.Certs.Client(k.user)
 		if err := WriteKubeconfig(k.path, server, p.Certs.CA, cert, key, k.user); err != nil {

@@ -3,11 +3,14 @@ package controlplane
 import (
 	"context"
 	"fmt"
+	"net"
+	"strconv"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/client-go/kubernetes"
 
 	tenancyv1 "github.com/myriad-dev/myriad/pkg/apis/tenancy/v1alpha1"
+	"github.com/myriad-dev/myriad/pkg/supervisor"
 	"github.com/myriad-dev/myriad/pkg/tenancy"
 )
 
@@ -42,6 +45,14 @@ var tenantSyncerRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{""}, Resources: []string{"serviceaccounts/token"}, Verbs: []string{"create"}},
 	{APIGroups: []string{""}, Resources: []string{"nodes", "nodes/status", "persistentvolumes"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
 	{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch", "update"}},
+}
+
+// syncerProcess runs `myriad syncer`, which places every tenant's pods on
+// the cluster (see pkg/tenancy/syncer). It is cheap while no tenant exists.
+func syncerProcess(plan Plan) supervisor.Process {
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(plan.SyncerPort))
+	return supervisor.Process{Name: "myriad-syncer", Ready: httpProbe("http://" + addr + "/readyz"),
+		Args: []string{"syncer", "--kubeconfig", plan.Dir.Kubeconfig("syncer"), "--metrics-addr", addr, handoverRetryPeriod}}
 }
 
 // bootstrapTenancy makes the namespace of tenants' kubeconfig Secrets and

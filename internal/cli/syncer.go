@@ -1,0 +1,110 @@
+package cli
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/myriad-dev/myriad/pkg/kubeclient"
+	"github.com/myriad-dev/myriad/pkg/tenancy"
+	"github.com/myriad-dev/myriad/pkg/tenancy/syncer"
+)
+
+func newSyncerCommand() *cobra.Command {
+	var (
+		kubeconfig, addr string
+		qps              float32
+		burst            int
+	)
+	o := syncer.Options{LeaderElection: syncer.DefaultLeaderElection()}
+	cmd := &cobra.Command{
+		Use:   "syncer",
+		Short: "Run the pods of every tenant (virtual cluster) on this, the super cluster",
+		Long: `Serve every Ready Tenant (tenancy.myriad.dev/v1alpha1): copy its namespaces,
+pods, services, configmaps, secrets and claims into super-cluster namespaces
+named <tenant>-<namespace>, and report back what the super cluster did with
+them: pod status, placement (virtual nodes and bindings in the tenant) and
+pod events. A tenant is reached with the kubeconfig in the Secret
+` + tenancy.SystemNamespace + `/<tenant>-kubeconfig, key ` + tenancy.SyncerKubeconfigKey + `.
+
+Tenants share the workers by Tenant.spec.weight. Several instances may run:
+one holds the Lease <namespace>/myriad-syncer, the others keep their caches
+warm. Metrics, /healthz and /readyz are served on --metrics-addr.`,
+		Example: `  myriad syncer --kubeconfig ~/.kube/config --workers 16`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch {
+			case o.Workers < 1 || o.Workers > 256:
+				return usageError{fmt.Errorf("--workers must be between 1 and 256, got %d", o.Workers)}
+			case qps <= 0:
+				return usageError{fmt.Errorf("--kube-api-qps must be positive, got %g", qps)}
+			case burst <= 0:
+				return usageError{fmt.Errorf("--kube-api-burst must be positive, got %d", burst)}
+			case o.Resync < time.Second:
+				return usageError{fmt.Errorf("--resync must be at least 1s, got %v", o.Resync)}
+			}
+			le := o.LeaderElection
+			if err := validateLeaderElection(le.LeaseDuration, le.RenewDeadline, le.RetryPeriod); err != nil {
+				return usageError{err}
+			}
+			rc, err := kubeclient.Config(kubeconfig, kubeclient.Options{QPS: qps, Burst: burst, Protobuf: true, UserAgent: "myriad-syncer"})
+			if err != nil {
+				return err
+			}
+			cs, err := kubernetes.NewForConfig(rc)
+			if err != nil {
+				return err
+			}
+			dyn, err := dynamic.NewForConfig(rc)
+			if err != nil {
+				return err
+			}
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			o.Super, o.Dynamic, o.Registry = cs, dyn, reg
+			o.TenantClient = syncer.TenantClients(kubeclient.Options{QPS: qps, Burst: burst, Protobuf: true,
+				UserAgent: "myriad-syncer", OwnConnection: true})
+			s, err := syncer.New(o)
+			if err != nil {
+				return err
+			}
+			l, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("--metrics-addr %s: %w", addr, err)
+			}
+			mux := http.NewServeMux()
+			mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+			mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+			mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+				if !s.Ready() {
+					http.Error(w, "caches not synced", http.StatusServiceUnavailable)
+					return
+				}
+				_, _ = w.Write([]byte("ok"))
+			})
+			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+			go func() { _ = srv.Serve(l) }()
+			defer srv.Close()
+			fmt.Fprintf(cmd.OutOrStdout(), "myriad syncer: metrics on http://%s/metrics\n", addr)
+			return s.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the super cluster (default: $KUBECONFIG or ~/.kube/config)")
+	f.Float32Var(&qps, "kube-api-qps", 100, "client QPS limit toward each API server (the super cluster's and each tenant's)")
+	f.IntVar(&burst, "kube-api-burst", 200, "client burst toward each API server")
+	f.IntVar(&o.Workers, "workers", 8, "objects synced at once, shared fairly between tenants")
+	f.DurationVar(&o.Resync, "resync", 5*time.Minute, "how often every object is checked again and orphaned super-cluster copies removed")
+	le := &o.LeaderElection
+	leaseFlags{&le.Enabled, &le.Namespace, &le.LeaseDuration, &le.RenewDeadline, &le.RetryPeriod}.add(f)
+	f.StringVar(&addr, "metrics-addr", "127.0.0.1:10281", "serve /metrics, /healthz and /readyz on this address")
+	return cmd
+}
