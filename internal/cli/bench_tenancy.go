@@ -54,6 +54,10 @@ the run) to --out.`,
 	}
 	f := cmd.Flags()
 	addRigFlags(f, &o.Rig, 20, "simulated nodes the pods run on", false)
+	// Phases last seconds: the syncer's and tenants' CPU need samples
+	// within each.
+	o.Rig.SampleInterval = time.Second
+	f.Lookup("sample-interval").DefValue = o.Rig.SampleInterval.String()
 	f.IntVar(&o.Tenants, "tenants", 4, "tenants to create; the pods are spread over them")
 	f.IntVar(&o.Pods, "pods", 400, "pods created in the direct phase and again through the tenants")
 	f.Float64Var(&o.QPS, "qps", 50, "pod creates per second, in both phases")

@@ -52,7 +52,12 @@ var tenantSyncerRules = []rbacv1.PolicyRule{
 func syncerProcess(plan Plan) supervisor.Process {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(plan.SyncerPort))
 	return supervisor.Process{Name: "myriad-syncer", Ready: httpProbe("http://" + addr + "/readyz"),
-		Args: []string{"syncer", "--kubeconfig", plan.Dir.Kubeconfig("syncer"), "--metrics-addr", addr, handoverRetryPeriod}}
+		// The syncer does, for every tenant pod, what a scheduler and a
+		// kubelet would (bind, report status) on top of placing it: about
+		// eight API calls a pod, so its client may not stop at the 100
+		// requests a second other components are given.
+		Args: []string{"syncer", "--kubeconfig", plan.Dir.Kubeconfig("syncer"), "--metrics-addr", addr, handoverRetryPeriod,
+			"--kube-api-qps=1000", "--kube-api-burst=2000", "--workers=32"}}
 }
 
 // bootstrapTenancy makes the namespace of tenants' kubeconfig Secrets and

@@ -26,6 +26,9 @@ import (
 // tenantNamespace is where each tenant's pods of the run go.
 const tenantNamespace = "bench"
 
+// idleSettle passes before the idle window opens.
+const idleSettle = 15 * time.Second
+
 // Scenario is `myriad bench tenancy`.
 type Scenario struct{ O Options }
 
@@ -163,12 +166,17 @@ func (x *run) createTenants(ctx context.Context) error {
 // one's proportional memory (PSS: the shared binary's pages split among
 // the processes mapping them, which RSS counts in full for each).
 func (x *run) idle(ctx context.Context) error {
-	x.con.Printf("== watching %d idle tenant control planes for %s", x.o.Tenants, x.o.IdleWindow)
-	from := x.env.Clock.Now()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-x.env.Clock.After(x.o.IdleWindow):
+	x.con.Printf("== watching %d idle tenant control planes for %s, after %s to settle", x.o.Tenants, x.o.IdleWindow, idleSettle)
+	// A just-started API server still fills caches and writes its first
+	// leases: that is start-up, not idling.
+	var from time.Time
+	for _, wait := range []time.Duration{idleSettle, x.o.IdleWindow} {
+		from = x.env.Clock.Now()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-x.env.Clock.After(wait):
+		}
 	}
 	x.in.IdleFrom, x.in.IdleTo = from, x.env.Clock.Now()
 	pids := x.r.Cluster.Supervisor.Pids()
