@@ -229,6 +229,26 @@ func TestBenchScenarios(t *testing.T) {
 				}
 			}
 		}},
+		{"tenancy", []string{"tenancy", "--nodes", "5", "--tenants", "3", "--pods", "60", "--greedy", "1", "--burst", "60", "--regular-pods", "3", "--idle-window", "5s"}, func(t *testing.T, r map[string]any) {
+			for phase, want := range map[string]float64{"direct": 60, "throughTenants": 60} {
+				p, _ := r[phase].(map[string]any)
+				if n, _ := p["running"].(float64); n != want {
+					t.Errorf("%s: %v pods Running, want %v (verdict %v)", phase, p["running"], want, r["verdict"])
+				}
+			}
+			f, _ := r["fairness"].(map[string]any)
+			for group, want := range map[string]float64{"greedy": 60, "regular": 6} {
+				g, _ := f[group].(map[string]any)
+				if n, _ := g["running"].(float64); n != want {
+					t.Errorf("fairness %s: %v pods Running, want %v", group, g["running"], want)
+				}
+			}
+			for _, k := range []string{"addedP99", "throughputLoss", "idlePssBytesPerTenant", "idleCoresPerTenant", "syncerCpuSecondsPer1000Pods"} {
+				if _, ok := r[k].(float64); !ok {
+					t.Errorf("%s missing: %s", k, noDataReason(r))
+				}
+			}
+		}},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out")

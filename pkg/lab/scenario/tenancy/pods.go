@@ -219,8 +219,10 @@ func (pc *podClock) outcome(keep func(t int) bool) Outcome {
 
 // Outcome is one phase's (or one group's) pods.
 type Outcome struct {
-	Created, Running, Failed int
-	LastError                string `json:",omitempty"`
+	Created   int    `json:"created"`
+	Running   int    `json:"running"`
+	Failed    int    `json:"failed"`
+	LastError string `json:"lastError,omitempty"`
 	// Latency is create sent → watch sees Running, in seconds.
 	Latency lab.Latencies `json:"latency"`
 	// TotalSeconds is the first create to the last pod Running.

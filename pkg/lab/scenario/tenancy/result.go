@@ -39,14 +39,17 @@ type TenantMemory struct {
 
 // PhaseResult is the direct or the tenant phase.
 type PhaseResult struct {
-	From, To time.Time
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
 	Outcome
 }
 
 // FairnessResult is the fairness phase: greedy and regular tenants' pods.
 type FairnessResult struct {
-	From, To        time.Time
-	Greedy, Regular Outcome
+	From    time.Time `json:"from"`
+	To      time.Time `json:"to"`
+	Greedy  Outcome   `json:"greedy"`
+	Regular Outcome   `json:"regular"`
 }
 
 // Result is result.json.
