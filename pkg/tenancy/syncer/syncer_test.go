@@ -179,7 +179,7 @@ func TestRestartCreatesNoDuplicatesAndDeletesNothing(t *testing.T) {
 		_, e1 := h.super.CoreV1().ConfigMaps("t1-web").Get(ctx, "conf", metav1.GetOptions{})
 		_, e2 := h.super.CoreV1().Secrets("t1-web").Get(ctx, "creds", metav1.GetOptions{})
 		svc, e3 := h.super.CoreV1().Services("t1-web").Get(ctx, "web", metav1.GetOptions{})
-		return e1 == nil && e2 == nil && e3 == nil && svc.Spec.ClusterIP == "10.96.0.20" && h.superPod("t1-web", "p1") != nil
+		return e1 == nil && e2 == nil && e3 == nil && svc.Spec.ClusterIP != "10.96.0.20" && h.superPod("t1-web", "p1") != nil
 	})
 	if _, err := h.super.CoreV1().Services("t1-default").Get(ctx, "kubernetes", metav1.GetOptions{}); err == nil {
 		t.Error("the tenant's default/kubernetes service was synced")

@@ -29,12 +29,17 @@ func translateNamespace(tenant string, ns *corev1.Namespace) *corev1.Namespace {
 // super cluster.
 func skipService(s *corev1.Service) bool { return s.Namespace == "default" && s.Name == "kubernetes" }
 
-// translateService keeps the tenant's cluster IPs (its service range is
-// one the super cluster serves) and lets the super cluster allocate node
-// ports, which are a super-cluster resource.
+// translateService lets the super cluster allocate the copy's cluster IPs
+// and node ports: both are super-cluster resources. Every tenant's API
+// server allocates from the same range, so keeping a tenant's IP would
+// collide with another tenant's (or the super cluster's own) sooner or
+// later. A headless Service stays headless.
 func translateService(tenant, superNamespace string, s *corev1.Service) *corev1.Service {
 	out := &corev1.Service{ObjectMeta: superMeta(tenant, superNamespace, s)}
 	out.Spec = *s.Spec.DeepCopy()
+	if out.Spec.ClusterIP != corev1.ClusterIPNone {
+		out.Spec.ClusterIP, out.Spec.ClusterIPs = "", nil
+	}
 	for i := range out.Spec.Ports {
 		out.Spec.Ports[i].NodePort = 0
 	}
@@ -65,6 +70,9 @@ func serviceUpdate(live, desired *corev1.Service) (*corev1.Service, bool) {
 	if spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal && spec.Type == corev1.ServiceTypeLoadBalancer {
 		spec.HealthCheckNodePort = live.Spec.HealthCheckNodePort
 	}
+	// Cluster IPs are immutable, and the super cluster's own.
+	spec.ClusterIP, spec.ClusterIPs = live.Spec.ClusterIP, live.Spec.ClusterIPs
+	spec.IPFamilies, spec.IPFamilyPolicy = live.Spec.IPFamilies, live.Spec.IPFamilyPolicy
 	out.Spec = spec
 	return out, !metaEqual(live, out) || !equality.Semantic.DeepEqual(live.Spec, out.Spec)
 }

@@ -135,26 +135,32 @@ func TestTranslatePodStatusDropsSuperReferences(t *testing.T) {
 	}
 }
 
-func TestTranslateServiceKeepsClusterIPAndFreesNodePorts(t *testing.T) {
+func TestTranslateServiceLeavesIPsAndNodePortsToTheSuperCluster(t *testing.T) {
 	in := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop", UID: "svc-1"},
 		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, ClusterIP: "10.96.5.5", ClusterIPs: []string{"10.96.5.5"},
 			Ports: []corev1.ServicePort{{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP, NodePort: 30080}}},
 	}
 	out := translateService("acme", "acme-shop", in)
-	if out.Spec.ClusterIP != "10.96.5.5" || out.Spec.ClusterIPs[0] != "10.96.5.5" || out.Spec.Ports[0].NodePort != 0 {
+	if out.Spec.ClusterIP != "" || out.Spec.ClusterIPs != nil || out.Spec.Ports[0].NodePort != 0 {
 		t.Fatalf("spec = %+v", out.Spec)
 	}
-	// The super cluster allocated 31000; an update keeps it.
+	headless := in.DeepCopy()
+	headless.Spec.ClusterIP, headless.Spec.ClusterIPs = corev1.ClusterIPNone, []string{corev1.ClusterIPNone}
+	if got := translateService("acme", "acme-shop", headless); got.Spec.ClusterIP != corev1.ClusterIPNone {
+		t.Errorf("a headless service lost its None: %q", got.Spec.ClusterIP)
+	}
+	// The super cluster allocated 10.96.9.9 and 31000; an update keeps them.
 	live := out.DeepCopy()
 	live.Spec.Ports[0].NodePort = 31000
+	live.Spec.ClusterIP, live.Spec.ClusterIPs = "10.96.9.9", []string{"10.96.9.9"}
 	if _, changed := serviceUpdate(live, out); changed {
 		t.Error("an unchanged service was updated (allocated node port lost)")
 	}
 	d := out.DeepCopy()
 	d.Spec.Selector = map[string]string{"app": "web2"}
 	upd, changed := serviceUpdate(live, d)
-	if !changed || upd.Spec.Ports[0].NodePort != 31000 || upd.Spec.Selector["app"] != "web2" {
+	if !changed || upd.Spec.Ports[0].NodePort != 31000 || upd.Spec.ClusterIP != "10.96.9.9" || upd.Spec.Selector["app"] != "web2" {
 		t.Errorf("update = %+v, changed %v", upd.Spec, changed)
 	}
 }
