@@ -41,7 +41,9 @@ type harness struct {
 
 const tenantName = "t1"
 
-func newHarness(t *testing.T, superObjs, tenantObjs []runtime.Object) *harness {
+// newHarness starts the syncer after setup (if any) has run: the fakes'
+// reactor chains may only be changed before anything uses them.
+func newHarness(t *testing.T, superObjs, tenantObjs []runtime.Object, setup ...func(*harness)) *harness {
 	t.Helper()
 	kc := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: tenancy.SystemNamespace, Name: tenancy.KubeconfigSecret(tenantName)},
@@ -82,6 +84,9 @@ func newHarness(t *testing.T, superObjs, tenantObjs []runtime.Object) *harness {
 		tr.Status.Token = "token-for-" + tr.Spec.BoundObjectRef.Name
 		return true, tr, nil
 	})
+	for _, f := range setup {
+		f(h)
+	}
 	h.start()
 	return h
 }

@@ -2,6 +2,7 @@ package syncer
 
 import (
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -247,16 +248,13 @@ func TestOrphansAreRemoved(t *testing.T) {
 // A write the super cluster refuses is reported on the tenant object as a
 // Warning event, and retried.
 func TestRejectedWriteIsAWarningOnTheTenantObject(t *testing.T) {
-	h := newHarness(t, nil, nil)
-	var refused int
-	var mu = make(chan struct{}, 1)
-	mu <- struct{}{}
-	h.super.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		<-mu
-		refused++
-		mu <- struct{}{}
-		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "p1",
-			errString("exceeded quota: compute, requested: cpu=1, used: cpu=4, limited: cpu=4"))
+	var refused atomic.Int32
+	h := newHarness(t, nil, nil, func(h *harness) {
+		h.super.PrependReactor("create", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+			refused.Add(1)
+			return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "p1",
+				errString("exceeded quota: compute, requested: cpu=1, used: cpu=4, limited: cpu=4"))
+		})
 	})
 	h.createTenantPod("p1", "uid-p1")
 	h.eventually("warning event", func() bool {
@@ -265,7 +263,10 @@ func TestRejectedWriteIsAWarningOnTheTenantObject(t *testing.T) {
 				e.InvolvedObject.Kind == "Pod" && strings.Contains(e.Message, "exceeded quota")
 		})) > 0
 	})
-	h.eventually("retried", func() bool { <-mu; n := refused; mu <- struct{}{}; return n >= 2 })
+	h.eventually("retried", func() bool { return refused.Load() >= 2 })
+	if h.superPod("t1-web", "p1") != nil {
+		t.Fatal("a refused pod exists")
+	}
 }
 
 // A super namespace of another origin is refused, with a warning on the
