@@ -89,7 +89,7 @@ of chosen nodes, so node lifecycle and eviction can be exercised.`,
 				return err
 			}
 			if metricsAddr != "" {
-				if err := serveMetrics(cmd.Context(), metricsAddr, reg); err != nil {
+				if err := serveMetrics(cmd.Context(), metricsAddr, reg, nil); err != nil {
 					return err
 				}
 			}
@@ -212,7 +212,10 @@ func parseCapacity(s string) (corev1.ResourceList, error) {
 	return out, nil
 }
 
-func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry) error {
+// serveMetrics serves reg on /metrics and /healthz at addr (a command's
+// --metrics-addr) until ctx ends; with ready, also /readyz, 200 once ready
+// says so.
+func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, ready func() bool) error {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("--metrics-addr %s: %v", addr, err)
@@ -220,6 +223,15 @@ func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry) er
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	if ready != nil {
+		mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+			if !ready() {
+				http.Error(w, "caches not synced", http.StatusServiceUnavailable)
+				return
+			}
+			_, _ = w.Write([]byte("ok"))
+		})
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(l) }()
 	go func() {

@@ -2,13 +2,9 @@ package cli
 
 import (
 	"fmt"
-	"net"
-	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/myriad-dev/myriad/pkg/kubeclient"
@@ -62,23 +58,9 @@ served on --metrics-addr.`,
 			if err != nil {
 				return err
 			}
-			l, err := net.Listen("tcp", addr)
-			if err != nil {
-				return fmt.Errorf("--metrics-addr %s: %w", addr, err)
+			if err := serveMetrics(cmd.Context(), addr, reg, c.Ready); err != nil {
+				return err
 			}
-			mux := http.NewServeMux()
-			mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-			mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
-			mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-				if !c.Ready() {
-					http.Error(w, "caches not synced", http.StatusServiceUnavailable)
-					return
-				}
-				_, _ = w.Write([]byte("ok"))
-			})
-			srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-			go func() { _ = srv.Serve(l) }()
-			defer srv.Close()
 			fmt.Fprintf(cmd.OutOrStdout(), "myriad storage (%s): metrics on http://%s/metrics\n", storage.ProvisionerName, addr)
 			return c.Run(cmd.Context())
 		},

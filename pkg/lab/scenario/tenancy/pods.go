@@ -182,6 +182,7 @@ func (pc *podClock) waitRunning(ctx context.Context, con *lab.Console, what stri
 func (pc *podClock) outcome(keep func(t int) bool) Outcome {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
+	o := Outcome{Failed: pc.failed, LastError: pc.lastErr}
 	var all []float64
 	var first, last time.Time
 	for k, sent := range pc.created {
@@ -189,23 +190,15 @@ func (pc *podClock) outcome(keep func(t int) bool) Outcome {
 		if _, err := fmt.Sscanf(k, "%d/", &t); err != nil || !keep(t) {
 			continue
 		}
+		o.Created++
 		if first.IsZero() || sent.Before(first) {
 			first = sent
 		}
-		run, ok := pc.running[k]
-		if !ok {
-			continue
-		}
-		all = append(all, run.Sub(sent).Seconds())
-		if run.After(last) {
-			last = run
-		}
-	}
-	o := Outcome{Created: 0, Failed: pc.failed, LastError: pc.lastErr}
-	for k := range pc.created {
-		var t int
-		if _, err := fmt.Sscanf(k, "%d/", &t); err == nil && keep(t) {
-			o.Created++
+		if run, ok := pc.running[k]; ok {
+			all = append(all, run.Sub(sent).Seconds())
+			if run.After(last) {
+				last = run
+			}
 		}
 	}
 	o.Running = len(all)
