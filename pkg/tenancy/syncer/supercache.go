@@ -57,7 +57,7 @@ func newSuperCache(s *Syncer) *superCache {
 	// look at its tenant object again: drift is repaired at once, not at
 	// the next resync.
 	onOwned := func(inf cache.SharedIndexInformer, kinds ...kind) {
-		h := func(obj any) {
+		h := func(obj any, added bool) {
 			m := metaOf(obj)
 			if m == nil {
 				return
@@ -72,13 +72,24 @@ func newSuperCache(s *Syncer) *superCache {
 			}
 			ks := kinds
 			if m.GetLabels()[LabelRole] == RolePodToken {
+				if added {
+					// The syncer made it a moment before it creates the
+					// pod, whose own watch may not have caught up: a sync
+					// now would create the pod twice. Its pod's events
+					// and the resync cover it.
+					return
+				}
 				ks = []kind{kindPod}
 			}
 			for _, k := range ks {
 				s.enqueue(key{Tenant: tenant, Kind: k, Namespace: ns, Name: name})
 			}
 		}
-		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: h, UpdateFunc: func(_, o any) { h(o) }, DeleteFunc: h})
+		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(o any) { h(o, true) },
+			UpdateFunc: func(_, o any) { h(o, false) },
+			DeleteFunc: func(o any) { h(o, false) },
+		})
 	}
 	_, _ = core.Namespaces().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		DeleteFunc: func(obj any) {

@@ -82,6 +82,9 @@ func tokenSecretName(pod string) string { return boundedName("myriad-token-", po
 // super cluster's own service-account token is never mounted.
 func translatePod(tenant, superNamespace string, pod *corev1.Pod, tokenSecret string) *corev1.Pod {
 	out := &corev1.Pod{ObjectMeta: superMeta(tenant, superNamespace, pod)}
+	for _, k := range bindingLabels {
+		delete(out.Labels, k)
+	}
 	spec := pod.Spec.DeepCopy()
 	spec.NodeName = ""
 	spec.Priority = nil
@@ -104,13 +107,32 @@ func translatePod(tenant, superNamespace string, pod *corev1.Pod, tokenSecret st
 	return out
 }
 
-// podUpdate applies to a live super pod what may change in place: labels,
-// annotations and container images. It returns the updated copy and
-// whether anything changed.
+// bindingLabels are the labels an API server puts on a pod when it is
+// bound: its PodTopologyLabels admission copies the node's zone and region.
+// Both clusters do so, each from its own node (the tenant's virtual node
+// carries the super node's labels), so on a super pod they are the super
+// cluster's: never copied down, never removed. Copying them down made the
+// syncer and the super cluster's binding undo each other: two updates and
+// conflicts per pod.
+var bindingLabels = []string{corev1.LabelTopologyZone, corev1.LabelTopologyRegion}
+
+// podUpdate applies to a live super pod what may change in place: labels
+// (except bindingLabels, kept as they are), annotations and container
+// images. It returns the updated copy and whether anything changed.
 func podUpdate(live, desired *corev1.Pod) (*corev1.Pod, bool) {
 	out := live.DeepCopy()
-	changed := !metaEqual(live, desired)
-	out.Labels, out.Annotations = maps.Clone(desired.Labels), maps.Clone(desired.Annotations)
+	labels := maps.Clone(desired.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	for _, k := range bindingLabels {
+		delete(labels, k)
+		if v, ok := live.Labels[k]; ok {
+			labels[k] = v
+		}
+	}
+	changed := !maps.Equal(live.Labels, labels) || !maps.Equal(live.Annotations, desired.Annotations)
+	out.Labels, out.Annotations = labels, maps.Clone(desired.Annotations)
 	setImages := func(dst []corev1.Container, src []corev1.Container) {
 		want := map[string]string{}
 		for _, c := range src {

@@ -1,6 +1,7 @@
 package syncer
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/utils/ptr"
 
 	"github.com/myriad-dev/myriad/pkg/tenancy"
@@ -50,6 +52,7 @@ func tenantPod() *corev1.Pod {
 
 func TestTranslatePod(t *testing.T) {
 	in := tenantPod()
+	in.Labels[corev1.LabelTopologyZone] = "zone-of-its-virtual-node"
 	out := translatePod("acme", "acme-shop", in, "myriad-token-web-0")
 	checks := []struct {
 		name string
@@ -58,6 +61,7 @@ func TestTranslatePod(t *testing.T) {
 		{"namespace mapped", out.Namespace == "acme-shop" && out.Name == "web-0"},
 		{"tenant label is the syncer's, not the forged one", out.Labels[tenancy.LabelTenant] == "acme"},
 		{"tenant labels kept", out.Labels["app"] == "web"},
+		{"binding labels left to the cluster's binding", out.Labels[corev1.LabelTopologyZone] == ""},
 		{"origin annotations set", out.Annotations[tenancy.AnnotationName] == "web-0" && out.Annotations[tenancy.AnnotationUID] == "pod-uid-1"},
 		{"other reserved keys stripped", out.Annotations[tenancy.Prefix+"anything"] == ""},
 		{"tenant annotations kept", out.Annotations["note"] == "x"},
@@ -109,10 +113,20 @@ func TestPodUpdate(t *testing.T) {
 		{"label", func(d *corev1.Pod) { d.Labels["tier"] = "front" }, true, func(o *corev1.Pod) bool { return o.Labels["tier"] == "front" }},
 		{"immutable fields ignored", func(d *corev1.Pod) { d.Spec.Containers[0].Command = []string{"x"} }, false,
 			func(o *corev1.Pod) bool { return o.Spec.Containers[0].Command == nil }},
+		// The tenant pod, once bound, has its virtual node's zone; the
+		// super pod has its own from its binding: neither is an update.
+		{"binding labels are the cluster's", func(d *corev1.Pod) { d.Labels[corev1.LabelTopologyZone] = "tenant-zone" }, false,
+			func(o *corev1.Pod) bool { return o.Labels[corev1.LabelTopologyZone] == "zone-a" }},
+		{"binding labels kept beside a real change", func(d *corev1.Pod) { d.Labels["tier"] = "back" }, true,
+			func(o *corev1.Pod) bool {
+				return o.Labels[corev1.LabelTopologyZone] == "zone-a" && o.Labels["tier"] == "back"
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := desired.DeepCopy()
 			tc.mutate(d)
+			live := live.DeepCopy()
+			live.Labels[corev1.LabelTopologyZone] = "zone-a" // set by its binding
 			out, changed := podUpdate(live, d)
 			if changed != tc.changed || !tc.check(out) {
 				t.Fatalf("changed = %v (want %v), out %+v", changed, tc.changed, out.Spec.Containers)
@@ -271,5 +285,55 @@ func TestTokenSecretAndName(t *testing.T) {
 	long := tokenSecretName(strings.Repeat("a", 250))
 	if len(long) > 253 || long == tokenSecretName(strings.Repeat("a", 249)) {
 		t.Errorf("long names: %d chars, distinct: %v", len(long), long != tokenSecretName(strings.Repeat("a", 249)))
+	}
+}
+
+func TestPodStatusPatchCarriesTheStatusAndTheUID(t *testing.T) {
+	old := corev1.PodStatus{Phase: corev1.PodPending}
+	want := corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.0.0.7", Conditions: []corev1.PodCondition{
+		{Type: corev1.PodScheduled, Status: corev1.ConditionTrue}, {Type: corev1.PodReady, Status: corev1.ConditionTrue}}}
+	patch, err := podStatusPatch("uid-1", old, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The live pod is a step ahead of the cache the patch was made from:
+	// its binding added PodScheduled and a label.
+	live := corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web-0", UID: "uid-1", Labels: map[string]string{corev1.LabelTopologyZone: "z"}},
+		Spec: corev1.PodSpec{NodeName: "n1"}, Status: corev1.PodStatus{Phase: corev1.PodPending,
+			Conditions: []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, Reason: "bound"}}}}
+	liveJSON, _ := json.Marshal(live)
+	merged, err := strategicpatch.StrategicMergePatch(liveJSON, patch, corev1.Pod{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got corev1.Pod
+	if err := json.Unmarshal(merged, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Status.Phase != corev1.PodRunning || got.Status.PodIP != "10.0.0.7" || len(got.Status.Conditions) != 2 {
+		t.Errorf("status not carried: %+v", got.Status)
+	}
+	if got.Spec.NodeName != "n1" || got.Labels[corev1.LabelTopologyZone] != "z" {
+		t.Errorf("the patch touched more than status: %+v", got)
+	}
+	if !strings.Contains(string(patch), `"uid":"uid-1"`) {
+		t.Errorf("no UID precondition in %s", patch)
+	}
+}
+
+func TestOnlyScheduledIsTheBindingsOwnNews(t *testing.T) {
+	bound := corev1.PodStatus{Phase: corev1.PodPending, QOSClass: corev1.PodQOSBestEffort,
+		Conditions: []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionTrue}}}
+	if !onlyScheduled(bound) {
+		t.Error("a bound pending pod has nothing more to report")
+	}
+	started := bound.DeepCopy()
+	started.HostIP = "192.168.0.5"
+	ready := bound.DeepCopy()
+	ready.Conditions = append(ready.Conditions, corev1.PodCondition{Type: corev1.PodInitialized, Status: corev1.ConditionTrue})
+	for name, st := range map[string]corev1.PodStatus{"host IP": *started, "another condition": *ready, "running": {Phase: corev1.PodRunning}} {
+		if onlyScheduled(st) {
+			t.Errorf("%s: reported as nothing new", name)
+		}
 	}
 }

@@ -2,11 +2,14 @@ package syncer
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
 
 	"github.com/myriad-dev/myriad/pkg/tenancy"
 )
@@ -43,10 +46,8 @@ func (s *Syncer) syncPodUp(ctx context.Context, tc *tenantCluster, ns, name stri
 			if err := s.bind(ctx, tc, src, node); err != nil {
 				return err
 			}
-			// Status goes on the bound pod, read back for its new
-			// resourceVersion.
-			if src, err = tc.client.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{}); err != nil {
-				return fmt.Errorf("read tenant pod %s/%s after binding: %w", ns, name, err)
+			if onlyScheduled(live.Status) {
+				return nil // the binding said it all (PodScheduled)
 			}
 		}
 	}
@@ -54,9 +55,11 @@ func (s *Syncer) syncPodUp(ctx context.Context, tc *tenantCluster, ns, name stri
 	if podStatusEqual(src.Status, want) {
 		return nil
 	}
-	out := src.DeepCopy()
-	out.Status = want
-	if _, err := tc.client.CoreV1().Pods(ns).UpdateStatus(ctx, out, metav1.UpdateOptions{}); err != nil {
+	patch, err := podStatusPatch(src.UID, src.Status, want)
+	if err != nil {
+		return err
+	}
+	if _, err := tc.client.CoreV1().Pods(ns).Patch(ctx, name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status"); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
@@ -64,6 +67,41 @@ func (s *Syncer) syncPodUp(ctx context.Context, tc *tenantCluster, ns, name stri
 	}
 	s.synced(tc.name, kindPodStatus)
 	return nil
+}
+
+// onlyScheduled says whether a pod's status says no more than that it is
+// bound, which a tenant pod's binding sets itself.
+func onlyScheduled(st corev1.PodStatus) bool {
+	if st.Phase != corev1.PodPending || st.StartTime != nil || st.HostIP != "" || len(st.ContainerStatuses) > 0 || len(st.InitContainerStatuses) > 0 {
+		return false
+	}
+	for _, c := range st.Conditions {
+		if c.Type != corev1.PodScheduled || c.Status != corev1.ConditionTrue {
+			return false
+		}
+	}
+	return true
+}
+
+// podStatusPatch is a strategic merge patch of a pod's status from old to
+// want, as the kubelet writes status: no resourceVersion, so neither a
+// binding just made nor a cache a step behind costs a read or a conflict,
+// and the pod's UID in the patch, so that it never lands on a pod of the
+// same name created since.
+func podStatusPatch(uid types.UID, old, want corev1.PodStatus) ([]byte, error) {
+	from, err := json.Marshal(corev1.Pod{Status: old})
+	if err != nil {
+		return nil, err
+	}
+	to, err := json.Marshal(corev1.Pod{ObjectMeta: metav1.ObjectMeta{UID: uid}, Status: want})
+	if err != nil {
+		return nil, err
+	}
+	patch, err := strategicpatch.CreateTwoWayMergePatch(from, to, corev1.Pod{})
+	if err != nil {
+		return nil, fmt.Errorf("status patch: %w", err)
+	}
+	return patch, nil
 }
 
 // superPodGone handles a tenant pod without a super pod.

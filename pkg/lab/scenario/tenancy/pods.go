@@ -40,15 +40,21 @@ type job struct {
 // first saw it Running: the latency a user of that (virtual) cluster sees.
 type podClock struct {
 	clk     clock.Clock
+	through bool // pods are created through tenants
 	mu      sync.Mutex
 	created map[string]time.Time
 	running map[string]time.Time
 	failed  int
 	lastErr string
+	// The stages (stages.go): stamps on the cluster that runs the pods,
+	// and when a tenant's pod was bound.
+	cluster     map[string]*stamps
+	tenantBound map[string]time.Time
 }
 
-func newPodClock(clk clock.Clock) *podClock {
-	return &podClock{clk: clk, created: map[string]time.Time{}, running: map[string]time.Time{}}
+func newPodClock(clk clock.Clock, through bool) *podClock {
+	return &podClock{clk: clk, through: through, created: map[string]time.Time{}, running: map[string]time.Time{},
+		cluster: map[string]*stamps{}, tenantBound: map[string]time.Time{}}
 }
 
 func podKey(t int, name string) string { return fmt.Sprintf("%d/%s", t, name) }
@@ -61,7 +67,14 @@ func (pc *podClock) watch(ctx context.Context, targets []target, runID string) e
 			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = RunLabel + "=" + runID }))
 		inf := factory.Core().V1().Pods().Informer()
 		seen := func(obj any) {
-			if p, ok := obj.(*corev1.Pod); ok && p.Status.Phase == corev1.PodRunning {
+			p, ok := obj.(*corev1.Pod)
+			if !ok {
+				return
+			}
+			if pc.through && p.Spec.NodeName != "" {
+				pc.stampTenantBound(podKey(i, p.Name))
+			}
+			if p.Status.Phase == corev1.PodRunning {
 				pc.sawRunning(podKey(i, p.Name))
 			}
 		}
@@ -203,6 +216,7 @@ func (pc *podClock) outcome(keep func(t int) bool) Outcome {
 	}
 	o.Running = len(all)
 	o.Latency = lab.SummarizeLatencies(all)
+	o.Stages = pc.stages(keep, pc.through)
 	if !first.IsZero() && !last.IsZero() {
 		o.TotalSeconds = lab.Some(last.Sub(first).Seconds())
 		o.PodsPerSecond = lab.Some(float64(o.Running) / max(last.Sub(first).Seconds(), 1e-3))
@@ -218,6 +232,9 @@ type Outcome struct {
 	LastError string `json:"lastError,omitempty"`
 	// Latency is create sent → watch sees Running, in seconds.
 	Latency lab.Latencies `json:"latency"`
+	// Stages split Latency into its legs; nil if the cluster's pods
+	// were not watched.
+	Stages *Stages `json:"stages,omitempty"`
 	// TotalSeconds is the first create to the last pod Running.
 	TotalSeconds  *float64 `json:"totalSeconds,omitempty"`
 	PodsPerSecond *float64 `json:"podsPerSecond,omitempty"`

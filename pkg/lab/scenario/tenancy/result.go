@@ -184,6 +184,29 @@ func (r *Result) Rows() [][]string {
 	return rows
 }
 
+// StageRows split each phase's latency into its legs (stages.go).
+func (r *Result) StageRows() [][]string {
+	leg := func(l *lab.Latencies) string {
+		if l == nil {
+			return "-"
+		}
+		return lab.FmtOpt(l.P50, "%.2f") + " / " + lab.FmtOpt(l.P99, "%.2f s")
+	}
+	rows := [][]string{{"pods", "create → on the cluster", "→ bound there", "→ Running there", "bound there → bound in tenant", "Running there → Running in tenant"}}
+	add := func(name string, st *Stages) {
+		if st != nil {
+			rows = append(rows, []string{name, leg(&st.Place), leg(&st.Schedule), leg(&st.Start), leg(st.BindUp), leg(st.StatusUp)})
+		}
+	}
+	add("direct", r.Direct.Stages)
+	add("through tenants", r.Tenant.Stages)
+	if f := r.Fairness; f != nil {
+		add("fairness: greedy tenants", f.Greedy.Stages)
+		add("fairness: regular tenants", f.Regular.Stages)
+	}
+	return rows
+}
+
 // Page is the report.
 func (r *Result) Page() *lab.Page {
 	p := lab.NewPage("Myriad tenancy: the same pods created directly and through virtual clusters, in one run", &r.RunInfo,
@@ -194,6 +217,9 @@ func (r *Result) Page() *lab.Page {
 			r.Tenants, r.Pods, r.Tenants, r.Pods))
 	rows := r.Rows()
 	p.Tables = append(p.Tables, lab.Table{Title: "Summary", Head: rows[0], Rows: rows[1:]})
+	if st := r.StageRows(); len(st) > 1 {
+		p.Tables = append(p.Tables, lab.Table{Title: "Where the seconds go: each leg of create → Running, p50 / p99", Head: st[0], Rows: st[1:]})
+	}
 	if len(r.IdleMemory) > 0 {
 		t := lab.Table{Title: "Tenant control planes at idle: proportional memory (PSS)", Head: []string{"tenant", "kube-apiserver", "kube-controller-manager"}}
 		for _, m := range r.IdleMemory {

@@ -5,10 +5,13 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/myriad-dev/myriad/pkg/lab"
 	"github.com/myriad-dev/myriad/pkg/lab/rig"
+	tenancynames "github.com/myriad-dev/myriad/pkg/tenancy"
 )
 
 func outcome(n int, p99, total float64) Outcome {
@@ -54,7 +57,7 @@ func TestBuildJudgesTheTenantPhaseAgainstTheDirectOne(t *testing.T) {
 
 func TestPodClockMeasuresFromTheCreateToRunning(t *testing.T) {
 	clk := clocktesting.NewFakeClock(time.Unix(1000, 0))
-	pc := newPodClock(clk)
+	pc := newPodClock(clk, false)
 	pc.created[podKey(0, "p-00000")] = clk.Now()
 	pc.created[podKey(1, "p-00001")] = clk.Now().Add(time.Second)
 	clk.Step(2 * time.Second)
@@ -69,6 +72,63 @@ func TestPodClockMeasuresFromTheCreateToRunning(t *testing.T) {
 	first := pc.outcome(func(t int) bool { return t == 0 })
 	if first.Created != 1 || *first.Latency.P50 != 2 {
 		t.Errorf("one target's pods: %+v", first)
+	}
+}
+
+func TestStagesSplitTheLatencyIntoLegs(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Unix(1000, 0))
+	pc := newPodClock(clk, true)
+	k := podKey(0, "p-00000")
+	unbound, bound := &corev1.Pod{}, &corev1.Pod{Spec: corev1.PodSpec{NodeName: "n1"}}
+	running := &corev1.Pod{Spec: corev1.PodSpec{NodeName: "n1"}, Status: corev1.PodStatus{Phase: corev1.PodRunning}}
+	pc.created[k] = clk.Now()
+	clk.Step(1 * time.Second)
+	pc.stampCluster(k, unbound) // the copy appears: place 1 s
+	clk.Step(2 * time.Second)
+	pc.stampCluster(k, bound) // schedule 2 s
+	clk.Step(3 * time.Second)
+	pc.stampTenantBound(k)      // bind up 3 s
+	pc.stampCluster(k, running) // start 3 s
+	pc.stampCluster(k, unbound) // a later event moves no stamp
+	clk.Step(4 * time.Second)
+	pc.sawRunning(k)                             // status up 4 s
+	pc.created[podKey(1, "p-00001")] = clk.Now() // never seen on the cluster: no leg
+	o := pc.outcome(func(int) bool { return true })
+	st := o.Stages
+	if st == nil || st.BindUp == nil || st.StatusUp == nil {
+		t.Fatalf("stages: %+v", st)
+	}
+	for name, got := range map[string]*float64{"place": st.Place.P50, "schedule": st.Schedule.P50, "start": st.Start.P50,
+		"bind up": st.BindUp.P50, "status up": st.StatusUp.P50} {
+		want := map[string]float64{"place": 1, "schedule": 2, "start": 3, "bind up": 3, "status up": 4}[name]
+		if got == nil || *got != want {
+			t.Errorf("%s: got %v, want %v", name, got, want)
+		}
+	}
+	if *o.Latency.P50 != 10 || st.Place.Count != 1 {
+		t.Errorf("latency %v, place count %d", *o.Latency.P50, st.Place.Count)
+	}
+	direct := newPodClock(clk, false)
+	direct.created[k] = clk.Now()
+	direct.stampCluster(k, running)
+	if d := direct.outcome(func(int) bool { return true }).Stages; d == nil || d.BindUp != nil || d.StatusUp != nil {
+		t.Errorf("direct pods have no upward legs: %+v", d)
+	}
+}
+
+func TestClusterPodsMapToTheirTarget(t *testing.T) {
+	targets := []target{{Name: "a", Namespace: "bench"}, {Name: "b", Namespace: "bench"}}
+	copyOf := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p-00003", Namespace: "b-bench", Labels: map[string]string{tenancynames.LabelTenant: "b"}}}
+	if k, ok := tenantKeys(targets)(copyOf); !ok || k != podKey(1, "p-00003") {
+		t.Errorf("tenant copy: %q %v", k, ok)
+	}
+	copyOf.Labels[tenancynames.LabelTenant] = "c"
+	if _, ok := tenantKeys(targets)(copyOf); ok {
+		t.Error("another tenant's pod was taken for the run's")
+	}
+	direct := []target{{Name: "direct/x", Namespace: "x"}, {Name: "direct/y", Namespace: "y"}}
+	if k, ok := directKeys(direct)(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p-00001", Namespace: "y"}}); !ok || k != podKey(1, "p-00001") {
+		t.Errorf("direct: %q %v", k, ok)
 	}
 }
 

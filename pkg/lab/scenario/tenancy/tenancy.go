@@ -199,7 +199,7 @@ func (x *run) directPhase(ctx context.Context) error {
 		}
 		targets = append(targets, target{Name: "direct/" + ns, Client: x.r.Client, Namespace: ns})
 	}
-	out, err := x.podsPhase(ctx, "direct", targets)
+	out, err := x.podsPhase(ctx, "direct", targets, false)
 	x.in.Direct = out
 	if err != nil {
 		return err
@@ -218,7 +218,7 @@ func (x *run) tenantPhase(ctx context.Context) error {
 	for _, t := range x.tenants {
 		targets = append(targets, target{Name: t.name, Client: t.client, Namespace: tenantNamespace})
 	}
-	out, err := x.podsPhase(ctx, "through tenants", targets)
+	out, err := x.podsPhase(ctx, "through tenants", targets, true)
 	x.in.Tenant = out
 	if err != nil {
 		return err
@@ -226,14 +226,21 @@ func (x *run) tenantPhase(ctx context.Context) error {
 	return x.clearTenants(ctx, targets)
 }
 
-// podsPhase creates o.Pods pods round-robin over targets at o.QPS and
-// waits until they run.
-func (x *run) podsPhase(ctx context.Context, what string, targets []target) (PhaseResult, error) {
+// podsPhase creates o.Pods pods round-robin over targets (tenants if
+// through) at o.QPS and waits until they run.
+func (x *run) podsPhase(ctx context.Context, what string, targets []target, through bool) (PhaseResult, error) {
 	x.con.Printf("== %s: %d pods over %d namespaces at %g/s", what, x.o.Pods, len(targets), x.o.QPS)
-	pc := newPodClock(x.env.Clock)
+	pc := newPodClock(x.env.Clock, through)
+	keyOf := directKeys(targets)
+	if through {
+		keyOf = tenantKeys(targets)
+	}
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
 	if err := pc.watch(wctx, targets, x.id); err != nil {
+		return PhaseResult{}, err
+	}
+	if err := pc.watchCluster(wctx, x.r.Client, x.id, keyOf); err != nil {
 		return PhaseResult{}, err
 	}
 	jobs := make([]job, x.o.Pods)
@@ -258,10 +265,13 @@ func (x *run) fairnessPhase(ctx context.Context) error {
 	for _, t := range x.tenants {
 		targets = append(targets, target{Name: t.name, Client: t.client, Namespace: tenantNamespace})
 	}
-	pc := newPodClock(x.env.Clock)
+	pc := newPodClock(x.env.Clock, true)
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
 	if err := pc.watch(wctx, targets, x.id); err != nil {
+		return err
+	}
+	if err := pc.watchCluster(wctx, x.r.Client, x.id, tenantKeys(targets)); err != nil {
 		return err
 	}
 	var burst, paced []job
