@@ -45,6 +45,8 @@ warm. Metrics, /healthz and /readyz are served on --metrics-addr.`,
 				return usageError{fmt.Errorf("--kube-api-qps must be positive, got %g", qps)}
 			case burst <= 0:
 				return usageError{fmt.Errorf("--kube-api-burst must be positive, got %d", burst)}
+			case o.MaxInFlightPerTenant < 0 || o.MaxInFlightPerTenant > o.Workers:
+				return usageError{fmt.Errorf("--tenant-max-in-flight must be between 0 and --workers (%d), got %d", o.Workers, o.MaxInFlightPerTenant)}
 			case o.Resync < time.Second:
 				return usageError{fmt.Errorf("--resync must be at least 1s, got %v", o.Resync)}
 			}
@@ -85,6 +87,7 @@ warm. Metrics, /healthz and /readyz are served on --metrics-addr.`,
 	f.Float32Var(&qps, "kube-api-qps", 100, "client QPS limit toward each API server (the super cluster's and each tenant's)")
 	f.IntVar(&burst, "kube-api-burst", 200, "client burst toward each API server")
 	f.IntVar(&o.Workers, "workers", 8, "objects synced at once, shared fairly between tenants")
+	f.IntVar(&o.MaxInFlightPerTenant, "tenant-max-in-flight", 0, "most workers one tenant's objects may hold at once, so a tenant whose API server hangs cannot stall the others (0: a quarter of --workers)")
 	f.DurationVar(&o.Resync, "resync", 5*time.Minute, "how often every object is checked again and orphaned super-cluster copies removed")
 	le := &o.LeaderElection
 	leaseFlags{&le.Enabled, &le.Namespace, &le.LeaseDuration, &le.RenewDeadline, &le.RetryPeriod}.add(f)

@@ -181,7 +181,12 @@ func (h *TenantHost) provision(ctx context.Context, name string) (TenantPlan, er
 			return t, err
 		}
 	}
-	state, err := loadTenantState(t.Dir)
+	// A component between restarts leaves its port free, and so does a
+	// stopped tenant: neither may be given to this one.
+	avoid := append([]int{plan.EtcdPort, plan.EtcdPort + 1, plan.ControllerManagerPort, plan.SchedulerPort, plan.ManagerMetricsPort,
+		plan.ManagerProbePort, plan.WebhookPort, plan.KubeletPort, plan.StoragePort, plan.MetricsServerPort, plan.SyncerPort},
+		plan.APIServerPort...)
+	state, err := loadTenantState(t.Dir, append(avoid, tenantPorts(plan.Dir)...))
 	if err != nil {
 		return t, err
 	}
@@ -381,7 +386,7 @@ func toUnstructured(t *tenancyv1.Tenant) (*unstructured.Unstructured, error) {
 
 // loadTenantState reads the tenant's ports, choosing and saving them the
 // first time.
-func loadTenantState(dir string) (tenantState, error) {
+func loadTenantState(dir string, avoid []int) (tenantState, error) {
 	path := filepath.Join(dir, "tenant.json")
 	var s tenantState
 	raw, err := os.ReadFile(path)
@@ -394,13 +399,28 @@ func loadTenantState(dir string) (tenantState, error) {
 	case !errors.Is(err, os.ErrNotExist):
 		return s, err
 	}
-	ports, err := FreePorts(2)
+	ports, err := FreePorts(2, avoid...)
 	if err != nil {
 		return s, err
 	}
 	s = tenantState{APIPort: ports[0], ControllerManagerPort: ports[1]}
 	raw, _ = json.Marshal(s)
 	return s, durable.WriteFile(path, raw, 0o600)
+}
+
+// tenantPorts are the ports every tenant of the data directory keeps;
+// a tenant whose state cannot be read has none yet.
+func tenantPorts(d DataDir) []int {
+	files, _ := filepath.Glob(filepath.Join(d.TenantDir("*"), "tenant.json"))
+	var ports []int
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		var s tenantState
+		if err == nil && json.Unmarshal(raw, &s) == nil {
+			ports = append(ports, s.APIPort, s.ControllerManagerPort)
+		}
+	}
+	return ports
 }
 
 func hasString(list []string, s string) bool { return slices.Contains(list, s) }

@@ -109,3 +109,40 @@ func parseCert(t *testing.T, file string) *x509.Certificate {
 	}
 	return c
 }
+
+// A tenant's ports are kept for it: a restart of the cluster must not give
+// them to a component, nor a new tenant to another.
+func TestTenantPortsAreKeptAndAvoided(t *testing.T) {
+	d := DataDir{Root: t.TempDir()}
+	a, b := d.TenantDir("a"), d.TenantDir("b")
+	for _, dir := range []string{a, b, d.TenantDir("broken")} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sa, err := loadTenantState(a, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	taken := tenantPorts(d)
+	if !slices.Contains(taken, sa.APIPort) || !slices.Contains(taken, sa.ControllerManagerPort) {
+		t.Fatalf("tenant a's ports %+v not among %v", sa, taken)
+	}
+	if err := os.WriteFile(filepath.Join(d.TenantDir("broken"), "tenant.json"), []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sb, err := loadTenantState(b, tenantPorts(d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(taken, sb.APIPort) || slices.Contains(taken, sb.ControllerManagerPort) {
+		t.Errorf("tenant b was given one of a's ports: %+v, %+v", sa, sb)
+	}
+	again, err := loadTenantState(a, []int{sa.APIPort})
+	if err != nil || again != sa {
+		t.Errorf("a tenant's ports changed on a second read: %+v, %v", again, err)
+	}
+	if n := len(tenantPorts(d)); n != 4 {
+		t.Errorf("%d ports from two tenants and a damaged state", n)
+	}
+}

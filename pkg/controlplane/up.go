@@ -202,7 +202,10 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if o.APIServers > 1 {
 		apiServers = o.APIServers
 	}
-	ports, err := FreePorts(len(fixed)+apiServers, o.Port, o.EtcdPort, o.EtcdPort+1)
+	// Tenants' API servers start after the cluster and keep their ports
+	// across restarts: none of those may go to a component first.
+	avoid := append([]int{o.Port, o.EtcdPort, o.EtcdPort + 1}, tenantPorts(dir)...)
+	ports, err := FreePorts(len(fixed)+apiServers, avoid...)
 	if err != nil {
 		return nil, err
 	}

@@ -25,7 +25,9 @@ import (
 // sees only its own pods and the nodes they landed on, neither can reach
 // the other's data (not even through etcd), deleting one removes all it
 // had on the shared cluster and leaves the other running, and a restart of
-// myriad up brings the survivor back with nothing placed twice.
+// myriad up brings the survivor back with nothing placed twice. Faults
+// (tenancy_faults_test.go): one tenant's API server hanging leaves the
+// other served; the syncer killed mid-burst places nothing twice.
 func TestTenancy(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "tenancy")
 	port, etcdPort := freePort(t), freePort(t)
@@ -137,6 +139,7 @@ func TestTenancy(t *testing.T) {
 		t.Error("a tenant sees the shared cluster's namespaces")
 	}
 	testTenantEtcdConfined(t, dataDir, etcdPort)
+	testTenantAPIServerHung(t, dataDir, super, tenants["alpha"], tenants["beta"])
 
 	out, err := myriad("tenant", "delete", "alpha", kc)
 	if err != nil {
@@ -182,6 +185,7 @@ func TestTenancy(t *testing.T) {
 	if n := countLabelled(t, super, "pods", tenancy.LabelTenant+"=beta"); n != 2 {
 		t.Errorf("after a restart the shared cluster holds %d of beta's pods, want 2", n)
 	}
+	testSyncerKilledMidBurst(t, up, dataDir, super, beta)
 }
 
 func tenantDeployment(tenant string) *appsv1.Deployment {

@@ -23,6 +23,7 @@ type tenantQueue[T comparable] struct {
 	pass   uint64
 	seq    uint64
 	i      int
+	parked bool // out of turn: at its in-flight cap
 	items  fifo[T]
 }
 
@@ -54,6 +55,24 @@ func (s *scheduler[T]) push(tenant string, w int, item T) int {
 	return t.items.len()
 }
 
+// park takes a tenant with items out of turn, keeping its items and pass.
+func (s *scheduler[T]) park(tenant string) {
+	if t, ok := s.byName[tenant]; ok && !t.parked {
+		heap.Remove(&s.active, t.i)
+		t.parked = true
+	}
+}
+
+// unpark gives a parked tenant its turns back, from no earlier than the
+// current virtual time: waiting at its cap earns it no credit.
+func (s *scheduler[T]) unpark(tenant string) {
+	if t, ok := s.byName[tenant]; ok && t.parked {
+		t.parked = false
+		t.pass = max(t.pass, s.vtime)
+		heap.Push(&s.active, t)
+	}
+}
+
 // pop serves the tenant of the smallest pass.
 func (s *scheduler[T]) pop() (tenant string, item T, left int, ok bool) {
 	if len(s.active) == 0 {
@@ -80,12 +99,17 @@ func (s *scheduler[T]) remove(tenant string) {
 	if !ok {
 		return
 	}
-	heap.Remove(&s.active, t.i)
+	if !t.parked {
+		heap.Remove(&s.active, t.i)
+	}
 	delete(s.byName, tenant)
 	s.total -= t.items.len()
 }
 
 func (s *scheduler[T]) len() int { return s.total }
+
+// ready says whether a tenant not at its cap has items.
+func (s *scheduler[T]) ready() bool { return len(s.active) > 0 }
 
 func (s *scheduler[T]) tenantLen(tenant string) int {
 	if t, ok := s.byName[tenant]; ok {

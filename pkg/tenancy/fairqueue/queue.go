@@ -27,6 +27,11 @@ type Options[T comparable] struct {
 	// consecutive failure of a key waits BaseDelay*2^(n-1), at most
 	// MaxDelay. Zero values are 5ms and 1000s, as client-go's.
 	BaseDelay, MaxDelay time.Duration
+	// MaxInFlight caps how many of one tenant's items are handed out at
+	// once (0: no cap). With it, a tenant whose work hangs (its API
+	// server stopped) holds at most that many workers; the others keep
+	// serving everyone else.
+	MaxInFlight int
 	// Observer is optional.
 	Observer Observer
 }
@@ -41,6 +46,7 @@ type Queue[T comparable] struct {
 	weights    map[string]int
 	dirty      map[T]time.Time // queued, or to queue again on Done; when first added
 	processing map[T]struct{}
+	inFlight   map[string]int // per tenant, when MaxInFlight is set
 	failures   map[T]int
 	delayed    delayHeap[T]
 	shutdown   bool
@@ -72,6 +78,7 @@ func New[T comparable](o Options[T]) *Queue[T] {
 		weights:    map[string]int{},
 		dirty:      map[T]time.Time{},
 		processing: map[T]struct{}{},
+		inFlight:   map[string]int{},
 		failures:   map[T]int{},
 		delayed:    newDelayHeap[T](),
 		wake:       make(chan struct{}, 1),
@@ -124,6 +131,9 @@ func (q *Queue[T]) push(item T) {
 		w = 1
 	}
 	n := q.sched.push(tenant, w, item)
+	if q.atCap(tenant) {
+		q.sched.park(tenant)
+	}
 	if q.o.Observer != nil {
 		q.o.Observer.Depth(tenant, n)
 	}
@@ -146,11 +156,17 @@ func (q *Queue[T]) Get() (item T, ok bool) {
 			added := q.dirty[it]
 			delete(q.dirty, it)
 			q.processing[it] = struct{}{}
+			if q.o.MaxInFlight > 0 {
+				q.inFlight[tenant]++
+				if q.atCap(tenant) {
+					q.sched.park(tenant)
+				}
+			}
 			if q.o.Observer != nil {
 				q.o.Observer.Waited(tenant, now.Sub(added))
 				q.o.Observer.Depth(tenant, n)
 			}
-			more := q.sched.len() > 0
+			more := q.sched.ready()
 			q.mu.Unlock()
 			if more {
 				q.signal()
@@ -179,14 +195,30 @@ func (q *Queue[T]) Get() (item T, ok bool) {
 func (q *Queue[T]) Done(item T) {
 	q.mu.Lock()
 	delete(q.processing, item)
+	freed := false
+	if q.o.MaxInFlight > 0 {
+		tenant := q.o.TenantOf(item)
+		if q.inFlight[tenant]--; q.inFlight[tenant] <= 0 {
+			delete(q.inFlight, tenant)
+		}
+		if !q.atCap(tenant) {
+			q.sched.unpark(tenant)
+			freed = q.sched.tenantLen(tenant) > 0
+		}
+	}
 	_, again := q.dirty[item]
 	if again && !q.shutdown {
 		q.push(item)
 	}
 	q.mu.Unlock()
-	if again {
+	if again || freed {
 		q.signal()
 	}
+}
+
+// atCap says whether tenant has MaxInFlight items handed out.
+func (q *Queue[T]) atCap(tenant string) bool {
+	return q.o.MaxInFlight > 0 && q.inFlight[tenant] >= q.o.MaxInFlight
 }
 
 // ShutDown makes every Get return ok=false and every Add a no-op.

@@ -252,3 +252,60 @@ func TestRemoveTenantDropsItsWork(t *testing.T) {
 		}
 	}
 }
+
+// A tenant at its in-flight cap waits out of turn while others are
+// served, and gets its turn back when one of its items is done.
+func TestTenantAtItsCapHoldsNoMoreWorkers(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Unix(1_000_000, 0))
+	q := New(Options[item]{TenantOf: tenantOf, Clock: clk, MaxInFlight: 2})
+	t.Cleanup(q.ShutDown)
+	for i := range 5 {
+		q.Add(item{"hung", fmt.Sprint(i)})
+	}
+	q.Add(item{"other", "a"})
+	var got []item
+	for range 3 {
+		got = append(got, mustGet(t, q))
+	}
+	hung := 0
+	for _, it := range got {
+		if it.tenant == "hung" {
+			hung++
+		}
+	}
+	if hung != 2 || got[0].tenant != "hung" {
+		t.Fatalf("handed out %v; want two of hung's and other's", got)
+	}
+	next := make(chan item, 1)
+	go func() {
+		it, _ := q.Get()
+		next <- it
+	}()
+	q.Add(item{"other", "b"}) // the only tenant not at its cap
+	if it := <-next; it != (item{"other", "b"}) {
+		t.Fatalf("got %v while hung was at its cap", it)
+	}
+	go func() {
+		it, _ := q.Get()
+		next <- it
+	}()
+	select {
+	case it := <-next:
+		t.Fatalf("got %v: hung is at its cap", it)
+	case <-time.After(50 * time.Millisecond):
+	}
+	q.Done(got[0])
+	select {
+	case it := <-next:
+		if it.tenant != "hung" {
+			t.Fatalf("got %v", it)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a freed slot did not wake a waiting Get")
+	}
+	// An item added for a tenant at its cap waits too.
+	q.Add(item{"hung", "late"})
+	if q.Len() != 3 {
+		t.Fatalf("queued %d, want hung's two left and the late one", q.Len())
+	}
+}

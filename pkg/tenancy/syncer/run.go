@@ -62,6 +62,9 @@ type Options struct {
 	TenantClient TenantClientFunc
 	// Workers drain the fair queue.
 	Workers int
+	// MaxInFlightPerTenant caps the workers one tenant's keys hold at
+	// once; 0 means a quarter of Workers (at least 1).
+	MaxInFlightPerTenant int
 	// Resync is how often every object is checked again on both sides
 	// and orphans are removed; 0 means 5 minutes.
 	Resync time.Duration
@@ -99,6 +102,9 @@ func New(o Options) (*Syncer, error) {
 	if o.Resync <= 0 {
 		o.Resync = 5 * time.Minute
 	}
+	if o.MaxInFlightPerTenant <= 0 {
+		o.MaxInFlightPerTenant = max(1, o.Workers/4)
+	}
 	if o.NodeGC <= 0 {
 		o.NodeGC = time.Minute
 	}
@@ -110,7 +116,7 @@ func New(o Options) (*Syncer, error) {
 		return nil, err
 	}
 	q := fairqueue.New(fairqueue.Options[key]{TenantOf: tenantOf, Clock: o.Clock,
-		BaseDelay: 200 * time.Millisecond, MaxDelay: 5 * time.Minute, Observer: m})
+		BaseDelay: 200 * time.Millisecond, MaxDelay: 5 * time.Minute, MaxInFlight: o.MaxInFlightPerTenant, Observer: m})
 	return &Syncer{o: o, m: m, queue: q, tenants: map[string]*tenantCluster{}}, nil
 }
 
@@ -236,6 +242,12 @@ func (s *Syncer) enqueue(k key) {
 	}
 }
 
+// syncTimeout bounds one key's sync. A tenant's API server that hangs
+// (stopped, overloaded, partitioned) would otherwise hold a worker for as
+// long as the connection lives, and enough of its keys would hold them
+// all, stalling every other tenant; its keys fail and back off instead.
+const syncTimeout = 30 * time.Second
+
 // errNotYet asks for a retry without it being a failure worth an event.
 var errNotYet = errors.New("not yet")
 
@@ -257,7 +269,9 @@ func (s *Syncer) processNext(ctx context.Context) bool {
 		return true
 	}
 	start := s.o.Clock.Now()
-	err := s.sync(ctx, tc, k)
+	sctx, cancel := context.WithTimeout(ctx, syncTimeout)
+	err := s.sync(sctx, tc, k)
+	cancel()
 	s.m.syncTime.WithLabelValues(k.Tenant, k.Kind.direction(), k.Kind.String()).Observe(s.o.Clock.Since(start).Seconds())
 	if err == nil {
 		s.queue.Forget(k)
