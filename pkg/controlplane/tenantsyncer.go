@@ -55,9 +55,12 @@ func syncerProcess(plan Plan) supervisor.Process {
 		// The syncer does, for every tenant pod, what a scheduler and a
 		// kubelet would (bind, report status) on top of placing it: about
 		// eight API calls a pod, so its client may not stop at the 100
-		// requests a second other components are given.
+		// requests a second other components are given. Its syncs wait
+		// on API servers more than they compute, and one tenant may hold
+		// only a quarter of the workers (a hung tenant must not hold them
+		// all): 64 workers let a lone busy tenant keep 16 syncs going.
 		Args: []string{"syncer", "--kubeconfig", plan.Dir.Kubeconfig("syncer"), "--metrics-addr", addr, handoverRetryPeriod,
-			"--kube-api-qps=1000", "--kube-api-burst=2000", "--workers=32"}}
+			"--kube-api-qps=1000", "--kube-api-burst=2000", "--workers=64"}}
 }
 
 // bootstrapTenancy makes the namespace of tenants' kubeconfig Secrets and

@@ -91,9 +91,9 @@ func testTenantAPIServerHung(t *testing.T, dataDir string, super, alpha, beta ku
 	}
 	defer resume()
 
-	// 48 events about one of alpha's pods: more replays into alpha than
-	// the syncer has workers (32 under myriad up).
-	for i := range 48 {
+	// 96 events about one of alpha's pods: more replays into alpha than
+	// the syncer has workers (64 under myriad up).
+	for i := range 96 {
 		ev := &corev1.Event{
 			ObjectMeta:     metav1.ObjectMeta{Name: fmt.Sprintf("hung-%d", i), Namespace: superNs},
 			InvolvedObject: corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: superNs, Name: target.Name, UID: target.UID},
@@ -118,8 +118,8 @@ func testTenantAPIServerHung(t *testing.T, dataDir string, super, alpha, beta ku
 		if err != nil {
 			return err
 		}
-		if len(evs.Items) != 48 {
-			return fmt.Errorf("%d of 48 events replayed", len(evs.Items))
+		if len(evs.Items) != 96 {
+			return fmt.Errorf("%d of 96 events replayed", len(evs.Items))
 		}
 		return nil
 	})
