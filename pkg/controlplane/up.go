@@ -179,6 +179,11 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("certificates: %w", err)
 	}
+	if report, err := CertReport(dir); err == nil {
+		for _, w := range CAWarnings(report, time.Now()) {
+			fmt.Fprintf(o.Out, "WARNING: %s\n", w)
+		}
+	}
 	plan := Plan{Dir: dir, Certs: certs, BindAddress: o.BindAddress, EtcdPort: o.EtcdPort, APIPort: o.Port,
 		NodeMonitorGracePeriod: o.NodeMonitorGracePeriod}
 	plan.MaxRequestsInflight, plan.MaxMutatingRequestsInflight = DefaultMaxRequestsInflight, DefaultMaxMutatingRequestsInflight

@@ -27,11 +27,12 @@ import (
 	"k8s.io/client-go/util/keyutil"
 )
 
-// Validity of issued certificates. A local cluster lives for months; rotating
-// is "delete pki/ and restart", so a long life avoids surprise expiry.
+// Validity of issued certificates, as kubeadm's: CAs ten years, every
+// other certificate one. A leaf is re-issued at a start within RenewBefore
+// of its expiry, and `myriad certs renew` re-issues them all at once.
 const (
 	caValidity   = 10 * 365 * 24 * time.Hour
-	leafValidity = 5 * 365 * 24 * time.Hour
+	leafValidity = 365 * 24 * time.Hour
 )
 
 // CA is a certificate authority loaded from or written to disk.
@@ -190,7 +191,7 @@ func (ca *CA) bundleCovers(certFile, keyFile string, ips []net.IP) bool {
 		}
 	}
 	c := certs[0]
-	return time.Now().Add(30*24*time.Hour).Before(c.NotAfter) && c.CheckSignatureFrom(ca.Cert) == nil
+	return time.Now().Add(RenewBefore).Before(c.NotAfter) && c.CheckSignatureFrom(ca.Cert) == nil
 }
 
 // EnsureKeyPair writes a bare key pair (the service-account token signer) as
@@ -229,7 +230,7 @@ func (ca *CA) stillValid(certFile, keyFile string, req Request) bool {
 		return false
 	}
 	c := certs[0]
-	if time.Now().Add(30*24*time.Hour).After(c.NotAfter) || c.Subject.CommonName != req.CommonName {
+	if time.Now().Add(RenewBefore).After(c.NotAfter) || c.Subject.CommonName != req.CommonName {
 		return false
 	}
 	for _, ip := range req.IPs {
