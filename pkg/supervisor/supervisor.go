@@ -252,9 +252,10 @@ func (s *Supervisor) supervise(c *child) {
 	}
 }
 
-// Stop terminates the children in reverse start order: nodes before the
-// scheduler, API servers before etcd, so none sees its dependency vanish
-// while it still has work to flush.
+// Stop terminates the expendable children all at once, then the others in
+// reverse start order: nodes before the scheduler, API servers before
+// etcd, so none sees its dependency vanish while it still has work to
+// flush.
 //
 // A child may be between two incarnations when Stop begins (in its backoff
 // or starting again): Stop ends the backoff, and terminates whichever
@@ -269,15 +270,29 @@ func (s *Supervisor) Stop() {
 	}
 	children := append([]*child(nil), s.children...)
 	s.mu.Unlock()
-	for i := len(children) - 1; i >= 0; i-- {
+	stop := func(c *child) {
 		for {
-			children[i].terminate(s.StopTimeout)
+			c.terminate(s.StopTimeout)
 			select {
-			case <-children[i].stopped:
+			case <-c.stopped:
+				return
 			case <-time.After(100 * time.Millisecond):
-				continue
 			}
-			break
+		}
+	}
+	// Expendable children (tenants' control planes) need the rest and
+	// not one another: they stop together, first, so twenty tenants'
+	// graceful shutdowns take as long as one.
+	var wg sync.WaitGroup
+	for _, c := range children {
+		if c.proc.Expendable {
+			wg.Go(func() { stop(c) })
+		}
+	}
+	wg.Wait()
+	for i := len(children) - 1; i >= 0; i-- {
+		if !children[i].proc.Expendable {
+			stop(children[i])
 		}
 	}
 }

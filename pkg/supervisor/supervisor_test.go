@@ -32,6 +32,9 @@ func runChild(mode string) {
 		ch := make(chan os.Signal, 1)
 		signal.Notify(ch, syscall.SIGTERM, os.Interrupt)
 		<-ch
+		if strings.HasPrefix(os.Args[2], "slow-") {
+			time.Sleep(time.Second) // a graceful shutdown that takes a while
+		}
 		appendLine(os.Args[1], "stop "+os.Args[2])
 		os.Exit(0)
 	case "crash":
@@ -80,6 +83,35 @@ func TestStopsInReverseOrder(t *testing.T) {
 	want := "start etcd\nstart apiserver\nstart nodes\nstop nodes\nstop apiserver\nstop etcd"
 	if got != want {
 		t.Fatalf("journal:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// Expendable children (tenants' control planes) depend on the rest and
+// not on one another: they stop together, and before the rest.
+func TestExpendableChildrenStopTogetherAndFirst(t *testing.T) {
+	s, _ := newSupervisor(t)
+	dir := t.TempDir()
+	journal := filepath.Join(dir, "journal")
+	for _, name := range []string{"etcd", "slow-a", "slow-b", "slow-c", "slow-d"} {
+		p := Process{Name: name, Args: []string{journal, name}, LogFile: filepath.Join(dir, name+".log"),
+			Ready:      func(context.Context) error { return fileContains(journal, "start "+name) },
+			Expendable: name != "etcd"}
+		if err := s.Start(context.Background(), p, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	began := time.Now()
+	s.Stop()
+	if took := time.Since(began); took > 3*time.Second {
+		t.Errorf("four children of 1 s shutdowns took %v to stop: one after another", took)
+	}
+	raw, _ := os.ReadFile(journal)
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	if last := lines[len(lines)-1]; last != "stop etcd" {
+		t.Errorf("etcd stopped before a tenant:\n%s", raw)
+	}
+	if stops := strings.Count(string(raw), "stop slow-"); stops != 4 {
+		t.Errorf("%d of 4 expendable children stopped gracefully:\n%s", stops, raw)
 	}
 }
 
