@@ -47,11 +47,14 @@ var tenantSyncerRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch", "update"}},
 }
 
+// syncerName is the syncer's process name under the supervisor.
+const syncerName = "myriad-syncer"
+
 // syncerProcess runs `myriad syncer`, which places every tenant's pods on
 // the cluster (see pkg/tenancy/syncer). It is cheap while no tenant exists.
 func syncerProcess(plan Plan) supervisor.Process {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(plan.SyncerPort))
-	return supervisor.Process{Name: "myriad-syncer", Ready: httpProbe("http://" + addr + "/readyz"),
+	return supervisor.Process{Name: syncerName, Ready: httpProbe("http://" + addr + "/readyz"),
 		// The syncer does, for every tenant pod, what a scheduler and a
 		// kubelet would (bind, report status) on top of placing it: about
 		// eight API calls a pod, so its client may not stop at the 100

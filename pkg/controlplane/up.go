@@ -341,7 +341,7 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if err := step("myriad-storage", elected(storageProcess(plan))); err != nil {
 		return nil, err
 	}
-	if err := step("myriad-syncer", elected(syncerProcess(plan))); err != nil {
+	if err := step(syncerName, elected(syncerProcess(plan))); err != nil {
 		return nil, err
 	}
 	if o.Nodes > 0 {
@@ -415,6 +415,12 @@ func (c *Cluster) Stop() {
 		c.cancelTenants()
 	}
 	if c.Supervisor != nil {
+		// The syncer watches every tenant's API server, and an API server
+		// with watchers left waits for them (its request timeout, a
+		// minute) before it exits: the syncer goes first, then the
+		// tenants together (the supervisor stops expendable children at
+		// once), then the rest in reverse order.
+		_ = c.Supervisor.Remove(syncerName) // absent before it started
 		c.Supervisor.Stop()
 	}
 	if c.cancelLB != nil {
