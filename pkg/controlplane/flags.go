@@ -28,6 +28,9 @@ type Plan struct {
 	StoragePort, MetricsServerPort int
 	// SyncerPort serves `myriad syncer`'s metrics and probes.
 	SyncerPort int
+	// Ports are all of the above and etcd's two: what a tenant's control
+	// plane, started later, must not take.
+	Ports []int
 	// NodeMonitorGracePeriod is how long the node lifecycle controller waits
 	// for a heartbeat before marking a node NotReady.
 	NodeMonitorGracePeriod time.Duration

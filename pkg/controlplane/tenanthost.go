@@ -182,11 +182,10 @@ func (h *TenantHost) provision(ctx context.Context, name string) (TenantPlan, er
 		}
 	}
 	// A component between restarts leaves its port free, and so does a
-	// stopped tenant: neither may be given to this one.
-	avoid := append([]int{plan.EtcdPort, plan.EtcdPort + 1, plan.ControllerManagerPort, plan.SchedulerPort, plan.ManagerMetricsPort,
-		plan.ManagerProbePort, plan.WebhookPort, plan.KubeletPort, plan.StoragePort, plan.MetricsServerPort, plan.SyncerPort},
-		plan.APIServerPort...)
-	state, err := loadTenantState(t.Dir, append(avoid, tenantPorts(plan.Dir)...))
+	// stopped tenant: neither may be given to this one. Read only when a
+	// new tenant's ports are chosen, not at every reconcile.
+	avoid := func() []int { return append(slices.Clone(plan.Ports), tenantPorts(plan.Dir)...) }
+	state, err := loadTenantState(t.Dir, avoid)
 	if err != nil {
 		return t, err
 	}
@@ -385,8 +384,8 @@ func toUnstructured(t *tenancyv1.Tenant) (*unstructured.Unstructured, error) {
 }
 
 // loadTenantState reads the tenant's ports, choosing and saving them the
-// first time.
-func loadTenantState(dir string, avoid []int) (tenantState, error) {
+// first time, none of avoid's (nil: none to avoid).
+func loadTenantState(dir string, avoid func() []int) (tenantState, error) {
 	path := filepath.Join(dir, "tenant.json")
 	var s tenantState
 	raw, err := os.ReadFile(path)
@@ -399,7 +398,11 @@ func loadTenantState(dir string, avoid []int) (tenantState, error) {
 	case !errors.Is(err, os.ErrNotExist):
 		return s, err
 	}
-	ports, err := FreePorts(2, avoid...)
+	var taken []int
+	if avoid != nil {
+		taken = avoid()
+	}
+	ports, err := FreePorts(2, taken...)
 	if err != nil {
 		return s, err
 	}

@@ -131,14 +131,14 @@ func TestTenantPortsAreKeptAndAvoided(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(d.TenantDir("broken"), "tenant.json"), []byte("{"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	sb, err := loadTenantState(b, tenantPorts(d))
+	sb, err := loadTenantState(b, func() []int { return tenantPorts(d) })
 	if err != nil {
 		t.Fatal(err)
 	}
 	if slices.Contains(taken, sb.APIPort) || slices.Contains(taken, sb.ControllerManagerPort) {
 		t.Errorf("tenant b was given one of a's ports: %+v, %+v", sa, sb)
 	}
-	again, err := loadTenantState(a, []int{sa.APIPort})
+	again, err := loadTenantState(a, func() []int { return []int{sa.APIPort} })
 	if err != nil || again != sa {
 		t.Errorf("a tenant's ports changed on a second read: %+v, %v", again, err)
 	}

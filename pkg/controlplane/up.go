@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -209,8 +210,8 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 	}
 	// Tenants' API servers start after the cluster and keep their ports
 	// across restarts: none of those may go to a component first.
-	avoid := append([]int{o.Port, o.EtcdPort, o.EtcdPort + 1}, tenantPorts(dir)...)
-	ports, err := FreePorts(len(fixed)+apiServers, avoid...)
+	given := []int{o.Port, o.EtcdPort, o.EtcdPort + 1}
+	ports, err := FreePorts(len(fixed)+apiServers, append(slices.Clone(given), tenantPorts(dir)...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -221,6 +222,7 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if o.APIServers == 1 {
 		plan.APIServerPort = []int{o.Port}
 	}
+	plan.Ports = append(slices.Clone(ports), given...)
 	c.Plan = plan
 	if err := writeKubeconfigs(plan); err != nil {
 		return nil, err

@@ -63,28 +63,39 @@ func podKey(t int, name string) string { return fmt.Sprintf("%d/%s", t, name) }
 // records Running; it stops with ctx.
 func (pc *podClock) watch(ctx context.Context, targets []target, runID string) error {
 	for i, t := range targets {
-		factory := informers.NewSharedInformerFactoryWithOptions(t.Client, 0, informers.WithNamespace(t.Namespace),
-			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = RunLabel + "=" + runID }))
-		inf := factory.Core().V1().Pods().Informer()
-		seen := func(obj any) {
-			p, ok := obj.(*corev1.Pod)
-			if !ok {
-				return
-			}
+		err := watchRunPods(ctx, t.Client, t.Namespace, runID, t.Name, func(p *corev1.Pod) {
 			if pc.through && p.Spec.NodeName != "" {
 				pc.stampTenantBound(podKey(i, p.Name))
 			}
 			if p.Status.Phase == corev1.PodRunning {
 				pc.sawRunning(podKey(i, p.Name))
 			}
-		}
-		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: seen, UpdateFunc: func(_, o any) { seen(o) }}); err != nil {
+		})
+		if err != nil {
 			return err
 		}
-		factory.Start(ctx.Done())
-		if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
-			return fmt.Errorf("pod watch of %s did not sync", t.Name)
+	}
+	return nil
+}
+
+// watchRunPods calls seen with every add and update of the run's pods in
+// namespace ("": all) of one cluster or tenant, once its cache has synced;
+// it stops with ctx.
+func watchRunPods(ctx context.Context, c kubernetes.Interface, namespace, runID, what string, seen func(*corev1.Pod)) error {
+	factory := informers.NewSharedInformerFactoryWithOptions(c, 0, informers.WithNamespace(namespace),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = RunLabel + "=" + runID }))
+	inf := factory.Core().V1().Pods().Informer()
+	handle := func(obj any) {
+		if p, ok := obj.(*corev1.Pod); ok {
+			seen(p)
 		}
+	}
+	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: handle, UpdateFunc: func(_, o any) { handle(o) }}); err != nil {
+		return err
+	}
+	factory.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
+		return fmt.Errorf("pod watch of %s did not sync", what)
 	}
 	return nil
 }

@@ -7,9 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/cache"
 
 	"github.com/myriad-dev/myriad/pkg/lab"
 	tenancynames "github.com/myriad-dev/myriad/pkg/tenancy"
@@ -47,26 +45,11 @@ type Stages struct {
 // cluster pod to its key in the clock, or false if it is not one of the
 // phase's.
 func (pc *podClock) watchCluster(ctx context.Context, c kubernetes.Interface, runID string, keyOf func(*corev1.Pod) (string, bool)) error {
-	factory := informers.NewSharedInformerFactoryWithOptions(c, 0,
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = RunLabel + "=" + runID }))
-	inf := factory.Core().V1().Pods().Informer()
-	seen := func(obj any) {
-		p, ok := obj.(*corev1.Pod)
-		if !ok {
-			return
-		}
+	return watchRunPods(ctx, c, metav1.NamespaceAll, runID, "the cluster", func(p *corev1.Pod) {
 		if k, ok := keyOf(p); ok {
 			pc.stampCluster(k, p)
 		}
-	}
-	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: seen, UpdateFunc: func(_, o any) { seen(o) }}); err != nil {
-		return err
-	}
-	factory.Start(ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
-		return fmt.Errorf("pod watch of the cluster did not sync")
-	}
-	return nil
+	})
 }
 
 func (pc *podClock) stampCluster(key string, p *corev1.Pod) {
