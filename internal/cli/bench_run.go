@@ -16,6 +16,7 @@ import (
 
 	"github.com/myriad-dev/myriad/pkg/lab"
 	"github.com/myriad-dev/myriad/pkg/lab/rig"
+	"github.com/myriad-dev/myriad/pkg/nodesim"
 )
 
 // What every `myriad bench` scenario's command shares: the cluster flags,
@@ -37,6 +38,7 @@ func addRigFlags(f *pflag.FlagSet, o *rig.Options, nodes int, nodesHelp string, 
 	f.DurationVar(&o.ReadyTimeout, "ready-timeout", o.ReadyTimeout, "how long each component may take to start; node registration gets this plus 10ms per node")
 	f.DurationVar(&o.SampleInterval, "sample-interval", o.SampleInterval, "how often process stats and the Ready count are sampled")
 	f.DurationVar(&o.ScrapeInterval, "scrape-interval", o.ScrapeInterval, "how often metrics are scraped from the simulator, API server and etcd")
+	f.StringVar(&o.NodeProfile, "node-profile", nodesim.ProfileFast, nodeProfileUsage)
 	f.BoolVar(&o.MetricsServer, "metrics-server", false, "run metrics-server in the started cluster, scraping every node (myriad up's default; off in benches unless asked)")
 	if attach {
 		f.StringVar(&o.Kubeconfig, "kubeconfig", "", "run against this existing cluster instead of starting one")

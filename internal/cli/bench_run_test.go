@@ -34,6 +34,7 @@ func TestScenarioFlagsAreCheckedFirst(t *testing.T) {
 		{[]string{"failover", "--out", out, "--nodes", "0"}, "--nodes"},
 		{[]string{"failover", "--out", out, "--round-timeout", "1s"}, "--round-timeout"},
 		{[]string{"broadcastjob", "--out", out, "--parallelism", "0"}, "--parallelism"},
+		{[]string{"cloneset", "--out", out, "--node-profile", "slow"}, "--node-profile"},
 		{[]string{"broadcastjob", "--out", out, "--run-for", "1m", "--phase-timeout", "30s"}, "--phase-timeout"},
 	} {
 		root := NewRoot()

@@ -27,11 +27,11 @@ import (
 
 func newNodesCommand() *cobra.Command {
 	var (
-		kubeconfig, capacity, metricsAddr, imageCatalog string
-		qps                                             float32
-		burst                                           int
-		cfg                                             nodesim.Config
-		kubelet                                         nodesim.KubeletAPIConfig
+		kubeconfig, capacity, metricsAddr, imageCatalog, profile string
+		qps                                                      float32
+		burst                                                    int
+		cfg                                                      nodesim.Config
+		kubelet                                                  nodesim.KubeletAPIConfig
 	)
 	cmd := &cobra.Command{
 		Use:   "nodes",
@@ -72,6 +72,11 @@ of chosen nodes, so node lifecycle and eviction can be exercised.`,
 				}
 				cfg.ImageCatalog = c
 			}
+			p, err := nodesim.NamedProfile(profile)
+			if err != nil {
+				return usageError{fmt.Errorf("--node-profile: %w", err)}
+			}
+			cfg.Profile = p
 			if kubelet.ServingCerts != "" || kubelet.ServingKey != "" || kubelet.ClientCA != "" {
 				cfg.KubeletAPI = &kubelet
 			} else if cmd.Flags().Changed("kubelet-allowed-clients") || cmd.Flags().Changed("kubelet-metrics-clients") {
@@ -100,6 +105,7 @@ of chosen nodes, so node lifecycle and eviction can be exercised.`,
 	cmd.PersistentFlags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the cluster (default: $KUBECONFIG or ~/.kube/config)")
 	f.IntVar(&cfg.Count, "count", 100, "number of nodes this process simulates")
 	f.StringVar(&imageCatalog, "image-catalog", "", imageCatalogUsage)
+	f.StringVar(&profile, "node-profile", nodesim.ProfileFast, nodeProfileUsage)
 	f.StringVar(&cfg.NamePrefix, "name-prefix", "myriad-node-", "node names are <prefix><index>")
 	f.IntVar(&cfg.StartIndex, "start-index", 0, "index of the first node, so several processes can share one fleet")
 	f.StringVar(&capacity, "capacity", "", "capacity of each node, e.g. cpu=32,memory=256Gi,pods=110,nvidia.com/gpu=8")
@@ -241,4 +247,7 @@ func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, re
 	return nil
 }
 
-const imageCatalogUsage = `YAML file describing images ("images: [{name, digest, pullDuration, pullError, entrypoint: {exitsAfter, exitCode}}]"): tags with one digest are one image (imageID), pulls take pullDuration or fail with pullError (ImagePullBackOff), an exiting entrypoint crash-loops containers that set no command; unlisted images pull at once and run until stopped`
+const imageCatalogUsage = `YAML file describing images ("images: [{name, digest, size, pullDuration, pullError, entrypoint: {exitsAfter, exitCode}}]"): tags with one digest are one image (imageID), a pull takes pullDuration (else size at the --node-profile's bandwidth) or fails with pullError (ImagePullBackOff), an exiting entrypoint crash-loops containers that set no command; unlisted images run until stopped`
+
+// nodeProfileUsage says what --node-profile picks.
+const nodeProfileUsage = `how long the simulated runtime takes: "fast" (no time at all; benches of the control plane) or "realistic" (a cloud VM with containerd: 1s to create a pod's sandbox, images pulled at 50MiB/s one at a time, 200Mi unless the --image-catalog sizes them, 300ms to start a container; an image already on the node is not pulled again)`

@@ -18,7 +18,7 @@ import (
 
 func newUpCommand() *cobra.Command {
 	o := controlplane.Options{}
-	var quota, nodeCapacity, managerGates, imageCatalog string
+	var quota, nodeCapacity, managerGates, imageCatalog, nodeProfile string
 	var stsStuckAfter time.Duration
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -52,6 +52,12 @@ every object kept. Ctrl-C or SIGTERM stops every component cleanly.`,
 					return usageError{fmt.Errorf("--image-catalog: %w", err)}
 				}
 				o.NodeArgs = append(o.NodeArgs, "--image-catalog", imageCatalog)
+			}
+			if nodeProfile != nodesim.ProfileFast {
+				if _, err := nodesim.NamedProfile(nodeProfile); err != nil {
+					return usageError{fmt.Errorf("--node-profile: %w", err)}
+				}
+				o.NodeArgs = append(o.NodeArgs, "--node-profile", nodeProfile)
 			}
 			if managerGates != "" {
 				// Checked here, so a typo stops `up` with one line rather
@@ -102,6 +108,7 @@ every object kept. Ctrl-C or SIGTERM stops every component cleanly.`,
 	f.StringVar(&o.SidecarSetRevisionNamespace, "manager-sidecarset-revision-namespace", "", "namespace of SidecarSets' ControllerRevisions ('myriad manager --sidecarset-revision-namespace'; created if missing), e.g. kruise-system where OpenKruise keeps them")
 	f.DurationVar(&stsStuckAfter, "manager-statefulset-stuck-after", 0, "how long a terminating pod may overstay its deletion deadline before an Advanced StatefulSet passes it over ('myriad manager --statefulset-stuck-after'; 0 keeps its default)")
 	f.StringVar(&imageCatalog, "image-catalog", "", imageCatalogUsage)
+	f.StringVar(&nodeProfile, "node-profile", nodesim.ProfileFast, nodeProfileUsage)
 	f.StringVar(&nodeCapacity, "node-capacity", "", "capacity of each simulated node, e.g. cpu=32,memory=256Gi,pods=110 (default as 'myriad nodes')")
 	return cmd
 }

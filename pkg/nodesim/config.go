@@ -107,6 +107,10 @@ type Config struct {
 	// ImageCatalog says which digest each image reference resolves to
 	// (imageID); nil derives one per reference.
 	ImageCatalog *ImageCatalog
+	// Profile is how long the nodes' runtime takes to create a sandbox,
+	// pull an image and start a container; the zero Profile (the fast
+	// one) takes no time.
+	Profile Profile
 
 	// Workers bounds write concurrency of registration and of pod status,
 	// default 32.
@@ -246,6 +250,9 @@ func (c Config) Validate() error {
 		if len(k.AllowedClients) == 0 {
 			bad("KubeletAPI.AllowedClients", "must name at least one client certificate common name (--kubelet-allowed-clients), e.g. the API server's kubelet client")
 		}
+	}
+	if err := c.Profile.validate(); err != nil {
+		bad("Profile", "%v", err)
 	}
 	if c.Zones < 0 {
 		bad("Zones", "must be positive, got %d", c.Zones)

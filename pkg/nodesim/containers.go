@@ -153,7 +153,11 @@ func (e podEnv) pullThenStart(pod *corev1.Pod, c corev1.Container, prev *corev1.
 		}
 		return waiting("ImagePullBackOff", fmt.Sprintf("Back-off pulling image %q: ErrImagePull: %s", c.Image, img.PullError)), next, kindPulling
 	}
-	if left := base.Add(img.PullDuration).Sub(e.now); left > 0 {
+	// The image is on the node once its pull ends (at once if it already
+	// was); the runtime then takes ContainerStart to create and start the
+	// container.
+	ran := e.pullDone(c, img, base).Add(e.profile.ContainerStart)
+	if left := ran.Sub(e.now); left > 0 {
 		return waiting("ContainerCreating", ""), left, kindPulling
 	}
 	// The kubelet runs the postStart hook before it reports the container:
@@ -161,7 +165,6 @@ func (e podEnv) pullThenStart(pod *corev1.Pod, c corev1.Container, prev *corev1.
 	// when it started, before the hook ran.
 	startedAt := e.now
 	if hook := e.postStart(pod, c); hook > 0 {
-		ran := base.Add(img.PullDuration)
 		if left := ran.Add(hook).Sub(e.now); left > 0 {
 			return waiting("ContainerCreating", ""), left, kindPulling
 		}
@@ -175,6 +178,32 @@ func (e podEnv) pullThenStart(pod *corev1.Pod, c corev1.Container, prev *corev1.
 		cs.RestartCount, cs.LastTerminationState = prev.RestartCount+1, prev.LastTerminationState
 	}
 	return cs, 0, kindStarted
+}
+
+// pullDone is when c's image is on the node for a container that wants it
+// from base: at once when the pull costs nothing, else as the node's image
+// store says (shared with other pods' pulls of it, queued behind the pull
+// in progress). It notes how long the container waited, for the Pulled
+// event.
+func (e podEnv) pullDone(c corev1.Container, img Image, base time.Time) time.Time {
+	done := base
+	if cost := e.profile.pullCost(img); cost > 0 {
+		done = base.Add(cost)
+		if e.store != nil {
+			size := img.Size
+			if size <= 0 {
+				size = e.profile.ImageSize
+			}
+			done = e.store.pull(e.images.ImageID(c.Image), e.images.StatusNames(c.Image), size, cost, base, !e.profile.ParallelPulls)
+		}
+	}
+	if e.pulls != nil && done.After(base) {
+		if *e.pulls == nil {
+			*e.pulls = map[string]time.Duration{}
+		}
+		(*e.pulls)[c.Name] = done.Sub(base)
+	}
+	return done
 }
 
 // anyWaiting: a container still pulls (a run-to-completion pod's run

@@ -35,13 +35,21 @@ func newKubelet(t *testing.T, catalog string, containers ...corev1.Container) *k
 	}
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", UID: "u"}}
 	pod.Spec.Containers = containers
-	return &kubelet{t: t, env: podEnv{now: time.Unix(1e9, 0), hostIP: "172.16.0.1", podIP: "10.0.0.1", images: c}, pod: pod}
+	return &kubelet{t: t, env: podEnv{now: time.Unix(1e9, 0), hostIP: "172.16.0.1", podIP: "10.0.0.1", images: c, store: &imageStore{}}, pod: pod}
 }
 
-// step applies one advance and returns when to look again.
+// step applies one look at the pod, as syncPod takes it (the sandbox
+// first, then advance), and returns when to look again.
 func (k *kubelet) step() time.Duration {
+	if st, left := k.env.creatingSandbox(k.pod); st != nil {
+		k.events = append(k.events, podEvents(k.pod, &k.pod.Status, st, k.env.images, nil)...)
+		k.pod.Status = *st
+		return left
+	}
+	var pulls map[string]time.Duration
+	k.env.pulls = &pulls
 	st, after, _ := k.env.advance(k.pod)
-	k.events = append(k.events, podEvents(k.pod, &k.pod.Status, st, k.env.images)...)
+	k.events = append(k.events, podEvents(k.pod, &k.pod.Status, st, k.env.images, pulls)...)
 	k.pod.Status = *st
 	return after
 }

@@ -96,8 +96,13 @@ func (r *eventRecorders) shutdown() {
 }
 
 // podEvents are the kubelet's events for pod's status changing from old to
-// cur, given the images the catalogue describes.
-func podEvents(pod *corev1.Pod, old, cur *corev1.PodStatus, images *ImageCatalog) []kubeletEvent {
+// cur, given the images the catalogue describes and how long each main
+// container waited for its image to be on the node (pulls, by container
+// name; absent: it already was).
+func podEvents(pod *corev1.Pod, old, cur *corev1.PodStatus, images *ImageCatalog, pulls map[string]time.Duration) []kubeletEvent {
+	// A container waits in ContainerCreating for its sandbox too; it is
+	// pulling only once the sandbox is ready.
+	sandbox := sandboxes{old: conditionTrue(old, corev1.PodReadyToStartContainers), cur: conditionTrue(cur, corev1.PodReadyToStartContainers)}
 	var evs []kubeletEvent
 	for _, group := range []struct {
 		specs     []corev1.Container
@@ -114,7 +119,7 @@ func podEvents(pod *corev1.Pod, old, cur *corev1.PodStatus, images *ImageCatalog
 				continue
 			}
 			o := containerStatus(group.old, n.Name)
-			for _, e := range containerEvents(pod, spec, o, n, images) {
+			for _, e := range containerEvents(pod, spec, o, n, images.Lookup(spec.Image), pulls[spec.Name], sandbox) {
 				e.fieldPath = fmt.Sprintf(group.fieldPath, n.Name)
 				evs = append(evs, e)
 			}
@@ -123,15 +128,20 @@ func podEvents(pod *corev1.Pod, old, cur *corev1.PodStatus, images *ImageCatalog
 	return evs
 }
 
+// sandboxes says whether the pod's sandbox was ready in the old status and
+// is in the new one.
+type sandboxes struct{ old, cur bool }
+
 // containerEvents are the events of one container going from o (nil: no
-// status yet) to n.
-func containerEvents(pod *corev1.Pod, spec *corev1.Container, o, n *corev1.ContainerStatus, images *ImageCatalog) []kubeletEvent {
+// status yet) to n, whose image img took pulled to be on the node.
+func containerEvents(pod *corev1.Pod, spec *corev1.Container, o, n *corev1.ContainerStatus, img Image, pulled time.Duration, sandbox sandboxes) []kubeletEvent {
 	var evs []kubeletEvent
 	add := func(warning bool, reason, format string, args ...any) {
 		evs = append(evs, kubeletEvent{warning: warning, reason: reason, message: fmt.Sprintf(format, args...)})
 	}
-	img := images.Lookup(spec.Image)
 	oldRunning := o != nil && o.State.Running != nil
+	// wasPulling: the old status already showed this image's pull.
+	wasPulling := o != nil && sandbox.old && o.State.Waiting != nil && o.State.Waiting.Reason == "ContainerCreating" && o.Image == n.Image
 	newRun := n.State.Running != nil && (o == nil || o.ContainerID != n.ContainerID)
 	waitingAnew := func(reason string) bool {
 		return n.State.Waiting != nil && n.State.Waiting.Reason == reason &&
@@ -149,15 +159,17 @@ func containerEvents(pod *corev1.Pod, spec *corev1.Container, o, n *corev1.Conta
 		}
 	}
 	pulling := func() {
-		if img.PullDuration > 0 || img.PullError != "" {
+		if pulled > 0 || img.PullError != "" {
 			add(false, "Pulling", "Pulling image %q", spec.Image)
 		}
 	}
 	switch {
-	case waitingAnew("ContainerCreating"):
-		pulling()
+	case n.State.Waiting != nil && n.State.Waiting.Reason == "ContainerCreating":
+		if sandbox.cur && !wasPulling {
+			pulling()
+		}
 	case waitingAnew("ErrImagePull"):
-		if o == nil || o.State.Waiting == nil || o.State.Waiting.Reason != "ContainerCreating" || img.PullDuration == 0 {
+		if !wasPulling {
 			pulling()
 		}
 		add(true, "Failed", "Failed to pull image %q: %s", spec.Image, img.PullError)
@@ -169,11 +181,11 @@ func containerEvents(pod *corev1.Pod, spec *corev1.Container, o, n *corev1.Conta
 		add(true, "BackOff", "Back-off restarting failed container %s in pod %s_%s(%s)", spec.Name, pod.Name, pod.Namespace, pod.UID)
 	case newRun:
 		// A pull that took no time is an image already on the node.
-		if img.PullDuration > 0 && (o == nil || o.State.Waiting == nil || o.State.Waiting.Reason != "ContainerCreating") {
+		if pulled > 0 && !wasPulling {
 			pulling() // the pull began and ended between two looks
 		}
-		if img.PullDuration > 0 {
-			add(false, "Pulled", "Successfully pulled image %q in %s", spec.Image, img.PullDuration.Round(time.Millisecond))
+		if pulled > 0 {
+			add(false, "Pulled", "Successfully pulled image %q in %s", spec.Image, pulled.Round(time.Millisecond))
 		} else {
 			add(false, "Pulled", "Container image %q already present on machine", spec.Image)
 		}

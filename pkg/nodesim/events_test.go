@@ -40,7 +40,7 @@ func TestEventsOfAPullAndAStart(t *testing.T) {
 	wantEvents(t, "started", k.said(), `Normal Pulled: Successfully pulled image "app:1" in 3s`, "Normal Created: Created container: app", "Normal Started: Started container app")
 	k.wait(time.Minute)
 	wantEvents(t, "running on", k.said())
-	if len(podEvents(k.pod, &k.pod.Status, &k.pod.Status, k.env.images)) != 0 {
+	if len(podEvents(k.pod, &k.pod.Status, &k.pod.Status, k.env.images, nil)) != 0 {
 		t.Error("an unchanged status has events")
 	}
 
@@ -50,7 +50,7 @@ func TestEventsOfAPullAndAStart(t *testing.T) {
 	wantEvents(t, "in-place change", k.said(), "Normal Killing: Container app definition changed, will be restarted",
 		`Normal Pulled: Container image "app:2" already present on machine`, "Normal Created: Created container: app", "Normal Started: Started container app")
 	if fp := podEvents(&corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app:1"}}}}, &corev1.PodStatus{},
-		&corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{Name: "app", Image: "app:1", ContainerID: "c", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}}, nil); fp[0].fieldPath != "spec.containers{app}" {
+		&corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{Name: "app", Image: "app:1", ContainerID: "c", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}}, nil, nil); fp[0].fieldPath != "spec.containers{app}" {
 		t.Errorf("fieldPath %q", fp[0].fieldPath)
 	}
 }

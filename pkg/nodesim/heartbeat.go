@@ -50,6 +50,12 @@ func (s *sim) heartbeat(ctx context.Context, i int, due time.Time) (time.Time, b
 	// is a NodeStatus patch against the node's previous status (the full
 	// status after a recovery) and there is no Lease.
 	statusDue, full := recovered || !now.Before(n.nextStatus), recovered
+	// A pull that ended changes status.images, which the kubelet reports
+	// at its next status update rather than at the periodic one, so that
+	// kube-scheduler's ImageLocality sees it.
+	if n.images.pulled(now) != n.imagesReported {
+		statusDue, full = true, true
+	}
 	if s.cfg.HeartbeatMode == HeartbeatStatus {
 		// Registering wrote the whole status a moment ago; a patch of
 		// the same second would be empty.

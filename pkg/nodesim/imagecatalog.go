@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"regexp"
 	"strings"
 	"time"
 
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -34,9 +36,13 @@ type ImageCatalog struct {
 type Image struct {
 	// Digest is what the reference resolves to; empty: derived from it.
 	Digest digest.Digest
-	// PullDuration is how long a container waits (ContainerCreating)
-	// before it runs this image.
+	// PullDuration is how long pulling this image takes on a node that
+	// does not hold it (ContainerCreating meanwhile); zero: its size at
+	// the node profile's bandwidth.
 	PullDuration time.Duration
+	// Size is the image's size (unpacked, as status.images reports it);
+	// zero: the node profile's ImageSize.
+	Size int64
 	// PullError, when set, makes every pull fail: the container waits,
 	// ErrImagePull at each attempt and ImagePullBackOff between them (the
 	// kubelet's back-off, 10 s doubling to 5 min), with this message, and
@@ -69,7 +75,8 @@ type ImageHTTP struct {
 //	images:
 //	- name: nginx:alpine
 //	  digest: sha256:<64 hex>      # optional
-//	  pullDuration: 3s             # optional
+//	  pullDuration: 3s             # optional: else size at the node profile's bandwidth
+//	  size: 150Mi                  # optional: unpacked, as status.images reports it
 //	  pullError: manifest unknown  # optional
 //	  entrypoint:                  # optional: the image's own command exits
 //	    exitsAfter: 0s
@@ -84,6 +91,7 @@ type imageCatalogFile struct {
 		Name         string           `json:"name"`
 		Digest       string           `json:"digest"`
 		PullDuration *metav1.Duration `json:"pullDuration"`
+		Size         string           `json:"size"`
 		PullError    string           `json:"pullError"`
 		Entrypoint   *struct {
 			ExitsAfter metav1.Duration `json:"exitsAfter"`
@@ -136,6 +144,11 @@ func ParseImageCatalog(raw []byte) (*ImageCatalog, error) {
 		if e.PullDuration != nil {
 			if img.PullDuration = e.PullDuration.Duration; img.PullDuration < 0 {
 				return nil, fmt.Errorf("images[%d].pullDuration: must not be negative, got %s", i, img.PullDuration)
+			}
+		}
+		if e.Size != "" {
+			if img.Size, err = parseImageSize(e.Size); err != nil {
+				return nil, fmt.Errorf("images[%d].size %q: %w", i, e.Size, err)
 			}
 		}
 		img.PullError = e.PullError
@@ -220,6 +233,41 @@ func (c *ImageCatalog) ImageID(image string) string {
 	}
 	return named.Name() + "@" + derivedDigest(image).String()
 }
+
+// StatusNames are image's names as a node's status.images lists them once
+// it is pulled: repository@digest, then the reference pulled, both
+// normalized (docker.io/library/nginx:1.25), which is what kube-scheduler's
+// ImageLocality matches a container's image against.
+func (c *ImageCatalog) StatusNames(image string) []string {
+	id := c.ImageID(image)
+	named, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return []string{id}
+	}
+	if _, ok := named.(reference.Digested); ok {
+		return []string{id}
+	}
+	return []string{id, reference.TagNameOnly(named).String()}
+}
+
+// parseImageSize reads a size such as 150Mi or 2G. Only plain quantities
+// are taken: resource.ParseQuantity spends minutes on exponents such as
+// 1E1000010000000, and an image size needs none.
+func parseImageSize(v string) (int64, error) {
+	if !imageSizePattern.MatchString(v) {
+		return 0, fmt.Errorf("want a size such as 150Mi, 2Gi or 300M")
+	}
+	q, err := resource.ParseQuantity(v)
+	if err != nil {
+		return 0, err
+	}
+	if q.Sign() <= 0 || q.Cmp(resource.MustParse("1Ti")) > 0 {
+		return 0, fmt.Errorf("must be above 0 and at most 1Ti")
+	}
+	return q.Value(), nil
+}
+
+var imageSizePattern = regexp.MustCompile(`^[0-9]{1,13}(\.[0-9]{1,6})?(Ki|Mi|Gi|Ti|k|M|G|T)?$`)
 
 func derivedDigest(image string) digest.Digest {
 	sum := sha256.Sum256([]byte(image))

@@ -63,6 +63,10 @@ func TestParseImageCatalogNamesTheFault(t *testing.T) {
 		{"images:\n- name: a:1\n  files: {/a/../b: hi}", "images[0].files"},
 		{"images:\n- name: a:1\n  http: {port: 0, root: /srv}", "images[0].http.port"},
 		{"images:\n- name: a:1\n  http: {port: 80, root: srv}", "images[0].http.root"},
+		{"images:\n- name: a:1\n  size: 1E1000010000000", "images[0].size"},
+		{"images:\n- name: a:1\n  size: 0", "images[0].size"},
+		{"images:\n- name: a:1\n  size: 2Pi", "images[0].size"},
+		{"images:\n- name: a:1\n  size: -5Mi", "images[0].size"},
 	} {
 		_, err := ParseImageCatalog([]byte(tc.in))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -78,6 +82,7 @@ func FuzzParseImageCatalog(f *testing.F) {
 	f.Add([]byte("images: []"))
 	f.Add([]byte("images:\n- name: nginx:alpine\n  files: {/usr/share/nginx/html/index.html: hi}\n  http: {port: 80, root: /usr/share/nginx/html}"))
 	f.Add([]byte("{"))
+	f.Add([]byte("images:\n- name: a:1\n  size: 150Mi"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		c, err := ParseImageCatalog(raw)
 		if err != nil {
@@ -86,6 +91,9 @@ func FuzzParseImageCatalog(f *testing.F) {
 		for name := range c.byName {
 			if id := c.ImageID(name); !strings.Contains(id, "@") {
 				t.Fatalf("ImageID(%q) = %q: no digest", name, id)
+			}
+			if size := c.byName[name].Size; size < 0 || size > 1<<40 {
+				t.Fatalf("image %q accepted with size %d", name, size)
 			}
 		}
 	})

@@ -50,6 +50,11 @@ type simNode struct {
 	// next status patch. nil means unknown, and the next report is the
 	// full status.
 	conditions []corev1.NodeCondition
+	// images is what the node's runtime has pulled; imagesReported how
+	// many of them the last full status listed (owned by the dispatcher's
+	// worker).
+	images         imageStore
+	imagesReported int
 }
 
 func (s *sim) nodeLabels(n *simNode) map[string]string {
@@ -129,7 +134,8 @@ func (s *sim) nodeStatus(n *simNode, now time.Time, full bool) corev1.NodeStatus
 		OperatingSystem:         "linux",
 		Architecture:            "amd64",
 	}
-	st.Images = s.images
+	st.Images = n.images.statusImages(s.images, now, MaxImages)
+	n.imagesReported = n.images.pulled(now)
 	return st
 }
 
@@ -173,6 +179,7 @@ func (s *sim) patchStatus(ctx context.Context, n *simNode, now time.Time, full b
 	s.metrics.heartbeatWrite(writeStatus, len(data), s.clock.Since(start))
 	if err != nil {
 		n.conditions = nil
+		n.imagesReported = -1 // send the images again with the next status
 		return fmt.Errorf("patch status of node %s: %w", n.name, err)
 	}
 	s.keepConditions(n, node)

@@ -79,18 +79,67 @@ func (s *sim) onPodDelete(obj any) {
 }
 
 // claimPodIPs rebuilds IP allocations from pods that already run on our
-// nodes, so a restarted process never hands out an address twice.
+// nodes, so a restarted process never hands out an address twice, and
+// each node's images from the containers that run there, so a restarted
+// process does not pull them again.
 func (s *sim) claimPodIPs() {
 	for _, obj := range s.pods.GetStore().List() {
 		p := obj.(*corev1.Pod)
 		n := s.byName[p.Spec.NodeName]
-		if n == nil || p.Spec.HostNetwork || isTerminal(p) || p.Status.PodIP == "" {
+		if n == nil || isTerminal(p) {
+			continue
+		}
+		s.claimImages(n, p)
+		if p.Spec.HostNetwork || p.Status.PodIP == "" {
 			continue
 		}
 		if ip, err := netip.ParseAddr(p.Status.PodIP); err == nil {
 			n.ips.claim(p.UID, ip)
 		}
 	}
+}
+
+// claimImages records the images of pod's running containers as on node
+// n, where pulling them costs anything (the store keeps no others).
+func (s *sim) claimImages(n *simNode, p *corev1.Pod) {
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.State.Running == nil {
+			continue
+		}
+		img := s.cfg.ImageCatalog.Lookup(cs.Image)
+		if s.cfg.Profile.pullCost(img) <= 0 {
+			continue
+		}
+		size := img.Size
+		if size <= 0 {
+			size = s.cfg.Profile.ImageSize
+		}
+		n.images.have(s.cfg.ImageCatalog.ImageID(cs.Image), s.cfg.ImageCatalog.StatusNames(cs.Image), size, cs.State.Running.StartedAt.Time)
+	}
+}
+
+// creatingSandbox is pod's status while the runtime creates its sandbox,
+// and how long that still takes; nil once the sandbox is ready. The pod
+// shows what it shows while its volumes mount: Pending, no IP,
+// PodReadyToStartContainers False, containers in ContainerCreating.
+func (e podEnv) creatingSandbox(pod *corev1.Pod) (*corev1.PodStatus, time.Duration) {
+	left := sandboxLeft(pod, e.now, e.profile.SandboxStart)
+	if left <= 0 {
+		return nil, 0
+	}
+	return e.waitingForVolumes(pod), left
+}
+
+// sandboxLeft is how long the runtime still needs to create pod's sandbox
+// at now: sandbox after the pod started, 0 once its containers exist.
+func sandboxLeft(pod *corev1.Pod, now time.Time, sandbox time.Duration) time.Duration {
+	if sandbox <= 0 || containersCreated(&pod.Status) {
+		return 0
+	}
+	if pod.Status.StartTime == nil {
+		return sandbox
+	}
+	return max(pod.Status.StartTime.Add(sandbox).Sub(now), 0)
 }
 
 func (s *sim) processPod(ctx context.Context) bool {
@@ -159,7 +208,8 @@ func (s *sim) syncPod(ctx context.Context, key string) (time.Duration, error) {
 			return 0, nil
 		}
 	}
-	env := podEnv{now: now, hostIP: n.ip.String(), job: s.cfg.JobDuration, init: s.cfg.InitDuration, images: s.cfg.ImageCatalog, probes: s.probes}
+	env := podEnv{now: now, hostIP: n.ip.String(), job: s.cfg.JobDuration, init: s.cfg.InitDuration, images: s.cfg.ImageCatalog, probes: s.probes,
+		profile: s.cfg.Profile, store: &n.images}
 	if !containersCreated(&pod.Status) {
 		// The kubelet mounts volumes before it creates the sandbox: a pod
 		// whose claim is not Bound waits here, without an IP, until the
@@ -176,6 +226,17 @@ func (s *sim) syncPod(ctx context.Context, key string) (time.Duration, error) {
 			return 0, nil
 		}
 	}
+	if st, left := env.creatingSandbox(pod); st != nil {
+		if !reflect.DeepEqual(&pod.Status, st) {
+			if err := s.writeStatus(ctx, pod, st, kindSandbox); err != nil {
+				if apierrors.IsNotFound(err) {
+					return 0, nil
+				}
+				return 0, err
+			}
+		}
+		return left, nil
+	}
 	if pod.Spec.HostNetwork {
 		env.podIP = env.hostIP
 	} else if pod.Status.PodIP == "" {
@@ -184,6 +245,10 @@ func (s *sim) syncPod(ctx context.Context, key string) (time.Duration, error) {
 			return 0, fmt.Errorf("pod %s on node %s: %w", key, n.name, err)
 		}
 		env.podIP = ip.String()
+	}
+	var pulls map[string]time.Duration
+	if s.events != nil {
+		env.pulls = &pulls
 	}
 	st, after, kind := env.advance(pod)
 	// advance copies what it does not change, so plain reflect.DeepEqual is
@@ -206,7 +271,7 @@ func (s *sim) syncPod(ctx context.Context, key string) (time.Duration, error) {
 		if pod.Status.StartTime == nil {
 			s.events.pod(n.name, pod, annotationEvents(pod)) // once, when the pod starts
 		}
-		s.events.pod(n.name, pod, podEvents(pod, &pod.Status, st, s.cfg.ImageCatalog))
+		s.events.pod(n.name, pod, podEvents(pod, &pod.Status, st, s.cfg.ImageCatalog, pulls))
 	}
 	s.forgetEndedRuns(pod, st)
 	return after, nil

@@ -19,10 +19,19 @@ type podEnv struct {
 	init   time.Duration
 	images *ImageCatalog // nil: derive every image's digest
 	probes prober        // nil: every probe succeeds
+	// profile is how long the node's runtime takes (sandbox, pulls,
+	// container starts); store is the node's images (nil: every pull
+	// costs the full price).
+	profile Profile
+	store   *imageStore
+	// pulls, when set, gets how long each main container waited for its
+	// image (container name → time), for the Pulled event.
+	pulls *map[string]time.Duration
 }
 
 // Transition kinds, as counted in myriad_nodesim_pod_transitions_total.
 const (
+	kindSandbox      = "sandbox"
 	kindInitializing = "initializing"
 	kindStarted      = "started"
 	kindReadiness    = "readiness"
@@ -59,8 +68,11 @@ func (e podEnv) advance(pod *corev1.Pod) (*corev1.PodStatus, time.Duration, stri
 
 	// Init containers: one Pending step with the first one running, then all
 	// completed at once after env.init, right before the main containers.
+	// The sandbox was ready SandboxStart after the pod started (syncPod
+	// held the pod until then): init containers and pulls begin there.
+	sandboxAt := st.StartTime.Add(e.profile.SandboxStart)
 	if len(pod.Spec.InitContainers) > 0 && !initDone(pod, st) {
-		started := st.StartTime.Time
+		started := sandboxAt
 		if len(st.InitContainerStatuses) == 0 {
 			st.InitContainerStatuses = make([]corev1.ContainerStatus, len(pod.Spec.InitContainers))
 			for i, c := range pod.Spec.InitContainers {
@@ -117,7 +129,7 @@ func (e podEnv) advance(pod *corev1.Pod) (*corev1.PodStatus, time.Duration, stri
 	after := time.Duration(0)
 	ran := false
 	for _, c := range pod.Spec.Containers {
-		cs, left, k := e.mainContainer(pod, c, cur[c.Name], st.StartTime.Time)
+		cs, left, k := e.mainContainer(pod, c, cur[c.Name], sandboxAt)
 		statuses = append(statuses, cs)
 		if k != "" {
 			kind = k

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/myriad-dev/myriad/pkg/nodesim"
 )
 
 // Options say which cluster a scenario runs against. The zero value is not
@@ -35,6 +37,9 @@ type Options struct {
 	NodeArgs []string
 	// Scheduler is `myriad up --scheduler`: kube, myriad or none.
 	Scheduler string
+	// NodeProfile is `myriad nodes --node-profile` of a started cluster:
+	// how long the simulated runtime takes (empty: fast, no time).
+	NodeProfile string
 	// MetricsServer runs metrics-server in a started cluster (`myriad up`
 	// runs it by default; a bench only when asked, so that its figures
 	// stay comparable with runs before it existed).
@@ -69,6 +74,11 @@ func (o Options) Validate() error {
 			return fmt.Errorf("--kubeconfig %s: %w", o.Kubeconfig, errors.Unwrap(err))
 		}
 		return nil
+	}
+	if o.NodeProfile != "" {
+		if _, err := nodesim.NamedProfile(o.NodeProfile); err != nil {
+			return fmt.Errorf("--node-profile: %w", err)
+		}
 	}
 	switch {
 	case o.APIServers < 1 || o.APIServers > 16:

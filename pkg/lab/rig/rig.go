@@ -159,6 +159,9 @@ func (r *Rig) upOptions() (controlplane.Options, error) {
 	}
 	r.MetricsPort = ports[0]
 	up.NodeArgs = append([]string{"--metrics-addr", "127.0.0.1:" + strconv.Itoa(r.MetricsPort)}, o.NodeArgs...)
+	if o.NodeProfile != "" {
+		up.NodeArgs = append(up.NodeArgs, "--node-profile", o.NodeProfile)
+	}
 	return up, nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/myriad-dev/myriad/pkg/controlplane"
 	"github.com/myriad-dev/myriad/pkg/lab"
 	"github.com/myriad-dev/myriad/pkg/manager"
+	"github.com/myriad-dev/myriad/pkg/nodesim"
 )
 
 // Workload is the run skeleton of the workload scenarios (`myriad bench
@@ -246,6 +247,10 @@ func (w *Workload) CommonParameters(ns string, phaseTimeout time.Duration) map[s
 		p["nodeCapacity"] = w.NodeCapacity
 		if w.NodeCapacity == "" {
 			p["nodeCapacity"] = "myriad nodes default (cpu 32, memory 256Gi, pods 110)"
+		}
+		p["nodeProfile"] = o.NodeProfile
+		if o.NodeProfile == "" {
+			p["nodeProfile"] = nodesim.ProfileFast
 		}
 	}
 	return p
