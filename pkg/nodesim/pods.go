@@ -293,6 +293,7 @@ func (s *sim) forgetEndedRuns(pod *corev1.Pod, st *corev1.PodStatus) {
 			continue
 		}
 		s.files.ForgetRun(pod.UID, cs.Name, cs.ContainerID)
+		s.probes.forgetRun(cs.ContainerID)
 	}
 }
 

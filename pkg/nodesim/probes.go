@@ -28,9 +28,10 @@ import (
 // synced one period after its files change (onFilesChanged) or when a
 // delay ends: no timer per pod, and nothing at all for pods without probes.
 //
-// Simplifications, by design: readiness follows the probe's answer at the
-// next sync rather than after failureThreshold/successThreshold answers;
-// the kubelet's Unhealthy and Killing events are not emitted.
+// Readiness follows the kubelet's thresholds: a Ready container turns
+// un-Ready at its failureThreshold-th failure in a row, one period apart,
+// and an un-Ready one Ready at its successThreshold-th success, so the
+// answer's changes are kept per container run (answerSince).
 
 // prober answers probes for podEnv (nil: every probe succeeds).
 type prober interface {
@@ -39,6 +40,9 @@ type prober interface {
 	// failingSince records whether the liveness probe of run containerID
 	// fails now and returns since when it has been failing.
 	failingSince(containerID string, failing bool, now time.Time) time.Time
+	// answerSince records readiness answer of run containerID now and
+	// returns since when it has been that answer.
+	answerSince(containerID string, answer bool, now time.Time) time.Time
 	// hookDuration runs an exec hook of container c on a virtual clock and
 	// returns how long it took.
 	hookDuration(pod *corev1.Pod, c *corev1.Container, command []string) time.Duration
@@ -101,6 +105,22 @@ func (e podEnv) probed(pod *corev1.Pod, c *corev1.Container, prev *corev1.Contai
 		}
 	}
 	cs.Ready = startedUp && (c.ReadinessProbe == nil || pass(c.ReadinessProbe))
+	if p := c.ReadinessProbe; p != nil && startedUp && e.probes != nil && due(p) {
+		was := prev != nil && prev.ContainerID == cs.ContainerID && prev.Ready
+		since := e.probes.answerSince(cs.ContainerID, cs.Ready, e.now)
+		if cs.Ready != was {
+			// The answer changed: it counts once it has held for the
+			// threshold's number of probes, one period apart.
+			need := p.FailureThreshold
+			if cs.Ready {
+				need = p.SuccessThreshold
+			}
+			if left := since.Add(time.Duration(max(need, 1)-1) * probePeriod(p)).Sub(e.now); left > 0 {
+				cs.Ready = was
+				later(left)
+			}
+		}
+	}
 	return cs, after, ""
 }
 
@@ -110,12 +130,30 @@ type probes struct {
 	images *ImageCatalog
 	clock  clock.Clock
 
-	mu      sync.Mutex
-	failing map[string]time.Time // container run → its liveness probe's first failure
+	mu        sync.Mutex
+	failing   map[string]time.Time    // container run → its liveness probe's first failure
+	readiness map[string]readinessRun // container run → its readiness probe's answer
+}
+
+// readinessRun is a run's readiness answer and since when it has held.
+type readinessRun struct {
+	answer bool
+	since  time.Time
 }
 
 func newProbes(files *sandbox.Files, images *ImageCatalog, clk clock.Clock) *probes {
-	return &probes{files: files, images: images, clock: clk, failing: map[string]time.Time{}}
+	return &probes{files: files, images: images, clock: clk, failing: map[string]time.Time{}, readiness: map[string]readinessRun{}}
+}
+
+func (p *probes) answerSince(containerID string, answer bool, now time.Time) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r, ok := p.readiness[containerID]
+	if !ok || r.answer != answer {
+		r = readinessRun{answer: answer, since: now}
+		p.readiness[containerID] = r
+	}
+	return r.since
 }
 
 func (p *probes) failingSince(containerID string, failing bool, now time.Time) time.Time {
@@ -139,7 +177,16 @@ func (p *probes) forget(pod *corev1.Pod) {
 	defer p.mu.Unlock()
 	for _, cs := range pod.Status.ContainerStatuses {
 		delete(p.failing, cs.ContainerID)
+		delete(p.readiness, cs.ContainerID)
 	}
+}
+
+// forgetRun drops what is kept of one ended container run.
+func (p *probes) forgetRun(containerID string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.failing, containerID)
+	delete(p.readiness, containerID)
 }
 
 func (p *probes) succeeds(pod *corev1.Pod, c *corev1.Container, cs *corev1.ContainerStatus, pr *corev1.Probe) bool {

@@ -61,6 +61,41 @@ func TestExecReadinessProbeFollowsTheContainersFiles(t *testing.T) {
 	}
 }
 
+// Readiness changes at the threshold's probe, as the kubelet's: a Ready
+// container whose probe starts failing stays Ready for failureThreshold-1
+// more periods, and turns Ready again at its successThreshold-th success.
+func TestReadinessFollowsTheThresholds(t *testing.T) {
+	k, files := probed(t, "", corev1.Container{Name: "app", Image: "busybox",
+		ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"test", "-f", "/tmp/ready"}}},
+			PeriodSeconds: 10, FailureThreshold: 3, SuccessThreshold: 2}})
+	k.step()
+	exec(t, k, files, "touch /tmp/ready")
+	if after := k.wait(10 * time.Second); k.container(0).Ready || after != 10*time.Second {
+		t.Fatalf("after one success of two: ready %t, next look in %s; want not ready, 10s", k.container(0).Ready, after)
+	}
+	if k.wait(10 * time.Second); !k.container(0).Ready {
+		t.Fatal("after two successes the container is not ready")
+	}
+	exec(t, k, files, "rm /tmp/ready")
+	if after := k.wait(10 * time.Second); !k.container(0).Ready || after != 20*time.Second {
+		t.Fatalf("after one failure of three: ready %t, next look in %s; want ready, 20s", k.container(0).Ready, after)
+	}
+	// A success in between starts the count again.
+	exec(t, k, files, "touch /tmp/ready")
+	k.wait(10 * time.Second)
+	exec(t, k, files, "rm /tmp/ready")
+	k.wait(10 * time.Second)
+	if k.wait(10 * time.Second); !k.container(0).Ready {
+		t.Fatal("two failures in a row after a success made the container un-ready")
+	}
+	if k.wait(10 * time.Second); k.container(0).Ready {
+		t.Fatal("three failures in a row left the container ready")
+	}
+	if got := k.said(); len(got) == 0 || got[len(got)-1] != "Warning Unhealthy: Readiness probe failed: command failed with a non-zero exit code" {
+		t.Errorf("events: %v", got)
+	}
+}
+
 func TestHTTPProbeAsksTheImagesServer(t *testing.T) {
 	probe := func(port int32, path string) *corev1.Probe {
 		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromInt32(port)}}, PeriodSeconds: 1}
