@@ -56,6 +56,10 @@ func (s *sim) heartbeat(ctx context.Context, i int, due time.Time) (time.Time, b
 	if n.images.pulled(now) != n.imagesReported {
 		statusDue, full = true, true
 	}
+	// So does a change of the eviction manager's MemoryPressure.
+	if pressure := n.memoryPressure.Load(); pressure != (n.pressureReported == 1) || n.pressureReported < 0 {
+		statusDue = true
+	}
 	if s.cfg.HeartbeatMode == HeartbeatStatus {
 		// Registering wrote the whole status a moment ago; a patch of
 		// the same second would be empty.

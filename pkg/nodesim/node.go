@@ -55,6 +55,13 @@ type simNode struct {
 	// worker).
 	images         imageStore
 	imagesReported int
+	// memoryPressure is the MemoryPressure condition the eviction manager
+	// decided, and when it last changed (unix nanoseconds, 0: never);
+	// pressureReported what the last status written said (-1: unknown;
+	// owned by the dispatcher's worker).
+	memoryPressure      atomic.Bool
+	memoryPressureSince atomic.Int64
+	pressureReported    int8
 }
 
 func (s *sim) nodeLabels(n *simNode) map[string]string {
@@ -102,11 +109,15 @@ func (s *sim) nodeStatus(n *simNode, now time.Time, full bool) corev1.NodeStatus
 			LastHeartbeatTime: hb, LastTransitionTime: n.readySince}
 	}
 	st := corev1.NodeStatus{Conditions: []corev1.NodeCondition{
-		cond(corev1.NodeMemoryPressure, corev1.ConditionFalse, "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+		memoryPressureCondition(n, hb),
 		cond(corev1.NodeDiskPressure, corev1.ConditionFalse, "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
 		cond(corev1.NodePIDPressure, corev1.ConditionFalse, "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
 		cond(corev1.NodeReady, corev1.ConditionTrue, "KubeletReady", "kubelet is posting ready status"),
 	}}
+	n.pressureReported = 0
+	if n.memoryPressure.Load() {
+		n.pressureReported = 1
+	}
 	if !full {
 		return st
 	}
@@ -180,6 +191,7 @@ func (s *sim) patchStatus(ctx context.Context, n *simNode, now time.Time, full b
 	if err != nil {
 		n.conditions = nil
 		n.imagesReported = -1 // send the images again with the next status
+		n.pressureReported = -1
 		return fmt.Errorf("patch status of node %s: %w", n.name, err)
 	}
 	s.keepConditions(n, node)

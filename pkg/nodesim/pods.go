@@ -75,6 +75,7 @@ func (s *sim) onPodDelete(obj any) {
 		s.arrivals.Delete(p.UID)
 		s.files.ForgetPod(p.UID)
 		s.probes.forget(p)
+		s.evicted(p.UID)
 	}
 }
 
@@ -189,6 +190,12 @@ func (s *sim) syncPod(ctx context.Context, key string) (time.Duration, error) {
 		return 0, nil
 	}
 	now := s.clock.Now()
+	if msg, ok := s.evictionOf(pod.UID); ok {
+		if pod.DeletionTimestamp == nil && !isTerminal(pod) {
+			return 0, s.evictPod(ctx, n, pod, msg, now)
+		}
+		s.evicted(pod.UID)
+	}
 	if pod.DeletionTimestamp != nil {
 		return s.stopPod(ctx, n, pod, now)
 	}
@@ -314,6 +321,24 @@ func (s *sim) writeStatus(ctx context.Context, pod *corev1.Pod, st *corev1.PodSt
 		s.written.Store(pod.UID, rv)
 	}
 	s.metrics.podTransitions.WithLabelValues(string(st.Phase), kind).Inc()
+	return nil
+}
+
+// evictPod writes the final status of a pod the eviction manager chose,
+// with the kubelet's events.
+func (s *sim) evictPod(ctx context.Context, n *simNode, pod *corev1.Pod, msg string, now time.Time) error {
+	if err := s.writeStatus(ctx, pod, evictedStatus(pod, msg, now), "evicted"); err != nil {
+		if apierrors.IsNotFound(err) {
+			s.evicted(pod.UID)
+			return nil
+		}
+		return err
+	}
+	s.evicted(pod.UID)
+	n.ips.release(pod.UID)
+	if s.events != nil {
+		s.events.pod(n.name, pod, append([]kubeletEvent{{warning: true, reason: "Evicted", message: msg}}, stopEvents(pod)...))
+	}
 	return nil
 }
 

@@ -55,6 +55,8 @@ type sim struct {
 	probes *probes
 	// events are the kubelets' events (nil: Config.Events is off).
 	events *eventRecorders
+	// evict is the eviction manager's state (eviction.go).
+	evict evictions
 
 	fatal chan error // first error that retrying cannot fix
 }
@@ -89,6 +91,7 @@ func newSim(client kubernetes.Interface, cfg Config) (*sim, error) {
 		s.nodes[k] = n
 		s.byName[n.name] = n
 	}
+	s.evict.byNode = make([]pressureState, cfg.Count)
 	s.files = sandbox.NewFiles(0, 0, s.onFilesChanged)
 	s.probes = newProbes(s.files, cfg.ImageCatalog, s.clock)
 	s.disp = newDispatcher(s.clock, cfg.Count, s.heartbeat)
@@ -195,6 +198,7 @@ func (s *sim) run(ctx context.Context) error {
 		s.disp.schedule(k, now.Add(time.Duration(k)*slot+jitter))
 	}
 	wg.Go(func() { s.disp.loop(ctx, s.cfg.HeartbeatWorkers) })
+	wg.Go(func() { s.evictionLoop(ctx) })
 	for range s.cfg.Workers {
 		wg.Go(func() {
 			for s.processPod(ctx) {

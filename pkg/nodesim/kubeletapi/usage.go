@@ -1,13 +1,11 @@
 package kubeletapi
 
 import (
-	"hash/fnv"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/klog/v2"
 
 	"github.com/myriad-dev/myriad/pkg/nodesim/usage"
 )
@@ -61,7 +59,7 @@ type podUsage struct {
 type counters struct {
 	mu     sync.Mutex
 	nodes  map[string]*nodeCounters
-	models map[string]parsedModel
+	models Models
 }
 
 type nodeCounters struct {
@@ -80,11 +78,6 @@ type containerKey struct {
 	uid   types.UID
 	name  string
 	start int64
-}
-
-type parsedModel struct {
-	m   usage.Model
-	err error
 }
 
 // advance moves c to now at cores, having started at start.
@@ -123,15 +116,10 @@ func (s *Server) nodeUsage(node string, now time.Time) (pods []podUsage, cores, 
 				continue
 			}
 			u := containerUsage{start: cs.State.Running.StartedAt.Time}
-			cpuModel, memModel := c.model(p, spec, CPUUsageAnnotation), c.model(p, spec, MemoryUsageAnnotation)
-			cpuBase, memBase := base(spec, corev1.ResourceCPU, defaultCores), base(spec, corev1.ResourceMemory, defaultMemory)
+			cpuModel := c.models.For(p, spec, CPUUsageAnnotation)
+			cpuBase := base(spec, corev1.ResourceCPU, defaultCores)
 			ran := now.Sub(u.start)
-			u.cores, u.memory = cpuModel.At(ran, cpuBase), memModel.At(ran, memBase)
-			if l, ok := spec.Resources.Limits[corev1.ResourceMemory]; ok && !l.IsZero() {
-				// The cgroup holds a container at its limit; past it the
-				// simulator's OOM killer ends the run (nodesim/oom.go).
-				u.memory = min(u.memory, l.AsApproximateFloat64())
-			}
+			u.cores, u.memory = cpuModel.At(ran, cpuBase), c.models.Memory(p, spec, ran)
 			key := containerKey{uid: p.UID, name: spec.Name, start: u.start.UnixNano()}
 			ctr := nc.containers[key]
 			if ctr == nil {
@@ -154,33 +142,6 @@ func (s *Server) nodeUsage(node string, now time.Time) (pods []podUsage, cores, 
 	}
 	nc.node.advance(cores, now)
 	return pods, cores, nc.node.seconds, memory
-}
-
-// model is the container's model for the resource annotation key names:
-// the container's own annotation, else the pod's, else the default share.
-// A malformed annotation is logged once and the default used, so a typo
-// never stops metrics for the rest of the node.
-func (c *counters) model(p *corev1.Pod, spec *corev1.Container, key string) usage.Model {
-	if text, ok := usage.Select(p.Annotations, key, spec.Name); ok {
-		pm, cached := c.models[text]
-		if !cached {
-			pm.m, pm.err = usage.Parse(text)
-			if pm.err != nil {
-				klog.InfoS("Ignoring a malformed usage model; the default applies", "pod", klog.KObj(p), "annotation", key, "err", pm.err)
-			}
-			if c.models == nil || len(c.models) >= maxModels {
-				c.models = map[string]parsedModel{}
-			}
-			c.models[text] = pm
-		}
-		if pm.err == nil {
-			return pm.m
-		}
-	}
-	h := fnv.New64a()
-	h.Write([]byte(string(p.UID) + "/" + spec.Name))
-	share := 0.2 + 0.4*float64(h.Sum64()%1000)/1000
-	return usage.Model{Kind: usage.Constant, A: usage.Amount{Value: share, OfRequest: true}}
 }
 
 // base is what percentages of a container's resource are of: its request,
