@@ -98,7 +98,8 @@ func pressureStep(st pressureState, available float64, now time.Time) (next pres
 
 // evictionMessage is the kubelet's message for evicting u for memory.
 func evictionMessage(u memoryUse, available float64) string {
-	q := func(v float64) string { return resource.NewQuantity(int64(v), resource.BinarySI).String() }
+	// Whole KiB, as the kubelet's figures (memory comes in pages) print.
+	q := func(v float64) string { return resource.NewQuantity(int64(v)/1024*1024, resource.BinarySI).String() }
 	msg := fmt.Sprintf("The node was low on resource: memory. Threshold quantity: %s, available: %s. ", q(memoryEvictionThreshold), q(max(available, 0)))
 	if u.top != "" && u.topUsed > u.topRequested {
 		msg += fmt.Sprintf("Container %s was using %s, request is %s, has larger consumption of memory. ", u.top, q(u.topUsed), q(u.topRequested))

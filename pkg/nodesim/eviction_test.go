@@ -76,7 +76,7 @@ func TestMemoryPressureEvictsTheHungriestPod(t *testing.T) {
 	h.stepUntil("hog evicted", 5*time.Second, 10*time.Minute, h.podIs("hog", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed }))
 	p := h.pod("hog")
 	if p.Status.Reason != "Evicted" || !strings.HasPrefix(p.Status.Message, "The node was low on resource: memory. Threshold quantity: 100Mi, available: ") ||
-		!strings.Contains(p.Status.Message, "Container app was using ") || cond(p, corev1.DisruptionTarget) != corev1.ConditionTrue {
+		!strings.Contains(p.Status.Message, "Ki. Container app was using ") || !strings.Contains(p.Status.Message, "Ki, request is 100Mi, has larger consumption of memory. ") || cond(p, corev1.DisruptionTarget) != corev1.ConditionTrue {
 		t.Fatalf("evicted status: reason %q message %q conditions %+v", p.Status.Reason, p.Status.Message, p.Status.Conditions)
 	}
 	if cs := p.Status.ContainerStatuses[0]; cs.State.Terminated == nil || cs.State.Terminated.ExitCode != evictedExitCode {
