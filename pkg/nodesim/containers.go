@@ -190,11 +190,7 @@ func (e podEnv) pullDone(c corev1.Container, img Image, base time.Time) time.Tim
 	if cost := e.profile.pullCost(img); cost > 0 {
 		done = base.Add(cost)
 		if e.store != nil {
-			size := img.Size
-			if size <= 0 {
-				size = e.profile.ImageSize
-			}
-			done = e.store.pull(e.images.ImageID(c.Image), e.images.StatusNames(c.Image), size, cost, base, !e.profile.ParallelPulls)
+			done = e.store.pull(e.images.ImageID(c.Image), e.images.StatusNames(c.Image), e.profile.sizeOf(img), cost, base, !e.profile.ParallelPulls)
 		}
 	}
 	if e.pulls != nil && done.After(base) {

@@ -111,11 +111,7 @@ func (s *sim) claimImages(n *simNode, p *corev1.Pod) {
 		if s.cfg.Profile.pullCost(img) <= 0 {
 			continue
 		}
-		size := img.Size
-		if size <= 0 {
-			size = s.cfg.Profile.ImageSize
-		}
-		n.images.have(s.cfg.ImageCatalog.ImageID(cs.Image), s.cfg.ImageCatalog.StatusNames(cs.Image), size, cs.State.Running.StartedAt.Time)
+		n.images.have(s.cfg.ImageCatalog.ImageID(cs.Image), s.cfg.ImageCatalog.StatusNames(cs.Image), s.cfg.Profile.sizeOf(img), cs.State.Running.StartedAt.Time)
 	}
 }
 

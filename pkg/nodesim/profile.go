@@ -89,11 +89,15 @@ func (p Profile) pullCost(img Image) time.Duration {
 	if img.PullDuration > 0 || p.PullBandwidth <= 0 {
 		return img.PullDuration
 	}
-	size := img.Size
-	if size <= 0 {
-		size = p.ImageSize
+	return time.Duration(float64(p.sizeOf(img)) / float64(p.PullBandwidth) * float64(time.Second))
+}
+
+// sizeOf is img's size: the catalogue's, else the profile's ImageSize.
+func (p Profile) sizeOf(img Image) int64 {
+	if img.Size > 0 {
+		return img.Size
 	}
-	return time.Duration(float64(size) / float64(p.PullBandwidth) * float64(time.Second))
+	return p.ImageSize
 }
 
 // validate names the first bad field.
