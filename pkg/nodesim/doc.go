@@ -4,9 +4,11 @@
 // bound to it through their lifecycle (init containers, readiness gates, jobs
 // that exit, in-place container restarts, probes run against each
 // container's sandbox (package sandbox), graceful deletion, eviction when
-// its pods' memory models leave it short). How long its runtime takes
-// (sandbox, image pulls by size, container start) is a Profile, and what it
-// has pulled is kept per node (imageStore). Chaos is data: the
+// its pods' memory or disk models leave it short, or a pod writes past its
+// ephemeral-storage limits, with image garbage collection first for disk).
+// How long its runtime takes (sandbox, image pulls by size, container
+// start) is a Profile, and what it has pulled is kept per node
+// (imageStore). Chaos is data: the
 // FailureAnnotation on a Node stops that node's heartbeats until removed.
 //
 // The package owns only the objects a kubelet owns: its Node (labels, spec,

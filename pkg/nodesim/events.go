@@ -239,11 +239,13 @@ func containerStatus(statuses []corev1.ContainerStatus, name string) *corev1.Con
 }
 
 // annotationEvents are one Warning per malformed behaviour annotation of
-// pod (durations, exit codes, log interval, usage models): each is
-// ignored for the pod, which runs with the default, and the event names
-// the annotation and what is wrong, so a typo is visible in `kubectl
-// describe pod` rather than silently simulated as something else.
-func annotationEvents(pod *corev1.Pod) []kubeletEvent {
+// pod (durations, exit codes, log interval, usage models) whose value is
+// not what seen says (nil: none seen): each is ignored for the pod, which
+// runs with the default, and the event names the annotation and what is
+// wrong, so a typo is visible in `kubectl describe pod` rather than
+// silently simulated as something else. It allocates nothing for a pod
+// without a new behaviour annotation (it runs at every pod update).
+func annotationEvents(pod *corev1.Pod, seen map[string]string) []kubeletEvent {
 	var evs []kubeletEvent
 	bad := func(key string, err error) {
 		evs = append(evs, kubeletEvent{warning: true, reason: "InvalidSimulationAnnotation",
@@ -251,6 +253,9 @@ func annotationEvents(pod *corev1.Pod) []kubeletEvent {
 	}
 	for key, v := range pod.Annotations {
 		if !strings.HasPrefix(key, "nodes.myriad.dev/") {
+			continue
+		}
+		if was, ok := seen[key]; ok && was == v {
 			continue
 		}
 		switch {
@@ -266,7 +271,7 @@ func annotationEvents(pod *corev1.Pod) []kubeletEvent {
 			if _, err := strconv.ParseInt(v, 10, 32); err != nil {
 				bad(key, fmt.Errorf("%q is not an exit code", v))
 			}
-		case isUsageAnnotation(key, kubeletapi.CPUUsageAnnotation) || isUsageAnnotation(key, kubeletapi.MemoryUsageAnnotation):
+		case isUsageAnnotation(key, kubeletapi.CPUUsageAnnotation) || isUsageAnnotation(key, kubeletapi.MemoryUsageAnnotation) || isUsageAnnotation(key, kubeletapi.DiskUsageAnnotation):
 			if _, err := usage.Parse(v); err != nil {
 				bad(key, err)
 			}

@@ -2,6 +2,7 @@ package nodesim
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -138,7 +139,7 @@ func TestAnnotationEventsNameTheAnnotation(t *testing.T) {
 		StopDurationAnnotation:                       "5s",
 	}}}
 	var got []string
-	for _, e := range annotationEvents(pod) {
+	for _, e := range annotationEvents(pod, nil) {
 		if !e.warning || e.reason != "InvalidSimulationAnnotation" {
 			t.Errorf("event %+v", e)
 		}
@@ -149,4 +150,19 @@ func TestAnnotationEventsNameTheAnnotation(t *testing.T) {
 		`annotation nodes.myriad.dev/log-interval ignored, the default applies: "1ms" is not a duration of at least 10ms`,
 		`annotation nodes.myriad.dev/memory-usage.app ignored, the default applies: ramp takes three words (ramp LOW HIGH DURATION), got 2`,
 		`annotation nodes.myriad.dev/run-duration ignored, the default applies: "soon" is not a duration like 30s`)
+
+	// Changed on the running pod: only what changed is reported again.
+	seen := maps.Clone(pod.Annotations)
+	pod.Annotations["nodes.myriad.dev/cpu-usage"] = "sine 1 2"
+	pod.Annotations[StopDurationAnnotation] = "later"
+	got = nil
+	for _, e := range annotationEvents(pod, seen) {
+		got = append(got, e.message)
+	}
+	wantEvents(t, "changed annotations", got,
+		`annotation nodes.myriad.dev/cpu-usage ignored, the default applies: sine takes three words (sine LOW HIGH DURATION), got 2`,
+		`annotation nodes.myriad.dev/stop-duration ignored, the default applies: "later" is not a duration like 30s`)
+	if evs := annotationEvents(pod, pod.Annotations); len(evs) != 0 {
+		t.Errorf("unchanged annotations gave events: %+v", evs)
+	}
 }

@@ -18,18 +18,30 @@ import (
 	"github.com/myriad-dev/myriad/pkg/nodesim/kubeletapi"
 )
 
-// The kubelet's eviction manager, for memory. Every monitoring interval
-// each node's memory.available is its capacity less what its system and
-// running containers use by their usage models (kubeletapi.Models: the
-// numbers `kubectl top node` shows). Below the kubelet's default hard
-// threshold, memory.available<100Mi, the node reports MemoryPressure (the
-// node lifecycle controller then taints it
-// node.kubernetes.io/memory-pressure:NoSchedule, so nothing new lands
-// there) and one pod is evicted per interval, ranked as the kubelet ranks
-// them. The condition clears once the node has stayed above the threshold
-// for the pressure transition period.
+// The kubelet's eviction manager. Every monitoring interval it looks at
+// each node's signals, as the kubelet's defaults set them:
 //
-// Disk pressure is not simulated: nothing models what containers write.
+//   - memory.available<100Mi: the node's capacity less what its system and
+//     running containers use by their memory models (kubeletapi.Models: the
+//     numbers `kubectl top node` shows);
+//   - imagefs.available<15% of its ephemeral-storage capacity, on the one
+//     filesystem a simulated node has (the kubelet's nodefs.available<10%
+//     on the same disk is never the first to fire): its system's share, the
+//     images its runtime holds, and what running containers wrote by their
+//     disk models (diskpressure.go).
+//
+// A signal below its threshold sets the node's MemoryPressure or
+// DiskPressure condition (the node lifecycle controller then taints it
+// NoSchedule, so nothing new lands there). Disk is first reclaimed at the
+// node level, by deleting the images no container uses, as the kubelet
+// does; if that is not enough, or for memory, one pod is evicted per
+// interval, ranked as the kubelet ranks them, memory before disk. A
+// condition clears once its signal has stayed above the threshold for the
+// pressure transition period. Apart from pressure, a pod whose containers
+// wrote more than their ephemeral-storage limits is evicted at once.
+//
+// PID pressure is not simulated: nothing models how many processes a
+// container runs, and the kubelet sets no PID threshold by default.
 const (
 	evictionInterval         = 10 * time.Second // kubelet's housekeeping / eviction monitoring interval
 	memoryEvictionThreshold  = 100 << 20        // --eviction-hard memory.available<100Mi
@@ -37,8 +49,9 @@ const (
 	evictedExitCode          = 137              // killed with no grace: SIGKILL
 )
 
-// memoryUse is one running pod's memory as the eviction manager sees it.
-type memoryUse struct {
+// resourceUse is one running pod's use of one resource (memory or local
+// ephemeral storage) as the eviction manager sees it.
+type resourceUse struct {
 	pod      *corev1.Pod
 	used     float64 // bytes, all containers
 	request  float64 // bytes, all containers' requests
@@ -50,11 +63,20 @@ type memoryUse struct {
 	topUsed, topRequested float64
 }
 
-// rankForEviction orders pods as the kubelet's rankMemoryPressure does:
-// pods using more than they request first, then lower priority first,
-// then larger use beyond the request first. Pure.
-func rankForEviction(pods []memoryUse) {
-	slices.SortStableFunc(pods, func(a, b memoryUse) int {
+// add counts container name using used of a resource it requests request.
+func (u *resourceUse) add(name string, used, request float64) {
+	u.used += used
+	u.request += request
+	if used-request > u.topUsed-u.topRequested || u.top == "" {
+		u.top, u.topUsed, u.topRequested = name, used, request
+	}
+}
+
+// rankForEviction orders pods as the kubelet's rankMemoryPressure and
+// rankDiskPressureFunc do: pods using more than they request first, then
+// lower priority first, then larger use beyond the request first. Pure.
+func rankForEviction(pods []resourceUse) {
+	slices.SortStableFunc(pods, func(a, b resourceUse) int {
 		aOver, bOver := a.used > a.request, b.used > b.request
 		switch {
 		case aOver && !bOver:
@@ -78,16 +100,17 @@ func rankForEviction(pods []memoryUse) {
 	})
 }
 
-// pressureState is what the eviction manager keeps of one node.
+// pressureState is what the eviction manager keeps of one signal of one
+// node.
 type pressureState struct {
-	pressure  bool      // the node reports MemoryPressure
-	lastUnder time.Time // last look that found memory.available below the threshold
+	pressure  bool      // the node reports the signal's condition
+	lastUnder time.Time // last look that found the signal below its threshold
 }
 
-// pressureStep decides, at now, whether a node whose memory.available is
-// available reports MemoryPressure and whether it should evict. Pure.
-func pressureStep(st pressureState, available float64, now time.Time) (next pressureState, evict bool) {
-	if available < memoryEvictionThreshold {
+// pressureStep decides, at now, whether a node whose signal is below its
+// threshold (or not) reports pressure and whether it should reclaim. Pure.
+func pressureStep(st pressureState, below bool, now time.Time) (next pressureState, reclaim bool) {
+	if below {
 		return pressureState{pressure: true, lastUnder: now}, true
 	}
 	if st.pressure && now.Sub(st.lastUnder) >= pressureTransitionPeriod {
@@ -96,24 +119,33 @@ func pressureStep(st pressureState, available float64, now time.Time) (next pres
 	return st, false
 }
 
-// evictionMessage is the kubelet's message for evicting u for memory.
-func evictionMessage(u memoryUse, available float64) string {
-	// Whole KiB, as the kubelet's figures (memory comes in pages) print.
-	q := func(v float64) string { return resource.NewQuantity(int64(v)/1024*1024, resource.BinarySI).String() }
-	msg := fmt.Sprintf("The node was low on resource: memory. Threshold quantity: %s, available: %s. ", q(memoryEvictionThreshold), q(max(available, 0)))
+// lowMessage is the kubelet's message for evicting u when the node ran
+// low on resource (its name as the message gives it).
+func lowMessage(resource string, u resourceUse, threshold, available float64) string {
+	msg := fmt.Sprintf("The node was low on resource: %s. Threshold quantity: %s, available: %s. ", resource, kib(threshold), kib(max(available, 0)))
 	if u.top != "" && u.topUsed > u.topRequested {
-		msg += fmt.Sprintf("Container %s was using %s, request is %s, has larger consumption of memory. ", u.top, q(u.topUsed), q(u.topRequested))
+		msg += fmt.Sprintf("Container %s was using %s, request is %s, has larger consumption of %s. ", u.top, kib(u.topUsed), kib(u.topRequested), resource)
 	}
 	return msg
+}
+
+// kib is bytes in whole KiB, as the kubelet's figures print.
+func kib(v float64) string {
+	return resource.NewQuantity(int64(v)/1024*1024, resource.BinarySI).String()
 }
 
 // evictions is the eviction manager's state: per node, and the pods
 // chosen for eviction that a pod worker has yet to write (by UID).
 type evictions struct {
-	models  kubeletapi.Models
-	byNode  []pressureState // by position in sim.nodes; owned by the manager's goroutine
+	byNode  []nodePressure // by position in sim.nodes; owned by the manager's goroutine
+	nextGC  time.Time      // the image garbage collector's next pass
 	mu      sync.Mutex
 	pending map[types.UID]string // pod → eviction message
+}
+
+// nodePressure is one node's signals.
+type nodePressure struct {
+	memory, disk pressureState
 }
 
 // evictionLoop looks at every node each interval until ctx ends.
@@ -132,66 +164,99 @@ func (s *sim) evictionLoop(ctx context.Context) {
 
 // lookForPressure is one monitoring pass over every node.
 func (s *sim) lookForPressure(ctx context.Context, now time.Time) {
-	capacity := s.cfg.Capacity.Memory().AsApproximateFloat64()
-	if capacity <= 0 {
-		return // nodes without memory capacity have nothing to measure against
+	memCapacity := s.cfg.Capacity.Memory().AsApproximateFloat64()
+	diskCapacity := s.cfg.Capacity.StorageEphemeral().AsApproximateFloat64()
+	gc := !now.Before(s.evict.nextGC)
+	if gc {
+		s.evict.nextGC = now.Add(imageGCPeriod)
 	}
+	logger := klog.FromContext(ctx)
 	for i, n := range s.nodes {
 		if n.failed.Load() {
 			continue
 		}
-		pods, used := s.memoryOn(n, now)
-		available := capacity - used
-		st, evict := pressureStep(s.evict.byNode[i], available, now)
-		if st.pressure != s.evict.byNode[i].pressure {
-			s.setMemoryPressure(n, st.pressure, now)
+		u := s.usageOn(n, now)
+		if s.evictOverLimit(ctx, n, u.disk, now) {
+			continue // the kubelet acts on nothing else in a pass that evicted for limits
 		}
-		s.evict.byNode[i] = st
-		if !evict {
-			continue
-		}
-		rankForEviction(pods)
-		for _, u := range pods {
-			if s.markForEviction(u.pod, evictionMessage(u, available)) {
-				klog.FromContext(ctx).Info("Evicting a pod: the node is low on memory", "node", n.name, "pod", klog.KObj(u.pod), "available", int64(available))
-				s.events.node(n.name, true, "EvictionThresholdMet", "Attempting to reclaim memory")
-				break // one pod per interval, as the kubelet does
+		st := &s.evict.byNode[i]
+		evicted := false
+		if memCapacity > 0 {
+			available := memCapacity - u.memoryTotal
+			next, reclaim := pressureStep(st.memory, available < memoryEvictionThreshold, now)
+			if next.pressure != st.memory.pressure {
+				s.setPressure(n, &n.memory, memoryCondition, next.pressure, now)
 			}
+			st.memory = next
+			if reclaim {
+				evicted = s.evictOne(n, u.memory, func(p resourceUse) string {
+					return lowMessage("memory", p, memoryEvictionThreshold, available)
+				})
+				if evicted {
+					logger.Info("Evicting a pod: the node is low on memory", "node", n.name, "available", int64(available))
+					s.events.node(n.name, true, "EvictionThresholdMet", "Attempting to reclaim memory")
+				}
+			}
+		}
+		if diskCapacity > 0 {
+			evicted = s.lookAtDisk(ctx, n, st, u, diskCapacity, gc, evicted, now)
 		}
 	}
 }
 
-// memoryOn is what node n's running pods use at now, and the node's total
-// with its system's share.
-func (s *sim) memoryOn(n *simNode, now time.Time) ([]memoryUse, float64) {
-	total := float64(kubeletapi.SystemMemory)
-	var out []memoryUse
+// evictOne hands the first pod of pods, ranked, that is not already being
+// evicted to the pod workers, with message msg gives it; false if none was.
+func (s *sim) evictOne(n *simNode, pods []resourceUse, msg func(resourceUse) string) bool {
+	rankForEviction(pods)
+	for _, u := range pods {
+		if s.markForEviction(u.pod, msg(u)) {
+			return true // one pod per interval, as the kubelet does
+		}
+	}
+	return false
+}
+
+// nodeUsage is what node n's running pods use at now: per pod, of memory
+// and of local ephemeral storage, and the node's memory with its
+// system's share.
+type nodeUsage struct {
+	memory, disk []resourceUse
+	memoryTotal  float64
+	diskPods     float64 // what the pods' containers wrote
+}
+
+// usageOn is node n's usage at now.
+func (s *sim) usageOn(n *simNode, now time.Time) nodeUsage {
+	out := nodeUsage{memoryTotal: float64(kubeletapi.SystemMemory)}
 	for _, p := range (simNodes{s}).PodsOn(n.name) {
 		if p.Status.Phase != corev1.PodRunning || p.DeletionTimestamp != nil {
 			continue
 		}
-		u := memoryUse{pod: p, priority: ptr.Deref(p.Spec.Priority, 0)}
+		prio := ptr.Deref(p.Spec.Priority, 0)
+		mem, disk := resourceUse{pod: p, priority: prio}, resourceUse{pod: p, priority: prio}
 		for i := range p.Spec.Containers {
 			spec := &p.Spec.Containers[i]
 			cs := containerStatus(p.Status.ContainerStatuses, spec.Name)
 			if cs == nil || cs.State.Running == nil {
 				continue
 			}
-			used := s.evict.models.Memory(p, spec, now.Sub(cs.State.Running.StartedAt.Time))
-			var req float64
-			if q, ok := spec.Resources.Requests[corev1.ResourceMemory]; ok {
-				req = q.AsApproximateFloat64()
-			}
-			u.used += used
-			u.request += req
-			if used-req > u.topUsed-u.topRequested || u.top == "" {
-				u.top, u.topUsed, u.topRequested = spec.Name, used, req
-			}
+			ran := now.Sub(cs.State.Running.StartedAt.Time)
+			mem.add(spec.Name, s.models.Memory(p, spec, ran), requested(spec, corev1.ResourceMemory))
+			disk.add(spec.Name, s.models.Disk(p, spec, ran), requested(spec, corev1.ResourceEphemeralStorage))
 		}
-		total += u.used
-		out = append(out, u)
+		out.memoryTotal += mem.used
+		out.diskPods += disk.used
+		out.memory, out.disk = append(out.memory, mem), append(out.disk, disk)
 	}
-	return out, total
+	return out
+}
+
+// requested is what container spec requests of resource name (0: nothing).
+func requested(spec *corev1.Container, name corev1.ResourceName) float64 {
+	if q, ok := spec.Resources.Requests[name]; ok {
+		return q.AsApproximateFloat64()
+	}
+	return 0
 }
 
 // markForEviction hands pod to the pod workers for eviction; false if it
@@ -225,32 +290,6 @@ func (s *sim) evicted(uid types.UID) {
 	s.evict.mu.Lock()
 	defer s.evict.mu.Unlock()
 	delete(s.evict.pending, uid)
-}
-
-// setMemoryPressure changes the condition node n reports at its next
-// heartbeat, with the kubelet's event.
-func (s *sim) setMemoryPressure(n *simNode, pressure bool, now time.Time) {
-	n.memoryPressureSince.Store(now.UnixNano())
-	n.memoryPressure.Store(pressure)
-	if pressure {
-		s.events.node(n.name, false, "NodeHasInsufficientMemory", fmt.Sprintf("Node %s status is now: NodeHasInsufficientMemory", n.name))
-	} else {
-		s.events.node(n.name, false, "NodeHasSufficientMemory", fmt.Sprintf("Node %s status is now: NodeHasSufficientMemory", n.name))
-	}
-}
-
-// memoryPressureCondition is node n's MemoryPressure condition at hb.
-func memoryPressureCondition(n *simNode, hb metav1.Time) corev1.NodeCondition {
-	c := corev1.NodeCondition{Type: corev1.NodeMemoryPressure, Status: corev1.ConditionFalse,
-		Reason: "KubeletHasSufficientMemory", Message: "kubelet has sufficient memory available",
-		LastHeartbeatTime: hb, LastTransitionTime: n.readySince}
-	if n.memoryPressure.Load() {
-		c.Status, c.Reason, c.Message = corev1.ConditionTrue, "KubeletHasInsufficientMemory", "kubelet has insufficient memory available"
-	}
-	if ns := n.memoryPressureSince.Load(); ns != 0 {
-		c.LastTransitionTime = metav1.NewTime(time.Unix(0, ns))
-	}
-	return c
 }
 
 // evictedStatus is an evicted pod's final status as the kubelet writes it:

@@ -11,10 +11,10 @@ import (
 )
 
 func TestRankForEvictionAsTheKubelet(t *testing.T) {
-	use := func(name string, used, request float64, priority int32) memoryUse {
-		return memoryUse{pod: podOn(name, "n-0"), used: used, request: request, priority: priority}
+	use := func(name string, used, request float64, priority int32) resourceUse {
+		return resourceUse{pod: podOn(name, "n-0"), used: used, request: request, priority: priority}
 	}
-	pods := []memoryUse{
+	pods := []resourceUse{
 		use("within-low-priority", 50, 100, -10),
 		use("over-by-little", 150, 100, 0),
 		use("within", 90, 100, 0),
@@ -35,19 +35,19 @@ func TestRankForEvictionAsTheKubelet(t *testing.T) {
 
 func TestPressureHoldsForTheTransitionPeriod(t *testing.T) {
 	var st pressureState
-	st, evict := pressureStep(st, 200<<20, t0)
+	st, evict := pressureStep(st, false, t0)
 	if st.pressure || evict {
-		t.Fatal("pressure with 200Mi available")
+		t.Fatal("pressure above the threshold")
 	}
-	st, evict = pressureStep(st, 50<<20, t0.Add(10*time.Second))
+	st, evict = pressureStep(st, true, t0.Add(10*time.Second))
 	if !st.pressure || !evict {
-		t.Fatal("no pressure or eviction with 50Mi available")
+		t.Fatal("no pressure or eviction below the threshold")
 	}
-	st, evict = pressureStep(st, 1<<30, t0.Add(4*time.Minute))
+	st, evict = pressureStep(st, false, t0.Add(4*time.Minute))
 	if !st.pressure || evict {
 		t.Fatal("pressure must hold for 5 minutes after the last look under the threshold, without evicting")
 	}
-	if st, _ = pressureStep(st, 1<<30, t0.Add(5*time.Minute+10*time.Second)); st.pressure {
+	if st, _ = pressureStep(st, false, t0.Add(5*time.Minute+10*time.Second)); st.pressure {
 		t.Fatal("pressure still reported 5 minutes after the last look under the threshold")
 	}
 }

@@ -53,11 +53,11 @@ func (s *sim) heartbeat(ctx context.Context, i int, due time.Time) (time.Time, b
 	// A pull that ended changes status.images, which the kubelet reports
 	// at its next status update rather than at the periodic one, so that
 	// kube-scheduler's ImageLocality sees it.
-	if n.images.pulled(now) != n.imagesReported {
+	if n.images.mark(now) != n.imagesReported {
 		statusDue, full = true, true
 	}
-	// So does a change of the eviction manager's MemoryPressure.
-	if pressure := n.memoryPressure.Load(); pressure != (n.pressureReported == 1) || n.pressureReported < 0 {
+	// So does a change of the eviction manager's pressure conditions.
+	if n.pressureBits() != n.pressureReported {
 		statusDue = true
 	}
 	if s.cfg.HeartbeatMode == HeartbeatStatus {

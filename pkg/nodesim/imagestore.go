@@ -19,21 +19,28 @@ import (
 // behind the one in progress.
 //
 // Only pulls that take time are kept, so under the fast profile the store
-// stays empty and costs nothing. Pulls are never garbage-collected: a node
-// with a terabyte of disk keeps what it pulled for the length of any run.
-// The store is memory: a restarted simulator rebuilds it from the running
+// stays empty and costs nothing. The images take their size of the node's
+// disk; the eviction manager's image garbage collector (diskpressure.go)
+// deletes those no container uses when the disk fills. The store is
+// memory: a restarted simulator rebuilds it from the running
 // containers it finds (rebuildImageStores), and a pull in progress then
 // starts again from its beginning.
 type imageStore struct {
 	mu    sync.Mutex
 	pulls map[string]imagePull // image ID → its pull
 	free  time.Time            // when the serial puller is free
+	// deleted counts the images garbage-collected, so that a status
+	// report sees the list change even when a pull ended meanwhile.
+	deleted int
 }
 
 type imagePull struct {
 	names []string // as status.images lists it: repository@digest, then the reference pulled
 	size  int64
 	done  time.Time
+	// lastUsed is the last time the garbage collector found a container
+	// of the image (the pull's end until then).
+	lastUsed time.Time
 }
 
 // pull returns when image id (size bytes, costing cost to pull) is on
@@ -60,7 +67,7 @@ func (s *imageStore) pull(id string, names []string, size int64, cost time.Durat
 	if s.pulls == nil {
 		s.pulls = map[string]imagePull{}
 	}
-	s.pulls[id] = imagePull{names: names, size: size, done: done}
+	s.pulls[id] = imagePull{names: names, size: size, done: done, lastUsed: done}
 	return done
 }
 
@@ -75,21 +82,87 @@ func (s *imageStore) have(id string, names []string, size int64, at time.Time) {
 	if s.pulls == nil {
 		s.pulls = map[string]imagePull{}
 	}
-	s.pulls[id] = imagePull{names: names, size: size, done: at}
+	s.pulls[id] = imagePull{names: names, size: size, done: at, lastUsed: at}
 }
 
-// pulled counts the images whose pull has ended by now: status.images
-// changes when it does.
-func (s *imageStore) pulled(now time.Time) int {
+// imagesMark says what status.images shows: the images whose pull has
+// ended, and how many were ever deleted. status.images changes when it
+// does.
+type imagesMark struct{ pulled, deleted int }
+
+// mark is the store's imagesMark at now.
+func (s *imageStore) mark(now time.Time) imagesMark {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
+	m := imagesMark{deleted: s.deleted}
 	for _, p := range s.pulls {
 		if !p.done.After(now) {
-			n++
+			m.pulled++
 		}
 	}
-	return n
+	return m
+}
+
+// bytes is what the images take of the node's disk, those being pulled
+// included (their space is claimed when the pull starts).
+func (s *imageStore) bytes() float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var b float64
+	for _, p := range s.pulls {
+		b += float64(p.size)
+	}
+	return b
+}
+
+// empty: the store holds nothing (always, under the fast profile).
+func (s *imageStore) empty() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pulls) == 0
+}
+
+// collect is the kubelet's image garbage collection: having marked the
+// images inUse says a container uses as used at now, it deletes the
+// others, least recently used first, until it has freed want bytes. An
+// image pulled less than minAge ago, or still being pulled, stays. It
+// returns the bytes freed.
+func (s *imageStore) collect(inUse func(id string) bool, want float64, minAge time.Duration, now time.Time) float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	type candidate struct {
+		id   string
+		pull imagePull
+	}
+	var unused []candidate
+	for id, p := range s.pulls {
+		if inUse(id) {
+			p.lastUsed = now
+			s.pulls[id] = p
+			continue
+		}
+		if p.done.After(now) || now.Sub(p.done) < minAge {
+			continue
+		}
+		unused = append(unused, candidate{id, p})
+	}
+	sort.Slice(unused, func(i, j int) bool {
+		a, b := unused[i].pull, unused[j].pull
+		if !a.lastUsed.Equal(b.lastUsed) {
+			return a.lastUsed.Before(b.lastUsed)
+		}
+		return unused[i].id < unused[j].id
+	})
+	var freed float64
+	for _, c := range unused {
+		if freed >= want {
+			break
+		}
+		delete(s.pulls, c.id)
+		s.deleted++
+		freed += float64(c.pull.size)
+	}
+	return freed
 }
 
 // statusImages is status.images of a node holding the pulled images beside

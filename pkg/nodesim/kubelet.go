@@ -175,6 +175,16 @@ func (n simNodes) PodsOn(node string) []*corev1.Pod {
 	return out
 }
 
+// Disk is node's ephemeral-storage capacity and what its runtime's images
+// take (those every node reports and those it pulled).
+func (n simNodes) Disk(node string) (capacity, images float64) {
+	sn := n.s.byName[node]
+	if sn == nil {
+		return 0, 0
+	}
+	return n.s.cfg.Capacity.StorageEphemeral().AsApproximateFloat64(), n.s.imageBytes(sn)
+}
+
 // Container is container name of pod, in its current run, for a command
 // run in it (kubectl exec); the image's files come from the catalogue.
 func (n simNodes) Container(pod *corev1.Pod, name string) *sandbox.Container {

@@ -50,18 +50,17 @@ type simNode struct {
 	// next status patch. nil means unknown, and the next report is the
 	// full status.
 	conditions []corev1.NodeCondition
-	// images is what the node's runtime has pulled; imagesReported how
-	// many of them the last full status listed (owned by the dispatcher's
+	// images is what the node's runtime has pulled; imagesReported what
+	// the last full status listed of them (owned by the dispatcher's
 	// worker).
 	images         imageStore
-	imagesReported int
-	// memoryPressure is the MemoryPressure condition the eviction manager
-	// decided, and when it last changed (unix nanoseconds, 0: never);
-	// pressureReported what the last status written said (-1: unknown;
-	// owned by the dispatcher's worker).
-	memoryPressure      atomic.Bool
-	memoryPressureSince atomic.Int64
-	pressureReported    int8
+	imagesReported imagesMark
+	// memory and disk are the MemoryPressure and DiskPressure conditions
+	// the eviction manager decided; pressureReported what the last status
+	// written said (pressureBits; -1: unknown; owned by the dispatcher's
+	// worker).
+	memory, disk     pressure
+	pressureReported int8
 }
 
 func (s *sim) nodeLabels(n *simNode) map[string]string {
@@ -109,15 +108,12 @@ func (s *sim) nodeStatus(n *simNode, now time.Time, full bool) corev1.NodeStatus
 			LastHeartbeatTime: hb, LastTransitionTime: n.readySince}
 	}
 	st := corev1.NodeStatus{Conditions: []corev1.NodeCondition{
-		memoryPressureCondition(n, hb),
-		cond(corev1.NodeDiskPressure, corev1.ConditionFalse, "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+		memoryCondition.condition(n, &n.memory, hb),
+		diskCondition.condition(n, &n.disk, hb),
 		cond(corev1.NodePIDPressure, corev1.ConditionFalse, "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
 		cond(corev1.NodeReady, corev1.ConditionTrue, "KubeletReady", "kubelet is posting ready status"),
 	}}
-	n.pressureReported = 0
-	if n.memoryPressure.Load() {
-		n.pressureReported = 1
-	}
+	n.pressureReported = n.pressureBits()
 	if !full {
 		return st
 	}
@@ -146,7 +142,7 @@ func (s *sim) nodeStatus(n *simNode, now time.Time, full bool) corev1.NodeStatus
 		Architecture:            "amd64",
 	}
 	st.Images = n.images.statusImages(s.images, now, MaxImages)
-	n.imagesReported = n.images.pulled(now)
+	n.imagesReported = n.images.mark(now)
 	return st
 }
 
@@ -190,7 +186,7 @@ func (s *sim) patchStatus(ctx context.Context, n *simNode, now time.Time, full b
 	s.metrics.heartbeatWrite(writeStatus, len(data), s.clock.Since(start))
 	if err != nil {
 		n.conditions = nil
-		n.imagesReported = -1 // send the images again with the next status
+		n.imagesReported = imagesMark{pulled: -1} // send the images again with the next status
 		n.pressureReported = -1
 		return fmt.Errorf("patch status of node %s: %w", n.name, err)
 	}

@@ -25,13 +25,13 @@ func (e podEnv) oomAfter(pod *corev1.Pod, c *corev1.Container, cs *corev1.Contai
 	if !ok || limit.IsZero() || cs.State.Running == nil {
 		return usage.Never
 	}
-	text, ok := usage.Select(pod.Annotations, kubeletapi.MemoryUsageAnnotation, c.Name)
-	if !ok {
-		return usage.Never
+	models := e.models
+	if models == nil {
+		models = &kubeletapi.Models{}
 	}
-	m, err := usage.Parse(text)
-	if err != nil {
-		return usage.Never // reported once by annotationEvents
+	m, ok := models.Chosen(pod, c, kubeletapi.MemoryUsageAnnotation)
+	if !ok {
+		return usage.Never // none chosen, or malformed (reported by annotationEvents)
 	}
 	base := limit.AsApproximateFloat64()
 	if q, ok := c.Resources.Requests[corev1.ResourceMemory]; ok && !q.IsZero() {

@@ -40,11 +40,27 @@ func (s *sim) podInformer() cache.SharedIndexInformer {
 		return obj, nil
 	})
 	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    s.onPod,
-		UpdateFunc: func(_, obj any) { s.onPod(obj) },
+		AddFunc: s.onPod,
+		UpdateFunc: func(old, obj any) {
+			s.onAnnotationsChanged(old, obj)
+			s.onPod(obj)
+		},
 		DeleteFunc: s.onPodDelete,
 	})
 	return inf
+}
+
+// onAnnotationsChanged gives a started pod whose behaviour annotations
+// changed one event per changed one that is malformed, as it got for
+// those it started with: a model changed on a running pod is read at the
+// next scrape, and a typo in it must show in `kubectl describe pod` too.
+func (s *sim) onAnnotationsChanged(oldObj, obj any) {
+	old, ok1 := oldObj.(*corev1.Pod)
+	p, ok2 := obj.(*corev1.Pod)
+	if !ok1 || !ok2 || s.events == nil || p.Status.StartTime == nil || s.byName[p.Spec.NodeName] == nil {
+		return
+	}
+	s.events.pod(p.Spec.NodeName, p, annotationEvents(p, old.Annotations))
 }
 
 func (s *sim) onPod(obj any) {
@@ -212,7 +228,7 @@ func (s *sim) syncPod(ctx context.Context, key string) (time.Duration, error) {
 		}
 	}
 	env := podEnv{now: now, hostIP: n.ip.String(), job: s.cfg.JobDuration, init: s.cfg.InitDuration, images: s.cfg.ImageCatalog, probes: s.probes,
-		profile: s.cfg.Profile, store: &n.images}
+		profile: s.cfg.Profile, store: &n.images, models: &s.models}
 	if !containersCreated(&pod.Status) {
 		// The kubelet mounts volumes before it creates the sandbox: a pod
 		// whose claim is not Bound waits here, without an IP, until the
@@ -272,7 +288,7 @@ func (s *sim) syncPod(ctx context.Context, key string) (time.Duration, error) {
 	}
 	if s.events != nil { // derived only when someone records them
 		if pod.Status.StartTime == nil {
-			s.events.pod(n.name, pod, annotationEvents(pod)) // once, when the pod starts
+			s.events.pod(n.name, pod, annotationEvents(pod, nil)) // once, when the pod starts
 		}
 		s.events.pod(n.name, pod, podEvents(pod, &pod.Status, st, s.cfg.ImageCatalog, pulls))
 	}

@@ -7,6 +7,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/myriad-dev/myriad/pkg/nodesim/kubeletapi"
 )
 
 // podEnv is everything advance needs besides the pod, so the lifecycle is a
@@ -27,6 +29,9 @@ type podEnv struct {
 	// pulls, when set, gets how long each main container waited for its
 	// image (container name → time), for the Pulled event.
 	pulls *map[string]time.Duration
+	// models are the parsed usage models the OOM killer reads (nil:
+	// parsed at each look).
+	models *kubeletapi.Models
 }
 
 // Transition kinds, as counted in myriad_nodesim_pod_transitions_total.

@@ -135,11 +135,11 @@ func TestStatusImagesListPulledImages(t *testing.T) {
 	}
 	store, base, t0 := &imageStore{}, nodeImages(MaxImages), time.Unix(100, 0)
 	done := store.pull(c.ImageID("nginx:1.25"), c.StatusNames("nginx:1.25"), 2<<30, 40*time.Second, t0, true)
-	if store.pulled(t0) != 0 || len(store.statusImages(base, t0, MaxImages)) != MaxImages || &store.statusImages(base, t0, MaxImages)[0] != &base[0] {
+	if store.mark(t0).pulled != 0 || len(store.statusImages(base, t0, MaxImages)) != MaxImages || &store.statusImages(base, t0, MaxImages)[0] != &base[0] {
 		t.Fatal("an image still pulling is listed")
 	}
 	got := store.statusImages(base, done, MaxImages)
-	if store.pulled(done) != 1 || len(got) != MaxImages || got[0].SizeBytes != 2<<30 ||
+	if store.mark(done).pulled != 1 || len(got) != MaxImages || got[0].SizeBytes != 2<<30 ||
 		got[0].Names[1] != "docker.io/library/nginx:1.25" || !strings.HasPrefix(got[0].Names[0], "docker.io/library/nginx@sha256:") {
 		t.Fatalf("status.images after the pull: %d images, first %+v", len(got), got[0])
 	}

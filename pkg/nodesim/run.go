@@ -21,6 +21,7 @@ import (
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
+	"github.com/myriad-dev/myriad/pkg/nodesim/kubeletapi"
 	"github.com/myriad-dev/myriad/pkg/nodesim/sandbox"
 )
 
@@ -57,6 +58,9 @@ type sim struct {
 	events *eventRecorders
 	// evict is the eviction manager's state (eviction.go).
 	evict evictions
+	// models are the pods' parsed usage models, which the eviction
+	// manager and the OOM killer read.
+	models kubeletapi.Models
 
 	fatal chan error // first error that retrying cannot fix
 }
@@ -91,7 +95,7 @@ func newSim(client kubernetes.Interface, cfg Config) (*sim, error) {
 		s.nodes[k] = n
 		s.byName[n.name] = n
 	}
-	s.evict.byNode = make([]pressureState, cfg.Count)
+	s.evict.byNode = make([]nodePressure, cfg.Count)
 	s.files = sandbox.NewFiles(0, 0, s.onFilesChanged)
 	s.probes = newProbes(s.files, cfg.ImageCatalog, s.clock)
 	s.disp = newDispatcher(s.clock, cfg.Count, s.heartbeat)

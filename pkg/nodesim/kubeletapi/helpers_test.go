@@ -34,7 +34,10 @@ func (f *fakeNodes) Container(pod *corev1.Pod, name string) *sandbox.Container {
 }
 
 func (f *fakeNodes) NodeAt(a netip.Addr) (string, bool) { n, ok := f.nodes[a]; return n, ok }
-func (f *fakeNodes) Pod(ns, name string) *corev1.Pod    { return f.pods[ns+"/"+name] }
+
+// Disk: every fake node has 100Gi, 1Gi of it images.
+func (f *fakeNodes) Disk(string) (capacity, images float64) { return 100 << 30, 1 << 30 }
+func (f *fakeNodes) Pod(ns, name string) *corev1.Pod        { return f.pods[ns+"/"+name] }
 func (f *fakeNodes) PodsOn(node string) []*corev1.Pod {
 	var out []*corev1.Pod
 	for _, p := range f.pods {

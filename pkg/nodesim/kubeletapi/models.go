@@ -1,7 +1,6 @@
 package kubeletapi
 
 import (
-	"hash/fnv"
 	"sync"
 	"time"
 
@@ -26,33 +25,57 @@ type parsedModel struct {
 	err error
 }
 
-// For is container spec's model for the resource annotation key names:
-// the container's own annotation, else the pod's, else the default share.
-// A malformed annotation is logged once and the default used, so a typo
-// never stops metrics for the rest of the node.
-func (ms *Models) For(p *corev1.Pod, spec *corev1.Container, key string) usage.Model {
-	if text, ok := usage.Select(p.Annotations, key, spec.Name); ok {
-		ms.mu.Lock()
-		pm, cached := ms.parsed[text]
-		if !cached {
-			pm.m, pm.err = usage.Parse(text)
-			if pm.err != nil {
-				klog.InfoS("Ignoring a malformed usage model; the default applies", "pod", klog.KObj(p), "annotation", key, "err", pm.err)
-			}
-			if ms.parsed == nil || len(ms.parsed) >= maxModels {
-				ms.parsed = map[string]parsedModel{}
-			}
-			ms.parsed[text] = pm
+// Chosen is the model a pod's annotations set for container spec and the
+// resource annotation key names (the container's own annotation, else the
+// pod's); false if neither is set or the one that is, is malformed. A
+// malformed annotation is logged the first time it is seen (the simulator
+// also gives the pod an event naming it).
+func (ms *Models) Chosen(p *corev1.Pod, spec *corev1.Container, key string) (usage.Model, bool) {
+	text, ok := usage.Select(p.Annotations, key, spec.Name)
+	if !ok {
+		return usage.Model{}, false
+	}
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	pm, cached := ms.parsed[text]
+	if !cached {
+		pm.m, pm.err = usage.Parse(text)
+		if pm.err != nil {
+			klog.InfoS("Ignoring a malformed usage model; the default applies", "pod", klog.KObj(p), "annotation", key, "err", pm.err)
 		}
-		ms.mu.Unlock()
-		if pm.err == nil {
-			return pm.m
+		if ms.parsed == nil || len(ms.parsed) >= maxModels {
+			ms.parsed = map[string]parsedModel{}
+		}
+		ms.parsed[text] = pm
+	}
+	return pm.m, pm.err == nil
+}
+
+// For is container spec's model for the resource annotation key names:
+// the one its pod's annotations chose, else the default share. A
+// malformed annotation gets the default, so a typo never stops metrics
+// for the rest of the node.
+func (ms *Models) For(p *corev1.Pod, spec *corev1.Container, key string) usage.Model {
+	if m, ok := ms.Chosen(p, spec, key); ok {
+		return m
+	}
+	share := 0.2 + 0.4*float64(fnv64a(string(p.UID), "/", spec.Name)%1000)/1000
+	return usage.Model{Kind: usage.Constant, A: usage.Amount{Value: share, OfRequest: true}}
+}
+
+// fnv64a is FNV-1a of the parts' concatenation, as hash/fnv computes it,
+// without the concatenation's allocation (it runs for every container of
+// every node at every scrape and eviction look).
+func fnv64a(parts ...string) uint64 {
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	for _, s := range parts {
+		for i := 0; i < len(s); i++ {
+			h ^= uint64(s[i])
+			h *= prime
 		}
 	}
-	h := fnv.New64a()
-	h.Write([]byte(string(p.UID) + "/" + spec.Name))
-	share := 0.2 + 0.4*float64(h.Sum64()%1000)/1000
-	return usage.Model{Kind: usage.Constant, A: usage.Amount{Value: share, OfRequest: true}}
+	return h
 }
 
 // Memory is the bytes container spec of p uses after running for ran: its
@@ -66,5 +89,16 @@ func (ms *Models) Memory(p *corev1.Pod, spec *corev1.Container, ran time.Duratio
 	return m
 }
 
-// SystemMemory is what a simulated node's system uses besides its pods.
-const SystemMemory = systemMemory
+// Disk is the local ephemeral storage container spec of p has written
+// after running for ran, by its model. Unlike memory nothing caps it:
+// passing its ephemeral-storage limit is what gets the pod evicted.
+func (ms *Models) Disk(p *corev1.Pod, spec *corev1.Container, ran time.Duration) float64 {
+	return ms.For(p, spec, DiskUsageAnnotation).At(ran, base(spec, corev1.ResourceEphemeralStorage, defaultDisk))
+}
+
+// SystemMemory is what a simulated node's system uses besides its pods;
+// SystemDisk what its system keeps on its root filesystem.
+const (
+	SystemMemory = systemMemory
+	SystemDisk   = systemDisk
+)

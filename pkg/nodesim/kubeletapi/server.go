@@ -33,6 +33,10 @@ type Nodes interface {
 	// Container returns what a command run in container name of pod
 	// sees (nil if pod has no such container).
 	Container(pod *corev1.Pod, name string) *sandbox.Container
+	// Disk returns the size of node's one filesystem (its
+	// ephemeral-storage capacity) and what the images its runtime holds
+	// take of it.
+	Disk(node string) (capacity, images float64)
 }
 
 // Config says whom to serve and how.

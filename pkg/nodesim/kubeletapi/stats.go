@@ -68,7 +68,9 @@ func (s *Server) metricsResource(w http.ResponseWriter, r *http.Request) {
 }
 
 // statsSummary is GET /stats/summary: the same usage as the kubelet's
-// Summary API (CPU and memory only).
+// Summary API: CPU and memory, and the node's one filesystem (what its
+// system, images and containers' writes take; also the image filesystem)
+// with what each pod and container wrote.
 func (s *Server) statsSummary(w http.ResponseWriter, r *http.Request) {
 	node := nodeOf(r.Context())
 	if node == "" {
@@ -86,24 +88,42 @@ func (s *Server) statsSummary(w http.ResponseWriter, r *http.Request) {
 		b := uint64(bytes)
 		return &statsv1alpha1.MemoryStats{Time: t, WorkingSetBytes: &b, UsageBytes: &b}
 	}
+	capacity, images := s.cfg.Nodes.Disk(node)
+	fs := func(used float64) *statsv1alpha1.FsStats {
+		c, u := uint64(capacity), uint64(used)
+		a := c - min(u, c)
+		if capacity <= 0 {
+			return &statsv1alpha1.FsStats{Time: t, UsedBytes: &u}
+		}
+		return &statsv1alpha1.FsStats{Time: t, CapacityBytes: &c, UsedBytes: &u, AvailableBytes: &a}
+	}
 	sum := statsv1alpha1.Summary{Node: statsv1alpha1.NodeStats{
 		NodeName: node, StartTime: metav1.NewTime(s.started),
 		CPU: cpu(cores, nodeSeconds), Memory: mem(memory),
 	}, Pods: []statsv1alpha1.PodStats{}}
+	disk := systemDisk + images
 	for _, p := range pods {
 		ps := statsv1alpha1.PodStats{PodRef: statsv1alpha1.PodReference{Name: p.pod.Name, Namespace: p.pod.Namespace, UID: string(p.pod.UID)}}
 		if p.pod.Status.StartTime != nil {
 			ps.StartTime = *p.pod.Status.StartTime
 		}
-		var c, cs, m float64
+		var pc, cs, m, d float64
 		for i, name := range p.containers {
 			u := p.usage[i]
+			c, _ := container(p.pod, name) // from the pod's spec: never nil
+			wrote := s.counters.models.Disk(p.pod, c, now.Sub(u.start))
 			ps.Containers = append(ps.Containers, statsv1alpha1.ContainerStats{Name: name, StartTime: metav1.NewTime(u.start),
-				CPU: cpu(u.cores, u.cpuSeconds), Memory: mem(u.memory)})
-			c, cs, m = c+u.cores, cs+u.cpuSeconds, m+u.memory
+				CPU: cpu(u.cores, u.cpuSeconds), Memory: mem(u.memory), Rootfs: fs(wrote)})
+			pc, cs, m, d = pc+u.cores, cs+u.cpuSeconds, m+u.memory, d+wrote
 		}
-		ps.CPU, ps.Memory = cpu(c, cs), mem(m)
+		ps.CPU, ps.Memory, ps.EphemeralStorage = cpu(pc, cs), mem(m), fs(d)
+		disk += d
 		sum.Pods = append(sum.Pods, ps)
+	}
+	sum.Node.Fs = fs(disk)
+	sum.Node.Runtime = &statsv1alpha1.RuntimeStats{ImageFs: fs(images)}
+	if a := sum.Node.Fs.AvailableBytes; a != nil {
+		sum.Node.Runtime.ImageFs.AvailableBytes = a // one filesystem: what is left is left for both
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(sum)

@@ -63,6 +63,15 @@ func TestResourceMetrics(t *testing.T) {
 	if sum.Node.NodeName != "node-0" || len(sum.Pods) != 1 || sum.Pods[0].PodRef.Name != "web-1" || *sum.Pods[0].CPU.UsageNanoCores < 2e8 {
 		t.Fatalf("summary %+v", sum)
 	}
+	// The disk: 10Gi of system, 1Gi of images and what the container
+	// wrote (20%-60% of the 10Mi default).
+	fs, img, wrote := sum.Node.Fs, sum.Node.Runtime.ImageFs, sum.Pods[0].EphemeralStorage
+	if *fs.CapacityBytes != 100<<30 || *img.UsedBytes != 1<<30 || *img.AvailableBytes != *fs.AvailableBytes ||
+		*wrote.UsedBytes < 2<<20 || *wrote.UsedBytes > 6<<20 || *sum.Pods[0].Containers[0].Rootfs.UsedBytes != *wrote.UsedBytes ||
+		*fs.UsedBytes != 11<<30+*wrote.UsedBytes || *fs.AvailableBytes != *fs.CapacityBytes-*fs.UsedBytes {
+		t.Fatalf("filesystems: node %d/%d used, %d available; images %d used, %d available; pod %d",
+			*fs.UsedBytes, *fs.CapacityBytes, *fs.AvailableBytes, *img.UsedBytes, *img.AvailableBytes, *wrote.UsedBytes)
+	}
 }
 
 // cpuOf is the CPU counter of pod's first container in a scrape, and its

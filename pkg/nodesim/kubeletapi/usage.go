@@ -16,6 +16,10 @@ import (
 const (
 	CPUUsageAnnotation    = "nodes.myriad.dev/cpu-usage"
 	MemoryUsageAnnotation = "nodes.myriad.dev/memory-usage"
+	// DiskUsageAnnotation is the local ephemeral storage a container
+	// writes: its writable layer and its logs (bytes; percentages are of
+	// its ephemeral-storage request, else its limit).
+	DiskUsageAnnotation = "nodes.myriad.dev/disk-usage"
 )
 
 // Without an annotation a container uses a fixed share of what it
@@ -23,13 +27,16 @@ const (
 // container name (stable for a pod, different across pods), so that
 // `kubectl top` and autoscalers see plausible numbers out of the box. A
 // container that requests nothing is measured against defaultCores and
-// defaultMemory (also the base of its percentages). A node uses the sum of
-// its containers plus a system overhead.
+// defaultMemory (also the base of its percentages), and its disk against
+// defaultDisk. A node uses the sum of its containers plus a system
+// overhead; its disk also holds the images its runtime keeps.
 const (
 	defaultCores  = 0.05
 	defaultMemory = 64 << 20
+	defaultDisk   = 10 << 20 // a container's logs and writable layer
 	systemCores   = 0.1
 	systemMemory  = 512 << 20
+	systemDisk    = 10 << 30 // the OS, the kubelet's and the runtime's state
 	// maxModels bounds the cache of parsed annotations; distinct models
 	// are few (they come from templates), so a full cache is just reset.
 	maxModels = 4096

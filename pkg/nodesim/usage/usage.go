@@ -253,6 +253,9 @@ func (m Model) FirstAbove(level float64, since time.Duration, request float64) t
 // Select is the model text for container among a pod's annotations: the
 // container's own key (key.CONTAINER) wins over the pod's (key).
 func Select(annotations map[string]string, key, container string) (string, bool) {
+	if len(annotations) == 0 {
+		return "", false // most pods: no key to build
+	}
 	if v, ok := annotations[key+"."+container]; ok {
 		return v, true
 	}
