@@ -83,7 +83,7 @@ func (s *sim) lookAtDisk(ctx context.Context, n *simNode, st *nodePressure, u no
 		}
 	}
 	available := capacity - used
-	if !s.evictOne(n, u.disk, func(p resourceUse) string { return lowMessage("ephemeral-storage", p, threshold, available) }) {
+	if !s.evictOne(n, u.disk, func(p resourceUse) string { return lowMessage("ephemeral-storage", byteCount, p, threshold, available) }) {
 		return false
 	}
 	klog.FromContext(ctx).Info("Evicting a pod: the node is low on disk", "node", n.name, "available", int64(available))
@@ -166,7 +166,7 @@ func overLimit(pod *corev1.Pod, wrote func(*corev1.Container) float64) string {
 	}
 	switch {
 	case limited && total > limit:
-		return fmt.Sprintf("Pod ephemeral local storage usage exceeds the total limit of containers %s. ", kib(limit))
+		return fmt.Sprintf("Pod ephemeral local storage usage exceeds the total limit of containers %s. ", byteCount(limit))
 	case container != "":
 		return container
 	}

@@ -120,19 +120,23 @@ func pressureStep(st pressureState, below bool, now time.Time) (next pressureSta
 }
 
 // lowMessage is the kubelet's message for evicting u when the node ran
-// low on resource (its name as the message gives it).
-func lowMessage(resource string, u resourceUse, threshold, available float64) string {
-	msg := fmt.Sprintf("The node was low on resource: %s. Threshold quantity: %s, available: %s. ", resource, kib(threshold), kib(max(available, 0)))
+// low on resource (its name as the message gives it), its figures
+// printed by q.
+func lowMessage(resource string, q func(float64) string, u resourceUse, threshold, available float64) string {
+	msg := fmt.Sprintf("The node was low on resource: %s. Threshold quantity: %s, available: %s. ", resource, q(threshold), q(max(available, 0)))
 	if u.top != "" && u.topUsed > u.topRequested {
-		msg += fmt.Sprintf("Container %s was using %s, request is %s, has larger consumption of %s. ", u.top, kib(u.topUsed), kib(u.topRequested), resource)
+		msg += fmt.Sprintf("Container %s was using %s, request is %s, has larger consumption of %s. ", u.top, q(u.topUsed), q(u.topRequested), resource)
 	}
 	return msg
 }
 
-// kib is bytes in whole KiB, as the kubelet's figures print.
+// kib is bytes in whole KiB, as the kubelet's memory figures print
+// (memory comes in pages); byteCount is bytes, as its filesystem figures do.
 func kib(v float64) string {
 	return resource.NewQuantity(int64(v)/1024*1024, resource.BinarySI).String()
 }
+
+func byteCount(v float64) string { return resource.NewQuantity(int64(v), resource.BinarySI).String() }
 
 // evictions is the eviction manager's state: per node, and the pods
 // chosen for eviction that a pod worker has yet to write (by UID).
@@ -190,7 +194,7 @@ func (s *sim) lookForPressure(ctx context.Context, now time.Time) {
 			st.memory = next
 			if reclaim {
 				evicted = s.evictOne(n, u.memory, func(p resourceUse) string {
-					return lowMessage("memory", p, memoryEvictionThreshold, available)
+					return lowMessage("memory", kib, p, memoryEvictionThreshold, available)
 				})
 				if evicted {
 					logger.Info("Evicting a pod: the node is low on memory", "node", n.name, "available", int64(available))

@@ -122,8 +122,16 @@ func (s *Server) statsSummary(w http.ResponseWriter, r *http.Request) {
 	}
 	sum.Node.Fs = fs(disk)
 	sum.Node.Runtime = &statsv1alpha1.RuntimeStats{ImageFs: fs(images)}
+	// One filesystem: what is left of it is left for the images and for
+	// every pod and container, as the kubelet reports it.
 	if a := sum.Node.Fs.AvailableBytes; a != nil {
-		sum.Node.Runtime.ImageFs.AvailableBytes = a // one filesystem: what is left is left for both
+		sum.Node.Runtime.ImageFs.AvailableBytes = a
+		for i := range sum.Pods {
+			sum.Pods[i].EphemeralStorage.AvailableBytes = a
+			for j := range sum.Pods[i].Containers {
+				sum.Pods[i].Containers[j].Rootfs.AvailableBytes = a
+			}
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(sum)

@@ -68,7 +68,7 @@ func TestResourceMetrics(t *testing.T) {
 	fs, img, wrote := sum.Node.Fs, sum.Node.Runtime.ImageFs, sum.Pods[0].EphemeralStorage
 	if *fs.CapacityBytes != 100<<30 || *img.UsedBytes != 1<<30 || *img.AvailableBytes != *fs.AvailableBytes ||
 		*wrote.UsedBytes < 2<<20 || *wrote.UsedBytes > 6<<20 || *sum.Pods[0].Containers[0].Rootfs.UsedBytes != *wrote.UsedBytes ||
-		*fs.UsedBytes != 11<<30+*wrote.UsedBytes || *fs.AvailableBytes != *fs.CapacityBytes-*fs.UsedBytes {
+		*fs.UsedBytes != 11<<30+*wrote.UsedBytes || *fs.AvailableBytes != *fs.CapacityBytes-*fs.UsedBytes || *wrote.AvailableBytes != *fs.AvailableBytes {
 		t.Fatalf("filesystems: node %d/%d used, %d available; images %d used, %d available; pod %d",
 			*fs.UsedBytes, *fs.CapacityBytes, *fs.AvailableBytes, *img.UsedBytes, *img.AvailableBytes, *wrote.UsedBytes)
 	}
