@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -65,6 +66,13 @@ on --health-probe-bind-address, both on loopback unless asked otherwise.`,
 					return usageError{fmt.Errorf("--tls-cert-file and --tls-private-key-file must be in the same directory")}
 				}
 			}
+			if o.WebhookClientCA != "" {
+				if _, err := os.Stat(o.WebhookClientCA); err != nil {
+					return usageError{fmt.Errorf("--webhook-client-ca must name a PEM file: %w", err)}
+				}
+			} else if len(o.WebhookAllowedClients) > 0 {
+				return usageError{errors.New("--webhook-allowed-clients needs --webhook-client-ca")}
+			}
 			rc, err := kubeclient.Load(kubeconfig)
 			if err != nil {
 				return err
@@ -90,6 +98,8 @@ on --health-probe-bind-address, both on loopback unless asked otherwise.`,
 	f.StringVar(&o.WebhookAddr, "webhook-bind-address", "127.0.0.1:10272", "serve the CloneSet admission webhook here over TLS (\"\" disables)")
 	f.StringVar(&o.CertFile, "tls-cert-file", "", "the webhook's serving certificate (PEM)")
 	f.StringVar(&o.KeyFile, "tls-private-key-file", "", "the webhook's private key (PEM), in the certificate's directory")
+	f.StringVar(&o.WebhookClientCA, "webhook-client-ca", "", "admit to the webhook only callers with a client certificate this CA (PEM) signed: the API server's, given by its --admission-control-config-file (\"\": any caller)")
+	f.StringSliceVar(&o.WebhookAllowedClients, "webhook-allowed-clients", nil, "with --webhook-client-ca, the client certificates' common names admitted (empty: any the CA signed)")
 	features.AddFlag(f)
 	return cmd
 }

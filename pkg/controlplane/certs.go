@@ -48,6 +48,7 @@ type Certs struct {
 	WebhookCert, WebhookKey                     string
 	MetricsServerCert, MetricsServerKey         string
 	KubeletClientCert, KubeletClientKey         string
+	WebhookClientCert, WebhookClientKey         string
 	CAKey                                       string
 	ServiceAccountKey, ServiceAccountPub        string
 	clients                                     map[string][2]string
@@ -103,6 +104,8 @@ func EnsureCerts(d DataDir, apiIPs ...net.IP) (Certs, error) {
 		// Not in system:masters: it only ever talks to kubelets, which
 		// authorize it by name.
 		{ca, "apiserver-kubelet-client", pki.Request{CommonName: KubeletClientUser, Client: true}, &c.KubeletClientCert, &c.KubeletClientKey},
+		// Nor this one: the manager's webhook admits only it.
+		{ca, "apiserver-webhook-client", pki.Request{CommonName: WebhookClientUser, Client: true}, &c.WebhookClientCert, &c.WebhookClientKey},
 		// The aggregator checks the name of the Service it reaches
 		// metrics-server through (metricsserver.go).
 		{ca, "metrics-server-serving", pki.Request{CommonName: "metrics-server", Server: true, IPs: loopback,

@@ -42,6 +42,9 @@ type Plan struct {
 	// off (auditArgs).
 	EncryptionConfig string
 	AuditArgs        []string
+	// AdmissionConfig gives the API server its client certificate for the
+	// manager's webhook (writeWebhookClientConfig); none when empty.
+	AdmissionConfig string
 }
 
 // APIServerURL is the endpoint every client (kubeconfig) uses.
@@ -107,6 +110,9 @@ func (p Plan) APIServerArgs(i int) []string {
 			"--encryption-provider-config-automatic-reload=true")
 	}
 	args = append(args, p.AuditArgs...)
+	if p.AdmissionConfig != "" {
+		args = append(args, "--admission-control-config-file="+p.AdmissionConfig)
+	}
 	if len(p.APIServerPort) > 1 {
 		// With several servers behind one address, a small chance of GOAWAY
 		// makes long-lived HTTP/2 clients reconnect and so spread out

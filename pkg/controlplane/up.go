@@ -223,6 +223,9 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 		plan.APIServerPort = []int{o.Port}
 	}
 	plan.Ports = append(slices.Clone(ports), given...)
+	if plan.AdmissionConfig, err = writeWebhookClientConfig(dir, certs, plan.WebhookPort); err != nil {
+		return nil, fmt.Errorf("webhook client credentials: %w", err)
+	}
 	c.Plan = plan
 	if err := writeKubeconfigs(plan); err != nil {
 		return nil, err

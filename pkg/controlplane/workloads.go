@@ -209,7 +209,8 @@ func managerProcess(plan Plan, extra []string) supervisor.Process {
 			"--metrics-bind-address", addr(plan.ManagerMetricsPort),
 			"--health-probe-bind-address", addr(plan.ManagerProbePort),
 			"--webhook-bind-address", addr(plan.WebhookPort),
-			"--tls-cert-file", plan.Certs.WebhookCert, "--tls-private-key-file", plan.Certs.WebhookKey, handoverRetryPeriod}}
+			"--tls-cert-file", plan.Certs.WebhookCert, "--tls-private-key-file", plan.Certs.WebhookKey,
+			"--webhook-client-ca", plan.Certs.CA, "--webhook-allowed-clients", WebhookClientUser, handoverRetryPeriod}}
 	p.Args = append(p.Args, extra...)
 	return p
 }

@@ -74,6 +74,11 @@ type Options struct {
 	// WebhookAddr is the admission webhook's host:port ("" disables it),
 	// serving the certificate CertFile with key KeyFile (one directory).
 	WebhookAddr, CertFile, KeyFile string
+	// WebhookClientCA, when set, makes the webhook require a client
+	// certificate signed by it, with a common name in
+	// WebhookAllowedClients when that is not empty.
+	WebhookClientCA       string
+	WebhookAllowedClients []string
 	// Features are the feature gates (NewFeatureGate); defaults when nil.
 	Features featuregate.FeatureGate
 	// Workers is how many CloneSets are reconciled at once.
@@ -130,8 +135,16 @@ func Run(ctx context.Context, o Options) error {
 		if filepath.Dir(o.CertFile) != filepath.Dir(o.KeyFile) {
 			return fmt.Errorf("the webhook certificate %s and key %s must be in one directory", o.CertFile, o.KeyFile)
 		}
-		hookServer = webhook.NewServer(webhook.Options{Host: host, Port: port,
-			CertDir: filepath.Dir(o.CertFile), CertName: filepath.Base(o.CertFile), KeyName: filepath.Base(o.KeyFile)})
+		opts := webhook.Options{Host: host, Port: port,
+			CertDir: filepath.Dir(o.CertFile), CertName: filepath.Base(o.CertFile), KeyName: filepath.Base(o.KeyFile)}
+		if o.WebhookClientCA != "" {
+			auth, err := webhookClientAuth(o.WebhookClientCA, o.WebhookAllowedClients)
+			if err != nil {
+				return err
+			}
+			opts.TLSOpts = append(opts.TLSOpts, auth)
+		}
+		hookServer = webhook.NewServer(opts)
 	}
 	le := o.LeaderElection
 	mgr, err := ctrl.NewManager(o.Config, ctrl.Options{
