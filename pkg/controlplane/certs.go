@@ -17,7 +17,17 @@ const (
 	EtcdClientName = "kube-apiserver-etcd-client"
 	EtcdPeerName   = "etcd-peer"
 
+	// AdminUser is the admin kubeconfig's user. It is in AdminGroup,
+	// which the ClusterRoleBinding of that name makes cluster-admin
+	// through RBAC (as kubeadm's admin.conf since 1.29): deleting the
+	// binding revokes every admin certificate, and the admin's requests
+	// go through authorization, API Priority and Fairness and audit like
+	// any user's. SuperAdminUser is the break-glass identity in
+	// system:masters, which nothing can revoke: `up` binds AdminGroup
+	// with it, and its kubeconfig is for emergencies only.
 	AdminUser             = "myriad-admin"
+	AdminGroup            = "myriad:cluster-admins"
+	SuperAdminUser        = "myriad-super-admin"
 	ControllerManagerUser = "system:kube-controller-manager"
 	SchedulerUser         = "system:kube-scheduler"
 	NodeSimUser           = "myriad:nodesim"
@@ -118,9 +128,8 @@ func EnsureCerts(d DataDir, apiIPs ...net.IP) (Certs, error) {
 		}
 	}
 	for _, u := range []struct{ file, cn, org string }{
-		// The admin is in system:masters, the break-glass group, as kubeadm's
-		// admin.conf was: it is the user's own key to their own cluster.
-		{"admin", AdminUser, "system:masters"},
+		{"admin", AdminUser, AdminGroup},
+		{"super-admin", SuperAdminUser, "system:masters"},
 		{"controller-manager", ControllerManagerUser, ""},
 		{"scheduler", SchedulerUser, ""},
 		{"nodesim", NodeSimUser, ""},

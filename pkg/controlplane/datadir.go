@@ -47,6 +47,9 @@ func (d DataDir) Etcd() string            { return filepath.Join(d.Root, "etcd")
 func (d DataDir) Logs() string            { return filepath.Join(d.Root, "logs") }
 func (d DataDir) Run() string             { return filepath.Join(d.Root, "run") }
 func (d DataDir) AdminKubeconfig() string { return filepath.Join(d.Root, "kubeconfig") }
+
+// SuperAdminKubeconfig is the break-glass kubeconfig (system:masters).
+func (d DataDir) SuperAdminKubeconfig() string { return d.Kubeconfig("super-admin") }
 func (d DataDir) Kubeconfig(who string) string {
 	return filepath.Join(d.Root, "kubeconfigs", who+".kubeconfig")
 }

@@ -91,7 +91,7 @@ func (p Plan) MetricsServerArgs(resolution time.Duration) []string {
 }
 
 func metricsServerProcess(p Plan, resolution time.Duration) (supervisor.Process, error) {
-	adminCert, adminKey := p.Certs.Client(AdminUser)
+	adminCert, adminKey := p.Certs.Client(SuperAdminUser)
 	// /livez, not /readyz: metrics-server is ready only after its first
 	// scrape of every node, which is not something `up` should wait for.
 	ready, err := httpsProbe(fmt.Sprintf("https://127.0.0.1:%d/livez", p.MetricsServerPort), p.Certs.CA, adminCert, adminKey, "")
@@ -166,7 +166,7 @@ func applyMetricsAPI(ctx context.Context, cs kubernetes.Interface, plan Plan) er
 	if err != nil {
 		return err
 	}
-	rc, err := kubeclient.Config(plan.Dir.AdminKubeconfig(), kubeclient.Options{UserAgent: "myriad-up"})
+	rc, err := kubeclient.Config(plan.Dir.SuperAdminKubeconfig(), kubeclient.Options{UserAgent: "myriad-up"})
 	if err != nil {
 		return err
 	}

@@ -65,7 +65,7 @@ type TenantHost struct {
 
 // startTenantHost runs the tenant host for the life of the cluster.
 func (c *Cluster) startTenantHost(o Options) error {
-	cfg, err := kubeclient.Config(c.Plan.Dir.AdminKubeconfig(), kubeclient.Options{QPS: 50, Burst: 100, UserAgent: "myriad-tenant-host"})
+	cfg, err := kubeclient.Config(c.Plan.Dir.SuperAdminKubeconfig(), kubeclient.Options{QPS: 50, Burst: 100, UserAgent: "myriad-tenant-host"})
 	if err != nil {
 		return err
 	}

@@ -250,7 +250,7 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 		return nil
 	}
 
-	adminCert, adminKey := certs.Client(AdminUser)
+	adminCert, adminKey := certs.Client(SuperAdminUser) // up's own identity, as upClient's
 	// A NOSPACE alarm makes etcd report itself unhealthy; it is excluded
 	// here and handled below with a line that says what to do.
 	etcdReady, err := httpsProbe(fmt.Sprintf("https://127.0.0.1:%d/health?exclude=NOSPACE", o.EtcdPort), certs.EtcdCA, certs.EtcdClientCert, certs.EtcdClientKey, `"health":"true"`)
@@ -285,7 +285,10 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 			return nil, err
 		}
 	}
-	cs, err := AdminClient(dir)
+	if err := ensureAdminBinding(ctx, dir); err != nil {
+		return nil, err
+	}
+	cs, err := upClient(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -461,6 +464,7 @@ func writeKubeconfigs(p Plan) error {
 	server := p.APIServerURL()
 	for _, k := range []struct{ path, user string }{
 		{p.Dir.AdminKubeconfig(), AdminUser},
+		{p.Dir.SuperAdminKubeconfig(), SuperAdminUser},
 		{p.Dir.Kubeconfig("controller-manager"), ControllerManagerUser},
 		{p.Dir.Kubeconfig("scheduler"), SchedulerUser},
 		{p.Dir.Kubeconfig("nodesim"), NodeSimUser},
@@ -477,9 +481,11 @@ func writeKubeconfigs(p Plan) error {
 	return nil
 }
 
-// AdminClient is a client with the admin identity of the cluster in dir.
-func AdminClient(dir DataDir) (*kubernetes.Clientset, error) {
-	return kubeclient.Clientset(dir.AdminKubeconfig(), kubeclient.Options{QPS: 100, Burst: 200, UserAgent: "myriad-up"})
+// upClient is `up`'s own client: the super-admin, so that the cluster's
+// own objects (components' RBAC, CRDs, webhook configuration) are kept
+// even when the user has revoked the admin (adminbinding.go).
+func upClient(dir DataDir) (*kubernetes.Clientset, error) {
+	return kubeclient.Clientset(dir.SuperAdminKubeconfig(), kubeclient.Options{QPS: 100, Burst: 200, UserAgent: "myriad-up"})
 }
 
 // waitNodesReady watches nodes (one informer, not a poll of 10^4 objects)

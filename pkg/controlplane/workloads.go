@@ -150,7 +150,7 @@ func ensureNamespace(ctx context.Context, cs kubernetes.Interface, name string) 
 // pod template schema) is larger than the last-applied annotation a
 // client-side apply would write allows.
 func InstallCRDs(ctx context.Context, dir DataDir, timeout time.Duration) error {
-	cfg, err := kubeclient.Config(dir.AdminKubeconfig(), kubeclient.Options{UserAgent: "myriad-up"})
+	cfg, err := kubeclient.Config(dir.SuperAdminKubeconfig(), kubeclient.Options{UserAgent: "myriad-up"})
 	if err != nil {
 		return err
 	}

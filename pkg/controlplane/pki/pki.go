@@ -230,8 +230,9 @@ func (ca *CA) stillValid(certFile, keyFile string, req Request) bool {
 		return false
 	}
 	c := certs[0]
-	if time.Now().Add(RenewBefore).After(c.NotAfter) || c.Subject.CommonName != req.CommonName {
-		return false
+	if time.Now().Add(RenewBefore).After(c.NotAfter) || c.Subject.CommonName != req.CommonName ||
+		!slices.Equal(c.Subject.Organization, req.Organization) {
+		return false // groups changed too: an identity moved out of system:masters must lose it
 	}
 	for _, ip := range req.IPs {
 		if !slices.ContainsFunc(c.IPAddresses, ip.Equal) {

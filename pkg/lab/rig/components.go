@@ -197,7 +197,7 @@ func (r *Rig) Scrapers() (lab.Targets, error) {
 		errs = append(errs, err)
 	}
 	t.NodeSim = sim
-	cert, key := plan.Certs.Client(controlplane.AdminUser)
+	cert, key := plan.Certs.Client(controlplane.SuperAdminUser)
 	for i, port := range plan.APIServerPort {
 		s, err := lab.NewScraper(fmt.Sprintf("kube-apiserver-%d", i), fmt.Sprintf("https://127.0.0.1:%d/metrics", port), plan.Certs.CA, cert, key)
 		if err != nil {

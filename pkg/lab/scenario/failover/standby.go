@@ -36,7 +36,7 @@ func standbyTarget(ctx context.Context, x *Run, sp spec) (*Target, error) {
 	hc := &http.Client{Timeout: 5 * time.Second}
 	if sp.secure {
 		plan := r.Cluster.Plan
-		cert, key := plan.Certs.Client(controlplane.AdminUser)
+		cert, key := plan.Certs.Client(controlplane.SuperAdminUser)
 		s, err := lab.NewScraper(sp.name, "", plan.Certs.CA, cert, key)
 		if err != nil {
 			return nil, err

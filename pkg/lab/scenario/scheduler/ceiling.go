@@ -22,8 +22,9 @@ import (
 // CeilingIdentity is who the ceiling writes as: the schedulers' own user,
 // so its requests meet the same authorization and land in the same API
 // Priority and Fairness priority level (workload-high, through the
-// kube-scheduler flow schema) as theirs. The admin's system:masters group
-// would be exempt from APF: a ceiling no scheduler could reach.
+// kube-scheduler flow schema) as theirs. The bench's own identity, the
+// super-admin in system:masters, would be exempt from APF: a ceiling no
+// scheduler could reach.
 const CeilingIdentity = controlplane.SchedulerUser
 
 // ceilingConfig is the client configuration of the ceiling: the scheduler

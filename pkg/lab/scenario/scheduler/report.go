@@ -84,7 +84,7 @@ func (r *Result) Page() *lab.Page {
 	}
 	p := lab.NewPage(title, &r.RunInfo,
 		fmt.Sprintf("One cluster, no scheduler of its own; phases in the order %s (the reverse half cancels drift). Each phase creates the same pods before its scheduler starts, so latency is from scheduler start (process start and informer sync included) to the pod being seen bound by the bench's watch. Cluster ready in %.1f s.", r.Parameters["order"], r.StartupSeconds),
-		fmt.Sprintf("The ceiling is the bench binding the pods itself to precomputed nodes, round-robin, with %d parallel binders, %s. It writes as %s, with the schedulers' own kubeconfig, so its requests meet the same RBAC and wait in the same API Priority and Fairness priority level as the schedulers' (not as the admin, whose system:masters group APF exempts). Its phase ends when every binding and every event write has returned.",
+		fmt.Sprintf("The ceiling is the bench binding the pods itself to precomputed nodes, round-robin, with %d parallel binders, %s. It writes as %s, with the schedulers' own kubeconfig, so its requests meet the same RBAC and wait in the same API Priority and Fairness priority level as the schedulers' (not as the bench's own identity, whose system:masters group APF exempts). Its phase ends when every binding and every event write has returned.",
 			r.Ceiling.Binders, events, r.Ceiling.Identity))
 	runs := r.allRuns()
 	p.Tables = []lab.Table{
