@@ -73,6 +73,7 @@ FUZZ_TARGETS := \
 	./internal/cli:FuzzParseCapacity \
 	./pkg/lab:FuzzParseText \
 	./pkg/nodesim:FuzzParseImageCatalog \
+	./pkg/nodesim:FuzzPodLifecycle \
 	./pkg/nodesim/sandbox:FuzzRun \
 	./pkg/nodesim/usage:FuzzParse
 

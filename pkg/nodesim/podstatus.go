@@ -76,6 +76,7 @@ func (e podEnv) advance(pod *corev1.Pod) (*corev1.PodStatus, time.Duration, stri
 	// The sandbox was ready SandboxStart after the pod started (syncPod
 	// held the pod until then): init containers and pulls begin there.
 	sandboxAt := st.StartTime.Add(e.profile.SandboxStart)
+	st.InitContainerStatuses = alignStatuses(st.InitContainerStatuses, pod.Spec.InitContainers)
 	if len(pod.Spec.InitContainers) > 0 && !initDone(pod, st) {
 		started := sandboxAt
 		if len(st.InitContainerStatuses) == 0 {
@@ -109,9 +110,13 @@ func (e podEnv) advance(pod *corev1.Pod) (*corev1.PodStatus, time.Duration, stri
 			if cs.ContainerID == "" {
 				*cs = e.newContainerStatus(c, *st.StartTime)
 			}
-			if !isSidecar(c) {
+			if !isSidecar(c) && cs.State.Terminated == nil {
+				startedAt := now
+				if cs.State.Running != nil { // else another client wrote a state with no run
+					startedAt = cs.State.Running.StartedAt
+				}
 				cs.State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
-					ExitCode: 0, Reason: "Completed", StartedAt: cs.State.Running.StartedAt,
+					ExitCode: 0, Reason: "Completed", StartedAt: startedAt,
 					FinishedAt: now, ContainerID: cs.ContainerID,
 				}}
 				cs.Ready = false
@@ -284,6 +289,33 @@ func (e podEnv) newContainerStatus(c corev1.Container, now metav1.Time) corev1.C
 		Ready:        true,
 		State:        corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
 	}
+}
+
+// alignStatuses is statuses with one entry per container of specs, in
+// their order: the entry that names it, else an empty one, which advance
+// takes for a container not created yet. The simulator's own statuses are
+// returned as they are; one another client wrote may list other
+// containers, or fewer (a kubelet would rewrite it from its runtime).
+func alignStatuses(statuses []corev1.ContainerStatus, specs []corev1.Container) []corev1.ContainerStatus {
+	if len(statuses) == 0 {
+		return statuses
+	}
+	aligned := len(statuses) == len(specs)
+	for i := 0; aligned && i < len(specs); i++ {
+		aligned = statuses[i].Name == specs[i].Name
+	}
+	if aligned {
+		return statuses
+	}
+	out := make([]corev1.ContainerStatus, len(specs))
+	for i, c := range specs {
+		if cs := containerStatus(statuses, c.Name); cs != nil {
+			out[i] = *cs
+		} else {
+			out[i] = corev1.ContainerStatus{Name: c.Name, Image: c.Image}
+		}
+	}
+	return out
 }
 
 // initDone reports whether every non-sidecar init container has completed.
