@@ -66,6 +66,11 @@ on --health-probe-bind-address, both on loopback unless asked otherwise.`,
 					return usageError{fmt.Errorf("--tls-cert-file and --tls-private-key-file must be in the same directory")}
 				}
 			}
+			if o.ClientCA != "" {
+				if _, err := os.Stat(o.ClientCA); err != nil {
+					return usageError{fmt.Errorf("--client-ca-file must name a PEM file: %w", err)}
+				}
+			}
 			if o.WebhookClientCA != "" {
 				if _, err := os.Stat(o.WebhookClientCA); err != nil {
 					return usageError{fmt.Errorf("--webhook-client-ca must name a PEM file: %w", err)}
@@ -80,7 +85,11 @@ on --health-probe-bind-address, both on loopback unless asked otherwise.`,
 			rc.QPS, rc.Burst, rc.UserAgent = qps, burst, "myriad-manager"
 			o.Config = rc
 			o.TemplateDefaults = TemplateDefaults
-			fmt.Fprintf(cmd.OutOrStdout(), "myriad manager: metrics on http://%s/metrics, health on http://%s/healthz\n", o.MetricsAddr, o.ProbeAddr)
+			scheme := "http"
+			if o.MetricsSecure {
+				scheme = "https"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "myriad manager: metrics on %s://%s/metrics, health on http://%s/healthz\n", scheme, o.MetricsAddr, o.ProbeAddr)
 			return manager.Run(cmd.Context(), o)
 		},
 	}
@@ -94,6 +103,8 @@ on --health-probe-bind-address, both on loopback unless asked otherwise.`,
 	le := &o.LeaderElection
 	leaseFlags{&le.Enabled, &le.Namespace, &le.LeaseDuration, &le.RenewDeadline, &le.RetryPeriod}.add(f)
 	f.StringVar(&o.MetricsAddr, "metrics-bind-address", "127.0.0.1:10270", "serve Prometheus /metrics here (0 disables)")
+	f.BoolVar(&o.MetricsSecure, "metrics-secure", true, "serve /metrics over HTTPS (the --tls-cert-file's certificate, else a self-signed one) to callers the API server authenticates (a --client-ca-file certificate or a bearer token) and authorizes for GET /metrics, as upstream components do; false serves plain HTTP to anyone who can reach it")
+	f.StringVar(&o.ClientCA, "client-ca-file", "", "CA (PEM) whose client certificates authenticate to /metrics (bearer tokens are reviewed by the API server either way)")
 	f.StringVar(&o.ProbeAddr, "health-probe-bind-address", "127.0.0.1:10271", "serve /healthz and /readyz here (0 disables)")
 	f.StringVar(&o.WebhookAddr, "webhook-bind-address", "127.0.0.1:10272", "serve the CloneSet admission webhook here over TLS (\"\" disables)")
 	f.StringVar(&o.CertFile, "tls-cert-file", "", "the webhook's serving certificate (PEM)")

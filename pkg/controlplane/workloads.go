@@ -70,6 +70,10 @@ var managerRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{"apps.kruise.io"}, Resources: []string{"sidecarsets/status"}, Verbs: []string{"get", "update", "patch"}},
 	{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list", "watch"}},
 	{APIGroups: []string{"admissionregistration.k8s.io"}, Resources: []string{"mutatingadmissionpolicies", "mutatingadmissionpolicybindings"}, Verbs: []string{"get", "list", "watch", "create", "patch", "delete"}},
+	// Its /metrics asks the API server who a caller is and whether it may
+	// read them (system:auth-delegator's two rules).
+	{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
+	{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
 }
 
 // managerLeaseRules apply only in kube-system, where its leader Lease is,
@@ -210,7 +214,8 @@ func managerProcess(plan Plan, extra []string) supervisor.Process {
 			"--health-probe-bind-address", addr(plan.ManagerProbePort),
 			"--webhook-bind-address", addr(plan.WebhookPort),
 			"--tls-cert-file", plan.Certs.WebhookCert, "--tls-private-key-file", plan.Certs.WebhookKey,
-			"--webhook-client-ca", plan.Certs.CA, "--webhook-allowed-clients", WebhookClientUser, handoverRetryPeriod}}
+			"--webhook-client-ca", plan.Certs.CA, "--webhook-allowed-clients", WebhookClientUser,
+			"--client-ca-file", plan.Certs.CA, handoverRetryPeriod}}
 	p.Args = append(p.Args, extra...)
 	return p
 }

@@ -26,7 +26,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1alpha1"
@@ -71,6 +70,11 @@ type Options struct {
 	LeaderElection LeaderElection
 	// MetricsAddr and ProbeAddr are host:port listeners; "0" disables.
 	MetricsAddr, ProbeAddr string
+	// MetricsSecure serves /metrics over HTTPS to callers the API server
+	// authenticates and authorizes (metricsauth.go); ClientCA is the CA
+	// whose client certificates authenticate there (tokens always do).
+	MetricsSecure bool
+	ClientCA      string
 	// WebhookAddr is the admission webhook's host:port ("" disables it),
 	// serving the certificate CertFile with key KeyFile (one directory).
 	WebhookAddr, CertFile, KeyFile string
@@ -150,7 +154,7 @@ func Run(ctx context.Context, o Options) error {
 	mgr, err := ctrl.NewManager(o.Config, ctrl.Options{
 		Scheme:                        scheme,
 		Cache:                         cacheOptions(),
-		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddr},
+		Metrics:                       metricsOptions(o.MetricsAddr, o.MetricsSecure, o.CertFile, o.KeyFile, o.ClientCA),
 		HealthProbeBindAddress:        o.ProbeAddr,
 		WebhookServer:                 hookServer,
 		LeaderElection:                le.Enabled,

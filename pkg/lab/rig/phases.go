@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/myriad-dev/myriad/pkg/controlplane"
 	"github.com/myriad-dev/myriad/pkg/lab"
 )
 
@@ -176,7 +177,10 @@ func (r *Rig) Meters(managerMetricsPort int) (m Meters, note string) {
 			r.printf("warning: %v; figures from that endpoint will be absent", err)
 		}
 		m.APIs = t.APIServers
-		if m.Manager, err = lab.NewScraper("myriad-manager", fmt.Sprintf("http://127.0.0.1:%d/metrics", managerMetricsPort), "", "", ""); err != nil {
+		// The manager's /metrics admits whom RBAC lets read them: the
+		// bench's own identity.
+		cert, key := r.Cluster.Plan.Certs.Client(controlplane.SuperAdminUser)
+		if m.Manager, err = lab.NewScraper("myriad-manager", fmt.Sprintf("https://127.0.0.1:%d/metrics", managerMetricsPort), r.Cluster.Plan.Certs.CA, cert, key); err != nil {
 			r.printf("warning: %v; the manager's counters will be absent", err)
 		}
 		return m, ""
