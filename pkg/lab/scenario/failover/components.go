@@ -34,8 +34,9 @@ type spec struct {
 	leaderMetric string
 	leaderLabels map[string]string
 	// secure: its endpoint is HTTPS, authenticated through the API server
-	// (the admin certificate passes).
-	secure bool
+	// (the bench's certificate passes); secureMetrics: only its /metrics
+	// is (its probes are plain HTTP).
+	secure, secureMetrics bool
 	// metricsFlag serves /metrics (and readyPath unless probeFlag is set);
 	// movedFlags are every listen-address flag, moved for the standby.
 	metricsFlag, probeFlag, readyPath string
@@ -62,7 +63,7 @@ var specs = map[string]spec{
 		// starts only on the leader.
 		firstWork: "the first pod the CloneSet created", leaderMetric: "controller_runtime_max_concurrent_reconciles",
 		leaderLabels: map[string]string{"controller": "cloneset-controller"},
-		metricsFlag:  "--metrics-bind-address", probeFlag: "--health-probe-bind-address", readyPath: "/readyz",
+		metricsFlag:  "--metrics-bind-address", probeFlag: "--health-probe-bind-address", readyPath: "/readyz", secureMetrics: true,
 		movedFlags: []string{"--metrics-bind-address", "--health-probe-bind-address", "--webhook-bind-address"}},
 }
 
@@ -135,17 +136,20 @@ type endpoint struct {
 }
 
 func endpointOf(s spec, args []string) (endpoint, error) {
-	url := func(flag, path string) (string, error) {
+	url := func(flag, path string, https bool) (string, error) {
 		v, ok := flagValue(args, flag)
 		if !ok {
 			return "", fmt.Errorf("%s runs without %s", s.name, flag)
 		}
-		if s.secure {
+		switch {
+		case s.secure: // a port
 			return "https://" + net.JoinHostPort("127.0.0.1", v) + path, nil
+		case https: // an address
+			return "https://" + v + path, nil
 		}
 		return "http://" + v + path, nil
 	}
-	m, err := url(s.metricsFlag, "/metrics")
+	m, err := url(s.metricsFlag, "/metrics", s.secureMetrics)
 	if err != nil {
 		return endpoint{}, err
 	}
@@ -153,7 +157,7 @@ func endpointOf(s spec, args []string) (endpoint, error) {
 	if s.probeFlag != "" {
 		probe = s.probeFlag
 	}
-	r, err := url(probe, s.readyPath)
+	r, err := url(probe, s.readyPath, false)
 	return endpoint{metrics: m, ready: r}, err
 }
 

@@ -37,7 +37,7 @@ func TestStandbyArgsMoveOnlyTheListenPorts(t *testing.T) {
 		t.Error("the leader's arguments were changed in place")
 	}
 	ep, err := endpointOf(specs["myriad-manager"], got)
-	if err != nil || ep.metrics != "http://127.0.0.1:40002/metrics" || ep.ready != "http://127.0.0.1:40003/readyz" {
+	if err != nil || ep.metrics != "https://127.0.0.1:40002/metrics" || ep.ready != "http://127.0.0.1:40003/readyz" {
 		t.Errorf("manager standby endpoint %+v, %v", ep, err)
 	}
 	ep, err = endpointOf(specs["kube-controller-manager"], want)

@@ -34,7 +34,7 @@ func standbyTarget(ctx context.Context, x *Run, sp spec) (*Target, error) {
 		return nil, err
 	}
 	hc := &http.Client{Timeout: 5 * time.Second}
-	if sp.secure {
+	if sp.secure || sp.secureMetrics {
 		plan := r.Cluster.Plan
 		cert, key := plan.Certs.Client(controlplane.SuperAdminUser)
 		s, err := lab.NewScraper(sp.name, "", plan.Certs.CA, cert, key)
