@@ -43,11 +43,7 @@ func (s *sim) diskUsed(n *simNode, podBytes float64) float64 {
 // imageBytes is what node n's images take: those every node reports and
 // those its runtime pulled.
 func (s *sim) imageBytes(n *simNode) float64 {
-	b := n.images.bytes()
-	for _, img := range s.images {
-		b += float64(img.SizeBytes)
-	}
-	return b
+	return s.imagesBytes + n.images.bytes()
 }
 
 // lookAtDisk is one look at node n's disk (capacity bytes) for the
@@ -109,23 +105,13 @@ func (s *sim) imagesInUse(n *simNode) func(id string) bool {
 }
 
 // evictOverLimit evicts, at once, every pod of node n whose containers
-// wrote more than their ephemeral-storage limits allow, as the kubelet's
-// local storage isolation does before it looks at any signal; true if it
-// evicted one.
-func (s *sim) evictOverLimit(ctx context.Context, n *simNode, pods []resourceUse, now time.Time) bool {
+// wrote more than their ephemeral-storage limits allow (usageOn found
+// them), as the kubelet's local storage isolation does before it looks at
+// any signal; true if it evicted one.
+func (s *sim) evictOverLimit(ctx context.Context, n *simNode, pods []resourceUse) bool {
 	evicted := false
 	for _, u := range pods {
-		if !storageLimited(u.pod) {
-			continue
-		}
-		msg := overLimit(u.pod, func(c *corev1.Container) float64 {
-			cs := containerStatus(u.pod.Status.ContainerStatuses, c.Name)
-			if cs == nil || cs.State.Running == nil {
-				return 0
-			}
-			return s.models.Disk(u.pod, c, now.Sub(cs.State.Running.StartedAt.Time))
-		})
-		if msg != "" && s.markForEviction(u.pod, msg) {
+		if u.overLimit != "" && s.markForEviction(u.pod, u.overLimit) {
 			klog.FromContext(ctx).Info("Evicting a pod: over its ephemeral-storage limit", "node", n.name, "pod", klog.KObj(u.pod))
 			evicted = true
 		}
@@ -144,15 +130,16 @@ func storageLimited(pod *corev1.Pod) bool {
 }
 
 // overLimit is the kubelet's eviction message for pod if its containers,
-// which wrote what wrote says, exceed the pod's ephemeral-storage limit
-// (the sum of its containers') or one container's own; "" if not. Pure.
-func overLimit(pod *corev1.Pod, wrote func(*corev1.Container) float64) string {
+// which wrote wrote (by position in the spec), exceed the pod's
+// ephemeral-storage limit (the sum of its containers') or one container's
+// own; "" if not. Pure.
+func overLimit(pod *corev1.Pod, wrote []float64) string {
 	var total, limit float64
 	limited := false
 	var container string
 	for i := range pod.Spec.Containers {
 		c := &pod.Spec.Containers[i]
-		w := wrote(c)
+		w := wrote[i]
 		total += w
 		l, ok := c.Resources.Limits[corev1.ResourceEphemeralStorage]
 		if !ok {

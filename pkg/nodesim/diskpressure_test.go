@@ -22,14 +22,7 @@ func TestOverLimitAsTheKubelet(t *testing.T) {
 		}
 		return p
 	}
-	wrote := func(a, b float64) func(*corev1.Container) float64 {
-		return func(c *corev1.Container) float64 {
-			if c.Name == "a" {
-				return a
-			}
-			return b
-		}
-	}
+	wrote := func(a, b float64) []float64 { return []float64{a, b} }
 	for _, tc := range []struct {
 		name string
 		pod  *corev1.Pod

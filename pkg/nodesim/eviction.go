@@ -61,6 +61,9 @@ type resourceUse struct {
 	// request; one is what a reader needs).
 	top                   string
 	topUsed, topRequested float64
+	// overLimit, for disk, is the eviction message of a pod whose
+	// containers wrote past their ephemeral-storage limits ("" if none).
+	overLimit string
 }
 
 // add counts container name using used of a resource it requests request.
@@ -180,7 +183,7 @@ func (s *sim) lookForPressure(ctx context.Context, now time.Time) {
 			continue
 		}
 		u := s.usageOn(n, now)
-		if s.evictOverLimit(ctx, n, u.disk, now) {
+		if s.evictOverLimit(ctx, n, u.disk) {
 			continue // the kubelet acts on nothing else in a pass that evicted for limits
 		}
 		st := &s.evict.byNode[i]
@@ -238,6 +241,10 @@ func (s *sim) usageOn(n *simNode, now time.Time) nodeUsage {
 		}
 		prio := ptr.Deref(p.Spec.Priority, 0)
 		mem, disk := resourceUse{pod: p, priority: prio}, resourceUse{pod: p, priority: prio}
+		var wrote []float64 // per container, only for pods with storage limits
+		if storageLimited(p) {
+			wrote = make([]float64, len(p.Spec.Containers))
+		}
 		for i := range p.Spec.Containers {
 			spec := &p.Spec.Containers[i]
 			cs := containerStatus(p.Status.ContainerStatuses, spec.Name)
@@ -245,8 +252,15 @@ func (s *sim) usageOn(n *simNode, now time.Time) nodeUsage {
 				continue
 			}
 			ran := now.Sub(cs.State.Running.StartedAt.Time)
+			w := s.models.Disk(p, spec, ran)
 			mem.add(spec.Name, s.models.Memory(p, spec, ran), requested(spec, corev1.ResourceMemory))
-			disk.add(spec.Name, s.models.Disk(p, spec, ran), requested(spec, corev1.ResourceEphemeralStorage))
+			disk.add(spec.Name, w, requested(spec, corev1.ResourceEphemeralStorage))
+			if wrote != nil {
+				wrote[i] = w
+			}
+		}
+		if wrote != nil {
+			disk.overLimit = overLimit(p, wrote)
 		}
 		out.memoryTotal += mem.used
 		out.diskPods += disk.used

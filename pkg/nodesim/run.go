@@ -33,6 +33,7 @@ type sim struct {
 	metrics      *metrics
 	leaseSeconds int32
 	images       []corev1.ContainerImage // status.images of every node, shared read-only
+	imagesBytes  float64                 // their sizes' sum, what they take of every node's disk
 
 	nodes  []*simNode          // by index - StartIndex
 	byName map[string]*simNode // read-only after construction: lock-free lookups from informer handlers
@@ -94,6 +95,9 @@ func newSim(client kubernetes.Interface, cfg Config) (*sim, error) {
 		n := &simNode{index: idx, name: fmt.Sprintf("%s%d", cfg.NamePrefix, idx), ip: internalIP(idx), ips: newPodIPs(cidr)}
 		s.nodes[k] = n
 		s.byName[n.name] = n
+	}
+	for _, img := range s.images {
+		s.imagesBytes += float64(img.SizeBytes)
 	}
 	s.evict.byNode = make([]nodePressure, cfg.Count)
 	s.files = sandbox.NewFiles(0, 0, s.onFilesChanged)
