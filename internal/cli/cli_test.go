@@ -95,11 +95,13 @@ func TestEveryCommandRefusesBadWords(t *testing.T) {
 	}
 }
 
-// takesArgs lists the commands whose arguments are names (nodes, shells).
+// takesArgs lists the commands whose arguments are names (nodes, shells,
+// etcd members).
 func takesArgs(path []string) bool {
 	s := strings.Join(path, " ")
 	return strings.HasPrefix(s, "nodes fail") || strings.HasPrefix(s, "nodes recover") ||
-		s == "tenant create" || s == "tenant delete" || s == "tenant kubeconfig"
+		s == "tenant create" || s == "tenant delete" || s == "tenant kubeconfig" ||
+		s == "etcd member add" || s == "etcd member promote" || s == "etcd member remove"
 }
 
 // A revision namespace that cannot name a namespace stops `up` with one

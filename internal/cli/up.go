@@ -32,7 +32,8 @@ Running 'myriad up' again on the same directory resumes the same cluster with
 every object kept. Ctrl-C or SIGTERM stops every component cleanly.`,
 		Example: `  myriad up                      # 100 nodes in ~/.myriad
   myriad up --nodes 10000 --data-dir /tmp/big
-  myriad up --apiservers 3       # three API servers behind one address`,
+  myriad up --apiservers 3       # three API servers behind one address
+  myriad up --ha                 # 3 etcd members, 3 API servers, 2 of each controller`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			q, err := resource.ParseQuantity(quota)
@@ -41,6 +42,9 @@ every object kept. Ctrl-C or SIGTERM stops every component cleanly.`,
 			}
 			o.EtcdQuota = q.Value()
 			o.EtcdPortSet = cmd.Flags().Changed("etcd-port")
+			if o.HA && !cmd.Flags().Changed("apiservers") {
+				o.APIServers = 3
+			}
 			if nodeCapacity != "" {
 				o.NodeArgs = append(o.NodeArgs, "--capacity", nodeCapacity)
 			}
@@ -92,6 +96,7 @@ every object kept. Ctrl-C or SIGTERM stops every component cleanly.`,
 	f.StringVar(&o.DataDir, "data-dir", defaultDataDir(), "directory holding the cluster's state (created 0700 if missing)")
 	f.IntVar(&o.Nodes, "nodes", 100, "number of simulated nodes")
 	f.IntVar(&o.APIServers, "apiservers", 1, "number of kube-apiserver processes; more than one runs them behind a load balancer on --port")
+	f.BoolVar(&o.HA, "ha", false, "highly available: three etcd members (a new one joins as a learner), three API servers unless --apiservers says otherwise, and two instances of kube-controller-manager, the scheduler and the workload manager, whose leaders fail over in seconds; a directory started with --ha keeps three etcd members")
 	f.IntVar(&o.Port, "port", 6443, "port of the Kubernetes API")
 	f.IntVar(&o.EtcdPort, "etcd-port", 2379, "etcd client port (the next port is etcd's peer port); fixed when the data directory is created")
 	f.StringVar(&o.BindAddress, "bind-address", "127.0.0.1", "address the API listens on; 0.0.0.0 exposes it to the network")

@@ -3,9 +3,12 @@ package controlplane
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // echoServer answers every connection with its own name, then closes.
@@ -55,5 +58,58 @@ func TestBalancerSpreadsAndSkipsDeadBackends(t *testing.T) {
 	}
 	if seen["a"] < 10 || seen["b"] < 10 {
 		t.Fatalf("connections not spread over live backends: %v", seen)
+	}
+}
+
+// A backend that accepts connections but fails its health check (a
+// paused process does the first from its kernel backlog) gets none, and
+// gets them again once it passes; when all fail, all are tried.
+func TestBalancerSkipsUnhealthyBackends(t *testing.T) {
+	var sick [2]atomic.Bool
+	sick[0].Store(true)
+	b := &Balancer{Backends: []string{echoServer(t, "a"), echoServer(t, "b")}, CheckEvery: 20 * time.Millisecond,
+		Healthy: func(_ context.Context, i int) error {
+			if sick[i].Load() {
+				return errors.New("not ready")
+			}
+			return nil
+		}}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go b.Serve(ctx, l)
+	through := func(n int) map[string]int {
+		seen := map[string]int{}
+		for range n {
+			c, err := net.Dial("tcp", l.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			line, err := bufio.NewReader(c).ReadString('\n')
+			c.Close()
+			if err != nil {
+				t.Fatalf("connection through the balancer failed: %v", err)
+			}
+			seen[line[:len(line)-1]]++
+		}
+		return seen
+	}
+	time.Sleep(100 * time.Millisecond)
+	if seen := through(20); seen["a"] != 0 || seen["b"] != 20 {
+		t.Fatalf("the unhealthy backend got connections: %v", seen)
+	}
+	sick[0].Store(false)
+	time.Sleep(100 * time.Millisecond)
+	if seen := through(20); seen["a"] < 5 {
+		t.Fatalf("the recovered backend got no connections: %v", seen)
+	}
+	sick[0].Store(true)
+	sick[1].Store(true)
+	time.Sleep(100 * time.Millisecond)
+	if seen := through(20); seen["a"]+seen["b"] != 20 {
+		t.Fatalf("with every backend unhealthy, connections must still be tried: %v", seen)
 	}
 }

@@ -11,6 +11,9 @@ import (
 
 // EtcdOptions configures the embedded etcd member.
 type EtcdOptions struct {
+	// Name is the member's name, "myriad" when empty (the only member of a
+	// cluster without --ha, and the first of one with it).
+	Name                 string
 	Dir                  string
 	ClientPort, PeerPort int
 	// QuotaBytes is the backend size limit. The seeds' clusters ran with tens
@@ -25,6 +28,11 @@ type EtcdOptions struct {
 	// when empty) or FreelistArray, upstream bbolt's original, which
 	// `myriad bench etcd-size` compares it with.
 	FreelistType string
+	// InitialCluster (name=peerURL,...) and Join are for a member joining
+	// a running cluster (as a learner, see etcdmembers.go); both are
+	// ignored once the member has data, as etcd ignores them.
+	InitialCluster string
+	Join           bool
 }
 
 // bbolt freelist types.
@@ -40,7 +48,10 @@ const DefaultEtcdQuota = 8 << 30
 // and what `myriad bench etcd-size` starts in-process.
 func EtcdConfig(o EtcdOptions) (*embed.Config, error) {
 	cfg := embed.NewConfig()
-	cfg.Name = "myriad"
+	cfg.Name = o.Name
+	if cfg.Name == "" {
+		cfg.Name = EtcdMemberName(0)
+	}
 	cfg.Dir = o.Dir
 	switch o.FreelistType {
 	case "", FreelistMap:
@@ -68,6 +79,12 @@ func EtcdConfig(o EtcdOptions) (*embed.Config, error) {
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	if o.InitialCluster != "" {
+		cfg.InitialCluster = o.InitialCluster
+	}
+	if o.Join {
+		cfg.ClusterState = embed.ClusterStateFlagExisting
+	}
 
 	cfg.ClientTLSInfo.CertFile, cfg.ClientTLSInfo.KeyFile = o.Certs.EtcdServerCert, o.Certs.EtcdServerKey
 	cfg.ClientTLSInfo.TrustedCAFile = o.Certs.EtcdCA
@@ -84,7 +101,7 @@ func EtcdConfig(o EtcdOptions) (*embed.Config, error) {
 	return cfg, nil
 }
 
-// RunEtcd starts a single etcd member and blocks until ctx is done or etcd
+// RunEtcd starts one etcd member and blocks until ctx is done or etcd
 // fails. ready is closed once the member serves clients.
 func RunEtcd(ctx context.Context, o EtcdOptions, ready chan<- struct{}) error {
 	cfg, err := EtcdConfig(o)

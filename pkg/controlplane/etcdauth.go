@@ -49,8 +49,8 @@ func EnsureEtcdAuth(ctx context.Context, cli *clientv3.Client) error {
 }
 
 // enableEtcdAuth is EnsureEtcdAuth on the member of `myriad up`.
-func enableEtcdAuth(ctx context.Context, certs Certs, port int) error {
-	c, err := EtcdClient(certs, port)
+func enableEtcdAuth(ctx context.Context, certs Certs, ports []int) error {
+	c, err := EtcdClient(certs, ports...)
 	if err != nil {
 		return err
 	}

@@ -27,15 +27,31 @@ import (
 // Myriad owns the member, so it says what happened in one line and offers
 // the three steps (compact, defragment, disarm) itself.
 
-// EtcdClient connects to etcd on port with the API server's etcd identity
+// EtcdClient connects to etcd on ports (a member's client port each; the
+// client fails over between them) with the API server's etcd identity
 // from certs, the one that holds etcd's root role (see etcdauth.go).
-func EtcdClient(certs Certs, port int) (*clientv3.Client, error) {
-	return EtcdClientAs(certs.EtcdCA, certs.EtcdClientCert, certs.EtcdClientKey, port)
+func EtcdClient(certs Certs, ports ...int) (*clientv3.Client, error) {
+	return EtcdClientAs(certs.EtcdCA, certs.EtcdClientCert, certs.EtcdClientKey, ports...)
 }
 
-// EtcdClientAs connects to etcd on port as the identity of a certificate
+// EtcdClientAs connects to etcd on ports as the identity of a certificate
 // of etcd's CA.
-func EtcdClientAs(caFile, certFile, keyFile string, port int) (*clientv3.Client, error) {
+func EtcdClientAs(caFile, certFile, keyFile string, ports ...int) (*clientv3.Client, error) {
+	if len(ports) == 0 {
+		return nil, errors.New("etcd client: no member port")
+	}
+	return etcdClientAt(caFile, certFile, keyFile, etcdEndpoints(ports))
+}
+
+// EtcdDialer connects to one member's client URL as the API server's etcd
+// identity (the one a promotion must be sent to the leader with).
+func (certs Certs) EtcdDialer() func(endpoint string) (*clientv3.Client, error) {
+	return func(endpoint string) (*clientv3.Client, error) {
+		return etcdClientAt(certs.EtcdCA, certs.EtcdClientCert, certs.EtcdClientKey, []string{endpoint})
+	}
+}
+
+func etcdClientAt(caFile, certFile, keyFile string, endpoints []string) (*clientv3.Client, error) {
 	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		return nil, fmt.Errorf("etcd client certificate: %w", err)
@@ -49,13 +65,21 @@ func EtcdClientAs(caFile, certFile, keyFile string, port int) (*clientv3.Client,
 		return nil, fmt.Errorf("etcd CA %s holds no certificate", caFile)
 	}
 	return clientv3.New(clientv3.Config{
-		Endpoints:   []string{fmt.Sprintf("https://127.0.0.1:%d", port)},
+		Endpoints:   endpoints,
 		DialTimeout: 5 * time.Second,
 		TLS:         &tls.Config{Certificates: []tls.Certificate{pair}, RootCAs: pool, MinVersion: tls.VersionTLS12},
 		// Expected refusals (a role that exists) are errors returned, not
 		// lines for the user.
 		Logger: zap.NewNop(),
 	})
+}
+
+func etcdEndpoints(ports []int) []string {
+	out := make([]string, len(ports))
+	for i, p := range ports {
+		out[i] = etcdURL(p)
+	}
+	return out
 }
 
 // EtcdState is what `myriad etcd status` shows of the member.
@@ -95,27 +119,35 @@ func ReadEtcdState(ctx context.Context, c *clientv3.Client) (EtcdState, error) {
 }
 
 // CompactAndDefrag compacts history up to the current revision and
-// defragments the database, returning its size before and after. The
-// API server compacts on its own every 5 minutes; this is for a member
-// that hit its quota and must shrink now.
+// defragments every member's database, one member at a time as etcd
+// advises (a member answers nothing while it defragments), returning the
+// largest database before and after: the one nearest NOSPACE. The API
+// server compacts on its own every 5 minutes; this is for a member that
+// hit its quota and must shrink now.
 func CompactAndDefrag(ctx context.Context, c *clientv3.Client) (before, after int64, err error) {
-	ep := c.Endpoints()[0]
-	st, err := c.Status(ctx, ep)
-	if err != nil {
-		return 0, 0, fmt.Errorf("etcd status: %w", err)
+	var rev int64
+	for _, ep := range c.Endpoints() {
+		st, err := c.Status(ctx, ep)
+		if err != nil {
+			return 0, 0, fmt.Errorf("etcd status of %s: %w", ep, err)
+		}
+		before, rev = max(before, st.DbSize), max(rev, st.Header.Revision)
 	}
-	before = st.DbSize
-	if _, err := c.Compact(ctx, st.Header.Revision, clientv3.WithCompactPhysical()); err != nil && !errors.Is(err, context.Canceled) &&
+	if _, err := c.Compact(ctx, rev, clientv3.WithCompactPhysical()); err != nil && !errors.Is(err, context.Canceled) &&
 		!strings.Contains(err.Error(), "required revision has been compacted") {
 		return before, 0, fmt.Errorf("etcd compaction: %w", err)
 	}
-	if _, err := c.Defragment(ctx, ep); err != nil {
-		return before, 0, fmt.Errorf("etcd defragmentation: %w", err)
+	for _, ep := range c.Endpoints() {
+		if _, err := c.Defragment(ctx, ep); err != nil {
+			return before, 0, fmt.Errorf("etcd defragmentation of %s: %w", ep, err)
+		}
+		st, err := c.Status(ctx, ep)
+		if err != nil {
+			return before, 0, fmt.Errorf("etcd status of %s: %w", ep, err)
+		}
+		after = max(after, st.DbSize)
 	}
-	if st, err = c.Status(ctx, ep); err != nil {
-		return before, 0, fmt.Errorf("etcd status: %w", err)
-	}
-	return before, st.DbSize, nil
+	return before, after, nil
 }
 
 // DisarmEtcd clears every raised alarm and returns what it cleared. A
@@ -165,8 +197,8 @@ func NoSpaceAdvice(st EtcdState, dataDir string) string {
 // writes: an alarm left from before a larger --etcd-quota (or a
 // defragmentation) is cleared, saying so; one the database still
 // justifies stops `up` with the line that says what to do.
-func checkEtcdSpace(ctx context.Context, dir DataDir, certs Certs, port int, out io.Writer) error {
-	c, err := EtcdClient(certs, port)
+func checkEtcdSpace(ctx context.Context, dir DataDir, certs Certs, ports []int, out io.Writer) error {
+	c, err := EtcdClient(certs, ports...)
 	if err != nil {
 		return err
 	}

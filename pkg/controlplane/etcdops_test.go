@@ -136,7 +136,7 @@ func TestNoSpaceIsDetectedAndCleared(t *testing.T) {
 	// up's check: a database well below its quota is disarmed, saying so.
 	raiseNoSpace(t, c)
 	var out bytes.Buffer
-	if err := checkEtcdSpace(ctx, dir, certs, port, &out); err != nil || !strings.Contains(out.String(), "NOSPACE alarm cleared") {
+	if err := checkEtcdSpace(ctx, dir, certs, []int{port}, &out); err != nil || !strings.Contains(out.String(), "NOSPACE alarm cleared") {
 		t.Fatalf("checkEtcdSpace: %v, %q", err, out.String())
 	}
 	if st, _ := ReadEtcdState(ctx, c); st.NoSpace() {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -11,10 +12,13 @@ import (
 // other: ports, certificates and tuning. It is computed once per `myriad up`
 // and turned into each component's command line by the functions below.
 type Plan struct {
-	Dir                                  DataDir
-	Certs                                Certs
-	BindAddress                          string // 127.0.0.1 unless the user asks otherwise
-	EtcdPort                             int
+	Dir         DataDir
+	Certs       Certs
+	BindAddress string // 127.0.0.1 unless the user asks otherwise
+	// EtcdPort is the first etcd member's client port; EtcdMembers is how
+	// many members there are (1, or EtcdHAMembers under --ha; see
+	// EtcdMemberPorts for the others' ports).
+	EtcdPort, EtcdMembers                int
 	APIPort                              int   // what clients use: the API server, or the balancer in front of several
 	APIServerPort                        []int // one per API server
 	ControllerManagerPort, SchedulerPort int
@@ -28,6 +32,10 @@ type Plan struct {
 	StoragePort, MetricsServerPort int
 	// SyncerPort serves `myriad syncer`'s metrics and probes.
 	SyncerPort int
+	// Replicas are the ports of each instance of the leader-elected
+	// controllers under --ha (ha.go); empty without it, when the single
+	// instance uses the ports above.
+	Replicas []ReplicaPorts
 	// Ports are all of the above and etcd's two: what a tenant's control
 	// plane, started later, must not take.
 	Ports []int
@@ -47,6 +55,15 @@ type Plan struct {
 	AdmissionConfig string
 }
 
+// EtcdClientPorts are every etcd member's client port.
+func (p Plan) EtcdClientPorts() []int {
+	out := make([]int, max(p.EtcdMembers, 1))
+	for i := range out {
+		out[i], _ = EtcdMemberPorts(p.EtcdPort, i)
+	}
+	return out
+}
+
 // APIServerURL is the endpoint every client (kubeconfig) uses.
 func (p Plan) APIServerURL() string { return fmt.Sprintf("https://%s:%d", p.clientHost(), p.APIPort) }
 
@@ -64,7 +81,7 @@ func (p Plan) APIServerArgs(i int) []string {
 		"--bind-address=" + p.BindAddress,
 		"--secure-port=" + strconv.Itoa(p.APIServerPort[i]),
 		"--advertise-address=" + p.clientHost(),
-		fmt.Sprintf("--etcd-servers=https://127.0.0.1:%d", p.EtcdPort),
+		"--etcd-servers=" + strings.Join(etcdEndpoints(p.EtcdClientPorts()), ","),
 		"--etcd-cafile=" + c.EtcdCA,
 		"--etcd-certfile=" + c.EtcdClientCert,
 		"--etcd-keyfile=" + c.EtcdClientKey,

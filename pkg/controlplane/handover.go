@@ -57,6 +57,9 @@ type LeaseHandover struct {
 	Clock           clock.PassiveClock
 	// Logf reports each release (and failures to release).
 	Logf func(format string, args ...any)
+	// Announce reports through Logf, too, each time this process is
+	// learnt to lead: with several instances, which one leads.
+	Announce bool
 
 	off atomic.Bool
 
@@ -95,7 +98,7 @@ func (h *LeaseHandover) Line(line []byte) {
 		defer h.learning.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), learnWithin)
 		defer cancel()
-		lease, err := h.Leases.Leases(h.Namespace).Get(ctx, h.Name, metav1.GetOptions{})
+		lease, err := h.get(ctx)
 		if err != nil {
 			return
 		}
@@ -103,6 +106,9 @@ func (h *LeaseHandover) Line(line []byte) {
 		defer h.mu.Unlock()
 		if id := learned(lease.Spec, inc, h.incarnation, h.Clock.Since(seen)); id != "" {
 			h.identity = id
+			if h.Announce {
+				h.logf("leads (Lease %s, as %s)", h.Lock(), id)
+			}
 		}
 	}()
 }
@@ -123,7 +129,7 @@ func (h *LeaseHandover) Exited() {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	for range 2 { // a conflict is retried once: a renewal raced the read
-		lease, err := h.Leases.Leases(h.Namespace).Get(ctx, h.Name, metav1.GetOptions{})
+		lease, err := h.get(ctx)
 		if err != nil {
 			h.logf("could not release Lease %s of the exited leader %s: %v", h.Lock(), id, err)
 			return
@@ -141,6 +147,24 @@ func (h *LeaseHandover) Exited() {
 		if !apierrors.IsConflict(err) {
 			h.logf("could not release Lease %s of the exited leader %s: %v", h.Lock(), id, err)
 			return
+		}
+	}
+}
+
+// get reads the Lease, again every 100 ms while the API server cannot
+// answer until ctx ends: the connection `up` holds may have gone to an
+// API server that just died (one of several under --ha), and the first
+// request on it fails though the others serve.
+func (h *LeaseHandover) get(ctx context.Context) (*coordinationv1.Lease, error) {
+	for {
+		lease, err := h.Leases.Leases(h.Namespace).Get(ctx, h.Name, metav1.GetOptions{})
+		if err == nil || apierrors.IsNotFound(err) || apierrors.IsForbidden(err) {
+			return lease, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }

@@ -2,12 +2,17 @@ package controlplane
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 )
@@ -135,5 +140,34 @@ func TestLeaseHandover(t *testing.T) {
 	h.Exited()
 	if got := holder(t, cs); got != "host_c" {
 		t.Errorf("a second exit released the Lease of %q", got)
+	}
+}
+
+// The read that learns the leader is retried: under --ha the connection
+// `up` holds may lead to an API server that just died, and its first
+// request fails though the other servers answer. The release is retried
+// likewise, and an announcing handover says who leads.
+func TestLeaseHandoverRetriesAFailedRead(t *testing.T) {
+	cs := fake.NewClientset(lease("host_a"))
+	failures := 2
+	cs.PrependReactor("get", "leases", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if failures > 0 {
+			failures--
+			return true, nil, errors.New("http2: client connection lost")
+		}
+		return false, nil, nil
+	})
+	var said []string
+	h := NewLeaseHandover(cs.CoordinationV1(), "kube-system", "kube-scheduler", func(f string, a ...any) { said = append(said, fmt.Sprintf(f, a...)) })
+	h.Announce = true
+	h.Line([]byte(acquired))
+	h.learning.Wait()
+	failures = 1
+	h.Exited()
+	if got := holder(t, cs); got != "" {
+		t.Errorf("after failed reads the Lease is held by %q, want released", got)
+	}
+	if len(said) != 2 || !strings.HasPrefix(said[0], "leads (Lease kube-system/kube-scheduler, as host_a)") {
+		t.Errorf("said %q, want the leader announced, then the release", said)
 	}
 }

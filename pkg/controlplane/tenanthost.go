@@ -175,7 +175,7 @@ func (h *TenantHost) reconcile(ctx context.Context, name string) (time.Duration,
 // (or a retry) repeats them harmlessly.
 func (h *TenantHost) provision(ctx context.Context, name string) (TenantPlan, error) {
 	plan := h.Cluster.Plan
-	t := TenantPlan{Name: name, Dir: plan.Dir.TenantDir(name), EtcdPort: plan.EtcdPort, EtcdCA: plan.Certs.EtcdCA}
+	t := TenantPlan{Name: name, Dir: plan.Dir.TenantDir(name), EtcdPorts: plan.EtcdClientPorts(), EtcdCA: plan.Certs.EtcdCA}
 	for _, sub := range []string{"kubeconfigs", "pki"} {
 		if err := os.MkdirAll(filepath.Join(t.Dir, sub), 0o700); err != nil {
 			return t, err
@@ -205,7 +205,7 @@ func (h *TenantHost) provision(ctx context.Context, name string) (TenantPlan, er
 			return t, err
 		}
 	}
-	etcd, err := EtcdClient(plan.Certs, plan.EtcdPort)
+	etcd, err := EtcdClient(plan.Certs, plan.EtcdClientPorts()...)
 	if err != nil {
 		return t, err
 	}
@@ -311,7 +311,7 @@ func (h *TenantHost) remove(ctx context.Context, t *tenancyv1.Tenant) (time.Dura
 		return 0, err
 	}
 	plan := h.Cluster.Plan
-	etcd, err := EtcdClient(plan.Certs, plan.EtcdPort)
+	etcd, err := EtcdClient(plan.Certs, plan.EtcdClientPorts()...)
 	if err != nil {
 		return 0, err
 	}

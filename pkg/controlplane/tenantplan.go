@@ -5,6 +5,7 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/myriad-dev/myriad/pkg/controlplane/pki"
 )
@@ -47,10 +48,11 @@ type TenantPlan struct {
 	// APIPort and ControllerManagerPort are the tenant's loopback ports,
 	// chosen once and kept (tenant.json), so its kubeconfigs stay valid.
 	APIPort, ControllerManagerPort int
-	// EtcdPort and EtcdCA are the shared etcd's.
-	EtcdPort int
-	EtcdCA   string
-	Certs    TenantCerts
+	// EtcdPorts (every member's client port) and EtcdCA are the shared
+	// etcd's.
+	EtcdPorts []int
+	EtcdCA    string
+	Certs     TenantCerts
 	// EncryptionConfig encrypts the tenant's Secrets with its own key.
 	EncryptionConfig string
 }
@@ -149,7 +151,7 @@ func (t TenantPlan) APIServerArgs() []string {
 		"--bind-address=127.0.0.1",
 		"--secure-port=" + strconv.Itoa(t.APIPort),
 		"--advertise-address=127.0.0.1",
-		fmt.Sprintf("--etcd-servers=https://127.0.0.1:%d", t.EtcdPort),
+		"--etcd-servers=" + strings.Join(etcdEndpoints(t.EtcdPorts), ","),
 		"--etcd-cafile=" + t.EtcdCA,
 		"--etcd-certfile=" + c.EtcdClientCert,
 		"--etcd-keyfile=" + c.EtcdClientKey,

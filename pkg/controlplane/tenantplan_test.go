@@ -56,7 +56,7 @@ func TestTenantPlanIsolatesTheTenant(t *testing.T) {
 		}
 	}
 
-	p := TenantPlan{Name: "team-a", Dir: dir, APIPort: 40001, ControllerManagerPort: 40002, EtcdPort: 2379, EtcdCA: super.EtcdCA, Certs: certs, EncryptionConfig: "enc.yaml"}
+	p := TenantPlan{Name: "team-a", Dir: dir, APIPort: 40001, ControllerManagerPort: 40002, EtcdPorts: []int{2379}, EtcdCA: super.EtcdCA, Certs: certs, EncryptionConfig: "enc.yaml"}
 	api := p.APIServerArgs()
 	for _, want := range []string{
 		"--etcd-prefix=/tenants/team-a/registry", "--etcd-certfile=" + certs.EtcdClientCert, "--etcd-compaction-interval=0",

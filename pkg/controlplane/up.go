@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -62,6 +61,9 @@ type Options struct {
 	// AuditPolicy turns on the API server's audit log: "default" for
 	// Myriad's policy (DefaultAuditPolicy) or the path of a policy file.
 	AuditPolicy string
+	// HA runs three etcd members and two instances of every leader-elected
+	// controller (see ha.go); APIServers should then be 3 or more.
+	HA bool
 }
 
 // Validate rejects bad options with a line that names the flag.
@@ -77,8 +79,10 @@ func (o Options) Validate() error {
 		return fmt.Errorf("--port must be a TCP port (1-65535), got %d", o.Port)
 	case o.EtcdPort < 1 || o.EtcdPort > 65534:
 		return fmt.Errorf("--etcd-port must be a TCP port (1-65534; the next one is etcd's peer port), got %d", o.EtcdPort)
-	case o.Port == o.EtcdPort || o.Port == o.EtcdPort+1:
-		return fmt.Errorf("--port %d collides with etcd's ports %d-%d; choose another --port or --etcd-port", o.Port, o.EtcdPort, o.EtcdPort+1)
+	case o.HA && o.EtcdPort > 65535-2*EtcdHAMembers+1:
+		return fmt.Errorf("--etcd-port must leave room for %d etcd members' ports (--ha uses %d from it), got %d", EtcdHAMembers, 2*EtcdHAMembers, o.EtcdPort)
+	case o.Port >= o.EtcdPort && o.Port < o.EtcdPort+len(o.etcdPorts()):
+		return fmt.Errorf("--port %d collides with etcd's ports %d-%d; choose another --port or --etcd-port", o.Port, o.EtcdPort, o.EtcdPort+len(o.etcdPorts())-1)
 	case net.ParseIP(o.BindAddress) == nil:
 		return fmt.Errorf("--bind-address must be an IP address, got %q", o.BindAddress)
 	case o.EtcdQuota < 64<<20:
@@ -105,7 +109,7 @@ type Cluster struct {
 	Handovers map[string]*LeaseHandover
 	events    chan supervisor.Event
 	release   func()
-	cancelLB  context.CancelFunc
+	cancelLB  []context.CancelFunc // the balancers' (API servers, webhook replicas)
 	// cancelTenants stops the tenant host (tenanthost.go).
 	cancelTenants context.CancelFunc
 }
@@ -138,10 +142,7 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 			return nil, err
 		}
 	}
-	for _, p := range []struct {
-		port int
-		flag string
-	}{{o.Port, "--port"}, {o.EtcdPort, "--etcd-port"}, {o.EtcdPort + 1, "--etcd-port (peer port = etcd port + 1)"}} {
+	for _, p := range append([]portUse{{o.Port, "--port"}}, o.etcdPorts()...) {
 		if err := CheckPortFree(o.BindAddress, p.port, p.flag); err != nil {
 			if release != nil {
 				release()
@@ -185,8 +186,11 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 			fmt.Fprintf(o.Out, "WARNING: %s\n", w)
 		}
 	}
-	plan := Plan{Dir: dir, Certs: certs, BindAddress: o.BindAddress, EtcdPort: o.EtcdPort, APIPort: o.Port,
+	plan := Plan{Dir: dir, Certs: certs, BindAddress: o.BindAddress, EtcdPort: o.EtcdPort, EtcdMembers: 1, APIPort: o.Port,
 		NodeMonitorGracePeriod: o.NodeMonitorGracePeriod}
+	if o.HA {
+		plan.EtcdMembers = EtcdHAMembers
+	}
 	plan.MaxRequestsInflight, plan.MaxMutatingRequestsInflight = DefaultMaxRequestsInflight, DefaultMaxMutatingRequestsInflight
 	if o.MaxRequestsInflight > 0 {
 		plan.MaxRequestsInflight = o.MaxRequestsInflight
@@ -210,15 +214,23 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 	}
 	// Tenants' API servers start after the cluster and keep their ports
 	// across restarts: none of those may go to a component first.
-	given := []int{o.Port, o.EtcdPort, o.EtcdPort + 1}
-	ports, err := FreePorts(len(fixed)+apiServers, append(slices.Clone(given), tenantPorts(dir)...)...)
+	given := []int{o.Port}
+	for _, p := range o.etcdPorts() {
+		given = append(given, p.port)
+	}
+	replicaPorts := 0
+	if o.HA {
+		replicaPorts = ControllerReplicas * portsPerReplica
+	}
+	ports, err := FreePorts(len(fixed)+apiServers+replicaPorts, append(slices.Clone(given), tenantPorts(dir)...)...)
 	if err != nil {
 		return nil, err
 	}
 	for i, p := range fixed {
 		*p = ports[i]
 	}
-	plan.APIServerPort = ports[len(fixed):]
+	plan.APIServerPort = ports[len(fixed) : len(fixed)+apiServers]
+	plan.Replicas = replicasOf(ports[len(fixed)+apiServers:])
 	if o.APIServers == 1 {
 		plan.APIServerPort = []int{o.Port}
 	}
@@ -251,27 +263,22 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 	}
 
 	adminCert, adminKey := certs.Client(SuperAdminUser) // up's own identity, as upClient's
-	// A NOSPACE alarm makes etcd report itself unhealthy; it is excluded
-	// here and handled below with a line that says what to do.
-	etcdReady, err := httpsProbe(fmt.Sprintf("https://127.0.0.1:%d/health?exclude=NOSPACE", o.EtcdPort), certs.EtcdCA, certs.EtcdClientCert, certs.EtcdClientKey, `"health":"true"`)
-	if err != nil {
+	if err := startEtcdMembers(ctx, o, plan, step); err != nil {
 		return nil, err
 	}
-	if err := step("etcd", supervisor.Process{Name: "etcd", Ready: etcdReady, Args: []string{"etcd", "run",
-		"--data-dir", o.DataDir, "--port", strconv.Itoa(o.EtcdPort), "--quota-bytes", strconv.FormatInt(o.EtcdQuota, 10)}}); err != nil {
+	if err := checkEtcdSpace(ctx, dir, certs, plan.EtcdClientPorts(), o.Out); err != nil {
 		return nil, err
 	}
-	if err := checkEtcdSpace(ctx, dir, certs, o.EtcdPort, o.Out); err != nil {
+	if err := enableEtcdAuth(ctx, certs, plan.EtcdClientPorts()); err != nil {
 		return nil, err
 	}
-	if err := enableEtcdAuth(ctx, certs, o.EtcdPort); err != nil {
-		return nil, err
-	}
+	apiReady := make([]func(context.Context) error, len(plan.APIServerPort))
 	for i, port := range plan.APIServerPort {
 		ready, err := httpsProbe(fmt.Sprintf("https://127.0.0.1:%d/readyz", port), certs.CA, adminCert, adminKey, "")
 		if err != nil {
 			return nil, err
 		}
+		apiReady[i] = ready
 		name := "kube-apiserver"
 		if len(plan.APIServerPort) > 1 {
 			name = fmt.Sprintf("kube-apiserver-%d", i)
@@ -281,7 +288,7 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 		}
 	}
 	if len(plan.APIServerPort) > 1 {
-		if err := c.startBalancer(plan); err != nil {
+		if err := c.startBalancer(plan, apiReady); err != nil {
 			return nil, err
 		}
 	}
@@ -304,47 +311,9 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if err := InstallCRDs(ctx, dir, o.ReadyTimeout); err != nil {
 		return nil, err
 	}
-	c.Handovers = map[string]*LeaseHandover{}
-	elected := func(p supervisor.Process) supervisor.Process {
-		h := c.NewHandover(cs.CoordinationV1(), p.Name, p.Name)
-		if h != nil {
-			c.Handovers[p.Name], p.Observer = h, h
-		}
-		return p
-	}
-	cmReady, err := httpsProbe(fmt.Sprintf("https://127.0.0.1:%d/healthz", plan.ControllerManagerPort), certs.CA, adminCert, adminKey, "")
+	elected, err := c.startControllers(ctx, o, plan, cs, step)
 	if err != nil {
 		return nil, err
-	}
-	if err := step("kube-controller-manager", elected(supervisor.Process{Name: "kube-controller-manager", Ready: cmReady,
-		Args: append([]string{"kube-controller-manager"}, plan.ControllerManagerArgs()...)})); err != nil {
-		return nil, err
-	}
-	switch o.Scheduler {
-	case "none":
-	case "myriad":
-		if err := step("myriad-scheduler", elected(myriadScheduler(plan))); err != nil {
-			return nil, err
-		}
-	default:
-		schedConfig := filepath.Join(dir.Run(), "kube-scheduler.yaml")
-		if err := os.WriteFile(schedConfig, []byte(plan.SchedulerConfig()), 0o600); err != nil {
-			return nil, err
-		}
-		schedReady, err := httpsProbe(fmt.Sprintf("https://127.0.0.1:%d/healthz", plan.SchedulerPort), certs.CA, adminCert, adminKey, "")
-		if err != nil {
-			return nil, err
-		}
-		if err := step("kube-scheduler", elected(supervisor.Process{Name: "kube-scheduler", Ready: schedReady,
-			Args: append([]string{"kube-scheduler"}, plan.SchedulerArgs(schedConfig)...)})); err != nil {
-			return nil, err
-		}
-	}
-	if err := step("myriad-manager", elected(managerProcess(plan, o.ManagerArgs))); err != nil {
-		return nil, err
-	}
-	if err := applyWebhookConfiguration(ctx, cs, plan); err != nil {
-		return nil, fmt.Errorf("CloneSet admission webhook: %w", err)
 	}
 	if err := step("myriad-storage", elected(storageProcess(plan))); err != nil {
 		return nil, err
@@ -393,20 +362,6 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 	return c, nil
 }
 
-// myriadScheduler runs `myriad scheduler` (--scheduler myriad) in place of
-// kube-scheduler, with the same identity and port. system:kube-scheduler's
-// built-in ClusterRole covers bindings, pod status and events, and the
-// built-in kube-system Role system::leader-locking-kube-scheduler covers any
-// Lease there, myriad-scheduler included, so no extra RBAC is needed. Its
-// metrics and probes are plain HTTP on 127.0.0.1 for now, not TLS like the
-// upstream components' serving ports.
-func myriadScheduler(plan Plan) supervisor.Process {
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(plan.SchedulerPort))
-	return supervisor.Process{Name: "myriad-scheduler", Ready: httpProbe("http://" + addr + "/readyz"),
-		Args: []string{"scheduler", "--kubeconfig", plan.Dir.Kubeconfig("scheduler"),
-			"--scheduler-name", "default-scheduler", "--metrics-addr", addr, handoverRetryPeriod}}
-}
-
 // Failed receives an error when a component crash-loops and its
 // supervisor gives up on it; the cluster then no longer works as a whole.
 func (c *Cluster) Failed() <-chan error {
@@ -431,27 +386,34 @@ func (c *Cluster) Stop() {
 		_ = c.Supervisor.Remove(syncerName) // absent before it started
 		c.Supervisor.Stop()
 	}
-	if c.cancelLB != nil {
-		c.cancelLB()
+	for _, cancel := range c.cancelLB {
+		cancel()
 	}
 	if c.release != nil {
 		c.release()
 	}
 }
 
-func (c *Cluster) startBalancer(plan Plan) error {
+// startBalancer puts the API servers behind --port, each skipped while
+// its /readyz fails (a paused or overloaded server).
+func (c *Cluster) startBalancer(plan Plan, ready []func(context.Context) error) error {
 	l, err := net.Listen("tcp", net.JoinHostPort(plan.BindAddress, strconv.Itoa(plan.APIPort)))
 	if err != nil {
 		return fmt.Errorf("port %d (--port) is in use; choose another --port", plan.APIPort)
 	}
-	b := &Balancer{}
+	b := &Balancer{Healthy: func(ctx context.Context, i int) error { return ready[i](ctx) }}
 	for _, p := range plan.APIServerPort {
 		b.Backends = append(b.Backends, net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	c.cancelLB = cancel
-	go func() { _ = b.Serve(ctx, l) }()
+	c.serve(b, l)
 	return nil
+}
+
+// serve runs b on l until the cluster stops.
+func (c *Cluster) serve(b *Balancer, l net.Listener) {
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancelLB = append(c.cancelLB, cancel)
+	go func() { _ = b.Serve(ctx, l) }()
 }
 
 func (c *Cluster) printEvents(out io.Writer) {

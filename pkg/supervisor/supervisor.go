@@ -24,6 +24,12 @@ import (
 // ParentPIDEnv tells a child which process supervises it; see ExitWithParent.
 const ParentPIDEnv = "MYRIAD_SUPERVISOR_PID"
 
+// ProcessNameEnv is the child's name as the supervisor knows it: with
+// several instances of one component (myriad up --ha) their command lines
+// differ only in ports, and tools that must find one instance (a test
+// killing the leader, an operator) read it from the environment.
+const ProcessNameEnv = "MYRIAD_PROCESS"
+
 // Process describes one supervised component.
 type Process struct {
 	Name string
@@ -154,7 +160,7 @@ func (s *Supervisor) spawn(c *child) error {
 			out = io.MultiWriter(logf, lines)
 		}
 		cmd.Stdout, cmd.Stderr = out, out
-		cmd.Env = append(os.Environ(), ParentPIDEnv+"="+strconv.Itoa(os.Getpid()))
+		cmd.Env = append(os.Environ(), ParentPIDEnv+"="+strconv.Itoa(os.Getpid()), ProcessNameEnv+"="+c.proc.Name)
 		cmd.SysProcAttr = &syscall.SysProcAttr{
 			Pdeathsig: syscall.SIGKILL,
 			// Own process group: Ctrl-C in the terminal reaches only the
