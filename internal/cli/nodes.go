@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
-	"net/http"
 	"strings"
 	"time"
 
@@ -14,7 +12,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -28,6 +25,7 @@ import (
 func newNodesCommand() *cobra.Command {
 	var (
 		kubeconfig, capacity, metricsAddr, imageCatalog, profile string
+		endpoint                                                 endpointFlags
 		qps                                                      float32
 		burst                                                    int
 		cfg                                                      nodesim.Config
@@ -94,7 +92,7 @@ of chosen nodes, so node lifecycle and eviction can be exercised.`,
 				return err
 			}
 			if metricsAddr != "" {
-				if err := serveMetrics(cmd.Context(), metricsAddr, reg, nil); err != nil {
+				if err := endpoint.serve(cmd.Context(), metricsAddr, cs, reg, nil, nil); err != nil {
 					return err
 				}
 			}
@@ -122,6 +120,7 @@ of chosen nodes, so node lifecycle and eviction can be exercised.`,
 	f.Float32Var(&qps, "qps", 2000, "client QPS limit toward the API server")
 	f.IntVar(&burst, "burst", 4000, "client burst toward the API server")
 	f.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9100 (off when empty)")
+	endpoint.bind(f)
 	f.IntVar(&kubelet.Port, "kubelet-port", nodesim.DefaultKubeletPort, "port of every node's kubelet API (node addresses are in "+nodesim.NodeAddressRange+", on the loopback device)")
 	f.StringVar(&kubelet.ServingCerts, "kubelet-serving-certs", "", "PEM file of kubelet serving certificates, one per node address, signed by the cluster CA; with --kubelet-serving-key and --kubelet-client-ca it turns on logs, exec, attach and port-forward")
 	f.StringVar(&kubelet.ServingKey, "kubelet-serving-key", "", "private key of the --kubelet-serving-certs")
@@ -216,35 +215,6 @@ func parseCapacity(s string) (corev1.ResourceList, error) {
 		out[corev1.ResourceName(k)] = q
 	}
 	return out, nil
-}
-
-// serveMetrics serves reg on /metrics and /healthz at addr (a command's
-// --metrics-addr) until ctx ends; with ready, also /readyz, 200 once ready
-// says so.
-func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, ready func() bool) error {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("--metrics-addr %s: %v", addr, err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
-	if ready != nil {
-		mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-			if !ready() {
-				http.Error(w, "caches not synced", http.StatusServiceUnavailable)
-				return
-			}
-			_, _ = w.Write([]byte("ok"))
-		})
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(l) }()
-	go func() {
-		<-ctx.Done()
-		_ = srv.Close()
-	}()
-	return nil
 }
 
 const imageCatalogUsage = `YAML file describing images ("images: [{name, digest, size, pullDuration, pullError, entrypoint: {exitsAfter, exitCode}}]"): tags with one digest are one image (imageID), a pull takes pullDuration (else size at the --node-profile's bandwidth) or fails with pullError (ImagePullBackOff), an exiting entrypoint crash-loops containers that set no command; unlisted images run until stopped`

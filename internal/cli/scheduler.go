@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/pprof"
 	"strconv"
@@ -13,7 +11,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
 
@@ -25,6 +22,7 @@ import (
 func newSchedulerCommand() *cobra.Command {
 	var (
 		kubeconfig, scoring, sampling, metricsAddr string
+		endpoint                                   endpointFlags
 		qps                                        float32
 		burst                                      int
 		preemption, profiling                      bool
@@ -88,10 +86,15 @@ with --profiling also Go's profiles under /debug/pprof/.`,
 			if err != nil {
 				return err
 			}
-			if err := serveSchedulerMetrics(cmd.Context(), metricsAddr, reg, s, profiling); err != nil {
+			var extra map[string]http.Handler
+			if profiling {
+				extra = profilingHandlers()
+			}
+			// /readyz once informers have synced, leader or warm standby alike.
+			if err := endpoint.serve(cmd.Context(), metricsAddr, cs, reg, s.Ready, extra); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "myriad scheduler %q: metrics on http://%s/metrics\n", cfg.SchedulerName, metricsAddr)
+			fmt.Fprintf(cmd.OutOrStdout(), "myriad scheduler %q: metrics on %s://%s/metrics\n", cfg.SchedulerName, endpoint.scheme(), metricsAddr)
 			return s.Run(cmd.Context())
 		},
 	}
@@ -108,7 +111,8 @@ with --profiling also Go's profiles under /debug/pprof/.`,
 	leaseFlags{&cfg.LeaderElection.Enabled, &cfg.LeaderElection.Namespace, &cfg.LeaderElection.LeaseDuration, &cfg.LeaderElection.RenewDeadline, &cfg.LeaderElection.RetryPeriod}.add(f)
 	f.StringVar(&cfg.LeaderElection.Name, "leader-elect-name", cfg.LeaderElection.Name, "name of the leader Lease")
 	f.StringVar(&metricsAddr, "metrics-addr", "127.0.0.1:10260", "serve /metrics, /healthz and /readyz on this address")
-	f.BoolVar(&profiling, "profiling", false, "also serve Go's CPU, heap and goroutine profiles under /debug/pprof/ on --metrics-addr")
+	f.BoolVar(&profiling, "profiling", false, "also serve Go's CPU, heap and goroutine profiles under /debug/pprof/ on --metrics-addr, to the callers /metrics admits")
+	endpoint.bind(f)
 	return cmd
 }
 
@@ -136,40 +140,17 @@ func schedulerClient(kubeconfig string, qps float32, burst int) (kubernetes.Inte
 	return kubeclient.Clientset(kubeconfig, kubeclient.Options{QPS: qps, Burst: burst, Protobuf: true, UserAgent: "myriad-scheduler"})
 }
 
-// serveSchedulerMetrics serves plain HTTP on addr (127.0.0.1 by default):
-// /healthz while the process runs, /readyz once informers have synced
-// (leader or warm standby alike), /metrics, and /debug/pprof/ if profiling.
-// Profiles are opt-in because they expose memory contents and stack traces
-// to anyone who can reach addr, which need not be loopback.
-func serveSchedulerMetrics(ctx context.Context, addr string, reg *prometheus.Registry, s *scheduler.Scheduler, profiling bool) error {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("--metrics-addr %s: %v", addr, err)
+// profilingHandlers are Go's profiles under /debug/pprof/, served behind
+// the endpoint's guard when --profiling asks: they expose memory contents
+// and stack traces.
+func profilingHandlers() map[string]http.Handler {
+	return map[string]http.Handler{
+		"/debug/pprof/":        http.HandlerFunc(pprof.Index),
+		"/debug/pprof/cmdline": http.HandlerFunc(pprof.Cmdline),
+		"/debug/pprof/profile": http.HandlerFunc(pprof.Profile),
+		"/debug/pprof/symbol":  http.HandlerFunc(pprof.Symbol),
+		"/debug/pprof/trace":   http.HandlerFunc(pprof.Trace),
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !s.Ready() {
-			http.Error(w, "informers not synced", http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = w.Write([]byte("ok"))
-	})
-	if profiling {
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(l) }()
-	go func() {
-		<-ctx.Done()
-		_ = srv.Close()
-	}()
-	return nil
 }
 
 // validateLeaderElection checks the Lease timing flags that `myriad

@@ -16,6 +16,7 @@ func newStorageCommand() *cobra.Command {
 		kubeconfig, addr string
 		qps              float32
 		burst            int
+		endpoint         endpointFlags
 	)
 	o := storage.Options{LeaderElection: storage.DefaultLeaderElection()}
 	cmd := &cobra.Command{
@@ -58,10 +59,10 @@ served on --metrics-addr.`,
 			if err != nil {
 				return err
 			}
-			if err := serveMetrics(cmd.Context(), addr, reg, c.Ready); err != nil {
+			if err := endpoint.serve(cmd.Context(), addr, cs, reg, c.Ready, nil); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "myriad storage (%s): metrics on http://%s/metrics\n", storage.ProvisionerName, addr)
+			fmt.Fprintf(cmd.OutOrStdout(), "myriad storage (%s): metrics on %s://%s/metrics\n", storage.ProvisionerName, endpoint.scheme(), addr)
 			return c.Run(cmd.Context())
 		},
 	}
@@ -73,5 +74,6 @@ served on --metrics-addr.`,
 	le := &o.LeaderElection
 	leaseFlags{&le.Enabled, &le.Namespace, &le.LeaseDuration, &le.RenewDeadline, &le.RetryPeriod}.add(f)
 	f.StringVar(&addr, "metrics-addr", "127.0.0.1:10280", "serve /metrics, /healthz and /readyz on this address")
+	endpoint.bind(f)
 	return cmd
 }

@@ -20,6 +20,7 @@ func newSyncerCommand() *cobra.Command {
 		kubeconfig, addr string
 		qps              float32
 		burst            int
+		endpoint         endpointFlags
 	)
 	o := syncer.Options{LeaderElection: syncer.DefaultLeaderElection()}
 	cmd := &cobra.Command{
@@ -75,10 +76,10 @@ warm. Metrics, /healthz and /readyz are served on --metrics-addr.`,
 			if err != nil {
 				return err
 			}
-			if err := serveMetrics(cmd.Context(), addr, reg, s.Ready); err != nil {
+			if err := endpoint.serve(cmd.Context(), addr, cs, reg, s.Ready, nil); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "myriad syncer: metrics on http://%s/metrics\n", addr)
+			fmt.Fprintf(cmd.OutOrStdout(), "myriad syncer: metrics on %s://%s/metrics\n", endpoint.scheme(), addr)
 			return s.Run(cmd.Context())
 		},
 	}
@@ -92,5 +93,6 @@ warm. Metrics, /healthz and /readyz are served on --metrics-addr.`,
 	le := &o.LeaderElection
 	leaseFlags{&le.Enabled, &le.Namespace, &le.LeaseDuration, &le.RenewDeadline, &le.RetryPeriod}.add(f)
 	f.StringVar(&addr, "metrics-addr", "127.0.0.1:10281", "serve /metrics, /healthz and /readyz on this address")
+	endpoint.bind(f)
 	return cmd
 }

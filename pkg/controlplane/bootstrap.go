@@ -33,7 +33,7 @@ var nodeLeaseRules = []rbacv1.PolicyRule{
 // Bootstrap creates the cluster objects Myriad's own components need. It is
 // idempotent: every start runs it and existing objects are updated.
 func Bootstrap(ctx context.Context, cs kubernetes.Interface) error {
-	if err := grant(ctx, cs, NodeSimUser, nodeSimRules, corev1.NamespaceNodeLease, nodeLeaseRules); err != nil {
+	if err := grant(ctx, cs, NodeSimUser, append(nodeSimRules, delegatorRules...), corev1.NamespaceNodeLease, nodeLeaseRules); err != nil {
 		return err
 	}
 	if err := applyNodeSimPolicy(ctx, cs); err != nil {

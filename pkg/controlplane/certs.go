@@ -56,12 +56,18 @@ type Certs struct {
 	ControllerManagerCert, ControllerManagerKey string
 	SchedulerCert, SchedulerKey                 string
 	WebhookCert, WebhookKey                     string
-	MetricsServerCert, MetricsServerKey         string
-	KubeletClientCert, KubeletClientKey         string
-	WebhookClientCert, WebhookClientKey         string
-	CAKey                                       string
-	ServiceAccountKey, ServiceAccountPub        string
-	clients                                     map[string][2]string
+	// The serving certificates of the simulator's, storage's and the
+	// syncer's own endpoints (/metrics, probes); myriad-scheduler serves
+	// with kube-scheduler's, whose place it takes.
+	NodesCert, NodesKey                  string
+	StorageCert, StorageKey              string
+	SyncerCert, SyncerKey                string
+	MetricsServerCert, MetricsServerKey  string
+	KubeletClientCert, KubeletClientKey  string
+	WebhookClientCert, WebhookClientKey  string
+	CAKey                                string
+	ServiceAccountKey, ServiceAccountPub string
+	clients                              map[string][2]string
 }
 
 // Client returns the client certificate and key issued for user.
@@ -121,6 +127,9 @@ func EnsureCerts(d DataDir, apiIPs ...net.IP) (Certs, error) {
 		{ca, "metrics-server-serving", pki.Request{CommonName: "metrics-server", Server: true, IPs: loopback,
 			DNSNames: []string{"localhost", metricsServerName + ".kube-system.svc"}}, &c.MetricsServerCert, &c.MetricsServerKey},
 		{ca, "manager-webhook", pki.Request{CommonName: "myriad-manager-webhook", Server: true, IPs: loopback, DNSNames: []string{"localhost"}}, &c.WebhookCert, &c.WebhookKey},
+		{ca, "nodes-serving", pki.Request{CommonName: "myriad-nodes", Server: true, IPs: loopback, DNSNames: []string{"localhost"}}, &c.NodesCert, &c.NodesKey},
+		{ca, "storage-serving", pki.Request{CommonName: "myriad-storage", Server: true, IPs: loopback, DNSNames: []string{"localhost"}}, &c.StorageCert, &c.StorageKey},
+		{ca, "syncer-serving", pki.Request{CommonName: "myriad-syncer", Server: true, IPs: loopback, DNSNames: []string{"localhost"}}, &c.SyncerCert, &c.SyncerKey},
 	}
 	for _, is := range issues {
 		if *is.cert, *is.key, err = is.ca.EnsureCert(dir, is.name, is.req); err != nil {

@@ -109,12 +109,13 @@ func (c *Cluster) startSchedulers(o Options, plan Plan, step startFunc, elected 
 // kube-scheduler, with the same identity and port. system:kube-scheduler's
 // built-in ClusterRole covers bindings, pod status and events, and the
 // built-in kube-system Role system::leader-locking-kube-scheduler covers any
-// Lease there, myriad-scheduler included, so no extra RBAC is needed. Its
-// metrics and probes are plain HTTP on 127.0.0.1 for now, not TLS like the
-// upstream components' serving ports.
+// Lease there, myriad-scheduler included, so no extra RBAC is needed; the
+// ClusterRole also has the two reviews its /metrics asks for. It serves
+// with kube-scheduler's certificate, on kube-scheduler's port.
 func myriadScheduler(plan Plan) supervisor.Process {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(plan.SchedulerPort))
-	return supervisor.Process{Name: "myriad-scheduler", Ready: httpProbe("http://" + addr + "/readyz"),
-		Args: []string{"scheduler", "--kubeconfig", plan.Dir.Kubeconfig("scheduler"),
-			"--scheduler-name", "default-scheduler", "--metrics-addr", addr, handoverRetryPeriod}}
+	return supervisor.Process{Name: "myriad-scheduler", Ready: plan.endpointProbe(plan.SchedulerPort),
+		Args: append([]string{"scheduler", "--kubeconfig", plan.Dir.Kubeconfig("scheduler"),
+			"--scheduler-name", "default-scheduler", "--metrics-addr", addr, handoverRetryPeriod},
+			plan.endpointArgs(plan.Certs.SchedulerCert, plan.Certs.SchedulerKey)...)}
 }

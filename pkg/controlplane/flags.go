@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"strconv"
@@ -190,6 +191,26 @@ func (p Plan) servingArgs(kubeconfig string, port int, cert, key string) []strin
 		"--client-ca-file=" + p.Certs.CA,
 		"--requestheader-client-ca-file=" + p.Certs.FrontProxyCA,
 		"--v=1",
+	}
+}
+
+// endpointArgs serve a Myriad component's own endpoint (--metrics-addr)
+// over HTTPS with cert, /metrics to callers the API server authenticates
+// (client certificates of the cluster CA, or tokens) and authorizes.
+func (p Plan) endpointArgs(cert, key string) []string {
+	return []string{"--tls-cert-file", cert, "--tls-private-key-file", key, "--client-ca-file", p.Certs.CA}
+}
+
+// endpointProbe is the readiness probe of such an endpoint at port. The
+// client is made at each probe, so a missing file is the probe's error.
+func (p Plan) endpointProbe(port int) func(context.Context) error {
+	cert, key := p.Certs.Client(SuperAdminUser)
+	return func(ctx context.Context) error {
+		probe, err := httpsProbe(fmt.Sprintf("https://127.0.0.1:%d/readyz", port), p.Certs.CA, cert, key, "")
+		if err != nil {
+			return err
+		}
+		return probe(ctx)
 	}
 }
 

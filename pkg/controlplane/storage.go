@@ -45,7 +45,7 @@ var storageLeaseRules = []rbacv1.PolicyRule{
 // binding mode are immutable anyway), and a user who made another class the
 // default, or replaced "standard", keeps theirs.
 func bootstrapStorage(ctx context.Context, cs kubernetes.Interface) error {
-	if err := grant(ctx, cs, StorageUser, storageRules, metav1.NamespaceSystem, storageLeaseRules); err != nil {
+	if err := grant(ctx, cs, StorageUser, append(storageRules, delegatorRules...), metav1.NamespaceSystem, storageLeaseRules); err != nil {
 		return err
 	}
 	classes, err := cs.StorageV1().StorageClasses().List(ctx, metav1.ListOptions{})
@@ -67,6 +67,7 @@ func bootstrapStorage(ctx context.Context, cs kubernetes.Interface) error {
 // probes are plain HTTP on a loopback port chosen for this run.
 func storageProcess(plan Plan) supervisor.Process {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(plan.StoragePort))
-	return supervisor.Process{Name: "myriad-storage", Ready: httpProbe("http://" + addr + "/readyz"),
-		Args: []string{"storage", "--kubeconfig", plan.Dir.Kubeconfig("storage"), "--metrics-addr", addr, handoverRetryPeriod}}
+	return supervisor.Process{Name: "myriad-storage", Ready: plan.endpointProbe(plan.StoragePort),
+		Args: append([]string{"storage", "--kubeconfig", plan.Dir.Kubeconfig("storage"), "--metrics-addr", addr, handoverRetryPeriod},
+			plan.endpointArgs(plan.Certs.StorageCert, plan.Certs.StorageKey)...)}
 }

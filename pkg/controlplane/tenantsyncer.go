@@ -54,7 +54,7 @@ const syncerName = "myriad-syncer"
 // the cluster (see pkg/tenancy/syncer). It is cheap while no tenant exists.
 func syncerProcess(plan Plan) supervisor.Process {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(plan.SyncerPort))
-	return supervisor.Process{Name: syncerName, Ready: httpProbe("http://" + addr + "/readyz"),
+	return supervisor.Process{Name: syncerName, Ready: plan.endpointProbe(plan.SyncerPort),
 		// The syncer does, for every tenant pod, what a scheduler and a
 		// kubelet would (bind, report status) on top of placing it: about
 		// eight API calls a pod, so its client may not stop at the 100
@@ -62,8 +62,8 @@ func syncerProcess(plan Plan) supervisor.Process {
 		// on API servers more than they compute, and one tenant may hold
 		// only a quarter of the workers (a hung tenant must not hold them
 		// all): 64 workers let a lone busy tenant keep 16 syncs going.
-		Args: []string{"syncer", "--kubeconfig", plan.Dir.Kubeconfig("syncer"), "--metrics-addr", addr, handoverRetryPeriod,
-			"--kube-api-qps=1000", "--kube-api-burst=2000", "--workers=64"}}
+		Args: append([]string{"syncer", "--kubeconfig", plan.Dir.Kubeconfig("syncer"), "--metrics-addr", addr, handoverRetryPeriod,
+			"--kube-api-qps=1000", "--kube-api-burst=2000", "--workers=64"}, plan.endpointArgs(plan.Certs.SyncerCert, plan.Certs.SyncerKey)...)}
 }
 
 // bootstrapTenancy makes the namespace of tenants' kubeconfig Secrets and
@@ -72,7 +72,7 @@ func bootstrapTenancy(ctx context.Context, cs kubernetes.Interface) error {
 	if err := ensureNamespace(ctx, cs, tenancy.SystemNamespace); err != nil {
 		return err
 	}
-	if err := grant(ctx, cs, SyncerUser, superSyncerRules, "kube-system", superSyncerLeaseRules); err != nil {
+	if err := grant(ctx, cs, SyncerUser, append(superSyncerRules, delegatorRules...), "kube-system", superSyncerLeaseRules); err != nil {
 		return fmt.Errorf("syncer RBAC: %w", err)
 	}
 	return nil

@@ -331,6 +331,7 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 		args := append([]string{"nodes", "--kubeconfig", dir.Kubeconfig("nodesim"), "--count", strconv.Itoa(o.Nodes),
 			"--kubelet-port", strconv.Itoa(plan.KubeletPort), "--kubelet-serving-certs", servingCert, "--kubelet-serving-key", servingKey,
 			"--kubelet-client-ca", certs.CA, "--kubelet-allowed-clients", KubeletClientUser, "--kubelet-metrics-clients", MetricsServerUser}, o.NodeArgs...)
+		args = append(args, plan.endpointArgs(certs.NodesCert, certs.NodesKey)...)
 		if err := step("simulated nodes", supervisor.Process{Name: "nodes", Args: args}); err != nil {
 			return nil, err
 		}

@@ -70,8 +70,12 @@ var managerRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{"apps.kruise.io"}, Resources: []string{"sidecarsets/status"}, Verbs: []string{"get", "update", "patch"}},
 	{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list", "watch"}},
 	{APIGroups: []string{"admissionregistration.k8s.io"}, Resources: []string{"mutatingadmissionpolicies", "mutatingadmissionpolicybindings"}, Verbs: []string{"get", "list", "watch", "create", "patch", "delete"}},
-	// Its /metrics asks the API server who a caller is and whether it may
-	// read them (system:auth-delegator's two rules).
+}
+
+// delegatorRules let a component's /metrics ask the API server who a
+// caller is and whether it may read them (system:auth-delegator's two
+// rules), as every component with an endpoint of its own does.
+var delegatorRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
 	{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
 }
@@ -129,7 +133,7 @@ func managerLeaderElectionFlowSchema() *flowcontrolv1.FlowSchema {
 
 // bootstrapManager grants the manager its RBAC and API priority.
 func bootstrapManager(ctx context.Context, cs kubernetes.Interface) error {
-	if err := grant(ctx, cs, ManagerUser, managerRules, metav1.NamespaceSystem, managerLeaseRules); err != nil {
+	if err := grant(ctx, cs, ManagerUser, append(managerRules, delegatorRules...), metav1.NamespaceSystem, managerLeaseRules); err != nil {
 		return err
 	}
 	for _, fs := range []*flowcontrolv1.FlowSchema{managerLeaderElectionFlowSchema(), managerFlowSchema()} {

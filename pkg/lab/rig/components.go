@@ -192,12 +192,12 @@ func (r *Rig) Scrapers() (lab.Targets, error) {
 	}
 	plan := r.Cluster.Plan
 	var errs []error
-	sim, err := lab.NewScraper("nodes", fmt.Sprintf("http://127.0.0.1:%d/metrics", r.MetricsPort), "", "", "")
+	cert, key := plan.Certs.Client(controlplane.SuperAdminUser)
+	sim, err := lab.NewScraper("nodes", fmt.Sprintf("https://127.0.0.1:%d/metrics", r.MetricsPort), plan.Certs.CA, cert, key)
 	if err != nil {
 		errs = append(errs, err)
 	}
 	t.NodeSim = sim
-	cert, key := plan.Certs.Client(controlplane.SuperAdminUser)
 	for i, port := range plan.APIServerPort {
 		s, err := lab.NewScraper(fmt.Sprintf("kube-apiserver-%d", i), fmt.Sprintf("https://127.0.0.1:%d/metrics", port), plan.Certs.CA, cert, key)
 		if err != nil {

@@ -53,7 +53,7 @@ var specs = map[string]spec{
 		leaderLabels: map[string]string{"name": "kube-scheduler"}, secure: true,
 		metricsFlag: "--secure-port", readyPath: "/healthz", movedFlags: []string{"--secure-port"}},
 	"myriad-scheduler": {name: "myriad-scheduler", lease: "myriad-scheduler", workload: workDeployment,
-		firstWork: "the first pod bound", leaderMetric: "myriad_scheduler_leader",
+		firstWork: "the first pod bound", leaderMetric: "myriad_scheduler_leader", secureMetrics: true,
 		metricsFlag: "--metrics-addr", readyPath: "/readyz", movedFlags: []string{"--metrics-addr"}},
 	"myriad-manager": {name: "myriad-manager", lease: "myriad-manager", workload: workCloneSet,
 		// In the myriad binary client-go's leader-election metrics go to
@@ -157,7 +157,9 @@ func endpointOf(s spec, args []string) (endpoint, error) {
 	if s.probeFlag != "" {
 		probe = s.probeFlag
 	}
-	r, err := url(probe, s.readyPath, false)
+	// Probes on the metrics address are as secure as it (/readyz is open
+	// there); a separate probe address is plain.
+	r, err := url(probe, s.readyPath, s.secureMetrics && s.probeFlag == "")
 	return endpoint{metrics: m, ready: r}, err
 }
 
