@@ -40,8 +40,16 @@ func ensureAdminBinding(ctx context.Context, d DataDir) error {
 
 // bindAdmins creates the ClusterRoleBinding that makes AdminGroup
 // cluster-admin (one that exists is left as it is) and then writes
-// marker, so a crash between the two binds again at the next start.
+// marker, so a crash between the two binds again at the next start. A
+// marker already there means it was done: nothing is made, so a deleted
+// binding stays deleted (the cluster's admin, and each tenant's, whose
+// host checks at every reconcile).
 func bindAdmins(ctx context.Context, cs kubernetes.Interface, marker string) error {
+	if _, err := os.Stat(marker); err == nil {
+		return nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
 	crb := &rbacv1.ClusterRoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: AdminGroup, Labels: managedLabels},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "cluster-admin"},

@@ -64,8 +64,21 @@ func TestAdminGroupIsBoundOnce(t *testing.T) {
 		t.Fatalf("binding %+v", crb)
 	}
 	// Bound again after a crash before the marker: no error.
+	if err := os.Remove(d.adminBindingMarker()); err != nil {
+		t.Fatal(err)
+	}
 	if err := bindAdmins(ctx, cs, d.adminBindingMarker()); err != nil {
 		t.Fatal(err)
+	}
+	// Revoked: the binding deleted stays deleted.
+	if err := cs.RbacV1().ClusterRoleBindings().Delete(ctx, AdminGroup, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bindAdmins(ctx, cs, d.adminBindingMarker()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.RbacV1().ClusterRoleBindings().Get(ctx, AdminGroup, metav1.GetOptions{}); err == nil {
+		t.Error("a revoked binding was made again")
 	}
 	// With the marker written, up does not even build a client (there is
 	// no super-admin kubeconfig here to build it from).

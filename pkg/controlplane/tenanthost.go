@@ -200,7 +200,7 @@ func (h *TenantHost) provision(ctx context.Context, name string) (TenantPlan, er
 		who  string
 		pair [2]string
 		user string
-	}{{"admin", t.Certs.Admin, TenantAdminUser}, {"controller-manager", t.Certs.ControllerManager, ControllerManagerUser}, {"syncer", t.Certs.Syncer, SyncerUser}} {
+	}{{"admin", t.Certs.Admin, TenantAdminUser}, {"super-admin", t.Certs.SuperAdmin, TenantSuperAdminUser}, {"controller-manager", t.Certs.ControllerManager, ControllerManagerUser}, {"syncer", t.Certs.Syncer, SyncerUser}} {
 		if err := WriteKubeconfig(t.Kubeconfig(k.who), t.URL(), t.Certs.CA, k.pair[0], k.pair[1], k.user); err != nil {
 			return t, err
 		}
@@ -216,7 +216,7 @@ func (h *TenantHost) provision(ctx context.Context, name string) (TenantPlan, er
 	apiName, cmName := TenantProcessNames(name)
 	running := h.Cluster.Supervisor.Pids()
 	if _, ok := running[apiName]; !ok {
-		ready, err := httpsProbe(t.URL()+"/readyz", t.Certs.CA, t.Certs.Admin[0], t.Certs.Admin[1], "")
+		ready, err := httpsProbe(t.URL()+"/readyz", t.Certs.CA, t.Certs.SuperAdmin[0], t.Certs.SuperAdmin[1], "")
 		if err != nil {
 			return t, err
 		}
@@ -225,15 +225,18 @@ func (h *TenantHost) provision(ctx context.Context, name string) (TenantPlan, er
 			return t, err
 		}
 	}
-	tenant, err := kubeclient.Clientset(t.Kubeconfig("admin"), kubeclient.Options{QPS: 50, Burst: 100, UserAgent: "myriad-tenant-host"})
+	tenant, err := kubeclient.Clientset(t.Kubeconfig("super-admin"), kubeclient.Options{QPS: 50, Burst: 100, UserAgent: "myriad-tenant-host"})
 	if err != nil {
 		return t, err
+	}
+	if err := bindAdmins(ctx, tenant, filepath.Join(t.Dir, "pki", "admin-bound")); err != nil {
+		return t, fmt.Errorf("tenant admin: %w", err)
 	}
 	if err := grant(ctx, tenant, SyncerUser, tenantSyncerRules, "", nil); err != nil {
 		return t, fmt.Errorf("syncer's RBAC in the tenant: %w", err)
 	}
 	if _, ok := running[cmName]; !ok {
-		ready, err := httpsProbe(fmt.Sprintf("https://127.0.0.1:%d/healthz", t.ControllerManagerPort), t.Certs.CA, t.Certs.Admin[0], t.Certs.Admin[1], "")
+		ready, err := httpsProbe(fmt.Sprintf("https://127.0.0.1:%d/healthz", t.ControllerManagerPort), t.Certs.CA, t.Certs.SuperAdmin[0], t.Certs.SuperAdmin[1], "")
 		if err != nil {
 			return t, err
 		}

@@ -22,9 +22,14 @@ import (
 
 // Identities inside a tenant.
 const (
-	// TenantAdminUser is the tenant's owner, in system:masters of the
-	// tenant (and of nothing else: the tenant CA signs it).
+	// TenantAdminUser is the tenant's owner: in AdminGroup of the tenant,
+	// which the tenant host binds to cluster-admin once (so deleting that
+	// binding revokes the admin certificate), and of nothing else: the
+	// tenant CA signs it. It is what `myriad tenant kubeconfig` hands out.
 	TenantAdminUser = "myriad-tenant-admin"
+	// TenantSuperAdminUser is in the tenant's system:masters: the tenant
+	// host's own identity in it, kept in the data directory only.
+	TenantSuperAdminUser = "myriad-tenant-super-admin"
 	// SyncerUser is the syncer's identity, both on the super cluster and
 	// inside each tenant.
 	SyncerUser = "myriad:syncer"
@@ -66,9 +71,9 @@ type TenantCerts struct {
 	// EtcdClientCert is signed by the shared etcd's CA for the tenant's
 	// etcd user (TenantEtcdUser).
 	EtcdClientCert, EtcdClientKey string
-	// Admin, ControllerManager and Syncer are client certificate/key
-	// pairs of the tenant CA.
-	Admin, ControllerManager, Syncer [2]string
+	// Admin, SuperAdmin, ControllerManager and Syncer are client
+	// certificate/key pairs of the tenant CA.
+	Admin, SuperAdmin, ControllerManager, Syncer [2]string
 }
 
 // TenantEtcdUser is the etcd user (certificate common name) of tenant.
@@ -114,7 +119,8 @@ func EnsureTenantCerts(dir, superPKI, tenant string) (TenantCerts, error) {
 			&c.APIServerCert, &c.APIServerKey},
 		{ca, pkiDir, "controller-manager-serving", pki.Request{CommonName: "kube-controller-manager", Server: true, IPs: loopback, DNSNames: []string{"localhost"}},
 			&c.ControllerManagerCert, &c.ControllerManagerKey},
-		{ca, pkiDir, "admin-client", pki.Request{CommonName: TenantAdminUser, Organization: []string{"system:masters"}, Client: true}, &c.Admin[0], &c.Admin[1]},
+		{ca, pkiDir, "admin-client", pki.Request{CommonName: TenantAdminUser, Organization: []string{AdminGroup}, Client: true}, &c.Admin[0], &c.Admin[1]},
+		{ca, pkiDir, "super-admin-client", pki.Request{CommonName: TenantSuperAdminUser, Organization: []string{"system:masters"}, Client: true}, &c.SuperAdmin[0], &c.SuperAdmin[1]},
 		{ca, pkiDir, "controller-manager-client", pki.Request{CommonName: ControllerManagerUser, Client: true}, &c.ControllerManager[0], &c.ControllerManager[1]},
 		{ca, pkiDir, "syncer-client", pki.Request{CommonName: SyncerUser, Client: true}, &c.Syncer[0], &c.Syncer[1]},
 		{etcdCA, pkiDir, "etcd-client", pki.Request{CommonName: TenantEtcdUser(tenant), Client: true}, &c.EtcdClientCert, &c.EtcdClientKey},
@@ -132,7 +138,7 @@ func EnsureTenantCerts(dir, superPKI, tenant string) (TenantCerts, error) {
 // URL is the tenant API server's address.
 func (t TenantPlan) URL() string { return "https://127.0.0.1:" + strconv.Itoa(t.APIPort) }
 
-// Kubeconfig is the path of the tenant kubeconfig for who ("admin",
+// Kubeconfig is the path of the tenant kubeconfig for who ("admin", "super-admin",
 // "controller-manager", "syncer").
 func (t TenantPlan) Kubeconfig(who string) string {
 	return filepath.Join(t.Dir, "kubeconfigs", who+".kubeconfig")

@@ -46,6 +46,14 @@ func TestTenantPlanIsolatesTheTenant(t *testing.T) {
 	if cn := certCN(t, certs.Syncer[0]); cn != SyncerUser {
 		t.Errorf("syncer CN %q", cn)
 	}
+	// The tenant's owner is cluster-admin through a binding it can delete,
+	// not in system:masters; only the host's own identity is.
+	if got := load(t, certs.Admin[0]).Subject.Organization; !slices.Equal(got, []string{AdminGroup}) {
+		t.Errorf("tenant admin groups %q, want [%s]", got, AdminGroup)
+	}
+	if got := load(t, certs.SuperAdmin[0]).Subject.Organization; !slices.Equal(got, []string{"system:masters"}) {
+		t.Errorf("tenant super-admin groups %q", got)
+	}
 	keys, _ := filepath.Glob(filepath.Join(dir, "pki", "*.key"))
 	if len(keys) < 5 {
 		t.Fatalf("keys: %v", keys)

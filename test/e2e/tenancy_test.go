@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -57,6 +59,15 @@ func TestTenancy(t *testing.T) {
 	}
 
 	for name, cs := range tenants {
+		// The owner is cluster-admin of its tenant through a binding, not
+		// in system:masters, so deleting the binding revokes it.
+		who, err := cs.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("%s: whoami: %v", name, err)
+		}
+		if groups := who.Status.UserInfo.Groups; slices.Contains(groups, "system:masters") || !slices.Contains(groups, controlplane.AdminGroup) {
+			t.Errorf("%s: the tenant admin's groups are %v", name, groups)
+		}
 		if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, metav1.CreateOptions{}); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
