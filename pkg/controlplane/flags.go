@@ -149,7 +149,7 @@ func (p Plan) APIServerArgs(i int) []string {
 func (p Plan) ControllerManagerArgs() []string {
 	kc := p.Dir.Kubeconfig("controller-manager")
 	c := p.Certs
-	return append(p.servingArgs(kc, p.ControllerManagerPort, c.ControllerManagerCert, c.ControllerManagerKey),
+	args := append(p.servingArgs(kc, p.ControllerManagerPort, c.ControllerManagerCert, c.ControllerManagerKey),
 		"--kubeconfig="+kc,
 		// Each controller acts under its own service account, so RBAC limits
 		// every controller rather than the process as a whole.
@@ -167,6 +167,10 @@ func (p Plan) ControllerManagerArgs() []string {
 		"--kube-api-burst=600",
 		"--profiling=false",
 	)
+	if p.standbyRetry() {
+		args = append(args, handoverRetryPeriod)
+	}
+	return args
 }
 
 // SchedulerArgs is the kube-scheduler command line; configFile holds its
@@ -216,8 +220,10 @@ func (p Plan) endpointProbe(port int) func(context.Context) error {
 
 // SchedulerConfig is kube-scheduler's configuration. Its client QPS is
 // raised from the default 50, which otherwise caps it at ~50 pods/s.
+// Under --ha its standby tries a free Lease as often as Myriad's own
+// components do (see standbyRetry).
 func (p Plan) SchedulerConfig() string {
-	return fmt.Sprintf(`apiVersion: kubescheduler.config.k8s.io/v1
+	cfg := fmt.Sprintf(`apiVersion: kubescheduler.config.k8s.io/v1
 kind: KubeSchedulerConfiguration
 clientConnection:
   kubeconfig: %q
@@ -227,4 +233,16 @@ clientConnection:
 leaderElection:
   leaderElect: true
 `, p.Dir.Kubeconfig("scheduler"))
+	if p.standbyRetry() {
+		cfg += "  retryPeriod: 500ms\n"
+	}
+	return cfg
 }
+
+// standbyRetry says whether upstream's controllers try a free Lease every
+// 500 ms, as Myriad's own do under `up` (handoverRetryPeriod), rather than
+// upstream's 2 s: under --ha, where a warm standby waits beside the
+// leader. When the leader dies its Lease is released at once, and the
+// standby, with its caches synced, should take it before the restarted
+// leader, which starts cold, tries at its start a second or two later.
+func (p Plan) standbyRetry() bool { return p.replicaCount() > 1 }
