@@ -32,20 +32,25 @@ func echoServer(t *testing.T, name string) string {
 	return l.Addr().String()
 }
 
-func TestBalancerSpreadsAndSkipsDeadBackends(t *testing.T) {
-	dead, _ := FreePort()
-	b := &Balancer{Backends: []string{echoServer(t, "a"), fmt.Sprintf("127.0.0.1:%d", dead), echoServer(t, "b")}}
+// serveBalancer serves b on a loopback address until the test ends.
+func serveBalancer(t *testing.T, b *Balancer) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
 	go b.Serve(ctx, l)
+	return l.Addr().String()
+}
 
+// through makes n connections to addr and counts which backend answered.
+func through(t *testing.T, addr string, n int) map[string]int {
+	t.Helper()
 	seen := map[string]int{}
-	for range 30 {
-		c, err := net.Dial("tcp", l.Addr().String())
+	for range n {
+		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,6 +61,13 @@ func TestBalancerSpreadsAndSkipsDeadBackends(t *testing.T) {
 		}
 		seen[line[:len(line)-1]]++
 	}
+	return seen
+}
+
+func TestBalancerSpreadsAndSkipsDeadBackends(t *testing.T) {
+	dead, _ := FreePort()
+	b := &Balancer{Backends: []string{echoServer(t, "a"), fmt.Sprintf("127.0.0.1:%d", dead), echoServer(t, "b")}}
+	seen := through(t, serveBalancer(t, b), 30)
 	if seen["a"] < 10 || seen["b"] < 10 {
 		t.Fatalf("connections not spread over live backends: %v", seen)
 	}
@@ -74,42 +86,20 @@ func TestBalancerSkipsUnhealthyBackends(t *testing.T) {
 			}
 			return nil
 		}}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go b.Serve(ctx, l)
-	through := func(n int) map[string]int {
-		seen := map[string]int{}
-		for range n {
-			c, err := net.Dial("tcp", l.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			line, err := bufio.NewReader(c).ReadString('\n')
-			c.Close()
-			if err != nil {
-				t.Fatalf("connection through the balancer failed: %v", err)
-			}
-			seen[line[:len(line)-1]]++
-		}
-		return seen
-	}
+	addr := serveBalancer(t, b)
 	time.Sleep(100 * time.Millisecond)
-	if seen := through(20); seen["a"] != 0 || seen["b"] != 20 {
+	if seen := through(t, addr, 20); seen["a"] != 0 || seen["b"] != 20 {
 		t.Fatalf("the unhealthy backend got connections: %v", seen)
 	}
 	sick[0].Store(false)
 	time.Sleep(100 * time.Millisecond)
-	if seen := through(20); seen["a"] < 5 {
+	if seen := through(t, addr, 20); seen["a"] < 5 {
 		t.Fatalf("the recovered backend got no connections: %v", seen)
 	}
 	sick[0].Store(true)
 	sick[1].Store(true)
 	time.Sleep(100 * time.Millisecond)
-	if seen := through(20); seen["a"]+seen["b"] != 20 {
+	if seen := through(t, addr, 20); seen["a"]+seen["b"] != 20 {
 		t.Fatalf("with every backend unhealthy, connections must still be tried: %v", seen)
 	}
 }

@@ -30,26 +30,20 @@ type EtcdMemberState struct {
 // ReadEtcdMembers lists the membership and asks each started member for
 // its status.
 func ReadEtcdMembers(ctx context.Context, c *clientv3.Client) ([]EtcdMemberState, error) {
-	resp, err := c.MemberList(ctx)
+	members, err := listMembers(ctx, c)
 	if err != nil {
-		return nil, fmt.Errorf("etcd member list: %w", err)
+		return nil, err
 	}
-	out := make([]EtcdMemberState, 0, len(resp.Members))
-	for _, m := range resp.Members {
-		s := EtcdMemberState{ID: m.ID, Name: m.Name, Learner: m.IsLearner}
-		if len(m.PeerURLs) > 0 {
-			s.PeerURL = m.PeerURLs[0]
-		}
-		if len(m.ClientURLs) == 0 {
-			out = append(out, s)
-			continue
-		}
-		s.ClientURL = m.ClientURLs[0]
-		st, err := c.Status(ctx, s.ClientURL)
-		if err != nil {
-			s.Err = err
-		} else {
-			s.Leader, s.RaftIndex, s.DBSize = st.Leader == m.ID, st.RaftAppliedIndex, st.DbSize
+	out := make([]EtcdMemberState, 0, len(members))
+	for _, m := range members {
+		s := EtcdMemberState{ID: m.ID, Name: m.Name, PeerURL: m.PeerURL, ClientURL: m.ClientURL, Learner: m.Learner}
+		if m.ClientURL != "" {
+			st, err := c.Status(ctx, m.ClientURL)
+			if err != nil {
+				s.Err = err
+			} else {
+				s.Leader, s.RaftIndex, s.DBSize = st.Leader == m.ID, st.RaftAppliedIndex, st.DbSize
+			}
 		}
 		out = append(out, s)
 	}
@@ -95,23 +89,23 @@ func PromoteEtcdMember(ctx context.Context, c *clientv3.Client, dial func(string
 // etcdLeaderURL is the leader's client URL, as a member that answers
 // names it.
 func etcdLeaderURL(ctx context.Context, c *clientv3.Client) (string, error) {
-	resp, err := c.MemberList(ctx)
+	members, err := listMembers(ctx, c)
 	if err != nil {
-		return "", fmt.Errorf("etcd member list: %w", err)
+		return "", err
 	}
 	var leader uint64
-	for _, m := range resp.Members {
-		if len(m.ClientURLs) == 0 {
+	for _, m := range members {
+		if m.ClientURL == "" {
 			continue
 		}
-		if st, err := c.Status(ctx, m.ClientURLs[0]); err == nil && st.Leader != 0 {
+		if st, err := c.Status(ctx, m.ClientURL); err == nil && st.Leader != 0 {
 			leader = st.Leader
 			break
 		}
 	}
-	for _, m := range resp.Members {
-		if m.ID == leader && len(m.ClientURLs) > 0 {
-			return m.ClientURLs[0], nil
+	for _, m := range members {
+		if m.ID == leader && m.ClientURL != "" {
+			return m.ClientURL, nil
 		}
 	}
 	return "", errors.New("etcd: no member knows a leader")

@@ -73,10 +73,10 @@ func EtcdMembersWithData(d DataDir) []int {
 // etcdMember is what the join decision reads of one entry of etcd's
 // membership.
 type etcdMember struct {
-	ID      uint64
-	Name    string // "" until the member first started
-	PeerURL string
-	Learner bool
+	ID                 uint64
+	Name               string // "" until the member first started
+	PeerURL, ClientURL string // ClientURL "" until it first started
+	Learner            bool
 }
 
 // joinStep is how member `name` at `peer` enters the cluster.
@@ -143,6 +143,9 @@ func listMembers(ctx context.Context, c *clientv3.Client) ([]etcdMember, error) 
 		e := etcdMember{ID: m.ID, Name: m.Name, Learner: m.IsLearner}
 		if len(m.PeerURLs) > 0 {
 			e.PeerURL = m.PeerURLs[0]
+		}
+		if len(m.ClientURLs) > 0 {
+			e.ClientURL = m.ClientURLs[0]
 		}
 		out = append(out, e)
 	}

@@ -101,20 +101,8 @@ func TestMemberJoinsAsLearnerAndIsPromoted(t *testing.T) {
 	base := consecutiveFreePorts(t, 4)
 	run := func(i int, initial string) {
 		client, peer := EtcdMemberPorts(base, i)
-		ctx, cancel := context.WithCancel(context.Background())
-		ready, done := make(chan struct{}), make(chan error, 1)
-		go func() {
-			done <- RunEtcd(ctx, EtcdOptions{Name: EtcdMemberName(i), Dir: dir.EtcdMember(i), ClientPort: client, PeerPort: peer,
-				QuotaBytes: 1 << 30, Certs: certs, InitialCluster: initial, Join: initial != ""}, ready)
-		}()
-		t.Cleanup(func() { cancel(); <-done })
-		select {
-		case <-ready:
-		case err := <-done:
-			t.Fatalf("member %d: %v", i, err)
-		case <-time.After(30 * time.Second):
-			t.Fatalf("member %d did not start", i)
-		}
+		runEtcdMember(t, EtcdOptions{Name: EtcdMemberName(i), Dir: dir.EtcdMember(i), ClientPort: client, PeerPort: peer,
+			QuotaBytes: 1 << 30, Certs: certs, InitialCluster: initial, Join: initial != ""})
 	}
 	run(0, "")
 	c, err := EtcdClient(certs, base)

@@ -59,20 +59,25 @@ func startEtcd(t *testing.T, quota int64) (DataDir, Certs, int) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	runEtcdMember(t, EtcdOptions{Dir: dir.Etcd(), ClientPort: ports[0], PeerPort: ports[1], QuotaBytes: quota, Certs: certs})
+	return dir, certs, ports[0]
+}
+
+// runEtcdMember runs the member o in-process until the test ends, and
+// returns once it serves.
+func runEtcdMember(t *testing.T, o EtcdOptions) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready, done := make(chan struct{}), make(chan error, 1)
-	go func() {
-		done <- RunEtcd(ctx, EtcdOptions{Dir: dir.Etcd(), ClientPort: ports[0], PeerPort: ports[1], QuotaBytes: quota, Certs: certs}, ready)
-	}()
+	go func() { done <- RunEtcd(ctx, o, ready) }()
 	t.Cleanup(func() { cancel(); <-done })
 	select {
 	case <-ready:
 	case err := <-done:
-		t.Fatalf("etcd: %v", err)
+		t.Fatalf("etcd member %s: %v", o.Name, err)
 	case <-time.After(30 * time.Second):
-		t.Fatal("etcd did not start")
+		t.Fatalf("etcd member %s did not start", o.Name)
 	}
-	return dir, certs, ports[0]
 }
 
 func raiseNoSpace(t *testing.T, c *clientv3.Client) {
