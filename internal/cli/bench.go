@@ -30,6 +30,7 @@ func newBenchCommand() *cobra.Command {
 	cmd.AddCommand(newBenchDaemonSetCommand())
 	cmd.AddCommand(newBenchStatefulSetCommand())
 	cmd.AddCommand(newBenchTenancyCommand())
+	cmd.AddCommand(newBenchChaosCommand())
 	return cmd
 }
 

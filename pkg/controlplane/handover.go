@@ -81,6 +81,15 @@ func NewLeaseHandover(leases coordinationclient.LeasesGetter, namespace, name st
 // both in one run.
 func (h *LeaseHandover) SetEnabled(on bool) { h.off.Store(!on) }
 
+// Identity is what this process holds the Lease as, "" when it is not
+// known to lead (it never acquired, or exited since): with several
+// instances it tells which one the Lease's holder is.
+func (h *LeaseHandover) Identity() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.identity
+}
+
 // Lock is the Lease as client-go's leader election names it.
 func (h *LeaseHandover) Lock() string { return h.Namespace + "/" + h.Name }
 

@@ -98,7 +98,14 @@ func TestLeaseHandover(t *testing.T) {
 
 	h, cs := newHandover("host_a")
 	h.Line([]byte(acquired))
+	h.learning.Wait()
+	if got := h.Identity(); got != "host_a" {
+		t.Errorf("a leader's Identity = %q, want the Lease's holder host_a", got)
+	}
 	h.Exited()
+	if got := h.Identity(); got != "" {
+		t.Errorf("after its exit Identity = %q, want unknown", got)
+	}
 	if got := holder(t, cs); got != "" {
 		t.Errorf("after the leader died the Lease is held by %q, want released", got)
 	}

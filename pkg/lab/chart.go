@@ -199,6 +199,27 @@ func ProcessCharts(t0 time.Time, series map[string][]ProcSample) []Chart {
 	}
 }
 
+// MarkAt draws a dashed vertical line labelled label at x (in the units
+// of the points) across c, which NewChart made from ss; a mark outside
+// the points' range is left out.
+func (c *Chart) MarkAt(ss []Line, x float64, label string) {
+	if c.Empty {
+		return
+	}
+	// NewChart scales x to the largest x of any point.
+	xmax := 0.0
+	for _, s := range ss {
+		for _, p := range s.Points {
+			xmax = max(xmax, p.X)
+		}
+	}
+	if x <= 0 || x > xmax {
+		return
+	}
+	px := r1(c.X0 + x/xmax*c.PW)
+	c.Marks = append(c.Marks, ChartMark{X: px, TextX: px + 3, TextY: c.Bottom - 4, Label: label})
+}
+
 // relabelX replaces a chart's time labels on the x axis (newChart writes
 // m:ss) with label(x), for charts whose x is not time.
 func RelabelX(c *Chart, ss []Line, label func(float64) string) {

@@ -405,6 +405,33 @@ func (s *Supervisor) Pids() map[string]int {
 	return out
 }
 
+// Probe asks the named child's Ready check once (nil when it has none and
+// runs): whether that one process serves now, for a caller that disturbed
+// it (a chaos run) and waits for it to be back.
+func (s *Supervisor) Probe(ctx context.Context, name string) error {
+	s.mu.Lock()
+	var c *child
+	for _, ch := range s.children {
+		if ch.proc.Name == name {
+			c = ch
+		}
+	}
+	s.mu.Unlock()
+	if c == nil {
+		return fmt.Errorf("no child %q", name)
+	}
+	c.mu.Lock()
+	running := c.cmd != nil && c.cmd.Process != nil
+	c.mu.Unlock()
+	if !running {
+		return fmt.Errorf("%s is not running", name)
+	}
+	if c.proc.Ready == nil {
+		return nil
+	}
+	return c.proc.Ready(ctx)
+}
+
 func (s *Supervisor) isStopping() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -2,11 +2,13 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -337,5 +339,38 @@ func TestExpendableCrashLoopIsNotTheOwnersFailure(t *testing.T) {
 	case err := <-s.Failed():
 		t.Fatalf("an expendable child's crash loop failed the supervisor: %v", err)
 	case <-time.After(500 * time.Millisecond):
+	}
+}
+
+func TestProbeAsksOneChildsReadiness(t *testing.T) {
+	s, _ := newSupervisor(t)
+	dir := t.TempDir()
+	journal := filepath.Join(dir, "journal")
+	serving := true
+	var mu sync.Mutex
+	p := Process{Name: "api", Args: []string{journal, "api"}, LogFile: filepath.Join(dir, "api.log"),
+		Ready: func(context.Context) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if !serving {
+				return errors.New("not serving")
+			}
+			return fileContains(journal, "start api")
+		}}
+	if err := s.Start(context.Background(), p, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	if err := s.Probe(context.Background(), "api"); err != nil {
+		t.Fatalf("a ready child's probe: %v", err)
+	}
+	mu.Lock()
+	serving = false
+	mu.Unlock()
+	if err := s.Probe(context.Background(), "api"); err == nil || !strings.Contains(err.Error(), "not serving") {
+		t.Fatalf("a child that stopped serving: %v", err)
+	}
+	if err := s.Probe(context.Background(), "etcd"); err == nil || !strings.Contains(err.Error(), `no child "etcd"`) {
+		t.Fatalf("an unknown child: %v", err)
 	}
 }

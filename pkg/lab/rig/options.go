@@ -44,6 +44,10 @@ type Options struct {
 	// runs it by default; a bench only when asked, so that its figures
 	// stay comparable with runs before it existed).
 	MetricsServer bool
+	// HA starts the cluster with `myriad up --ha`: three etcd members and
+	// two instances of every leader-elected controller (APIServers says
+	// how many API servers).
+	HA bool
 }
 
 // Defaults are the options of a started cluster of nodes.

@@ -2,7 +2,6 @@ package rig
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -147,7 +146,7 @@ func (r *Rig) upOptions() (controlplane.Options, error) {
 		EtcdPortSet: o.EtcdPort != 0, BindAddress: "127.0.0.1", EtcdQuota: controlplane.DefaultEtcdQuota,
 		NodeMonitorGracePeriod: o.NodeMonitorGracePeriod, Binary: bin, ReadyTimeout: o.ReadyTimeout,
 		MaxRequestsInflight: o.MaxRequestsInflight, MaxMutatingRequestsInflight: o.MaxMutatingRequestsInflight,
-		Scheduler: o.Scheduler, Out: r.con, MetricsServer: o.MetricsServer,
+		Scheduler: o.Scheduler, Out: r.con, MetricsServer: o.MetricsServer, HA: o.HA,
 	}
 	ports, err := controlplane.FreePorts(2, up.Port, up.EtcdPort, up.EtcdPort+1)
 	if err != nil {
@@ -157,7 +156,11 @@ func (r *Rig) upOptions() (controlplane.Options, error) {
 		up.Port = ports[1]
 	}
 	if up.EtcdPort == 0 {
-		if up.EtcdPort, err = freePortPair(up.Port); err != nil {
+		ports := 2
+		if o.HA {
+			ports = 2 * controlplane.EtcdHAMembers
+		}
+		if up.EtcdPort, err = freePortRun(up.Port, ports); err != nil {
 			return up, err
 		}
 	}
@@ -169,22 +172,26 @@ func (r *Rig) upOptions() (controlplane.Options, error) {
 	return up, nil
 }
 
-// freePortPair finds p such that p and p+1 are free (etcd's client and peer
-// ports) and neither is avoid.
-func freePortPair(avoid int) (int, error) {
+// freePortRun finds p such that p..p+n-1 are free (etcd's client and
+// peer ports, of each member under --ha) and none is avoid.
+func freePortRun(avoid, n int) (int, error) {
 	for range 50 {
 		p, err := controlplane.FreePort()
 		if err != nil {
 			return 0, err
 		}
-		if p == avoid || p+1 == avoid || p >= 65535 {
+		if (avoid >= p && avoid < p+n) || p+n > 65536 {
 			continue
 		}
-		if controlplane.CheckPortFree("127.0.0.1", p+1, "--etcd-port") == nil {
+		free := true
+		for q := p + 1; q < p+n && free; q++ {
+			free = controlplane.CheckPortFree("127.0.0.1", q, "--etcd-port") == nil
+		}
+		if free {
 			return p, nil
 		}
 	}
-	return 0, errors.New("no two adjacent free ports for etcd; give --etcd-port")
+	return 0, fmt.Errorf("no %d adjacent free ports for etcd; give --etcd-port", n)
 }
 
 // record starts sampling processes and node readiness; it runs until Stop.

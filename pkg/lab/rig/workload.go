@@ -145,7 +145,7 @@ func (w *Workload) run(ctx context.Context, env lab.Env, steps WorkloadSteps, x 
 	}
 	newClient := w.NewClient
 	if newClient == nil {
-		newClient = managerCRDClient
+		newClient = ManagerCRDClient
 	}
 	if x.CRDs, err = newClient(r); err != nil {
 		return err
@@ -186,9 +186,9 @@ func (w *Workload) preflight(ctx context.Context, con *lab.Console, checkAPI fun
 	return x.Rig.Namespaces(ctx, x.Namespace)
 }
 
-// managerCRDClient is the rig's client for custom resources, with the
+// ManagerCRDClient is the rig's client for custom resources, with the
 // scheme of the manager that serves them.
-func managerCRDClient(r *Rig) (client.WithWatch, error) {
+func ManagerCRDClient(r *Rig) (client.WithWatch, error) {
 	scheme, err := manager.Scheme()
 	if err != nil {
 		return nil, err

@@ -2,7 +2,6 @@ package density
 
 import (
 	"fmt"
-	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -365,22 +364,8 @@ type phaseStart struct {
 // phaseChart is a line chart with a dashed line where each phase began.
 func phaseChart(title, unit string, starts []phaseStart, ss []lab.Line) lab.Chart {
 	c := lab.NewChart(title, unit, 0, ss)
-	if c.Empty {
-		return c
-	}
-	// newChart scales x to the largest x of any point.
-	xmax := 0.0
-	for _, s := range ss {
-		for _, p := range s.Points {
-			xmax = max(xmax, p.X)
-		}
-	}
 	for _, st := range starts {
-		if st.at <= 0 || st.at > xmax {
-			continue
-		}
-		x := round1(c.X0 + st.at/xmax*c.PW)
-		c.Marks = append(c.Marks, lab.ChartMark{X: x, TextX: x + 3, TextY: c.Bottom - 4, Label: st.name})
+		c.MarkAt(ss, st.at, st.name)
 	}
 	return c
 }
@@ -391,4 +376,3 @@ func mmss(sec float64) string {
 	return fmt.Sprintf("%d:%02d", int(d.Minutes()), int(d.Seconds())%60)
 }
 
-func round1(v float64) float64 { return math.Round(v*10) / 10 }
