@@ -110,7 +110,9 @@ func (x *Run) run(ctx context.Context, in *Input) error {
 	var traffic sync.WaitGroup
 	traffic.Go(func() { rig.Paced(tctx, x.env.Clock, o.WriteRate, 256, writer.Write) })
 	traffic.Go(func() { rig.Paced(tctx, x.env.Clock, o.ReadRate, 64, reader.Read) })
-	traffic.Go(func() { x.every(tctx, o.ChurnEvery, func(i int) { work.Scale(tctx, []int{o.Replicas, o.Replicas / 2}[i%2]) }) })
+	traffic.Go(func() {
+		x.every(tctx, o.ChurnEvery, func(i int) { work.Scale(tctx, []int{o.Replicas, o.Replicas / 2}[i%2]) })
+	})
 	traffic.Go(func() { x.every(tctx, o.RolloutEvery, func(int) { work.Rollout(tctx) }) })
 	in.FaultsFrom = x.env.Clock.Now()
 	ferr := x.faults(ctx, in)

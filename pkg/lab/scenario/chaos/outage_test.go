@@ -12,12 +12,12 @@ func TestOutagesRunFromTheFirstFailureToTheNextAnswer(t *testing.T) {
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	ops := []lab.TimedOp{
 		{At: at(0), Seconds: 0.01},
-		{At: at(250), Seconds: 2, Err: true},   // the server paused
-		{At: at(500), Seconds: 2, Err: true},   // still
-		{At: at(400), Seconds: 3.5},            // sent before the failure began? no: after; but too slow
-		{At: at(200), Seconds: 0.5},            // sent before the outage began: says nothing
-		{At: at(2750), Seconds: 0.05},          // back
-		{At: at(3000), Seconds: 0.01},          // fine
+		{At: at(250), Seconds: 2, Err: true},    // the server paused
+		{At: at(500), Seconds: 2, Err: true},    // still
+		{At: at(400), Seconds: 3.5},             // sent before the failure began? no: after; but too slow
+		{At: at(200), Seconds: 0.5},             // sent before the outage began: says nothing
+		{At: at(2750), Seconds: 0.05},           // back
+		{At: at(3000), Seconds: 0.01},           // fine
 		{At: at(9000), Seconds: 0.5, Err: true}, // a new outage, never closed
 	}
 	got := Outages(ops, 3*time.Second)

@@ -82,4 +82,6 @@ func TestWriterRecordsWhatWasAcknowledgedAndReadsItBack(t *testing.T) {
 	}
 }
 
-func metaNamed(ns, name string) metav1.ObjectMeta { return metav1.ObjectMeta{Namespace: ns, Name: name} }
+func metaNamed(ns, name string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Namespace: ns, Name: name}
+}

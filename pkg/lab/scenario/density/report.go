@@ -375,4 +375,3 @@ func mmss(sec float64) string {
 	d := time.Duration(sec) * time.Second
 	return fmt.Sprintf("%d:%02d", int(d.Minutes()), int(d.Seconds())%60)
 }
-
