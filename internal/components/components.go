@@ -5,11 +5,13 @@
 package components
 
 import (
+	"os"
 	"time"
 	_ "time/tzdata" // CronJob time zones, as the upstream binaries embed
 
 	"github.com/spf13/cobra"
 	"k8s.io/apiserver/pkg/admission/plugin/policy/generic"
+	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/component-base/cli"
 	_ "k8s.io/component-base/logs/json/register"
 	_ "k8s.io/component-base/metrics/prometheus/clientgo"
@@ -17,6 +19,8 @@ import (
 	apiserver "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	controllermanager "k8s.io/kubernetes/cmd/kube-controller-manager/app"
 	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
+
+	"github.com/myriad-dev/myriad/pkg/supervisor"
 )
 
 // admissionPolicyRefresh is how soon kube-apiserver puts a changed
@@ -34,6 +38,7 @@ var commands = map[string]func() *cobra.Command{
 		// The setter is upstream's only way to change the interval; it
 		// says "for tests", and is used here for the reason above.
 		generic.SetPolicyRefreshIntervalForTests(admissionPolicyRefresh)
+		distinctIdentity()
 		return apiserver.NewAPIServerCommand()
 	},
 	"kube-controller-manager": controllermanager.NewControllerManagerCommand,
@@ -41,6 +46,27 @@ var commands = map[string]func() *cobra.Command{
 	// The Metrics API (`kubectl top`, HorizontalPodAutoscalers): upstream's
 	// metrics-server, scraping the simulated nodes' /metrics/resource.
 	"metrics-server": newMetricsServerCommand,
+}
+
+// distinctIdentity gives each of several API servers on one machine an
+// identity of its own. Upstream derives the identity (the Lease
+// kube-system/apiserver-HASH that the storage version and peer proxy
+// features read) from the hostname alone, assuming one API server per
+// host; under `myriad up --ha` three share a host, and so one Lease,
+// which they overwrite in turn every ten seconds ("Failed to update
+// lease ... the object has been modified"). The hostname setter is
+// upstream's only way in and says "for tests"; it is used for the reason
+// above. The single API server of `myriad up` keeps upstream's identity.
+func distinctIdentity() {
+	process := os.Getenv(supervisor.ProcessNameEnv)
+	if process == "" || process == "kube-apiserver" {
+		return
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		return // upstream fails with the same error, and says so
+	}
+	genericapiserver.SetHostnameFuncForTests(host + "/" + process)
 }
 
 // Run executes the upstream component called name with args, exactly as its

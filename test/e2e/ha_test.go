@@ -62,6 +62,21 @@ func TestHA(t *testing.T) {
 			}
 		}
 	})
+	t.Run("each API server has an identity of its own", func(t *testing.T) {
+		// Upstream derives it from the hostname; three API servers on one
+		// host would share one Lease and overwrite it in turn.
+		eventually(t, time.Minute, "three API server identity Leases", func() error {
+			leases, err := cs.CoordinationV1().Leases("kube-system").List(context.Background(),
+				metav1.ListOptions{LabelSelector: "apiserver.kubernetes.io/identity=kube-apiserver"})
+			if err != nil {
+				return err
+			}
+			if len(leases.Items) != 3 {
+				return fmt.Errorf("%d identity Leases", len(leases.Items))
+			}
+			return nil
+		})
+	})
 	t.Run("etcd leader killed", func(t *testing.T) {
 		leader := ""
 		for _, m := range etcdMemberList(t, dataDir) {

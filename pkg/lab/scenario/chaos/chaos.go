@@ -120,6 +120,7 @@ func (x *Run) run(ctx context.Context, in *Input) error {
 	stopTraffic()
 	traffic.Wait()
 	in.Reads, in.Writes = reader.Ops(), writer.Ops()
+	in.ReadErrors, in.WriteErrors = reader.Errors(), writer.Errors()
 	in.Acked, in.Unknown = ledger.Counts()
 	if ferr != nil {
 		return ferr

@@ -21,8 +21,9 @@ type Reader struct {
 	Namespace string
 	Timeout   time.Duration
 
-	mu  sync.Mutex
-	ops []lab.TimedOp
+	mu   sync.Mutex
+	ops  []lab.TimedOp
+	errs errorTally
 }
 
 // Read is probe i.
@@ -31,10 +32,14 @@ func (r *Reader) Read(ctx context.Context, _ int) {
 	defer cancel()
 	start := r.Clock.Now()
 	_, err := r.Client.CoreV1().ConfigMaps(r.Namespace).Get(ctx, updatedName(0), metav1.GetOptions{})
+	r.errs.add(err)
 	r.mu.Lock()
 	r.ops = append(r.ops, lab.TimedOp{At: start, Seconds: r.Clock.Since(start).Seconds(), Err: err != nil})
 	r.mu.Unlock()
 }
+
+// Errors are the failed reads by cause.
+func (r *Reader) Errors() []ErrorCount { return r.errs.top() }
 
 // Ops are the probes so far.
 func (r *Reader) Ops() []lab.TimedOp {

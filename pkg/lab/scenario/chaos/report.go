@@ -28,8 +28,8 @@ func (r *Result) Rows() [][]string {
 		{"acknowledged writes lost", checked(r.Checked, fmt.Sprintf("%d of %d (%d of unknown outcome)", len(r.Lost), r.Acked, r.Unknown)), "0"},
 		{"pods created twice", checked(r.Checked, strconv.Itoa(r.Doubled)), "0"},
 		{"pods lost", checked(r.Checked, strconv.Itoa(r.PodsLost)), "0"},
-		{"availability violations", fmt.Sprintf("%d (%d read and %d write outages, longest %.1f s)", r.Violations, len(r.Reads.Outages), len(r.Writes.Outages), longest),
-			fmt.Sprintf("0 (no outage over %.0f s but a single instance's)", r.BudgetSecond)},
+		{"availability violations", fmt.Sprintf("%d (%d read and %d write outages, longest %.1f s; %d requests stalled past the budget)", r.Violations, len(r.Reads.Outages), len(r.Writes.Outages), longest, len(r.Reads.Stalls)+len(r.Writes.Stalls)),
+			fmt.Sprintf("0 (no outage or request over %.0f s but a single instance's)", r.BudgetSecond)},
 		{"false NotReady nodes", strconv.Itoa(r.FalseNotRdy), "0"},
 	}
 	for _, k := range r.Kinds {
@@ -65,11 +65,11 @@ func (r *Result) Page() *lab.Page {
 	var bars []lab.BarInput
 	for _, k := range r.Kinds {
 		kt = append(kt, []string{k.Kind, strconv.Itoa(k.Faults), strconv.Itoa(k.Kills), strconv.Itoa(k.Pauses), strconv.Itoa(k.Leaders),
-			meanMax(k.KilledLeader), meanMax(k.Service), meanMax(k.Back), fmt.Sprintf("%.1f s", k.Outage)})
+			meanMax(k.KilledLeader), meanMax(k.Service), meanMax(k.Back), fmt.Sprintf("%.1f s", k.Outage), strconv.Itoa(k.Stalled)})
 		bars = append(bars, lab.BarInput{Label: k.Kind, Value: k.KilledLeader.Mean, Text: lab.FmtOpt(k.KilledLeader.Mean, "%.1f s")})
 	}
 	p.Tables = append(p.Tables, lab.Table{Title: "Per component (seconds after the fault)",
-		Head: []string{"component", "faults", "SIGKILL", "SIGSTOP", "leader hit", "service back, leader (or only instance) killed: mean / max", "service back, all faults", "process back", "longest API outage"}, Rows: kt,
+		Head: []string{"component", "faults", "SIGKILL", "SIGSTOP", "leader hit", "service back, leader (or only instance) killed: mean / max", "service back, all faults", "process back", "longest API outage", "requests stalled"}, Rows: kt,
 		Note: "Service back: an API server or etcd member, the API answering reads and writes again (0 when it never stopped); a leader-elected component, a live instance holding and renewing its Lease; the simulator, a node's Lease renewed. " +
 			"A pause counts from the SIGSTOP, so its service time includes the pause unless a standby took over."})
 	ft := [][]string{}
@@ -86,14 +86,14 @@ func (r *Result) Page() *lab.Page {
 		if f.Pause > 0 {
 			pause = fmt.Sprintf("%.1f s", f.Pause)
 		}
-		ft = append(ft, []string{strconv.Itoa(i + 1), mmss(f.At), "SIG" + f.Signal, f.Process, role, lab.OrDash(pause), s(f.Back), s(f.Service), fmt.Sprintf("%.1f s", f.Outage), lab.OrDash(f.Err)})
+		ft = append(ft, []string{strconv.Itoa(i + 1), mmss(f.At), "SIG" + f.Signal, f.Process, role, lab.OrDash(pause), s(f.Back), s(f.Service), fmt.Sprintf("%.1f s", f.Outage), strconv.Itoa(f.Stalled), lab.OrDash(f.Err)})
 	}
-	p.Tables = append(p.Tables, lab.Table{Title: "Every fault", Head: []string{"#", "at", "signal", "process", "role", "paused", "process back", "service back", "API outage", "error"}, Rows: ft})
+	p.Tables = append(p.Tables, lab.Table{Title: "Every fault", Head: []string{"#", "at", "signal", "process", "role", "paused", "process back", "service back", "API outage", "requests stalled", "error"}, Rows: ft})
 	ot := [][]string{}
 	for _, k := range []struct {
 		name string
 		a    Availability
-	}{{"read", r.Reads}, {"write", r.Writes}} {
+	}{{"read", r.Reads}, {"write", r.Writes}, {"read (one stalled)", Availability{Outages: r.Reads.Stalls}}, {"write (one stalled)", Availability{Outages: r.Writes.Stalls}}} {
 		for _, o := range k.a.Outages {
 			after := "no fault"
 			if o.Fault >= 0 {
@@ -103,9 +103,19 @@ func (r *Result) Page() *lab.Page {
 			ot = append(ot, []string{k.name, mmss(o.At), fmt.Sprintf("%.1f s", o.Seconds), strconv.Itoa(o.Failed), after, map[bool]string{true: "yes", false: "no"}[o.Violation]})
 		}
 	}
-	p.Tables = append(p.Tables, lab.Table{Title: "API outages (no probe answered)", Head: []string{"probe", "at", "length", "failed probes", "after fault", "violation"}, Rows: ot,
+	p.Tables = append(p.Tables, lab.Table{Title: "API outages (no probe answered) and stalled requests (one probe unanswered past the budget)", Head: []string{"probe", "at", "length", "failed probes", "after fault", "violation"}, Rows: ot,
 		Note: fmt.Sprintf("Reads: %d probes, %d failed, p99 %s. Writes: %d, %d failed, p99 %s. A violation is an outage over %.0f s that is not the restart of a component's only instance.",
 			r.Reads.Probes, r.Reads.Failed, lab.LatH(r.Reads.Latency.P99), r.Writes.Probes, r.Writes.Failed, lab.LatH(r.Writes.Latency.P99), r.BudgetSecond)})
+	et := [][]string{}
+	for _, k := range []struct {
+		name string
+		e    []ErrorCount
+	}{{"read", r.Reads.Errors}, {"write", r.Writes.Errors}} {
+		for _, e := range k.e {
+			et = append(et, []string{k.name, strconv.Itoa(e.Count), e.Error})
+		}
+	}
+	p.Tables = append(p.Tables, lab.Table{Title: "Failed probes by cause (numbers blanked as N)", Head: []string{"probe", "count", "error"}, Rows: et})
 	p.Bars = append(p.Bars, lab.NewBarChart("Time to recovery when a component's leader (or only instance) is killed, mean", "seconds", bars))
 	lines := []lab.Line{
 		{Name: "read p99", Points: lab.PercentileSeries(r.reads, r.from, 5*time.Second, 0.99)},

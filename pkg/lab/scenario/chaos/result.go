@@ -15,7 +15,9 @@ type Input struct {
 	FaultsFrom, FaultsTo time.Time
 	Faults               []FaultInput
 	Reads, Writes        []lab.TimedOp
-	MaxUnavailable       time.Duration
+	// ReadErrors and WriteErrors are the failed probes by cause.
+	ReadErrors, WriteErrors []ErrorCount
+	MaxUnavailable          time.Duration
 	// Acked and Unknown count the writes; Lost are the acknowledged ones
 	// missing at the end (Checked: the check ran).
 	Acked, Unknown int
@@ -66,6 +68,7 @@ type Fault struct {
 	// that began while this fault healed; SinglePoint says the kind ran
 	// one instance, so the outage is the design's, not a violation.
 	Outage      float64 `json:"apiOutageSeconds"`
+	Stalled     int     `json:"stalledRequests"`
 	SinglePoint bool    `json:"singlePoint"`
 	Err         string  `json:"error,omitempty"`
 }
@@ -83,14 +86,18 @@ type Kind struct {
 	KilledLeader lab.Latencies `json:"killedLeaderServiceBack"`
 	Back         lab.Latencies `json:"processBack"`
 	Outage       float64       `json:"longestApiOutageSeconds"`
+	Stalled      int           `json:"stalledRequests"`
 }
 
 // Availability is one kind of probe over the faults.
 type Availability struct {
-	Probes  int       `json:"probes"`
-	Failed  int       `json:"failed"`
-	Outages []Outaged `json:"outages"`
-	Latency lab.Latencies
+	Probes  int          `json:"probes"`
+	Failed  int          `json:"failed"`
+	Errors  []ErrorCount `json:"errors"`
+	Outages []Outaged    `json:"outages"`
+	// Stalls are the probes that took longer than the budget.
+	Stalls  []Outaged     `json:"stalls"`
+	Latency lab.Latencies `json:"latency"`
 }
 
 // Outaged is an outage with the fault it followed.
@@ -122,15 +129,24 @@ func Build(in Input) *Result {
 	for i, fi := range in.Faults {
 		ends[i] = healed(fi)
 	}
-	readOut := attribute(Outages(in.Reads, in.MaxUnavailable), in, ends)
-	writeOut := attribute(Outages(in.Writes, in.MaxUnavailable), in, ends)
-	r.Reads = availability(in.Reads, readOut, in.FaultsFrom, in.MaxUnavailable)
-	r.Writes = availability(in.Writes, writeOut, in.FaultsFrom, in.MaxUnavailable)
+	readOut := attribute(Outages(in.Reads), in, ends)
+	writeOut := attribute(Outages(in.Writes), in, ends)
+	readStalls := attribute(Stalls(in.Reads, in.MaxUnavailable), in, ends)
+	writeStalls := attribute(Stalls(in.Writes, in.MaxUnavailable), in, ends)
+	r.Reads = availability(in.Reads, readOut, readStalls, in.FaultsFrom, in.MaxUnavailable)
+	r.Writes = availability(in.Writes, writeOut, writeStalls, in.FaultsFrom, in.MaxUnavailable)
+	r.Reads.Errors, r.Writes.Errors = orEmpty(in.ReadErrors), orEmpty(in.WriteErrors)
 	for i, fi := range in.Faults {
-		r.Faults = append(r.Faults, fault(fi, i, in, append(slices.Clone(readOut), writeOut...)))
+		f := fault(fi, i, in, append(slices.Clone(readOut), writeOut...))
+		for _, st := range append(slices.Clone(readStalls), writeStalls...) {
+			if st.fault == i {
+				f.Stalled++
+			}
+		}
+		r.Faults = append(r.Faults, f)
 	}
 	r.Kinds = kinds(r.Faults)
-	for _, o := range append(r.Reads.Outages, r.Writes.Outages...) {
+	for _, o := range slices.Concat(r.Reads.Outages, r.Writes.Outages, r.Reads.Stalls, r.Writes.Stalls) {
 		if o.Violation {
 			r.Violations++
 		}
@@ -176,8 +192,8 @@ func attribute(os []Outage, in Input, ends []time.Time) []outage {
 	return out
 }
 
-func availability(ops []lab.TimedOp, outs []outage, from time.Time, budget time.Duration) Availability {
-	a := Availability{Probes: len(ops), Outages: []Outaged{}}
+func availability(ops []lab.TimedOp, outs, stalls []outage, from time.Time, budget time.Duration) Availability {
+	a := Availability{Probes: len(ops), Outages: []Outaged{}, Stalls: []Outaged{}}
 	var lat []float64
 	for _, op := range ops {
 		if op.Err {
@@ -190,6 +206,9 @@ func availability(ops []lab.TimedOp, outs []outage, from time.Time, budget time.
 	for _, o := range outs {
 		a.Outages = append(a.Outages, Outaged{At: o.Start.Sub(from).Seconds(), Seconds: o.Seconds(), Failed: o.Failed, Open: o.Open,
 			Fault: o.fault, Violation: len(Violations([]Outage{o.Outage}, budget)) > 0 && !o.singlePoint})
+	}
+	for _, o := range stalls {
+		a.Stalls = append(a.Stalls, Outaged{At: o.Start.Sub(from).Seconds(), Seconds: o.Seconds(), Failed: o.Failed, Fault: o.fault, Violation: !o.singlePoint})
 	}
 	return a
 }
@@ -263,6 +282,7 @@ func kinds(faults []Fault) []Kind {
 				kd.Leaders++
 			}
 			kd.Outage = max(kd.Outage, f.Outage)
+			kd.Stalled += f.Stalled
 			if f.Service != nil {
 				service = append(service, *f.Service)
 				if f.Signal == "KILL" && (f.Leader || f.SinglePoint) {
@@ -309,7 +329,7 @@ func (r *Result) reasons(in Input) (reasons, warnings []string) {
 		reasons = append(reasons, fmt.Sprintf("%d pods lost (must be 0)", r.PodsLost))
 	}
 	if r.Violations > 0 {
-		reasons = append(reasons, fmt.Sprintf("%d availability violations: the API did not answer for longer than %s (must be 0)", r.Violations, in.MaxUnavailable))
+		reasons = append(reasons, fmt.Sprintf("%d availability violations: the API, or one request, went unanswered for longer than %s (must be 0)", r.Violations, in.MaxUnavailable))
 	}
 	if r.FalseNotRdy > 0 {
 		reasons = append(reasons, fmt.Sprintf("%d nodes went NotReady although their simulator was never stopped for a grace period (must be 0)", r.FalseNotRdy))
@@ -328,4 +348,11 @@ func errSuffix(e string) string {
 		return ""
 	}
 	return " (" + lab.OneLine(e, 200) + ")"
+}
+
+func orEmpty(e []ErrorCount) []ErrorCount {
+	if e == nil {
+		return []ErrorCount{}
+	}
+	return e
 }

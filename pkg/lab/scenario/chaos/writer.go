@@ -37,6 +37,7 @@ type Writer struct {
 	mu   sync.Mutex
 	ops  []lab.TimedOp
 	keys []keyState
+	errs errorTally
 }
 
 // keyState is what the writer knows of one updated key; its mutex
@@ -77,10 +78,14 @@ func (w *Writer) Write(ctx context.Context, i int) {
 	} else {
 		err = w.update(ctx, (i/2)%len(w.keys))
 	}
+	w.errs.add(err)
 	w.mu.Lock()
 	w.ops = append(w.ops, lab.TimedOp{At: start, Seconds: w.Clock.Since(start).Seconds(), Err: err != nil})
 	w.mu.Unlock()
 }
+
+// Errors are the failed writes by cause.
+func (w *Writer) Errors() []ErrorCount { return w.errs.top() }
 
 func (w *Writer) create(ctx context.Context, name string) error {
 	_, err := w.Client.CoreV1().ConfigMaps(w.Namespace).Create(ctx, rig.ConfigMap(w.Namespace, name, 64), metav1.CreateOptions{})
