@@ -33,8 +33,9 @@ waits until the hit process serves again. Then the pods get
 
 Writes result.json and report.html to --out and exits non-zero if an
 acknowledged write was lost, a pod was created twice or lost, a node went
-NotReady, or the API did not answer for longer than --max-unavailable
-(except, without --ha, while its only API server or etcd member was down).`,
+NotReady, the API did not answer for longer than --max-unavailable, or one
+request for longer than --max-stall (except, without --ha, while its only API
+server or etcd member was down).`,
 		Example: `  myriad bench chaos --ha --duration 30m --out /tmp/chaos-ha
   myriad bench chaos --duration 10m --out /tmp/chaos-single
   myriad bench chaos --ha --targets etcd,kube-apiserver --every 20s --duration 5m --seed 7 --out /tmp/chaos-storage`,
@@ -76,6 +77,7 @@ NotReady, or the API did not answer for longer than --max-unavailable
 	f.DurationVar(&o.ChurnEvery, "churn-every", 20*time.Second, "how often the Deployment is scaled between half and all of --replicas")
 	f.DurationVar(&o.RolloutEvery, "rollout-every", 45*time.Second, "how often the CloneSet's image is changed (updated in place)")
 	f.DurationVar(&o.MaxUnavailable, "max-unavailable", 5*time.Second, "longest the API may answer no probe before it is an availability violation")
+	f.DurationVar(&o.MaxStall, "max-stall", 10*time.Second, "longest one request may go unanswered while others are answered before it is an availability violation (etcd holds a write in flight at a leader change for 7 s)")
 	f.DurationVar(&o.RecoveryTimeout, "recovery-timeout", 3*time.Minute, "longest a fault may take to heal before the run stops")
 	f.DurationVar(&o.SettleTimeout, "settle-timeout", 3*time.Minute, "how long the pods get to reach their final state, at the start and after the faults")
 	f.StringVar(&out, "out", "", "directory for result.json, report.html and the cluster's data (required)")

@@ -65,6 +65,21 @@ func (p Plan) EtcdClientPorts() []int {
 	return out
 }
 
+// localEtcd is the etcd member API server i talks to: member i of
+// several, as kubeadm's stacked control plane gives each API server its
+// own node's member. etcd's client spreads requests over every endpoint
+// it is given, so an API server given all three sends a third of its
+// requests to a member that hangs (paused, a stuck disk) and they wait
+// there for as long as it does (`myriad bench chaos` measured 8 s pauses
+// stalling requests on every API server). With one member each, a hung
+// member takes only its own API server out: that server's /readyz fails
+// its etcd check, and the balancer stops sending to it and closes its
+// connections.
+func (p Plan) localEtcd(i int) []int {
+	all := p.EtcdClientPorts()
+	return all[i%len(all) : i%len(all)+1]
+}
+
 // APIServerURL is the endpoint every client (kubeconfig) uses.
 func (p Plan) APIServerURL() string { return fmt.Sprintf("https://%s:%d", p.clientHost(), p.APIPort) }
 
@@ -82,7 +97,7 @@ func (p Plan) APIServerArgs(i int) []string {
 		"--bind-address=" + p.BindAddress,
 		"--secure-port=" + strconv.Itoa(p.APIServerPort[i]),
 		"--advertise-address=" + p.clientHost(),
-		"--etcd-servers=" + strings.Join(etcdEndpoints(p.EtcdClientPorts()), ","),
+		"--etcd-servers=" + strings.Join(etcdEndpoints(p.localEtcd(i)), ","),
 		"--etcd-cafile=" + c.EtcdCA,
 		"--etcd-certfile=" + c.EtcdClientCert,
 		"--etcd-keyfile=" + c.EtcdClientKey,

@@ -27,9 +27,10 @@ func TestHAPlan(t *testing.T) {
 	if got := p.replicaName("kube-scheduler", 1); got != "kube-scheduler-1" {
 		t.Errorf("name %s", got)
 	}
-	want := "--etcd-servers=https://127.0.0.1:2379,https://127.0.0.1:2381,https://127.0.0.1:2383"
-	if !slices.Contains(p.APIServerArgs(0), want) {
-		t.Errorf("API server lacks %s", want)
+	for i, want := range []string{"--etcd-servers=https://127.0.0.1:2379", "--etcd-servers=https://127.0.0.1:2381", "--etcd-servers=https://127.0.0.1:2383"} {
+		if !slices.Contains(p.APIServerArgs(i), want) {
+			t.Errorf("API server %d lacks %s: each talks to its own member", i, want)
+		}
 	}
 	if !slices.Contains(r1.ControllerManagerArgs(), handoverRetryPeriod) || !strings.Contains(r1.SchedulerConfig(), "retryPeriod: 500ms") {
 		t.Error("upstream's standbys keep upstream's 2s retry under --ha")

@@ -40,7 +40,7 @@ func (s *Scenario) Run(ctx context.Context, env lab.Env) lab.Result {
 	x := &Run{o: s.O, env: env, con: env.Console}
 	x.o.Rig.HA = x.o.HA
 	in := Input{Info: lab.NewRunInfo(s.Name(), lab.ThisMachine(controlplane.KubernetesVersion), parameters(x.o), env.Clock.Now()),
-		MaxUnavailable: x.o.MaxUnavailable}
+		MaxUnavailable: x.o.MaxUnavailable, MaxStall: x.o.MaxStall}
 	in.Info.StopEarly(x.con, x.run(ctx, &in))
 	if x.etcd != nil {
 		_ = x.etcd.Close()

@@ -39,6 +39,11 @@ type Options struct {
 	// to heal before the run stops; SettleTimeout how long the pods get
 	// to reach their final state after the last fault.
 	MaxUnavailable, RecoveryTimeout, SettleTimeout time.Duration
+	// MaxStall is the longest one request may go unanswered while others
+	// are answered: etcd itself holds a write that was in flight when its
+	// leader went away for its request timeout (7 s with Myriad's
+	// settings) before it fails, so the default allows that and no more.
+	MaxStall time.Duration
 }
 
 // Validate rejects bad options with one line naming the flag.
@@ -78,6 +83,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("--churn-every and --rollout-every must be at least 1s, got %s and %s", o.ChurnEvery, o.RolloutEvery)
 	case o.MaxUnavailable < 100*time.Millisecond:
 		return fmt.Errorf("--max-unavailable must be at least 100ms, got %s", o.MaxUnavailable)
+	case o.MaxStall < o.MaxUnavailable:
+		return fmt.Errorf("--max-stall must be at least --max-unavailable (%s), got %s", o.MaxUnavailable, o.MaxStall)
 	case o.RecoveryTimeout < 10*time.Second || o.SettleTimeout < 10*time.Second:
 		return fmt.Errorf("--recovery-timeout and --settle-timeout must be at least 10s, got %s and %s", o.RecoveryTimeout, o.SettleTimeout)
 	case o.Rig.Nodes < 1:

@@ -23,13 +23,18 @@ func (r *Result) Rows() [][]string {
 	for _, o := range append(append([]Outaged(nil), r.Reads.Outages...), r.Writes.Outages...) {
 		longest = max(longest, o.Seconds)
 	}
+	longestStall := 0.0
+	for _, o := range append(append([]Outaged(nil), r.Reads.Stalls...), r.Writes.Stalls...) {
+		longestStall = max(longestStall, o.Seconds)
+	}
 	rows := [][]string{{"figure", "value", "must be"},
 		{"faults injected", fmt.Sprintf("%d (%d SIGKILL, %d SIGSTOP)", len(r.Faults), kills, pauses), "≥ 1"},
 		{"acknowledged writes lost", checked(r.Checked, fmt.Sprintf("%d of %d (%d of unknown outcome)", len(r.Lost), r.Acked, r.Unknown)), "0"},
 		{"pods created twice", checked(r.Checked, strconv.Itoa(r.Doubled)), "0"},
 		{"pods lost", checked(r.Checked, strconv.Itoa(r.PodsLost)), "0"},
-		{"availability violations", fmt.Sprintf("%d (%d read and %d write outages, longest %.1f s; %d requests stalled past the budget)", r.Violations, len(r.Reads.Outages), len(r.Writes.Outages), longest, len(r.Reads.Stalls)+len(r.Writes.Stalls)),
-			fmt.Sprintf("0 (no outage or request over %.0f s but a single instance's)", r.BudgetSecond)},
+		{"availability violations", fmt.Sprintf("%d (%d read and %d write outages, longest %.1f s; %d requests answered after more than %.0f s, longest %.1f s)", r.Violations,
+			len(r.Reads.Outages), len(r.Writes.Outages), longest, len(r.Reads.Stalls)+len(r.Writes.Stalls), r.BudgetSecond, longestStall),
+			fmt.Sprintf("0 (no outage over %.0f s, no request over %.0f s, but a single instance's)", r.BudgetSecond, r.StallSecond)},
 		{"false NotReady nodes", strconv.Itoa(r.FalseNotRdy), "0"},
 	}
 	for _, k := range r.Kinds {
@@ -104,8 +109,8 @@ func (r *Result) Page() *lab.Page {
 		}
 	}
 	p.Tables = append(p.Tables, lab.Table{Title: "API outages (no probe answered) and stalled requests (one probe unanswered past the budget)", Head: []string{"probe", "at", "length", "failed probes", "after fault", "violation"}, Rows: ot,
-		Note: fmt.Sprintf("Reads: %d probes, %d failed, p99 %s. Writes: %d, %d failed, p99 %s. A violation is an outage over %.0f s that is not the restart of a component's only instance.",
-			r.Reads.Probes, r.Reads.Failed, lab.LatH(r.Reads.Latency.P99), r.Writes.Probes, r.Writes.Failed, lab.LatH(r.Writes.Latency.P99), r.BudgetSecond)})
+		Note: fmt.Sprintf("Reads: %d probes, %d failed, p99 %s. Writes: %d, %d failed, p99 %s. A violation is an outage over %.0f s, or one request over %.0f s, that is not the restart of a component's only instance.",
+			r.Reads.Probes, r.Reads.Failed, lab.LatH(r.Reads.Latency.P99), r.Writes.Probes, r.Writes.Failed, lab.LatH(r.Writes.Latency.P99), r.BudgetSecond, r.StallSecond)})
 	et := [][]string{}
 	for _, k := range []struct {
 		name string
@@ -138,6 +143,7 @@ func (r *Result) Page() *lab.Page {
 	p.Meaning = []string{
 		"Nothing acknowledged may be lost: etcd makes a write durable on a quorum before the API server answers, and every member fsyncs. A write whose answer never came (a timeout, a reset connection) may or may not have landed; it is counted, not judged.",
 		"Pods: the CloneSet's pods are updated in place and never scaled, so every pod it created beyond its replicas was created twice, and every pod that went away was lost. The Deployment must end with exactly its replicas Running.",
+		"A request in flight when etcd's leader goes away is held by etcd until its request timeout (5 s plus two election timeouts: 7 s) and then fails with \"request timed out\": etcd does not propose it again to the new leader. Such requests are the stalled ones after an etcd leader's fault; the stall budget allows them and nothing longer.",
 		"Without --ha the API server and etcd are single instances: killing or pausing one stops the API until it is back, which the report shows as a warning, not a violation. With --ha every outage over the budget is a violation.",
 	}
 	return p

@@ -18,6 +18,7 @@ type Input struct {
 	// ReadErrors and WriteErrors are the failed probes by cause.
 	ReadErrors, WriteErrors []ErrorCount
 	MaxUnavailable          time.Duration
+	MaxStall                time.Duration
 	// Acked and Unknown count the writes; Lost are the acknowledged ones
 	// missing at the end (Checked: the check ran).
 	Acked, Unknown int
@@ -45,6 +46,7 @@ type Result struct {
 	Violations   int          `json:"availabilityViolations"`
 	FalseNotRdy  int          `json:"falseNotReady"`
 	BudgetSecond float64      `json:"maxUnavailableSeconds"`
+	StallSecond  float64      `json:"maxStallSeconds"`
 
 	reads, writes []lab.TimedOp
 	from          time.Time
@@ -121,7 +123,7 @@ const healing = 2 * time.Second
 // Build turns the input into figures and the verdict.
 func Build(in Input) *Result {
 	r := &Result{RunInfo: in.Info, Acked: in.Acked, Unknown: in.Unknown, Lost: in.Lost, Checked: in.Checked, Pods: in.Pods,
-		FalseNotRdy: in.Readiness.FalseNotReady, BudgetSecond: in.MaxUnavailable.Seconds(), reads: in.Reads, writes: in.Writes, from: in.FaultsFrom}
+		FalseNotRdy: in.Readiness.FalseNotReady, BudgetSecond: in.MaxUnavailable.Seconds(), StallSecond: in.MaxStall.Seconds(), reads: in.Reads, writes: in.Writes, from: in.FaultsFrom}
 	if r.Lost == nil {
 		r.Lost = []string{}
 	}
@@ -133,8 +135,8 @@ func Build(in Input) *Result {
 	writeOut := attribute(Outages(in.Writes), in, ends)
 	readStalls := attribute(Stalls(in.Reads, in.MaxUnavailable), in, ends)
 	writeStalls := attribute(Stalls(in.Writes, in.MaxUnavailable), in, ends)
-	r.Reads = availability(in.Reads, readOut, readStalls, in.FaultsFrom, in.MaxUnavailable)
-	r.Writes = availability(in.Writes, writeOut, writeStalls, in.FaultsFrom, in.MaxUnavailable)
+	r.Reads = availability(in.Reads, readOut, readStalls, in)
+	r.Writes = availability(in.Writes, writeOut, writeStalls, in)
 	r.Reads.Errors, r.Writes.Errors = orEmpty(in.ReadErrors), orEmpty(in.WriteErrors)
 	for i, fi := range in.Faults {
 		f := fault(fi, i, in, append(slices.Clone(readOut), writeOut...))
@@ -192,7 +194,8 @@ func attribute(os []Outage, in Input, ends []time.Time) []outage {
 	return out
 }
 
-func availability(ops []lab.TimedOp, outs, stalls []outage, from time.Time, budget time.Duration) Availability {
+func availability(ops []lab.TimedOp, outs, stalls []outage, in Input) Availability {
+	from := in.FaultsFrom
 	a := Availability{Probes: len(ops), Outages: []Outaged{}, Stalls: []Outaged{}}
 	var lat []float64
 	for _, op := range ops {
@@ -205,10 +208,11 @@ func availability(ops []lab.TimedOp, outs, stalls []outage, from time.Time, budg
 	a.Latency = lab.SummarizeLatencies(lat)
 	for _, o := range outs {
 		a.Outages = append(a.Outages, Outaged{At: o.Start.Sub(from).Seconds(), Seconds: o.Seconds(), Failed: o.Failed, Open: o.Open,
-			Fault: o.fault, Violation: len(Violations([]Outage{o.Outage}, budget)) > 0 && !o.singlePoint})
+			Fault: o.fault, Violation: len(Violations([]Outage{o.Outage}, in.MaxUnavailable)) > 0 && !o.singlePoint})
 	}
 	for _, o := range stalls {
-		a.Stalls = append(a.Stalls, Outaged{At: o.Start.Sub(from).Seconds(), Seconds: o.Seconds(), Failed: o.Failed, Fault: o.fault, Violation: !o.singlePoint})
+		a.Stalls = append(a.Stalls, Outaged{At: o.Start.Sub(from).Seconds(), Seconds: o.Seconds(), Failed: o.Failed, Fault: o.fault,
+			Violation: len(Violations([]Outage{o.Outage}, in.MaxStall)) > 0 && !o.singlePoint})
 	}
 	return a
 }
@@ -329,7 +333,7 @@ func (r *Result) reasons(in Input) (reasons, warnings []string) {
 		reasons = append(reasons, fmt.Sprintf("%d pods lost (must be 0)", r.PodsLost))
 	}
 	if r.Violations > 0 {
-		reasons = append(reasons, fmt.Sprintf("%d availability violations: the API, or one request, went unanswered for longer than %s (must be 0)", r.Violations, in.MaxUnavailable))
+		reasons = append(reasons, fmt.Sprintf("%d availability violations: the API went unanswered for longer than %s, or one request for longer than %s (must be 0)", r.Violations, in.MaxUnavailable, in.MaxStall))
 	}
 	if r.FalseNotRdy > 0 {
 		reasons = append(reasons, fmt.Sprintf("%d nodes went NotReady although their simulator was never stopped for a grace period (must be 0)", r.FalseNotRdy))

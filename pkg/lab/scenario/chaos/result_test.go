@@ -120,3 +120,21 @@ func TestBuildPassesAQuietRun(t *testing.T) {
 		t.Fatalf("service back = %v, want 0.51 s", lab.FmtOpt(s, "%.2f"))
 	}
 }
+
+func TestBuildJudgesStalledRequestsAgainstTheStallBudget(t *testing.T) {
+	writes := probes(0, 30, -1, -1)
+	writes = append(writes,
+		lab.TimedOp{At: at(10.1), Seconds: 7, Err: true}, // held by etcd through a leader change: allowed
+		lab.TimedOp{At: at(10.2), Seconds: 12},           // held longer than etcd itself would: a violation
+	)
+	in := Input{FaultsFrom: t0, MaxUnavailable: 5 * time.Second, MaxStall: 10 * time.Second, Checked: true, Acked: 100, Pods: settled(),
+		Faults: []FaultInput{{Process: "etcd-0", Kind: "etcd", Leader: true, Instances: 3, Signal: "KILL", At: at(10), BackAt: atp(11.5)}},
+		Reads:  probes(0, 30, -1, -1), Writes: writes}
+	r := Build(in)
+	if len(r.Writes.Stalls) != 2 || r.Violations != 1 || r.Writes.Stalls[0].Violation || !r.Writes.Stalls[1].Violation {
+		t.Fatalf("stalls = %+v, violations %d; want two stalls, the 12 s one a violation", r.Writes.Stalls, r.Violations)
+	}
+	if r.Faults[0].Stalled != 2 {
+		t.Fatalf("fault stalls = %d, want both put down to the etcd kill", r.Faults[0].Stalled)
+	}
+}
