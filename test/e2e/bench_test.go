@@ -247,6 +247,15 @@ func TestBenchScenarios(t *testing.T) {
 					t.Errorf("%s = %v, want 0", k, r[k])
 				}
 			}
+			// The workloads changed under the faults: a scale and an
+			// in-place update at least (a custom resource refuses some
+			// patch types, which once left every update refused).
+			pods, _ := r["pods"].(map[string]any)
+			for _, k := range []string{"scales", "rollouts"} {
+				if n, _ := pods[k].(float64); n < 1 {
+					t.Errorf("pods.%s = %v, want at least 1 (%v)", k, pods[k], pods["lastRolloutError"])
+				}
+			}
 			faults := list(t, r, "faults")
 			if len(faults) < 2 {
 				t.Fatalf("%d faults injected in 40s every 8s, want several", len(faults))

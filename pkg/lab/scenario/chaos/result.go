@@ -322,6 +322,14 @@ func (r *Result) reasons(in Input) (reasons, warnings []string) {
 	if r.Acked == 0 {
 		reasons = append(reasons, lab.NoData("acknowledged writes", "no write was acknowledged"))
 	}
+	// The pods' checks mean something only if the workloads changed
+	// under the faults.
+	if r.Pods.Scales == 0 {
+		reasons = append(reasons, lab.NoData("the Deployment's scaling", fmt.Sprintf("all %d scales were refused", r.Pods.ScaleFailures)))
+	}
+	if r.Pods.Rollouts == 0 {
+		reasons = append(reasons, lab.NoData("the CloneSet's in-place updates", fmt.Sprintf("all %d were refused%s", r.Pods.RolloutFailures, errSuffix(r.Pods.LastRolloutErr))))
+	}
 	if !r.Pods.Settled {
 		reasons = append(reasons, fmt.Sprintf("the pods did not settle: %d/%d Deployment pods Running, %d/%d CloneSet pods updated and Ready%s",
 			r.Pods.DeploymentRunning, r.Pods.DeploymentReplicas, r.Pods.CloneSetUpdated, r.Pods.CloneSetReplicas, errSuffix(r.Pods.Err)))

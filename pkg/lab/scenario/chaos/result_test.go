@@ -27,7 +27,8 @@ func probes(from, to, failFrom, failTo float64) []lab.TimedOp {
 }
 
 func settled() PodCheck {
-	return PodCheck{Settled: true, DeploymentReplicas: 10, DeploymentPods: 10, DeploymentRunning: 10, CloneSetReplicas: 10, CloneSetCreated: 10, CloneSetUpdated: 10}
+	return PodCheck{Settled: true, DeploymentReplicas: 10, DeploymentPods: 10, DeploymentRunning: 10, CloneSetReplicas: 10, CloneSetCreated: 10, CloneSetUpdated: 10,
+		Scales: 5, Rollouts: 2}
 }
 
 func TestBuildJudgesOutagesAgainstTheBudgetExceptASinglePointsOwn(t *testing.T) {
@@ -136,5 +137,16 @@ func TestBuildJudgesStalledRequestsAgainstTheStallBudget(t *testing.T) {
 	}
 	if r.Faults[0].Stalled != 2 {
 		t.Fatalf("fault stalls = %d, want both put down to the etcd kill", r.Faults[0].Stalled)
+	}
+}
+
+func TestBuildWithEveryRolloutRefusedHasNoData(t *testing.T) {
+	pods := settled()
+	pods.Rollouts, pods.RolloutFailures, pods.LastRolloutErr = 0, 40, "the server rejected our request due to an error in our request"
+	r := Build(Input{FaultsFrom: t0, MaxUnavailable: 5 * time.Second, MaxStall: 10 * time.Second, Checked: true, Acked: 10, Pods: pods,
+		Faults: []FaultInput{{Process: "nodes", Kind: "nodes", Instances: 1, Signal: "KILL", At: at(1), BackAt: atp(2), LeaderAt: atp(3)}}})
+	why := strings.Join(r.Verdict.Reasons, "\n")
+	if r.Verdict.Pass || !strings.Contains(why, "no data: the CloneSet's in-place updates (all 40 were refused (the server rejected") {
+		t.Fatalf("verdict = %+v, want no data for the in-place updates", r.Verdict)
 	}
 }

@@ -79,6 +79,7 @@ type Workload struct {
 	steadyCreated, steadyDeleted map[types.UID]bool
 	scales, scaleFailures        int
 	rollouts, rolloutFailures    int
+	lastRolloutErr               string
 	image                        int // the index of the image last applied
 }
 
@@ -150,13 +151,16 @@ func (w *Workload) Rollout(ctx context.Context) {
 	w.mu.Lock()
 	next := 1 - w.image
 	w.mu.Unlock()
-	patch := fmt.Appendf(nil, `{"spec":{"template":{"spec":{"containers":[{"name":"app","image":%q}]}}}}`, images[next])
+	// A JSON patch of the one image: custom resources take no strategic
+	// merge patch, and a merge patch would replace the container list.
+	patch := fmt.Appendf(nil, `[{"op":"replace","path":"/spec/template/spec/containers/0/image","value":%q}]`, images[next])
 	cs := &v1alpha1.CloneSet{ObjectMeta: metav1.ObjectMeta{Name: steadyName, Namespace: w.Namespace}}
-	err := w.CloneSets.Patch(ctx, cs, client.RawPatch(types.StrategicMergePatchType, patch))
+	err := w.CloneSets.Patch(ctx, cs, client.RawPatch(types.JSONPatchType, patch))
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err != nil {
 		w.rolloutFailures++
+		w.lastRolloutErr = err.Error()
 		return
 	}
 	w.image = next
@@ -186,10 +190,11 @@ type PodCheck struct {
 	CloneSetUpdated  int `json:"cloneSetUpdatedReady"`
 	// Scales and Rollouts are the changes the API took during the run;
 	// the failures are those it refused or never answered.
-	Scales          int `json:"scales"`
-	ScaleFailures   int `json:"scaleFailures"`
-	Rollouts        int `json:"rollouts"`
-	RolloutFailures int `json:"rolloutFailures"`
+	Scales          int    `json:"scales"`
+	ScaleFailures   int    `json:"scaleFailures"`
+	Rollouts        int    `json:"rollouts"`
+	RolloutFailures int    `json:"rolloutFailures"`
+	LastRolloutErr  string `json:"lastRolloutError,omitempty"`
 	// Err is the last error reading the state, when it never settled.
 	Err string `json:"error,omitempty"`
 }
@@ -229,7 +234,8 @@ func (w *Workload) Settle(ctx context.Context, since time.Time, timeout time.Dur
 func (w *Workload) check(ctx context.Context) PodCheck {
 	w.mu.Lock()
 	c := PodCheck{DeploymentReplicas: w.Replicas, CloneSetReplicas: w.Replicas, CloneSetCreated: len(w.steadyCreated),
-		CloneSetDeleted: len(w.steadyDeleted), Scales: w.scales, ScaleFailures: w.scaleFailures, Rollouts: w.rollouts, RolloutFailures: w.rolloutFailures}
+		CloneSetDeleted: len(w.steadyDeleted), Scales: w.scales, ScaleFailures: w.scaleFailures, Rollouts: w.rollouts, RolloutFailures: w.rolloutFailures,
+		LastRolloutErr: w.lastRolloutErr}
 	w.mu.Unlock()
 	d, err := w.Client.AppsV1().Deployments(w.Namespace).Get(ctx, churnName, metav1.GetOptions{})
 	if err == nil && ptr.Deref(d.Spec.Replicas, 0) != int32(w.Replicas) {
