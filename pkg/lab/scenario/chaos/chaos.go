@@ -85,8 +85,11 @@ func (x *Run) run(ctx context.Context, in *Input) error {
 		return err
 	}
 	ledger := NewLedger()
-	writer := &Writer{Client: r.Client, Clock: x.env.Clock, Namespace: namespace, Keys: 16, Timeout: 10 * time.Second, Ledger: ledger}
-	reader := &Reader{Client: r.Client, Clock: x.env.Clock, Namespace: namespace, Timeout: 10 * time.Second}
+	// A probe waits past the stall budget, so that a request held longer
+	// than it is seen as such rather than cut off at the budget.
+	timeout := o.MaxStall + 5*time.Second
+	writer := &Writer{Client: r.Client, Clock: x.env.Clock, Namespace: namespace, Keys: 16, Timeout: timeout, Ledger: ledger}
+	reader := &Reader{Client: r.Client, Clock: x.env.Clock, Namespace: namespace, Timeout: timeout}
 	work := &Workload{Client: r.Client, CloneSets: cs, Namespace: namespace, Replicas: o.Replicas}
 	wctx, stopWatch := context.WithCancel(context.Background())
 	defer stopWatch()
