@@ -15,6 +15,9 @@
 //     CloneSet updated in place) and checks them when the faults end;
 //   - faults.go injects one fault and times the recovery; targets.go says
 //     which processes may be hit and which of them lead;
+//   - errors.go groups failed requests by cause for the report;
+//   - chaos.go runs it all: the cluster, the workload, the faults until
+//     the duration ends, then the checks;
 //   - result.go and report.go build the figures and the page.
 //
 // The scenario must never hit a process of anything but the cluster it
