@@ -364,14 +364,7 @@ func (c *child) terminate(timeout time.Duration) {
 // failover bench, a chaos run): the child is restarted after the first
 // backoff, and the exit never counts toward giving up on a crash loop.
 func (s *Supervisor) Signal(name string, sig syscall.Signal) (int, error) {
-	s.mu.Lock()
-	var c *child
-	for _, ch := range s.children {
-		if ch.proc.Name == name {
-			c = ch
-		}
-	}
-	s.mu.Unlock()
+	c := s.named(name)
 	if c == nil {
 		return 0, fmt.Errorf("no child %q", name)
 	}
@@ -409,14 +402,7 @@ func (s *Supervisor) Pids() map[string]int {
 // runs): whether that one process serves now, for a caller that disturbed
 // it (a chaos run) and waits for it to be back.
 func (s *Supervisor) Probe(ctx context.Context, name string) error {
-	s.mu.Lock()
-	var c *child
-	for _, ch := range s.children {
-		if ch.proc.Name == name {
-			c = ch
-		}
-	}
-	s.mu.Unlock()
+	c := s.named(name)
 	if c == nil {
 		return fmt.Errorf("no child %q", name)
 	}
@@ -430,6 +416,19 @@ func (s *Supervisor) Probe(ctx context.Context, name string) error {
 		return nil
 	}
 	return c.proc.Ready(ctx)
+}
+
+// named is the child called name, nil when there is none.
+func (s *Supervisor) named(name string) *child {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var c *child
+	for _, ch := range s.children {
+		if ch.proc.Name == name {
+			c = ch
+		}
+	}
+	return c
 }
 
 func (s *Supervisor) isStopping() bool {
