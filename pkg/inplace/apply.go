@@ -18,6 +18,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/pub"
+	"github.com/myriad-dev/myriad/pkg/containermeta"
 )
 
 // ErrGateReopened means the InPlaceUpdateReady condition turned True again
@@ -137,9 +138,9 @@ func (u *Updater) Complete(ctx context.Context, pod *corev1.Pod) (done bool, err
 				return p, nil // a fresh read shows it started, or superseded: no write
 			}
 			st, _, _ := ReadState(p)
-			batch, next := splitBatch(p, st.NextContainerImages)
-			startBatch(p, &st, batch, st.NextContainerImages, u.Clock.Now())
-			st.NextContainerImages = next
+			images, refs := st.NextContainerImages, st.NextContainerRefMetadata
+			st.NextContainerImages, st.NextContainerRefMetadata = nil, nil
+			startNext(p, &st, images, refs, nil, u.Clock.Now())
 			if err := writeState(p, st); err != nil {
 				return nil, err
 			}
@@ -207,10 +208,11 @@ func (u *Updater) openNewGate(ctx context.Context, pod *corev1.Pod) error {
 }
 
 // NextBatchDue: containers wait for a later batch and every container of
-// the batches started so far runs its new image.
+// the batches started so far runs its new image and environment.
 func NextBatchDue(pod *corev1.Pod) bool {
 	st, ok, err := ReadState(pod)
-	return ok && err == nil && len(st.NextContainerImages) > 0 && len(batchPending(pod, st)) == 0
+	return ok && err == nil && (len(st.NextContainerImages) > 0 || len(st.NextContainerRefMetadata) > 0) &&
+		len(batchPending(pod, st)) == 0
 }
 
 // closeGate makes InPlaceUpdateReady False and returns when it became so.
@@ -333,12 +335,17 @@ func mutate(p *corev1.Pod, req Request, now time.Time) error {
 			}
 		}
 	}
-	// Image changes left for later batches by an update still in flight
-	// are still owed: the plan only names what differs between revisions.
+	// Image and environment changes left for later batches by an update
+	// still in flight are still owed: the plan only names what differs
+	// between revisions.
 	images := map[string]string{}
+	refs := map[string]metav1.ObjectMeta{}
 	if hadState {
 		maps.Copy(images, old.NextContainerImages)
+		maps.Copy(refs, old.NextContainerRefMetadata)
+		st.UpdateEnvFromMetadata = len(envPending(p, old)) > 0
 	}
+	var restarts []string
 	for _, c := range req.Plan.Containers {
 		if specContainer(p, c.Name) == nil {
 			return fmt.Errorf("pod %s/%s has no container %q to update", p.Namespace, p.Name, c.Name)
@@ -349,20 +356,30 @@ func mutate(p *corev1.Pod, req Request, now time.Time) error {
 		if c.Resources != nil && !slices.Contains(st.ResizedContainers, c.Name) {
 			st.ResizedContainers = append(st.ResizedContainers, c.Name)
 		}
+		if c.RestartForEnv {
+			restarts = append(restarts, c.Name)
+			st.UpdateEnvFromMetadata = true
+		}
 	}
 	for name, image := range images {
 		if spec := specContainer(p, name); spec == nil || spec.Image == image {
 			delete(images, name)
 		}
 	}
-	batch, next := splitBatch(p, images)
-	startBatch(p, &st, batch, images, now)
-	st.NextContainerImages = next
+	labels, annotations := req.Plan.Labels, req.Plan.Annotations
+	if len(restarts) > 0 {
+		// Labels and annotations that only containers of later batches
+		// read change when their batch starts, or they would restart now.
+		_, later := splitBatch(p, changing(images, refs, restarts))
+		labels = deferRefs(p, containermeta.Labels, labels, later, refs)
+		annotations = deferRefs(p, containermeta.Annotations, annotations, later, refs)
+	}
+	p.Labels = applyMetadata(p.Labels, labels)
+	p.Annotations = applyMetadata(p.Annotations, annotations)
+	startNext(p, &st, images, refs, restarts, now)
 	if len(st.LastContainerStatuses) == 0 {
 		st.LastContainerStatuses = nil
 	}
-	p.Labels = applyMetadata(p.Labels, req.Plan.Labels)
-	p.Annotations = applyMetadata(p.Annotations, req.Plan.Annotations)
 	if p.Labels == nil {
 		p.Labels = map[string]string{}
 	}
@@ -370,24 +387,97 @@ func mutate(p *corev1.Pod, req Request, now time.Time) error {
 	return writeState(p, st)
 }
 
-// startBatch changes the images of the batch's containers, recording what
-// the runtime reports for each before.
-func startBatch(p *corev1.Pod, st *pub.InPlaceUpdateState, batch []string, images map[string]string, now time.Time) {
+// startNext starts the batch of highest launch priority among the
+// containers still to change (images, metadata deferred in refs, and
+// restarts for the environment) and leaves the others in st for later.
+func startNext(p *corev1.Pod, st *pub.InPlaceUpdateState, images map[string]string, refs map[string]metav1.ObjectMeta, restarts []string, now time.Time) {
+	batch, later := splitBatch(p, changing(images, refs, restarts))
 	if len(batch) == 0 {
 		return
 	}
-	if st.LastContainerStatuses == nil {
-		st.LastContainerStatuses = map[string]pub.InPlaceUpdateContainerStatus{}
-	}
 	for _, name := range batch {
+		if m, ok := refs[name]; ok {
+			p.Labels = applyMetadata(p.Labels, MetadataUpdate{Set: m.Labels})
+			p.Annotations = applyMetadata(p.Annotations, MetadataUpdate{Set: m.Annotations})
+		}
+		image, ok := images[name]
+		if !ok {
+			continue
+		}
+		if st.LastContainerStatuses == nil {
+			st.LastContainerStatuses = map[string]pub.InPlaceUpdateContainerStatus{}
+		}
 		var last pub.InPlaceUpdateContainerStatus
 		if cs := containerStatus(p, name); cs != nil {
 			last = pub.InPlaceUpdateContainerStatus{ImageID: cs.ImageID, Image: cs.Image, ContainerID: cs.ContainerID}
 		}
 		st.LastContainerStatuses[name] = last
-		specContainer(p, name).Image = images[name]
+		specContainer(p, name).Image = image
 	}
 	st.ContainerBatchesRecord = append(st.ContainerBatchesRecord, pub.InPlaceUpdateContainerBatch{Timestamp: metav1.NewTime(now), Containers: batch})
+	st.NextContainerImages, st.NextContainerRefMetadata = nil, nil
+	for _, name := range later {
+		if image, ok := images[name]; ok {
+			if st.NextContainerImages == nil {
+				st.NextContainerImages = map[string]string{}
+			}
+			st.NextContainerImages[name] = image
+		}
+		if m, ok := refs[name]; ok {
+			if st.NextContainerRefMetadata == nil {
+				st.NextContainerRefMetadata = map[string]metav1.ObjectMeta{}
+			}
+			st.NextContainerRefMetadata[name] = m
+		}
+	}
+}
+
+// changing names, sorted, the containers with an image change, deferred
+// metadata or a restart for the environment.
+func changing(images map[string]string, refs map[string]metav1.ObjectMeta, restarts []string) []string {
+	names := slices.Concat(slices.Collect(maps.Keys(images)), slices.Collect(maps.Keys(refs)), restarts)
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// deferRefs takes out of u the keys of field set for containers of later
+// batches only, recording them in refs under each such container; keys a
+// container of the first batch also reads, and removals, stay in u.
+func deferRefs(p *corev1.Pod, field string, u MetadataUpdate, later []string, refs map[string]metav1.ObjectMeta) MetadataUpdate {
+	out := MetadataUpdate{Remove: u.Remove}
+	for k, v := range u.Set {
+		var readers []string
+		for i := range p.Spec.Containers {
+			if containermeta.Reads(&p.Spec.Containers[i], field, k) {
+				readers = append(readers, p.Spec.Containers[i].Name)
+			}
+		}
+		if len(readers) == 0 || slices.ContainsFunc(readers, func(n string) bool { return !slices.Contains(later, n) }) {
+			if out.Set == nil {
+				out.Set = map[string]string{}
+			}
+			out.Set[k] = v
+			continue
+		}
+		for _, name := range readers {
+			m := refs[name]
+			if field == containermeta.Labels {
+				m.Labels = setKey(m.Labels, k, v)
+			} else {
+				m.Annotations = setKey(m.Annotations, k, v)
+			}
+			refs[name] = m
+		}
+	}
+	return out
+}
+
+func setKey(m map[string]string, k, v string) map[string]string {
+	if m == nil {
+		m = map[string]string{}
+	}
+	m[k] = v
+	return m
 }
 
 func applyMetadata(m map[string]string, u MetadataUpdate) map[string]string {

@@ -1,11 +1,13 @@
 package inplace
 
 import (
+	"maps"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/pub"
+	"github.com/myriad-dev/myriad/pkg/containermeta"
 )
 
 // Check reports whether no in-place update is in flight on the pod: every
@@ -31,20 +33,22 @@ func Check(pod *corev1.Pod) bool { return len(Pending(pod)) == 0 }
 // False would take the pod out of service for good, a kubelet-managed
 // container readiness still guards a pod that is in fact restarting.
 //
-// Containers left for a later batch (NextContainerImages) are pending too.
+// A restart for the environment (UpdateEnvFromMetadata) is finished when
+// the node agent reports the container's current run as started with the
+// values the pod's labels and annotations now hold, and it runs and is
+// ready.
+//
+// Containers left for a later batch (NextContainerImages,
+// NextContainerRefMetadata) are pending too.
 func Pending(pod *corev1.Pod) []string {
 	st, ok, err := ReadState(pod)
 	if !ok || err != nil {
 		return nil
 	}
-	pending := batchPending(pod, st)
-	for name := range st.NextContainerImages {
-		if !slices.Contains(pending, name) {
-			pending = append(pending, name)
-		}
-	}
+	pending := slices.Concat(batchPending(pod, st), slices.Collect(maps.Keys(st.NextContainerImages)),
+		slices.Collect(maps.Keys(st.NextContainerRefMetadata)))
 	slices.Sort(pending)
-	return pending
+	return slices.Compact(pending)
 }
 
 // batchPending names the containers of the batches started so far that
@@ -57,11 +61,40 @@ func batchPending(pod *corev1.Pod, st pub.InPlaceUpdateState) []string {
 		}
 	}
 	for _, name := range st.ResizedContainers {
-		if !resizeDone(pod, name) && !slices.Contains(pending, name) {
+		if !resizeDone(pod, name) {
 			pending = append(pending, name)
 		}
 	}
+	pending = append(pending, envPending(pod, st)...)
 	slices.Sort(pending)
+	return slices.Compact(pending)
+}
+
+// envPending names the containers reading labels or annotations into their
+// environment whose current run the node agent has not reported started
+// with the values the pod now holds. A missing or unreadable report counts
+// as pending: the agent rewrites it on its next look at the pod.
+func envPending(pod *corev1.Pod, st pub.InPlaceUpdateState) []string {
+	if !st.UpdateEnvFromMetadata {
+		return nil
+	}
+	meta, _ := containermeta.Read(pod)
+	var pending []string
+	for i := range pod.Spec.Containers {
+		c := &pod.Spec.Containers[i]
+		if !containermeta.ReadsMetadata(c) {
+			continue
+		}
+		cs := containerStatus(pod, c.Name)
+		if cs == nil || cs.State.Running == nil || !cs.Ready {
+			pending = append(pending, c.Name)
+			continue
+		}
+		run := containermeta.Find(meta, cs.ContainerID)
+		if run == nil || run.Hashes.ExtractedEnvFromMetadataHash != containermeta.EnvHash(c, pod.Labels, pod.Annotations) {
+			pending = append(pending, c.Name)
+		}
+	}
 	return pending
 }
 

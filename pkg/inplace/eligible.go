@@ -3,11 +3,13 @@ package inplace
 import (
 	"maps"
 	"slices"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/myriad-dev/myriad/pkg/apis/apps/pub"
+	"github.com/myriad-dev/myriad/pkg/containermeta"
 )
 
 // Plan is an in-place update: what changes between two pod templates.
@@ -27,6 +29,9 @@ type ContainerUpdate struct {
 	// Resources are the new resources, or nil if they do not change; only
 	// planned when EligibilityOptions.InPlaceResize is set.
 	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+	// RestartForEnv: the container reads a changed label or annotation
+	// into its environment and is restarted to see the new value.
+	RestartForEnv bool `json:"restartForEnv,omitempty"`
 }
 
 // MetadataUpdate sets and removes keys of a label or annotation map.
@@ -101,52 +106,75 @@ func Eligible(oldT, newT *corev1.PodTemplateSpec, opts EligibilityOptions) (Plan
 	plan.Labels = diffMetadata(oldT.Labels, newT.Labels)
 	plan.Annotations = diffMetadata(oldT.Annotations, newT.Annotations)
 	// A changed label or annotation that a container reads into its
-	// environment (a downward-API fieldRef) forces a recreate: the kubelet
-	// sets a container's environment only when it starts it, and nothing
-	// restarts a container for a label (OpenKruise's node daemon does;
-	// Myriad runs none), so an in-place update would leave the container
-	// with the old value for good.
-	if readsChanged(n, "metadata.labels", plan.Labels) || readsChanged(n, "metadata.annotations", plan.Annotations) {
-		return Plan{}, false
+	// environment (a downward-API fieldRef) reaches it only if the
+	// container restarts: the kubelet sets the environment at start and
+	// never restarts a container for a label. A node agent does
+	// (containermeta), so the plan restarts such containers; Applicable
+	// tells, per pod, whether an agent is there to do it.
+	for i := range n.Containers {
+		c := &n.Containers[i]
+		if !readsChanged(c, containermeta.Labels, plan.Labels) && !readsChanged(c, containermeta.Annotations, plan.Annotations) {
+			continue
+		}
+		if j := slices.IndexFunc(plan.Containers, func(u ContainerUpdate) bool { return u.Name == c.Name }); j >= 0 {
+			plan.Containers[j].RestartForEnv = true
+		} else {
+			plan.Containers = append(plan.Containers, ContainerUpdate{Name: c.Name, RestartForEnv: true})
+		}
 	}
+	slices.SortStableFunc(plan.Containers, func(a, b ContainerUpdate) int {
+		return slices.IndexFunc(n.Containers, func(c corev1.Container) bool { return c.Name == a.Name }) -
+			slices.IndexFunc(n.Containers, func(c corev1.Container) bool { return c.Name == b.Name })
+	})
 	return plan, true
+}
+
+// RestartsForEnv reports whether the plan restarts a container so that it
+// reads changed labels or annotations into its environment.
+func (p Plan) RestartsForEnv() bool {
+	return slices.ContainsFunc(p.Containers, func(u ContainerUpdate) bool { return u.RestartForEnv })
+}
+
+// Applicable reports whether plan can be applied to pod in place. A plan
+// that restarts containers for their environment needs a node agent that
+// restarts them (one that reports the pod's RuntimeContainerMetaKey) and
+// the InPlaceUpdateReady gate that tells the agent an update is under way;
+// without them the pod must be recreated.
+func Applicable(pod *corev1.Pod, plan Plan) bool {
+	if !plan.RestartsForEnv() {
+		return true
+	}
+	_, reported := pod.Annotations[pub.RuntimeContainerMetaKey]
+	return reported && HasReadinessGate(pod)
 }
 
 // EnvReadsChangedMetadata names the template metadata ("labels" or
 // "annotations") whose change a container reads into its environment, or
-// "" if none: such a change keeps an update from being made in place.
+// "" if none: such a change restarts the container, which only a node
+// agent does (Applicable).
 func EnvReadsChangedMetadata(oldT, newT *corev1.PodTemplateSpec) string {
-	switch {
-	case readsChanged(&newT.Spec, "metadata.labels", diffMetadata(oldT.Labels, newT.Labels)):
-		return "labels"
-	case readsChanged(&newT.Spec, "metadata.annotations", diffMetadata(oldT.Annotations, newT.Annotations)):
-		return "annotations"
+	for i := range newT.Spec.Containers {
+		c := &newT.Spec.Containers[i]
+		switch {
+		case readsChanged(c, containermeta.Labels, diffMetadata(oldT.Labels, newT.Labels)):
+			return "labels"
+		case readsChanged(c, containermeta.Annotations, diffMetadata(oldT.Annotations, newT.Annotations)):
+			return "annotations"
+		}
 	}
 	return ""
 }
 
-// readsChanged: some container's env reads a key of field (a whole map or
-// field['key']) that u changes.
-func readsChanged(spec *corev1.PodSpec, field string, u MetadataUpdate) bool {
-	if u.Empty() {
-		return false
+// readsChanged: c's env reads a key of field that u changes.
+func readsChanged(c *corev1.Container, field string, u MetadataUpdate) bool {
+	for k := range u.Set {
+		if containermeta.Reads(c, field, k) {
+			return true
+		}
 	}
-	changed := func(key string) bool {
-		_, set := u.Set[key]
-		return set || slices.Contains(u.Remove, key)
-	}
-	for _, c := range spec.Containers {
-		for _, e := range c.Env {
-			if e.ValueFrom == nil || e.ValueFrom.FieldRef == nil {
-				continue
-			}
-			path := e.ValueFrom.FieldRef.FieldPath
-			if path == field {
-				return true
-			}
-			if key, ok := strings.CutPrefix(path, field+"['"); ok && changed(strings.TrimSuffix(key, "']")) {
-				return true
-			}
+	for _, k := range u.Remove {
+		if containermeta.Reads(c, field, k) {
+			return true
 		}
 	}
 	return false

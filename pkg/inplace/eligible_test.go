@@ -6,6 +6,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/myriad-dev/myriad/pkg/apis/apps/pub"
 )
 
 func template(mod func(*corev1.PodTemplateSpec)) *corev1.PodTemplateSpec {
@@ -142,9 +144,11 @@ func TestSameImage(t *testing.T) {
 	}
 }
 
-// A label or annotation a container reads into its environment changes only
-// by recreating the pod; the others change in place.
-func TestMetadataReadByEnvForcesRecreate(t *testing.T) {
+// A label or annotation a container reads into its environment is changed
+// in place by restarting that container; a pod whose node has no agent to
+// restart it, or that lacks the readiness gate the agent watches, is
+// recreated instead.
+func TestMetadataReadByEnvRestartsTheContainer(t *testing.T) {
 	reads := func(path string) func(*corev1.PodTemplateSpec) {
 		return func(t *corev1.PodTemplateSpec) {
 			t.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "V", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}}}
@@ -155,18 +159,37 @@ func TestMetadataReadByEnvForcesRecreate(t *testing.T) {
 	}
 	canary := func(t *corev1.PodTemplateSpec) { t.Labels["track"] = "canary" }
 	for _, tc := range []struct {
-		path string
-		ok   bool
+		path    string
+		restart bool
 	}{
-		{"metadata.labels['track']", false},
-		{"metadata.labels", false},
-		{"metadata.labels['app']", true},
-		{"metadata.annotations['track']", true},
-		{"metadata.name", true},
+		{"metadata.labels['track']", true},
+		{"metadata.labels", false}, // not a valid env source: no key to read
+		{"metadata.labels['app']", false},
+		{"metadata.annotations['track']", false},
+		{"metadata.name", false},
 	} {
-		_, ok := Eligible(template(reads(tc.path)), template(then(reads(tc.path), canary)), EligibilityOptions{})
-		if ok != tc.ok {
-			t.Errorf("env from %s, label track changed: eligible %v, want %v", tc.path, ok, tc.ok)
+		plan, ok := Eligible(template(reads(tc.path)), template(then(reads(tc.path), canary)), EligibilityOptions{})
+		if !ok || plan.RestartsForEnv() != tc.restart {
+			t.Errorf("env from %s, label track changed: eligible %v, restarts %v; want eligible, restarts %v", tc.path, ok, plan.RestartsForEnv(), tc.restart)
 		}
+		if tc.restart && (len(plan.Containers) != 1 || plan.Containers[0].Image != "" || !plan.ChangesContainers()) {
+			t.Errorf("env from %s: plan %+v, want one restart without an image change", tc.path, plan.Containers)
+		}
+	}
+	plan, _ := Eligible(template(reads("metadata.labels['track']")), template(then(reads("metadata.labels['track']"), canary)), EligibilityOptions{})
+	pod := &corev1.Pod{}
+	if Applicable(pod, plan) {
+		t.Error("applicable to a pod no node agent reports on")
+	}
+	pod.Annotations = map[string]string{pub.RuntimeContainerMetaKey: `{"containers":[]}`}
+	if Applicable(pod, plan) {
+		t.Error("applicable to a pod without the InPlaceUpdateReady gate")
+	}
+	InjectReadinessGate(pod)
+	if !Applicable(pod, plan) {
+		t.Error("not applicable to a gated pod an agent reports on")
+	}
+	if !Applicable(&corev1.Pod{}, Plan{Containers: []ContainerUpdate{{Name: "app", Image: "nginx:2"}}}) {
+		t.Error("an image change needs no agent")
 	}
 }

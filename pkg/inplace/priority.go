@@ -48,29 +48,24 @@ func launchPriority(pod *corev1.Pod, name string) int {
 	return 0
 }
 
-// splitBatch splits image changes (container name → image) into the first
-// batch, the containers of the highest priority, and the rest.
-func splitBatch(pod *corev1.Pod, images map[string]string) (batch []string, next map[string]string) {
-	if len(images) == 0 {
+// splitBatch splits the containers to change into the first batch, those
+// of the highest launch priority (sorted by name), and the rest (sorted).
+func splitBatch(pod *corev1.Pod, names []string) (batch, rest []string) {
+	if len(names) == 0 {
 		return nil, nil
 	}
-	top := 0
-	first := true
-	for name := range images {
-		if p := launchPriority(pod, name); first || p > top {
-			top, first = p, false
-		}
+	top := launchPriority(pod, names[0])
+	for _, name := range names[1:] {
+		top = max(top, launchPriority(pod, name))
 	}
-	for name, image := range images {
+	for _, name := range names {
 		if launchPriority(pod, name) == top {
 			batch = append(batch, name)
-			continue
+		} else {
+			rest = append(rest, name)
 		}
-		if next == nil {
-			next = map[string]string{}
-		}
-		next[name] = image
 	}
 	slices.Sort(batch)
-	return batch, next
+	slices.Sort(rest)
+	return batch, rest
 }

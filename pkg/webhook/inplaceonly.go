@@ -16,7 +16,11 @@ import (
 // considered: the old template is what the user just changed, and it is
 // what the error can point at.
 func validateInPlaceOnly(oldT, newT *corev1.PodTemplateSpec, opts inplace.EligibilityOptions, path *field.Path) field.ErrorList {
-	if _, ok := inplace.Eligible(oldT, newT, opts); ok {
+	// A restart for the environment happens only where a node agent
+	// reports the pod (inplace.Applicable); InPlaceOnly cannot fall back to
+	// recreating pods on other nodes, so it refuses such changes.
+	envRead := inplace.EnvReadsChangedMetadata(oldT, newT)
+	if _, ok := inplace.Eligible(oldT, newT, opts); ok && envRead == "" {
 		return nil
 	}
 	hint := "with updateStrategy.type InPlaceOnly only container images"
@@ -28,9 +32,9 @@ func validateInPlaceOnly(oldT, newT *corev1.PodTemplateSpec, opts inplace.Eligib
 	for _, p := range inPlaceBlockers(oldT, newT, opts, path.Child("spec")) {
 		errs = append(errs, field.Forbidden(p, "cannot be changed in place: "+hint))
 	}
-	if m := inplace.EnvReadsChangedMetadata(oldT, newT); m != "" {
-		errs = append(errs, field.Forbidden(path.Child("metadata", m),
-			"is read into a container's environment (env valueFrom fieldRef), which only a new container sees, so it cannot be changed in place; use InPlaceIfPossible"))
+	if envRead != "" {
+		errs = append(errs, field.Forbidden(path.Child("metadata", envRead),
+			"is read into a container's environment (env valueFrom fieldRef), which only a restarted container sees, and only a node agent restarts one, which InPlaceOnly cannot count on; use InPlaceIfPossible"))
 	}
 	if len(errs) == 0 {
 		// Only the combination of changes is ineligible, e.g. resizes that

@@ -255,18 +255,18 @@ func (ps *pass) updateMode(pod *corev1.Pod, update *corev1.PodTemplateSpec) upda
 }
 
 // inPlacePlan is the in-place change from the pod's revision template to
-// update; not ok when that revision is gone or the change needs a new pod.
+// update; not ok when that revision is gone or the change needs a new pod
+// (for this pod: inplace.Applicable).
 func (ps *pass) inPlacePlan(pod *corev1.Pod, update *corev1.PodTemplateSpec) (inplace.Plan, bool) {
 	rev := pod.Labels[pub.ControllerRevisionHashLabelKey]
-	if e, ok := ps.eligible[rev]; ok {
-		return e.plan, e.ok
+	e, ok := ps.eligible[rev]
+	if !ok {
+		if from, ok := ps.revs.templates[rev]; ok && !ps.claimsChanged(rev) {
+			e.plan, e.ok = inplace.Eligible(from, update, ps.r.eligibility)
+		}
+		ps.eligible[rev] = e
 	}
-	var e eligibility
-	if from, ok := ps.revs.templates[rev]; ok && !ps.claimsChanged(rev) {
-		e.plan, e.ok = inplace.Eligible(from, update, ps.r.eligibility)
-	}
-	ps.eligible[rev] = e
-	return e.plan, e.ok
+	return e.plan, e.ok && inplace.Applicable(pod, e.plan)
 }
 
 // claimsChanged: with RecreateOnClaimTemplateChange, the pod's revision was

@@ -155,7 +155,7 @@ func (r *Reconciler) newPass(ds *v1beta1.DaemonSet, nodes []corev1.Node, pods []
 		d.ready, d.available = ps.availability(p)
 		if in.inPlace && !d.updated && update != nil {
 			if old := revs.templates[p.Labels[pub.ControllerRevisionHashLabelKey]]; old != nil {
-				if plan, ok := inplace.Eligible(old, update, r.eligibility); ok {
+				if plan, ok := inplace.Eligible(old, update, r.eligibility); ok && inplace.Applicable(p, plan) {
 					d.inPlace = true
 					ps.plans[p.Name] = plan
 				}

@@ -266,7 +266,7 @@ func (ps *pass) readPods(ctx context.Context) {
 			work(pod, func() error { return ps.setState(ctx, pod, pub.LifecycleStateUpdated) })
 			state = pub.LifecycleStateUpdated
 		case !in.Updated && state == pub.LifecycleStatePreparingUpdate && !lifecycle.Hooked(inPlaceHook, pod):
-			if plan, ok := ps.inPlacePlan(rev, update); ok {
+			if plan, ok := ps.inPlacePlan(pod, rev, update); ok {
 				work(pod, func() error { return ps.apply(ctx, pod, plan) })
 			}
 		}
@@ -282,7 +282,7 @@ func (ps *pass) readPods(ctx context.Context) {
 		in.Unavailable = !inplace.Check(pod) || !lifecycle.Serving(state) ||
 			(inplace.GateCondition(pod) != nil && inplace.GateCondition(pod).Status == corev1.ConditionFalse)
 		if !in.Updated {
-			_, in.InPlaceOK = ps.inPlacePlan(rev, update)
+			_, in.InPlaceOK = ps.inPlacePlan(pod, rev, update)
 		}
 		if rank != nil {
 			in.Priority = rank.Rank(pod)
@@ -305,16 +305,16 @@ func needsComplete(pod *corev1.Pod) bool {
 	return c == nil || c.Status != corev1.ConditionTrue
 }
 
-// inPlacePlan is the in-place change from revision rev's template to
-// update; not ok when that revision is gone or the change needs a new pod.
-func (ps *pass) inPlacePlan(rev string, update *corev1.PodTemplateSpec) (inplace.Plan, bool) {
-	if e, ok := ps.eligible[rev]; ok {
-		return e.plan, e.ok
+// inPlacePlan is the in-place change of pod from revision rev's template
+// to update; not ok when that revision is gone or the change needs a new
+// pod (for this pod: inplace.Applicable).
+func (ps *pass) inPlacePlan(pod *corev1.Pod, rev string, update *corev1.PodTemplateSpec) (inplace.Plan, bool) {
+	e, ok := ps.eligible[rev]
+	if !ok {
+		if from, ok := ps.revs.templates[rev]; ok {
+			e.plan, e.ok = inplace.Eligible(from, update, ps.r.eligibility)
+		}
+		ps.eligible[rev] = e
 	}
-	var e eligibility
-	if from, ok := ps.revs.templates[rev]; ok {
-		e.plan, e.ok = inplace.Eligible(from, update, ps.r.eligibility)
-	}
-	ps.eligible[rev] = e
-	return e.plan, e.ok
+	return e.plan, e.ok && inplace.Applicable(pod, e.plan)
 }

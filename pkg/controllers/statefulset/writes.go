@@ -238,7 +238,7 @@ func (ps *pass) updateInPlace(ctx context.Context, pods []*corev1.Pod) {
 			}
 			return ps.setState(ctx, pod, pub.LifecycleStatePreparingUpdate)
 		}
-		plan, ok := ps.inPlacePlan(pod.Labels[pub.ControllerRevisionHashLabelKey], update)
+		plan, ok := ps.inPlacePlan(pod, pod.Labels[pub.ControllerRevisionHashLabelKey], update)
 		if !ok {
 			return nil
 		}

@@ -46,6 +46,44 @@ type InPlaceUpdateState struct {
 	// ContainerBatchesRecord lists the batches started so far, in order.
 	// +optional
 	ContainerBatchesRecord []InPlaceUpdateContainerBatch `json:"containerBatchesRecord,omitempty"`
+	// UpdateEnvFromMetadata says the update changed labels or annotations
+	// that containers read into their environment (env valueFrom fieldRef):
+	// it is done only once the node agent reports (RuntimeContainerMetaKey)
+	// every such container restarted with the new values.
+	// +optional
+	UpdateEnvFromMetadata bool `json:"updateEnvFromMetadata,omitempty"`
+	// NextContainerRefMetadata holds, per container of a later batch, the
+	// labels and annotations it reads into its environment that change when
+	// its batch starts; only Labels and Annotations are used.
+	// +optional
+	NextContainerRefMetadata map[string]metav1.ObjectMeta `json:"nextContainerRefMetadata,omitempty"`
+}
+
+// RuntimeContainerMetaSet is the JSON in a pod's RuntimeContainerMetaKey
+// annotation: one entry per container the node runs. The JSON keys are
+// OpenKruise's, so its node daemon and Myriad's in-place updates work
+// together.
+type RuntimeContainerMetaSet struct {
+	Containers []RuntimeContainerMeta `json:"containers"`
+}
+
+// RuntimeContainerMeta is one running container as its node reports it.
+type RuntimeContainerMeta struct {
+	Name         string                 `json:"name"`
+	ContainerID  string                 `json:"containerID"`
+	RestartCount int32                  `json:"restartCount"`
+	Hashes       RuntimeContainerHashes `json:"hashes"`
+}
+
+// RuntimeContainerHashes are hashes of what a container was started with.
+type RuntimeContainerHashes struct {
+	// PlainHash is the kubelet's hash of the container's spec.
+	PlainHash uint64 `json:"plainHash"`
+	// ExtractedEnvFromMetadataHash hashes the values the container read
+	// from the pod's labels and annotations when it started
+	// (containermeta.EnvHash); 0 when unknown.
+	// +optional
+	ExtractedEnvFromMetadataHash uint64 `json:"extractedEnvFromMetadataHash,omitempty"`
 }
 
 // InPlaceUpdateContainerBatch is one batch of an in-place update.

@@ -24,6 +24,12 @@ const (
 	// that has been decided (the readiness gate is already False) but waits
 	// out inPlaceUpdateStrategy.gracePeriodSeconds before it is applied.
 	InPlaceUpdateGraceKey = "apps.kruise.io/inplace-update-grace"
+	// RuntimeContainerMetaKey is the pod annotation in which a node agent
+	// reports, as RuntimeContainerMetaSet JSON, what each container runs
+	// with: the environment it read from the pod's labels and annotations
+	// when it started. OpenKruise's kruise-daemon and Myriad's simulated
+	// nodes write it; in-place updates of such environment wait for it.
+	RuntimeContainerMetaKey = "apps.kruise.io/runtime-containers-meta"
 )
 
 // LifecycleStateType is a value of the LifecycleStateKey label.
