@@ -75,7 +75,8 @@ FUZZ_TARGETS := \
 	./pkg/nodesim:FuzzParseImageCatalog \
 	./pkg/nodesim:FuzzPodLifecycle \
 	./pkg/nodesim/sandbox:FuzzRun \
-	./pkg/nodesim/usage:FuzzParse
+	./pkg/nodesim/usage:FuzzParse \
+	./pkg/containermeta:FuzzEnvRef
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -84,9 +84,10 @@ func (e podEnv) nextContainer(pod *corev1.Pod, c corev1.Container, cs *corev1.Co
 	case cs == nil || (cs.State.Running == nil && cs.State.Terminated == nil && cs.LastTerminationState.Terminated == nil):
 		// First run: pull from the pod's start, then start.
 		return e.pullThenStart(pod, c, nil, img, podStart)
-	case cs.State.Running != nil && cs.Image != c.Image:
+	case cs.State.Running != nil && (cs.Image != c.Image || envRestartDue(pod, &c, cs)):
 		// In-place image change: the kubelet stops the container, pulls
-		// the new image and starts it.
+		// the new image and starts it. A changed label the container reads
+		// into its environment: the node agent restarts it (containermeta.go).
 		last := *cs
 		terminate(&last, inPlaceKill, now)
 		last.LastTerminationState = corev1.ContainerState{Terminated: last.State.Terminated}

@@ -270,13 +270,14 @@ func (s *sim) syncPod(ctx context.Context, key string) (time.Duration, error) {
 		env.pulls = &pulls
 	}
 	st, after, kind := env.advance(pod)
+	annotations := runtimeMeta(pod, st)
 	// advance copies what it does not change, so plain reflect.DeepEqual is
 	// exact here and ~5x cheaper than Semantic.DeepEqual; this check runs on
 	// every pod event, ours included.
-	if reflect.DeepEqual(&pod.Status, st) {
+	if annotations == nil && reflect.DeepEqual(&pod.Status, st) {
 		return after, nil
 	}
-	if err := s.writeStatus(ctx, pod, st, kind); err != nil {
+	if err := s.writePod(ctx, pod, st, annotations, kind); err != nil {
 		if apierrors.IsNotFound(err) {
 			n.ips.release(pod.UID)
 			return 0, nil
@@ -321,7 +322,12 @@ func (s *sim) forgetEndedRuns(pod *corev1.Pod, st *corev1.PodStatus) {
 // client's write to the same pod (a controller flipping a readiness gate)
 // is merged rather than refused with a Conflict.
 func (s *sim) writeStatus(ctx context.Context, pod *corev1.Pod, st *corev1.PodStatus, kind string) error {
-	patch, err := podStatusPatch(pod.UID, &pod.Status, st)
+	return s.writePod(ctx, pod, st, nil, kind)
+}
+
+// writePod is writeStatus that also sets annotations (podStatusPatch).
+func (s *sim) writePod(ctx context.Context, pod *corev1.Pod, st *corev1.PodStatus, annotations map[string]string, kind string) error {
+	patch, err := podStatusPatch(pod.UID, &pod.Status, st, annotations)
 	if err != nil || patch == nil {
 		return err
 	}

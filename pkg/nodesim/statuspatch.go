@@ -21,12 +21,16 @@ import (
 // package drags the whole kube feature-gate registry into nodesim, and
 // only internal/components may link k8s.io/kubernetes. It returns nil if
 // nothing changed.
-func podStatusPatch(uid types.UID, old, new *corev1.PodStatus) ([]byte, error) {
+//
+// annotations, when not nil, are set on the pod in the same patch: pods/status
+// takes annotation changes, and the node agent's report of container runs
+// (runtimeMeta) must land with the status that starts them.
+func podStatusPatch(uid types.UID, old, new *corev1.PodStatus, annotations map[string]string) ([]byte, error) {
 	oldJSON, err := json.Marshal(corev1.Pod{Status: *old})
 	if err != nil {
 		return nil, fmt.Errorf("encode old status: %w", err)
 	}
-	newJSON, err := json.Marshal(corev1.Pod{ObjectMeta: metav1.ObjectMeta{UID: uid}, Status: *new})
+	newJSON, err := json.Marshal(corev1.Pod{ObjectMeta: metav1.ObjectMeta{UID: uid, Annotations: annotations}, Status: *new})
 	if err != nil {
 		return nil, fmt.Errorf("encode new status: %w", err)
 	}

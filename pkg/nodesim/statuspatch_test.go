@@ -21,14 +21,14 @@ func TestPodStatusPatchCarriesOnlyChangesAndTheUID(t *testing.T) {
 	old := corev1.PodStatus{Phase: corev1.PodPending, HostIP: "10.0.0.1", Conditions: []corev1.PodCondition{
 		{Type: corev1.PodScheduled, Status: corev1.ConditionTrue},
 	}}
-	if p, err := podStatusPatch("uid-1", &old, old.DeepCopy()); err != nil || p != nil {
+	if p, err := podStatusPatch("uid-1", &old, old.DeepCopy(), nil); err != nil || p != nil {
 		t.Fatalf("unchanged status: patch %s, err %v; want none", p, err)
 	}
 
 	upd := old.DeepCopy()
 	upd.Phase = corev1.PodRunning
 	upd.Conditions = append(upd.Conditions, corev1.PodCondition{Type: corev1.PodReady, Status: corev1.ConditionTrue})
-	patch, err := podStatusPatch("uid-1", &old, upd)
+	patch, err := podStatusPatch("uid-1", &old, upd, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
