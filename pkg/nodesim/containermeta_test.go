@@ -3,6 +3,7 @@ package nodesim
 import (
 	"context"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -39,10 +40,11 @@ func TestAgentRestartsContainerForChangedLabel(t *testing.T) {
 	if _, err := h.client.CoreV1().Pods("default").Update(context.Background(), upd, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	after := h.waitPod("web", "restarted and reported", func(p *corev1.Pod) bool {
+	h.stepUntil("restarted and reported", 100*time.Millisecond, 2*time.Second, h.podIs("web", func(p *corev1.Pod) bool {
 		m, _ := containermeta.Read(p)
 		return p.Status.ContainerStatuses[0].RestartCount == 1 && containermeta.Find(m, p.Status.ContainerStatuses[0].ContainerID) != nil
-	})
+	}))
+	after := h.pod("web")
 	meta, _ = containermeta.Read(after)
 	run := containermeta.Find(meta, after.Status.ContainerStatuses[0].ContainerID)
 	if run.Hashes.ExtractedEnvFromMetadataHash != containermeta.EnvHash(&after.Spec.Containers[0], map[string]string{"track": "canary"}, nil) {

@@ -88,6 +88,11 @@ func (e podEnv) nextContainer(pod *corev1.Pod, c corev1.Container, cs *corev1.Co
 		// In-place image change: the kubelet stops the container, pulls
 		// the new image and starts it. A changed label the container reads
 		// into its environment: the node agent restarts it (containermeta.go).
+		// Either happens at the kubelet's next relist (relist.go).
+		if at := e.restartDue(cs.ContainerID); e.now.Before(at) {
+			return *cs, at.Sub(e.now), ""
+		}
+		e.restarts.forget(cs.ContainerID)
 		last := *cs
 		terminate(&last, inPlaceKill, now)
 		last.LastTerminationState = corev1.ContainerState{Terminated: last.State.Terminated}
@@ -162,14 +167,18 @@ func (e podEnv) pullThenStart(pod *corev1.Pod, c corev1.Container, prev *corev1.
 		return waiting("ContainerCreating", ""), left, kindPulling
 	}
 	// The kubelet runs the postStart hook before it reports the container:
-	// it waits (ContainerCreating) through the hook, and its start time is
-	// when it started, before the hook ran.
+	// it waits (ContainerCreating) through the hook and to the next relist
+	// (relist.go), and its start time is when it started, before the hook.
 	startedAt := e.now
 	if hook := e.postStart(pod, c); hook > 0 {
-		if left := ran.Add(hook).Sub(e.now); left > 0 {
+		reported := ran.Add(hook)
+		if e.restarts != nil {
+			reported = e.nextRelist(reported)
+		}
+		if left := reported.Sub(e.now); left > 0 {
 			return waiting("ContainerCreating", ""), left, kindPulling
 		}
-		startedAt = e.now.Add(-hook)
+		startedAt = e.now.Add(-reported.Sub(ran))
 		if startedAt.Before(ran) {
 			startedAt = ran
 		}

@@ -90,6 +90,9 @@ func (s *sim) onPodDelete(obj any) {
 		s.written.Delete(p.UID)
 		s.arrivals.Delete(p.UID)
 		s.files.ForgetPod(p.UID)
+		for _, cs := range p.Status.ContainerStatuses {
+			s.restarts.forget(cs.ContainerID)
+		}
 		s.probes.forget(p)
 		s.evicted(p.UID)
 	}
@@ -228,7 +231,7 @@ func (s *sim) syncPod(ctx context.Context, key string) (time.Duration, error) {
 		}
 	}
 	env := podEnv{now: now, hostIP: n.ip.String(), job: s.cfg.JobDuration, init: s.cfg.InitDuration, images: s.cfg.ImageCatalog, probes: s.probes,
-		profile: s.cfg.Profile, store: &n.images, models: &s.models}
+		profile: s.cfg.Profile, store: &n.images, models: &s.models, relistPhase: relistPhase(n.name), restarts: &s.restarts}
 	if !containersCreated(&pod.Status) {
 		// The kubelet mounts volumes before it creates the sandbox: a pod
 		// whose claim is not Bound waits here, without an IP, until the

@@ -182,7 +182,12 @@ func TestInPlaceImageUpdateRestartsOnlyThatContainer(t *testing.T) {
 	if _, err := h.client.CoreV1().Pods("default").Update(context.Background(), upd, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	after := h.waitPod("web", "restarted", func(p *corev1.Pod) bool { return p.Status.ContainerStatuses[0].Image == "app:2.0" })
+	// The restart waits for the node's next relist, at most a second.
+	restarted := func(p *corev1.Pod) bool { return p.Status.ContainerStatuses[0].Image == "app:2.0" }
+	if waited := h.stepUntil("restarted", 100*time.Millisecond, 2*time.Second, h.podIs("web", restarted)); waited > time.Second {
+		t.Errorf("restart took %s of the node's time, more than one relist period", waited)
+	}
+	after := h.pod("web")
 
 	app, oldApp := after.Status.ContainerStatuses[0], before.Status.ContainerStatuses[0]
 	if app.RestartCount != 1 || app.ImageID == oldApp.ImageID || app.ContainerID == oldApp.ContainerID || app.State.Running == nil {

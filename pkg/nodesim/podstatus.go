@@ -32,6 +32,11 @@ type podEnv struct {
 	// models are the parsed usage models the OOM killer reads (nil:
 	// parsed at each look).
 	models *kubeletapi.Models
+	// relistPhase places the node's PLEG relists; restarts remembers when
+	// in-place restarts were first seen. With restarts nil the relist
+	// latency is not modelled (relist.go): hooks and restarts end at once.
+	relistPhase time.Duration
+	restarts    *restarts
 }
 
 // Transition kinds, as counted in myriad_nodesim_pod_transitions_total.

@@ -55,6 +55,8 @@ type sim struct {
 	// probes (exec and HTTP) see.
 	files  *sandbox.Files
 	probes *probes
+	// restarts are the in-place restarts waiting for their node's relist.
+	restarts restarts
 	// events are the kubelets' events (nil: Config.Events is off).
 	events *eventRecorders
 	// evict is the eviction manager's state (eviction.go).
