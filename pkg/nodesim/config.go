@@ -32,7 +32,9 @@ const (
 	// they finish (jobs) — 0 by default.
 	ExitCodeAnnotation = "nodes.myriad.dev/exit-code"
 	// StopDurationAnnotation on a pod says how long its containers take to
-	// exit after deletion; the grace period still caps it. Default 0.
+	// exit after deletion; the grace period still caps it. Default: the
+	// grace period for a container whose PID 1 ignores SIGTERM (a shell or
+	// sleep), else 0 (stopsignal.go).
 	StopDurationAnnotation = "nodes.myriad.dev/stop-duration"
 )
 

@@ -375,15 +375,14 @@ func (s *sim) stale(pod *corev1.Pod) bool {
 	return ok && rv < w.(uint64)
 }
 
-// stopPod honours a deletion: containers exit after
-// min(grace period, StopDurationAnnotation), the final status is written,
-// then the pod is deleted with grace 0 and a UID precondition, as the
-// kubelet's status manager does.
+// stopPod honours a deletion: containers exit after stopDuration (at
+// most the grace period), the final status is written, then the pod is
+// deleted with grace 0 and a UID precondition, as the kubelet's status
+// manager does.
 func (s *sim) stopPod(ctx context.Context, n *simNode, pod *corev1.Pod, now time.Time) (time.Duration, error) {
 	grace := time.Duration(ptr.Deref(pod.DeletionGracePeriodSeconds, 0)) * time.Second
-	stop := annotationDuration(pod, StopDurationAnnotation, 0)
 	requested := pod.DeletionTimestamp.Add(-grace)
-	if at := requested.Add(min(grace, stop)); now.Before(at) && !isTerminal(pod) {
+	if at := requested.Add(stopDuration(pod, grace)); now.Before(at) && !isTerminal(pod) {
 		return at.Sub(now), nil
 	}
 	if st := stoppedStatus(pod, now); st != nil {
