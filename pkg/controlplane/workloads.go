@@ -65,7 +65,9 @@ var managerRules = []rbacv1.PolicyRule{
 	// into. Writing those lets the manager mutate any pod a policy it
 	// writes selects; the manager only writes ones named sidecarset-<name>,
 	// owned by their SidecarSet and bound by its selectors (RBAC cannot
-	// limit create by name).
+	// limit create by name). Admitting a SidecarSet writes its policy
+	// before the SidecarSet exists and checks it with dry-run pod creates
+	// (pods create, above).
 	{APIGroups: []string{"apps.kruise.io"}, Resources: []string{"sidecarsets"}, Verbs: []string{"get", "list", "watch"}},
 	{APIGroups: []string{"apps.kruise.io"}, Resources: []string{"sidecarsets/status"}, Verbs: []string{"get", "update", "patch"}},
 	{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list", "watch"}},

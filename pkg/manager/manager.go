@@ -204,7 +204,8 @@ func Run(ctx context.Context, o Options) error {
 		if err := cswebhook.RegisterStatefulSet(mgr, inplace.EligibilityOptions{InPlaceResize: resize}, o.TemplateDefaults); err != nil {
 			return err
 		}
-		if err := cswebhook.RegisterSidecarSet(mgr); err != nil {
+		enforcer := sidecarset.Enforcer{Kube: kube, Wait: cswebhook.SidecarSetEnforceWait, Poll: 50 * time.Millisecond}
+		if err := cswebhook.RegisterSidecarSet(mgr, enforcer.Enforce); err != nil {
 			return err
 		}
 		if err := cswebhook.RegisterSidecarSetDefaults(mgr, o.TemplateDefaults); err != nil {

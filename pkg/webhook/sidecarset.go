@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -175,13 +176,32 @@ type SidecarSetAdmission struct {
 	// a write is checked against them without a request to the API
 	// server.
 	SidecarSets client.Reader
+	// Enforce, when set, writes a new SidecarSet's injection policy and
+	// waits a bounded time for the API server to apply it, so pods created
+	// right after the SidecarSet get their sidecars
+	// (sidecarset.Enforcer). It never fails the admission.
+	Enforce func(context.Context, *v1beta1.SidecarSet) bool
 }
 
 var _ admission.Validator[*v1beta1.SidecarSet] = SidecarSetAdmission{}
 
-// ValidateCreate rejects an invalid SidecarSet.
+// ValidateCreate rejects an invalid SidecarSet, and puts a valid one's
+// injection in force before it is stored (Enforce).
 func (a SidecarSetAdmission) ValidateCreate(ctx context.Context, ss *v1beta1.SidecarSet) (admission.Warnings, error) {
-	return nil, a.validate(ctx, ss)
+	if err := a.validate(ctx, ss); err != nil {
+		return nil, err
+	}
+	if a.Enforce != nil && !dryRun(ctx) {
+		a.Enforce(ctx, ss)
+	}
+	return nil, nil
+}
+
+// dryRun: the request being admitted is a dry run, which must have no
+// side effects (the webhook declares NoneOnDryRun).
+func dryRun(ctx context.Context) bool {
+	req, err := admission.RequestFromContext(ctx)
+	return err == nil && req.DryRun != nil && *req.DryRun
 }
 
 // ValidateUpdate rejects an invalid change; spec-preserving writes pass.
@@ -209,12 +229,17 @@ func (SidecarSetAdmission) ValidateDelete(context.Context, *v1beta1.SidecarSet) 
 	return nil, nil
 }
 
-// RegisterSidecarSet serves the SidecarSet webhook on mgr's webhook server.
-func RegisterSidecarSet(mgr manager.Manager) error {
+// RegisterSidecarSet serves the SidecarSet webhook on mgr's webhook
+// server; enforce is SidecarSetAdmission.Enforce.
+func RegisterSidecarSet(mgr manager.Manager, enforce func(context.Context, *v1beta1.SidecarSet) bool) error {
 	return builder.WebhookManagedBy(mgr, &v1beta1.SidecarSet{}).
-		WithValidator(SidecarSetAdmission{SidecarSets: mgr.GetCache()}).WithValidatorCustomPath(ValidateSidecarSetPath).
+		WithValidator(SidecarSetAdmission{SidecarSets: mgr.GetCache(), Enforce: enforce}).WithValidatorCustomPath(ValidateSidecarSetPath).
 		Complete()
 }
+
+// SidecarSetEnforceWait bounds how long admitting a new SidecarSet waits
+// for its injection to be in force.
+const SidecarSetEnforceWait = 4 * time.Second
 
 // sidecarSetValidatingWebhook is the SidecarSet entry of the
 // ValidatingWebhookConfiguration: SidecarSet writes only (cluster-scoped),
@@ -223,6 +248,11 @@ func sidecarSetValidatingWebhook(client admissionregistrationv1.WebhookClientCon
 	w := jobWebhook(client, "sidecarsets", ValidateSidecarSetPath)
 	scope := admissionregistrationv1.ClusterScope
 	w.rules[0].Rule.Scope = &scope
+	// Admitting a new SidecarSet writes its injection policy and waits up
+	// to SidecarSetEnforceWait for it to be in force; dry runs write nothing.
+	sideEffects := admissionregistrationv1.SideEffectClassNoneOnDryRun
+	timeout := int32((SidecarSetEnforceWait + 5*time.Second) / time.Second)
+	w.sideEffects, w.timeout = &sideEffects, &timeout
 	return admissionregistrationv1.ValidatingWebhook{Name: SidecarSetWebhookName, ClientConfig: w.client, Rules: w.rules,
 		FailurePolicy: w.failurePolicy, MatchPolicy: w.matchPolicy, SideEffects: w.sideEffects, TimeoutSeconds: w.timeout,
 		AdmissionReviewVersions: []string{"v1"}}

@@ -1,12 +1,17 @@
 package webhook
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
+	admissionv1 "k8s.io/api/admission/v1"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/myriad-dev/myriad/pkg/apis/apps/v1beta1"
 )
@@ -87,4 +92,38 @@ func TestSidecarSetWebhookIsClusterScopedAndSeesNoPods(t *testing.T) {
 		return
 	}
 	t.Error("no SidecarSet webhook in the configuration")
+}
+
+// A valid new SidecarSet's injection is put in force at admission; an
+// invalid one, and a dry run, write nothing.
+func TestSidecarSetAdmissionEnforcesNewSidecarSets(t *testing.T) {
+	var enforced []string
+	a := SidecarSetAdmission{Enforce: func(_ context.Context, ss *v1beta1.SidecarSet) bool {
+		enforced = append(enforced, ss.Name)
+		return true
+	}}
+	ctx := func(dryRun bool) context.Context {
+		return admission.NewContextWithRequest(context.Background(), admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{DryRun: &dryRun}})
+	}
+	if _, err := a.ValidateCreate(ctx(false), validSidecarSet()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.ValidateCreate(ctx(true), validSidecarSet()); err != nil {
+		t.Fatal(err)
+	}
+	bad := validSidecarSet()
+	bad.Spec.Selector = nil
+	if _, err := a.ValidateCreate(ctx(false), bad); err == nil {
+		t.Fatal("invalid SidecarSet admitted")
+	}
+	if len(enforced) != 1 {
+		t.Errorf("enforced %d times, want once (not for the dry run or the invalid one)", len(enforced))
+	}
+	url := "https://127.0.0.1:1/x"
+	for _, w := range ValidatingWebhookConfiguration("c", admissionregistrationv1.WebhookClientConfig{URL: &url}).Webhooks {
+		if w.Name == SidecarSetWebhookName && (*w.SideEffects != admissionregistrationv1.SideEffectClassNoneOnDryRun ||
+			time.Duration(*w.TimeoutSeconds)*time.Second <= SidecarSetEnforceWait) {
+			t.Errorf("webhook side effects %s, timeout %ds: want NoneOnDryRun and more than the %s wait", *w.SideEffects, *w.TimeoutSeconds, SidecarSetEnforceWait)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -90,11 +91,23 @@ func Setup(mgr ctrl.Manager, kube kubernetes.Interface, opts Options) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
 		For(&v1beta1.SidecarSet{}).
-		Owns(&admissionregistrationv1.MutatingAdmissionPolicy{}).
-		Owns(&admissionregistrationv1.MutatingAdmissionPolicyBinding{}).
+		// By name, not owner: a policy written at admission (Enforcer) has
+		// no owner until this controller adds it, or removes it.
+		Watches(&admissionregistrationv1.MutatingAdmissionPolicy{}, handler.EnqueueRequestsFromMapFunc(policyOwner)).
+		Watches(&admissionregistrationv1.MutatingAdmissionPolicyBinding{}, handler.EnqueueRequestsFromMapFunc(policyOwner)).
 		WatchesRawSource(source.Kind[client.Object](pods, &corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.sidecarSetsOf), podChanges())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, opts.Workers)}).
 		Complete(r)
+}
+
+// policyOwner maps a policy or binding this package wrote to its
+// SidecarSet.
+func policyOwner(_ context.Context, o client.Object) []reconcile.Request {
+	name, ok := strings.CutPrefix(o.GetName(), PolicyPrefix)
+	if !ok || o.GetLabels()[ManagedByLabel] != managedBy {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: name}}}
 }
 
 // sidecarSetsOf maps a pod to the SidecarSets that select it or were
@@ -177,6 +190,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			uninjectedPods.DeleteLabelValues(req.Name)
 			notUpgradablePods.DeleteLabelValues(req.Name)
 			r.exp.Forget(req.NamespacedName)
+			// A policy written at the SidecarSet's admission, which may
+			// still be in flight, is kept a while (Enforcer).
+			var p admissionregistrationv1.MutatingAdmissionPolicy
+			if err := r.client.Get(ctx, types.NamespacedName{Name: PolicyName(req.Name)}, &p); err == nil {
+				if left := orphanLeft(&p, r.clock.Now()); left > 0 {
+					return reconcile.Result{RequeueAfter: left}, nil
+				}
+			}
 			// Owner references let the garbage collector remove the
 			// policy too; deleting it here stops injection at once.
 			return reconcile.Result{}, r.deletePolicy(ctx, req.Name)
