@@ -185,7 +185,8 @@ func Run(ctx context.Context, o Options) error {
 	if err := daemonset.Setup(mgr, kube, daemonset.Options{Workers: o.Workers, InPlaceResize: resize}); err != nil {
 		return err
 	}
-	if err := statefulset.Setup(mgr, kube, statefulset.Options{Workers: o.Workers, InPlaceResize: resize, StuckAfter: o.StatefulSetStuckAfter}); err != nil {
+	if err := statefulset.Setup(mgr, kube, statefulset.Options{Workers: o.Workers, InPlaceResize: resize, StuckAfter: o.StatefulSetStuckAfter,
+		ResizeClaims: features.Enabled(StatefulSetAutoResizePVC)}); err != nil {
 		return err
 	}
 	if err := sidecarset.Setup(mgr, kube, sidecarset.Options{Workers: o.Workers, RevisionNamespace: o.SidecarSetRevisionNamespace}); err != nil {
@@ -201,7 +202,8 @@ func Run(ctx context.Context, o Options) error {
 		if err := cswebhook.RegisterDaemonSet(mgr, o.TemplateDefaults); err != nil {
 			return err
 		}
-		if err := cswebhook.RegisterStatefulSet(mgr, inplace.EligibilityOptions{InPlaceResize: resize}, o.TemplateDefaults); err != nil {
+		if err := cswebhook.RegisterStatefulSet(mgr, inplace.EligibilityOptions{InPlaceResize: resize}, o.TemplateDefaults,
+			features.Enabled(StatefulSetAutoResizePVC)); err != nil {
 			return err
 		}
 		enforcer := sidecarset.Enforcer{Kube: kube, Wait: cswebhook.SidecarSetEnforceWait, Poll: 50 * time.Millisecond}

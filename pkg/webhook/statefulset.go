@@ -8,6 +8,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
@@ -309,6 +311,10 @@ func (d *StatefulSetDefaulter) Default(ctx context.Context, sts *v1beta1.Statefu
 type StatefulSetValidator struct {
 	// InPlace is what the cluster can change in place (InPlaceOnly).
 	InPlace inplace.EligibilityOptions
+	// Classes, when set, reads storage classes: claims then grow with their
+	// templates (StatefulSetAutoResizePVCGate), and a template change is
+	// checked by ValidateClaimTemplateResize.
+	Classes client.Reader
 }
 
 var _ admission.Validator[*v1beta1.StatefulSet] = (*StatefulSetValidator)(nil)
@@ -319,8 +325,14 @@ func (v *StatefulSetValidator) ValidateCreate(_ context.Context, sts *v1beta1.St
 }
 
 // ValidateUpdate rejects an invalid change to a StatefulSet.
-func (v *StatefulSetValidator) ValidateUpdate(_ context.Context, old, sts *v1beta1.StatefulSet) (admission.Warnings, error) {
-	return nil, invalidStatefulSet(sts, ValidateStatefulSetUpdate(sts, old, v.InPlace))
+func (v *StatefulSetValidator) ValidateUpdate(ctx context.Context, old, sts *v1beta1.StatefulSet) (admission.Warnings, error) {
+	errs := ValidateStatefulSetUpdate(sts, old, v.InPlace)
+	if v.Classes != nil && len(errs) == 0 {
+		errs = ValidateClaimTemplateResize(sts, old, func(name *string) (*storagev1.StorageClass, error) {
+			return storageClassOf(ctx, v.Classes, name)
+		})
+	}
+	return nil, invalidStatefulSet(sts, errs)
 }
 
 // ValidateDelete allows every delete.
@@ -337,12 +349,17 @@ func invalidStatefulSet(sts *v1beta1.StatefulSet, errs field.ErrorList) error {
 
 // RegisterStatefulSet serves the StatefulSet webhooks on mgr's webhook
 // server at DefaultStatefulSetPath and ValidateStatefulSetPath; mgr's scheme
-// must include apps.kruise.io/v1beta1.
-func RegisterStatefulSet(mgr manager.Manager, inPlace inplace.EligibilityOptions, td TemplateDefaults) error {
+// must include apps.kruise.io/v1beta1. resizeClaims is the
+// StatefulSetAutoResizePVCGate (StatefulSetValidator.Classes).
+func RegisterStatefulSet(mgr manager.Manager, inPlace inplace.EligibilityOptions, td TemplateDefaults, resizeClaims bool) error {
+	v := &StatefulSetValidator{InPlace: inPlace}
+	if resizeClaims {
+		v.Classes = mgr.GetCache()
+	}
 	err := builder.WebhookManagedBy(mgr, &v1beta1.StatefulSet{}).
 		WithDefaulter(&StatefulSetDefaulter{Templates: td}).
 		WithDefaulterCustomPath(DefaultStatefulSetPath).
-		WithValidator(&StatefulSetValidator{InPlace: inPlace}).
+		WithValidator(v).
 		WithValidatorCustomPath(ValidateStatefulSetPath).
 		Complete()
 	if err != nil {

@@ -50,6 +50,10 @@ type Options struct {
 	InPlaceResize bool
 	// StuckAfter overrides DefaultStuckAfter.
 	StuckAfter time.Duration
+	// ResizeClaims enables volumeClaimUpdateStrategy OnPodRollingUpdate
+	// (OpenKruise's alpha StatefulSetAutoResizePVCGate): claims grow with
+	// their templates during a rolling update (claims_resize.go).
+	ResizeClaims bool
 	// Clock is the time source; the real clock when nil.
 	Clock clock.Clock
 }
@@ -71,6 +75,8 @@ type Reconciler struct {
 	eligibility inplace.EligibilityOptions
 	stuckAfter  time.Duration
 	departed    departed
+	// resizeClaims is Options.ResizeClaims.
+	resizeClaims bool
 }
 
 // Setup registers the controller, its cache and its indexes with mgr.
@@ -106,16 +112,17 @@ func Setup(mgr ctrl.Manager, kube kubernetes.Interface, opts Options) error {
 		stuck = DefaultStuckAfter
 	}
 	r := &Reconciler{
-		client:      mgr.GetClient(),
-		cache:       own,
-		apiReader:   mgr.GetAPIReader(),
-		kube:        kube,
-		events:      mgr.GetEventRecorder(ControllerName),
-		clock:       clk,
-		updater:     &inplace.Updater{Pods: kube.CoreV1(), Clock: clk},
-		exp:         expectations.New(clk, expectations.DefaultTimeout),
-		eligibility: inplace.EligibilityOptions{InPlaceResize: opts.InPlaceResize},
-		stuckAfter:  stuck,
+		client:       mgr.GetClient(),
+		cache:        own,
+		apiReader:    mgr.GetAPIReader(),
+		kube:         kube,
+		events:       mgr.GetEventRecorder(ControllerName),
+		clock:        clk,
+		updater:      &inplace.Updater{Pods: kube.CoreV1(), Clock: clk},
+		exp:          expectations.New(clk, expectations.DefaultTimeout),
+		eligibility:  inplace.EligibilityOptions{InPlaceResize: opts.InPlaceResize},
+		stuckAfter:   stuck,
+		resizeClaims: opts.ResizeClaims,
 	}
 	ctx := context.Background()
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &appsv1.ControllerRevision{}, ownerIndex, controllerUID(false)); err != nil {
@@ -132,8 +139,20 @@ func Setup(mgr ctrl.Manager, kube kubernetes.Interface, opts Options) error {
 			handler.TypedEnqueueRequestForOwner[*corev1.Pod](mgr.GetScheme(), mgr.GetRESTMapper(), &v1beta1.StatefulSet{}, handler.OnlyControllerOwner()))).
 		WatchesRawSource(source.Kind(own, &corev1.Pod{}, handler.TypedEnqueueRequestsFromMapFunc(r.orphanOwners))).
 		WatchesRawSource(source.Kind(own, &corev1.Pod{}, r.departed.handler())).
+		// A claim a set grew (claims_resize.go) brings the set back as
+		// its volume grows.
+		WatchesRawSource(source.Kind(own, &corev1.PersistentVolumeClaim{}, handler.TypedEnqueueRequestsFromMapFunc(resizedBy))).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, opts.Workers)}).
 		Complete(r)
+}
+
+// resizedBy maps a claim a StatefulSet grew to that set.
+func resizedBy(_ context.Context, claim *corev1.PersistentVolumeClaim) []reconcile.Request {
+	set := claim.Annotations[ownedByAnnotation]
+	if set == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: claim.Namespace, Name: set}}}
 }
 
 // controllerUID indexes an object by the UID of its controlling

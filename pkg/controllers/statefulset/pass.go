@@ -53,6 +53,9 @@ type pass struct {
 	// leaves them to the next pass, so no pod gets two writes at once.
 	touched map[string]bool
 
+	// claimStatus is status.volumeClaims, read after the pass's writes.
+	claimStatus []v1beta1.VolumeClaimStatus
+
 	mu            sync.Mutex
 	createErrs    []error
 	updateErrs    []error
@@ -72,11 +75,13 @@ func (r *Reconciler) newPass(set *v1beta1.StatefulSet, pods []*corev1.Pod, revs 
 		r: r, set: set, key: types.NamespacedName{Namespace: set.Namespace, Name: set.Name},
 		pods: pods, revs: revs, now: r.clock.Now(),
 		byName: map[string]*corev1.Pod{}, eligible: map[string]eligibility{}, touched: map[string]bool{},
+		claimStatus: set.Status.VolumeClaims, // until the pass reads the claims
 	}
 	in, err := resolve(set, ps.now, r.stuckAfter)
 	if err != nil {
 		return nil, err
 	}
+	in.ResizeClaims = r.resizeClaims && set.Spec.VolumeClaimUpdateStrategy.Type == v1beta1.OnPodRollingUpdateVolumeClaimUpdateStrategyType
 	ps.in = in
 	ps.desired = map[int]bool{}
 	for _, o := range DesiredOrdinals(in.Replicas, in.Start, in.Reserved) {
@@ -180,6 +185,8 @@ func (ps *pass) run(ctx context.Context) {
 		return // a claim about to lose its pod must be owned by it first
 	}
 	ps.recreateMissingClaims(ctx)
+	ps.resizeClaims(ctx, ps.plan.ResizeClaims)
+	ps.claimStatus = ps.volumeClaimStatus(ctx)
 	var deletes []*corev1.Pod
 	for _, name := range ps.plan.Delete {
 		if p := ps.byName[name]; p != nil && !ps.touched[name] {
@@ -281,6 +288,9 @@ func (ps *pass) readPods(ctx context.Context) {
 		}
 		in.Unavailable = !inplace.Check(pod) || !lifecycle.Serving(state) ||
 			(inplace.GateCondition(pod) != nil && inplace.GateCondition(pod).Status == corev1.ConditionFalse)
+		if ps.in.ResizeClaims && !ps.claimState(ctx, ordinal, &in) {
+			in.Unavailable = true // a claim's volume is still growing
+		}
 		if !in.Updated {
 			_, in.InPlaceOK = ps.inPlacePlan(pod, rev, update)
 		}

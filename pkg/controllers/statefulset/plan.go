@@ -51,6 +51,11 @@ type Pod struct {
 	// by element (pkg/apis pub.UpdatePriorityStrategy, computed by the
 	// caller).
 	Priority []int64
+	// With Input.ResizeClaims: ClaimsCompatible says every claim of the
+	// pod requests at least its template's size (else the claims are
+	// grown before the pod is updated); ClaimsResized says every claim's
+	// volume has that size, or only the node's filesystem resize is left.
+	ClaimsCompatible, ClaimsResized bool
 }
 
 // Input is one StatefulSet's desired state and its pods.
@@ -80,7 +85,12 @@ type Input struct {
 	// StuckAfter is how long past its deletion deadline a terminating pod
 	// may stay before it is reported stuck and passed over.
 	StuckAfter time.Duration
-	Pods       []Pod
+	// ResizeClaims is volumeClaimUpdateStrategy OnPodRollingUpdate (with
+	// the StatefulSetAutoResizePVCGate): a rolling update grows a pod's
+	// claims to its templates' sizes first, and updates the pod once the
+	// volumes have grown.
+	ResizeClaims bool
+	Pods         []Pod
 }
 
 // Create is one pod to create.
@@ -109,6 +119,9 @@ type Plan struct {
 	// Delete are pod names: condemned, finished, or recreated for an update.
 	Delete []string
 	Update []Update
+	// ResizeClaims are pods whose claims are to grow to their templates'
+	// sizes (Input.ResizeClaims).
+	ResizeClaims []string
 	// Stuck are terminating pods past their deadline by StuckAfter.
 	Stuck []string
 	// RequeueAfter, when not zero, is when a ready pod becomes available or
@@ -311,10 +324,12 @@ func MakePlan(in Input) Plan {
 		}
 	}
 	// Rolling update from the highest position down to the partition.
+	// Under ResizeClaims a pod whose claims are smaller than their
+	// templates is outdated too.
 	var outdated []*Pod
 	for i := len(desired) - 1; i >= partition; i-- {
 		pod := byOrdinal[desired[i]]
-		if pod != nil && !pod.Updated && !pod.Deleting && !specified[pod.Name] {
+		if pod != nil && (!pod.Updated || (in.ResizeClaims && !pod.ClaimsCompatible)) && !pod.Deleting && !specified[pod.Name] {
 			outdated = append(outdated, pod)
 		}
 	}
@@ -329,9 +344,24 @@ func MakePlan(in Input) Plan {
 			}
 			break
 		}
+		if in.ResizeClaims && !pod.Finished && (!pod.ClaimsCompatible || !pod.ClaimsResized) {
+			// The claims grow first, while the pod still runs (a volume
+			// grows online only while a pod uses it); the pod is updated
+			// once they have, in a later pass. Meanwhile it counts as
+			// unavailable, as OpenKruise counts it.
+			if !pod.ClaimsCompatible {
+				p.ResizeClaims = append(p.ResizeClaims, pod.Name)
+			}
+			if wasAvailable {
+				unavailable++
+			}
+			continue
+		}
 		switch {
 		case pod.Finished:
 			continue // already being replaced above
+		case pod.Updated:
+			continue // only its claims were behind
 		case in.Policy != Recreate && pod.InPlaceOK:
 			p.Update = append(p.Update, Update{Name: pod.Name, InPlace: true})
 		case in.Policy == InPlaceOnly:

@@ -41,7 +41,7 @@ func (ps *pass) computeStatus() v1beta1.StatefulSetStatus {
 		UpdateRevision:           ps.revs.update,
 		CollisionCount:           old.CollisionCount,
 		LabelSelector:            labelSelector(ps.set),
-		VolumeClaims:             old.VolumeClaims,
+		VolumeClaims:             ps.claimStatus,
 		Conditions:               append([]appsv1.StatefulSetCondition(nil), old.Conditions...),
 	}
 	if c.UpdatedReplicas >= ps.in.Replicas && c.Replicas == ps.in.Replicas {
