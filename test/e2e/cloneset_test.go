@@ -83,6 +83,7 @@ func testCloneSets(t *testing.T, up *upProcess, cs kubernetes.Interface, ns stri
 	run("openkruise defaults and the Progressing condition", testCloneSetOpenKruiseDefaults)
 	run("scale with podsToDelete and kubectl scale", testCloneSetScale)
 	run("in-place rollout keeps pods and availability", testCloneSetInPlace)
+	run("a label read into the environment restarts the container in place", testCloneSetEnvFromLabel)
 	run("recreate rollout with surge", testCloneSetRecreate)
 	run("partition, pause and rollback", testCloneSetPartition)
 	run("preDelete hook holds deletion", testCloneSetPreDelete)

@@ -32,7 +32,8 @@ func TestCluster(t *testing.T) {
 	}
 	dataDir := filepath.Join(t.TempDir(), "cluster")
 	port, etcdPort := freePort(t), freePort(t)
-	up := startUp(t, dataDir, port, etcdPort, "--nodes", fmt.Sprint(nodes), "--manager-statefulset-stuck-after", "20s")
+	up := startUp(t, dataDir, port, etcdPort, "--nodes", fmt.Sprint(nodes), "--manager-statefulset-stuck-after", "20s",
+		"--manager-feature-gates", "StatefulSetAutoResizePVCGate=true")
 	defer func() {
 		if up != nil {
 			_ = up.cmd.Process.Kill()

@@ -59,6 +59,7 @@ func testStatefulSets(t *testing.T, up *upProcess, cs kubernetes.Interface, ns s
 	run("in-place update under partition and maxUnavailable", testStatefulSetInPlace)
 	run("a pod stuck terminating holds nothing back", testStatefulSetStuck)
 	run("preDelete hook holds a scaled-down pod", testStatefulSetPreDelete)
+	run("claims grow with their templates on rolling update", testStatefulSetClaimsGrow)
 }
 
 func newStatefulSet(ns, name string, replicas int32) *v1beta1.StatefulSet {
