@@ -1,48 +1,80 @@
 package scheduler
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/myriad-dev/myriad/pkg/scheduler/core"
 )
 
-// Attempt results, the label of myriad_scheduler_schedule_attempts_total.
+// Attempt results, the result label of scheduler_schedule_attempts_total
+// and scheduler_scheduling_attempt_duration_seconds, as kube-scheduler
+// reports them: a conflict (the node taken meanwhile, or the Binding
+// refused) is an error there, and myriad_scheduler_conflicts_total says
+// which.
 const (
 	resultScheduled     = "scheduled"
 	resultUnschedulable = "unschedulable"
-	resultConflict      = "conflict"
 	resultError         = "error"
 )
 
+// Conflict stages, the label of myriad_scheduler_conflicts_total.
+const (
+	conflictAssume = "assume"
+	conflictBind   = "bind"
+)
+
+// metrics are kube-scheduler's where the meaning is the same (so its
+// dashboards and alerts work against Myriad's scheduler: attempts and
+// their duration per result and profile, the decision's duration, the
+// scheduling SLI, pending pods per queue) and Myriad's own, prefixed
+// myriad_scheduler_, for what kube-scheduler has no name for (conflicts
+// of optimistic binding, the binder pool, the leader, and what each Borg
+// technique saved).
 type metrics struct {
+	profile   string
 	attempts  *prometheus.CounterVec
-	e2e       prometheus.Histogram
+	duration  *prometheus.HistogramVec
 	algorithm prometheus.Histogram
+	sli       *prometheus.HistogramVec
+	conflicts *prometheus.CounterVec
 	binding   prometheus.Histogram
 	inFlight  prometheus.Gauge
 	leader    prometheus.Gauge
 }
 
 // latencyBuckets span 100µs (a cached decision) to ~100s (a backed-off pod
-// in a saturated cluster).
+// in a saturated cluster): finer at the bottom than kube-scheduler's
+// (from 1 ms), since a cached decision takes a fraction of a millisecond.
 var latencyBuckets = prometheus.ExponentialBuckets(0.0001, 2, 21)
 
-func newMetrics(reg prometheus.Registerer, q *Queue, sc *core.Scheduler) *metrics {
+func newMetrics(reg prometheus.Registerer, q *Queue, sc *core.Scheduler, profile string) *metrics {
 	m := &metrics{
+		profile: profile,
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "myriad_scheduler_schedule_attempts_total",
-			Help: "Scheduling attempts by result: scheduled, unschedulable, conflict (node taken meanwhile or binding refused), error.",
-		}, []string{"result"}),
-		e2e: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "myriad_scheduler_e2e_scheduling_duration_seconds",
-			Help:    "Time from a pod entering the queue to its Binding being accepted.",
+			Name: "scheduler_schedule_attempts_total",
+			Help: "Number of attempts to schedule pods, by the result. 'unschedulable' means a pod could not be scheduled, while 'error' means an internal scheduler problem (here also a conflict: see myriad_scheduler_conflicts_total).",
+		}, []string{"result", "profile"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "scheduler_scheduling_attempt_duration_seconds",
+			Help:    "Scheduling attempt latency in seconds (scheduling algorithm + binding).",
 			Buckets: latencyBuckets,
-		}),
+		}, []string{"result", "profile"}),
 		algorithm: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "myriad_scheduler_algorithm_duration_seconds",
-			Help:    "Time of one decision (filters, scores, sampling) in the core.",
+			Name:    "scheduler_scheduling_algorithm_duration_seconds",
+			Help:    "Scheduling algorithm latency in seconds: one decision (filters, scores, sampling) in the core.",
 			Buckets: latencyBuckets,
 		}),
+		sli: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "scheduler_pod_scheduling_sli_duration_seconds",
+			Help:    "E2e latency for a pod being scheduled, from the time the pod enters the scheduling queue until its Binding is accepted, by the number of attempts.",
+			Buckets: latencyBuckets,
+		}, []string{"attempts"}),
+		conflicts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "myriad_scheduler_conflicts_total",
+			Help: "Decisions that lost a race, by stage: assume (the node changed between decision and reservation; decided again at once), bind (the Binding was refused).",
+		}, []string{"stage"}),
 		binding: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "myriad_scheduler_binding_duration_seconds",
 			Help:    "Time of one Binding request.",
@@ -60,16 +92,22 @@ func newMetrics(reg prometheus.Registerer, q *Queue, sc *core.Scheduler) *metric
 	if reg == nil {
 		return m
 	}
-	reg.MustRegister(m.attempts, m.e2e, m.algorithm, m.binding, m.inFlight, m.leader,
+	reg.MustRegister(m.attempts, m.duration, m.algorithm, m.sli, m.conflicts, m.binding, m.inFlight, m.leader,
 		&queueCollector{q: q}, &statsCollector{sc: sc})
 	return m
+}
+
+// attempt counts one attempt that began at began with its result.
+func (m *metrics) attempt(result string, began time.Time) {
+	m.attempts.WithLabelValues(result, m.profile).Inc()
+	m.duration.WithLabelValues(result, m.profile).Observe(time.Since(began).Seconds())
 }
 
 // queueCollector reads queue depths at scrape time instead of keeping
 // gauges in step with every queue operation.
 type queueCollector struct{ q *Queue }
 
-var queueDesc = prometheus.NewDesc("myriad_scheduler_pending_pods", "Pods waiting, per queue: active, backoff, unschedulable, gated.", []string{"queue"}, nil)
+var queueDesc = prometheus.NewDesc("scheduler_pending_pods", "Number of pending pods, by the queue type. 'active' means number of pods in activeQ; 'backoff' means number of pods in backoffQ; 'unschedulable' means number of pods in unschedulablePods; 'gated' means number of gated pods.", []string{"queue"}, nil)
 
 func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- queueDesc }
 func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -132,7 +133,7 @@ func New(client kubernetes.Interface, cfg Config) (*Scheduler, error) {
 		queue:  NewQueue(cfg.Clock),
 		tasks:  make(chan func(context.Context)),
 	}
-	s.metrics = newMetrics(cfg.Registry, s.queue, s.core)
+	s.metrics = newMetrics(cfg.Registry, s.queue, s.core, cfg.SchedulerName)
 	// Managed fields are a large share of every object and the scheduler
 	// never reads them: with 10^5 pods cached that is hundreds of MB.
 	s.factory = informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(stripManagedFields))
@@ -273,7 +274,7 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *QueuedPod) {
 		s.queue.Park(qp)
 		return
 	case errors.As(err, &fit):
-		s.metrics.attempts.WithLabelValues(resultUnschedulable).Inc()
+		s.metrics.attempt(resultUnschedulable, began)
 		plan, nom := s.tryPreemption(ctx, pod, fit)
 		klog.FromContext(ctx).V(2).Info("Unschedulable", "pod", klog.KObj(pod), "reason", fit.Error())
 		s.queue.Requeue(qp, pod, fit, false)
@@ -284,7 +285,7 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *QueuedPod) {
 		}
 		return
 	case err != nil:
-		s.metrics.attempts.WithLabelValues(resultError).Inc()
+		s.metrics.attempt(resultError, began)
 		klog.FromContext(ctx).Error(err, "Schedule", "pod", klog.KObj(pod))
 		s.queue.Requeue(qp, pod, nil, false)
 		return
@@ -292,11 +293,12 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *QueuedPod) {
 	if err := s.core.Assume(pod, res.Node); err != nil {
 		// The snapshot changed between decision and reservation (an
 		// informer event): decide again at once on the newer state.
-		s.metrics.attempts.WithLabelValues(resultConflict).Inc()
+		s.metrics.attempt(resultError, began)
+		s.metrics.conflicts.WithLabelValues(conflictAssume).Inc()
 		s.queue.Requeue(qp, pod, nil, true)
 		return
 	}
-	s.submit(ctx, func(ctx context.Context) { s.bind(ctx, qp, pod, res.Node) })
+	s.submit(ctx, func(ctx context.Context) { s.bind(ctx, qp, pod, res.Node, began) })
 }
 
 // current returns the informer's latest version of pod if it still needs
@@ -334,7 +336,7 @@ func (s *Scheduler) binder(ctx context.Context) {
 // bind POSTs the Binding. On failure the reservation is dropped (Forget)
 // and the pod retried after backoff, unless someone else bound it or it is
 // gone, in which case there is nothing left to do.
-func (s *Scheduler) bind(ctx context.Context, qp *QueuedPod, pod *v1.Pod, node string) {
+func (s *Scheduler) bind(ctx context.Context, qp *QueuedPod, pod *v1.Pod, node string, attemptBegan time.Time) {
 	began := time.Now()
 	err := s.client.CoreV1().Pods(pod.Namespace).Bind(ctx, &v1.Binding{
 		ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID},
@@ -346,13 +348,14 @@ func (s *Scheduler) bind(ctx context.Context, qp *QueuedPod, pod *v1.Pod, node s
 		// and tools watching for it read the same. The recorder queues it
 		// and drops it when the sink falls behind, so it never slows binding.
 		s.recorder.Eventf(pod, nil, v1.EventTypeNormal, reasonScheduled, actionBinding, "Successfully assigned %v/%v to %v", pod.Namespace, pod.Name, node)
-		s.metrics.attempts.WithLabelValues(resultScheduled).Inc()
-		s.metrics.e2e.Observe(s.cfg.Clock.Since(qp.Added).Seconds())
+		s.metrics.attempt(resultScheduled, attemptBegan)
+		s.metrics.sli.WithLabelValues(strconv.Itoa(qp.Attempts + 1)).Observe(s.cfg.Clock.Since(qp.Added).Seconds())
 		s.queue.Done(qp)
 		return
 	}
 	s.core.Forget(pod)
-	s.metrics.attempts.WithLabelValues(resultConflict).Inc()
+	s.metrics.attempt(resultError, attemptBegan)
+	s.metrics.conflicts.WithLabelValues(conflictBind).Inc()
 	logger := klog.FromContext(ctx)
 	if apierrors.IsNotFound(err) || (apierrors.IsConflict(err) && s.boundElsewhere(ctx, pod)) {
 		logger.V(2).Info("Pod gone or bound by someone else, dropping", "pod", klog.KObj(pod), "err", err)

@@ -87,6 +87,11 @@ func (c *cluster) start(t *testing.T, le bool) *Scheduler {
 	if le {
 		cfg.LeaderElection = DefaultLeaderElection()
 	}
+	return c.startWith(t, cfg)
+}
+
+func (c *cluster) startWith(t *testing.T, cfg Config) *Scheduler {
+	t.Helper()
 	s, err := New(c.cs, cfg)
 	if err != nil {
 		t.Fatal(err)
