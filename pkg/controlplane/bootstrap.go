@@ -14,13 +14,16 @@ import (
 
 // nodeSimRules is what the node simulator needs and no more: it acts for
 // thousands of kubelets, so it manages Nodes, their Leases and the status of
-// pods bound to them. It cannot create pods or read Secrets.
+// pods bound to them, and the capacity of claims those pods mount. It
+// cannot create pods or read Secrets.
 var nodeSimRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch"}},
 	{APIGroups: []string{""}, Resources: []string{"nodes/status"}, Verbs: []string{"patch", "update"}},
 	{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch", "delete"}},
 	{APIGroups: []string{""}, Resources: []string{"pods/status"}, Verbs: []string{"patch", "update"}},
 	{APIGroups: []string{""}, Resources: []string{"persistentvolumeclaims"}, Verbs: []string{"get", "list", "watch"}},
+	// The kubelet's part of growing a volume: the claim's new capacity.
+	{APIGroups: []string{""}, Resources: []string{"persistentvolumeclaims/status"}, Verbs: []string{"patch"}},
 	{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch", "update"}},
 }
 

@@ -259,6 +259,11 @@ func (s *sim) syncPod(ctx context.Context, key string) (time.Duration, error) {
 		}
 		return left, nil
 	}
+	if containersCreated(&pod.Status) {
+		if _, err := s.expandVolumes(ctx, n, pod); err != nil {
+			return 0, err
+		}
+	}
 	if pod.Spec.HostNetwork {
 		env.podIP = env.hostIP
 	} else if pod.Status.PodIP == "" {

@@ -68,6 +68,13 @@ func (s *sim) claimInformer() cache.SharedIndexInformer {
 		if slices.Contains(c.Finalizers, pvcProtectionFinalizer) {
 			slim.Finalizers = []string{pvcProtectionFinalizer}
 		}
+		if nodeExpansionPending(c) {
+			// What the node's part of a resize reads and rewrites
+			// (expansion.go); only while it waits.
+			slim.Spec.Resources = c.Spec.Resources
+			slim.Status.Capacity, slim.Status.Conditions = c.Status.Capacity, c.Status.Conditions
+			slim.Status.AllocatedResources, slim.Status.AllocatedResourceStatuses = c.Status.AllocatedResources, c.Status.AllocatedResourceStatuses
+		}
 		return slim, nil
 	})
 	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{

@@ -11,8 +11,8 @@ import (
 // Event reasons of a resize, external-resizer's own, so `kubectl describe
 // pvc` reads as it does on a cluster with a CSI driver.
 const (
-	reasonResizing      = "Resizing"
-	reasonResizeSuccess = "VolumeResizeSuccessful"
+	reasonResizing     = "Resizing"
+	reasonNodeRequired = "FileSystemResizeRequired"
 )
 
 // resizePlan is what a claim bound to one of our volumes needs done to
@@ -25,11 +25,13 @@ type resizePlan struct {
 	markResizing bool
 	// growVolume sets the volume's capacity to size.
 	growVolume bool
-	// finish reports size as the claim's capacity and clears the resize
-	// state. A simulated volume has no file system to grow on the node, so
-	// the kubelet's part (NodeExpandVolume) has nothing left to do and the
-	// claim is done when the volume is, as with a block volume or a driver
-	// that needs no node expansion.
+	// finish hands the claim to the node: the volume has grown, and its
+	// file system grows where a pod mounts it (the kubelet's
+	// NodeExpandVolume, which simulated nodes perform: pkg/nodesim). Until
+	// then the claim keeps its capacity, with condition
+	// FileSystemResizePending and resize status NodeResizePending, as
+	// external-resizer leaves a claim of a CSI driver that expands on the
+	// node (every block-backed driver with a file system on it).
 	finish bool
 }
 
@@ -50,6 +52,9 @@ func planResize(claim *corev1.PersistentVolumeClaim, pv *corev1.PersistentVolume
 	pvSize := pv.Spec.Capacity[corev1.ResourceStorage]
 	allocated, hasAllocated := claim.Status.AllocatedResources[corev1.ResourceStorage]
 	state := claim.Status.AllocatedResourceStatuses[corev1.ResourceStorage]
+	if state == corev1.PersistentVolumeClaimNodeResizePending && hasAllocated && allocated.Cmp(want) == 0 && pvSize.Cmp(want) >= 0 {
+		return resizePlan{}, false // the node's part is left
+	}
 	return resizePlan{
 		size:         want,
 		markResizing: state != corev1.PersistentVolumeClaimControllerResizeInProgress || !hasAllocated || allocated.Cmp(want) != 0,
@@ -77,24 +82,25 @@ func resizingStatus(claim *corev1.PersistentVolumeClaim, size resource.Quantity,
 	return st
 }
 
-// resizedStatus is the claim's status once the volume serves size: the new
-// capacity, no resize conditions, no resize in progress. allocatedResources
-// keeps size, as the kubelet leaves it.
-func resizedStatus(claim *corev1.PersistentVolumeClaim, size resource.Quantity) *corev1.PersistentVolumeClaimStatus {
+// nodePendingStatus is the claim's status once its volume has grown to
+// size and the file system is left to the node: external-resizer's
+// markForNodeExpansion. The capacity stays until the kubelet grows the file
+// system.
+func nodePendingStatus(claim *corev1.PersistentVolumeClaim, size resource.Quantity, now time.Time) *corev1.PersistentVolumeClaimStatus {
 	st := claim.Status.DeepCopy()
-	if st.Capacity == nil {
-		st.Capacity = corev1.ResourceList{}
-	}
-	st.Capacity[corev1.ResourceStorage] = size
 	st.Conditions = withoutResizeConditions(st.Conditions)
+	st.Conditions = append(st.Conditions, corev1.PersistentVolumeClaimCondition{
+		Type: corev1.PersistentVolumeClaimFileSystemResizePending, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(now),
+		Message: "Waiting for user to (re-)start a pod to finish file system resize of volume on node.",
+	})
 	if st.AllocatedResources == nil {
 		st.AllocatedResources = corev1.ResourceList{}
 	}
 	st.AllocatedResources[corev1.ResourceStorage] = size
-	delete(st.AllocatedResourceStatuses, corev1.ResourceStorage)
-	if len(st.AllocatedResourceStatuses) == 0 {
-		st.AllocatedResourceStatuses = nil
+	if st.AllocatedResourceStatuses == nil {
+		st.AllocatedResourceStatuses = map[corev1.ResourceName]corev1.ClaimResourceStatus{}
 	}
+	st.AllocatedResourceStatuses[corev1.ResourceStorage] = corev1.PersistentVolumeClaimNodeResizePending
 	return st
 }
 

@@ -82,10 +82,16 @@ func TestResizeStatusesAreExternalResizers(t *testing.T) {
 		mid.AllocatedResources.Storage().Cmp(two) != 0 || mid.Capacity.Storage().String() != "1Gi" {
 		t.Fatalf("while resizing: %+v", mid)
 	}
-	done := resizedStatus(withStatus(c, mid), two)
-	if len(done.Conditions) != 1 || done.Conditions[0].Type != "example.com/backup" || done.AllocatedResourceStatuses != nil ||
-		done.Capacity.Storage().Cmp(two) != 0 {
+	done := nodePendingStatus(withStatus(c, mid), two, t0)
+	if len(done.Conditions) != 2 || done.Conditions[0].Type != "example.com/backup" || done.Conditions[1].Type != corev1.PersistentVolumeClaimFileSystemResizePending ||
+		done.AllocatedResourceStatuses[corev1.ResourceStorage] != corev1.PersistentVolumeClaimNodeResizePending ||
+		done.Capacity.Storage().String() != "1Gi" || done.AllocatedResources.Storage().Cmp(two) != 0 {
 		t.Fatalf("after: %+v", done)
+	}
+	// Nothing more for the resizer once only the node's part is left.
+	_, pv := boundPair("2Gi", "1Gi", "2Gi")
+	if _, ok := planResize(withStatus(c, done), pv); ok {
+		t.Fatal("the resizer would go on with a claim waiting for its node")
 	}
 	if c.Status.AllocatedResources != nil {
 		t.Fatal("the claim passed in was modified")

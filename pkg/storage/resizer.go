@@ -133,10 +133,10 @@ func (r *resizer) sync(ctx context.Context, key string) error {
 			return fmt.Errorf("grow volume %s to %s: %w", pv.Name, plan.size.String(), err)
 		}
 	}
-	if _, err := r.patchClaimStatus(ctx, claim, resizedStatus(claim, plan.size)); err != nil {
+	if _, err := r.patchClaimStatus(ctx, claim, nodePendingStatus(claim, plan.size, r.clock.Now())); err != nil {
 		return err
 	}
-	r.recorder.Event(claim, corev1.EventTypeNormal, reasonResizeSuccess, "Resize volume succeeded")
+	r.recorder.Event(claim, corev1.EventTypeNormal, reasonNodeRequired, "Require file system resize of volume on node")
 	return nil
 }
 

@@ -105,7 +105,7 @@ func TestStorage(t *testing.T) {
 		})
 		eventually(t, 30*time.Second, "resize events", func() error {
 			out := kubectlRun("describe", "pvc", "data-db-0")
-			for _, want := range []string{"Resizing", "VolumeResizeSuccessful"} {
+			for _, want := range []string{"Resizing", "FileSystemResizeRequired"} {
 				if !strings.Contains(out, want) {
 					return fmt.Errorf("no %s event:\n%s", want, out)
 				}
