@@ -260,8 +260,12 @@ func (s *sim) syncPod(ctx context.Context, key string) (time.Duration, error) {
 		return left, nil
 	}
 	if containersCreated(&pod.Status) {
-		if _, err := s.expandVolumes(ctx, n, pod); err != nil {
+		next, err := s.expandVolumes(ctx, n, pod, now)
+		if err != nil {
 			return 0, err
+		}
+		if next > 0 {
+			s.queue.AddAfter(key, next) // beside whatever the pod waits for below
 		}
 	}
 	if pod.Spec.HostNetwork {
