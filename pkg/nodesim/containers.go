@@ -88,8 +88,10 @@ func (e podEnv) nextContainer(pod *corev1.Pod, c corev1.Container, cs *corev1.Co
 		// In-place image change: the kubelet stops the container, pulls
 		// the new image and starts it. A changed label the container reads
 		// into its environment: the node agent restarts it (containermeta.go).
-		// Either happens at the kubelet's next relist (relist.go).
-		if at := e.restartDue(cs.ContainerID); e.now.Before(at) {
+		// Either happens at the kubelet's next relist (relist.go), and the
+		// old run stops as it would for a deletion: at once, or after the
+		// grace period if its PID 1 ignores SIGTERM (stopsignal.go).
+		if at := e.restartDue(cs.ContainerID).Add(killDuration(pod, c)); e.now.Before(at) {
 			return *cs, at.Sub(e.now), ""
 		}
 		e.restarts.forget(cs.ContainerID)

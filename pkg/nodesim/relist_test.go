@@ -31,7 +31,7 @@ func TestNextRelistIsStrictlyAfterOnTheNodesPhase(t *testing.T) {
 // API keeps times) after redis started. On a kubelet the report waits for
 // a relist after the hook, and nginx's restart for the relist after that.
 func TestHookAndRestartWaitForRelists(t *testing.T) {
-	k, _ := probed(t, "", corev1.Container{Name: "redis", Image: "redis", Command: []string{"sleep", "999"},
+	k, _ := probed(t, "", corev1.Container{Name: "redis", Image: "redis", Command: []string{"redis-server"},
 		Lifecycle: &corev1.Lifecycle{PostStart: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"sleep", "10"}}}}})
 	k.env.restarts, k.env.relistPhase = &restarts{}, 700*time.Millisecond
 	k.env.now = k.env.now.Add(900 * time.Millisecond) // redis starts late in its second

@@ -21,6 +21,8 @@ func TestWhoIgnoresSIGTERM(t *testing.T) {
 		{[]string{"bash", "-c", "exec sleep 100"}, nil, true},
 		{[]string{"nginx"}, nil, false},
 		{[]string{"/usr/local/bin/redis-server"}, nil, false},
+		{[]string{"tail", "-f", "/dev/null"}, nil, true},
+		{[]string{"sh", "-c", "exec tail -f /dev/null"}, nil, true},
 	} {
 		if got := ignoresSIGTERM(corev1.Container{Command: tc.cmd, Args: tc.args}); got != tc.ignores {
 			t.Errorf("%q %q: ignores SIGTERM %v, want %v", tc.cmd, tc.args, got, tc.ignores)
@@ -47,5 +49,20 @@ func TestStopDuration(t *testing.T) {
 	pod.Annotations[StopDurationAnnotation] = "1m"
 	if d := stopDuration(pod, grace); d != grace {
 		t.Errorf("the grace period caps the annotation: %s", d)
+	}
+}
+
+func TestInPlaceKillTakesTheGracePeriodWhenSIGTERMIsIgnored(t *testing.T) {
+	pod := podOn("p", "n-0")
+	tailing := corev1.Container{Name: "side", Command: []string{"tail", "-f", "/dev/null"}}
+	if d := killDuration(pod, tailing); d != 30*time.Second {
+		t.Errorf("tail as PID 1 with the default grace: %s, want 30s", d)
+	}
+	pod.Spec.TerminationGracePeriodSeconds = new(int64)
+	if d := killDuration(pod, tailing); d != 0 {
+		t.Errorf("grace 0: %s", d)
+	}
+	if d := killDuration(podOn("p", "n-0"), corev1.Container{Name: "app"}); d != 0 {
+		t.Errorf("an image's entrypoint: %s, want at once", d)
 	}
 }
