@@ -33,7 +33,8 @@ const ownedByAnnotation = "apps.kruise.io/owned-by-asts"
 // claimFits compares a claim with its template: sameKind when storage
 // class (if both name one) and access modes match; compatible when it also
 // requests at least the template's storage; ready when its volume has at
-// least what it requests.
+// least what the claim itself requests (a claim still to grow to its
+// template serves its pod meanwhile, as in OpenKruise).
 func claimFits(claim, tmpl *corev1.PersistentVolumeClaim) (sameKind, compatible, ready bool) {
 	if tmpl.Spec.StorageClassName != nil && claim.Spec.StorageClassName != nil && *tmpl.Spec.StorageClassName != *claim.Spec.StorageClassName {
 		return false, false, false
@@ -44,7 +45,7 @@ func claimFits(claim, tmpl *corev1.PersistentVolumeClaim) (sameKind, compatible,
 	want, asked := tmpl.Spec.Resources.Requests[corev1.ResourceStorage], claim.Spec.Resources.Requests[corev1.ResourceStorage]
 	compatible = asked.Cmp(want) >= 0
 	has, ok := claim.Status.Capacity[corev1.ResourceStorage]
-	ready = compatible && ok && has.Cmp(asked) >= 0
+	ready = ok && has.Cmp(asked) >= 0
 	return true, compatible, ready
 }
 
@@ -52,10 +53,10 @@ func claimFits(claim, tmpl *corev1.PersistentVolumeClaim) (sameKind, compatible,
 // the node's filesystem resize is left (it happens once a pod mounts it).
 func resized(claim, tmpl *corev1.PersistentVolumeClaim) bool {
 	_, compatible, ready := claimFits(claim, tmpl)
-	if ready {
-		return true
+	if !compatible {
+		return false
 	}
-	return compatible && slices.ContainsFunc(claim.Status.Conditions, func(c corev1.PersistentVolumeClaimCondition) bool {
+	return ready || slices.ContainsFunc(claim.Status.Conditions, func(c corev1.PersistentVolumeClaimCondition) bool {
 		return c.Type == corev1.PersistentVolumeClaimFileSystemResizePending && c.Status == corev1.ConditionTrue
 	})
 }

@@ -71,11 +71,13 @@ func TestClaimFits(t *testing.T) {
 		claim                       *corev1.PersistentVolumeClaim
 		sameKind, compatible, ready bool
 	}{
-		{"small", claim("fast", "1Gi", "1Gi"), true, false, false},
+		{"small, serving what it asks", claim("fast", "1Gi", "1Gi"), true, false, true},
+		{"small, not bound yet", claim("fast", "1Gi", ""), true, false, false},
 		{"asked, growing", claim("fast", "2Gi", "1Gi"), true, true, false},
 		{"grown", claim("fast", "2Gi", "2Gi"), true, true, true},
 		{"bigger", claim("fast", "4Gi", "4Gi"), true, true, true},
 		{"other class", claim("slow", "2Gi", "2Gi"), false, false, false},
+		{"small and grown to what it asks", claim("fast", "1Gi", "1Gi"), true, false, true},
 		{"no class on the claim", claim("", "2Gi", "2Gi"), true, true, true},
 		{"other modes", claim("fast", "2Gi", "2Gi", corev1.ReadWriteMany), false, false, false},
 	} {
@@ -83,6 +85,9 @@ func TestClaimFits(t *testing.T) {
 		if k != tc.sameKind || c != tc.compatible || r != tc.ready {
 			t.Errorf("%s: same kind %v compatible %v ready %v; want %v %v %v", tc.name, k, c, r, tc.sameKind, tc.compatible, tc.ready)
 		}
+	}
+	if resized(claim("fast", "1Gi", "1Gi"), tmpl) {
+		t.Error("a claim smaller than its template counted resized")
 	}
 	growing := claim("fast", "2Gi", "1Gi")
 	if resized(growing, tmpl) {
