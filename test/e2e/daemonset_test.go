@@ -174,7 +174,11 @@ func (e *dsEnv) settled(name string, nodes []string, image string, timeout time.
 		}
 		var got []string
 		for n, p := range pods {
-			if p.Spec.Containers[0].Image != image || !podReady(&p) {
+			// The runtime must report the image too: a pod whose spec just
+			// changed can still carry the Ready condition of its old run
+			// until its node has seen the change.
+			st := status(&p, p.Spec.Containers[0].Name)
+			if p.Spec.Containers[0].Image != image || st == nil || st.Image != image || !podReady(&p) {
 				return fmt.Errorf("pod %s on %s: image %s ready %v", p.Name, n, p.Spec.Containers[0].Image, podReady(&p))
 			}
 			got = append(got, n)
