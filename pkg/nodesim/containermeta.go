@@ -2,7 +2,6 @@ package nodesim
 
 import (
 	"hash/fnv"
-	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -59,7 +58,7 @@ func updatingInPlace(pod *corev1.Pod) bool {
 // Runs the pod already reports keep their hashes; a new run started with
 // the metadata the pod has now.
 func runtimeMeta(pod *corev1.Pod, st *corev1.PodStatus) map[string]string {
-	if !slices.ContainsFunc(pod.Spec.Containers, func(c corev1.Container) bool { return containermeta.ReadsMetadata(&c) }) {
+	if !readsMetadata(pod) {
 		return nil
 	}
 	old, _ := containermeta.Read(pod)
@@ -85,6 +84,18 @@ func runtimeMeta(pod *corev1.Pod, st *corev1.PodStatus) map[string]string {
 		return nil
 	}
 	return map[string]string{pub.RuntimeContainerMetaKey: v}
+}
+
+// readsMetadata: some container of the pod reads a label or annotation
+// into its environment. It runs at every sync of every pod, so it indexes
+// rather than copying each container.
+func readsMetadata(pod *corev1.Pod) bool {
+	for i := range pod.Spec.Containers {
+		if containermeta.ReadsMetadata(&pod.Spec.Containers[i]) {
+			return true
+		}
+	}
+	return false
 }
 
 // plainHash stands for the kubelet's hash of a container's spec, which a
