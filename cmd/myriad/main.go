@@ -9,6 +9,7 @@ import (
 
 	"github.com/myriad-dev/myriad/internal/cli"
 	"github.com/myriad-dev/myriad/internal/components"
+	"github.com/myriad-dev/myriad/pkg/scheduler/kubeplugins"
 	"github.com/myriad-dev/myriad/pkg/supervisor"
 	"github.com/myriad-dev/myriad/pkg/version"
 )
@@ -23,6 +24,7 @@ func main() {
 		}
 	}
 	cli.TemplateDefaults = components.TemplateDefaults()
+	cli.SchedulerPlugins = kubeplugins.New
 	os.Exit(cli.Execute())
 }
 

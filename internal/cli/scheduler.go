@@ -19,6 +19,11 @@ import (
 	"github.com/myriad-dev/myriad/pkg/scheduler/core"
 )
 
+// SchedulerPlugins builds what decides volumes and resource claims for
+// `myriad scheduler`: kube-scheduler's own plugins, set by main so that
+// this package's tests do not link kube-scheduler.
+var SchedulerPlugins scheduler.PluginsFunc
+
 func newSchedulerCommand() *cobra.Command {
 	var (
 		kubeconfig, scoring, sampling, metricsAddr string
@@ -62,6 +67,7 @@ with --profiling also Go's profiles under /debug/pprof/.`,
 			cfg.Core.Enough = enough
 			cfg.Core.Seed = uint64(time.Now().UnixNano())
 			cfg.DisablePreemption = !preemption
+			cfg.Plugins = SchedulerPlugins
 			switch {
 			case cfg.SchedulerName == "":
 				return errors.New("--scheduler-name must not be empty")

@@ -31,6 +31,10 @@ type QueuedPod struct {
 	Added time.Time
 	// Attempts counts failed attempts; it sets the backoff.
 	Attempts int
+	// Plugins is set by the decision loop, while the pod is in flight,
+	// when kube's volume and DRA plugins decided on it too: parked, it then
+	// also waits for claims, volumes, classes and devices to change.
+	Plugins bool
 	// cycle is the queue's move cycle when the pod was popped, to detect a
 	// cluster event that happened while the pod was being scheduled.
 	cycle        int64
@@ -65,6 +69,10 @@ const (
 	// eventPodBound: a pod was bound. It only takes resources away, except
 	// for pods waiting on pod affinity or topology spread: those it can help.
 	eventPodBound
+	// eventStorageChange: a claim, volume, storage class, CSI node or
+	// driver, capacity, resource slice or device class changed. Only pods
+	// the plugins decided on wait for it.
+	eventStorageChange
 )
 
 // Queue holds pods waiting to be scheduled in four places:
@@ -217,6 +225,9 @@ func (q *Queue) Requeue(qp *QueuedPod, pod *v1.Pod, fit *core.FitError, immediat
 		qp.unschedNeeds = eventNodeChange | eventPodGone
 		if needsPodBound(fit) {
 			qp.unschedNeeds |= eventPodBound
+		}
+		if qp.Plugins {
+			qp.unschedNeeds |= eventStorageChange
 		}
 	default:
 		q.toBackoff(qp)

@@ -43,6 +43,10 @@ type Config struct {
 	// watched either.
 	DisablePreemption bool
 	LeaderElection    LeaderElection
+	// Plugins builds what decides volumes and resource claims (package
+	// kubeplugins: kube-scheduler's own plugins). Nil schedules such pods
+	// as if they had none, which only a test should do.
+	Plugins PluginsFunc
 	// Registry receives the metrics; nil registers none.
 	Registry prometheus.Registerer
 	// Clock drives the queue's backoff; default the wall clock.
@@ -114,7 +118,8 @@ type Scheduler struct {
 	pods     corelisters.PodLister
 	synced   []cache.InformerSynced
 	metrics  *metrics
-	recorder events.EventRecorder
+	recorder events.EventRecorderLogger
+	plugins  Plugins
 	tasks    chan func(context.Context)
 	ready    atomic.Bool
 	leader   atomic.Bool
@@ -173,10 +178,25 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	defer broadcaster.Shutdown()
 	s.recorder = broadcaster.NewRecorder(scheme.Scheme, s.cfg.SchedulerName)
 
+	if s.cfg.Plugins != nil {
+		p, err := s.cfg.Plugins(ctx, PluginDeps{Client: s.client, Factory: s.factory, Recorder: s.recorder,
+			SchedulerName: s.cfg.SchedulerName, Changed: func() { s.queue.Event(eventStorageChange) }})
+		if err != nil {
+			return fmt.Errorf("plugins: %w", err)
+		}
+		s.plugins = p
+	}
+
 	s.factory.Start(ctx.Done())
 	defer s.factory.Shutdown()
 	if !cache.WaitForCacheSync(ctx.Done(), s.synced...) {
 		return ctx.Err()
+	}
+	// The plugins' informers too (claims, volumes, classes, devices).
+	for typ, ok := range s.factory.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			return fmt.Errorf("informer for %v did not sync: %w", typ, ctx.Err())
+		}
 	}
 	s.ready.Store(true)
 	logger.Info("Informers synced", "nodes", s.core.NumNodes(), "scheduler", s.cfg.SchedulerName)
@@ -266,7 +286,15 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *QueuedPod) {
 		return
 	}
 	began := time.Now()
-	res, err := s.core.Schedule(pod)
+	cyc, err := s.preFilter(ctx, qp, pod)
+	var check core.NodeCheck
+	if cyc != nil {
+		check = cyc.Check
+	}
+	var res core.Result
+	if err == nil {
+		res, err = s.core.ScheduleChecked(pod, check)
+	}
 	s.metrics.algorithm.Observe(time.Since(began).Seconds())
 	var fit *core.FitError
 	switch {
@@ -275,7 +303,11 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *QueuedPod) {
 		return
 	case errors.As(err, &fit):
 		s.metrics.attempt(resultUnschedulable, began)
-		plan, nom := s.tryPreemption(ctx, pod, fit)
+		var plan *core.Preemption
+		var nom nomination
+		if cyc != nil || !qp.Plugins { // a plugins' PreFilter rejection: evicting pods cannot help
+			plan, nom = s.tryPreemption(ctx, pod, fit, check)
+		}
 		klog.FromContext(ctx).V(2).Info("Unschedulable", "pod", klog.KObj(pod), "reason", fit.Error())
 		s.queue.Requeue(qp, pod, fit, false)
 		if plan != nil {
@@ -298,7 +330,26 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *QueuedPod) {
 		s.queue.Requeue(qp, pod, nil, true)
 		return
 	}
-	s.submit(ctx, func(ctx context.Context) { s.bind(ctx, qp, pod, res.Node, began) })
+	if cyc != nil {
+		if err := cyc.Reserve(ctx, res.Node); err != nil {
+			s.core.Forget(pod)
+			s.metrics.attempt(resultError, began)
+			klog.FromContext(ctx).V(2).Info("Reserve failed, will retry", "pod", klog.KObj(pod), "node", res.Node, "err", err)
+			s.queue.Requeue(qp, pod, nil, false)
+			return
+		}
+	}
+	s.submit(ctx, func(ctx context.Context) { s.bind(ctx, qp, pod, res.Node, began, cyc) })
+}
+
+// preFilter begins the plugins' cycle for a pod that needs them (nil, nil
+// for one that does not).
+func (s *Scheduler) preFilter(ctx context.Context, qp *QueuedPod, pod *v1.Pod) (Cycle, error) {
+	qp.Plugins = s.plugins != nil && s.plugins.Wants(pod)
+	if !qp.Plugins {
+		return nil, nil
+	}
+	return s.plugins.PreFilter(ctx, pod, s.core.NumNodes())
 }
 
 // current returns the informer's latest version of pod if it still needs
@@ -336,12 +387,21 @@ func (s *Scheduler) binder(ctx context.Context) {
 // bind POSTs the Binding. On failure the reservation is dropped (Forget)
 // and the pod retried after backoff, unless someone else bound it or it is
 // gone, in which case there is nothing left to do.
-func (s *Scheduler) bind(ctx context.Context, qp *QueuedPod, pod *v1.Pod, node string, attemptBegan time.Time) {
+func (s *Scheduler) bind(ctx context.Context, qp *QueuedPod, pod *v1.Pod, node string, attemptBegan time.Time, cyc Cycle) {
 	began := time.Now()
-	err := s.client.CoreV1().Pods(pod.Namespace).Bind(ctx, &v1.Binding{
-		ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID},
-		Target:     v1.ObjectReference{Kind: "Node", Name: node},
-	}, metav1.CreateOptions{})
+	var err error
+	if cyc != nil {
+		// Claims are bound and devices allocated before the pod, as in
+		// kube: a pod bound to a node its volumes cannot reach would never
+		// start. This may wait for the volume controller.
+		err = cyc.PreBind(ctx, node)
+	}
+	if err == nil {
+		err = s.client.CoreV1().Pods(pod.Namespace).Bind(ctx, &v1.Binding{
+			ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID},
+			Target:     v1.ObjectReference{Kind: "Node", Name: node},
+		}, metav1.CreateOptions{})
+	}
 	s.metrics.binding.Observe(time.Since(began).Seconds())
 	if err == nil {
 		// The same event kube-scheduler records, so `kubectl describe pod`
@@ -354,6 +414,9 @@ func (s *Scheduler) bind(ctx context.Context, qp *QueuedPod, pod *v1.Pod, node s
 		return
 	}
 	s.core.Forget(pod)
+	if cyc != nil {
+		cyc.Unreserve(ctx, node)
+	}
 	s.metrics.attempt(resultError, attemptBegan)
 	s.metrics.conflicts.WithLabelValues(conflictBind).Inc()
 	logger := klog.FromContext(ctx)

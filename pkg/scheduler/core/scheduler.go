@@ -434,10 +434,16 @@ func (sc *Scheduler) evalNode(cl *class, cs *clusterState, pod *v1.Pod, n *NodeI
 //  7. score: cached node-local raw scores, normalized over the candidates,
 //     plus the cross-node scores; ties broken at random.
 func (sc *Scheduler) Schedule(pod *v1.Pod) (Result, error) {
+	return sc.ScheduleChecked(pod, nil)
+}
+
+// ScheduleChecked is Schedule with check run, uncached, on every node that
+// passes the core's own filters (a nil check is Schedule).
+func (sc *Scheduler) ScheduleChecked(pod *v1.Pod, check NodeCheck) (Result, error) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	sc.stats.Attempts++
-	d, err := sc.decide(pod, sc.cfg.Enough, true)
+	d, err := sc.decide(pod, sc.cfg.Enough, true, check)
 	if err != nil {
 		return Result{}, err
 	}
@@ -472,9 +478,15 @@ type NodeScore struct {
 // ranking behind a decision, for explaining it and for checking it against
 // kube-scheduler. It changes nothing but the caches.
 func (sc *Scheduler) ScoreNodes(pod *v1.Pod) ([]NodeScore, error) {
+	return sc.ScoreNodesChecked(pod, nil)
+}
+
+// ScoreNodesChecked is ScoreNodes with check applied as ScheduleChecked
+// applies it.
+func (sc *Scheduler) ScoreNodesChecked(pod *v1.Pod, check NodeCheck) ([]NodeScore, error) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	d, err := sc.decide(pod, AllNodes(), false)
+	d, err := sc.decide(pod, AllNodes(), false, check)
 	if err != nil {
 		return nil, err
 	}
@@ -497,8 +509,9 @@ type decision struct {
 }
 
 // decide runs steps 1-6 of Schedule's pipeline with the given stopping
-// rule; nominatedFirst takes the pod's nominated node when it fits.
-func (sc *Scheduler) decide(pod *v1.Pod, enoughFn EnoughFunc, nominatedFirst bool) (decision, error) {
+// rule; nominatedFirst takes the pod's nominated node when it fits; check,
+// if set, runs last on each node that passed everything else.
+func (sc *Scheduler) decide(pod *v1.Pod, enoughFn EnoughFunc, nominatedFirst bool, check NodeCheck) (decision, error) {
 	if len(pod.Spec.SchedulingGates) > 0 {
 		return decision{}, ErrSchedulingGated
 	}
@@ -509,7 +522,7 @@ func (sc *Scheduler) decide(pod *v1.Pod, enoughFn EnoughFunc, nominatedFirst boo
 		return decision{}, &FitError{Pod: podName(pod), NumNodes: len(nodes), Reasons: map[string]int{ReasonPodParse: len(nodes)}}
 	}
 	if n := sc.nominatedNodeOf(pod); n != nil && nominatedFirst {
-		if _, reasons := sc.evalNode(cl, cs, pod, n); reasons == nil {
+		if _, reasons := sc.evalNode(cl, cs, pod, n); reasons == nil && (check == nil || check(n) == nil) {
 			return decision{cl: cl, cs: cs, nominated: n}, nil
 		}
 	}
@@ -526,6 +539,9 @@ func (sc *Scheduler) decide(pod *v1.Pod, enoughFn EnoughFunc, nominatedFirst boo
 		visited++
 		n := nodes[i]
 		e, reasons := sc.evalNode(cl, cs, pod, n)
+		if reasons == nil && check != nil {
+			reasons = check(n)
+		}
 		if reasons != nil {
 			if failed == nil {
 				failed = map[string]int{}

@@ -1,0 +1,104 @@
+package kubeplugins
+
+import (
+	"context"
+	"fmt"
+
+	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/sets"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+
+	"github.com/myriad-dev/myriad/pkg/scheduler"
+	"github.com/myriad-dev/myriad/pkg/scheduler/core"
+)
+
+// cycle is one attempt: kube's CycleState carries what PreFilter and Filter
+// found to Reserve and PreBind, as in kube-scheduler's scheduling cycle.
+type cycle struct {
+	p     *Plugins
+	ctx   context.Context
+	pod   *v1.Pod
+	state *framework.CycleState
+	// only, when PreFilter narrowed the nodes (kube's PreFilterResult).
+	only sets.Set[string]
+	// assumed is the pod as kube hands it to Reserve and PreBind: a copy
+	// with spec.nodeName set to the chosen node.
+	assumed *v1.Pod
+}
+
+// PreFilter runs the plugins' PreFilters. A rejection is a *core.FitError
+// naming the plugins' reason for every node.
+func (p *Plugins) PreFilter(ctx context.Context, pod *v1.Pod, numNodes int) (scheduler.Cycle, error) {
+	state := framework.NewCycleState()
+	res, st, _ := p.fw.RunPreFilterPlugins(ctx, state, pod)
+	if !st.IsSuccess() {
+		if !st.IsRejected() {
+			return nil, fmt.Errorf("prefilter: %w", st.AsError())
+		}
+		return nil, &core.FitError{Pod: pod.Namespace + "/" + pod.Name, NumNodes: numNodes, Reasons: reasonCounts(st, numNodes)}
+	}
+	c := &cycle{p: p, ctx: ctx, pod: pod, state: state}
+	if !res.AllNodes() {
+		c.only = res.NodeNames
+	}
+	return c, nil
+}
+
+func reasonCounts(st *fwk.Status, n int) map[string]int {
+	out := map[string]int{}
+	for _, r := range st.Reasons() {
+		out[r] += n
+	}
+	if len(out) == 0 {
+		out[st.Message()] = n
+	}
+	return out
+}
+
+// Check runs the plugins' Filters on n, which passed the core's.
+func (c *cycle) Check(n *core.NodeInfo) []string {
+	if c.only != nil && !c.only.Has(n.Node.Name) {
+		return []string{"node(s) didn't satisfy the volume or resource claim plugins' PreFilter"}
+	}
+	ni := c.p.nodeInfo(n)
+	c.p.lister.cur = ni
+	st := c.p.fw.RunFilterPlugins(c.ctx, c.state, c.pod, ni)
+	c.p.lister.cur = nil
+	if st.IsSuccess() {
+		return nil
+	}
+	if r := st.Reasons(); len(r) > 0 {
+		return r
+	}
+	return []string{st.Message()}
+}
+
+// Reserve runs the plugins' Reserve, undoing it if one fails, and counts
+// the pod's claims as in use until the informer shows it bound.
+func (c *cycle) Reserve(ctx context.Context, node string) error {
+	c.assumed = c.pod.DeepCopy()
+	c.assumed.Spec.NodeName = node
+	if st := c.p.fw.RunReservePluginsReserve(ctx, c.state, c.assumed, node); !st.IsSuccess() {
+		c.p.fw.RunReservePluginsUnreserve(ctx, c.state, c.assumed, node)
+		return fmt.Errorf("reserve on %s: %w", node, st.AsError())
+	}
+	c.p.lister.reserve(c.pod)
+	return nil
+}
+
+// PreBind writes what Reserve claimed: VolumeBinding binds PVs and
+// annotates claims and waits for the PV controller, DynamicResources
+// writes the claims' allocation.
+func (c *cycle) PreBind(ctx context.Context, node string) error {
+	if st := c.p.fw.RunPreBindPlugins(ctx, c.state, c.assumed, node); !st.IsSuccess() {
+		return fmt.Errorf("prebind on %s: %w", node, st.AsError())
+	}
+	return nil
+}
+
+// Unreserve undoes Reserve (and what PreBind left half done).
+func (c *cycle) Unreserve(ctx context.Context, node string) {
+	c.p.fw.RunReservePluginsUnreserve(ctx, c.state, c.assumed, node)
+	c.p.lister.release(c.pod.UID)
+}

@@ -1,0 +1,201 @@
+package kubeplugins
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	v1 "k8s.io/api/core/v1"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	"k8s.io/client-go/tools/cache"
+	resourceslicetracker "k8s.io/dynamic-resource-allocation/resourceslice/tracker"
+	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/features"
+	"k8s.io/kubernetes/pkg/scheduler/apis/config"
+	"k8s.io/kubernetes/pkg/scheduler/apis/config/latest"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+	frameworkplugins "k8s.io/kubernetes/pkg/scheduler/framework/plugins"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/dynamicresources"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/names"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/nodevolumelimits"
+	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
+	schedmetrics "k8s.io/kubernetes/pkg/scheduler/metrics"
+	"k8s.io/kubernetes/pkg/scheduler/util/assumecache"
+
+	"github.com/myriad-dev/myriad/pkg/scheduler"
+	"github.com/myriad-dev/myriad/pkg/scheduler/core"
+)
+
+// decisive are the plugins of kube-scheduler's default profile that Myriad's
+// core leaves to them, in the profile's order. PrioritySort and
+// DefaultBinder are there only because kube's framework refuses a profile
+// without a queue sort and a binder; Myriad's queue and binders run instead.
+var decisive = []string{names.VolumeRestrictions, names.NodeVolumeLimits, names.VolumeBinding, names.VolumeZone}
+
+// Plugins is scheduler.Plugins over kube-scheduler's framework.
+type Plugins struct {
+	fw     framework.Framework
+	lister *lister
+	// nodeInfos caches kube's NodeInfo per node by the core's generation:
+	// a run of pods with claims visits the same nodes, unchanged.
+	nodeInfos map[string]cachedNode
+	dra       bool
+}
+
+type cachedNode struct {
+	gen uint64
+	ni  *framework.NodeInfo
+}
+
+// maxCachedNodes bounds nodeInfos: past it the cache starts again, so a
+// cluster of 10^4 nodes never holds a second copy of every node for pods
+// that are rare.
+const maxCachedNodes = 4096
+
+// New builds the framework with kube-scheduler's default arguments for
+// these plugins (DynamicResources too when its feature gate is on, as it is
+// by default), on deps' informers.
+func New(ctx context.Context, deps scheduler.PluginDeps) (scheduler.Plugins, error) {
+	logger := klog.FromContext(ctx)
+	// The framework counts plugin evaluations in kube-scheduler's metrics
+	// (its own registry, which Myriad does not serve); they must exist.
+	schedmetrics.Register()
+	defaults, err := latest.Default()
+	if err != nil {
+		return nil, fmt.Errorf("kube-scheduler defaults: %w", err)
+	}
+	want := slices.Clone(decisive)
+	dra := utilfeature.DefaultFeatureGate.Enabled(features.DynamicResourceAllocation)
+	if dra {
+		want = append(want, names.DynamicResources)
+	}
+	profile := &config.KubeSchedulerProfile{SchedulerName: deps.SchedulerName, Plugins: &config.Plugins{}}
+	for _, name := range append(slices.Clone(want), names.PrioritySort, names.DefaultBinder) {
+		profile.Plugins.MultiPoint.Enabled = append(profile.Plugins.MultiPoint.Enabled, config.Plugin{Name: name, Weight: 1})
+	}
+	for _, pc := range defaults.Profiles[0].PluginConfig {
+		if slices.Contains(want, pc.Name) {
+			profile.PluginConfig = append(profile.PluginConfig, pc)
+		}
+	}
+
+	podInformer := deps.Factory.Core().V1().Pods().Informer()
+	if err := podInformer.AddIndexers(cache.Indexers{claimIndex: boundClaims}); err != nil {
+		return nil, fmt.Errorf("pod claim index: %w", err)
+	}
+	l := newLister(podInformer.GetIndexer())
+	if _, err := podInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		// A reserved pod's claims count as used until the informer shows
+		// it bound (or gone); the index covers it from then on.
+		UpdateFunc: func(_, obj any) {
+			if p := obj.(*v1.Pod); p.Spec.NodeName != "" {
+				l.release(p.UID)
+			}
+		},
+		DeleteFunc: func(obj any) {
+			if p, ok := obj.(*v1.Pod); ok {
+				l.release(p.UID)
+			} else if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				if p, ok := t.Obj.(*v1.Pod); ok {
+					l.release(p.UID)
+				}
+			}
+		},
+	}); err != nil {
+		return nil, fmt.Errorf("pod handler: %w", err)
+	}
+
+	opts := []frameworkruntime.Option{
+		frameworkruntime.WithClientSet(deps.Client),
+		frameworkruntime.WithInformerFactory(deps.Factory),
+		frameworkruntime.WithSnapshotSharedLister(l),
+		frameworkruntime.WithEventRecorder(deps.Recorder),
+		frameworkruntime.WithSharedCSIManager(nodevolumelimits.NewCSIManager(deps.Factory.Storage().V1().CSINodes().Lister())),
+		frameworkruntime.WithParallelism(1),
+		frameworkruntime.WithLogger(logger),
+	}
+	if dra {
+		claims := deps.Factory.Resource().V1().ResourceClaims().Informer()
+		claimCache := assumecache.NewAssumeCache(logger, claims, "ResourceClaim", "", nil)
+		tracker, err := resourceslicetracker.StartTracker(ctx, resourceslicetracker.Options{
+			EnableDeviceTaintRules:   utilfeature.DefaultFeatureGate.Enabled(features.DRADeviceTaintRules),
+			EnableConsumableCapacity: utilfeature.DefaultFeatureGate.Enabled(features.DRAConsumableCapacity),
+			SliceInformer:            deps.Factory.Resource().V1().ResourceSlices(),
+			TaintInformer:            deps.Factory.Resource().V1().DeviceTaintRules(),
+			KubeClient:               deps.Client,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("resource slice tracker: %w", err)
+		}
+		opts = append(opts, frameworkruntime.WithSharedDRAManager(dynamicresources.NewDRAManager(ctx, claimCache, tracker, deps.Factory)))
+		if err := notify(deps.Changed, claims, deps.Factory.Resource().V1().ResourceSlices().Informer(),
+			deps.Factory.Resource().V1().DeviceClasses().Informer()); err != nil {
+			return nil, err
+		}
+	}
+	fw, err := frameworkruntime.NewFramework(ctx, frameworkplugins.NewInTreeRegistry(), profile, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("kube-scheduler framework: %w", err)
+	}
+	st := deps.Factory.Storage().V1()
+	cv1 := deps.Factory.Core().V1()
+	if err := notify(deps.Changed, cv1.PersistentVolumeClaims().Informer(), cv1.PersistentVolumes().Informer(),
+		st.StorageClasses().Informer(), st.CSINodes().Informer(), st.CSIDrivers().Informer(), st.CSIStorageCapacities().Informer()); err != nil {
+		return nil, err
+	}
+	return &Plugins{fw: fw, lister: l, nodeInfos: map[string]cachedNode{}, dra: dra}, nil
+}
+
+// notify calls changed on every add, update and delete of the informers'
+// objects; the queue coalesces them.
+func notify(changed func(), infs ...cache.SharedIndexInformer) error {
+	if changed == nil {
+		return nil
+	}
+	h := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { changed() },
+		UpdateFunc: func(any, any) { changed() },
+		DeleteFunc: func(any) { changed() },
+	}
+	for _, inf := range infs {
+		if _, err := inf.AddEventHandler(h); err != nil {
+			return fmt.Errorf("event handler: %w", err)
+		}
+	}
+	return nil
+}
+
+// Wants reports whether pod mounts a claim (or an ephemeral one, or a
+// volume with attach limits or per-node conflicts), or asks for resource
+// claims: what the plugins decide on. Every other pod skips them in kube
+// too (their PreFilters return Skip).
+func (p *Plugins) Wants(pod *v1.Pod) bool {
+	if len(pod.Spec.ResourceClaims) > 0 && p.dra {
+		return true
+	}
+	for i := range pod.Spec.Volumes {
+		v := &pod.Spec.Volumes[i].VolumeSource
+		if v.PersistentVolumeClaim != nil || v.Ephemeral != nil || v.CSI != nil || v.ISCSI != nil || v.RBD != nil ||
+			v.GCEPersistentDisk != nil || v.AWSElasticBlockStore != nil || v.AzureDisk != nil || v.Cinder != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// nodeInfo returns kube's NodeInfo for n, rebuilt only when n changed.
+func (p *Plugins) nodeInfo(n *core.NodeInfo) *framework.NodeInfo {
+	name := n.Node.Name
+	if c, ok := p.nodeInfos[name]; ok && c.gen == n.Generation {
+		return c.ni
+	}
+	if len(p.nodeInfos) >= maxCachedNodes {
+		clear(p.nodeInfos)
+	}
+	ni := kubeNodeInfo(n)
+	p.nodeInfos[name] = cachedNode{gen: n.Generation, ni: ni}
+	return ni
+}
+
+var _ fwk.SharedLister = (*lister)(nil)
