@@ -108,7 +108,7 @@ every object kept. Ctrl-C or SIGTERM stops every component cleanly.`,
 	f.BoolVar(&o.MetricsServer, "metrics-server", true, "run metrics-server, so that 'kubectl top' and HorizontalPodAutoscalers see the simulated usage")
 	f.DurationVar(&o.MetricsResolution, "metric-resolution", 0, "how often metrics-server scrapes every node (at least 10s; default 15s, slower above 2,500 nodes: 60s at 10,000)")
 	f.StringVar(&o.AuditPolicy, "audit-policy", "", "write the API server's audit log to DATA-DIR/logs/audit.log: 'default' for Myriad's policy (metadata for reads, request bodies for writes, never Secret bodies, no node heartbeats) or the path of an audit.k8s.io/v1 Policy file")
-	f.StringVar(&o.Scheduler, "scheduler", "kube", "scheduler of the cluster: kube (kube-scheduler), myriad (myriad scheduler, replacing default-scheduler) or none (bring your own)")
+	f.StringVar(&o.Scheduler, "scheduler", "myriad", "scheduler of the cluster: myriad (Myriad's scheduler as default-scheduler), kube (kube-scheduler) or none (bring your own)")
 	f.StringVar(&managerGates, "manager-feature-gates", "", "feature gates of the workload controllers ('myriad manager --feature-gates'), e.g. RecreatePodWhenChangeVCTInCloneSetGate=true")
 	f.StringVar(&o.SidecarSetRevisionNamespace, "manager-sidecarset-revision-namespace", "", "namespace of SidecarSets' ControllerRevisions ('myriad manager --sidecarset-revision-namespace'; created if missing), e.g. kruise-system where OpenKruise keeps them")
 	f.DurationVar(&stsStuckAfter, "manager-statefulset-stuck-after", 0, "how long a terminating pod may overstay its deletion deadline before an Advanced StatefulSet passes it over ('myriad manager --statefulset-stuck-after'; 0 keeps its default)")

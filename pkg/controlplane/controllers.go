@@ -73,13 +73,14 @@ func (c *Cluster) startControllers(ctx context.Context, o Options, plan Plan, cs
 }
 
 // startSchedulers starts the cluster's scheduler (--scheduler): every
-// instance of kube-scheduler or of Myriad's, or none.
+// instance of Myriad's (the default) or of kube-scheduler, or none.
 func (c *Cluster) startSchedulers(o Options, plan Plan, step startFunc, elected electedFunc) error {
 	if o.Scheduler == "none" {
 		return nil
 	}
+	myriad := o.Scheduler != "kube"
 	schedConfig := filepath.Join(plan.Dir.Run(), "kube-scheduler.yaml")
-	if o.Scheduler != "myriad" {
+	if !myriad {
 		if err := os.WriteFile(schedConfig, []byte(plan.SchedulerConfig()), 0o600); err != nil {
 			return err
 		}
@@ -88,7 +89,7 @@ func (c *Cluster) startSchedulers(o Options, plan Plan, step startFunc, elected 
 	for k := range plan.replicaCount() {
 		rp := plan.Replica(k)
 		component, p := "kube-scheduler", supervisor.Process{}
-		if o.Scheduler == "myriad" {
+		if myriad {
 			component, p = "myriad-scheduler", myriadScheduler(rp)
 		} else {
 			ready, err := httpsProbe(fmt.Sprintf("https://127.0.0.1:%d/healthz", rp.SchedulerPort), plan.Certs.CA, adminCert, adminKey, "")
@@ -105,8 +106,8 @@ func (c *Cluster) startSchedulers(o Options, plan Plan, step startFunc, elected 
 	return nil
 }
 
-// myriadScheduler runs `myriad scheduler` (--scheduler myriad) in place of
-// kube-scheduler, with the same identity and port. system:kube-scheduler's
+// myriadScheduler runs `myriad scheduler` (the default, --scheduler myriad)
+// in place of kube-scheduler, with the same identity and port. system:kube-scheduler's
 // built-in ClusterRole covers bindings, pod status and events, and the
 // built-in kube-system Role system::leader-locking-kube-scheduler covers any
 // Lease there, myriad-scheduler included, so no extra RBAC is needed; the

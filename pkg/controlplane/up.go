@@ -51,8 +51,9 @@ type Options struct {
 	Out io.Writer
 	// ReadyTimeout bounds each component's start-up.
 	ReadyTimeout time.Duration
-	// Scheduler is "kube" (kube-scheduler; also when empty), "myriad", or
-	// "none" (no scheduler: `myriad bench scheduler` starts its own).
+	// Scheduler is "myriad" (Myriad's scheduler as default-scheduler; also
+	// when empty), "kube" (kube-scheduler), or "none" (no scheduler:
+	// `myriad bench scheduler` starts its own).
 	Scheduler string
 	// MetricsServer runs metrics-server (the Metrics API) scraping every
 	// MetricsResolution (0: MetricsResolution(Nodes)).

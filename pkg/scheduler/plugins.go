@@ -27,11 +27,12 @@ type Plugins interface {
 }
 
 // Cycle is one attempt's plugin state, from PreFilter to PreBind or
-// Unreserve. Check runs in the decision loop under the core's lock;
-// Reserve right after the core assumes the pod; PreBind and Unreserve on a
-// binder.
+// Unreserve. Check and Score run in the decision loop under the core's
+// lock (they are core.External's); Reserve right after the core assumes
+// the pod; PreBind and Unreserve on a binder.
 type Cycle interface {
 	Check(n *core.NodeInfo) []string
+	Score(cands []*core.NodeInfo) []int64
 	// Reserve claims what the chosen node needs in the plugins' caches
 	// (volumes to bind, devices to allocate), so the next decision sees it.
 	Reserve(ctx context.Context, node string) error

@@ -36,11 +36,11 @@ type nomination struct {
 // binders' job (preempt). As in kube, a pod for which no node can be made
 // to fit loses any earlier nomination; one that may not preempt (yet)
 // keeps it.
-func (s *Scheduler) tryPreemption(ctx context.Context, pod *v1.Pod, fit *core.FitError, check core.NodeCheck) (*core.Preemption, nomination) {
+func (s *Scheduler) tryPreemption(ctx context.Context, pod *v1.Pod, fit *core.FitError, ext *core.External) (*core.Preemption, nomination) {
 	if s.cfg.DisablePreemption {
 		return nil, nomination{}
 	}
-	plan, err := s.core.PreemptChecked(pod, check)
+	plan, err := s.core.PreemptWith(pod, ext)
 	var none *core.NoPreemptionError
 	switch {
 	case errors.As(err, &none):

@@ -287,13 +287,13 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *QueuedPod) {
 	}
 	began := time.Now()
 	cyc, err := s.preFilter(ctx, qp, pod)
-	var check core.NodeCheck
+	var ext *core.External
 	if cyc != nil {
-		check = cyc.Check
+		ext = &core.External{Check: cyc.Check, Score: cyc.Score}
 	}
 	var res core.Result
 	if err == nil {
-		res, err = s.core.ScheduleChecked(pod, check)
+		res, err = s.core.ScheduleWith(pod, ext)
 	}
 	s.metrics.algorithm.Observe(time.Since(began).Seconds())
 	var fit *core.FitError
@@ -306,7 +306,7 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *QueuedPod) {
 		var plan *core.Preemption
 		var nom nomination
 		if cyc != nil || !qp.Plugins { // a plugins' PreFilter rejection: evicting pods cannot help
-			plan, nom = s.tryPreemption(ctx, pod, fit, check)
+			plan, nom = s.tryPreemption(ctx, pod, fit, ext)
 		}
 		klog.FromContext(ctx).V(2).Info("Unschedulable", "pod", klog.KObj(pod), "reason", fit.Error())
 		s.queue.Requeue(qp, pod, fit, false)

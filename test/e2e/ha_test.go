@@ -109,8 +109,8 @@ func TestHA(t *testing.T) {
 		}
 		waitRunning(t, cs, ns, "app=after-kcm", 2, 90*time.Second)
 	})
-	t.Run("kube-scheduler's leader killed", func(t *testing.T) {
-		failover(t, up, "kube-scheduler", syscall.SIGKILL)
+	t.Run("the scheduler's leader killed", func(t *testing.T) {
+		failover(t, up, "myriad-scheduler", syscall.SIGKILL)
 		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "after-scheduler", Namespace: ns, Labels: map[string]string{"app": "after-scheduler"}},
 			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox:1.36"}}}}
 		if _, err := cs.CoreV1().Pods(ns).Create(context.Background(), pod, metav1.CreateOptions{}); err != nil {

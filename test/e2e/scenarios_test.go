@@ -489,9 +489,10 @@ func myriadPgrep(dataDir string) (string, error) {
 // testComponentCrash kills the scheduler behind the supervisor's back: the
 // supervisor says so, restarts it, and pods schedule again.
 func testComponentCrash(t *testing.T, cs kubernetes.Interface, ns string, up *upProcess) {
-	out, err := execOutput("pgrep", "-f", "kube-scheduler .*"+regexp.QuoteMeta(up.dataDir))
+	// Myriad's scheduler, `myriad up`'s default.
+	out, err := execOutput("pgrep", "-f", " scheduler --kubeconfig .*"+regexp.QuoteMeta(up.dataDir))
 	if err != nil || out == "" {
-		t.Fatalf("find kube-scheduler: %v %q", err, out)
+		t.Fatalf("find myriad-scheduler: %v %q", err, out)
 	}
 	pid, err := strconv.Atoi(strings.Fields(out)[0])
 	if err != nil {
@@ -501,7 +502,7 @@ func testComponentCrash(t *testing.T, cs kubernetes.Interface, ns string, up *up
 		t.Fatal(err)
 	}
 	eventually(t, time.Minute, "supervisor reports the restart", func() error {
-		if !strings.Contains(up.out.String(), "kube-scheduler: restarted and ready") {
+		if !strings.Contains(up.out.String(), "myriad-scheduler: restarted and ready") {
 			return fmt.Errorf("no restart reported yet")
 		}
 		return nil

@@ -79,14 +79,14 @@ type victimSet struct {
 // a retry does not preempt again while they terminate. The caller deletes
 // the victims and writes status.nominatedNodeName.
 func (sc *Scheduler) Preempt(pod *v1.Pod) (*Preemption, error) {
-	return sc.PreemptChecked(pod, nil)
+	return sc.PreemptWith(pod, nil)
 }
 
-// PreemptChecked is Preempt where a node must also pass check as it stands,
+// PreemptWith is Preempt where a node must also pass ext's check as it stands,
 // before any eviction: what check decides (volumes, devices) is not freed
 // by evicting pods as far as the core can tell, so such nodes are no
 // candidates (kube treats most of those failures as unresolvable too).
-func (sc *Scheduler) PreemptChecked(pod *v1.Pod, check NodeCheck) (*Preemption, error) {
+func (sc *Scheduler) PreemptWith(pod *v1.Pod, ext *External) (*Preemption, error) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	sc.stats.PreemptionAttempts++
@@ -118,8 +118,8 @@ func (sc *Scheduler) PreemptChecked(pod *v1.Pod, check NodeCheck) (*Preemption, 
 			break
 		}
 		vs, why := sc.victimsOn(pod, prio, cl.facts, cs, nodes[i])
-		if vs != nil && check != nil {
-			if r := check(nodes[i]); r != nil {
+		if vs != nil {
+			if r := ext.check(nodes[i]); r != nil {
 				vs, why = nil, r
 			}
 		}

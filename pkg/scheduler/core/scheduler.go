@@ -434,16 +434,17 @@ func (sc *Scheduler) evalNode(cl *class, cs *clusterState, pod *v1.Pod, n *NodeI
 //  7. score: cached node-local raw scores, normalized over the candidates,
 //     plus the cross-node scores; ties broken at random.
 func (sc *Scheduler) Schedule(pod *v1.Pod) (Result, error) {
-	return sc.ScheduleChecked(pod, nil)
+	return sc.ScheduleWith(pod, nil)
 }
 
-// ScheduleChecked is Schedule with check run, uncached, on every node that
-// passes the core's own filters (a nil check is Schedule).
-func (sc *Scheduler) ScheduleChecked(pod *v1.Pod, check NodeCheck) (Result, error) {
+// ScheduleWith is Schedule with ext's filter run, uncached, on every node
+// that passes the core's own filters, and its scores added (nil ext is
+// Schedule).
+func (sc *Scheduler) ScheduleWith(pod *v1.Pod, ext *External) (Result, error) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	sc.stats.Attempts++
-	d, err := sc.decide(pod, sc.cfg.Enough, true, check)
+	d, err := sc.decide(pod, sc.cfg.Enough, true, ext)
 	if err != nil {
 		return Result{}, err
 	}
@@ -451,7 +452,7 @@ func (sc *Scheduler) ScheduleChecked(pod *v1.Pod, check NodeCheck) (Result, erro
 		// kube's evaluateNominatedNode: room was made there for this pod.
 		return Result{Node: d.nominated.Node.Name, Visited: 1, Feasible: 1}, nil
 	}
-	total := sc.totals(pod, d.cl, d.cs.pi, d.cands)
+	total := sc.totals(pod, d.cl, d.cs.pi, d.cands, ext)
 	best, ties := 0, 1
 	for i := 1; i < len(total); i++ {
 		switch {
@@ -478,19 +479,18 @@ type NodeScore struct {
 // ranking behind a decision, for explaining it and for checking it against
 // kube-scheduler. It changes nothing but the caches.
 func (sc *Scheduler) ScoreNodes(pod *v1.Pod) ([]NodeScore, error) {
-	return sc.ScoreNodesChecked(pod, nil)
+	return sc.ScoreNodesWith(pod, nil)
 }
 
-// ScoreNodesChecked is ScoreNodes with check applied as ScheduleChecked
-// applies it.
-func (sc *Scheduler) ScoreNodesChecked(pod *v1.Pod, check NodeCheck) ([]NodeScore, error) {
+// ScoreNodesWith is ScoreNodes with ext applied as ScheduleWith applies it.
+func (sc *Scheduler) ScoreNodesWith(pod *v1.Pod, ext *External) ([]NodeScore, error) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	d, err := sc.decide(pod, AllNodes(), false, check)
+	d, err := sc.decide(pod, AllNodes(), false, ext)
 	if err != nil {
 		return nil, err
 	}
-	total := sc.totals(pod, d.cl, d.cs.pi, d.cands)
+	total := sc.totals(pod, d.cl, d.cs.pi, d.cands, ext)
 	out := make([]NodeScore, len(d.cands))
 	for i, c := range d.cands {
 		out[i] = NodeScore{Node: c.n.Node.Name, Score: total[i]}
@@ -509,9 +509,9 @@ type decision struct {
 }
 
 // decide runs steps 1-6 of Schedule's pipeline with the given stopping
-// rule; nominatedFirst takes the pod's nominated node when it fits; check,
-// if set, runs last on each node that passed everything else.
-func (sc *Scheduler) decide(pod *v1.Pod, enoughFn EnoughFunc, nominatedFirst bool, check NodeCheck) (decision, error) {
+// rule; nominatedFirst takes the pod's nominated node when it fits; ext's
+// check, if any, runs last on each node that passed everything else.
+func (sc *Scheduler) decide(pod *v1.Pod, enoughFn EnoughFunc, nominatedFirst bool, ext *External) (decision, error) {
 	if len(pod.Spec.SchedulingGates) > 0 {
 		return decision{}, ErrSchedulingGated
 	}
@@ -522,7 +522,7 @@ func (sc *Scheduler) decide(pod *v1.Pod, enoughFn EnoughFunc, nominatedFirst boo
 		return decision{}, &FitError{Pod: podName(pod), NumNodes: len(nodes), Reasons: map[string]int{ReasonPodParse: len(nodes)}}
 	}
 	if n := sc.nominatedNodeOf(pod); n != nil && nominatedFirst {
-		if _, reasons := sc.evalNode(cl, cs, pod, n); reasons == nil && (check == nil || check(n) == nil) {
+		if _, reasons := sc.evalNode(cl, cs, pod, n); reasons == nil && ext.check(n) == nil {
 			return decision{cl: cl, cs: cs, nominated: n}, nil
 		}
 	}
@@ -539,8 +539,8 @@ func (sc *Scheduler) decide(pod *v1.Pod, enoughFn EnoughFunc, nominatedFirst boo
 		visited++
 		n := nodes[i]
 		e, reasons := sc.evalNode(cl, cs, pod, n)
-		if reasons == nil && check != nil {
-			reasons = check(n)
+		if reasons == nil {
+			reasons = ext.check(n)
 		}
 		if reasons != nil {
 			if failed == nil {
@@ -562,7 +562,7 @@ func (sc *Scheduler) decide(pod *v1.Pod, enoughFn EnoughFunc, nominatedFirst boo
 
 // totals is step 7: each candidate's weighted score. Node-local raw scores
 // come from the cache; normalization needs the candidate set, so it is here.
-func (sc *Scheduler) totals(pod *v1.Pod, cl *class, pi *PodInfo, cands []candidate) []int64 {
+func (sc *Scheduler) totals(pod *v1.Pod, cl *class, pi *PodInfo, cands []candidate, ext *External) []int64 {
 	w := sc.cfg.Weights
 	total := make([]int64, len(cands))
 	na := make([]int64, len(cands))
@@ -587,6 +587,15 @@ func (sc *Scheduler) totals(pod *v1.Pod, cl *class, pi *PodInfo, cands []candida
 		sc.spreadScores(pod, cl.facts, cands, total)
 	case cl.spread != nil:
 		sc.defaultSpreadScores(cl, cands, total)
+	}
+	if ext != nil && ext.Score != nil {
+		nodes := make([]*NodeInfo, len(cands))
+		for i, c := range cands {
+			nodes[i] = c.n
+		}
+		for i, v := range ext.Score(nodes) {
+			total[i] += v
+		}
 	}
 	return total
 }

@@ -74,6 +74,29 @@ func (c *cycle) Check(n *core.NodeInfo) []string {
 	return []string{st.Message()}
 }
 
+// Score runs the plugins' PreScore and Score on the candidates: kube's
+// weighted totals, normalized over them as kube normalizes over its
+// feasible nodes. Plugins with nothing to score (no claim to provision
+// with capacity, no device alternatives) skip, and every node gets 0.
+func (c *cycle) Score(cands []*core.NodeInfo) []int64 {
+	out := make([]int64, len(cands))
+	nodes := make([]fwk.NodeInfo, len(cands))
+	for i, n := range cands {
+		nodes[i] = c.p.nodeInfo(n)
+	}
+	if st := c.p.fw.RunPreScorePlugins(c.ctx, c.state, c.pod, nodes); !st.IsSuccess() {
+		return out
+	}
+	scores, st := c.p.fw.RunScorePlugins(c.ctx, c.state, c.pod, nodes)
+	if !st.IsSuccess() {
+		return out
+	}
+	for i := range scores {
+		out[i] = scores[i].TotalScore
+	}
+	return out
+}
+
 // Reserve runs the plugins' Reserve, undoing it if one fails, and counts
 // the pod's claims as in use until the informer shows it bound.
 func (c *cycle) Reserve(ctx context.Context, node string) error {

@@ -6,8 +6,11 @@ import (
 	"slices"
 
 	v1 "k8s.io/api/core/v1"
+	versionutil "k8s.io/apimachinery/pkg/util/version"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/component-base/version"
+	ndf "k8s.io/component-helpers/nodedeclaredfeatures"
 	resourceslicetracker "k8s.io/dynamic-resource-allocation/resourceslice/tracker"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
@@ -31,7 +34,7 @@ import (
 // core leaves to them, in the profile's order. PrioritySort and
 // DefaultBinder are there only because kube's framework refuses a profile
 // without a queue sort and a binder; Myriad's queue and binders run instead.
-var decisive = []string{names.VolumeRestrictions, names.NodeVolumeLimits, names.VolumeBinding, names.VolumeZone}
+var decisive = []string{names.VolumeRestrictions, names.NodeVolumeLimits, names.VolumeBinding, names.VolumeZone, names.NodeDeclaredFeatures}
 
 // Plugins is scheduler.Plugins over kube-scheduler's framework.
 type Plugins struct {
@@ -41,6 +44,10 @@ type Plugins struct {
 	// a run of pods with claims visits the same nodes, unchanged.
 	nodeInfos map[string]cachedNode
 	dra       bool
+	// features infers what node-declared features a pod needs, as the
+	// NodeDeclaredFeatures plugin does (nil when its gate is off).
+	features *ndf.Framework
+	version  *versionutil.Version
 }
 
 type cachedNode struct {
@@ -71,8 +78,12 @@ func New(ctx context.Context, deps scheduler.PluginDeps) (scheduler.Plugins, err
 		want = append(want, names.DynamicResources)
 	}
 	profile := &config.KubeSchedulerProfile{SchedulerName: deps.SchedulerName, Plugins: &config.Plugins{}}
-	for _, name := range append(slices.Clone(want), names.PrioritySort, names.DefaultBinder) {
-		profile.Plugins.MultiPoint.Enabled = append(profile.Plugins.MultiPoint.Enabled, config.Plugin{Name: name, Weight: 1})
+	// Kube's default weights (DynamicResources 2, VolumeBinding 1), as its
+	// default profile has them.
+	for _, pl := range defaults.Profiles[0].Plugins.MultiPoint.Enabled {
+		if slices.Contains(want, pl.Name) || pl.Name == names.PrioritySort || pl.Name == names.DefaultBinder {
+			profile.Plugins.MultiPoint.Enabled = append(profile.Plugins.MultiPoint.Enabled, pl)
+		}
 	}
 	for _, pc := range defaults.Profiles[0].PluginConfig {
 		if slices.Contains(want, pc.Name) {
@@ -144,7 +155,14 @@ func New(ctx context.Context, deps scheduler.PluginDeps) (scheduler.Plugins, err
 		st.StorageClasses().Informer(), st.CSINodes().Informer(), st.CSIDrivers().Informer(), st.CSIStorageCapacities().Informer()); err != nil {
 		return nil, err
 	}
-	return &Plugins{fw: fw, lister: l, nodeInfos: map[string]cachedNode{}, dra: dra}, nil
+	p := &Plugins{fw: fw, lister: l, nodeInfos: map[string]cachedNode{}, dra: dra}
+	if utilfeature.DefaultFeatureGate.Enabled(features.NodeDeclaredFeatures) {
+		if p.version, err = versionutil.Parse(version.Get().String()); err != nil {
+			return nil, fmt.Errorf("node-declared features: version: %w", err)
+		}
+		p.features = ndf.DefaultFramework
+	}
+	return p, nil
 }
 
 // notify calls changed on every add, update and delete of the informers'
@@ -167,8 +185,8 @@ func notify(changed func(), infs ...cache.SharedIndexInformer) error {
 }
 
 // Wants reports whether pod mounts a claim (or an ephemeral one, or a
-// volume with attach limits or per-node conflicts), or asks for resource
-// claims: what the plugins decide on. Every other pod skips them in kube
+// volume with attach limits or per-node conflicts), asks for resource
+// claims, or needs a feature nodes must declare: what the plugins decide on. Every other pod skips them in kube
 // too (their PreFilters return Skip).
 func (p *Plugins) Wants(pod *v1.Pod) bool {
 	if len(pod.Spec.ResourceClaims) > 0 && p.dra {
@@ -180,6 +198,10 @@ func (p *Plugins) Wants(pod *v1.Pod) bool {
 			v.GCEPersistentDisk != nil || v.AWSElasticBlockStore != nil || v.AzureDisk != nil || v.Cinder != nil {
 			return true
 		}
+	}
+	if p.features != nil {
+		reqs, err := p.features.InferForPodScheduling(&ndf.PodInfo{Spec: &pod.Spec}, p.version)
+		return err != nil || !reqs.IsEmpty() // an error is the plugin's to report
 	}
 	return false
 }
