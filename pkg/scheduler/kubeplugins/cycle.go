@@ -61,10 +61,7 @@ func (c *cycle) Check(n *core.NodeInfo) []string {
 	if c.only != nil && !c.only.Has(n.Node.Name) {
 		return []string{"node(s) didn't satisfy the volume or resource claim plugins' PreFilter"}
 	}
-	ni := c.p.nodeInfo(n)
-	c.p.lister.cur = ni
-	st := c.p.fw.RunFilterPlugins(c.ctx, c.state, c.pod, ni)
-	c.p.lister.cur = nil
+	st := c.p.fw.RunFilterPlugins(c.ctx, c.state, c.pod, c.p.nodeInfo(n))
 	if st.IsSuccess() {
 		return nil
 	}

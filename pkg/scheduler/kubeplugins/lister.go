@@ -44,18 +44,15 @@ func claimKeys(pod *v1.Pod) []string {
 	return keys
 }
 
-// lister is the framework's SharedLister: NodeInfos are built on demand from
-// the core's node (Get), the claims in use come from the pod informer plus
-// the pods this scheduler has reserved and not yet seen bound.
+// lister is the framework's SharedLister. It holds no NodeInfos: the
+// framework hands each Filter and Score the node's, built from the core's
+// (Plugins.nodeInfo). The claims in use come from the pod informer plus the
+// pods this scheduler has reserved and not yet seen bound.
 type lister struct {
 	pods cache.Indexer
 
 	mu       sync.Mutex
 	reserved map[types.UID][]string // pod -> claim keys, until the informer shows it bound
-
-	// cur is the node being filtered: Check sets it (under the core's
-	// lock), so Get serves it without a lookup into the core.
-	cur fwk.NodeInfo
 }
 
 func newLister(pods cache.Indexer) *lister {
@@ -82,11 +79,10 @@ func (l *lister) HavePodsWithRequiredNonHostScopedAntiAffinityList() ([]fwk.Node
 	return nil, errNoList
 }
 
+// Get: none of these plugins looks a node up (the framework hands each
+// its NodeInfo); one that starts to will fail loudly here.
 func (l *lister) Get(name string) (fwk.NodeInfo, error) {
-	if l.cur != nil && l.cur.Node().Name == name {
-		return l.cur, nil
-	}
-	return nil, errors.New("kubeplugins: node " + name + " is not being evaluated")
+	return nil, errors.New("kubeplugins: node " + name + " is not in a snapshot: nodes are evaluated one at a time")
 }
 
 // IsPVCUsedByPods is kube's snapshot's answer: a bound or assumed pod mounts
