@@ -10,9 +10,12 @@ import (
 // namespace the selector matches on each node, terminating pods excluded:
 // kube's countPodsMatchSelector, kept current instead of recomputed.
 type selectorCount struct {
-	ns      string
-	sel     labels.Selector
-	key     string
+	ns  string
+	sel labels.Selector
+	key string
+	// all counts terminating pods too, as kube's inter-pod affinity does
+	// (topology spreading does not).
+	all     bool
 	perNode map[*NodeInfo]int // placeholders included; only nodes with matches
 	elem    *list.Element
 }
@@ -38,16 +41,20 @@ func newSelectorCounts(max int) *selectorCounts {
 	return &selectorCounts{max: max, byKey: map[string]*selectorCount{}, byNS: map[string]map[*selectorCount]struct{}{}, lru: list.New()}
 }
 
-// get returns the counts for (ns, sel), counting the namespace's pods once
-// on first use. key must identify (ns, sel).
-func (c *selectorCounts) get(s *Snapshot, ns string, sel labels.Selector, key string) *selectorCount {
+// get returns the counts for (ns, sel), terminating pods counted if all,
+// counting the namespace's pods once on first use.
+func (c *selectorCounts) get(s *Snapshot, ns string, sel labels.Selector, all bool) *selectorCount {
+	key := ns + "\x00" + sel.String()
+	if all {
+		key = "all\x00" + key
+	}
 	if sc := c.byKey[key]; sc != nil {
 		c.lru.MoveToFront(sc.elem)
 		return sc
 	}
-	sc := &selectorCount{ns: ns, sel: sel, key: key, perNode: map[*NodeInfo]int{}}
+	sc := &selectorCount{ns: ns, sel: sel, key: key, all: all, perNode: map[*NodeInfo]int{}}
 	for _, pi := range s.podsByNamespace[ns] {
-		if counted(sc.sel, pi) {
+		if sc.counts(pi) {
 			sc.perNode[s.byName[pi.nodeName]]++
 		}
 	}
@@ -71,7 +78,7 @@ func (c *selectorCounts) get(s *Snapshot, ns string, sel labels.Selector, key st
 // account adds (delta 1) or removes (delta -1) pod pi on node n.
 func (c *selectorCounts) account(pi *PodInfo, n *NodeInfo, delta int) {
 	for sc := range c.byNS[pi.Pod.Namespace] {
-		if !counted(sc.sel, pi) {
+		if !sc.counts(pi) {
 			continue
 		}
 		if v := sc.perNode[n] + delta; v > 0 {
@@ -82,7 +89,8 @@ func (c *selectorCounts) account(pi *PodInfo, n *NodeInfo, delta int) {
 	}
 }
 
-// counted mirrors kube: pods being deleted no longer count (kubernetes#87621).
-func counted(sel labels.Selector, pi *PodInfo) bool {
-	return pi.Pod.DeletionTimestamp == nil && sel.Matches(labels.Set(pi.Pod.Labels))
+// counts mirrors kube: for spreading, pods being deleted no longer count
+// (kubernetes#87621); for inter-pod affinity they do.
+func (sc *selectorCount) counts(pi *PodInfo) bool {
+	return (sc.all || pi.Pod.DeletionTimestamp == nil) && sc.sel.Matches(labels.Set(pi.Pod.Labels))
 }

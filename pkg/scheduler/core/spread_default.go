@@ -48,7 +48,7 @@ func (s *Snapshot) setSpreadTopology(n *NodeInfo) {
 func (sc *Scheduler) defaultSpreadScores(cl *class, cands []candidate, out []int64) {
 	d := cl.spread
 	s := sc.snap
-	counts := s.counts.get(s, d.ns, d.sel, d.key)
+	counts := s.counts.get(s, d.ns, d.sel, false)
 	// Zone counts come from every node the pod's required node affinity
 	// admits (policy Honor), found through the nodes that hold siblings:
 	// O(those nodes), not O(all nodes).
