@@ -40,8 +40,10 @@ func newSchedulerCommand() *cobra.Command {
 cluster of --kubeconfig, with kube-scheduler's filter and score semantics
 and Myriad's techniques for large clusters: equivalence classes, score
 caching, relaxed randomization (--sampling) and optimistic parallel binding
-(--binders). A pod that fits nowhere preempts pods of lower priority as
-kube-scheduler's default preemption does (--preemption=false turns it off).
+(--binders). Volumes, resource claims (DRA) and node-declared features are
+decided by kube-scheduler's own plugins, for the pods that have them. A pod
+that fits nowhere preempts pods of lower priority as kube-scheduler's
+default preemption does (--preemption=false turns it off).
 
 Several instances may run: one holds the Lease kube-system/myriad-scheduler
 and schedules, the others keep their caches warm and take over within
