@@ -60,7 +60,7 @@ func BenchmarkSchedule(b *testing.B) {
 						pods[i] = tc.Pod("default", fmt.Sprintf("web-%d", i), "100m", "128Mi", map[string]string{"app": "web"})
 					}
 					b.ReportAllocs()
-					cpu0, cpuOK := processCPU()
+					cpu0, cpuOK := tc.ProcessCPU()
 					b.ResetTimer()
 					for i := 0; i < b.N; i++ {
 						res, err := sc.Schedule(pods[i])
@@ -72,7 +72,7 @@ func BenchmarkSchedule(b *testing.B) {
 						}
 					}
 					b.StopTimer()
-					if cpu1, ok := processCPU(); ok && cpuOK {
+					if cpu1, ok := tc.ProcessCPU(); ok && cpuOK {
 						b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
 					}
 					st := sc.Stats()
@@ -223,7 +223,7 @@ func BenchmarkEquivalenceClasses(b *testing.B) {
 						pods[i] = workloads[(i/25)%len(workloads)](fmt.Sprintf("r-%d", i))
 					}
 					b.ReportAllocs()
-					cpu0, cpuOK := processCPU()
+					cpu0, cpuOK := tc.ProcessCPU()
 					b.ResetTimer()
 					for i := 0; i < b.N; i++ {
 						res, err := sc.Schedule(pods[i])
@@ -235,7 +235,7 @@ func BenchmarkEquivalenceClasses(b *testing.B) {
 						}
 					}
 					b.StopTimer()
-					if cpu1, ok := processCPU(); ok && cpuOK {
+					if cpu1, ok := tc.ProcessCPU(); ok && cpuOK {
 						b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
 					}
 					st := sc.Stats()

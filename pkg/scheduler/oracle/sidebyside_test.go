@@ -190,7 +190,7 @@ func startMeter() meter {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	cpu, ok := processCPU()
+	cpu, ok := testcluster.ProcessCPU()
 	return meter{wall: time.Now(), cpu: cpu, cpuOK: ok, mallocs: ms.Mallocs}
 }
 
@@ -198,7 +198,7 @@ func startMeter() meter {
 // CPU time and allocations up to now, after the caller drained whatever
 // the decisions left running.
 func (m meter) stop(decisions int, wallEnd time.Time) cost {
-	cpu, ok := processCPU()
+	cpu, ok := testcluster.ProcessCPU()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return cost{decisions: decisions, wall: wallEnd.Sub(m.wall), cpu: cpu - m.cpu, cpuOK: ok && m.cpuOK, mallocs: ms.Mallocs - m.mallocs}
