@@ -469,36 +469,69 @@ func waitNodesReady(ctx context.Context, cs kubernetes.Interface, want int, time
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		ready := 0
-		for _, obj := range inf.GetStore().List() {
-			if nodeReady(obj.(*corev1.Node)) {
-				ready++
-			}
-		}
-		if ready >= want {
-			fmt.Fprintf(out, "  %d/%d nodes Ready (%.1fs)\n", ready, want, time.Since(began).Seconds())
+		t := tallyNodes(inf.GetStore().List())
+		if t.ready >= want {
+			fmt.Fprintf(out, "  %d/%d nodes Ready (%.1fs)\n", t.ready, want, time.Since(began).Seconds())
 			return nil
 		}
 		if time.Since(lastPrint) >= 5*time.Second {
-			fmt.Fprintf(out, "  %d/%d nodes Ready ...\n", ready, want)
+			fmt.Fprintf(out, "  %d/%d nodes Ready: %s ...\n", t.ready, want, t.waitingFor(want))
 			lastPrint = time.Now()
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("only %d of %d nodes Ready after %s (see %s): %w", ready, want, timeout, "logs/nodes.log", ctx.Err())
+			return fmt.Errorf("only %d of %d nodes Ready after %s (%s; see logs/nodes.log and logs/kube-controller-manager*.log): %w",
+				t.ready, want, timeout, t.waitingFor(want), ctx.Err())
 		case <-tick.C:
 		}
 	}
 }
 
-// nodeReady is what the scheduler needs: Ready=True and the not-ready taint
-// removed by the node lifecycle controller.
-func nodeReady(n *corev1.Node) bool {
-	for _, t := range n.Spec.Taints {
-		if t.Key == corev1.TaintNodeNotReady || t.Key == corev1.TaintNodeUnreachable {
-			return false
+// nodeTally counts simulated nodes by how far they are from schedulable,
+// so that a start that hangs says which component it waits for.
+type nodeTally struct {
+	registered int // Node objects
+	reporting  int // with Ready=True, set by the simulator
+	ready      int // what the scheduler needs: Ready=True and no not-ready/unreachable taint
+}
+
+func tallyNodes(objs []any) nodeTally {
+	var t nodeTally
+	for _, obj := range objs {
+		n := obj.(*corev1.Node)
+		t.registered++
+		if conditionReady(n) {
+			t.reporting++
+			if !notReadyTainted(n) {
+				t.ready++
+			}
 		}
 	}
+	return t
+}
+
+// waitingFor names the step the slowest nodes are stuck at.
+func (t nodeTally) waitingFor(want int) string {
+	switch {
+	case t.registered < want:
+		return fmt.Sprintf("%d registered (the node simulator registers them)", t.registered)
+	case t.reporting < want:
+		return fmt.Sprintf("%d of %d registered report Ready (the node simulator sets it)", t.reporting, t.registered)
+	default:
+		return fmt.Sprintf("%d report Ready but carry the not-ready taint (kube-controller-manager's node lifecycle controller lifts it)", t.reporting-t.ready)
+	}
+}
+
+func notReadyTainted(n *corev1.Node) bool {
+	for _, t := range n.Spec.Taints {
+		if t.Key == corev1.TaintNodeNotReady || t.Key == corev1.TaintNodeUnreachable {
+			return true
+		}
+	}
+	return false
+}
+
+func conditionReady(n *corev1.Node) bool {
 	for _, c := range n.Status.Conditions {
 		if c.Type == corev1.NodeReady {
 			return c.Status == corev1.ConditionTrue

@@ -295,7 +295,10 @@ func TestBenchScenarios(t *testing.T) {
 			cmd := exec.CommandContext(ctx, binary, append(append([]string{"bench"}, sc.args...), "--out", out)...)
 			log, err := cmd.CombinedOutput()
 			if ctx.Err() != nil {
-				t.Fatalf("myriad bench %s did not finish in 10 minutes:\n%s", sc.name, tail(string(log)))
+				// The start's own progress line says which step it waits
+				// for; the logs of the components behind that step say why.
+				t.Fatalf("myriad bench %s did not finish in 10 minutes:\n%s\n%s", sc.name, tail(string(log)),
+					tailLogs(filepath.Join(out, "cluster"), "nodes", "kube-controller-manager-*", "myriad-scheduler-0"))
 			}
 			raw, rerr := os.ReadFile(filepath.Join(out, "result.json"))
 			if rerr != nil {

@@ -183,9 +183,18 @@ func portFree(port int) bool {
 	return true
 }
 
-func tailLogs(dataDir string) string {
+// tailLogs gives the last lines of the cluster's component logs: those
+// matching the given patterns (file names without ".log"), or all.
+func tailLogs(dataDir string, patterns ...string) string {
 	var b strings.Builder
-	files, _ := filepath.Glob(filepath.Join(dataDir, "logs", "*.log"))
+	if len(patterns) == 0 {
+		patterns = []string{"*"}
+	}
+	var files []string
+	for _, p := range patterns {
+		m, _ := filepath.Glob(filepath.Join(dataDir, "logs", p+".log"))
+		files = append(files, m...)
+	}
 	for _, f := range files {
 		raw, _ := os.ReadFile(f)
 		lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
