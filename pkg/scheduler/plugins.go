@@ -32,6 +32,9 @@ type Plugins interface {
 // the pod; PreBind and Unreserve on a binder.
 type Cycle interface {
 	Check(n *core.NodeInfo) []string
+	// Without is Check with the given pods gone: the victims preemption
+	// weighs on n.
+	Without(n *core.NodeInfo, gone []*v1.Pod) []string
 	Score(cands []*core.NodeInfo) []int64
 	// Reserve claims what the chosen node needs in the plugins' caches
 	// (volumes to bind, devices to allocate), so the next decision sees it.

@@ -58,7 +58,8 @@ func (c *fakeCycle) Check(n *core.NodeInfo) []string {
 	}
 	return nil
 }
-func (c *fakeCycle) Score(cands []*core.NodeInfo) []int64 { return make([]int64, len(cands)) }
+func (c *fakeCycle) Without(n *core.NodeInfo, _ []*v1.Pod) []string { return c.Check(n) }
+func (c *fakeCycle) Score(cands []*core.NodeInfo) []int64           { return make([]int64, len(cands)) }
 func (c *fakeCycle) Reserve(_ context.Context, node string) error {
 	c.f.record("reserve " + c.pod + " " + node)
 	return nil

@@ -289,7 +289,7 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *QueuedPod) {
 	cyc, err := s.preFilter(ctx, qp, pod)
 	var ext *core.External
 	if cyc != nil {
-		ext = &core.External{Check: cyc.Check, Score: cyc.Score}
+		ext = &core.External{Check: cyc.Check, Score: cyc.Score, Without: cyc.Without}
 	}
 	var res core.Result
 	if err == nil {

@@ -1,5 +1,7 @@
 package core
 
+import v1 "k8s.io/api/core/v1"
+
 // External is what the core does not decide itself for one pod: Myriad's
 // runtime fills it from kube-scheduler's own plugins (volumes, dynamic
 // resources, node-declared features) for the few pods that need them.
@@ -17,6 +19,14 @@ type External struct {
 	// one's weighted score to add to the core's total (kube's plugin
 	// weights applied, normalized over these candidates).
 	Score func(cands []*NodeInfo) []int64
+	// Without checks n as it would be with the pods gone: the victims a
+	// preemption weighs there (kube's SelectVictimsOnNode tells the
+	// plugins' PreFilter extensions of each removal and runs their filters
+	// on the node without them). So a ReadWriteOncePod claim's holder, a
+	// pod on a conflicting disk or pods holding a node's attach slots can
+	// be evicted for a pod of higher priority. Nil: what Check decides is
+	// taken as not freed by evictions.
+	Without func(n *NodeInfo, gone []*v1.Pod) []string
 }
 
 func (e *External) check(n *NodeInfo) []string {
@@ -24,4 +34,20 @@ func (e *External) check(n *NodeInfo) []string {
 		return nil
 	}
 	return e.Check(n)
+}
+
+// checkWithout is Check on n with the pods in gone removed (Check as n
+// stands when ext has no Without).
+func (e *External) checkWithout(n *NodeInfo, gone []*PodInfo) []string {
+	switch {
+	case e == nil:
+		return nil
+	case e.Without == nil:
+		return e.check(n)
+	}
+	pods := make([]*v1.Pod, len(gone))
+	for i, p := range gone {
+		pods[i] = p.Pod
+	}
+	return e.Without(n, pods)
 }

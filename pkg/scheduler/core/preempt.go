@@ -82,10 +82,10 @@ func (sc *Scheduler) Preempt(pod *v1.Pod) (*Preemption, error) {
 	return sc.PreemptWith(pod, nil)
 }
 
-// PreemptWith is Preempt where a node must also pass ext's check as it stands,
-// before any eviction: what check decides (volumes, devices) is not freed
-// by evicting pods as far as the core can tell, so such nodes are no
-// candidates (kube treats most of those failures as unresolvable too).
+// PreemptWith is Preempt where a node must also pass ext's check with the
+// victims gone (ext.Without): evicting a ReadWriteOncePod claim's holder or
+// pods holding attach slots can make room, as in kube-scheduler, and the
+// victims are reprieved against ext's check too.
 func (sc *Scheduler) PreemptWith(pod *v1.Pod, ext *External) (*Preemption, error) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
@@ -117,12 +117,7 @@ func (sc *Scheduler) PreemptWith(pod *v1.Pod, ext *External) (*Preemption, error
 		if !ok {
 			break
 		}
-		vs, why := sc.victimsOn(pod, prio, cl.facts, cs, nodes[i])
-		if vs != nil {
-			if r := ext.check(nodes[i]); r != nil {
-				vs, why = nil, r
-			}
-		}
+		vs, why := sc.victimsOn(pod, prio, cl.facts, cs, nodes[i], ext)
 		if vs == nil {
 			for _, r := range why {
 				reasons[r]++
@@ -203,8 +198,9 @@ func terminatingByPreemption(p *v1.Pod) bool {
 }
 
 // victimsOn is kube's SelectVictimsOnNode for node n: nil and the reasons
-// when evicting lower-priority pods cannot make pod fit there.
-func (sc *Scheduler) victimsOn(pod *v1.Pod, prio int32, f *nodeFacts, cs *clusterState, n *NodeInfo) (*victimSet, []string) {
+// when evicting lower-priority pods cannot make pod fit there. ext judges
+// the node with the pods evicted so far gone.
+func (sc *Scheduler) victimsOn(pod *v1.Pod, prio int32, f *nodeFacts, cs *clusterState, n *NodeInfo, ext *External) (*victimSet, []string) {
 	if _, unresolvable := firstFailure(f, cs, pod, n); unresolvable {
 		return nil, []string{ReasonPreemptionNotHelpful}
 	}
@@ -232,7 +228,16 @@ func (sc *Scheduler) victimsOn(pod *v1.Pod, prio int32, f *nodeFacts, cs *cluste
 	for _, p := range potential {
 		remove(p)
 	}
-	if r := fitsView(f, cs, pod, view); r != nil {
+	// gone is what ext sees evicted: every potential victim, less those
+	// reprieved so far.
+	gone := slices.Clone(potential)
+	fits := func() []string {
+		if r := fitsView(f, cs, pod, view); r != nil {
+			return r
+		}
+		return ext.checkWithout(n, gone)
+	}
+	if r := fits(); r != nil {
 		for _, p := range potential {
 			add(p)
 		}
@@ -251,9 +256,11 @@ func (sc *Scheduler) victimsOn(pod *v1.Pod, prio int32, f *nodeFacts, cs *cluste
 	vs := &victimSet{n: n}
 	reprieve := func(p *PodInfo) bool {
 		add(p)
-		if fitsView(f, cs, pod, view) == nil {
+		gone = slices.DeleteFunc(gone, func(g *PodInfo) bool { return g == p })
+		if fits() == nil {
 			return true
 		}
+		gone = append(gone, p)
 		remove(p)
 		vs.victims = append(vs.victims, p)
 		return false

@@ -6,6 +6,7 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 
@@ -59,9 +60,42 @@ func reasonCounts(st *fwk.Status, n int) map[string]int {
 // Check runs the plugins' Filters on n, which passed the core's.
 func (c *cycle) Check(n *core.NodeInfo) []string {
 	if c.only != nil && !c.only.Has(n.Node.Name) {
-		return []string{"node(s) didn't satisfy the volume or resource claim plugins' PreFilter"}
+		return []string{reasonPreFilterNarrowed}
 	}
-	st := c.p.fw.RunFilterPlugins(c.ctx, c.state, c.pod, c.p.nodeInfo(n))
+	return statusReasons(c.p.fw.RunFilterPlugins(c.ctx, c.state, c.pod, c.p.nodeInfo(n)))
+}
+
+const reasonPreFilterNarrowed = "node(s) didn't satisfy the volume or resource claim plugins' PreFilter"
+
+// Without runs the plugins' Filters on n as it would be with the pods gone,
+// as kube's SelectVictimsOnNode does: on a copy of the node's NodeInfo and
+// of the cycle state, each removal told to the PreFilter extensions (so
+// VolumeRestrictions stops counting a ReadWriteOncePod claim its holder
+// frees).
+func (c *cycle) Without(n *core.NodeInfo, gone []*v1.Pod) []string {
+	if c.only != nil && !c.only.Has(n.Node.Name) {
+		return []string{reasonPreFilterNarrowed}
+	}
+	logger := klog.FromContext(c.ctx)
+	ni := c.p.nodeInfo(n).SnapshotConcrete()
+	state := c.state.Clone()
+	for _, p := range gone {
+		if err := ni.RemovePod(logger, p); err != nil {
+			return []string{err.Error()}
+		}
+		pi, err := framework.NewPodInfo(p)
+		if err != nil {
+			return []string{err.Error()}
+		}
+		if st := c.p.fw.RunPreFilterExtensionRemovePod(c.ctx, state, c.pod, pi, ni); !st.IsSuccess() {
+			return statusReasons(st)
+		}
+	}
+	return statusReasons(c.p.fw.RunFilterPlugins(c.ctx, state, c.pod, ni))
+}
+
+// statusReasons is a filter status in kube's words: nil on success.
+func statusReasons(st *fwk.Status) []string {
 	if st.IsSuccess() {
 		return nil
 	}

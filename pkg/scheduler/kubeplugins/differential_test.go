@@ -65,7 +65,7 @@ func compareWorld(t *testing.T, seed int, r *rand.Rand, w *world) (compared, rej
 	if err != nil {
 		t.Fatal(err)
 	}
-	kube := kubeFramework(ctx, t, client, factory, w)
+	kube := kubeFramework(ctx, t, client, factory, w.pods, w.nodes)
 	factory.Start(ctx.Done())
 	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
 		if !ok {
@@ -135,9 +135,9 @@ func compareWorld(t *testing.T, seed int, r *rand.Rand, w *world) (compared, rej
 }
 
 // kubeFramework is kube-scheduler's whole default profile, on kube's own
-// snapshot of the world, except DynamicResources (these pods ask for no
+// snapshot of these pods and nodes, except DynamicResources (these pods ask for no
 // devices; its PreFilter would skip them).
-func kubeFramework(ctx context.Context, t *testing.T, client *fake.Clientset, factory informers.SharedInformerFactory, w *world) framework.Framework {
+func kubeFramework(ctx context.Context, t *testing.T, client *fake.Clientset, factory informers.SharedInformerFactory, pods []*v1.Pod, nodes []*v1.Node) framework.Framework {
 	defaults, err := latest.Default()
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +154,7 @@ func kubeFramework(ctx context.Context, t *testing.T, client *fake.Clientset, fa
 	fw, err := frameworkruntime.NewFramework(ctx, frameworkplugins.NewInTreeRegistry(), &profile,
 		frameworkruntime.WithClientSet(client),
 		frameworkruntime.WithInformerFactory(factory),
-		frameworkruntime.WithSnapshotSharedLister(internalcache.NewSnapshot(w.pods, w.nodes)),
+		frameworkruntime.WithSnapshotSharedLister(internalcache.NewSnapshot(pods, nodes)),
 		frameworkruntime.WithSharedCSIManager(nodevolumelimits.NewCSIManager(factory.Storage().V1().CSINodes().Lister())),
 		frameworkruntime.WithEventRecorder(events.NewFakeRecorder(100)),
 	)
