@@ -2,6 +2,7 @@ package cli
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 func newBenchSchedulerCommand() *cobra.Command {
 	var o scheduler.Options
 	var out string
+	var profiles bool
 	cmd := &cobra.Command{
 		Use:   "scheduler",
 		Short: "Compare Myriad's scheduler with kube-scheduler and the binding ceiling on one cluster",
@@ -50,6 +52,12 @@ unless every phase bound all its pods within --phase-timeout.`,
 					return nil, err
 				}
 				o.Command = strings.Join(os.Args, " ")
+				if profiles {
+					o.ProfileDir = filepath.Join(outDir, "profiles")
+					if err := os.MkdirAll(o.ProfileDir, 0o700); err != nil {
+						return nil, err
+					}
+				}
 				if err := o.Validate(); err != nil {
 					return nil, err
 				}
@@ -67,5 +75,6 @@ unless every phase bound all its pods within --phase-timeout.`,
 	f.BoolVar(&o.CeilingEvents, "ceiling-events", true, "the ceiling also records a Scheduled event per pod, as kube-scheduler and Myriad do (false: Bindings only)")
 	f.StringVar(&o.Order, "order", "kube,myriad,ceiling,myriad,kube", "phases in order, comma-separated: kube, myriad, ceiling")
 	f.StringSliceVar(&o.MyriadArgs, "myriad-scheduler-args", nil, "extra flags for 'myriad scheduler' (e.g. --sampling=log2,--binders=32)")
+	f.BoolVar(&profiles, "cpu-profiles", false, "write a Go CPU profile of each scheduler process, start to stop, to OUT/profiles (read with go tool pprof)")
 	return cmd
 }

@@ -47,6 +47,8 @@ type Process struct {
 	// tenant's control plane beside the cluster's): when one crash-loops
 	// it is given up on in Events only, never on Failed.
 	Expendable bool
+	// Env is added to the environment the child inherits (KEY=value).
+	Env []string
 }
 
 // Event is something a user should hear about: a crash, a restart.
@@ -160,7 +162,7 @@ func (s *Supervisor) spawn(c *child) error {
 			out = io.MultiWriter(logf, lines)
 		}
 		cmd.Stdout, cmd.Stderr = out, out
-		cmd.Env = append(os.Environ(), ParentPIDEnv+"="+strconv.Itoa(os.Getpid()), ProcessNameEnv+"="+c.proc.Name)
+		cmd.Env = append(append(os.Environ(), c.proc.Env...), ParentPIDEnv+"="+strconv.Itoa(os.Getpid()), ProcessNameEnv+"="+c.proc.Name)
 		cmd.SysProcAttr = &syscall.SysProcAttr{
 			Pdeathsig: syscall.SIGKILL,
 			// Own process group: Ctrl-C in the terminal reaches only the

@@ -37,7 +37,7 @@ type Component struct {
 // returns once ready answers (nil: once it runs). A crash is restarted
 // with backoff and recorded in Events. obs, when not nil, follows the
 // process as supervisor.Process.Observer does.
-func (r *Rig) StartComponent(ctx context.Context, name string, args []string, ready func(context.Context) error, obs supervisor.Observer) (*Component, error) {
+func (r *Rig) StartComponent(ctx context.Context, name string, args, env []string, ready func(context.Context) error, obs supervisor.Observer) (*Component, error) {
 	bin, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find own executable: %w", err)
@@ -61,7 +61,7 @@ func (r *Rig) StartComponent(ctx context.Context, name string, args []string, re
 	if timeout <= 0 {
 		timeout = 2 * time.Minute
 	}
-	if err := c.sup.Start(ctx, supervisor.Process{Name: name, Args: args, LogFile: c.Log, Ready: ready, Observer: obs}, timeout); err != nil {
+	if err := c.sup.Start(ctx, supervisor.Process{Name: name, Args: args, Env: env, LogFile: c.Log, Ready: ready, Observer: obs}, timeout); err != nil {
 		c.sup.Stop()
 		return nil, err
 	}

@@ -61,7 +61,7 @@ func standbyTarget(ctx context.Context, x *Run, sp spec) (*Target, error) {
 	if ok && standbyHandover != nil {
 		obs = standbyHandover
 	}
-	comp, err := r.StartComponent(ctx, insts[1].process, sargs, insts[1].readyz, obs)
+	comp, err := r.StartComponent(ctx, insts[1].process, sargs, nil, insts[1].readyz, obs)
 	if err != nil {
 		return nil, fmt.Errorf("the standby did not start: %w", err)
 	}

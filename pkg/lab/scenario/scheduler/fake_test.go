@@ -171,6 +171,7 @@ func (s *fakeScheduler) Sample() (lab.ProcSample, error) {
 func (s *fakeScheduler) Events() []string { return nil }
 func (s *fakeScheduler) Log() string      { return "fake.log" }
 func (s *fakeScheduler) Stop()            { s.done.Wait() }
+func (s *fakeScheduler) Profile() string  { return "" }
 
 // scenario is the scenario against c, with the schedulers' identity's
 // requests named kube-scheduler / workload-high by APF.

@@ -34,6 +34,9 @@ type Options struct {
 	Order string
 	// MyriadArgs are extra flags for `myriad scheduler`.
 	MyriadArgs []string
+	// ProfileDir, when set, receives a CPU profile of each scheduler
+	// process under test, from its start to its stop (--cpu-profiles).
+	ProfileDir string
 	// Command is the command line, for the report's parameters.
 	Command string
 }

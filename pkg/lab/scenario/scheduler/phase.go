@@ -104,6 +104,7 @@ func (b *bench) phase(ctx context.Context, order, total int, kind string) (p Pha
 	if proc != nil {
 		p.CPUSeconds, p.RSSMaxBytes = b.usage(proc)
 		proc.Stop()
+		p.CPUProfile = proc.Profile()
 	}
 	if flowErr == nil {
 		var flowsAfter map[Flow]float64

@@ -129,8 +129,8 @@ func ratioRows(r *Result) [][]string {
 }
 
 func runsTable(runs []Run) lab.Table {
-	t := lab.Table{Title: "Runs", Head: []string{"#", "scheduler", "bound", "pods/s", "pods/s after 1st bind", "first bind", "last bind", "p50", "p90", "p99", "CPU s", "CPU s / 1000 pods", "RSS max", "feasible", "util. stddev", "util. max−min", "error"},
-		Note: "Times in seconds from scheduler start. CPU is the scheduler process's utime + stime from its start to the last bind."}
+	t := lab.Table{Title: "Runs", Head: []string{"#", "scheduler", "bound", "pods/s", "pods/s after 1st bind", "first bind", "last bind", "p50", "p90", "p99", "CPU s", "CPU s / 1000 pods", "RSS max", "feasible", "util. stddev", "util. max−min", "CPU profile", "error"},
+		Note: "Times in seconds from scheduler start. CPU is the scheduler process's utime + stime from its start to the last bind. A CPU profile (with --cpu-profiles) covers the process from start to stop; read it with go tool pprof."}
 	for _, run := range runs {
 		var feas, sd, rg *float64
 		if q := run.Quality; q != nil {
@@ -139,7 +139,7 @@ func runsTable(runs []Run) lab.Table {
 		t.Rows = append(t.Rows, []string{fmt.Sprint(run.Order), run.Scheduler, fmt.Sprintf("%d / %d", run.Bound, run.Pods),
 			num(run.PodsPerSecond, "%.0f"), num(run.PodsPerSecondAfterFirstBind, "%.0f"), num(run.FirstBindSeconds, "%.2f"), num(run.LastBindSeconds, "%.2f"),
 			num(run.LatencyP50, "%.2f"), num(run.LatencyP90, "%.2f"), num(run.LatencyP99, "%.2f"), num(run.CPUSeconds, "%.2f"), num(run.CPUSecondsPer1000Pods, "%.2f"),
-			rss(run.RSSMaxBytes), pct(feas), pct(sd), pct(rg), orDash(run.Error)})
+			rss(run.RSSMaxBytes), pct(feas), pct(sd), pct(rg), orDash(run.CPUProfile), orDash(run.Error)})
 	}
 	return t
 }

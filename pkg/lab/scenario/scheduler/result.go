@@ -52,6 +52,9 @@ type PhaseInput struct {
 	// (all API servers); nil if not scraped, FlowsErr says why.
 	Flows    []FlowCount
 	FlowsErr string
+	// CPUProfile is the scheduler process's CPU profile (start to stop),
+	// relative to the bench's output; "" if not asked for.
+	CPUProfile string
 	// Err is why the phase did not finish; "" if it did.
 	Err string
 }
@@ -103,7 +106,10 @@ type Run struct {
 	// APFDispatched are every flow's requests during the phase.
 	APFDispatched []FlowCount    `json:"apf_dispatched,omitempty"`
 	CeilingWrites *CeilingWrites `json:"ceiling_writes,omitempty"`
-	Error         string         `json:"error,omitempty"`
+	// CPUProfile is the scheduler process's Go CPU profile from start to
+	// stop, relative to the bench's output (`go tool pprof` reads it).
+	CPUProfile string `json:"cpu_profile,omitempty"`
+	Error      string `json:"error,omitempty"`
 }
 
 // CeilingWrites are one ceiling phase's writes.
@@ -259,7 +265,7 @@ func samePriorityLevel(r *Result) []string {
 func schedRun(p PhaseInput, identity *FlowCount) Run {
 	run := Run{Scheduler: p.Kind, Order: p.Order, Pods: p.Pods, StartedAt: p.Start,
 		BindSummary: SummarizeBinds(p.Start, p.Binds, p.Pods, p.WritesDone), CPUSeconds: p.CPUSeconds, RSSMaxBytes: p.RSSMaxBytes,
-		ComponentCPUSeconds: p.Components, APFDispatched: p.Flows, Error: p.Err}
+		ComponentCPUSeconds: p.Components, APFDispatched: p.Flows, CPUProfile: p.CPUProfile, Error: p.Err}
 	if p.CPUSeconds != nil && run.Bound > 0 {
 		run.CPUSecondsPer1000Pods = lab.Some(*p.CPUSeconds / float64(run.Bound) * 1000)
 	}

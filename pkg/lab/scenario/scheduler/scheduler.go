@@ -32,6 +32,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
 
+	"github.com/myriad-dev/myriad/internal/cpuprofile"
 	"github.com/myriad-dev/myriad/pkg/controlplane"
 	"github.com/myriad-dev/myriad/pkg/lab"
 	"github.com/myriad-dev/myriad/pkg/lab/rig"
@@ -59,7 +60,7 @@ type Scenario struct {
 // New is the scenario with o, which must be valid.
 func New(o Options) *Scenario {
 	return &Scenario{o: o, connect: func(ctx context.Context, r *rig.Rig) (*deps, error) {
-		return connectRig(ctx, r, o.MyriadArgs)
+		return connectRig(ctx, r, o.MyriadArgs, o.ProfileDir)
 	}, startRig: func(ctx context.Context, o rig.Options, con *lab.Console) (*rig.Rig, error) {
 		o.Scheduler = "none"
 		return rig.Start(ctx, o, con, func(p lab.ReadyPoint, el time.Duration) string {
@@ -96,6 +97,8 @@ type schedProcess interface {
 	Events() []string
 	Log() string
 	Stop()
+	// Profile is the CPU profile it wrote when stopped; "" if none.
+	Profile() string
 }
 
 // Run starts the cluster and runs every phase on it.
@@ -159,7 +162,7 @@ func (s *Scenario) setup(ctx context.Context, r *rig.Rig, env lab.Env) (*bench, 
 }
 
 // connectRig ties the phases to the started cluster.
-func connectRig(ctx context.Context, r *rig.Rig, myriadArgs []string) (*deps, error) {
+func connectRig(ctx context.Context, r *rig.Rig, myriadArgs []string, profileDir string) (*deps, error) {
 	if r.Cluster == nil {
 		return nil, errors.New("the scheduler bench needs a cluster it started")
 	}
@@ -192,11 +195,17 @@ func connectRig(ctx context.Context, r *rig.Rig, myriadArgs []string) (*deps, er
 				"--scheduler-name", schedulerName, "--leader-elect=false",
 				"--metrics-addr", "127.0.0.1:" + strconv.Itoa(plan.SchedulerPort)}, myriadArgs...)
 		}
-		c, err := r.StartComponent(ctx, fmt.Sprintf("%s-scheduler-%d", kind, order), args, nil, nil)
+		// Both schedulers are profiled the same way, by the binary that
+		// runs them, from process start to stop.
+		var env []string
+		if profileDir != "" {
+			env = []string{cpuprofile.DirEnv + "=" + profileDir}
+		}
+		c, err := r.StartComponent(ctx, fmt.Sprintf("%s-scheduler-%d", kind, order), args, env, nil, nil)
 		if err != nil {
 			return nil, err
 		}
-		return component{c, r}, nil
+		return component{c, r, profileDir}, nil
 	}
 	scrapers, err := r.Scrapers()
 	if err == nil && len(scrapers.APIServers) > 0 {
@@ -217,8 +226,9 @@ func connectRig(ctx context.Context, r *rig.Rig, myriadArgs []string) (*deps, er
 
 // component is a scheduler under test started through the rig.
 type component struct {
-	c *rig.Component
-	r *rig.Rig
+	c          *rig.Component
+	r          *rig.Rig
+	profileDir string
 }
 
 func (c component) Name() string                    { return c.c.Name }
@@ -226,6 +236,19 @@ func (c component) Sample() (lab.ProcSample, error) { return c.c.Sample() }
 func (c component) Events() []string                { return c.c.Events() }
 func (c component) Log() string                     { return c.c.Log }
 func (c component) Stop()                           { c.r.StopComponent(c.c) }
+
+// Profile is the CPU profile the stopped process wrote, as a path under
+// the profile directory's parent (the bench's --out); "" if none.
+func (c component) Profile() string {
+	if c.profileDir == "" {
+		return ""
+	}
+	files, _ := filepath.Glob(filepath.Join(c.profileDir, c.c.Name+"-*.pprof"))
+	if len(files) == 0 {
+		return ""
+	}
+	return filepath.Join(filepath.Base(c.profileDir), filepath.Base(files[len(files)-1]))
+}
 
 var _ schedProcess = component{}
 
