@@ -42,7 +42,7 @@ func Bootstrap(ctx context.Context, cs kubernetes.Interface) error {
 	if err := applyNodeSimPolicy(ctx, cs); err != nil {
 		return err
 	}
-	for _, fs := range nodeSimFlowSchemas() {
+	for _, fs := range append(nodeSimFlowSchemas(), leaderElectionFlowSchema()) {
 		if err := apply(ctx, fs, cs.FlowcontrolV1().FlowSchemas().Create, cs.FlowcontrolV1().FlowSchemas().Update, cs.FlowcontrolV1().FlowSchemas().Get); err != nil {
 			return fmt.Errorf("FlowSchema %s: %w", fs.Name, err)
 		}
@@ -124,6 +124,31 @@ func nodeSimFlowSchemas() []*flowcontrolv1.FlowSchema {
 		schema("myriad-nodesim", "system", 510, []flowcontrolv1.ResourcePolicyRule{
 			{Verbs: []string{"*"}, APIGroups: []string{"*"}, Resources: []string{"*"}, ClusterScope: true, Namespaces: all},
 		}),
+	}
+}
+
+// leaderElectionFlowSchema puts the Lease renewals of Myriad's own
+// leader-elected components where kube-controller-manager's and
+// kube-scheduler's go: the built-in system-leader-election schema matches
+// only those and kube-system's service accounts. In global-default a
+// renewal waited behind a scheduler's start-up lists at 10,000 nodes until
+// it timed out and myriad-manager gave up its leadership.
+func leaderElectionFlowSchema() *flowcontrolv1.FlowSchema {
+	var subjects []flowcontrolv1.Subject
+	for _, u := range []string{ManagerUser, StorageUser, SyncerUser} {
+		subjects = append(subjects, flowcontrolv1.Subject{Kind: flowcontrolv1.SubjectKindUser, User: &flowcontrolv1.UserSubject{Name: u}})
+	}
+	return &flowcontrolv1.FlowSchema{
+		ObjectMeta: metav1.ObjectMeta{Name: "myriad-leader-election", Labels: managedLabels},
+		Spec: flowcontrolv1.FlowSchemaSpec{
+			PriorityLevelConfiguration: flowcontrolv1.PriorityLevelConfigurationReference{Name: "leader-election"},
+			MatchingPrecedence:         150,
+			DistinguisherMethod:        &flowcontrolv1.FlowDistinguisherMethod{Type: flowcontrolv1.FlowDistinguisherMethodByUserType},
+			Rules: []flowcontrolv1.PolicyRulesWithSubjects{{Subjects: subjects, ResourceRules: []flowcontrolv1.ResourcePolicyRule{{
+				Verbs: []string{"get", "create", "update"}, APIGroups: []string{"coordination.k8s.io"},
+				Resources: []string{"leases"}, Namespaces: []string{flowcontrolv1.NamespaceEvery},
+			}}}},
+		},
 	}
 }
 

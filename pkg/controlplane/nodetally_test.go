@@ -24,11 +24,11 @@ func TestTallyNodesNamesWhatAStartWaitsFor(t *testing.T) {
 		ready int
 		says  string
 	}{
-		{"none registered", nil, 0, "0 registered"},
-		{"registered, not reporting", []any{node("", corev1.TaintNodeNotReady), node(corev1.ConditionFalse, "")}, 0, "0 of 2 registered report Ready"},
-		{"reporting, tainted", []any{node(corev1.ConditionTrue, corev1.TaintNodeNotReady), node(corev1.ConditionTrue, corev1.TaintNodeUnreachable)}, 0, "2 report Ready but carry the not-ready taint"},
-		{"one schedulable", []any{node(corev1.ConditionTrue, ""), node(corev1.ConditionTrue, corev1.TaintNodeNotReady)}, 1, "1 report Ready but carry"},
-		{"other taints do not count", []any{node(corev1.ConditionTrue, "example.com/gpu"), node(corev1.ConditionTrue, "")}, 2, ""},
+		{"none registered", nil, 0, "0 registered, 0 report Ready, 0 untainted (the node simulator registers them)"},
+		{"registered, not reporting", []any{node("", corev1.TaintNodeNotReady), node(corev1.ConditionFalse, "")}, 0, "2 registered, 0 report Ready, 0 untainted (the node simulator reports them Ready)"},
+		{"reporting, tainted", []any{node(corev1.ConditionTrue, corev1.TaintNodeNotReady), node(corev1.ConditionTrue, corev1.TaintNodeUnreachable)}, 0, "2 report Ready, 0 untainted (kube-controller-manager's"},
+		{"one missing, one tainted: the wider gap is named", []any{node(corev1.ConditionTrue, corev1.TaintNodeNotReady)}, 0, "(the node simulator registers them)"},
+		{"other taints do not count", []any{node(corev1.ConditionTrue, "example.com/gpu"), node(corev1.ConditionTrue, "")}, 2, "2 untainted"},
 	} {
 		got := tallyNodes(c.nodes)
 		if got.ready != c.ready {

@@ -510,16 +510,28 @@ func tallyNodes(objs []any) nodeTally {
 	return t
 }
 
-// waitingFor names the step the slowest nodes are stuck at.
+// waitingFor gives the counts at each step and names the component behind
+// the step most nodes are stuck at.
 func (t nodeTally) waitingFor(want int) string {
-	switch {
-	case t.registered < want:
-		return fmt.Sprintf("%d registered (the node simulator registers them)", t.registered)
-	case t.reporting < want:
-		return fmt.Sprintf("%d of %d registered report Ready (the node simulator sets it)", t.reporting, t.registered)
-	default:
-		return fmt.Sprintf("%d report Ready but carry the not-ready taint (kube-controller-manager's node lifecycle controller lifts it)", t.reporting-t.ready)
+	counts := fmt.Sprintf("%d registered, %d report Ready, %d untainted", t.registered, t.reporting, t.ready)
+	gaps := []struct {
+		n   int
+		who string
+	}{
+		{want - t.registered, "the node simulator registers them"},
+		{t.registered - t.reporting, "the node simulator reports them Ready"},
+		{t.reporting - t.ready, "kube-controller-manager's node lifecycle controller lifts the not-ready taint"},
 	}
+	worst := gaps[0]
+	for _, g := range gaps[1:] {
+		if g.n > worst.n {
+			worst = g
+		}
+	}
+	if worst.n <= 0 {
+		return counts
+	}
+	return counts + " (" + worst.who + ")"
 }
 
 func notReadyTainted(n *corev1.Node) bool {

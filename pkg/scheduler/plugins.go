@@ -24,6 +24,15 @@ type Plugins interface {
 	// fits no node of numNodes for the plugins' reasons (an unbound
 	// immediate claim, a missing claim): preempting cannot help.
 	PreFilter(ctx context.Context, pod *v1.Pod, numNodes int) (Cycle, error)
+	// Delegated reports whether an extended resource is served by Dynamic
+	// Resource Allocation (a DeviceClass names it) on nodes that have none
+	// in allocatable: the core's resource fit then skips it there
+	// (core.Scheduler.SetDelegated). Called with the core's lock held.
+	Delegated(name v1.ResourceName) bool
+	// HasSynced reports whether the plugins' own event handlers have seen
+	// their informers' initial lists (the extended resource cache, say):
+	// the scheduler decides nothing before.
+	HasSynced() bool
 }
 
 // Cycle is one attempt's plugin state, from PreFilter to PreBind or
@@ -44,6 +53,12 @@ type Cycle interface {
 	PreBind(ctx context.Context, node string) error
 	// Unreserve undoes Reserve and what PreBind did not finish.
 	Unreserve(ctx context.Context, node string)
+	// PostFilter runs after an attempt found no node: it frees what an
+	// earlier attempt left that now stands in the pod's way (a claim
+	// allocated for a node that no longer fits, the extended-resource
+	// claim of a failed binding), as kube's DynamicResources PostFilter
+	// does. It may write to the API, so it runs on a binder.
+	PostFilter(ctx context.Context)
 }
 
 // PluginDeps is what a Plugins implementation is built from: the
@@ -57,6 +72,9 @@ type PluginDeps struct {
 	Recorder      events.EventRecorderLogger
 	SchedulerName string
 	Changed       func()
+	// ResourcesChanged: which extended resources the plugins serve may
+	// have changed (a DeviceClass event), so any parked pod may fit.
+	ResourcesChanged func()
 }
 
 // PluginsFunc builds the plugins when the scheduler runs, before its

@@ -39,6 +39,9 @@ func (f *fakePlugins) calls() []string {
 
 func (f *fakePlugins) Wants(pod *v1.Pod) bool { return pod.Labels["claim"] != "" }
 
+func (f *fakePlugins) Delegated(v1.ResourceName) bool { return false }
+func (f *fakePlugins) HasSynced() bool                 { return true }
+
 func (f *fakePlugins) PreFilter(_ context.Context, pod *v1.Pod, n int) (Cycle, error) {
 	f.record("prefilter " + pod.Name)
 	if f.reject.Load() {
@@ -68,6 +71,7 @@ func (c *fakeCycle) PreBind(_ context.Context, node string) error {
 	c.f.record("prebind " + c.pod + " " + node)
 	return nil
 }
+func (c *fakeCycle) PostFilter(context.Context) { c.f.record("postfilter " + c.pod) }
 func (c *fakeCycle) Unreserve(_ context.Context, node string) {
 	c.f.record("unreserve " + c.pod + " " + node)
 }
@@ -149,5 +153,21 @@ func TestPluginsRejectionParksUntilStorageChanges(t *testing.T) {
 	time.Sleep(3 * flushPeriod)
 	if n := s.Core().Stats().Attempts - attempts; n != 1 {
 		t.Fatalf("%d decisions after the storage change, want 1 (db's; big waits for a node or a pod to go)", n)
+	}
+}
+
+// TestPluginsPostFilterAfterAnAttemptFindsNoNode: a pod the plugins decide
+// on that fits nowhere gets their PostFilter (which frees claims a failed
+// binding left allocated), and nothing is reserved for it.
+func TestPluginsPostFilterAfterAnAttemptFindsNoNode(t *testing.T) {
+	c := newCluster(t, node("storage", "2"))
+	f := &fakePlugins{}
+	c.startWith(t, withPlugins(f))
+	c.create(t, claimPod("huge", "16"))
+	eventually(t, "postfilter ran", func() bool { return slices.Contains(f.calls(), "postfilter huge") })
+	for _, call := range f.calls() {
+		if call != "prefilter huge" && call != "postfilter huge" {
+			t.Fatalf("calls %q: only prefilter and postfilter expected for a pod that fits nowhere", f.calls())
+		}
 	}
 }

@@ -180,11 +180,14 @@ func (s *Scheduler) Run(ctx context.Context) error {
 
 	if s.cfg.Plugins != nil {
 		p, err := s.cfg.Plugins(ctx, PluginDeps{Client: s.client, Factory: s.factory, Recorder: s.recorder,
-			SchedulerName: s.cfg.SchedulerName, Changed: func() { s.queue.Event(eventStorageChange) }})
+			SchedulerName: s.cfg.SchedulerName, Changed: func() { s.queue.Event(eventStorageChange) },
+			ResourcesChanged: func() { s.queue.Event(eventNodeChange) }})
 		if err != nil {
 			return fmt.Errorf("plugins: %w", err)
 		}
 		s.plugins = p
+		s.core.SetDelegated(p.Delegated)
+		s.synced = append(s.synced, p.HasSynced)
 	}
 
 	s.factory.Start(ctx.Done())
@@ -310,6 +313,9 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *QueuedPod) {
 		}
 		klog.FromContext(ctx).V(2).Info("Unschedulable", "pod", klog.KObj(pod), "reason", fit.Error())
 		s.queue.Requeue(qp, pod, fit, false)
+		if cyc != nil {
+			s.submit(ctx, cyc.PostFilter)
+		}
 		if plan != nil {
 			s.submit(ctx, func(ctx context.Context) { s.preempt(ctx, pod, fit, plan) })
 		} else {

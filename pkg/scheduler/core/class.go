@@ -39,14 +39,14 @@ type classContainer struct {
 }
 
 // ClassOf returns the equivalence class of a pod's node-local inputs.
-func ClassOf(pod *v1.Pod) ClassKey { return classKey(pod, nil) }
+func ClassOf(pod *v1.Pod) ClassKey { return classKey(pod, nil, nil) }
 
 // classKey is ClassOf plus the pod's system-default spreading: pods whose
 // siblings differ (other Services, another controller, another namespace)
 // get different classes, so a class's spreading is every member's. A
 // change to a Service or controller changes the key of the pods it
 // affects, so no class is ever stale; old ones age out of the LRU.
-func classKey(pod *v1.Pod, spread *defaultSpread) ClassKey {
+func classKey(pod *v1.Pod, spread *defaultSpread, delegated []v1.ResourceName) ClassKey {
 	spec := classSpec{
 		NodeName:     pod.Spec.NodeName,
 		NodeSelector: pod.Spec.NodeSelector,
@@ -70,6 +70,10 @@ func classKey(pod *v1.Pod, spread *defaultSpread) ClassKey {
 	if spread != nil {
 		h.Write([]byte{0}) // JSON never contains NUL: no ambiguity
 		h.Write([]byte(spread.key))
+	}
+	for _, name := range delegated {
+		h.Write([]byte{1}) // nor SOH, and a spread key has none either
+		h.Write([]byte(name))
 	}
 	var k ClassKey
 	h.Sum(k[:0])
@@ -133,8 +137,10 @@ func (cl *class) requiredNAMatches(n *NodeInfo) bool {
 	return ok
 }
 
-func newClass(key ClassKey, pod *v1.Pod, spread *defaultSpread) *class {
-	return &class{key: key, facts: newNodeFacts(pod, nodeLocalPodInfo(pod)), images: newClassImages(pod), spread: spread}
+func newClass(key ClassKey, pod *v1.Pod, spread *defaultSpread, delegated []v1.ResourceName) *class {
+	f := newNodeFacts(pod, nodeLocalPodInfo(pod))
+	f.delegated = delegated
+	return &class{key: key, facts: f, images: newClassImages(pod), spread: spread}
 }
 
 // classCache is an LRU of classes. Memory is bounded by maxClasses x nodes x

@@ -41,6 +41,8 @@ type nodeFacts struct {
 	preferredNA            *nodeaffinity.PreferredSchedulingTerms
 	tolerations            []v1.Toleration
 	toleratesUnschedulable bool
+	// delegated are requested resources left to DRA on nodes with none.
+	delegated []v1.ResourceName
 }
 
 func newNodeFacts(pod *v1.Pod, pi *PodInfo) *nodeFacts {
@@ -100,12 +102,12 @@ func filterNode(f *nodeFacts, n *NodeInfo) []string {
 		}
 	}
 	// NodeResourcesFit
-	return fitsRequest(&f.pi.Requests, n)
+	return fitsRequest(&f.pi.Requests, f.delegated, n)
 }
 
 // fitsRequest mirrors noderesources.fitsRequest: every insufficient resource
 // is reported, not only the first.
-func fitsRequest(req *Resource, n *NodeInfo) []string {
+func fitsRequest(req *Resource, delegated []v1.ResourceName, n *NodeInfo) []string {
 	var out []string
 	if int64(len(n.Pods))+1 > n.Allocatable.AllowedPods {
 		out = append(out, ReasonTooManyPods)
@@ -124,7 +126,7 @@ func fitsRequest(req *Resource, n *NodeInfo) []string {
 		out = append(out, reasonInsufficientPrefix+string(v1.ResourceEphemeralStorage))
 	}
 	for name, q := range req.Scalar {
-		if q > 0 && q > a.Scalar[name]-r.Scalar[name] {
+		if q > 0 && q > a.Scalar[name]-r.Scalar[name] && !delegatedHere(delegated, name, n) {
 			out = append(out, fmt.Sprintf("%s%s", reasonInsufficientPrefix, name))
 		}
 	}

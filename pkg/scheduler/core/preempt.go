@@ -323,7 +323,7 @@ func firstFailure(f *nodeFacts, cs *clusterState, pod *v1.Pod, n *NodeInfo) ([]s
 		case ReasonNodePorts:
 			return r, false
 		}
-		return r, exceedsAllocatable(&f.pi.Requests, n)
+		return r, exceedsAllocatable(&f.pi.Requests, f.delegated, n)
 	}
 	if r := filterSpread(cs.spread, pod, n); r != "" {
 		return []string{r}, r == ReasonSpreadMissingLabel
@@ -335,13 +335,13 @@ func firstFailure(f *nodeFacts, cs *clusterState, pod *v1.Pod, n *NodeInfo) ([]s
 }
 
 // exceedsAllocatable: some request is more than the node has at all.
-func exceedsAllocatable(req *Resource, n *NodeInfo) bool {
+func exceedsAllocatable(req *Resource, delegated []v1.ResourceName, n *NodeInfo) bool {
 	a := &n.Allocatable
 	if req.MilliCPU > a.MilliCPU || req.Memory > a.Memory || req.EphemeralStorage > a.EphemeralStorage {
 		return true
 	}
 	for name, q := range req.Scalar {
-		if q > a.Scalar[name] {
+		if q > a.Scalar[name] && !delegatedHere(delegated, name, n) {
 			return true
 		}
 	}

@@ -147,6 +147,8 @@ type Scheduler struct {
 	nominatedOn map[string][]*nomination
 	pdbs        pdbIndex
 	workloads   workloadIndex
+	// delegated reports resource names left to DRA (delegated.go).
+	delegated func(v1.ResourceName) bool
 }
 
 // New returns a scheduler over an empty snapshot.
@@ -312,17 +314,18 @@ func (sc *Scheduler) intern(rs []string) int32 {
 // with its image epoch brought up to date.
 func (sc *Scheduler) classFor(pod *v1.Pod) *class {
 	spread := sc.defaultSpreadFor(pod)
+	delegated := sc.delegatedFor(pod)
 	var cl *class
 	if sc.cfg.DisableEquivalence {
-		cl = newClass(ClassKey{}, pod, spread)
+		cl = newClass(ClassKey{}, pod, spread, delegated)
 		cl.transient = true
 	} else {
-		key := classKey(pod, spread)
+		key := classKey(pod, spread, delegated)
 		if cl = sc.classes.get(key); cl != nil {
 			sc.stats.ClassHits++
 		} else {
 			sc.stats.ClassMisses++
-			cl = newClass(key, pod, spread)
+			cl = newClass(key, pod, spread, delegated)
 			sc.classes.add(cl)
 		}
 	}
@@ -617,6 +620,7 @@ func (sc *Scheduler) check(pod *v1.Pod, nodeName string) []string {
 		return []string{ReasonSchedulingGated}
 	}
 	f := newNodeFacts(pod, nodeLocalPodInfo(pod))
+	f.delegated = sc.delegatedFor(pod)
 	if r := filterNode(f, sc.withReservations(pod, n)); r != nil {
 		return r
 	}

@@ -94,7 +94,7 @@ func TestDefaultSpreadSelectorCache(t *testing.T) {
 	if a == nil || a != b || len(sc.workloads.resolved) != 1 {
 		t.Fatalf("replicas should share one resolution: %v %v, %d cached", a, b, len(sc.workloads.resolved))
 	}
-	if ClassOf(pod("db-0")) != ClassOf(pod("db-1")) || classKey(pod("db-0"), a) != classKey(pod("db-1"), b) {
+	if ClassOf(pod("db-0")) != ClassOf(pod("db-1")) || classKey(pod("db-0"), a, nil) != classKey(pod("db-1"), b, nil) {
 		t.Fatal("replicas with equal siblings must share a class")
 	}
 
@@ -110,7 +110,7 @@ func TestDefaultSpreadSelectorCache(t *testing.T) {
 	if c == nil || c.sel.String() != "app=db,app=db,role=primary" {
 		t.Fatalf("after the StatefulSet appeared: %v", c)
 	}
-	if classKey(pod("db-0"), a) == classKey(pod("db-0"), c) {
+	if classKey(pod("db-0"), a, nil) == classKey(pod("db-0"), c, nil) {
 		t.Fatal("pods whose siblings changed must change class")
 	}
 	sc.RemoveService(service("ns", "db", nil))

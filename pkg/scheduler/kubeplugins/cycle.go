@@ -151,6 +151,16 @@ func (c *cycle) PreBind(ctx context.Context, node string) error {
 	return nil
 }
 
+// PostFilter runs the plugins' PostFilter (DynamicResources': deallocate a
+// claim allocated for a node that no longer fits, delete the
+// extended-resource claim an earlier attempt left). Kube's preemption is
+// not among them: Myriad's core preempts.
+func (c *cycle) PostFilter(ctx context.Context) {
+	if _, st := c.p.fw.RunPostFilterPlugins(ctx, c.state, c.pod, framework.NewDefaultNodeToStatus()); st.Code() == fwk.Error {
+		klog.FromContext(ctx).Error(st.AsError(), "PostFilter", "pod", klog.KObj(c.pod))
+	}
+}
+
 // Unreserve undoes Reserve (and what PreBind left half done).
 func (c *cycle) Unreserve(ctx context.Context, node string) {
 	c.p.fw.RunReservePluginsUnreserve(ctx, c.state, c.assumed, node)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	v1 "k8s.io/api/core/v1"
 	versionutil "k8s.io/apimachinery/pkg/util/version"
@@ -11,6 +12,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/component-base/version"
 	ndf "k8s.io/component-helpers/nodedeclaredfeatures"
+	resourcehelper "k8s.io/component-helpers/resource"
+	"k8s.io/dynamic-resource-allocation/deviceclass/extendedresourcecache"
 	resourceslicetracker "k8s.io/dynamic-resource-allocation/resourceslice/tracker"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
@@ -24,6 +27,7 @@ import (
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/nodevolumelimits"
 	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 	schedmetrics "k8s.io/kubernetes/pkg/scheduler/metrics"
+	schedutil "k8s.io/kubernetes/pkg/scheduler/util"
 	"k8s.io/kubernetes/pkg/scheduler/util/assumecache"
 
 	"github.com/myriad-dev/myriad/pkg/scheduler"
@@ -44,6 +48,11 @@ type Plugins struct {
 	// a run of pods with claims visits the same nodes, unchanged.
 	nodeInfos map[string]cachedNode
 	dra       bool
+	// resolver maps extended resource names to the DeviceClasses that
+	// serve them (nil without DRA).
+	resolver fwk.DeviceClassResolver
+	// synced are the plugins' own handler registrations.
+	synced []cache.InformerSynced
 	// features infers what node-declared features a pod needs, as the
 	// NodeDeclaredFeatures plugin does (nil when its gate is off).
 	features *ndf.Framework
@@ -74,6 +83,8 @@ func New(ctx context.Context, deps scheduler.PluginDeps) (scheduler.Plugins, err
 	}
 	want := slices.Clone(decisive)
 	dra := utilfeature.DefaultFeatureGate.Enabled(features.DynamicResourceAllocation)
+	var resolver fwk.DeviceClassResolver
+	var synced []cache.InformerSynced
 	if dra {
 		want = append(want, names.DynamicResources)
 	}
@@ -139,11 +150,16 @@ func New(ctx context.Context, deps scheduler.PluginDeps) (scheduler.Plugins, err
 		if err != nil {
 			return nil, fmt.Errorf("resource slice tracker: %w", err)
 		}
-		opts = append(opts, frameworkruntime.WithSharedDRAManager(dynamicresources.NewDRAManager(ctx, claimCache, tracker, deps.Factory)))
-		if err := notify(deps.Changed, claims, deps.Factory.Resource().V1().ResourceSlices().Informer(),
-			deps.Factory.Resource().V1().DeviceClasses().Informer()); err != nil {
+		mgr := dynamicresources.NewDRAManager(ctx, claimCache, tracker, deps.Factory)
+		opts = append(opts, frameworkruntime.WithSharedDRAManager(mgr))
+		if err := notify(deps.Changed, claims, deps.Factory.Resource().V1().ResourceSlices().Informer()); err != nil {
 			return nil, err
 		}
+		var reg cache.ResourceEventHandlerRegistration
+		if resolver, reg, err = watchDeviceClasses(mgr, deps); err != nil {
+			return nil, err
+		}
+		synced = append(synced, reg.HasSynced)
 	}
 	fw, err := frameworkruntime.NewFramework(ctx, frameworkplugins.NewInTreeRegistry(), profile, opts...)
 	if err != nil {
@@ -155,7 +171,7 @@ func New(ctx context.Context, deps scheduler.PluginDeps) (scheduler.Plugins, err
 		st.StorageClasses().Informer(), st.CSINodes().Informer(), st.CSIDrivers().Informer(), st.CSIStorageCapacities().Informer()); err != nil {
 		return nil, err
 	}
-	p := &Plugins{fw: fw, lister: l, nodeInfos: map[string]cachedNode{}, dra: dra}
+	p := &Plugins{fw: fw, lister: l, nodeInfos: map[string]cachedNode{}, dra: dra, resolver: resolver, synced: synced}
 	if utilfeature.DefaultFeatureGate.Enabled(features.NodeDeclaredFeatures) {
 		if p.version, err = versionutil.Parse(version.Get().String()); err != nil {
 			return nil, fmt.Errorf("node-declared features: version: %w", err)
@@ -163,6 +179,92 @@ func New(ctx context.Context, deps scheduler.PluginDeps) (scheduler.Plugins, err
 		p.features = ndf.DefaultFramework
 	}
 	return p, nil
+}
+
+// watchDeviceClasses feeds DeviceClass events to the DRA manager's extended
+// resource cache, as kube-scheduler does, then tells the queue: a class may
+// have changed which extended resources DRA serves, so any parked pod may
+// fit now, not only those the plugins decided on. It returns the cache.
+func watchDeviceClasses(mgr *dynamicresources.DefaultDRAManager, deps scheduler.PluginDeps) (fwk.DeviceClassResolver, cache.ResourceEventHandlerRegistration, error) {
+	inf := deps.Factory.Resource().V1().DeviceClasses().Informer()
+	changed := func() {
+		if deps.Changed != nil {
+			deps.Changed()
+		}
+		if deps.ResourcesChanged != nil {
+			deps.ResourcesChanged()
+		}
+	}
+	h := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { changed() },
+		UpdateFunc: func(any, any) { changed() },
+		DeleteFunc: func(any) { changed() },
+	}
+	resolver := mgr.DeviceClassResolver()
+	erc, ok := resolver.(*extendedresourcecache.ExtendedResourceCache)
+	if !ok || erc == nil { // DRAExtendedResource off: classes still matter to claims
+		reg, err := inf.AddEventHandler(h)
+		return nil, reg, err
+	}
+	// The cache first, so that the queue's retry sees the new mapping.
+	erc.AddEventHandler(h)
+	reg, err := inf.AddEventHandler(erc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("device class handler: %w", err)
+	}
+	return resolver, reg, nil
+}
+
+// HasSynced reports whether the plugins' own handlers have seen their
+// informers' initial lists.
+func (p *Plugins) HasSynced() bool {
+	for _, s := range p.synced {
+		if !s() {
+			return false
+		}
+	}
+	return true
+}
+
+// Delegated reports whether name is an extended resource a DeviceClass
+// serves: kube's NodeResourcesFit leaves it to DynamicResources on nodes
+// with none of it in allocatable.
+func (p *Plugins) Delegated(name v1.ResourceName) bool {
+	return p.resolver != nil && schedutil.IsDRAExtendedResourceName(name) && p.resolver.GetDeviceClass(name) != nil
+}
+
+// wantsDevicesFor: pod requests an extended resource a DeviceClass serves.
+// Most pods ask for no extended resource at all and return at the first
+// loop, without computing their requests.
+func (p *Plugins) wantsDevicesFor(pod *v1.Pod) bool {
+	if p.resolver == nil || !anyExtended(pod) {
+		return false
+	}
+	for name, q := range resourcehelper.PodRequests(pod, resourcehelper.PodResourcesOptions{}) {
+		if !q.IsZero() && p.Delegated(name) {
+			return true
+		}
+	}
+	return false
+}
+
+func anyExtended(pod *v1.Pod) bool {
+	has := func(rl v1.ResourceList) bool {
+		for name := range rl {
+			if strings.Contains(string(name), "/") {
+				return true
+			}
+		}
+		return false
+	}
+	for _, cs := range [][]v1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for i := range cs {
+			if has(cs[i].Resources.Requests) || has(cs[i].Resources.Limits) {
+				return true
+			}
+		}
+	}
+	return pod.Spec.Resources != nil && (has(pod.Spec.Resources.Requests) || has(pod.Spec.Resources.Limits))
 }
 
 // notify calls changed on every add, update and delete of the informers'
@@ -186,10 +288,11 @@ func notify(changed func(), infs ...cache.SharedIndexInformer) error {
 
 // Wants reports whether pod mounts a claim (or an ephemeral one, or a
 // volume with attach limits or per-node conflicts), asks for resource
-// claims, or needs a feature nodes must declare: what the plugins decide on. Every other pod skips them in kube
-// too (their PreFilters return Skip).
+// claims or for an extended resource a DeviceClass serves, or needs a
+// feature nodes must declare: what the plugins decide on. Every other pod
+// skips them in kube too (their PreFilters return Skip).
 func (p *Plugins) Wants(pod *v1.Pod) bool {
-	if len(pod.Spec.ResourceClaims) > 0 && p.dra {
+	if len(pod.Spec.ResourceClaims) > 0 && p.dra || p.wantsDevicesFor(pod) {
 		return true
 	}
 	for i := range pod.Spec.Volumes {
