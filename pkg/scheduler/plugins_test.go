@@ -40,7 +40,7 @@ func (f *fakePlugins) calls() []string {
 func (f *fakePlugins) Wants(pod *v1.Pod) bool { return pod.Labels["claim"] != "" }
 
 func (f *fakePlugins) Delegated(v1.ResourceName) bool { return false }
-func (f *fakePlugins) HasSynced() bool                 { return true }
+func (f *fakePlugins) HasSynced() bool                { return true }
 
 func (f *fakePlugins) PreFilter(_ context.Context, pod *v1.Pod, n int) (Cycle, error) {
 	f.record("prefilter " + pod.Name)
