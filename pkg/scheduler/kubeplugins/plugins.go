@@ -195,11 +195,7 @@ func watchDeviceClasses(mgr *dynamicresources.DefaultDRAManager, deps scheduler.
 			deps.ResourcesChanged()
 		}
 	}
-	h := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { changed() },
-		UpdateFunc: func(any, any) { changed() },
-		DeleteFunc: func(any) { changed() },
-	}
+	h := onAnyChange(changed)
 	resolver := mgr.DeviceClassResolver()
 	erc, ok := resolver.(*extendedresourcecache.ExtendedResourceCache)
 	if !ok || erc == nil { // DRAExtendedResource off: classes still matter to claims
@@ -273,17 +269,22 @@ func notify(changed func(), infs ...cache.SharedIndexInformer) error {
 	if changed == nil {
 		return nil
 	}
-	h := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { changed() },
-		UpdateFunc: func(any, any) { changed() },
-		DeleteFunc: func(any) { changed() },
-	}
+	h := onAnyChange(changed)
 	for _, inf := range infs {
 		if _, err := inf.AddEventHandler(h); err != nil {
 			return fmt.Errorf("event handler: %w", err)
 		}
 	}
 	return nil
+}
+
+// onAnyChange calls changed on every add, update and delete.
+func onAnyChange(changed func()) cache.ResourceEventHandlerFuncs {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { changed() },
+		UpdateFunc: func(any, any) { changed() },
+		DeleteFunc: func(any) { changed() },
+	}
 }
 
 // Wants reports whether pod mounts a claim (or an ephemeral one, or a
