@@ -18,6 +18,9 @@ import (
 func newSyncerCommand() *cobra.Command {
 	var (
 		kubeconfig, addr string
+		proxyCerts       string
+		proxyKey         string
+		proxyPort        int
 		qps              float32
 		burst            int
 		endpoint         endpointFlags
@@ -50,6 +53,10 @@ warm. Metrics, /healthz and /readyz are served on --metrics-addr.`,
 				return usageError{fmt.Errorf("--tenant-max-in-flight must be between 0 and --workers (%d), got %d", o.Workers, o.MaxInFlightPerTenant)}
 			case o.Resync < time.Second:
 				return usageError{fmt.Errorf("--resync must be at least 1s, got %v", o.Resync)}
+			case (proxyCerts == "") != (proxyKey == ""):
+				return usageError{fmt.Errorf("--kubelet-proxy-serving-certs and --kubelet-proxy-serving-key go together")}
+			case proxyCerts != "" && (proxyPort < 1 || proxyPort > 65535):
+				return usageError{fmt.Errorf("--kubelet-proxy-port must be between 1 and 65535, got %d", proxyPort)}
 			}
 			le := o.LeaderElection
 			if err := validateLeaderElection(le.LeaseDuration, le.RenewDeadline, le.RetryPeriod); err != nil {
@@ -70,6 +77,13 @@ warm. Metrics, /healthz and /readyz are served on --metrics-addr.`,
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 			o.Super, o.Dynamic, o.Registry = cs, dyn, reg
+			if proxyCerts != "" {
+				certs, err := syncer.LoadServingBundle(proxyCerts, proxyKey)
+				if err != nil {
+					return err
+				}
+				o.KubeletProxy = &syncer.KubeletProxy{Port: proxyPort, Certificates: certs, Super: rc}
+			}
 			o.TenantClient = syncer.TenantClients(kubeclient.Options{QPS: qps, Burst: burst, Protobuf: true,
 				UserAgent: "myriad-syncer", OwnConnection: true})
 			s, err := syncer.New(o)
@@ -93,6 +107,9 @@ warm. Metrics, /healthz and /readyz are served on --metrics-addr.`,
 	le := &o.LeaderElection
 	leaseFlags{&le.Enabled, &le.Namespace, &le.LeaseDuration, &le.RenewDeadline, &le.RetryPeriod}.add(f)
 	f.StringVar(&addr, "metrics-addr", "127.0.0.1:10281", "serve /metrics, /healthz and /readyz on this address")
+	f.IntVar(&proxyPort, "kubelet-proxy-port", 10550, "port the tenants' virtual nodes report for their kubelet; the leader serves tenants' logs, exec, attach and port-forward there, on every loopback address, through the cluster's API server")
+	f.StringVar(&proxyCerts, "kubelet-proxy-serving-certs", "", "PEM file of serving certificates, one per node address, signed by the CA the tenants' API servers trust for kubelets; turns the kubelet proxy on")
+	f.StringVar(&proxyKey, "kubelet-proxy-serving-key", "", "private key of the --kubelet-proxy-serving-certs")
 	endpoint.bind(f)
 	return cmd
 }

@@ -47,7 +47,12 @@ type Certs struct {
 	// else, as kubeadm's etcd/ca does: etcd trusts only it, so no identity
 	// the cluster CA signs (components, approved CSRs) can reach etcd
 	// around the API server's authorization.
-	EtcdCA                                      string
+	EtcdCA string
+	// TenantKubeletCA signs the serving certificates of the syncer's
+	// kubelet proxy (EnsureTenantKubeletServingCerts) and nothing else:
+	// tenants' API servers trust it for their virtual nodes' kubelets,
+	// and nothing trusts it as a client.
+	TenantKubeletCA                             string
 	APIServerCert, APIServerKey                 string
 	EtcdServerCert, EtcdServerKey               string
 	EtcdPeerCert, EtcdPeerKey                   string
@@ -97,8 +102,13 @@ func EnsureCerts(d DataDir, apiIPs ...net.IP) (Certs, error) {
 	if err != nil {
 		return Certs{}, err
 	}
+	tenantKubeletCA, err := pki.LoadOrCreateCA(dir, tenantKubeletCAName, "myriad-tenant-kubelet-ca")
+	if err != nil {
+		return Certs{}, err
+	}
 	loopback := []net.IP{net.ParseIP("127.0.0.1"), net.IPv6loopback}
-	c := Certs{CA: ca.CertFile, CAKey: dir + "/ca.key", FrontProxyCA: fpCA.CertFile, EtcdCA: etcdCA.CertFile, clients: map[string][2]string{}}
+	c := Certs{CA: ca.CertFile, CAKey: dir + "/ca.key", FrontProxyCA: fpCA.CertFile, EtcdCA: etcdCA.CertFile,
+		TenantKubeletCA: tenantKubeletCA.CertFile, clients: map[string][2]string{}}
 
 	type issue struct {
 		ca        *pki.CA
@@ -163,6 +173,30 @@ func EnsureCerts(d DataDir, apiIPs ...net.IP) (Certs, error) {
 	return c, nil
 }
 
+const tenantKubeletCAName = "tenant-kubelet-ca"
+
+// EnsureTenantKubeletServingCerts issues the syncer's kubelet proxy its
+// serving certificates, one per node address as for the simulated
+// kubelets, from the tenants' kubelet CA, with a key of its own: the
+// proxy answers tenants' API servers on the nodes' addresses, and holds
+// neither a CA key nor the simulated kubelets' key.
+func EnsureTenantKubeletServingCerts(d DataDir, nodes int) (certFile, keyFile string, err error) {
+	ca, err := pki.LoadOrCreateCA(d.PKI(), tenantKubeletCAName, "myriad-tenant-kubelet-ca")
+	if err != nil {
+		return "", "", err
+	}
+	return ca.EnsureServingBundle(d.PKI(), "tenant-kubelet-serving", nodeAddresses(nodes))
+}
+
+// nodeAddresses are simulated nodes 0..nodes-1's addresses.
+func nodeAddresses(nodes int) []net.IP {
+	ips := make([]net.IP, nodes)
+	for i := range ips {
+		ips[i] = net.IP(nodesim.NodeAddress(i).AsSlice())
+	}
+	return ips
+}
+
 // EnsureNodeServingCerts issues the kubelet serving certificates of
 // simulated nodes 0..nodes-1 (one per node address) from the cluster CA, so
 // the node simulator can serve the kubelet API without the CA key.
@@ -171,9 +205,5 @@ func EnsureNodeServingCerts(d DataDir, nodes int) (certFile, keyFile string, err
 	if err != nil {
 		return "", "", err
 	}
-	ips := make([]net.IP, nodes)
-	for i := range ips {
-		ips[i] = net.IP(nodesim.NodeAddress(i).AsSlice())
-	}
-	return ca.EnsureServingBundle(d.PKI(), "kubelet-serving", ips)
+	return ca.EnsureServingBundle(d.PKI(), "kubelet-serving", nodeAddresses(nodes))
 }

@@ -31,8 +31,10 @@ type Plan struct {
 	// StoragePort serves `myriad storage`'s metrics and probes;
 	// MetricsServerPort is metrics-server's (the Metrics API).
 	StoragePort, MetricsServerPort int
-	// SyncerPort serves `myriad syncer`'s metrics and probes.
-	SyncerPort int
+	// SyncerPort serves `myriad syncer`'s metrics and probes;
+	// TenantKubeletPort is its kubelet proxy's, which tenants' virtual
+	// nodes report as their kubelet port.
+	SyncerPort, TenantKubeletPort int
 	// Replicas are the ports of each instance of the leader-elected
 	// controllers under --ha (ha.go); empty without it, when the single
 	// instance uses the ports above.

@@ -175,7 +175,8 @@ func (h *TenantHost) reconcile(ctx context.Context, name string) (time.Duration,
 // (or a retry) repeats them harmlessly.
 func (h *TenantHost) provision(ctx context.Context, name string) (TenantPlan, error) {
 	plan := h.Cluster.Plan
-	t := TenantPlan{Name: name, Dir: plan.Dir.TenantDir(name), EtcdPorts: plan.EtcdClientPorts(), EtcdCA: plan.Certs.EtcdCA}
+	t := TenantPlan{Name: name, Dir: plan.Dir.TenantDir(name), EtcdPorts: plan.EtcdClientPorts(), EtcdCA: plan.Certs.EtcdCA,
+		KubeletCA: plan.Certs.TenantKubeletCA}
 	for _, sub := range []string{"kubeconfigs", "pki"} {
 		if err := os.MkdirAll(filepath.Join(t.Dir, sub), 0o700); err != nil {
 			return t, err

@@ -57,6 +57,10 @@ type TenantPlan struct {
 	// etcd's.
 	EtcdPorts []int
 	EtcdCA    string
+	// KubeletCA is the cluster's tenant kubelet CA (Certs.TenantKubeletCA):
+	// the tenant's API server verifies its virtual nodes' kubelet, the
+	// syncer's kubelet proxy, with it. Empty: no kubelet API.
+	KubeletCA string
 	Certs     TenantCerts
 	// EncryptionConfig encrypts the tenant's Secrets with its own key.
 	EncryptionConfig string
@@ -71,9 +75,11 @@ type TenantCerts struct {
 	// EtcdClientCert is signed by the shared etcd's CA for the tenant's
 	// etcd user (TenantEtcdUser).
 	EtcdClientCert, EtcdClientKey string
-	// Admin, SuperAdmin, ControllerManager and Syncer are client
-	// certificate/key pairs of the tenant CA.
-	Admin, SuperAdmin, ControllerManager, Syncer [2]string
+	// Admin, SuperAdmin, ControllerManager, Syncer and KubeletClient are
+	// client certificate/key pairs of the tenant CA; KubeletClient is the
+	// API server's toward kubelets, which the syncer's kubelet proxy
+	// admits by that CA and name.
+	Admin, SuperAdmin, ControllerManager, Syncer, KubeletClient [2]string
 }
 
 // TenantEtcdUser is the etcd user (certificate common name) of tenant.
@@ -123,6 +129,7 @@ func EnsureTenantCerts(dir, superPKI, tenant string) (TenantCerts, error) {
 		{ca, pkiDir, "super-admin-client", pki.Request{CommonName: TenantSuperAdminUser, Organization: []string{"system:masters"}, Client: true}, &c.SuperAdmin[0], &c.SuperAdmin[1]},
 		{ca, pkiDir, "controller-manager-client", pki.Request{CommonName: ControllerManagerUser, Client: true}, &c.ControllerManager[0], &c.ControllerManager[1]},
 		{ca, pkiDir, "syncer-client", pki.Request{CommonName: SyncerUser, Client: true}, &c.Syncer[0], &c.Syncer[1]},
+		{ca, pkiDir, "apiserver-kubelet-client", pki.Request{CommonName: KubeletClientUser, Client: true}, &c.KubeletClient[0], &c.KubeletClient[1]},
 		{etcdCA, pkiDir, "etcd-client", pki.Request{CommonName: TenantEtcdUser(tenant), Client: true}, &c.EtcdClientCert, &c.EtcdClientKey},
 	} {
 		if *is.cert, *is.key, err = is.ca.EnsureCert(is.dir, is.name, is.req); err != nil {
@@ -147,13 +154,18 @@ func (t TenantPlan) Kubeconfig(who string) string {
 // APIServerArgs is the tenant's kube-apiserver command line. It differs
 // from the super cluster's in what isolates it: its own CA, keys and etcd
 // identity and prefix, RBAC only (no Node authorizer: a tenant has no
-// kubelets), no kubelet client credentials (the simulated kubelets serve
-// the super cluster's namespaces, so logs and exec go through the super
-// cluster), and no compaction of its own: revisions are the shared etcd's,
-// which the super cluster's API server compacts.
+// kubelets), kubelet client credentials of its own CA that only the
+// syncer's kubelet proxy accepts (which takes logs and exec on to the
+// super cluster's API server), and no compaction of its own: revisions are
+// the shared etcd's, which the super cluster's API server compacts.
 func (t TenantPlan) APIServerArgs() []string {
 	c := t.Certs
-	return []string{
+	var kubelet []string
+	if t.KubeletCA != "" {
+		kubelet = []string{"--kubelet-client-certificate=" + c.KubeletClient[0], "--kubelet-client-key=" + c.KubeletClient[1],
+			"--kubelet-certificate-authority=" + t.KubeletCA, "--kubelet-preferred-address-types=InternalIP,Hostname"}
+	}
+	return append([]string{
 		"--bind-address=127.0.0.1",
 		"--secure-port=" + strconv.Itoa(t.APIPort),
 		"--advertise-address=127.0.0.1",
@@ -182,7 +194,7 @@ func (t TenantPlan) APIServerArgs() []string {
 		"--max-mutating-requests-inflight=100",
 		"--profiling=false",
 		"--v=1",
-	}
+	}, kubelet...)
 }
 
 // ControllerManagerArgs is the tenant's kube-controller-manager command

@@ -64,20 +64,37 @@ func TestTenantPlanIsolatesTheTenant(t *testing.T) {
 		}
 	}
 
-	p := TenantPlan{Name: "team-a", Dir: dir, APIPort: 40001, ControllerManagerPort: 40002, EtcdPorts: []int{2379}, EtcdCA: super.EtcdCA, Certs: certs, EncryptionConfig: "enc.yaml"}
+	// Its kubelet client certificate is the tenant CA's own, under a name
+	// the syncer's kubelet proxy admits; the CA it trusts for kubelets
+	// signs the proxy's serving certificates and nothing else.
+	if cn, issuer := certCN(t, certs.KubeletClient[0]), certIssuer(t, certs.KubeletClient[0]); cn != KubeletClientUser || issuer != "myriad-tenant-team-a-ca" {
+		t.Errorf("tenant kubelet client certificate: CN %q issued by %q", cn, issuer)
+	}
+	if super.TenantKubeletCA == "" || super.TenantKubeletCA == super.CA {
+		t.Errorf("the tenants' kubelet CA must be one of its own, got %q", super.TenantKubeletCA)
+	}
+	p := TenantPlan{Name: "team-a", Dir: dir, APIPort: 40001, ControllerManagerPort: 40002, EtcdPorts: []int{2379}, EtcdCA: super.EtcdCA,
+		KubeletCA: super.TenantKubeletCA, Certs: certs, EncryptionConfig: "enc.yaml"}
 	api := p.APIServerArgs()
 	for _, want := range []string{
 		"--etcd-prefix=/tenants/team-a/registry", "--etcd-certfile=" + certs.EtcdClientCert, "--etcd-compaction-interval=0",
 		"--client-ca-file=" + certs.CA, "--authorization-mode=RBAC", "--anonymous-auth=false", "--bind-address=127.0.0.1",
 		"--service-account-signing-key-file=" + certs.ServiceAccountKey, "--encryption-provider-config=enc.yaml",
+		"--kubelet-client-certificate=" + certs.KubeletClient[0], "--kubelet-certificate-authority=" + super.TenantKubeletCA,
 	} {
 		if !slices.Contains(api, want) {
 			t.Errorf("tenant API server lacks %s", want)
 		}
 	}
 	for _, a := range api {
-		if strings.HasPrefix(a, "--kubelet-client") || strings.Contains(a, super.CA) || strings.Contains(a, super.EtcdClientCert) {
+		if strings.Contains(a, super.CA) || strings.Contains(a, super.EtcdClientCert) || strings.Contains(a, super.KubeletClientCert) {
 			t.Errorf("tenant API server gets a super-cluster credential: %s", a)
+		}
+	}
+	p.KubeletCA = ""
+	for _, a := range p.APIServerArgs() {
+		if strings.HasPrefix(a, "--kubelet-") {
+			t.Errorf("without the tenants' kubelet CA the API server gets no kubelet flags, got %s", a)
 		}
 	}
 	cm := strings.Join(p.ControllerManagerArgs(), " ")

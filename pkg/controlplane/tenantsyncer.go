@@ -25,6 +25,10 @@ var superSyncerRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{""}, Resources: []string{"namespaces", "pods", "services", "configmaps", "secrets", "persistentvolumeclaims", "serviceaccounts"},
 		Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
 	{APIGroups: []string{""}, Resources: []string{"nodes", "persistentvolumes", "endpoints"}, Verbs: []string{"get", "list", "watch"}},
+	// Its kubelet proxy serves tenants' logs, exec, attach and
+	// port-forward through these (the tenant's RBAC has already said yes).
+	{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}},
+	{APIGroups: []string{""}, Resources: []string{"pods/exec", "pods/attach", "pods/portforward"}, Verbs: []string{"get", "create"}},
 	{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"get", "list", "watch", "create", "patch", "update"}},
 }
 
@@ -52,8 +56,14 @@ const syncerName = "myriad-syncer"
 
 // syncerProcess runs `myriad syncer`, which places every tenant's pods on
 // the cluster (see pkg/tenancy/syncer). It is cheap while no tenant exists.
-func syncerProcess(plan Plan) supervisor.Process {
+// With the proxy's serving certificates it serves tenants' logs and exec
+// on plan.TenantKubeletPort.
+func syncerProcess(plan Plan, proxyCert, proxyKey string) supervisor.Process {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(plan.SyncerPort))
+	var proxy []string
+	if proxyCert != "" {
+		proxy = []string{"--kubelet-proxy-port", strconv.Itoa(plan.TenantKubeletPort), "--kubelet-proxy-serving-certs", proxyCert, "--kubelet-proxy-serving-key", proxyKey}
+	}
 	return supervisor.Process{Name: syncerName, Ready: plan.endpointProbe(plan.SyncerPort),
 		// The syncer does, for every tenant pod, what a scheduler and a
 		// kubelet would (bind, report status) on top of placing it: about
@@ -63,7 +73,7 @@ func syncerProcess(plan Plan) supervisor.Process {
 		// only a quarter of the workers (a hung tenant must not hold them
 		// all): 64 workers let a lone busy tenant keep 16 syncs going.
 		Args: append([]string{"syncer", "--kubeconfig", plan.Dir.Kubeconfig("syncer"), "--metrics-addr", addr, handoverRetryPeriod,
-			"--kube-api-qps=1000", "--kube-api-burst=2000", "--workers=64"}, plan.endpointArgs(plan.Certs.SyncerCert, plan.Certs.SyncerKey)...)}
+			"--kube-api-qps=1000", "--kube-api-burst=2000", "--workers=64"}, append(proxy, plan.endpointArgs(plan.Certs.SyncerCert, plan.Certs.SyncerKey)...)...)}
 }
 
 // bootstrapTenancy makes the namespace of tenants' kubeconfig Secrets and

@@ -208,7 +208,7 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 	// Every port of the run is chosen in one call, so no two components are
 	// handed the same one.
 	fixed := []*int{&plan.ControllerManagerPort, &plan.SchedulerPort, &plan.ManagerMetricsPort,
-		&plan.ManagerProbePort, &plan.WebhookPort, &plan.KubeletPort, &plan.StoragePort, &plan.MetricsServerPort, &plan.SyncerPort}
+		&plan.ManagerProbePort, &plan.WebhookPort, &plan.KubeletPort, &plan.StoragePort, &plan.MetricsServerPort, &plan.SyncerPort, &plan.TenantKubeletPort}
 	apiServers := 0
 	if o.APIServers > 1 {
 		apiServers = o.APIServers
@@ -319,7 +319,13 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if err := step("myriad-storage", elected(storageProcess(plan))); err != nil {
 		return nil, err
 	}
-	if err := step(syncerName, elected(syncerProcess(plan))); err != nil {
+	var proxyCert, proxyKey string
+	if o.Nodes > 0 {
+		if proxyCert, proxyKey, err = EnsureTenantKubeletServingCerts(dir, o.Nodes); err != nil {
+			return nil, fmt.Errorf("tenant kubelet proxy certificates: %w", err)
+		}
+	}
+	if err := step(syncerName, elected(syncerProcess(plan, proxyCert, proxyKey))); err != nil {
 		return nil, err
 	}
 	if o.Nodes > 0 {

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/util/keyutil"
 	"k8s.io/klog/v2"
 
+	"github.com/myriad-dev/myriad/pkg/loopback"
 	"github.com/myriad-dev/myriad/pkg/nodesim/kubeletapi"
 	"github.com/myriad-dev/myriad/pkg/nodesim/sandbox"
 )
@@ -88,7 +89,7 @@ func (s *sim) prepareKubeletAPI(ctx context.Context) (*kubeletAPI, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := kubeletapi.ListenLoopback(ctx, k.Port)
+	l, err := loopback.Listen(ctx, k.Port)
 	if err != nil {
 		return nil, err
 	}

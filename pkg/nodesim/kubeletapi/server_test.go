@@ -18,6 +18,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/myriad-dev/myriad/pkg/controlplane/pki"
+	"github.com/myriad-dev/myriad/pkg/loopback"
 )
 
 // cluster is a CA with the certificates `myriad up` issues: serving
@@ -113,7 +114,7 @@ func fetch(c *http.Client, url string) (int, string, error) {
 // --kubelet-certificate-authority) and each answering for its own pods only.
 func TestOneListenerServesEveryNode(t *testing.T) {
 	c := newCluster(t)
-	l, err := ListenLoopback(context.Background(), 0)
+	l, err := loopback.Listen(context.Background(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}

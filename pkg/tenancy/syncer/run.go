@@ -72,8 +72,11 @@ type Options struct {
 	// minute.
 	NodeGC         time.Duration
 	LeaderElection LeaderElection
-	Registry       prometheus.Registerer // nil: no metrics registered
-	Clock          clock.WithTicker      // nil: the real clock
+	// KubeletProxy serves the tenants' logs, exec, attach and
+	// port-forward (kubeletproxy.go); nil leaves them unserved.
+	KubeletProxy *KubeletProxy
+	Registry     prometheus.Registerer // nil: no metrics registered
+	Clock        clock.WithTicker      // nil: the real clock
 }
 
 // Syncer keeps tenants' pods running on the super cluster.
@@ -84,6 +87,7 @@ type Syncer struct {
 	super   *superCache
 	ready   atomic.Bool
 	leading atomic.Bool
+	proxy   *kubeletProxy // nil: virtual nodes report the super nodes' kubelet endpoints
 
 	mu      sync.RWMutex
 	tenants map[string]*tenantCluster
@@ -117,7 +121,13 @@ func New(o Options) (*Syncer, error) {
 	}
 	q := fairqueue.New(fairqueue.Options[key]{TenantOf: tenantOf, Clock: o.Clock,
 		BaseDelay: 200 * time.Millisecond, MaxDelay: 5 * time.Minute, MaxInFlight: o.MaxInFlightPerTenant, Observer: m})
-	return &Syncer{o: o, m: m, queue: q, tenants: map[string]*tenantCluster{}}, nil
+	s := &Syncer{o: o, m: m, queue: q, tenants: map[string]*tenantCluster{}}
+	if o.KubeletProxy != nil {
+		if s.proxy, err = newKubeletProxy(s, *o.KubeletProxy); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 // Ready reports whether the super-cluster caches have synced (leader or
@@ -217,6 +227,9 @@ func (s *Syncer) lead(ctx context.Context) {
 	}
 	wg.Go(func() { s.every(ctx, s.o.Resync, s.resyncAll) })
 	wg.Go(func() { s.every(ctx, s.o.NodeGC, s.collectVirtualNodes) })
+	if s.proxy != nil {
+		wg.Go(func() { s.proxy.serve(ctx) })
+	}
 	<-ctx.Done()
 	s.queue.ShutDown()
 	wg.Wait()

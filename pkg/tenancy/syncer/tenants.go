@@ -3,7 +3,10 @@ package syncer
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
+	"errors"
 	"fmt"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +23,7 @@ import (
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
@@ -39,8 +43,13 @@ const podsByNode = "node"
 type tenantCluster struct {
 	name       string
 	kubeconfig [32]byte // hash of the kubeconfig it was started with
-	client     kubernetes.Interface
-	recorder   record.EventRecorder
+	// clientCAs verify the tenant API server's kubelet client
+	// certificate (kubeletproxy.go): the tenant's CA, which signs its
+	// API server's serving certificate (what the syncer's kubeconfig
+	// trusts) and its clients' certificates alike.
+	clientCAs *x509.CertPool
+	client    kubernetes.Interface
+	recorder  record.EventRecorder
 
 	namespaces corelisters.NamespaceLister
 	pods       corelisters.PodLister
@@ -160,18 +169,24 @@ func (w *tenantWatcher) reconcile(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	s.startTenant(ctx, name, sum, client)
+	// Without its CA the tenant is still served, but not its logs and
+	// exec: the kubelet proxy cannot tell its API server from others.
+	cas, err := kubeconfigCAs(kc)
+	if err != nil {
+		klog.FromContext(ctx).Error(err, "Tenant's logs and exec will be refused", "tenant", name)
+	}
+	s.startTenant(ctx, name, sum, client, cas)
 	return nil
 }
 
 // startTenant starts a tenant's informers; when they have synced, every
 // object of the tenant is queued.
-func (s *Syncer) startTenant(ctx context.Context, name string, sum [32]byte, client kubernetes.Interface) {
+func (s *Syncer) startTenant(ctx context.Context, name string, sum [32]byte, client kubernetes.Interface, cas *x509.CertPool) {
 	ctx, cancel := context.WithCancel(ctx)
 	f := informers.NewSharedInformerFactory(client, 0)
 	core := f.Core().V1()
 	tc := &tenantCluster{
-		name: name, kubeconfig: sum, client: client,
+		name: name, kubeconfig: sum, client: client, clientCAs: cas,
 		namespaces: core.Namespaces().Lister(),
 		pods:       core.Pods().Lister(),
 		podIndex:   core.Pods().Informer().GetIndexer(),
@@ -297,4 +312,28 @@ func (s *Syncer) tenantNamespaceOf(superNamespace string) (tenant, ns string, ok
 		return "", "", false
 	}
 	return tenant, ns, true
+}
+
+// kubeconfigCAs are the CA certificates a tenant kubeconfig trusts for its
+// API server: nil when it names none (the kubelet proxy then serves the
+// tenant nothing).
+func kubeconfigCAs(kubeconfig []byte) (*x509.CertPool, error) {
+	rc, err := clientcmd.RESTConfigFromKubeConfig(kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("syncer kubeconfig: %w", err)
+	}
+	data := rc.CAData
+	if len(data) == 0 && rc.CAFile != "" {
+		if data, err = os.ReadFile(rc.CAFile); err != nil {
+			return nil, fmt.Errorf("syncer kubeconfig CA: %w", err)
+		}
+	}
+	if len(data) == 0 {
+		return nil, nil
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, errors.New("syncer kubeconfig: its certificate authority holds no PEM certificate")
+	}
+	return pool, nil
 }

@@ -10,8 +10,14 @@ import (
 // users and controllers read from a node (labels, capacity, addresses,
 // conditions, system info, the kubelet endpoint), no taints or spec (the
 // tenant has no scheduler and no node lifecycle controller to act on
-// them).
-func translateNode(super *corev1.Node) *corev1.Node {
+// them). A non-zero kubeletPort replaces the kubelet endpoint's port: the
+// kubelet proxy's, which serves the tenant's logs and exec on the super
+// node's address.
+func translateNode(super *corev1.Node, kubeletPort int32) *corev1.Node {
+	endpoints := super.Status.DaemonEndpoints
+	if kubeletPort != 0 {
+		endpoints.KubeletEndpoint.Port = kubeletPort
+	}
 	labels := stripReserved(super.Labels)
 	labels[LabelVirtualNode] = "true"
 	return &corev1.Node{
@@ -21,7 +27,7 @@ func translateNode(super *corev1.Node) *corev1.Node {
 			Allocatable:     super.Status.Allocatable.DeepCopy(),
 			Conditions:      append([]corev1.NodeCondition(nil), super.Status.Conditions...),
 			Addresses:       append([]corev1.NodeAddress(nil), super.Status.Addresses...),
-			DaemonEndpoints: super.Status.DaemonEndpoints,
+			DaemonEndpoints: endpoints,
 			NodeInfo:        super.Status.NodeInfo,
 		},
 	}

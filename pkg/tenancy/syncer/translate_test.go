@@ -250,14 +250,15 @@ func TestTranslateNode(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "n1", UID: "super-uid", Labels: map[string]string{"zone": "a", LabelVirtualNode: "false", tenancy.LabelTenant: "x"}},
 		Spec:       corev1.NodeSpec{Taints: []corev1.Taint{{Key: "k", Effect: corev1.TaintEffectNoSchedule}}, PodCIDR: "10.0.0.0/24"},
 		Status: corev1.NodeStatus{
-			Capacity:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("8")},
-			Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}},
-			Addresses:  []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "192.168.0.1"}},
-			Images:     []corev1.ContainerImage{{Names: []string{"big"}}},
-			NodeInfo:   corev1.NodeSystemInfo{KubeletVersion: "v1.37.2"},
+			Capacity:        corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("8")},
+			Conditions:      []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}},
+			Addresses:       []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "192.168.0.1"}},
+			Images:          []corev1.ContainerImage{{Names: []string{"big"}}},
+			NodeInfo:        corev1.NodeSystemInfo{KubeletVersion: "v1.37.2"},
+			DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: 10250}},
 		},
 	}
-	out := translateNode(super)
+	out := translateNode(super, 0)
 	if out.Labels["zone"] != "a" || out.Labels[LabelVirtualNode] != "true" || out.Labels[tenancy.LabelTenant] != "" {
 		t.Errorf("labels = %v", out.Labels)
 	}
@@ -267,8 +268,20 @@ func TestTranslateNode(t *testing.T) {
 	if out.Status.Capacity.Cpu().String() != "8" || out.Status.NodeInfo.KubeletVersion != "v1.37.2" || out.Status.Addresses[0].Address != "192.168.0.1" {
 		t.Errorf("status = %+v", out.Status)
 	}
-	if _, l, s := nodeUpdate(out, translateNode(super)); l || s {
+	if _, l, s := nodeUpdate(out, translateNode(super, 0)); l || s {
 		t.Error("an unchanged node reported changed")
+	}
+	if out.Status.DaemonEndpoints.KubeletEndpoint.Port != 10250 {
+		t.Errorf("without a kubelet proxy the node's own kubelet port is reported, got %d", out.Status.DaemonEndpoints.KubeletEndpoint.Port)
+	}
+	// With the kubelet proxy, the address stays the super node's and the
+	// port becomes the proxy's; a node made before the proxy is updated.
+	proxied := translateNode(super, 10550)
+	if proxied.Status.DaemonEndpoints.KubeletEndpoint.Port != 10550 || proxied.Status.Addresses[0].Address != "192.168.0.1" {
+		t.Errorf("proxied endpoint = %+v, addresses %v", proxied.Status.DaemonEndpoints, proxied.Status.Addresses)
+	}
+	if _, _, s := nodeUpdate(out, proxied); !s {
+		t.Error("a changed kubelet port did not report a status change")
 	}
 }
 

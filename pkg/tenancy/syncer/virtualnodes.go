@@ -20,7 +20,7 @@ func (s *Syncer) ensureVirtualNode(ctx context.Context, tc *tenantCluster, name 
 	if err != nil {
 		return fmt.Errorf("super node %s: %w", name, errNotYet)
 	}
-	desired := translateNode(super)
+	desired := translateNode(super, s.kubeletPort())
 	created, err := tc.client.CoreV1().Nodes().Create(ctx, desired, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		return nil
@@ -49,7 +49,7 @@ func (s *Syncer) refreshVirtualNode(ctx context.Context, tc *tenantCluster, name
 	if err != nil {
 		return nil // gone: the virtual node goes when its pods do
 	}
-	out, labelsChanged, statusChanged := nodeUpdate(live, translateNode(super))
+	out, labelsChanged, statusChanged := nodeUpdate(live, translateNode(super, s.kubeletPort()))
 	nodes := tc.client.CoreV1().Nodes()
 	if labelsChanged {
 		updated, err := nodes.Update(ctx, out, metav1.UpdateOptions{})
@@ -100,4 +100,13 @@ func (s *Syncer) collectVirtualNodes(ctx context.Context) {
 			s.synced(tc.name, kindNode)
 		}
 	}
+}
+
+// kubeletPort is the port virtual nodes report for their kubelet: the
+// kubelet proxy's, or 0 to keep the super node's.
+func (s *Syncer) kubeletPort() int32 {
+	if s.proxy == nil {
+		return 0
+	}
+	return int32(s.proxy.cfg.Port)
 }

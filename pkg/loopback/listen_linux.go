@@ -1,4 +1,4 @@
-package kubeletapi
+package loopback
 
 import (
 	"context"
@@ -8,12 +8,12 @@ import (
 	"syscall"
 )
 
-// ListenLoopback opens the one socket that serves every node: TCP port on
+// Listen opens one socket that serves every loopback address: TCP port on
 // the wildcard address, bound to the loopback device. Linux routes all of
 // 127.0.0.0/8 through that device, so the socket accepts connections to
-// any node's address (and only from this machine: packets from other hosts
+// any loopback address (and only from this machine: packets from other hosts
 // arrive on other devices and are refused).
-func ListenLoopback(ctx context.Context, port int) (net.Listener, error) {
+func Listen(ctx context.Context, port int) (net.Listener, error) {
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
 		if err := c.Control(func(fd uintptr) { serr = syscall.BindToDevice(int(fd), "lo") }); err != nil {
@@ -23,7 +23,7 @@ func ListenLoopback(ctx context.Context, port int) (net.Listener, error) {
 	}}
 	l, err := lc.Listen(ctx, "tcp4", net.JoinHostPort("0.0.0.0", strconv.Itoa(port)))
 	if err != nil {
-		return nil, fmt.Errorf("kubelet API port %d on the loopback device: %w", port, err)
+		return nil, fmt.Errorf("port %d on the loopback device: %w", port, err)
 	}
 	return l, nil
 }
