@@ -36,6 +36,10 @@ them: pod status, placement (virtual nodes and bindings in the tenant) and
 pod events. A tenant is reached with the kubeconfig in the Secret
 ` + tenancy.SystemNamespace + `/<tenant>-kubeconfig, key ` + tenancy.SyncerKubeconfigKey + `.
 
+With --kubelet-proxy-serving-certs, virtual nodes report --kubelet-proxy-port
+as their kubelet port and the leader serves tenants' logs, exec, attach and
+port-forward there, through the cluster's API server as the syncer.
+
 Tenants share the workers by Tenant.spec.weight. Several instances may run:
 one holds the Lease <namespace>/myriad-syncer, the others keep their caches
 warm. Metrics, /healthz and /readyz are served on --metrics-addr.`,

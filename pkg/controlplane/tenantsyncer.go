@@ -39,11 +39,14 @@ var superSyncerLeaseRules = []rbacv1.PolicyRule{
 
 // tenantSyncerRules are its rights inside a tenant: read what it places,
 // write only placement (bindings, virtual nodes, mirrored volumes), pod
-// status, and the events it relays.
+// status, Services' cluster IPs on the cluster (an annotation), and the
+// events it relays.
 var tenantSyncerRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{""}, Resources: []string{"namespaces", "pods", "services", "configmaps", "secrets", "persistentvolumeclaims", "serviceaccounts", "endpoints"},
 		Verbs: []string{"get", "list", "watch"}},
 	{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"delete"}},
+	// The cluster IPs a Service got on the super cluster, as an annotation.
+	{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"patch"}},
 	{APIGroups: []string{""}, Resources: []string{"pods/status", "persistentvolumeclaims/status", "services/status"}, Verbs: []string{"update", "patch"}},
 	{APIGroups: []string{""}, Resources: []string{"pods/binding"}, Verbs: []string{"create"}},
 	{APIGroups: []string{""}, Resources: []string{"serviceaccounts/token"}, Verbs: []string{"create"}},

@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/myriad-dev/myriad/pkg/controlplane"
 	"github.com/myriad-dev/myriad/pkg/tenancy"
+	"github.com/myriad-dev/myriad/pkg/tenancy/syncer"
 )
 
 // Two tenants create the same namespace and Deployment; both run, each
@@ -145,11 +148,26 @@ func TestTenancy(t *testing.T) {
 			}
 			return nil
 		})
+		eventually(t, time.Minute, name+": the service's cluster IP on the shared cluster reported", func() error {
+			twin, err := super.CoreV1().Services(superNS).Get(ctx, "web", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			svc, err := cs.CoreV1().Services("shop").Get(ctx, "web", metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if got := svc.Annotations[syncer.AnnotationClusterIP]; got != twin.Spec.ClusterIP || got == "" {
+				return fmt.Errorf("tenant service says %q, its copy has %q", got, twin.Spec.ClusterIP)
+			}
+			return nil
+		})
 	}
 	if ns, _ := tenants["alpha"].CoreV1().Namespaces().List(ctx, metav1.ListOptions{}); hasNamespace(ns.Items, tenancy.SystemNamespace) {
 		t.Error("a tenant sees the shared cluster's namespaces")
 	}
 	testTenantEtcdConfined(t, dataDir, etcdPort)
+	testTenantKubeletAPI(t, kc, "beta", tenants["beta"])
 	testTenantAPIServerHung(t, dataDir, super, tenants["alpha"], tenants["beta"])
 
 	out, err := myriad("tenant", "delete", "alpha", kc)
@@ -223,6 +241,45 @@ func tenantClient(t *testing.T, kc, name string) *kubernetes.Clientset {
 		t.Fatal(err)
 	}
 	return cs
+}
+
+// testTenantKubeletAPI: upstream kubectl's logs and exec in a tenant reach
+// its pod (through the syncer's kubelet proxy and the shared cluster's API
+// server), stdin and exit codes included.
+func testTenantKubeletAPI(t *testing.T, kc, name string, cs *kubernetes.Clientset) {
+	t.Helper()
+	raw, err := myriad("tenant", "kubeconfig", name, kc)
+	if err != nil {
+		t.Fatalf("tenant kubeconfig %s: %v: %s", name, err, raw)
+	}
+	file := filepath.Join(t.TempDir(), name+".kubeconfig")
+	if err := os.WriteFile(file, []byte(raw), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pods, err := cs.CoreV1().Pods("shop").List(context.Background(), metav1.ListOptions{})
+	if err != nil || len(pods.Items) == 0 {
+		t.Fatalf("%s: no pod to reach: %v", name, err)
+	}
+	pod := pods.Items[0].Name
+	run := func(stdin string, args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, kubectl, append([]string{"--kubeconfig", file, "-n", "shop"}, args...)...)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run("", "logs", pod, "--tail=2"); err != nil || strings.Count(out, "\n") != 2 || !strings.Contains(out, pod) {
+		t.Errorf("%s: kubectl logs --tail=2: %v\n%s", name, err, out)
+	}
+	if out, err := run("from stdin\n", "exec", "-i", pod, "--", "sh", "-c", "cat; hostname"); err != nil || out != "from stdin\n"+pod+"\n" {
+		t.Errorf("%s: kubectl exec -i: %v\n%q", name, err, out)
+	}
+	out, err := run("", "exec", pod, "--", "sh", "-c", "exit 3")
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || !strings.Contains(out, "exit code 3") {
+		t.Errorf("%s: kubectl exec of a failing command: %v\n%s", name, err, out)
+	}
 }
 
 // testTenantEtcdConfined: beta's own etcd certificate reads beta's keys and

@@ -227,8 +227,10 @@ func (s *Syncer) syncNamespace(ctx context.Context, tc *tenantCluster, ns string
 	})
 }
 
+// syncService places a tenant Service on the super cluster, then reports
+// the cluster IPs its copy got there (serviceip.go).
 func (s *Syncer) syncService(ctx context.Context, tc *tenantCluster, ns, name string) error {
-	return syncDown(ctx, s, tc, downOps[*corev1.Service]{
+	if err := syncDown(ctx, s, tc, downOps[*corev1.Service]{
 		kind:   kindService,
 		tenant: func(ns, n string) (*corev1.Service, error) { return tc.services.Services(ns).Get(n) },
 		super:  func(ns, n string) (*corev1.Service, error) { return s.super.services.Services(ns).Get(n) },
@@ -238,7 +240,10 @@ func (s *Syncer) syncService(ctx context.Context, tc *tenantCluster, ns, name st
 			out, changed := serviceUpdate(l, d)
 			return out, changed, false
 		},
-	}, ns, name)
+	}, ns, name); err != nil {
+		return err
+	}
+	return s.syncServiceIP(ctx, tc, ns, name)
 }
 
 func (s *Syncer) syncConfigMap(ctx context.Context, tc *tenantCluster, ns, name string) error {

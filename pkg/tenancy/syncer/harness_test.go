@@ -154,6 +154,15 @@ func (h *harness) tenantPod(ns, name string) *corev1.Pod {
 	return p
 }
 
+// tenantService is the tenant's Service ns/name, or an empty one.
+func (h *harness) tenantService(ns, name string) *corev1.Service {
+	svc, err := h.tenant.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return &corev1.Service{}
+	}
+	return svc
+}
+
 // createTenantPod creates a pod as a tenant's API server would after
 // admission: with a UID and the projected token volume.
 func (h *harness) createTenantPod(name string, uid types.UID) *corev1.Pod {

@@ -287,3 +287,46 @@ func TestForeignSuperNamespaceIsRefused(t *testing.T) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+// A tenant Service learns the cluster IP its copy got on the super cluster
+// (its own spec.clusterIP is the tenant API server's and means nothing
+// there), and loses it if the copy turns headless.
+func TestServiceClusterIPIsReportedUp(t *testing.T) {
+	h := newHarness(t, nil, []runtime.Object{
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "web", Name: "web", UID: "svc1"},
+			Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.20", ClusterIPs: []string{"10.96.0.20"}, Ports: []corev1.ServicePort{{Port: 80}}}},
+	})
+	var twin *corev1.Service
+	h.eventually("service placed", func() bool {
+		var err error
+		twin, err = h.super.CoreV1().Services("t1-web").Get(ctx, "web", metav1.GetOptions{})
+		return err == nil
+	})
+	if got := h.tenantService("web", "web").Annotations[AnnotationClusterIP]; got != "" {
+		t.Fatalf("annotation %q before the copy has an address", got)
+	}
+	// The super cluster's API server allocates its address.
+	twin.Spec.ClusterIP, twin.Spec.ClusterIPs = "10.96.7.7", []string{"10.96.7.7", "fd00::7"}
+	if _, err := h.super.CoreV1().Services("t1-web").Update(ctx, twin, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("cluster IPs reported", func() bool {
+		return h.tenantService("web", "web").Annotations[AnnotationClusterIP] == "10.96.7.7,fd00::7"
+	})
+	if svc := h.tenantService("web", "web"); svc.Spec.ClusterIP != "10.96.0.20" {
+		t.Errorf("the tenant's own cluster IP changed: %s", svc.Spec.ClusterIP)
+	}
+	// A tenant cannot forge it onto the copy.
+	if got, _ := h.super.CoreV1().Services("t1-web").Get(ctx, "web", metav1.GetOptions{}); got.Annotations[AnnotationClusterIP] != "" {
+		t.Errorf("the annotation was copied down: %v", got.Annotations)
+	}
+	twin, _ = h.super.CoreV1().Services("t1-web").Get(ctx, "web", metav1.GetOptions{})
+	twin.Spec.ClusterIP, twin.Spec.ClusterIPs = corev1.ClusterIPNone, []string{corev1.ClusterIPNone}
+	if _, err := h.super.CoreV1().Services("t1-web").Update(ctx, twin, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("annotation removed", func() bool {
+		_, has := h.tenantService("web", "web").Annotations[AnnotationClusterIP]
+		return !has
+	})
+}
