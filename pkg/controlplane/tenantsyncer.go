@@ -45,12 +45,14 @@ var tenantSyncerRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{""}, Resources: []string{"namespaces", "pods", "services", "configmaps", "secrets", "persistentvolumeclaims", "serviceaccounts", "endpoints"},
 		Verbs: []string{"get", "list", "watch"}},
 	{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"delete"}},
-	// The cluster IPs a Service got on the super cluster, as an annotation.
+	// The cluster IPs a Service got on the super cluster, as an annotation;
+	// a claim bound to the mirror of its copy's volume.
 	{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"patch"}},
+	{APIGroups: []string{""}, Resources: []string{"persistentvolumeclaims"}, Verbs: []string{"update"}},
 	{APIGroups: []string{""}, Resources: []string{"pods/status", "persistentvolumeclaims/status", "services/status"}, Verbs: []string{"update", "patch"}},
 	{APIGroups: []string{""}, Resources: []string{"pods/binding"}, Verbs: []string{"create"}},
 	{APIGroups: []string{""}, Resources: []string{"serviceaccounts/token"}, Verbs: []string{"create"}},
-	{APIGroups: []string{""}, Resources: []string{"nodes", "nodes/status", "persistentvolumes"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
+	{APIGroups: []string{""}, Resources: []string{"nodes", "nodes/status", "persistentvolumes", "persistentvolumes/status"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
 	{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch", "update"}},
 }
 

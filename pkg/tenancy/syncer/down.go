@@ -266,8 +266,10 @@ func (s *Syncer) syncSecret(ctx context.Context, tc *tenantCluster, ns, name str
 	}, ns, name)
 }
 
+// syncPVC places a tenant claim on the super cluster, then binds the
+// tenant's claim to a mirror of the volume its copy got (volumes.go).
 func (s *Syncer) syncPVC(ctx context.Context, tc *tenantCluster, ns, name string) error {
-	return syncDown(ctx, s, tc, downOps[*corev1.PersistentVolumeClaim]{
+	if err := syncDown(ctx, s, tc, downOps[*corev1.PersistentVolumeClaim]{
 		kind: kindPVC,
 		tenant: func(ns, n string) (*corev1.PersistentVolumeClaim, error) {
 			return tc.claims.PersistentVolumeClaims(ns).Get(n)
@@ -283,5 +285,8 @@ func (s *Syncer) syncPVC(ctx context.Context, tc *tenantCluster, ns, name string
 			out, changed := pvcUpdate(l, d)
 			return out, changed, false
 		},
-	}, ns, name)
+	}, ns, name); err != nil {
+		return err
+	}
+	return s.syncClaimUp(ctx, tc, ns, name)
 }

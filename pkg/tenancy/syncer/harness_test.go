@@ -154,6 +154,15 @@ func (h *harness) tenantPod(ns, name string) *corev1.Pod {
 	return p
 }
 
+// tenantClaim is the tenant's claim ns/name, or an empty one.
+func (h *harness) tenantClaim(ns, name string) *corev1.PersistentVolumeClaim {
+	c, err := h.tenant.CoreV1().PersistentVolumeClaims(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return &corev1.PersistentVolumeClaim{}
+	}
+	return c
+}
+
 // tenantService is the tenant's Service ns/name, or an empty one.
 func (h *harness) tenantService(ns, name string) *corev1.Service {
 	svc, err := h.tenant.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})

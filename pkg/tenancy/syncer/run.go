@@ -227,6 +227,7 @@ func (s *Syncer) lead(ctx context.Context) {
 	}
 	wg.Go(func() { s.every(ctx, s.o.Resync, s.resyncAll) })
 	wg.Go(func() { s.every(ctx, s.o.NodeGC, s.collectVirtualNodes) })
+	wg.Go(func() { s.every(ctx, s.o.NodeGC, s.collectMirroredVolumes) })
 	if s.proxy != nil {
 		wg.Go(func() { s.proxy.serve(ctx) })
 	}

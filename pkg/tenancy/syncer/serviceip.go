@@ -44,7 +44,7 @@ func (s *Syncer) syncServiceIP(ctx context.Context, tc *tenantCluster, ns, name 
 		return nil
 	}
 	twin, err := s.super.services.Services(tenancy.SuperNamespace(tc.name, ns)).Get(name)
-	if err != nil || twin.Annotations[tenancy.AnnotationUID] != string(src.UID) {
+	if err != nil || !isCopy(twin, tc.name) || !sameOrigin(twin, src) {
 		return nil
 	}
 	want := superClusterIPs(twin)

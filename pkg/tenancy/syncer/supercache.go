@@ -27,6 +27,7 @@ type superCache struct {
 	secrets    corelisters.SecretLister
 	claims     corelisters.PersistentVolumeClaimLister
 	nodes      corelisters.NodeLister
+	volumes    corelisters.PersistentVolumeLister
 	events     corelisters.EventLister
 }
 
@@ -50,6 +51,7 @@ func newSuperCache(s *Syncer) *superCache {
 		secrets:    core.Secrets().Lister(),
 		claims:     core.PersistentVolumeClaims().Lister(),
 		nodes:      nodeF.Core().V1().Nodes().Lister(),
+		volumes:    nodeF.Core().V1().PersistentVolumes().Lister(),
 		events:     eventF.Core().V1().Events().Lister(),
 	}
 
@@ -116,6 +118,20 @@ func newSuperCache(s *Syncer) *superCache {
 			}
 			s.nodeChanged(n.Name)
 		},
+	})
+	// A volume bound to (or grown for) a tenant claim's copy: that claim's
+	// tenant side is looked at again (volumes.go).
+	onVolume := func(obj any) {
+		pv, ok := obj.(*corev1.PersistentVolume)
+		if !ok || pv.Spec.ClaimRef == nil {
+			return
+		}
+		if tenant, ns, ok := s.tenantNamespaceOf(pv.Spec.ClaimRef.Namespace); ok {
+			s.enqueue(key{Tenant: tenant, Kind: kindPVC, Namespace: ns, Name: pv.Spec.ClaimRef.Name})
+		}
+	}
+	_, _ = nodeF.Core().V1().PersistentVolumes().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: onVolume, UpdateFunc: func(_, obj any) { onVolume(obj) },
 	})
 	_, _ = eventF.Core().V1().Events().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { s.superEvent(obj) },

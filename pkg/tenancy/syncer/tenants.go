@@ -60,6 +60,7 @@ type tenantCluster struct {
 	accounts   corelisters.ServiceAccountLister
 	claims     corelisters.PersistentVolumeClaimLister
 	nodes      corelisters.NodeLister
+	volumes    corelisters.PersistentVolumeLister // mirrors of bound claims' volumes (volumes.go)
 
 	synced atomic.Bool
 	stop   context.CancelFunc
@@ -196,6 +197,7 @@ func (s *Syncer) startTenant(ctx context.Context, name string, sum [32]byte, cli
 		accounts:   core.ServiceAccounts().Lister(),
 		claims:     core.PersistentVolumeClaims().Lister(),
 		nodes:      core.Nodes().Lister(),
+		volumes:    core.PersistentVolumes().Lister(),
 		stop:       cancel,
 		done:       make(chan struct{}),
 	}
