@@ -16,6 +16,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
@@ -168,6 +169,7 @@ func TestTenancy(t *testing.T) {
 	}
 	testTenantEtcdConfined(t, dataDir, etcdPort)
 	testTenantKubeletAPI(t, kc, "beta", tenants["beta"])
+	testTenantClaimBound(t, tenants["alpha"])
 	testTenantAPIServerHung(t, dataDir, super, tenants["alpha"], tenants["beta"])
 
 	out, err := myriad("tenant", "delete", "alpha", kc)
@@ -178,7 +180,7 @@ func TestTenancy(t *testing.T) {
 	if err != nil || len(left.Items) != 0 {
 		t.Errorf("deleted tenant left namespaces on the shared cluster: %v %v", err, left)
 	}
-	for _, kind := range []string{"pods", "services", "configmaps", "secrets"} {
+	for _, kind := range []string{"pods", "services", "configmaps", "secrets", "persistentvolumeclaims"} {
 		n := countLabelled(t, super, kind, tenancy.LabelTenant+"=alpha")
 		if n != 0 {
 			t.Errorf("deleted tenant left %d %s", n, kind)
@@ -280,6 +282,50 @@ func testTenantKubeletAPI(t *testing.T, kc, name string, cs *kubernetes.Clientse
 	if !errors.As(err, &exit) || !strings.Contains(out, "exit code 3") {
 		t.Errorf("%s: kubectl exec of a failing command: %v\n%s", name, err, out)
 	}
+}
+
+// testTenantClaimBound: a claim in a tenant, used by a pod, is provisioned
+// and bound on the shared cluster, and bound in the tenant to a mirror of
+// that volume.
+func testTenantClaimBound(t *testing.T, cs *kubernetes.Clientset) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "db"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	claim := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "data"}, Spec: corev1.PersistentVolumeClaimSpec{
+		AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+		Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}}
+	if _, err := cs.CoreV1().PersistentVolumeClaims("db").Create(ctx, claim, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "db"}, Spec: corev1.PodSpec{
+		Containers: []corev1.Container{{Name: "db", Image: "postgres:17"}},
+		Volumes: []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data"}}}}}}
+	if _, err := cs.CoreV1().Pods("db").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Minute, "the tenant's claim bound to a mirrored volume", func() error {
+		c, err := cs.CoreV1().PersistentVolumeClaims("db").Get(ctx, "data", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if c.Status.Phase != corev1.ClaimBound || c.Spec.VolumeName == "" || c.Status.Capacity.Storage().Cmp(resource.MustParse("1Gi")) < 0 {
+			return fmt.Errorf("claim is %s, volume %q, capacity %v", c.Status.Phase, c.Spec.VolumeName, c.Status.Capacity)
+		}
+		pv, err := cs.CoreV1().PersistentVolumes().Get(ctx, c.Spec.VolumeName, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if ref := pv.Spec.ClaimRef; ref == nil || ref.Namespace != "db" || ref.UID != c.UID || pv.Status.Phase != corev1.VolumeBound {
+			return fmt.Errorf("volume %s: claim %+v, phase %s", pv.Name, ref, pv.Status.Phase)
+		}
+		if p, err := cs.CoreV1().Pods("db").Get(ctx, "db", metav1.GetOptions{}); err != nil || p.Status.Phase != corev1.PodRunning {
+			return fmt.Errorf("pod db not Running yet: %v", err)
+		}
+		return nil
+	})
 }
 
 // testTenantEtcdConfined: beta's own etcd certificate reads beta's keys and
