@@ -234,7 +234,14 @@ func (p *kubeletProxy) forward(sub string) http.Handler {
 		u.RawQuery = loc.RawQuery
 		out := r.Clone(r.Context())
 		out.URL.RawQuery = u.RawQuery // the non-upgrade path takes the query from the request
+		// The request goes on as the syncer and nobody else: no
+		// credentials or impersonation of the caller's pass.
 		out.Header.Del("Authorization")
+		for h := range out.Header {
+			if strings.HasPrefix(h, "Impersonate-") {
+				out.Header.Del(h)
+			}
+		}
 		if p.bearer != "" {
 			out.Header.Set("Authorization", "Bearer "+p.bearer)
 		}

@@ -57,6 +57,14 @@ func (s *Syncer) resyncTenant(tc *tenantCluster) {
 			add(kindPVC, o.Namespace, o.Name)
 		}
 	}
+	// Virtual nodes follow their super node's readiness at once; the
+	// rest (labels, capacity, the kubelet endpoint after an upgrade turned
+	// the kubelet proxy on) is repaired here.
+	if l, err := tc.nodes.List(labels.SelectorFromSet(labels.Set{LabelVirtualNode: "true"})); err == nil {
+		for _, o := range l {
+			add(kindNode, "", o.Name)
+		}
+	}
 
 	// The super side: what is labelled for this tenant, mapped back to
 	// the tenant coordinates it claims.

@@ -35,8 +35,13 @@ import (
 // TenantsResource is the Tenant resource on the super cluster.
 var TenantsResource = schema.GroupVersionResource{Group: v1alpha1.GroupName, Version: "v1alpha1", Resource: "tenants"}
 
-// podsByNode indexes a tenant's pods by the node they are bound to.
-const podsByNode = "node"
+// podsByNode indexes a tenant's pods by the node they are bound to;
+// mirrorsByClaim its mirrored volumes by the claim (namespace/name) they
+// are bound to.
+const (
+	podsByNode     = "node"
+	mirrorsByClaim = "claim"
+)
 
 // tenantCluster is one served tenant: its client, its informers and what
 // the syncer needs to write events there.
@@ -51,16 +56,17 @@ type tenantCluster struct {
 	client    kubernetes.Interface
 	recorder  record.EventRecorder
 
-	namespaces corelisters.NamespaceLister
-	pods       corelisters.PodLister
-	podIndex   cache.Indexer
-	services   corelisters.ServiceLister
-	configMaps corelisters.ConfigMapLister
-	secrets    corelisters.SecretLister
-	accounts   corelisters.ServiceAccountLister
-	claims     corelisters.PersistentVolumeClaimLister
-	nodes      corelisters.NodeLister
-	volumes    corelisters.PersistentVolumeLister // mirrors of bound claims' volumes (volumes.go)
+	namespaces  corelisters.NamespaceLister
+	pods        corelisters.PodLister
+	podIndex    cache.Indexer
+	services    corelisters.ServiceLister
+	configMaps  corelisters.ConfigMapLister
+	secrets     corelisters.SecretLister
+	accounts    corelisters.ServiceAccountLister
+	claims      corelisters.PersistentVolumeClaimLister
+	nodes       corelisters.NodeLister
+	volumes     corelisters.PersistentVolumeLister // mirrors of bound claims' volumes (volumes.go)
+	volumeIndex cache.Indexer
 
 	synced atomic.Bool
 	stop   context.CancelFunc
@@ -188,22 +194,29 @@ func (s *Syncer) startTenant(ctx context.Context, name string, sum [32]byte, cli
 	core := f.Core().V1()
 	tc := &tenantCluster{
 		name: name, kubeconfig: sum, client: client, clientCAs: cas,
-		namespaces: core.Namespaces().Lister(),
-		pods:       core.Pods().Lister(),
-		podIndex:   core.Pods().Informer().GetIndexer(),
-		services:   core.Services().Lister(),
-		configMaps: core.ConfigMaps().Lister(),
-		secrets:    core.Secrets().Lister(),
-		accounts:   core.ServiceAccounts().Lister(),
-		claims:     core.PersistentVolumeClaims().Lister(),
-		nodes:      core.Nodes().Lister(),
-		volumes:    core.PersistentVolumes().Lister(),
-		stop:       cancel,
-		done:       make(chan struct{}),
+		namespaces:  core.Namespaces().Lister(),
+		pods:        core.Pods().Lister(),
+		podIndex:    core.Pods().Informer().GetIndexer(),
+		services:    core.Services().Lister(),
+		configMaps:  core.ConfigMaps().Lister(),
+		secrets:     core.Secrets().Lister(),
+		accounts:    core.ServiceAccounts().Lister(),
+		claims:      core.PersistentVolumeClaims().Lister(),
+		nodes:       core.Nodes().Lister(),
+		volumes:     core.PersistentVolumes().Lister(),
+		volumeIndex: core.PersistentVolumes().Informer().GetIndexer(),
+		stop:        cancel,
+		done:        make(chan struct{}),
 	}
 	_ = core.Pods().Informer().AddIndexers(cache.Indexers{podsByNode: func(obj any) ([]string, error) {
 		if p, ok := obj.(*corev1.Pod); ok && p.Spec.NodeName != "" {
 			return []string{p.Spec.NodeName}, nil
+		}
+		return nil, nil
+	}})
+	_ = core.PersistentVolumes().Informer().AddIndexers(cache.Indexers{mirrorsByClaim: func(obj any) ([]string, error) {
+		if pv, ok := obj.(*corev1.PersistentVolume); ok && pv.Labels[LabelMirroredVolume] == "true" && pv.Spec.ClaimRef != nil {
+			return []string{pv.Spec.ClaimRef.Namespace + "/" + pv.Spec.ClaimRef.Name}, nil
 		}
 		return nil, nil
 	}})

@@ -21,7 +21,8 @@ import (
 // claim, and the claim is bound to it as the binder would bind it: what a
 // user or a tool reads of a claim and its volume (phase, volume name,
 // capacity, access modes, the volume's node affinity) is true. A mirror
-// lives as long as the tenant claim it is bound to.
+// lives as long as the tenant claim it is bound to: it goes when the
+// claim's deletion is synced, or at the next collection.
 
 // LabelMirroredVolume marks the tenant PersistentVolumes the syncer made;
 // it never changes or deletes one without it.
@@ -77,8 +78,11 @@ func boundClaimStatus(live corev1.PersistentVolumeClaimStatus, super corev1.Pers
 // tenant and binds the tenant's claim to it.
 func (s *Syncer) syncClaimUp(ctx context.Context, tc *tenantCluster, ns, name string) error {
 	src, err := tc.claims.PersistentVolumeClaims(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		return s.dropMirrors(ctx, tc, ns, name)
+	}
 	if err != nil || src.DeletionTimestamp != nil {
-		return nil // a mirror without its claim is collected (collectMirroredVolumes)
+		return nil
 	}
 	twin, err := s.super.claims.PersistentVolumeClaims(tenancy.SuperNamespace(tc.name, ns)).Get(name)
 	if err != nil || !isCopy(twin, tc.name) || !sameOrigin(twin, src) || twin.Status.Phase != corev1.ClaimBound || twin.Spec.VolumeName == "" {
@@ -149,6 +153,23 @@ func (s *Syncer) ensureMirror(ctx context.Context, tc *tenantCluster, claim *cor
 		out.Status = corev1.PersistentVolumeStatus{Phase: corev1.VolumeBound}
 		if _, err := volumes.UpdateStatus(ctx, out, metav1.UpdateOptions{}); err != nil {
 			return fmt.Errorf("status of mirror volume %s: %w", desired.Name, err)
+		}
+	}
+	return nil
+}
+
+// dropMirrors deletes the mirrors bound to a tenant claim that is gone;
+// collectMirroredVolumes catches any this misses.
+func (s *Syncer) dropMirrors(ctx context.Context, tc *tenantCluster, ns, name string) error {
+	objs, err := tc.volumeIndex.ByIndex(mirrorsByClaim, ns+"/"+name)
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		if pv, ok := o.(*corev1.PersistentVolume); ok {
+			if err := s.deleteMirror(ctx, tc, pv); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
