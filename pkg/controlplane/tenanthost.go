@@ -61,6 +61,7 @@ type TenantHost struct {
 
 	informer cache.SharedIndexInformer
 	queue    workqueue.TypedRateLimitingInterface[string]
+	marks    provisionMarks
 }
 
 // startTenantHost runs the tenant host for the life of the cluster.
@@ -159,6 +160,17 @@ func (h *TenantHost) reconcile(ctx context.Context, name string) (time.Duration,
 	if err := tenancy.ValidateName(t.Name); err != nil {
 		return 0, h.setStatus(ctx, &t, tenancyv1.TenantFailed, "InvalidName", err.Error())
 	}
+	// The host's own status write comes back as an event: a tenant
+	// provisioned at this generation, whose processes run, is provisioned
+	// again only when the drift repair is due.
+	apiName, cmName := TenantProcessNames(t.Name)
+	pids := h.Cluster.Supervisor.Pids()
+	_, apiUp := pids[apiName]
+	_, cmUp := pids[cmName]
+	mark, marked := h.marks.get(t.Name)
+	if skip, again := provisionedAgo(mark, marked, &t, apiUp && cmUp, time.Now()); skip {
+		return again, nil
+	}
 	plan, err := h.provision(ctx, t.Name)
 	if err != nil {
 		_ = h.setStatus(ctx, &t, tenancyv1.TenantFailed, "ProvisioningFailed", err.Error())
@@ -166,7 +178,11 @@ func (h *TenantHost) reconcile(ctx context.Context, name string) (time.Duration,
 	}
 	t.Status.Endpoint = plan.URL()
 	t.Status.KubeconfigSecret = tenancy.KubeconfigSecret(t.Name)
-	return 0, h.setStatus(ctx, &t, tenancyv1.TenantReady, "ControlPlaneServing", "the tenant's API server and controller manager run")
+	if err := h.setStatus(ctx, &t, tenancyv1.TenantReady, "ControlPlaneServing", "the tenant's API server and controller manager run"); err != nil {
+		return 0, err
+	}
+	h.marks.record(&t, time.Now())
+	return reprovisionEvery, nil
 }
 
 // provision makes the tenant's control plane exist and serve: files,
@@ -280,6 +296,7 @@ func (h *TenantHost) publishKubeconfigs(ctx context.Context, t TenantPlan) error
 // remove tears a deleted tenant down, and reports how long to wait when
 // its namespaces are still going.
 func (h *TenantHost) remove(ctx context.Context, t *tenancyv1.Tenant) (time.Duration, error) {
+	h.marks.forget(t.Name)
 	if !hasString(t.Finalizers, tenantFinalizer) {
 		return 0, nil
 	}
