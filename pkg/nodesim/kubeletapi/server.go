@@ -17,6 +17,7 @@ import (
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
+	"github.com/myriad-dev/myriad/pkg/loopback"
 	"github.com/myriad-dev/myriad/pkg/nodesim/sandbox"
 )
 
@@ -103,7 +104,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	srv := &http.Server{
 		Handler: s.Handler(),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			if a, ok := localAddr(c); ok {
+			if a, ok := loopback.LocalAddr(c); ok {
 				if node, ok := s.cfg.Nodes.NodeAt(a); ok {
 					return withNode(ctx, node)
 				}
@@ -118,7 +119,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 			// only HTTP/1.1 can do.
 			NextProtos: []string{"http/1.1"},
 			GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-				a, ok := localAddr(hello.Conn)
+				a, ok := loopback.LocalAddr(hello.Conn)
 				if !ok {
 					return nil, fmt.Errorf("kubelet API: connection to %s is not to a node address", hello.Conn.LocalAddr())
 				}
@@ -145,18 +146,6 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		return nil
 	}
 	return err
-}
-
-// localAddr is the address a connection was accepted on.
-func localAddr(c net.Conn) (netip.Addr, bool) {
-	if c == nil {
-		return netip.Addr{}, false
-	}
-	ap, err := netip.ParseAddrPort(c.LocalAddr().String())
-	if err != nil {
-		return netip.Addr{}, false
-	}
-	return ap.Addr().Unmap(), true
 }
 
 // Handler is the kubelet API: authorization, then the endpoints.

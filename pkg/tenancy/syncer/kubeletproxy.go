@@ -2,6 +2,7 @@ package syncer
 
 import (
 	"context"
+	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -17,6 +18,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/proxy"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/keyutil"
 	"k8s.io/klog/v2"
 
 	"github.com/myriad-dev/myriad/pkg/loopback"
@@ -71,6 +73,14 @@ func LoadServingBundle(certFile, keyFile string) (map[netip.Addr]*tls.Certificat
 	if err != nil {
 		return nil, fmt.Errorf("kubelet proxy serving key: %w", err)
 	}
+	key, err := keyutil.ParsePrivateKeyPEM(keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("kubelet proxy serving key %s: %w", keyFile, err)
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("kubelet proxy serving key %s cannot sign", keyFile)
+	}
 	out := map[netip.Addr]*tls.Certificate{}
 	for rest := certPEM; ; {
 		var block *pem.Block
@@ -80,14 +90,17 @@ func LoadServingBundle(certFile, keyFile string) (map[netip.Addr]*tls.Certificat
 		if block.Type != "CERTIFICATE" {
 			continue
 		}
-		// X509KeyPair checks that the key is this certificate's.
-		pair, err := tls.X509KeyPair(pem.EncodeToMemory(block), keyPEM)
+		leaf, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("kubelet proxy serving certificates %s with key %s: %w", certFile, keyFile, err)
+			return nil, fmt.Errorf("kubelet proxy serving certificates %s: %w", certFile, err)
 		}
-		for _, ip := range pair.Leaf.IPAddresses {
+		if pub, ok := leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(signer.Public()) {
+			return nil, fmt.Errorf("kubelet proxy serving certificates %s: a certificate is not for the key in %s", certFile, keyFile)
+		}
+		pair := &tls.Certificate{Certificate: [][]byte{block.Bytes}, PrivateKey: signer, Leaf: leaf}
+		for _, ip := range leaf.IPAddresses {
 			if a, ok := netip.AddrFromSlice(ip); ok {
-				out[a.Unmap()] = &pair
+				out[a.Unmap()] = pair
 			}
 		}
 	}
@@ -164,7 +177,7 @@ func (p *kubeletProxy) serve(ctx context.Context) {
 			ClientAuth: tls.RequireAnyClientCert,
 			NextProtos: []string{"http/1.1"},
 			GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-				if a, ok := localAddr(hello.Conn); ok {
+				if a, ok := loopback.LocalAddr(hello.Conn); ok {
 					if c := p.cfg.Certificates[a]; c != nil {
 						return c, nil
 					}
@@ -184,18 +197,6 @@ func (p *kubeletProxy) serve(ctx context.Context) {
 	if err := srv.ServeTLS(l, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		logger.Error(err, "Kubelet proxy stopped")
 	}
-}
-
-// localAddr is the address a connection was accepted on: the node's.
-func localAddr(c net.Conn) (netip.Addr, bool) {
-	if c == nil {
-		return netip.Addr{}, false
-	}
-	ap, err := netip.ParseAddrPort(c.LocalAddr().String())
-	if err != nil {
-		return netip.Addr{}, false
-	}
-	return ap.Addr().Unmap(), true
 }
 
 // routes are the kubelet paths a kube-apiserver calls for pods'
