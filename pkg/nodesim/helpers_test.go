@@ -39,6 +39,7 @@ type renewal struct {
 func start(t *testing.T, cfg Config, objs ...runtime.Object) *harness {
 	t.Helper()
 	h := &harness{t: t, client: fake.NewClientset(objs...), clock: clocktesting.NewFakeClock(t0)}
+	versionWrites(&h.client.Fake, h.client.Tracker())
 	cfg.Clock = h.clock
 	if cfg.Workers == 0 {
 		cfg.Workers = 4
