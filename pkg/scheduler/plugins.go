@@ -40,10 +40,12 @@ type Plugins interface {
 // lock (they are core.External's); Reserve right after the core assumes
 // the pod; PreBind and Unreserve on a binder.
 type Cycle interface {
-	Check(n *core.NodeInfo) []string
+	// Check and Without are core.External's: nominated are the pods
+	// nominated to n that the pod must leave room for.
+	Check(n *core.NodeInfo, nominated []*v1.Pod) []string
 	// Without is Check with the given pods gone: the victims preemption
 	// weighs on n.
-	Without(n *core.NodeInfo, gone []*v1.Pod) []string
+	Without(n *core.NodeInfo, gone, nominated []*v1.Pod) []string
 	Score(cands []*core.NodeInfo) []int64
 	// Reserve claims what the chosen node needs in the plugins' caches
 	// (volumes to bind, devices to allocate), so the next decision sees it.

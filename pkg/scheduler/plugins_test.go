@@ -55,14 +55,14 @@ type fakeCycle struct {
 	pod string
 }
 
-func (c *fakeCycle) Check(n *core.NodeInfo) []string {
+func (c *fakeCycle) Check(n *core.NodeInfo, _ []*v1.Pod) []string {
 	if n.Node.Name != "storage" {
 		return []string{"node(s) had volume node affinity conflict"}
 	}
 	return nil
 }
-func (c *fakeCycle) Without(n *core.NodeInfo, _ []*v1.Pod) []string { return c.Check(n) }
-func (c *fakeCycle) Score(cands []*core.NodeInfo) []int64           { return make([]int64, len(cands)) }
+func (c *fakeCycle) Without(n *core.NodeInfo, _, _ []*v1.Pod) []string { return c.Check(n, nil) }
+func (c *fakeCycle) Score(cands []*core.NodeInfo) []int64              { return make([]int64, len(cands)) }
 func (c *fakeCycle) Reserve(_ context.Context, node string) error {
 	c.f.record("reserve " + c.pod + " " + node)
 	return nil

@@ -11,10 +11,17 @@ import v1 "k8s.io/api/core/v1"
 // has them, on every node it visits, and nothing to pods that have none.
 // Both functions are called with the core's lock held and must not change
 // the snapshot.
+//
+// nominated, in both, are the pods nominated to n that the pod must leave
+// room for (priority at least its own; nil nearly always). As kube's
+// RunFilterPluginsWithNominatedPods, the pod must pass the plugins both
+// with them counted on n and without them: the core already counts them
+// for its own filters, and a nominated pod's volumes take a node's attach
+// slots or a ReadWriteOncePod claim just as its resources take room.
 type External struct {
 	// Check runs after all of the core's own filters have passed n. It
 	// returns why the pod cannot go there, in kube-scheduler's words, or nil.
-	Check func(n *NodeInfo) []string
+	Check func(n *NodeInfo, nominated []*v1.Pod) []string
 	// Score returns, for the candidates that passed every filter, each
 	// one's weighted score to add to the core's total (kube's plugin
 	// weights applied, normalized over these candidates).
@@ -26,28 +33,30 @@ type External struct {
 	// pod on a conflicting disk or pods holding a node's attach slots can
 	// be evicted for a pod of higher priority. Nil: what Check decides is
 	// taken as not freed by evictions.
-	Without func(n *NodeInfo, gone []*v1.Pod) []string
+	Without func(n *NodeInfo, gone, nominated []*v1.Pod) []string
 }
 
-func (e *External) check(n *NodeInfo) []string {
+// checkExt is e's Check of pod on n, with the nominations there that pod
+// must leave room for.
+func (sc *Scheduler) checkExt(e *External, pod *v1.Pod, n *NodeInfo) []string {
 	if e == nil || e.Check == nil {
 		return nil
 	}
-	return e.Check(n)
+	return e.Check(n, sc.reservingPods(pod, n))
 }
 
-// checkWithout is Check on n with the pods in gone removed (Check as n
-// stands when ext has no Without).
-func (e *External) checkWithout(n *NodeInfo, gone []*PodInfo) []string {
+// checkExtWithout is e's Without of pod on n with the pods in gone
+// removed (Check as n stands when e has no Without).
+func (sc *Scheduler) checkExtWithout(e *External, pod *v1.Pod, n *NodeInfo, gone []*PodInfo) []string {
 	switch {
 	case e == nil:
 		return nil
 	case e.Without == nil:
-		return e.check(n)
+		return sc.checkExt(e, pod, n)
 	}
 	pods := make([]*v1.Pod, len(gone))
 	for i, p := range gone {
 		pods[i] = p.Pod
 	}
-	return e.Without(n, pods)
+	return e.Without(n, pods, sc.reservingPods(pod, n))
 }

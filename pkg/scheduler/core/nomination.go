@@ -11,10 +11,13 @@ import (
 // nominator. As in kube, a nominated pod counts on its node for every pod of
 // lower or equal priority.
 //
-// The reservation is node-local: resources, pod count and host ports. kube
-// also adds nominated pods to the cross-node state of topology spread and
-// inter-pod affinity; Myriad does not, because that state is computed once
-// per attempt from indexes and nominations are few and short-lived.
+// The reservation is node-local: resources, pod count and host ports, and
+// for the plugins Myriad runs from kube-scheduler (volumes, devices) the
+// nominated pods are counted on their node as kube counts them (see
+// External). kube also adds nominated pods to the cross-node state of
+// topology spread and inter-pod affinity; Myriad does not, because that
+// state is computed once per attempt from indexes and nominations are few
+// and short-lived.
 type nomination struct {
 	pi       *PodInfo
 	node     string
@@ -131,4 +134,17 @@ func (sc *Scheduler) withReservations(pod *v1.Pod, n *NodeInfo) *NodeInfo {
 		view.addPod(nm.pi, view.Generation)
 	}
 	return view
+}
+
+// reservingPods is reserving's pods: what the plugins count on n for pod.
+func (sc *Scheduler) reservingPods(pod *v1.Pod, n *NodeInfo) []*v1.Pod {
+	res := sc.reserving(pod, n)
+	if len(res) == 0 {
+		return nil
+	}
+	out := make([]*v1.Pod, len(res))
+	for i, nm := range res {
+		out[i] = nm.pi.Pod
+	}
+	return out
 }

@@ -235,7 +235,7 @@ func (sc *Scheduler) victimsOn(pod *v1.Pod, prio int32, f *nodeFacts, cs *cluste
 		if r := fitsView(f, cs, pod, view); r != nil {
 			return r
 		}
-		return ext.checkWithout(n, gone)
+		return sc.checkExtWithout(ext, pod, n, gone)
 	}
 	if r := fits(); r != nil {
 		for _, p := range potential {

@@ -525,7 +525,7 @@ func (sc *Scheduler) decide(pod *v1.Pod, enoughFn EnoughFunc, nominatedFirst boo
 		return decision{}, &FitError{Pod: podName(pod), NumNodes: len(nodes), Reasons: map[string]int{ReasonPodParse: len(nodes)}}
 	}
 	if n := sc.nominatedNodeOf(pod); n != nil && nominatedFirst {
-		if _, reasons := sc.evalNode(cl, cs, pod, n); reasons == nil && ext.check(n) == nil {
+		if _, reasons := sc.evalNode(cl, cs, pod, n); reasons == nil && sc.checkExt(ext, pod, n) == nil {
 			return decision{cl: cl, cs: cs, nominated: n}, nil
 		}
 	}
@@ -543,7 +543,7 @@ func (sc *Scheduler) decide(pod *v1.Pod, enoughFn EnoughFunc, nominatedFirst boo
 		n := nodes[i]
 		e, reasons := sc.evalNode(cl, cs, pod, n)
 		if reasons == nil {
-			reasons = ext.check(n)
+			reasons = sc.checkExt(ext, pod, n)
 		}
 		if reasons != nil {
 			if failed == nil {

@@ -57,8 +57,13 @@ func reasonCounts(st *fwk.Status, n int) map[string]int {
 	return out
 }
 
-// Check runs the plugins' Filters on n, which passed the core's.
-func (c *cycle) Check(n *core.NodeInfo) []string {
+// Check runs the plugins' Filters on n, which passed the core's, as kube's
+// RunFilterPluginsWithNominatedPods does: with the nominated pods counted
+// on n, then without them.
+func (c *cycle) Check(n *core.NodeInfo, nominated []*v1.Pod) []string {
+	if len(nominated) > 0 {
+		return c.filter(n, nil, nominated)
+	}
 	if c.only != nil && !c.only.Has(n.Node.Name) {
 		return []string{reasonPreFilterNarrowed}
 	}
@@ -71,27 +76,63 @@ const reasonPreFilterNarrowed = "node(s) didn't satisfy the volume or resource c
 // as kube's SelectVictimsOnNode does: on a copy of the node's NodeInfo and
 // of the cycle state, each removal told to the PreFilter extensions (so
 // VolumeRestrictions stops counting a ReadWriteOncePod claim its holder
-// frees).
-func (c *cycle) Without(n *core.NodeInfo, gone []*v1.Pod) []string {
+// frees); with the nominated pods counted and without, as Check.
+func (c *cycle) Without(n *core.NodeInfo, gone, nominated []*v1.Pod) []string {
+	return c.filter(n, gone, nominated)
+}
+
+// filter runs the Filters on a copy of n and the cycle state with the pods
+// in gone removed; when there are nominated pods, first with them added
+// too, and the pod must pass both.
+func (c *cycle) filter(n *core.NodeInfo, gone, nominated []*v1.Pod) []string {
 	if c.only != nil && !c.only.Has(n.Node.Name) {
 		return []string{reasonPreFilterNarrowed}
 	}
-	logger := klog.FromContext(c.ctx)
-	ni := c.p.nodeInfo(n).SnapshotConcrete()
-	state := c.state.Clone()
-	for _, p := range gone {
-		if err := ni.RemovePod(logger, p); err != nil {
-			return []string{err.Error()}
+	ni, state, r := c.edited(c.p.nodeInfo(n), c.state, gone, false)
+	if r != nil {
+		return r
+	}
+	if len(nominated) > 0 {
+		withNominated, withState, r := c.edited(ni, state, nominated, true)
+		if r != nil {
+			return r
 		}
-		pi, err := framework.NewPodInfo(p)
-		if err != nil {
-			return []string{err.Error()}
-		}
-		if st := c.p.fw.RunPreFilterExtensionRemovePod(c.ctx, state, c.pod, pi, ni); !st.IsSuccess() {
-			return statusReasons(st)
+		if r := statusReasons(c.p.fw.RunFilterPlugins(c.ctx, withState, c.pod, withNominated)); r != nil {
+			return r
 		}
 	}
 	return statusReasons(c.p.fw.RunFilterPlugins(c.ctx, state, c.pod, ni))
+}
+
+// edited returns copies of ni and state with pods added (or removed), each
+// change told to the PreFilter extensions, as kube's framework tells them
+// of nominated pods and of victims. With no pods it returns ni and state.
+func (c *cycle) edited(ni *framework.NodeInfo, state fwk.CycleState, pods []*v1.Pod, add bool) (*framework.NodeInfo, fwk.CycleState, []string) {
+	if len(pods) == 0 {
+		return ni, state, nil
+	}
+	logger := klog.FromContext(c.ctx)
+	ni, state = ni.SnapshotConcrete(), state.Clone()
+	for _, p := range pods {
+		pi, err := framework.NewPodInfo(p)
+		if err != nil {
+			return nil, nil, []string{err.Error()}
+		}
+		var st *fwk.Status
+		if add {
+			ni.AddPodInfo(pi)
+			st = c.p.fw.RunPreFilterExtensionAddPod(c.ctx, state, c.pod, pi, ni)
+		} else {
+			if err := ni.RemovePod(logger, p); err != nil {
+				return nil, nil, []string{err.Error()}
+			}
+			st = c.p.fw.RunPreFilterExtensionRemovePod(c.ctx, state, c.pod, pi, ni)
+		}
+		if !st.IsSuccess() {
+			return nil, nil, statusReasons(st)
+		}
+	}
+	return ni, state, nil
 }
 
 // statusReasons is a filter status in kube's words: nil on success.
