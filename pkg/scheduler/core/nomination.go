@@ -11,13 +11,13 @@ import (
 // nominator. As in kube, a nominated pod counts on its node for every pod of
 // lower or equal priority.
 //
-// The reservation is node-local: resources, pod count and host ports, and
-// for the plugins Myriad runs from kube-scheduler (volumes, devices) the
-// nominated pods are counted on their node as kube counts them (see
-// External). kube also adds nominated pods to the cross-node state of
-// topology spread and inter-pod affinity; Myriad does not, because that
-// state is computed once per attempt from indexes and nominations are few
-// and short-lived.
+// Resources, pod count and host ports are reserved by adding the nominated
+// pods to a copy of the node. Topology spread and inter-pod (anti-)affinity
+// and the plugins Myriad runs from kube-scheduler (volumes, devices) judge
+// the node twice, as kube's RunFilterPluginsWithNominatedPods does: with
+// the nominated pods counted there and without them; the pod must pass
+// both (spread and anti-affinity are stricter with them, required
+// affinity without them).
 type nomination struct {
 	pi       *PodInfo
 	node     string
@@ -147,4 +147,31 @@ func (sc *Scheduler) reservingPods(pod *v1.Pod, n *NodeInfo) []*v1.Pod {
 		out[i] = nm.pi.Pod
 	}
 	return out
+}
+
+// crossNodeWithNominated is the cross-node filters' pass with the pods
+// nominated to n that pod must leave room for counted on n (kube's first
+// pass of RunFilterPluginsWithNominatedPods, through the PreFilter
+// extensions' AddPod). The pass without them is the ordinary one. cs is
+// left as it was.
+func (sc *Scheduler) crossNodeWithNominated(f *nodeFacts, cs *clusterState, pod *v1.Pod, n *NodeInfo) string {
+	if cs.empty() {
+		return ""
+	}
+	res := sc.reserving(pod, n)
+	if len(res) == 0 {
+		return ""
+	}
+	for _, nm := range res {
+		cs.account(f, pod, nm.pi, n, 1)
+	}
+	defer func() {
+		for _, nm := range res {
+			cs.account(f, pod, nm.pi, n, -1)
+		}
+	}()
+	if r := filterSpread(cs.spread, pod, n); r != "" {
+		return r
+	}
+	return filterInterPod(cs, n)
 }

@@ -235,6 +235,9 @@ func (sc *Scheduler) victimsOn(pod *v1.Pod, prio int32, f *nodeFacts, cs *cluste
 		if r := fitsView(f, cs, pod, view); r != nil {
 			return r
 		}
+		if r := sc.crossNodeWithNominated(f, cs, pod, n); r != "" {
+			return []string{r}
+		}
 		return sc.checkExtWithout(ext, pod, n, gone)
 	}
 	if r := fits(); r != nil {

@@ -403,6 +403,9 @@ func (sc *Scheduler) evalNode(cl *class, cs *clusterState, pod *v1.Pod, n *NodeI
 		}
 	}
 	if !cs.empty() {
+		if r := sc.crossNodeWithNominated(cl.facts, cs, pod, n); r != "" {
+			return *e, []string{r}
+		}
 		if r := filterSpread(cs.spread, pod, n); r != "" {
 			return *e, []string{r}
 		}
@@ -627,6 +630,9 @@ func (sc *Scheduler) check(pod *v1.Pod, nodeName string) []string {
 	cs, err := sc.clusterStateFor(pod, f)
 	if err != nil {
 		return []string{ReasonPodParse}
+	}
+	if r := sc.crossNodeWithNominated(f, cs, pod, n); r != "" {
+		return []string{r}
 	}
 	if r := filterSpread(cs.spread, pod, n); r != "" {
 		return []string{r}
