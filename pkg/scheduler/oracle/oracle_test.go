@@ -11,6 +11,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/apis/config"
 	"k8s.io/kubernetes/pkg/scheduler/backend/cache"
@@ -129,6 +130,16 @@ func (o *oracle) scorePlugins(strategy core.ScoringStrategy) []scorePlugin {
 // feasible returns, per node name, whether kube-scheduler's filters accept
 // pod on the cluster of nodes and (bound) pods.
 func (o *oracle) feasible(ctx context.Context, t *testing.T, pod *v1.Pod, nodes []*v1.Node, pods []*v1.Pod) map[string]bool {
+	return o.feasibleNominated(ctx, t, pod, nodes, pods, nil)
+}
+
+// feasibleNominated is feasible with pods nominated to nodes (by node
+// name), judged as kube's RunFilterPluginsWithNominatedPods judges them:
+// on a node holding nominated pods of priority at least pod's, the filters
+// run with them added to a copy of the node and of the cycle state (each
+// told to the PreFilter extensions' AddPod), then without them; pod must
+// pass both.
+func (o *oracle) feasibleNominated(ctx context.Context, t *testing.T, pod *v1.Pod, nodes []*v1.Node, pods []*v1.Pod, nominated map[string][]*v1.Pod) map[string]bool {
 	o.lister.Snapshot = cache.NewSnapshot(pods, nodes)
 	infos, err := o.lister.NodeInfos().List()
 	if err != nil {
@@ -167,17 +178,51 @@ func (o *oracle) feasible(ctx context.Context, t *testing.T, pod *v1.Pod, nodes 
 		if allowed != nil && !allowed[name] {
 			continue
 		}
-		ok := true
-		for i, p := range filters {
-			if skip[i] {
-				continue
+		pass := func(state fwk.CycleState, ni fwk.NodeInfo) bool {
+			for i, p := range filters {
+				if skip[i] {
+					continue
+				}
+				if st := p.(fwk.FilterPlugin).Filter(ctx, state, pod, ni); !st.IsSuccess() {
+					return false
+				}
 			}
-			if st := p.(fwk.FilterPlugin).Filter(ctx, state, pod, ni); !st.IsSuccess() {
-				ok = false
-				break
-			}
+			return true
 		}
-		out[name] = ok
+		ok := true
+		if added := reservingOn(pod, nominated[name]); len(added) > 0 {
+			withState, withNI := state.Clone(), ni.Snapshot()
+			for _, np := range added {
+				pi, err := framework.NewPodInfo(np)
+				if err != nil {
+					t.Fatal(err)
+				}
+				withNI.AddPodInfo(pi)
+				for i, p := range filters {
+					pf, isPF := p.(fwk.PreFilterPlugin)
+					if skip[i] || !isPF || pf.PreFilterExtensions() == nil {
+						continue
+					}
+					if st := pf.PreFilterExtensions().AddPod(ctx, withState, pod, pi, withNI); !st.IsSuccess() {
+						t.Fatalf("%s AddPod: %v", p.Name(), st.AsError())
+					}
+				}
+			}
+			ok = pass(withState, withNI)
+		}
+		out[name] = ok && pass(state, ni)
+	}
+	return out
+}
+
+// reservingOn is kube's addGENominatedPods' choice: the other pods
+// nominated there whose priority is at least pod's.
+func reservingOn(pod *v1.Pod, nominated []*v1.Pod) []*v1.Pod {
+	var out []*v1.Pod
+	for _, np := range nominated {
+		if np.UID != pod.UID && corev1helpers.PodPriority(np) >= corev1helpers.PodPriority(pod) {
+			out = append(out, np)
+		}
 	}
 	return out
 }
