@@ -50,6 +50,7 @@ func newHarness(t *testing.T, superObjs, tenantObjs []runtime.Object, setup ...f
 		Data:       map[string][]byte{tenancy.SyncerKubeconfigKey: []byte("fake kubeconfig")},
 	}
 	h := &harness{t: t, super: fake.NewClientset(append(superObjs, kc)...)}
+	statusSubresource(h.super)
 	tn := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "tenancy.myriad.dev/v1alpha1", "kind": "Tenant",
 		"metadata": map[string]any{"name": tenantName, "uid": "tenant-uid"},
@@ -63,6 +64,7 @@ func newHarness(t *testing.T, superObjs, tenantObjs []runtime.Object, setup ...f
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "web", Name: "kube-root-ca.crt", UID: "cm-ca"}, Data: map[string]string{"ca.crt": "TENANT CA"}},
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "web", Name: "default", UID: "sa-default"}},
 	}, tenantObjs...)...)
+	statusSubresource(h.tenant)
 	h.tenant.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		if a.GetSubresource() != "binding" {
 			return false, nil, nil
@@ -221,11 +223,15 @@ func (h *harness) runSuperPod(ns, name, node string) {
 	h.t.Helper()
 	p := h.superPod(ns, name)
 	p.Spec.NodeName = node
+	p, err := h.super.CoreV1().Pods(ns).Update(ctx, p, metav1.UpdateOptions{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
 	p.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.244.3.7", HostIP: "192.168.1.10",
 		StartTime:  &metav1.Time{Time: time.Unix(1_800_000_000, 0)},
 		Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
 	}
-	if _, err := h.super.CoreV1().Pods(ns).Update(ctx, p, metav1.UpdateOptions{}); err != nil {
+	if _, err := h.super.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
 		h.t.Fatal(err)
 	}
 }

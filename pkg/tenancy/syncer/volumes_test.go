@@ -41,8 +41,12 @@ func TestBoundClaimGetsAMirroredVolume(t *testing.T) {
 		t.Fatal(err)
 	}
 	twin.Spec.VolumeName = pv.Name
+	twin, err := h.super.CoreV1().PersistentVolumeClaims("t1-web").Update(ctx, twin, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	twin.Status = corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimBound, AccessModes: pv.Spec.AccessModes, Capacity: pv.Spec.Capacity}
-	if _, err := h.super.CoreV1().PersistentVolumeClaims("t1-web").Update(ctx, twin, metav1.UpdateOptions{}); err != nil {
+	if _, err := h.super.CoreV1().PersistentVolumeClaims("t1-web").UpdateStatus(ctx, twin, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	h.eventually("tenant claim bound", func() bool {
@@ -116,8 +120,12 @@ func TestForeignVolumeIsNotTakenOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	twin.Spec.VolumeName = "pvc-super-1"
+	twin, err := h.super.CoreV1().PersistentVolumeClaims("t1-web").Update(ctx, twin, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	twin.Status.Phase = corev1.ClaimBound
-	if _, err := h.super.CoreV1().PersistentVolumeClaims("t1-web").Update(ctx, twin, metav1.UpdateOptions{}); err != nil {
+	if _, err := h.super.CoreV1().PersistentVolumeClaims("t1-web").UpdateStatus(ctx, twin, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	h.eventually("a warning on the claim", func() bool {
