@@ -11,6 +11,7 @@ import (
 	"github.com/myriad-dev/myriad/pkg/lab"
 	"github.com/myriad-dev/myriad/pkg/lab/rig"
 	"github.com/myriad-dev/myriad/pkg/lab/scenario/scheduler"
+	sched "github.com/myriad-dev/myriad/pkg/scheduler"
 )
 
 func newBenchSchedulerCommand() *cobra.Command {
@@ -71,7 +72,7 @@ unless every phase bound all its pods within --phase-timeout.`,
 	f.StringVar(&out, "out", "", "directory for result.json, report.html and the cluster's data (required)")
 	f.DurationVar(&o.PhaseTimeout, "phase-timeout", 10*time.Minute, "longest each step of a phase (create, schedule, delete) may take")
 	f.IntVar(&o.CreateWorkers, "create-workers", 32, "concurrent pod creates (before the scheduler starts)")
-	f.IntVar(&o.Binders, "binders", 64, "concurrent Binding requests of the ceiling phase")
+	f.IntVar(&o.Binders, "binders", sched.DefaultBinders, "concurrent Binding requests of the ceiling phase (Myriad's scheduler's own default, so both make the same writes with the same concurrency)")
 	f.BoolVar(&o.CeilingEvents, "ceiling-events", true, "the ceiling also records a Scheduled event per pod, as kube-scheduler and Myriad do (false: Bindings only)")
 	f.StringVar(&o.Order, "order", "kube,myriad,ceiling,myriad,kube", "phases in order, comma-separated: kube, myriad, ceiling")
 	f.StringSliceVar(&o.MyriadArgs, "myriad-scheduler-args", nil, "extra flags for 'myriad scheduler' (e.g. --sampling=log2,--binders=32)")
