@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
 	"time"
 )
@@ -73,37 +72,6 @@ func CheckPortFree(bind string, port int, flag string) error {
 		return fmt.Errorf("port %d on %s (%s) is in use or not allowed; stop what holds it or choose another %s", port, bind, flag, flag)
 	}
 	return l.Close()
-}
-
-// FreePort asks the kernel for an unused loopback port, for listeners whose
-// number nothing outside this run depends on. Ports for several listeners
-// of one run come from FreePorts: two separate calls may return the same
-// port once the first probe socket is closed.
-func FreePort() (int, error) {
-	ps, err := FreePorts(1)
-	if err != nil {
-		return 0, err
-	}
-	return ps[0], nil
-}
-
-// FreePorts returns n distinct unused loopback ports, none of them in
-// avoid (ports the run was given or chose before but has not bound yet).
-// Every probe socket stays open until all n are chosen, so the kernel
-// cannot hand out one port twice.
-func FreePorts(n int, avoid ...int) ([]int, error) {
-	ports := make([]int, 0, n)
-	for len(ports) < n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer l.Close()
-		if p := l.Addr().(*net.TCPAddr).Port; !slices.Contains(avoid, p) {
-			ports = append(ports, p)
-		}
-	}
-	return ports, nil
 }
 
 // httpProbe returns a readiness check that GETs a plain-HTTP url (a

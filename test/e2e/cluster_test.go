@@ -19,6 +19,8 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/myriad-dev/myriad/pkg/controlplane"
 )
 
 // binary is the myriad executable built once for the whole package;
@@ -157,21 +159,22 @@ func myriad(args ...string) (string, error) {
 	return strings.TrimSpace(string(out)), err
 }
 
+// freePort chooses a port as Myriad chooses its own listeners' (below the
+// kernel's ephemeral range, so no outgoing connection takes it before the
+// cluster binds it), with port+1 free too for etcd's peer port.
 func freePort(t *testing.T) int {
 	t.Helper()
-	for {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for range 100 {
+		port, err := controlplane.FreePort()
 		if err != nil {
 			t.Fatal(err)
 		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		// etcd needs port+1 too.
-		if l2, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port+1)); err == nil {
-			l2.Close()
+		if portFree(port + 1) {
 			return port
 		}
 	}
+	t.Fatal("no two free ports in a row")
+	return 0
 }
 
 func portFree(port int) bool {
