@@ -42,6 +42,12 @@ func Bootstrap(ctx context.Context, cs kubernetes.Interface) error {
 	if err := applyNodeSimPolicy(ctx, cs); err != nil {
 		return err
 	}
+	// The level first: a FlowSchema naming a level that does not exist
+	// sends its requests to catch-all until the level appears.
+	plcs := cs.FlowcontrolV1().PriorityLevelConfigurations()
+	if err := apply(ctx, nodeSimHeartbeatLevel(), plcs.Create, plcs.Update, plcs.Get); err != nil {
+		return fmt.Errorf("PriorityLevelConfiguration %s: %w", NodeSimHeartbeatLevel, err)
+	}
 	for _, fs := range append(nodeSimFlowSchemas(), leaderElectionFlowSchema()) {
 		if err := apply(ctx, fs, cs.FlowcontrolV1().FlowSchemas().Create, cs.FlowcontrolV1().FlowSchemas().Update, cs.FlowcontrolV1().FlowSchemas().Get); err != nil {
 			return fmt.Errorf("FlowSchema %s: %w", fs.Name, err)
@@ -98,10 +104,48 @@ func grant(ctx context.Context, cs kubernetes.Interface, user string, clusterRul
 
 var managedLabels = map[string]string{"app.kubernetes.io/managed-by": "myriad"}
 
+// NodeSimHeartbeatLevel is the API Priority and Fairness priority level of
+// the simulator's heartbeats: node-high's share of the API server, with
+// queues deep enough for one flow that carries every node.
+//
+// 10,000 kubelets are 10,000 flows (node-high distinguishes by user), and
+// APF bounds each flow's queued requests by handSize × queueLengthLimit
+// (6 × 50 in node-high) so that one flow cannot crowd out the rest. The
+// simulator is one user, so all its heartbeats are one flow: in node-high
+// that bound is 300 queued requests against up to Count/20 heartbeats in
+// flight (500 at 10,000 nodes), and once the API server's seats are fewer
+// than the heartbeats the rest are refused with 429 and nodes go falsely
+// NotReady (measured at 150 seats: 1,741 of 10,000; see inflight.go). This
+// level keeps node-high's share and lending, and lets the one flow queue
+// 6 × 256 = 1,536 requests: every heartbeat of ~30,000 nodes. Fairness
+// between the simulated nodes is lost, which costs nothing: one process
+// sends them all, at a pace of its own. Real kubelets keep node-high.
+const NodeSimHeartbeatLevel = "myriad-node-high"
+
+func nodeSimHeartbeatLevel() *flowcontrolv1.PriorityLevelConfiguration {
+	shares, lendable := int32(40), int32(25) // node-high's, as v1.37 ships it
+	return &flowcontrolv1.PriorityLevelConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: NodeSimHeartbeatLevel, Labels: managedLabels},
+		Spec: flowcontrolv1.PriorityLevelConfigurationSpec{
+			Type: flowcontrolv1.PriorityLevelEnablementLimited,
+			Limited: &flowcontrolv1.LimitedPriorityLevelConfiguration{
+				NominalConcurrencyShares: &shares,
+				LendablePercent:          &lendable,
+				LimitResponse: flowcontrolv1.LimitResponse{
+					Type:    flowcontrolv1.LimitResponseTypeQueue,
+					Queuing: &flowcontrolv1.QueuingConfiguration{Queues: 64, HandSize: 6, QueueLengthLimit: 256},
+				},
+			},
+		},
+	}
+}
+
 // nodeSimFlowSchemas give the simulator the API priority that kubelets get
-// from the built-in system-node-high and system-nodes schemas. Without them
-// its requests fall into global-default and 10k nodes' heartbeats are
-// throttled behind ordinary clients, which real kubelets never are.
+// from the built-in system-node-high and system-nodes schemas: heartbeats
+// at node-high's share (in NodeSimHeartbeatLevel), the rest at system.
+// Without them its requests fall into global-default and 10k nodes'
+// heartbeats are throttled behind ordinary clients, which real kubelets
+// never are.
 func nodeSimFlowSchemas() []*flowcontrolv1.FlowSchema {
 	subject := []flowcontrolv1.Subject{{Kind: flowcontrolv1.SubjectKindUser, User: &flowcontrolv1.UserSubject{Name: NodeSimUser}}}
 	all := []string{flowcontrolv1.NamespaceEvery}
@@ -117,7 +161,7 @@ func nodeSimFlowSchemas() []*flowcontrolv1.FlowSchema {
 		}
 	}
 	return []*flowcontrolv1.FlowSchema{
-		schema("myriad-nodesim-heartbeat", "node-high", 410, []flowcontrolv1.ResourcePolicyRule{
+		schema("myriad-nodesim-heartbeat", NodeSimHeartbeatLevel, 410, []flowcontrolv1.ResourcePolicyRule{
 			{Verbs: []string{"*"}, APIGroups: []string{""}, Resources: []string{"nodes", "nodes/status"}, ClusterScope: true, Namespaces: all},
 			{Verbs: []string{"*"}, APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Namespaces: all},
 		}),

@@ -54,6 +54,7 @@ func TestCluster(t *testing.T) {
 	t.Run("kubectl unchanged", func(t *testing.T) { testKubectl(t, up) })
 	t.Run("secrets encrypted at rest", func(t *testing.T) { testSecretsEncrypted(t, cs, ns, dataDir, etcdPort) })
 	t.Run("simulator confined to simulated objects", func(t *testing.T) { testNodeSimScope(t, cs, ns, dataDir) })
+	t.Run("simulator heartbeats at their priority level", func(t *testing.T) { testNodeSimPriority(t, cs) })
 	t.Run("deployment of 100", func(t *testing.T) { testDeployment(t, cs, ns) })
 	t.Run("job completes", func(t *testing.T) { testJob(t, cs, ns) })
 	t.Run("daemonset one per node", func(t *testing.T) { testDaemonSet(t, cs, ns) })

@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -63,4 +65,26 @@ func testNodeSimScope(t *testing.T, admin kubernetes.Interface, ns, dataDir stri
 	if _, err := sim.CoreV1().Pods(ns).Patch(ctx, "on-simulated-node", types.StrategicMergePatchType, cond, metav1.PatchOptions{}, "status"); err != nil {
 		t.Errorf("patch the status of a pod on a simulated node as the simulator: %v", err)
 	}
+}
+
+// testNodeSimPriority checks that the simulator's heartbeats reach the API
+// server in their own priority level, through their own flow schema, as
+// API Priority and Fairness counts them: a level that did not exist would
+// send them to catch-all without an error anywhere.
+func testNodeSimPriority(t *testing.T, admin kubernetes.Interface) {
+	want := `flow_schema="myriad-nodesim-heartbeat",priority_level="myriad-node-high"`
+	eventually(t, time.Minute, "heartbeats dispatched at myriad-node-high", func() error {
+		raw, err := admin.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
+		if err != nil {
+			return err
+		}
+		for line := range strings.SplitSeq(string(raw), "\n") {
+			if strings.HasPrefix(line, "apiserver_flowcontrol_dispatched_requests_total{") && strings.Contains(line, want) {
+				if f := strings.Fields(line); f[len(f)-1] != "0" {
+					return nil
+				}
+			}
+		}
+		return fmt.Errorf("no apiserver_flowcontrol_dispatched_requests_total{%s} above 0", want)
+	})
 }
