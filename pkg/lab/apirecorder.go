@@ -29,6 +29,9 @@ type APISnapshot struct {
 	Objects *float64
 	// EtcdDBBytes is etcd's database file size.
 	EtcdDBBytes *float64
+	// APF is API Priority and Fairness per priority level, all API
+	// servers; nil when a scrape failed or APF is off.
+	APF APFLevels
 }
 
 // APIPoint is one scrape interval of the density run.
@@ -202,6 +205,7 @@ func (r *APIRecorder) scrape(ctx context.Context) (APISnapshot, error) {
 	var errs []error
 	var lat APILatencies
 	var requests, objects, storage *float64
+	var apf APFLevels
 	complete := len(r.APIServers) > 0
 	for _, sc := range r.APIServers {
 		f, err := sc.Scrape(ctx)
@@ -214,6 +218,7 @@ func (r *APIRecorder) scrape(ctx context.Context) (APISnapshot, error) {
 			lat = lat.Add(l)
 		}
 		requests = addOpt(requests, f, metricAPIRequests)
+		apf = apf.Add(ReadAPF(f))
 		// Every API server counts the same etcd: one answer is enough.
 		if objects == nil {
 			objects = storedObjects(f)
@@ -224,7 +229,7 @@ func (r *APIRecorder) scrape(ctx context.Context) (APISnapshot, error) {
 	}
 	// A partial sum across API servers would read as a drop in counts.
 	if complete {
-		s.Latencies, s.Requests = lat, requests
+		s.Latencies, s.Requests, s.APF = lat, requests, apf
 		if s.Latencies == nil {
 			s.Latencies = APILatencies{}
 		}

@@ -52,6 +52,9 @@ func (r *Result) Page() *lab.Page {
 		if t, ok := densityAPITable(ph); ok {
 			p.Tables = append(p.Tables, t)
 		}
+		if ph.APF != nil {
+			p.Tables = append(p.Tables, lab.APFTable(fmt.Sprintf("API Priority and Fairness, %s phase", ph.Name), ph.APF))
+		}
 	}
 	p.Tables = append(p.Tables, densityClientTable(r), densityObjectTable(r))
 	p.Meaning = densityMeaning(r)

@@ -126,6 +126,9 @@ type PhaseResult struct {
 	// PodStartup is over the pods that turned Running in the phase.
 	PodStartup        lab.PodStartupSummary `json:"podStartup"`
 	RequestsPerSecond *float64              `json:"requestsPerSecond,omitempty"`
+	// APF is what API Priority and Fairness let through, refused and
+	// queued per priority level; nil under the same condition as API.
+	APF []lab.APFLevelFigures `json:"apf,omitempty"`
 }
 
 // Etcd is etcd's database size over the run.
@@ -189,6 +192,9 @@ func Build(in Input) *Result {
 		if p.Start.Latencies != nil && p.End.Latencies != nil {
 			pr.API = apiRows(p.End.Latencies.Sub(p.Start.Latencies))
 			pr.RequestsPerSecond = lab.RequestRate(p.Start, p.End)
+		}
+		if p.Start.APF != nil && p.End.APF != nil {
+			pr.APF = p.End.APF.Since(p.Start.APF)
 		}
 		// A started cluster's API server was not up when the nodes phase
 		// began: that phase has no window to judge.

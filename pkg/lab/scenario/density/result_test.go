@@ -49,7 +49,8 @@ func syntheticDensity(t *testing.T, slowPatch bool, stopObjects error) Input {
 		if slowPatch && patches > 0 {
 			p = append(many(patches*97/100, 0.02), many(patches-patches*97/100, 3)...)
 		}
-		return lab.APISnapshot{At: at(s), Requests: lab.Some(float64(patches + posts)), EtcdDBBytes: lab.Some(float64(10+s) * (1 << 20)),
+		apf := lab.APFLevels{"myriad-node-high": {Dispatched: float64(10 * s), Seats: 42}, "workload-high": {Dispatched: float64(posts), Rejected: float64(posts / 100), Seats: 42}}
+		return lab.APISnapshot{At: at(s), Requests: lab.Some(float64(patches + posts)), EtcdDBBytes: lab.Some(float64(10+s) * (1 << 20)), APF: apf,
 			Latencies: lab.APILatencies{patch: observed(p...), post: observed(many(posts, 0.04)...), get: observed(many(s, 0.004)...),
 				probePatch: observed(many(s, 0.01)...), probeList: observed(many(s, 0.01)...), probeNS: observed(many(s, 0.01)...)}}
 	}
@@ -149,6 +150,9 @@ func TestDensityReportHasTheFigures(t *testing.T) {
 		"0:30–1:30",           // the pods phase's one window
 		"<polyline",           // charts drawn
 		"pods</text>",         // phase marks on the charts
+		"API Priority and Fairness, objects phase",
+		`<th>myriad-node-high</th><td class="n">42</td><td class="n">300</td><td class="n">0</td>`, // 10 heartbeats a second for 30 s
+		`<th>workload-high</th><td class="n">42</td><td class="n">4000</td><td class="n">40</td>`,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("report lacks %q", want)
