@@ -40,6 +40,7 @@ func TestValidate(t *testing.T) {
 		{"negative duration", func(c *Config) { c.JobDuration = -time.Second }, "JobDuration"},
 		{"negative workers", func(c *Config) { c.Workers = -1 }, "Workers"},
 		{"negative heartbeat workers", func(c *Config) { c.HeartbeatWorkers = -1 }, "HeartbeatWorkers"},
+		{"negative pod workers", func(c *Config) { c.PodWorkers = -1 }, "PodWorkers"},
 		{"kubelet API without certificates", func(c *Config) { c.KubeletAPI = &KubeletAPIConfig{Port: 10250, AllowedClients: []string{"a"}} }, "KubeletAPI"},
 		{"kubelet API port", func(c *Config) {
 			c.KubeletAPI = &KubeletAPIConfig{Port: 70000, ServingCerts: "c", ServingKey: "k", ClientCA: "ca", AllowedClients: []string{"a"}}
@@ -64,13 +65,17 @@ func TestValidate(t *testing.T) {
 }
 
 // TestHeartbeatWorkersScaleWithNodes: enough renewals in flight that every
-// node renews once per interval even at half a second per request.
+// node renews once per interval even at half a second per request, and as
+// many pod syncs, since every kubelet writes its own pods' status.
 func TestHeartbeatWorkersScaleWithNodes(t *testing.T) {
 	for count, want := range map[int]int{100: 32, 1000: 50, 10000: 500} {
 		c := Config{Count: count}
 		c.Default()
 		if c.HeartbeatWorkers != want {
 			t.Errorf("%d nodes: %d heartbeat workers, want %d", count, c.HeartbeatWorkers, want)
+		}
+		if c.PodWorkers != want {
+			t.Errorf("%d nodes: %d pod workers, want %d", count, c.PodWorkers, want)
 		}
 		if perSecond := float64(c.HeartbeatWorkers) / 0.5; perSecond < float64(count)/c.HeartbeatInterval.Seconds() {
 			t.Errorf("%d nodes: %d workers at 500 ms renew %.0f/s, fewer than the %.0f/s needed", count, c.HeartbeatWorkers, perSecond, float64(count)/c.HeartbeatInterval.Seconds())

@@ -209,7 +209,7 @@ func (s *sim) run(ctx context.Context) error {
 	}
 	wg.Go(func() { s.disp.loop(ctx, s.cfg.HeartbeatWorkers) })
 	wg.Go(func() { s.evictionLoop(ctx) })
-	for range s.cfg.Workers {
+	for range s.cfg.PodWorkers {
 		wg.Go(func() {
 			for s.processPod(ctx) {
 			}
