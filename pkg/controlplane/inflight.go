@@ -22,9 +22,19 @@ import "fmt"
 //     (6 × 50 in node-high): the rest are refused with 429, and 1,741 nodes
 //     went falsely NotReady.
 //
-// Fewer seats only help once heartbeats are spread over many flows, as
-// 10,000 kubelets with 10,000 identities are; until then the default keeps
-// every heartbeat admitted. The flags stay for that study.
+// The simulator's heartbeats now have a level of their own whose queues
+// hold them all (NodeSimHeartbeatLevel), and fewer seats no longer refuse
+// them. They still do not help on 2 cores (`bench density --nodes 2000
+// --pods 20000`, quiet machine, docs/benchmarks/density-2k):
+//
+//   - 200/100 (300 seats) against 1600/800: 0 heartbeats refused, but
+//     heartbeats waited 717 ms at p99 in APF's queues (their level's 43
+//     seats do not cover a burst of renewals), Lease PUT p99 went from
+//     0.76 s to 0.95 s and pod startup p99 from 107 s to 148 s. The work
+//     is the same and the CPU is the limit: queueing moves the wait from
+//     the CPU to APF's queues.
+//
+// The default stays; the flags stay for the study at 10,000 nodes.
 const (
 	DefaultMaxRequestsInflight         = 1600
 	DefaultMaxMutatingRequestsInflight = 800
