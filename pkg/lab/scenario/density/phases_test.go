@@ -137,3 +137,15 @@ func TestHoldPhaseHoldsForTheDuration(t *testing.T) {
 		t.Errorf("counts = %+v, want one at the end of the hold", d.in.Counts)
 	}
 }
+
+func TestProgressRates(t *testing.T) {
+	for _, c := range []struct {
+		done    int
+		elapsed time.Duration
+		want    string
+	}{{0, 0, "-"}, {100, 500 * time.Millisecond, "-"}, {900, 10 * time.Second, "90/s"}, {0, time.Minute, "0/s"}} {
+		if got := perSecond(c.done, c.elapsed); got != c.want {
+			t.Errorf("perSecond(%d, %s) = %q, want %q", c.done, c.elapsed, got, c.want)
+		}
+	}
+}

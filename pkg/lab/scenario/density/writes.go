@@ -40,8 +40,12 @@ func (d *run) podsPhase(ctx context.Context) bool {
 		for {
 			cur := d.pods.Current()
 			el := d.clk.Since(began)
-			d.con.Progress(fmt.Sprintf("pods: Running %d/%d | asked for %d | startup p99 (last 1000) %s | %s elapsed | ETA %s",
-				cur.Running, o.Pods, created.Load(), secondsOrDash(d.pods.RecentP99()), el.Round(time.Second), etaByRate(cur.Running, o.Pods, el)))
+			// The backlog is pods that exist and are not Running yet: it
+			// grows while pods are created faster than the cluster starts
+			// them.
+			d.con.Progress(fmt.Sprintf("pods: Running %d/%d at %s | backlog %d | asked for %d | startup p99 (last 1000) %s | %s elapsed | ETA %s",
+				cur.Running, o.Pods, perSecond(cur.Running, el), cur.Pods-cur.Running, created.Load(), secondsOrDash(d.pods.RecentP99()),
+				el.Round(time.Second), etaByRate(cur.Running, o.Pods, el)))
 			reached := fmt.Sprintf("%d of %d pods Running", cur.Running, o.Pods)
 			if cur.Running >= o.Pods {
 				return reached, nil
@@ -264,6 +268,14 @@ func retryable(err error) bool {
 	var ne net.Error
 	return apierrors.IsTooManyRequests(err) || apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) ||
 		apierrors.IsServiceUnavailable(err) || apierrors.IsInternalError(err) || errors.As(err, &ne)
+}
+
+// perSecond is done's average rate over elapsed, "-" before a second.
+func perSecond(done int, elapsed time.Duration) string {
+	if elapsed < time.Second {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f/s", float64(done)/elapsed.Seconds())
 }
 
 // etaByRate extrapolates the rate so far to the rest.
