@@ -147,6 +147,7 @@ func newEtcdRunCommand() *cobra.Command {
 		port, member     int
 		quota            int64
 		join             bool
+		compaction       time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:    "run",
@@ -165,7 +166,7 @@ func newEtcdRunCommand() *cobra.Command {
 			return controlplane.RunEtcd(cmd.Context(), controlplane.EtcdOptions{
 				Name: controlplane.EtcdMemberName(member), Dir: dir.EtcdMember(member),
 				ClientPort: port, PeerPort: port + 1, QuotaBytes: quota,
-				Certs: certs, CompactionRetention: time.Hour,
+				Certs: certs, CompactionRetention: compaction,
 				InitialCluster: initial, Join: join,
 			}, make(chan struct{}))
 		},
@@ -175,6 +176,7 @@ func newEtcdRunCommand() *cobra.Command {
 	cmd.Flags().Int64Var(&quota, "quota-bytes", controlplane.DefaultEtcdQuota, "backend quota in bytes")
 	cmd.Flags().IntVar(&member, "member", 0, "which member of the data directory this is (0, or 1-2 under 'myriad up --ha'): its name and data directory")
 	cmd.Flags().StringVar(&initial, "initial-cluster", "", "every member as name=peer-url,..., for a member that joins ('myriad etcd member add' prints it)")
+	cmd.Flags().DurationVar(&compaction, "compaction-retention", time.Hour, "history etcd keeps before compacting itself (the API server compacts more often; a tenant host's etcd has no API server of its own)")
 	cmd.Flags().BoolVar(&join, "join", false, "join the running cluster that --initial-cluster names instead of starting a new one")
 	_ = cmd.MarkFlagRequired("data-dir")
 	return cmd

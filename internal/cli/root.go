@@ -59,7 +59,7 @@ func NewRoot() *cobra.Command {
 		Args:          cobra.NoArgs,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newUpCommand(), newNodesCommand(), newEtcdCommand(), newCertsCommand(), newVersionCommand(), newBenchCommand(), newSchedulerCommand(), newManagerCommand(), newStorageCommand(), newTenantCommand(), newSyncerCommand())
+	root.AddCommand(newUpCommand(), newNodesCommand(), newEtcdCommand(), newCertsCommand(), newVersionCommand(), newBenchCommand(), newSchedulerCommand(), newManagerCommand(), newStorageCommand(), newTenantCommand(), newTenantHostCommand(), newSyncerCommand())
 	strictArgs(root)
 	return root
 }

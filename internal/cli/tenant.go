@@ -11,6 +11,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/myriad-dev/myriad/config"
+	tenancyv1 "github.com/myriad-dev/myriad/pkg/apis/tenancy/v1alpha1"
 	"github.com/myriad-dev/myriad/pkg/durable"
 	"github.com/myriad-dev/myriad/pkg/kubeclient"
 	"github.com/myriad-dev/myriad/pkg/tenancy/admin"
@@ -46,6 +48,7 @@ namespaces that belong to it alone, and it sees the nodes they landed on.`,
 	cmd.PersistentFlags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the shared cluster (default: $KUBECONFIG or ~/.kube/config)")
 
 	var weight int32
+	var host string
 	var wait time.Duration
 	create := &cobra.Command{
 		Use:     "create NAME",
@@ -60,7 +63,7 @@ namespaces that belong to it alone, and it sees the nodes they landed on.`,
 			if err != nil {
 				return err
 			}
-			t, err := c.Create(cmd.Context(), args[0], weight, wait)
+			t, err := c.Create(cmd.Context(), args[0], tenancyv1.TenantSpec{Weight: weight, Host: host}, wait)
 			if err != nil {
 				return err
 			}
@@ -69,6 +72,7 @@ namespaces that belong to it alone, and it sees the nodes they landed on.`,
 		},
 	}
 	create.Flags().Int32Var(&weight, "weight", 1, "the tenant's share of the syncer's work when tenants compete (1-100)")
+	create.Flags().StringVar(&host, "host", "", "the tenant host to run its control plane ('myriad tenant-host --name'); default: the cluster's own")
 	create.Flags().DurationVar(&wait, "wait", 3*time.Minute, "how long to wait for the control plane (0: do not wait)")
 
 	list := &cobra.Command{
@@ -85,9 +89,13 @@ namespaces that belong to it alone, and it sees the nodes they landed on.`,
 				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tPHASE\tWEIGHT\tENDPOINT\tAGE")
+			fmt.Fprintln(w, "NAME\tPHASE\tWEIGHT\tHOST\tENDPOINT\tAGE")
 			for _, t := range ts {
-				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\n", t.Name, t.Status.Phase, t.Spec.Weight, t.Status.Endpoint,
+				host := t.Spec.Host
+				if host == "" {
+					host = "default"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\n", t.Name, t.Status.Phase, t.Spec.Weight, host, t.Status.Endpoint,
 					duration.HumanDuration(time.Since(t.CreationTimestamp.Time)))
 			}
 			return w.Flush()
@@ -141,6 +149,20 @@ namespaces that belong to it alone, and it sees the nodes they landed on.`,
 		},
 	}
 	kc.Flags().StringVarP(&out, "output", "o", "", "write to this file (mode 0600) instead of standard output")
-	cmd.AddCommand(create, list, del, kc)
+	crd := &cobra.Command{
+		Use:     "crd",
+		Short:   "Print the Tenant CustomResourceDefinition, for a cluster 'myriad up' did not start",
+		Example: "  myriad tenant crd | kubectl apply --server-side -f -",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			raw, err := config.CRDs.ReadFile("crd/tenancy.myriad.dev_tenants.yaml")
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(raw)
+			return err
+		},
+	}
+	cmd.AddCommand(create, list, del, kc, crd)
 	return cmd
 }

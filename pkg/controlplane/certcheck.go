@@ -85,7 +85,7 @@ func RenewCerts(d DataDir) ([]pki.CertInfo, error) {
 		if _, err := os.Stat(filepath.Join(dir, "pki", "ca.crt")); err != nil {
 			continue // not a tenant (yet): its host issues all at creation
 		}
-		if _, err := EnsureTenantCerts(dir, d.PKI(), filepath.Base(dir)); err != nil {
+		if _, err := EnsureTenantCerts(dir, d.PKI(), filepath.Base(dir), tenantAddress(dir)); err != nil {
 			return nil, fmt.Errorf("tenant %s: %w", filepath.Base(dir), err)
 		}
 	}

@@ -27,7 +27,7 @@ func TestRenewCertsReissuesEveryLeafAndKeepsTheCAs(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(d.TenantDir("acme"), "pki"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := EnsureTenantCerts(d.TenantDir("acme"), d.PKI(), "acme"); err != nil {
+	if _, err := EnsureTenantCerts(d.TenantDir("acme"), d.PKI(), "acme", ""); err != nil {
 		t.Fatal(err)
 	}
 	before := map[string]pki.CertInfo{}

@@ -25,6 +25,9 @@ var KubernetesVersion = version.Kubernetes()
 
 const stampName = "myriad.json"
 
+// RoleTenantHost marks a data directory of `myriad tenant-host`.
+const RoleTenantHost = "tenant-host"
+
 // Stamp is what a data directory records about the Myriad that created it.
 type Stamp struct {
 	Format            int    `json:"format"`
@@ -32,6 +35,10 @@ type Stamp struct {
 	// EtcdPort is fixed at creation: etcd stores its peer URL in its own
 	// data, so the member must come back on the same address.
 	EtcdPort int `json:"etcdPort"`
+	// Role is what the directory holds: "" a cluster of `myriad up`,
+	// RoleTenantHost the etcd and tenants of `myriad tenant-host`. Neither
+	// command runs on the other's directory.
+	Role string `json:"role,omitempty"`
 	// Upgraded is set by Inspect (never stored) when the directory was
 	// written by the previous Kubernetes minor: `up` rewrites the stamp.
 	Upgraded bool `json:"-"`
@@ -195,7 +202,7 @@ func (d DataDir) Lock() (release func(), err error) {
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("data directory %s is in use by another myriad up; stop it or choose another --data-dir", d.Root)
+		return nil, fmt.Errorf("data directory %s is in use by another myriad (up or tenant-host); stop it or choose another --data-dir", d.Root)
 	}
 	return func() { f.Close() }, nil
 }

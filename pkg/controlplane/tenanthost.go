@@ -32,9 +32,12 @@ import (
 	"github.com/myriad-dev/myriad/pkg/tenancy"
 )
 
-// The tenant host: `myriad up`'s side of multi-tenancy.
+// The tenant host: the side of multi-tenancy that runs control planes.
+// `myriad up` runs one for its cluster; `myriad tenant-host` runs one on
+// any machine, against any cluster (tenanthostrun.go).
 //
-// It watches Tenant objects on the cluster and, for each, provisions a
+// It watches Tenant objects on the cluster and, for each of its own (the
+// Tenant's spec.host names it), provisions a
 // control plane (tenantplan.go) as supervised processes, publishes the
 // tenant's kubeconfigs in a Secret the syncer and `myriad tenant
 // kubeconfig` read, and reports the result in the Tenant's status. On
@@ -50,9 +53,41 @@ var TenantsGVR = tenancyv1.SchemeGroupVersion.WithResource("tenants")
 // tenantFinalizer holds a deleted Tenant until its leftovers are gone.
 const tenantFinalizer = "tenancy.myriad.dev/cleanup"
 
+// TenantHosting is where a tenant host runs control planes.
+type TenantHosting struct {
+	// Name is the host's name: it serves the Tenants whose spec.host is
+	// Name, and "" is the cluster's default host.
+	Name string
+	// Supervisor runs the tenants' processes.
+	Supervisor *supervisor.Supervisor
+	// Dir holds each tenant's files (Dir.TenantDir) and their logs, and
+	// the etcd CA in Dir.PKI() that signs the tenants' etcd identities.
+	Dir DataDir
+	// Certs are etcd's CA and the host's own identity on etcd, which
+	// holds the root role: it grants and revokes tenants' prefixes.
+	Certs     Certs
+	EtcdPorts []int
+	// KubeletCA is given to the tenants' API servers for their virtual
+	// nodes' kubelet (the syncer's kubelet proxy). Empty: no kubelet API.
+	KubeletCA string
+	// Address is the IP the tenants' API servers listen on and advertise
+	// (127.0.0.1 when empty).
+	Address string
+	// Reserved are ports of the host's own components: no tenant gets one.
+	Reserved []int
+}
+
+// DisplayName is the host's name in a Tenant's status.
+func (h TenantHosting) DisplayName() string {
+	if h.Name == "" {
+		return "default"
+	}
+	return h.Name
+}
+
 // TenantHost provisions and removes tenant control planes.
 type TenantHost struct {
-	Cluster *Cluster
+	Hosting TenantHosting
 	Client  kubernetes.Interface
 	Dynamic dynamic.Interface
 	Out     io.Writer
@@ -80,15 +115,19 @@ func (c *Cluster) startTenantHost(o Options) error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancelTenants = cancel
-	h := &TenantHost{Cluster: c, Client: cs, Dynamic: dyn, Out: o.Out, ReadyTimeout: o.ReadyTimeout}
+	hosting := TenantHosting{Supervisor: c.Supervisor, Dir: c.Plan.Dir, Certs: c.Plan.Certs, EtcdPorts: c.Plan.EtcdClientPorts(),
+		KubeletCA: c.Plan.Certs.TenantKubeletCA, Reserved: c.Plan.Ports}
+	h := &TenantHost{Hosting: hosting, Client: cs, Dynamic: dyn, Out: o.Out, ReadyTimeout: o.ReadyTimeout}
 	go func() { _ = h.Run(ctx) }()
 	return nil
 }
 
-// tenantState is what is kept of a tenant between runs: its ports.
+// tenantState is what is kept of a tenant between runs: its ports, and the
+// address its API server's certificate names (so a renewal keeps it).
 type tenantState struct {
-	APIPort               int `json:"apiPort"`
-	ControllerManagerPort int `json:"controllerManagerPort"`
+	APIPort               int    `json:"apiPort"`
+	ControllerManagerPort int    `json:"controllerManagerPort"`
+	Address               string `json:"address,omitempty"`
 }
 
 // Run serves Tenants until ctx ends. Two tenants are provisioned at once:
@@ -150,6 +189,9 @@ func (h *TenantHost) reconcile(ctx context.Context, name string) (time.Duration,
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.(*unstructured.Unstructured).Object, &t); err != nil {
 		return 0, err
 	}
+	if t.Spec.Host != h.Hosting.Name {
+		return 0, nil // another host's
+	}
 	if t.DeletionTimestamp != nil {
 		return h.remove(ctx, &t)
 	}
@@ -164,7 +206,7 @@ func (h *TenantHost) reconcile(ctx context.Context, name string) (time.Duration,
 	// provisioned at this generation, whose processes run, is provisioned
 	// again only when the drift repair is due.
 	apiName, cmName := TenantProcessNames(t.Name)
-	pids := h.Cluster.Supervisor.Pids()
+	pids := h.Hosting.Supervisor.Pids()
 	_, apiUp := pids[apiName]
 	_, cmUp := pids[cmName]
 	mark, marked := h.marks.get(t.Name)
@@ -176,7 +218,7 @@ func (h *TenantHost) reconcile(ctx context.Context, name string) (time.Duration,
 		_ = h.setStatus(ctx, &t, tenancyv1.TenantFailed, "ProvisioningFailed", err.Error())
 		return 0, err
 	}
-	t.Status.Endpoint = plan.URL()
+	t.Status.Endpoint, t.Status.Host = plan.URL(), h.Hosting.DisplayName()
 	t.Status.KubeconfigSecret = tenancy.KubeconfigSecret(t.Name)
 	if err := h.setStatus(ctx, &t, tenancyv1.TenantReady, "ControlPlaneServing", "the tenant's API server and controller manager run"); err != nil {
 		return 0, err
@@ -190,9 +232,9 @@ func (h *TenantHost) reconcile(ctx context.Context, name string) (time.Duration,
 // kubeconfig Secret. Each step is idempotent, so a restart of `myriad up`
 // (or a retry) repeats them harmlessly.
 func (h *TenantHost) provision(ctx context.Context, name string) (TenantPlan, error) {
-	plan := h.Cluster.Plan
-	t := TenantPlan{Name: name, Dir: plan.Dir.TenantDir(name), EtcdPorts: plan.EtcdClientPorts(), EtcdCA: plan.Certs.EtcdCA,
-		KubeletCA: plan.Certs.TenantKubeletCA}
+	host := h.Hosting
+	t := TenantPlan{Name: name, Dir: host.Dir.TenantDir(name), EtcdPorts: host.EtcdPorts, EtcdCA: host.Certs.EtcdCA,
+		KubeletCA: host.KubeletCA, Address: host.Address}
 	for _, sub := range []string{"kubeconfigs", "pki"} {
 		if err := os.MkdirAll(filepath.Join(t.Dir, sub), 0o700); err != nil {
 			return t, err
@@ -201,13 +243,21 @@ func (h *TenantHost) provision(ctx context.Context, name string) (TenantPlan, er
 	// A component between restarts leaves its port free, and so does a
 	// stopped tenant: neither may be given to this one. Read only when a
 	// new tenant's ports are chosen, not at every reconcile.
-	avoid := func() []int { return append(slices.Clone(plan.Ports), tenantPorts(plan.Dir)...) }
+	avoid := func() []int { return append(slices.Clone(host.Reserved), tenantPorts(host.Dir)...) }
 	state, err := loadTenantState(t.Dir, avoid)
 	if err != nil {
 		return t, err
 	}
 	t.APIPort, t.ControllerManagerPort = state.APIPort, state.ControllerManagerPort
-	if t.Certs, err = EnsureTenantCerts(t.Dir, plan.Dir.PKI(), name); err != nil {
+	if state.Address != t.Address {
+		// The host now listens elsewhere: the tenant follows it (its
+		// certificate is reissued below, its processes start anew).
+		state.Address = t.Address
+		if err := saveTenantState(t.Dir, state); err != nil {
+			return t, err
+		}
+	}
+	if t.Certs, err = EnsureTenantCerts(t.Dir, host.Dir.PKI(), name, t.Address); err != nil {
 		return t, err
 	}
 	if t.EncryptionConfig, err = EnsureEncryptionConfig(DataDir{Root: t.Dir}); err != nil {
@@ -222,7 +272,7 @@ func (h *TenantHost) provision(ctx context.Context, name string) (TenantPlan, er
 			return t, err
 		}
 	}
-	etcd, err := EtcdClient(plan.Certs, plan.EtcdClientPorts()...)
+	etcd, err := EtcdClient(host.Certs, host.EtcdPorts...)
 	if err != nil {
 		return t, err
 	}
@@ -231,7 +281,7 @@ func (h *TenantHost) provision(ctx context.Context, name string) (TenantPlan, er
 		return t, err
 	}
 	apiName, cmName := TenantProcessNames(name)
-	running := h.Cluster.Supervisor.Pids()
+	running := host.Supervisor.Pids()
 	if _, ok := running[apiName]; !ok {
 		ready, err := httpsProbe(t.URL()+"/readyz", t.Certs.CA, t.Certs.SuperAdmin[0], t.Certs.SuperAdmin[1], "")
 		if err != nil {
@@ -266,10 +316,10 @@ func (h *TenantHost) provision(ctx context.Context, name string) (TenantPlan, er
 }
 
 func (h *TenantHost) start(ctx context.Context, p supervisor.Process) error {
-	p.LogFile = filepath.Join(h.Cluster.Plan.Dir.Logs(), p.Name+".log")
+	p.LogFile = filepath.Join(h.Hosting.Dir.Logs(), p.Name+".log")
 	began := time.Now()
-	if err := h.Cluster.Supervisor.Start(ctx, p, h.ReadyTimeout); err != nil {
-		_ = h.Cluster.Supervisor.Remove(p.Name)
+	if err := h.Hosting.Supervisor.Start(ctx, p, h.ReadyTimeout); err != nil {
+		_ = h.Hosting.Supervisor.Remove(p.Name)
 		return err
 	}
 	fmt.Fprintf(h.Out, "%s  %s: ready (%.1fs)\n", time.Now().Format(time.TimeOnly), p.Name, time.Since(began).Seconds())
@@ -307,8 +357,8 @@ func (h *TenantHost) remove(ctx context.Context, t *tenancyv1.Tenant) (time.Dura
 	}
 	apiName, cmName := TenantProcessNames(t.Name)
 	for _, n := range []string{cmName, apiName} {
-		if _, ok := h.Cluster.Supervisor.Pids()[n]; ok {
-			if err := h.Cluster.Supervisor.Remove(n); err != nil {
+		if _, ok := h.Hosting.Supervisor.Pids()[n]; ok {
+			if err := h.Hosting.Supervisor.Remove(n); err != nil {
 				return 0, err
 			}
 		}
@@ -331,8 +381,8 @@ func (h *TenantHost) remove(ctx context.Context, t *tenancyv1.Tenant) (time.Dura
 	if err := secrets.Delete(ctx, tenancy.KubeconfigSecret(t.Name), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		return 0, err
 	}
-	plan := h.Cluster.Plan
-	etcd, err := EtcdClient(plan.Certs, plan.EtcdClientPorts()...)
+	host := h.Hosting
+	etcd, err := EtcdClient(host.Certs, host.EtcdPorts...)
 	if err != nil {
 		return 0, err
 	}
@@ -343,7 +393,7 @@ func (h *TenantHost) remove(ctx context.Context, t *tenancyv1.Tenant) (time.Dura
 	if err := RevokeEtcdUser(ctx, etcd, TenantEtcdUser(t.Name)); err != nil {
 		return 0, err
 	}
-	if err := os.RemoveAll(plan.Dir.TenantDir(t.Name)); err != nil {
+	if err := os.RemoveAll(host.Dir.TenantDir(t.Name)); err != nil {
 		return 0, err
 	}
 	t.Finalizers = removeString(t.Finalizers, tenantFinalizer)
@@ -428,8 +478,23 @@ func loadTenantState(dir string, avoid func() []int) (tenantState, error) {
 		return s, err
 	}
 	s = tenantState{APIPort: ports[0], ControllerManagerPort: ports[1]}
-	raw, _ = json.Marshal(s)
-	return s, durable.WriteFile(path, raw, 0o600)
+	return s, saveTenantState(dir, s)
+}
+
+func saveTenantState(dir string, s tenantState) error {
+	raw, _ := json.Marshal(s)
+	return durable.WriteFile(filepath.Join(dir, "tenant.json"), raw, 0o600)
+}
+
+// tenantAddress is the address the tenant in dir was last served on
+// ("" when unknown: loopback).
+func tenantAddress(dir string) string {
+	var s tenantState
+	raw, err := os.ReadFile(filepath.Join(dir, "tenant.json"))
+	if err != nil || json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s.Address
 }
 
 // tenantPorts are the ports every tenant of the data directory keeps;

@@ -61,7 +61,10 @@ type TenantPlan struct {
 	// the tenant's API server verifies its virtual nodes' kubelet, the
 	// syncer's kubelet proxy, with it. Empty: no kubelet API.
 	KubeletCA string
-	Certs     TenantCerts
+	// Address is the IP the API server listens on and advertises:
+	// 127.0.0.1 when empty (loopback unless the host is told otherwise).
+	Address string
+	Certs   TenantCerts
 	// EncryptionConfig encrypts the tenant's Secrets with its own key.
 	EncryptionConfig string
 }
@@ -100,7 +103,8 @@ func TenantProcessNames(tenant string) (apiserver, controllerManager string) {
 
 // EnsureTenantCerts issues whatever is missing of tenant's PKI under dir,
 // and its etcd client certificate from the shared etcd's CA in superPKI.
-func EnsureTenantCerts(dir, superPKI, tenant string) (TenantCerts, error) {
+// The API server's certificate names loopback and address, if one is given.
+func EnsureTenantCerts(dir, superPKI, tenant, address string) (TenantCerts, error) {
 	pkiDir := filepath.Join(dir, "pki")
 	ca, err := pki.LoadOrCreateCA(pkiDir, "ca", "myriad-tenant-"+tenant+"-ca")
 	if err != nil {
@@ -112,6 +116,10 @@ func EnsureTenantCerts(dir, superPKI, tenant string) (TenantCerts, error) {
 	}
 	c := TenantCerts{CA: ca.CertFile, CAKey: filepath.Join(pkiDir, "ca.key")}
 	loopback := []net.IP{net.ParseIP("127.0.0.1"), net.IPv6loopback}
+	serving := append([]net.IP{net.ParseIP(kubernetesServiceIP)}, loopback...)
+	if ip := net.ParseIP(address); ip != nil && !ip.IsLoopback() {
+		serving = append(serving, ip)
+	}
 	type issue struct {
 		ca        *pki.CA
 		dir, name string
@@ -120,7 +128,7 @@ func EnsureTenantCerts(dir, superPKI, tenant string) (TenantCerts, error) {
 	}
 	for _, is := range []issue{
 		{ca, pkiDir, "apiserver", pki.Request{CommonName: "kube-apiserver", Server: true,
-			IPs:      append([]net.IP{net.ParseIP(kubernetesServiceIP)}, loopback...),
+			IPs:      serving,
 			DNSNames: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}},
 			&c.APIServerCert, &c.APIServerKey},
 		{ca, pkiDir, "controller-manager-serving", pki.Request{CommonName: "kube-controller-manager", Server: true, IPs: loopback, DNSNames: []string{"localhost"}},
@@ -143,7 +151,16 @@ func EnsureTenantCerts(dir, superPKI, tenant string) (TenantCerts, error) {
 }
 
 // URL is the tenant API server's address.
-func (t TenantPlan) URL() string { return "https://127.0.0.1:" + strconv.Itoa(t.APIPort) }
+func (t TenantPlan) URL() string {
+	return "https://" + net.JoinHostPort(t.address(), strconv.Itoa(t.APIPort))
+}
+
+func (t TenantPlan) address() string {
+	if t.Address == "" {
+		return "127.0.0.1"
+	}
+	return t.Address
+}
 
 // Kubeconfig is the path of the tenant kubeconfig for who ("admin", "super-admin",
 // "controller-manager", "syncer").
@@ -166,9 +183,9 @@ func (t TenantPlan) APIServerArgs() []string {
 			"--kubelet-certificate-authority=" + t.KubeletCA, "--kubelet-preferred-address-types=InternalIP,Hostname"}
 	}
 	return append([]string{
-		"--bind-address=127.0.0.1",
+		"--bind-address=" + t.address(),
 		"--secure-port=" + strconv.Itoa(t.APIPort),
-		"--advertise-address=127.0.0.1",
+		"--advertise-address=" + t.address(),
 		"--etcd-servers=" + strings.Join(etcdEndpoints(t.EtcdPorts), ","),
 		"--etcd-cafile=" + t.EtcdCA,
 		"--etcd-certfile=" + c.EtcdClientCert,

@@ -26,11 +26,11 @@ func TestTenantPlanIsolatesTheTenant(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, "pki"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	certs, err := EnsureTenantCerts(dir, d.PKI(), "team-a")
+	certs, err := EnsureTenantCerts(dir, d.PKI(), "team-a", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := EnsureTenantCerts(dir, d.PKI(), "team-a")
+	again, err := EnsureTenantCerts(dir, d.PKI(), "team-a", "")
 	if err != nil || again.CA != certs.CA {
 		t.Fatalf("second EnsureTenantCerts: %v", err)
 	}

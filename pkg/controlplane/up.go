@@ -129,6 +129,9 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if err != nil && !rewriteStamp {
 		return nil, err
 	}
+	if stamp.Role == RoleTenantHost {
+		return nil, fmt.Errorf("data directory %s belongs to a tenant host ('myriad tenant-host'), not a cluster; choose another --data-dir", o.DataDir)
+	}
 	if stamp.EtcdPort != o.EtcdPort {
 		if o.EtcdPortSet {
 			return nil, fmt.Errorf("data directory %s was created with --etcd-port %d; etcd keeps its address, so use that port", o.DataDir, stamp.EtcdPort)

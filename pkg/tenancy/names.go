@@ -50,6 +50,23 @@ func ValidateName(name string) error {
 	return nil
 }
 
+var hostLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// ValidateHostName says what is wrong with a tenant host's name (a
+// Tenant's spec.host), or nil. The default host has no name; "default" is
+// how it shows, so no other host may take it.
+func ValidateHostName(name string) error {
+	switch {
+	case name == "default":
+		return fmt.Errorf("host name %q is the default host's; leave the name empty for it", name)
+	case len(name) > 63:
+		return fmt.Errorf("host name %q is %d characters; at most 63", name, len(name))
+	case !hostLabel.MatchString(name):
+		return fmt.Errorf("host name %q must be lower-case letters, digits and '-', and start and end with a letter or digit", name)
+	}
+	return nil
+}
+
 // KubeconfigSecret is the name of the Secret in SystemNamespace holding the
 // tenant's kubeconfigs.
 func KubeconfigSecret(tenant string) string { return tenant + "-kubeconfig" }

@@ -20,6 +20,19 @@ func TestValidateName(t *testing.T) {
 	}
 }
 
+func TestValidateHostName(t *testing.T) {
+	for _, ok := range []string{"a", "rack-2", "2nd", strings.Repeat("a", 63)} {
+		if err := ValidateHostName(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "default", "Rack", "rack-", "-rack", "ra_ck", strings.Repeat("a", 64), "a.b"} {
+		if err := ValidateHostName(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
 func TestSuperNamespaceIsAValidDistinctName(t *testing.T) {
 	long := strings.Repeat("n", 63)
 	seen := map[string]string{}

@@ -171,6 +171,7 @@ func TestTenancy(t *testing.T) {
 	testTenantKubeletAPI(t, kc, "beta", tenants["beta"])
 	testTenantClaimBound(t, tenants["alpha"])
 	testTenantAPIServerHung(t, dataDir, super, tenants["alpha"], tenants["beta"])
+	testTenantHostElsewhere(t, dataDir, etcdPort, super, kc)
 
 	out, err := myriad("tenant", "delete", "alpha", kc)
 	if err != nil {

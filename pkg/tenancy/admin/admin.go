@@ -40,13 +40,18 @@ type Client struct {
 // ErrNoTenancy says the cluster does not serve the Tenant API.
 var ErrNoTenancy = errors.New("this cluster does not serve tenancy.myriad.dev Tenants: start it with 'myriad up' (or install Myriad's tenancy)")
 
-// Create makes the Tenant name with weight, and waits until it is Ready or
+// Create makes the Tenant name with spec, and waits until it is Ready or
 // Failed, or wait passes (0: do not wait).
-func (c *Client) Create(ctx context.Context, name string, weight int32, wait time.Duration) (*tenancyv1.Tenant, error) {
+func (c *Client) Create(ctx context.Context, name string, spec tenancyv1.TenantSpec, wait time.Duration) (*tenancyv1.Tenant, error) {
 	if err := tenancy.ValidateName(name); err != nil {
 		return nil, err
 	}
-	t := &tenancyv1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: tenancyv1.TenantSpec{Weight: weight}}
+	if spec.Host != "" {
+		if err := tenancy.ValidateHostName(spec.Host); err != nil {
+			return nil, err
+		}
+	}
+	t := &tenancyv1.Tenant{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: spec}
 	t.SetGroupVersionKind(tenancyv1.SchemeGroupVersion.WithKind("Tenant"))
 	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(t)
 	if err != nil {
@@ -64,10 +69,10 @@ func (c *Client) Create(ctx context.Context, name string, weight int32, wait tim
 	if wait == 0 {
 		return c.Get(ctx, name)
 	}
-	return c.waitReady(ctx, name, wait)
+	return c.waitReady(ctx, name, spec.Host, wait)
 }
 
-func (c *Client) waitReady(ctx context.Context, name string, wait time.Duration) (*tenancyv1.Tenant, error) {
+func (c *Client) waitReady(ctx context.Context, name, host string, wait time.Duration) (*tenancyv1.Tenant, error) {
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	// A Failed tenant is retried by the host with backoff, so Failed is
@@ -95,7 +100,11 @@ func (c *Client) waitReady(ctx context.Context, name string, wait time.Duration)
 			if why != "" {
 				return nil, fmt.Errorf("tenant %s not Ready after %s: %s", name, wait, why)
 			}
-			return nil, fmt.Errorf("tenant %s not Ready after %s (%s); is 'myriad up' running?", name, wait, phaseOrPending(tenancyv1.TenantPhase(last)))
+			who := "is 'myriad up' (or a 'myriad tenant-host' without --name) running?"
+			if host != "" {
+				who = fmt.Sprintf("is 'myriad tenant-host --name %s' running?", host)
+			}
+			return nil, fmt.Errorf("tenant %s not Ready after %s (%s); %s", name, wait, phaseOrPending(tenancyv1.TenantPhase(last)), who)
 		}
 	}
 }

@@ -26,11 +26,14 @@ type Tenant struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
+	// +kubebuilder:default={}
 	Spec   TenantSpec   `json:"spec,omitempty"`
 	Status TenantStatus `json:"status,omitempty"`
 }
 
 // TenantSpec is what the tenant asks for.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.host) == has(oldSelf.host) && (!has(self.host) || self.host == oldSelf.host)",message="spec.host cannot change: the tenant's state lives with its host"
 type TenantSpec struct {
 	// Weight is the tenant's share of the syncer's work when tenants
 	// compete: a tenant of weight 2 is served twice as often as one of
@@ -40,6 +43,15 @@ type TenantSpec struct {
 	// +kubebuilder:validation:Maximum=100
 	// +optional
 	Weight int32 `json:"weight,omitempty"`
+	// Host names the tenant host that runs the tenant's control plane:
+	// a `myriad tenant-host --name` on some machine. Empty is the
+	// cluster's default host (`myriad up`'s own, or a tenant host run
+	// without --name). It cannot change: the control plane's state lives
+	// with its host.
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +optional
+	Host string `json:"host,omitempty"`
 }
 
 // TenantPhase is where a tenant is in its life.
@@ -67,6 +79,10 @@ const ConditionReady = "Ready"
 type TenantStatus struct {
 	// +optional
 	Phase TenantPhase `json:"phase,omitempty"`
+	// Host is the tenant host that serves the tenant, as it names itself
+	// (its --name, or "default").
+	// +optional
+	Host string `json:"host,omitempty"`
 	// Endpoint is the URL of the tenant's API server.
 	// +optional
 	Endpoint string `json:"endpoint,omitempty"`

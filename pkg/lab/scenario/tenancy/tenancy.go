@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/flowcontrol"
 
+	tenancyv1 "github.com/myriad-dev/myriad/pkg/apis/tenancy/v1alpha1"
 	"github.com/myriad-dev/myriad/pkg/controlplane"
 	"github.com/myriad-dev/myriad/pkg/kubeclient"
 	"github.com/myriad-dev/myriad/pkg/lab"
@@ -120,7 +121,7 @@ func (x *run) createTenants(ctx context.Context) error {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			t0 := x.env.Clock.Now()
-			_, err := ad.Create(ctx, fmt.Sprintf("t%s-%03d", x.id, i), 1, x.o.PhaseTimeout)
+			_, err := ad.Create(ctx, fmt.Sprintf("t%s-%03d", x.id, i), tenancyv1.TenantSpec{Weight: 1}, x.o.PhaseTimeout)
 			results <- made{i, x.env.Clock.Since(t0).Seconds(), err}
 		}()
 	}
