@@ -71,6 +71,7 @@ bench.myriad.dev/density-run=<id> (kubectl delete ns -l ... removes them).`,
 	f.IntVar(&o.Namespaces, "namespaces", 10, "namespaces the Deployments and other objects are spread over")
 	f.Float64Var(&o.PodRate, "pod-rate", 100, "pods per second the Deployments ask for, spread in time (0: all at once)")
 	f.Float64Var(&o.QPS, "qps", 500, "the bench's writes per second in the objects phase")
+	f.StringVar(&o.Writer, "writer", density.WriterUser, "who makes the Deployments, objects and probe calls on a cluster the bench starts: user (an ordinary user, queued by API Priority and Fairness as global-default, as a user's tooling is) or admin (system:masters, exempt, as runs before this flag were)")
 	f.IntVar(&o.Workers, "workers", 32, "concurrent writes in the objects phase")
 	f.DurationVar(&o.Hold, "duration", 5*time.Minute, "how long to hold the cluster at size, measuring")
 	f.StringVar(&o.Rig.Kubeconfig, "kubeconfig", "", "measure the cluster of this kubeconfig instead of starting one")

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -67,13 +68,15 @@ func (s *Scenario) Name() string { return "density" }
 
 // run is one run of the scenario.
 type run struct {
-	o            Options
-	clk          clock.WithTicker
-	con          *lab.Console
-	id           string
-	in           Input
-	rig          *rig.Rig
-	cs           kubernetes.Interface
+	o   Options
+	clk clock.WithTicker
+	con *lab.Console
+	id  string
+	in  Input
+	rig *rig.Rig
+	cs  kubernetes.Interface
+	// w makes the run's Deployments, objects and probe calls (Options.Writer).
+	w            kubernetes.Interface
 	api          *lab.APIRecorder
 	pods         *lab.PodStartup
 	calls        *lab.ClientTimings
@@ -149,7 +152,7 @@ func (d *run) nodesPhase(ctx context.Context, start func(context.Context, lab.En
 		d.in.Phases = append(d.in.Phases, p)
 		return false
 	}
-	d.cs = r.Client
+	d.cs, d.w = r.Client, r.Client
 	d.connectMetrics()
 	if d.o.Rig.Attached() {
 		p.Start = d.api.OpenWindows(ctx)
@@ -241,6 +244,13 @@ func readyNodeRoom(ctx context.Context, cs kubernetes.Interface) (ready int, roo
 	}
 }
 
+// writerRules are all an ordinary writer needs: the run's Deployments,
+// objects and probe ConfigMap.
+var writerRules = []rbacv1.PolicyRule{
+	{APIGroups: []string{""}, Resources: []string{"configmaps", "secrets", "services"}, Verbs: []string{"create", "get", "list", "patch", "update", "delete"}},
+	{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"create", "get", "list", "patch", "update", "delete"}},
+}
+
 // prepare creates the namespaces and starts the pod watch, the metrics
 // recorder and the probe.
 func (d *run) prepare(ctx context.Context) error {
@@ -264,9 +274,17 @@ func (d *run) prepare(ctx context.Context) error {
 	if err := d.createNamespaces(ctx, append([]string{d.probeNS}, d.namespaces...)); err != nil {
 		return err
 	}
+	if d.o.Writer == WriterUser {
+		w, who, err := d.rig.Writer(ctx, writerRules)
+		if err != nil {
+			return err
+		}
+		d.w = w
+		d.con.Printf("writes as %s", who)
+	}
 	probe := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "probe", Namespace: d.probeNS}, Data: map[string]string{"n": "0"}}
 	if err := d.write(ctx, "POST configmaps", func(ctx context.Context) error {
-		_, err := d.cs.CoreV1().ConfigMaps(d.probeNS).Create(ctx, probe, metav1.CreateOptions{})
+		_, err := d.w.CoreV1().ConfigMaps(d.probeNS).Create(ctx, probe, metav1.CreateOptions{})
 		return err
 	}); err != nil {
 		return fmt.Errorf("create the probe ConfigMap: %w", err)
@@ -370,7 +388,7 @@ func (d *run) probe(ctx context.Context) {
 
 // probeOnce times one call of every SLO class.
 func (d *run) probeOnce(ctx context.Context, n int) {
-	cms := d.cs.CoreV1().ConfigMaps(d.probeNS)
+	cms := d.w.CoreV1().ConfigMaps(d.probeNS)
 	_ = d.calls.Time("probe GET configmaps", func() error {
 		_, err := cms.Get(ctx, "probe", metav1.GetOptions{})
 		return err

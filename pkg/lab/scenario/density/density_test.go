@@ -72,7 +72,7 @@ func fakeRun(t *testing.T) (*run, *fake.Clientset, *clocktesting.FakeClock) {
 	cs := fake.NewClientset()
 	s := &Scenario{Options: o}
 	d := s.newRun(lab.Env{Clock: clk, Console: lab.NewConsole(io.Discard)})
-	d.id, d.cs, d.rig = "t1", cs, rig.New(clk, cs)
+	d.id, d.cs, d.w, d.rig = "t1", cs, cs, rig.New(clk, cs)
 	d.writes = flowcontrol.NewFakeAlwaysRateLimiter()
 	d.namespaces = []string{"a", "b"}
 	d.pods = lab.NewPodStartup(clk)

@@ -40,16 +40,31 @@ type Options struct {
 	MinAvailableMemory string
 	// OutDir is where the cluster's data goes by default (OUT/cluster).
 	OutDir string
+	// Writer is who makes the Deployments, objects and probes on a
+	// cluster the bench starts: WriterUser (an ordinary user, whom API
+	// Priority and Fairness queues as global-default) or WriterAdmin (the
+	// super-admin, exempt from APF, as runs before this option were).
+	// Empty is WriterUser.
+	Writer string
 
 	minAvailBytes  int64
 	deploymentSize int
 }
+
+// The choices of Options.Writer.
+const (
+	WriterUser  = "user"
+	WriterAdmin = "admin"
+)
 
 // Validate checks the options, naming the flag to fix, and derives the
 // Deployment size and the number of namespaces used.
 func (o *Options) Validate() error {
 	if err := o.Rig.Validate(); err != nil {
 		return err
+	}
+	if o.Writer == "" {
+		o.Writer = WriterUser
 	}
 	q, qerr := resource.ParseQuantity(o.MinAvailableMemory)
 	attached := o.Rig.Attached()
@@ -76,6 +91,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("--duration must be positive, got %s", o.Hold)
 	case o.PhaseTimeout <= 0:
 		return fmt.Errorf("--phase-timeout must be positive, got %s", o.PhaseTimeout)
+	case o.Writer != WriterUser && o.Writer != WriterAdmin:
+		return fmt.Errorf("--writer must be %s or %s, got %q", WriterUser, WriterAdmin, o.Writer)
 	case o.StallTimeout <= 0:
 		return fmt.Errorf("--stall-timeout must be positive, got %s", o.StallTimeout)
 	case o.ProbeInterval < 100*time.Millisecond:

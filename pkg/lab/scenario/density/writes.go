@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/myriad-dev/myriad/pkg/lab"
+	"github.com/myriad-dev/myriad/pkg/lab/rig"
 )
 
 // fillerKinds are the object kinds the objects phase writes, in turn.
@@ -91,7 +92,7 @@ func (d *run) createDeployments(ctx context.Context, created *atomic.Int64) erro
 		}
 		dep := deployment(d.id, d.namespaces[i%len(d.namespaces)], i, int32(replicas))
 		if err := d.write(ctx, "POST deployments", func(ctx context.Context) error {
-			_, err := d.cs.AppsV1().Deployments(dep.Namespace).Create(ctx, dep, metav1.CreateOptions{})
+			_, err := d.w.AppsV1().Deployments(dep.Namespace).Create(ctx, dep, metav1.CreateOptions{})
 			return err
 		}); err != nil {
 			return fmt.Errorf("create deployment %s/%s: %w", dep.Namespace, dep.Name, err)
@@ -220,20 +221,20 @@ func (d *run) createFiller(ctx context.Context, i int64) error {
 	case 0:
 		cm := &corev1.ConfigMap{ObjectMeta: meta, Data: map[string]string{"config": fmt.Sprintf("key=%d\nmode=density\n", i)}}
 		return d.write(ctx, "POST configmaps", func(ctx context.Context) error {
-			_, err := d.cs.CoreV1().ConfigMaps(ns).Create(ctx, cm, metav1.CreateOptions{})
+			_, err := d.w.CoreV1().ConfigMaps(ns).Create(ctx, cm, metav1.CreateOptions{})
 			return err
 		})
 	case 1:
 		s := &corev1.Secret{ObjectMeta: meta, Data: map[string][]byte{"token": []byte(fmt.Sprintf("%032x", i))}}
 		return d.write(ctx, "POST secrets", func(ctx context.Context) error {
-			_, err := d.cs.CoreV1().Secrets(ns).Create(ctx, s, metav1.CreateOptions{})
+			_, err := d.w.CoreV1().Secrets(ns).Create(ctx, s, metav1.CreateOptions{})
 			return err
 		})
 	default:
 		svc := &corev1.Service{ObjectMeta: meta, Spec: corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone,
 			Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}
 		return d.write(ctx, "POST services", func(ctx context.Context) error {
-			_, err := d.cs.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{})
+			_, err := d.w.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{})
 			return err
 		})
 	}
@@ -333,6 +334,7 @@ func parameters(o Options, id string) map[string]string {
 		"objectWrites":       fmt.Sprintf("%g/s, %d workers: ConfigMaps, Secrets, headless Services in turn", o.QPS, o.Workers),
 		"hold":               o.Hold.String(),
 		"cluster":            mode,
+		"writer":             writerText(o),
 		"apiservers":         strconv.Itoa(o.Rig.APIServers),
 		"phaseTimeout":       o.PhaseTimeout.String(),
 		"stallTimeout":       o.StallTimeout.String(),
@@ -361,4 +363,15 @@ func (d *run) phaseDeadline(ctx context.Context) (context.Context, context.Cance
 		}
 	}()
 	return ctx, func() { cancel(nil) }
+}
+
+func writerText(o Options) string {
+	switch {
+	case o.Rig.Attached():
+		return "the --kubeconfig identity"
+	case o.Writer == WriterUser:
+		return rig.WriterUser + ", an ordinary user (API Priority and Fairness: global-default)"
+	default:
+		return "the super-admin (system:masters, exempt from API Priority and Fairness)"
+	}
 }
