@@ -40,7 +40,9 @@ func newTenantCommand() *cobra.Command {
 		Short: "Create, list and delete virtual clusters (tenants) on a shared cluster",
 		Long: `A tenant is a virtual cluster: its own kube-apiserver and
 kube-controller-manager, CA, admin kubeconfig and service-account keys, its
-state on the shared etcd under a prefix only it can reach. Inside, it is
+state on an etcd under a prefix only it can reach: run by 'myriad up' on the
+cluster's own etcd, or by a 'myriad tenant-host' (any cluster, any machine)
+on that host's. Inside, it is
 plain Kubernetes (its own namespaces, CRDs, RBAC, workloads); its pods run
 on the shared cluster, placed there by the syncer ('myriad syncer') in
 namespaces that belong to it alone, and it sees the nodes they landed on.`,
