@@ -165,7 +165,7 @@ func (ps *pass) lifecycle(ctx context.Context) bool {
 		rev := pod.Labels[pub.ControllerRevisionHashLabelKey]
 		atUpdate := rev == ps.revs.update
 		if next := lifecycle.Next(lc, pod, atUpdate); next != "" {
-			work = append(work, func() error { return ps.setState(ctx, pod, next) })
+			work = append(work, func() error { return ps.followState(ctx, pod, next) })
 			state = next // classified as it will be, so the plan counts it
 		}
 		m := &member{
@@ -187,7 +187,7 @@ func (ps *pass) lifecycle(ctx context.Context) bool {
 			case state == pub.LifecycleStateUpdating && !m.inFlight:
 				// The gate is open: the update is over. Its own write, so a
 				// conflict with the gate's write cannot lose it.
-				work = append(work, func() error { return ps.setState(ctx, pod, pub.LifecycleStateUpdated) })
+				work = append(work, func() error { return ps.followState(ctx, pod, pub.LifecycleStateUpdated) })
 				state = pub.LifecycleStateUpdated
 			}
 		case state == pub.LifecycleStatePreparingUpdate:
@@ -473,6 +473,29 @@ func (ps *pass) complete(ctx context.Context, pod *corev1.Pod) error {
 	_, err := ps.r.updater.Complete(ctx, pod)
 	countOp("complete", err)
 	return err
+}
+
+// followState makes a move that follows from what already happened to the
+// pod, on the condition only that its state and revision are as read
+// (lifecycle.FollowPatch says why not its resourceVersion).
+func (ps *pass) followState(ctx context.Context, pod *corev1.Pod, s pub.LifecycleStateType) error {
+	body, err := lifecycle.FollowPatch(pod, s, pub.ControllerRevisionHashLabelKey, ps.now)
+	if err != nil {
+		return err
+	}
+	next := pod.DeepCopy()
+	err = ps.r.client.Patch(ctx, next, client.RawPatch(types.JSONPatchType, body))
+	countOp("lifecycle", err)
+	if err != nil {
+		// Invalid: a test failed, the pod has moved on; the next pass
+		// decides again from the newer pod.
+		if apierrors.IsInvalid(err) || apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("set pod %s lifecycle state %s: %w", pod.Name, s, err)
+	}
+	ps.r.exp.ExpectWrite(ps.key, pod.Name, next.ResourceVersion)
+	return nil
 }
 
 // setState writes the lifecycle state label and its timestamp, with the
