@@ -150,6 +150,10 @@ func New(ctx context.Context, deps scheduler.PluginDeps) (scheduler.Plugins, err
 		if err != nil {
 			return nil, fmt.Errorf("resource slice tracker: %w", err)
 		}
+		// With device taint rules on, the tracker keeps its own view of the
+		// slices, filled by its own handlers after the informer syncs: a
+		// decision before it has caught up sees no DRA devices at all.
+		synced = append(synced, tracker.HasSynced)
 		mgr := dynamicresources.NewDRAManager(ctx, claimCache, tracker, deps.Factory)
 		opts = append(opts, frameworkruntime.WithSharedDRAManager(mgr))
 		if err := notify(deps.Changed, claims, deps.Factory.Resource().V1().ResourceSlices().Informer()); err != nil {
