@@ -272,9 +272,15 @@ func testTenantKubeletAPI(t *testing.T, kc, name string, cs *kubernetes.Clientse
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
-	if out, err := run("", "logs", pod, "--tail=2"); err != nil || strings.Count(out, "\n") != 2 || !strings.Contains(out, pod) {
-		t.Errorf("%s: kubectl logs --tail=2: %v\n%s", name, err, out)
-	}
+	// A simulated container writes a line a second from its start: a pod
+	// just Running may have written only one.
+	eventually(t, 30*time.Second, name+": kubectl logs --tail=2", func() error {
+		out, err := run("", "logs", pod, "--tail=2")
+		if err != nil || strings.Count(out, "\n") != 2 || !strings.Contains(out, pod) {
+			return fmt.Errorf("%v\n%s", err, out)
+		}
+		return nil
+	})
 	if out, err := run("from stdin\n", "exec", "-i", pod, "--", "sh", "-c", "cat; hostname"); err != nil || out != "from stdin\n"+pod+"\n" {
 		t.Errorf("%s: kubectl exec -i: %v\n%q", name, err, out)
 	}
