@@ -68,6 +68,12 @@ func Bootstrap(ctx context.Context, cs kubernetes.Interface) error {
 // grant gives user clusterRules everywhere and nsRules in namespace ns,
 // through a ClusterRole and a Role both named after the user; an empty ns
 // makes no Role.
+// Grant gives user clusterRules through a ClusterRole and binding of its
+// name, replacing the rules of an earlier grant.
+func Grant(ctx context.Context, cs kubernetes.Interface, user string, clusterRules []rbacv1.PolicyRule) error {
+	return grant(ctx, cs, user, clusterRules, "", nil)
+}
+
 func grant(ctx context.Context, cs kubernetes.Interface, user string, clusterRules []rbacv1.PolicyRule, ns string, nsRules []rbacv1.PolicyRule) error {
 	subjects := []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}}
 	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: user, Labels: managedLabels}, Rules: clusterRules}

@@ -5,10 +5,10 @@ import (
 	"fmt"
 
 	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/myriad-dev/myriad/pkg/controlplane"
 )
 
 // An ordinary identity for a scenario's bulk writes.
@@ -26,8 +26,9 @@ import (
 // WriterUser is the ordinary identity's name.
 const WriterUser = "myriad-bench-writer"
 
-// writerRole names the ClusterRole and ClusterRoleBinding of WriterUser.
-const writerRole = "myriad:bench-writer"
+// writerRole names the ClusterRole and ClusterRoleBinding of WriterUser
+// (controlplane.Grant names both after the user).
+const writerRole = WriterUser
 
 // Writer returns a client that writes as WriterUser with rules, and the
 // identity's name for the report. On an attached cluster the --kubeconfig
@@ -55,25 +56,8 @@ func writerConfig(cfg *rest.Config) *rest.Config {
 
 // grantWriter makes WriterUser's ClusterRole hold rules and binds it.
 func grantWriter(ctx context.Context, admin kubernetes.Interface, rules []rbacv1.PolicyRule) error {
-	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: writerRole}, Rules: rules}
-	roles := admin.RbacV1().ClusterRoles()
-	if _, err := roles.Create(ctx, role, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
-		old, err := roles.Get(ctx, writerRole, metav1.GetOptions{})
-		if err != nil {
-			return fmt.Errorf("bench writer's role: %w", err)
-		}
-		old.Rules = rules
-		if _, err := roles.Update(ctx, old, metav1.UpdateOptions{}); err != nil {
-			return fmt.Errorf("bench writer's role: %w", err)
-		}
-	} else if err != nil {
-		return fmt.Errorf("bench writer's role: %w", err)
-	}
-	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: writerRole},
-		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: writerRole},
-		Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: WriterUser}}}
-	if _, err := admin.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("bench writer's role binding: %w", err)
+	if err := controlplane.Grant(ctx, admin, WriterUser, rules); err != nil {
+		return fmt.Errorf("bench writer: %w", err)
 	}
 	return nil
 }
