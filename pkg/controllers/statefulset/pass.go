@@ -270,7 +270,7 @@ func (ps *pass) readPods(ctx context.Context) {
 			// gate there is an update Apply has started and must finish.
 			work(pod, func() error { return ps.complete(ctx, pod) })
 		case in.Updated && state == pub.LifecycleStateUpdating && inplace.Check(pod):
-			work(pod, func() error { return ps.setState(ctx, pod, pub.LifecycleStateUpdated) })
+			work(pod, func() error { return ps.followState(ctx, pod, pub.LifecycleStateUpdated) })
 			state = pub.LifecycleStateUpdated
 		case !in.Updated && state == pub.LifecycleStatePreparingUpdate && !lifecycle.Hooked(inPlaceHook, pod):
 			if plan, ok := ps.inPlacePlan(pod, rev, update); ok {
@@ -278,7 +278,7 @@ func (ps *pass) readPods(ctx context.Context) {
 			}
 		}
 		if next := lifecycle.Next(lc, pod, in.Updated); next != "" && !ps.touched[pod.Name] {
-			work(pod, func() error { return ps.setState(ctx, pod, next) })
+			work(pod, func() error { return ps.followState(ctx, pod, next) })
 			state = next
 		}
 		// KruisePodReady follows the state (markPodNotReady); its own

@@ -306,6 +306,34 @@ func (ps *pass) setState(ctx context.Context, pod *corev1.Pod, s pub.LifecycleSt
 	return nil
 }
 
+// followState makes a move that follows from what already happened to the
+// pod (Updating → Updated, and lifecycle.Next's moves), on the condition
+// only that its state and revision labels are as read: a resourceVersion
+// precondition would also fail it on every status write of the kubelet
+// (lifecycle.FollowPatch says why). A pod without the revision label has
+// nothing to test it by and keeps the resourceVersion.
+func (ps *pass) followState(ctx context.Context, pod *corev1.Pod, s pub.LifecycleStateType) error {
+	if _, ok := pod.Labels[pub.ControllerRevisionHashLabelKey]; !ok {
+		return ps.setState(ctx, pod, s)
+	}
+	body, err := lifecycle.FollowPatch(pod, s, pub.ControllerRevisionHashLabelKey, ps.now)
+	if err != nil {
+		return err
+	}
+	out, err := ps.r.kube.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.JSONPatchType, body, metav1.PatchOptions{})
+	countOp("lifecycle", err)
+	if err != nil {
+		// Invalid: a test failed, the pod has moved on; the next pass
+		// decides again from the newer pod.
+		if apierrors.IsInvalid(err) || apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("set pod %s lifecycle state %s: %w", pod.Name, s, err)
+	}
+	ps.r.exp.ExpectWrite(ps.key, pod.Name, out.ResourceVersion)
+	return nil
+}
+
 // syncPodReady writes the KruisePodReady condition a pod in state s should
 // carry (markPodNotReady), with the cached resourceVersion as precondition.
 func (ps *pass) syncPodReady(ctx context.Context, pod *corev1.Pod, s pub.LifecycleStateType) error {
