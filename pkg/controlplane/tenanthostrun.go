@@ -123,11 +123,7 @@ func RunTenantHost(ctx context.Context, o HostOptions) error {
 	}
 
 	events := make(chan supervisor.Event, 64)
-	go func() {
-		for e := range events {
-			fmt.Fprintf(o.Out, "%s  %s: %s\n", time.Now().Format(time.TimeOnly), e.Process, e.Message)
-		}
-	}()
+	go printEvents(o.Out, events)
 	sup := &supervisor.Supervisor{Binary: o.Binary, Events: events, StopTimeout: 20 * time.Second}
 	defer sup.Stop()
 	plan := Plan{Dir: dir, Certs: certs, EtcdPort: stamp.EtcdPort, EtcdMembers: 1}

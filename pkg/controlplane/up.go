@@ -248,7 +248,7 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 	}
 
 	c.Supervisor = &supervisor.Supervisor{Binary: o.Binary, Events: c.events, StopTimeout: 20 * time.Second}
-	go c.printEvents(o.Out)
+	go printEvents(o.Out, c.events)
 	step := func(name string, p supervisor.Process) error {
 		began := time.Now()
 		fmt.Fprintf(o.Out, "  starting %s ...\n", name)
@@ -427,8 +427,10 @@ func (c *Cluster) serve(b *Balancer, l net.Listener) {
 	go func() { _ = b.Serve(ctx, l) }()
 }
 
-func (c *Cluster) printEvents(out io.Writer) {
-	for e := range c.events {
+// printEvents prints the supervisor's events (exits, restarts), one line
+// each, until events is closed.
+func printEvents(out io.Writer, events <-chan supervisor.Event) {
+	for e := range events {
 		fmt.Fprintf(out, "%s  %s: %s\n", time.Now().Format(time.TimeOnly), e.Process, e.Message)
 	}
 }

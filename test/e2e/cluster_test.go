@@ -4,7 +4,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -12,8 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -64,23 +61,9 @@ func TestMain(m *testing.M) {
 
 // upProcess is one running `myriad up`.
 type upProcess struct {
-	cmd     *exec.Cmd
+	*process
 	dataDir string
 	port    int
-	out     *lockedBuffer
-	exited  chan struct{}
-}
-
-type lockedBuffer struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (b *lockedBuffer) add(s string) { b.mu.Lock(); b.lines = append(b.lines, s); b.mu.Unlock() }
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Join(b.lines, "\n")
 }
 
 // startUp runs `myriad up` and waits for it to say the cluster is ready.
@@ -88,53 +71,9 @@ func startUp(t *testing.T, dataDir string, port, etcdPort int, extra ...string) 
 	t.Helper()
 	args := append([]string{"up", "--data-dir", dataDir, "--port", fmt.Sprint(port), "--etcd-port", fmt.Sprint(etcdPort),
 		"--node-monitor-grace-period", "20s"}, extra...)
-	cmd := exec.Command(binary, args...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &upProcess{cmd: cmd, dataDir: dataDir, port: port, out: &lockedBuffer{}, exited: make(chan struct{})}
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		once := sync.Once{}
-		for sc.Scan() {
-			p.out.add(sc.Text())
-			if strings.HasPrefix(sc.Text(), "Myriad cluster ready") {
-				once.Do(func() { close(ready) })
-			}
-		}
-	}()
-	go func() { _ = cmd.Wait(); close(p.exited) }()
-	select {
-	case <-ready:
-		t.Logf("myriad up ready:\n%s", p.out)
-	case <-p.exited:
-		t.Fatalf("myriad up exited before ready:\n%s\n%s", p.out, tailLogs(dataDir))
-	case <-time.After(6 * time.Minute):
-		_ = cmd.Process.Kill()
-		t.Fatalf("myriad up not ready after 6 minutes:\n%s\n%s", p.out, tailLogs(dataDir))
-	}
-	return p
-}
-
-// stop sends SIGTERM, as Ctrl-C would, and waits for a clean exit.
-func (p *upProcess) stop(t *testing.T) {
-	t.Helper()
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(90 * time.Second):
-		_ = p.cmd.Process.Kill()
-		t.Fatalf("myriad up did not stop within 90s after SIGTERM:\n%s", p.out)
-	}
-	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Fatalf("myriad up exited with %d after SIGTERM:\n%s", code, p.out)
-	}
+	p := startProcess(t, args, "Myriad cluster ready", 6*time.Minute, func() string { return tailLogs(dataDir) })
+	t.Logf("myriad up ready:\n%s", p.out)
+	return &upProcess{process: p, dataDir: dataDir, port: port}
 }
 
 func (p *upProcess) client(t *testing.T) *kubernetes.Clientset {

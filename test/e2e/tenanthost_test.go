@@ -1,15 +1,12 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,61 +18,10 @@ import (
 	"github.com/myriad-dev/myriad/pkg/tenancy"
 )
 
-// hostProcess is a running `myriad tenant-host`.
-type hostProcess struct {
-	cmd    *exec.Cmd
-	out    *lockedBuffer
-	exited chan struct{}
-}
-
-func startTenantHost(t *testing.T, args ...string) *hostProcess {
+// startTenantHost runs `myriad tenant-host` and waits until it serves.
+func startTenantHost(t *testing.T, args ...string) *process {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"tenant-host"}, args...)...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	h := &hostProcess{cmd: cmd, out: &lockedBuffer{}, exited: make(chan struct{})}
-	serving := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			h.out.add(sc.Text())
-			if strings.HasPrefix(sc.Text(), "myriad tenant-host ") {
-				close(serving)
-			}
-		}
-	}()
-	go func() { _ = cmd.Wait(); close(h.exited) }()
-	select {
-	case <-serving:
-	case <-h.exited:
-		t.Fatalf("myriad tenant-host exited before serving:\n%s", h.out)
-	case <-time.After(time.Minute):
-		_ = cmd.Process.Kill()
-		t.Fatalf("myriad tenant-host not serving after a minute:\n%s", h.out)
-	}
-	return h
-}
-
-// stop sends SIGTERM and waits for a clean exit, its tenants' API servers
-// stopped with it.
-func (h *hostProcess) stop(t *testing.T) {
-	t.Helper()
-	_ = h.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-h.exited:
-	case <-time.After(90 * time.Second):
-		_ = h.cmd.Process.Kill()
-		t.Fatalf("myriad tenant-host did not stop within 90s after SIGTERM:\n%s", h.out)
-	}
-	if code := h.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Fatalf("myriad tenant-host exited with %d after SIGTERM:\n%s", code, h.out)
-	}
+	return startProcess(t, append([]string{"tenant-host"}, args...), "myriad tenant-host ", time.Minute, nil)
 }
 
 // testTenantHostElsewhere: a tenant host run apart from `myriad up`, as on
