@@ -62,6 +62,20 @@ func Defaults(nodes int) Options {
 // Attached says the rig uses an existing cluster.
 func (o Options) Attached() bool { return o.Kubeconfig != "" }
 
+// OwnCluster says, for a report's parameters, what cluster the bench
+// starts: `myriad up` with its scheduler (Scheduler, where empty is
+// myriad up's default, Myriad's) and its API servers.
+func (o Options) OwnCluster() string {
+	sched := "Myriad's scheduler"
+	switch o.Scheduler {
+	case "kube":
+		sched = "kube-scheduler"
+	case "none":
+		sched = "no scheduler of its own"
+	}
+	return fmt.Sprintf("own cluster: myriad up with %s and myriad-manager, %d API server(s)", sched, o.APIServers)
+}
+
 // Validate rejects bad options with one line naming the flag. It is the
 // only check of the cluster flags every scenario shares.
 func (o Options) Validate() error {

@@ -229,7 +229,7 @@ func (w *Workload) cleanup(con *lab.Console, steps WorkloadSteps, x *WorkloadRun
 // namespace, the sampling and the command line. The scenario adds its own.
 func (w *Workload) CommonParameters(ns string, phaseTimeout time.Duration) map[string]string {
 	o := w.Options
-	mode := "own cluster: myriad up with kube-scheduler and myriad-manager, " + strconv.Itoa(o.APIServers) + " API server(s)"
+	mode := o.OwnCluster()
 	if o.Attached() {
 		mode = "existing cluster (--kubeconfig " + o.Kubeconfig + ")"
 	}

@@ -390,7 +390,7 @@ func (x *run) tally(ctx context.Context) *lab.APIRequestTally {
 
 func parameters(o Options, ns string) map[string]string {
 	p := map[string]string{
-		"cluster":          "own cluster: myriad up with kube-scheduler and myriad-manager, " + strconv.Itoa(o.Rig.APIServers) + " API server(s)",
+		"cluster":          o.Rig.OwnCluster(),
 		"nodes":            strconv.Itoa(o.Rig.Nodes),
 		"parallelism":      o.Parallelism,
 		"runFor":           o.RunFor.String(),
