@@ -116,3 +116,26 @@ func TestUpRevisionNamespaceMustBeANamespace(t *testing.T) {
 		t.Fatalf("got %v, want a usage error naming the flag", err)
 	}
 }
+
+// Bad API server memory settings stop `up` and a bench with one line
+// naming the flag, before anything starts.
+func TestAPIServerMemoryFlagsAreChecked(t *testing.T) {
+	for _, args := range [][]string{
+		{"up", "--apiserver-memory-limit", "lots"},
+		{"up", "--apiserver-memory-limit", "100Mi"},
+		{"up", "--watch-cache-sizes", "configmaps"},
+		{"bench", "density", "--out", "unused", "--apiserver-memory-limit", "8 GiB"},
+		{"bench", "density", "--out", "unused", "--watch-cache-sizes", "secrets#-1"},
+	} {
+		root := NewRoot()
+		root.SetArgs(append(args, "--data-dir", t.TempDir()))
+		root.SetOut(&bytes.Buffer{})
+		root.SetErr(&bytes.Buffer{})
+		_, err := root.ExecuteC()
+		var usage usageError
+		flag := args[len(args)-2]
+		if !errors.As(err, &usage) || !strings.Contains(err.Error(), flag) {
+			t.Errorf("myriad %s: got %v, want a usage error naming %s", strings.Join(args, " "), err, flag)
+		}
+	}
+}

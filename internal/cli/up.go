@@ -41,6 +41,9 @@ every object kept. Ctrl-C or SIGTERM stops every component cleanly.`,
 				return fmt.Errorf("--etcd-quota %q is not a size like 8Gi", quota)
 			}
 			o.EtcdQuota = q.Value()
+			if err := o.APIServerMemory.Validate(); err != nil {
+				return usageError{err}
+			}
 			o.EtcdPortSet = cmd.Flags().Changed("etcd-port")
 			if o.HA && !cmd.Flags().Changed("apiservers") {
 				o.APIServers = 3
@@ -103,6 +106,7 @@ every object kept. Ctrl-C or SIGTERM stops every component cleanly.`,
 	f.StringVar(&quota, "etcd-quota", "8Gi", "etcd backend size limit")
 	f.IntVar(&o.MaxRequestsInflight, "max-requests-inflight", 0, "each API server's limit on read-only requests in flight, which API Priority and Fairness shares among its priority levels (0: 1600)")
 	f.IntVar(&o.MaxMutatingRequestsInflight, "max-mutating-requests-inflight", 0, "each API server's limit on mutating requests in flight (0: 800)")
+	bindAPIServerMemory(f, &o.APIServerMemory)
 	f.DurationVar(&o.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node may miss heartbeats before it is marked NotReady")
 	f.DurationVar(&o.ReadyTimeout, "ready-timeout", 3*time.Minute, "how long each component may take to become ready")
 	f.BoolVar(&o.MetricsServer, "metrics-server", true, "run metrics-server, so that 'kubectl top' and HorizontalPodAutoscalers see the simulated usage")

@@ -48,6 +48,9 @@ type Plan struct {
 	// MaxRequestsInflight and MaxMutatingRequestsInflight are the API
 	// servers' concurrency (see inflight.go).
 	MaxRequestsInflight, MaxMutatingRequestsInflight int
+	// APIServerMemory is the API servers' memory limit and watch cache
+	// (apiservermemory.go).
+	APIServerMemory APIServerMemory
 	// EncryptionConfig encrypts Secrets at rest (EnsureEncryptionConfig);
 	// AuditArgs are the API server's audit flags, empty when auditing is
 	// off (auditArgs).
@@ -145,6 +148,7 @@ func (p Plan) APIServerArgs(i int) []string {
 			"--encryption-provider-config-automatic-reload=true")
 	}
 	args = append(args, p.AuditArgs...)
+	args = append(args, p.APIServerMemory.args()...)
 	if p.AdmissionConfig != "" {
 		args = append(args, "--admission-control-config-file="+p.AdmissionConfig)
 	}

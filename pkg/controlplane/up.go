@@ -37,6 +37,8 @@ type Options struct {
 	// MaxRequestsInflight and MaxMutatingRequestsInflight are each API
 	// server's concurrency; 0 is the default (see inflight.go).
 	MaxRequestsInflight, MaxMutatingRequestsInflight int
+	// APIServerMemory bounds each API server's memory (apiservermemory.go).
+	APIServerMemory APIServerMemory
 	// NodeArgs are extra flags for the node simulator (`myriad nodes`).
 	NodeArgs []string
 	// ManagerArgs are extra flags for the workload controllers (`myriad
@@ -96,6 +98,9 @@ func (o Options) Validate() error {
 		return fmt.Errorf("--node-monitor-grace-period must be at least 15s (nodes renew leases every 10s), got %s", o.NodeMonitorGracePeriod)
 	}
 	if err := validInflight("--max-requests-inflight", o.MaxRequestsInflight); err != nil {
+		return err
+	}
+	if err := o.APIServerMemory.Validate(); err != nil {
 		return err
 	}
 	return validInflight("--max-mutating-requests-inflight", o.MaxMutatingRequestsInflight)
@@ -191,7 +196,7 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 		}
 	}
 	plan := Plan{Dir: dir, Certs: certs, BindAddress: o.BindAddress, EtcdPort: o.EtcdPort, EtcdMembers: 1, APIPort: o.Port,
-		NodeMonitorGracePeriod: o.NodeMonitorGracePeriod}
+		NodeMonitorGracePeriod: o.NodeMonitorGracePeriod, APIServerMemory: o.APIServerMemory}
 	if o.HA {
 		plan.EtcdMembers = EtcdHAMembers
 	}
@@ -287,7 +292,8 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 		if len(plan.APIServerPort) > 1 {
 			name = fmt.Sprintf("kube-apiserver-%d", i)
 		}
-		if err := step(name, supervisor.Process{Name: name, Ready: ready, Args: append([]string{"kube-apiserver"}, plan.APIServerArgs(i)...)}); err != nil {
+		if err := step(name, supervisor.Process{Name: name, Ready: ready, Args: append([]string{"kube-apiserver"}, plan.APIServerArgs(i)...),
+			Env: plan.APIServerMemory.env()}); err != nil {
 			return nil, err
 		}
 	}

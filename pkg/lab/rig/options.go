@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/myriad-dev/myriad/pkg/controlplane"
 	"github.com/myriad-dev/myriad/pkg/nodesim"
 )
 
@@ -28,6 +29,9 @@ type Options struct {
 	// MaxRequestsInflight and MaxMutatingRequestsInflight are the API
 	// servers' concurrency (0: myriad up's default).
 	MaxRequestsInflight, MaxMutatingRequestsInflight int
+	// APIServerMemory is a started cluster's API server memory limit and
+	// watch cache (`myriad up --apiserver-memory-limit, --watch-cache-sizes`).
+	APIServerMemory controlplane.APIServerMemory
 	// ReadyTimeout bounds each component's start-up.
 	ReadyTimeout time.Duration
 	// SampleInterval is how often processes and readiness are sampled,
@@ -73,7 +77,11 @@ func (o Options) OwnCluster() string {
 	case "none":
 		sched = "no scheduler of its own"
 	}
-	return fmt.Sprintf("own cluster: myriad up with %s and myriad-manager, %d API server(s)", sched, o.APIServers)
+	out := fmt.Sprintf("own cluster: myriad up with %s and myriad-manager, %d API server(s)", sched, o.APIServers)
+	if m := o.APIServerMemory.String(); m != "" {
+		out += "; API server memory: " + m
+	}
+	return out
 }
 
 // Validate rejects bad options with one line naming the flag. It is the
@@ -110,7 +118,7 @@ func (o Options) Validate() error {
 	case o.ReadyTimeout <= 0:
 		return fmt.Errorf("--ready-timeout must be positive, got %s", o.ReadyTimeout)
 	}
-	return nil
+	return o.APIServerMemory.Validate()
 }
 
 // DataDirUnder is --data-dir made absolute, or OUT/cluster, which must not
