@@ -17,6 +17,9 @@ func bindAPIServerMemory(f *pflag.FlagSet, m *controlplane.APIServerMemory) {
 	f.StringSliceVar(&m.WatchCacheSizes, "watch-cache-sizes", nil, "kube-apiserver's --watch-cache-sizes, RESOURCE[.GROUP]#SIZE entries; only 0 has effect today: that resource is read from etcd instead of being kept in memory, e.g. configmaps#0,secrets#0")
 }
 
+// profileUsage is --profile's help, shared by `myriad up` and the benches.
+const profileUsage = "named settings for a kind of cluster, filling in what flags leave unset: seeds (the seeds' 10^4 nodes and 10^6 objects: each API server's GOMEMLIMIT at 40% of the machine's memory, ConfigMaps and Secrets read from etcd rather than kept in its watch cache; docs/benchmarks/memory-levers)"
+
 // byteSize is a flag holding a size in bytes, written as a Kubernetes
 // quantity (8Gi, 512Mi, 0).
 type byteSize int64

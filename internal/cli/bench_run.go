@@ -36,6 +36,7 @@ func addRigFlags(f *pflag.FlagSet, o *rig.Options, nodes int, nodesHelp string, 
 	f.IntVar(&o.MaxRequestsInflight, "max-requests-inflight", 0, "each API server's read-only requests in flight (0: myriad up's default, 1600)")
 	f.IntVar(&o.MaxMutatingRequestsInflight, "max-mutating-requests-inflight", 0, "each API server's mutating requests in flight (0: myriad up's default, 800)")
 	bindAPIServerMemory(f, &o.APIServerMemory)
+	f.StringVar(&o.Profile, "profile", "", profileUsage)
 	f.DurationVar(&o.ReadyTimeout, "ready-timeout", o.ReadyTimeout, "how long each component may take to start; node registration gets this plus 10ms per node")
 	f.DurationVar(&o.SampleInterval, "sample-interval", o.SampleInterval, "how often process stats and the Ready count are sampled")
 	f.DurationVar(&o.ScrapeInterval, "scrape-interval", o.ScrapeInterval, "how often metrics are scraped from the simulator, API server and etcd")

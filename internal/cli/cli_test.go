@@ -117,13 +117,15 @@ func TestUpRevisionNamespaceMustBeANamespace(t *testing.T) {
 	}
 }
 
-// Bad API server memory settings stop `up` and a bench with one line
+// Bad API server memory settings or profiles stop `up` and a bench with one line
 // naming the flag, before anything starts.
-func TestAPIServerMemoryFlagsAreChecked(t *testing.T) {
+func TestAPIServerMemoryAndProfileFlagsAreChecked(t *testing.T) {
 	for _, args := range [][]string{
 		{"up", "--apiserver-memory-limit", "lots"},
 		{"up", "--apiserver-memory-limit", "100Mi"},
 		{"up", "--watch-cache-sizes", "configmaps"},
+		{"up", "--profile", "seed"},
+		{"bench", "density", "--out", "unused", "--profile", "big"},
 		{"bench", "density", "--out", "unused", "--apiserver-memory-limit", "8 GiB"},
 		{"bench", "density", "--out", "unused", "--watch-cache-sizes", "secrets#-1"},
 	} {

@@ -44,6 +44,12 @@ every object kept. Ctrl-C or SIGTERM stops every component cleanly.`,
 			if err := o.APIServerMemory.Validate(); err != nil {
 				return usageError{err}
 			}
+			if err := controlplane.ValidProfile(o.Profile); err != nil {
+				return usageError{err}
+			}
+			if o.Profile == controlplane.ProfileSeeds && !cmd.Flags().Changed("nodes") {
+				o.Nodes = controlplane.SeedsNodes
+			}
 			o.EtcdPortSet = cmd.Flags().Changed("etcd-port")
 			if o.HA && !cmd.Flags().Changed("apiservers") {
 				o.APIServers = 3
@@ -107,6 +113,7 @@ every object kept. Ctrl-C or SIGTERM stops every component cleanly.`,
 	f.IntVar(&o.MaxRequestsInflight, "max-requests-inflight", 0, "each API server's limit on read-only requests in flight, which API Priority and Fairness shares among its priority levels (0: 1600)")
 	f.IntVar(&o.MaxMutatingRequestsInflight, "max-mutating-requests-inflight", 0, "each API server's limit on mutating requests in flight (0: 800)")
 	bindAPIServerMemory(f, &o.APIServerMemory)
+	f.StringVar(&o.Profile, "profile", "", profileUsage+"; seeds also starts 10,000 nodes unless --nodes says otherwise")
 	f.DurationVar(&o.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node may miss heartbeats before it is marked NotReady")
 	f.DurationVar(&o.ReadyTimeout, "ready-timeout", 3*time.Minute, "how long each component may take to become ready")
 	f.BoolVar(&o.MetricsServer, "metrics-server", true, "run metrics-server, so that 'kubectl top' and HorizontalPodAutoscalers see the simulated usage")

@@ -39,6 +39,9 @@ type Options struct {
 	MaxRequestsInflight, MaxMutatingRequestsInflight int
 	// APIServerMemory bounds each API server's memory (apiservermemory.go).
 	APIServerMemory APIServerMemory
+	// Profile is a named set of settings (profile.go) filling in what the
+	// fields above leave unset.
+	Profile string
 	// NodeArgs are extra flags for the node simulator (`myriad nodes`).
 	NodeArgs []string
 	// ManagerArgs are extra flags for the workload controllers (`myriad
@@ -101,6 +104,9 @@ func (o Options) Validate() error {
 		return err
 	}
 	if err := o.APIServerMemory.Validate(); err != nil {
+		return err
+	}
+	if err := ValidProfile(o.Profile); err != nil {
 		return err
 	}
 	return validInflight("--max-mutating-requests-inflight", o.MaxMutatingRequestsInflight)
@@ -183,6 +189,9 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 		}
 	}()
 	fmt.Fprintf(o.Out, "myriad up: %d nodes, %d API server(s), data in %s\n", o.Nodes, o.APIServers, o.DataDir)
+	if o.APIServerMemory = o.APIServerMemory.WithProfile(o.Profile, MachineMemory()); o.Profile != ProfileDefault {
+		fmt.Fprintf(o.Out, "  profile %s: API server memory: %s\n", o.Profile, o.APIServerMemory)
+	}
 	if err := dir.MakeDirs(); err != nil {
 		return nil, fmt.Errorf("prepare %s: %w", o.DataDir, err)
 	}

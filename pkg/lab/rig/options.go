@@ -32,6 +32,8 @@ type Options struct {
 	// APIServerMemory is a started cluster's API server memory limit and
 	// watch cache (`myriad up --apiserver-memory-limit, --watch-cache-sizes`).
 	APIServerMemory controlplane.APIServerMemory
+	// Profile is `myriad up --profile` of a started cluster.
+	Profile string
 	// ReadyTimeout bounds each component's start-up.
 	ReadyTimeout time.Duration
 	// SampleInterval is how often processes and readiness are sampled,
@@ -78,6 +80,9 @@ func (o Options) OwnCluster() string {
 		sched = "no scheduler of its own"
 	}
 	out := fmt.Sprintf("own cluster: myriad up with %s and myriad-manager, %d API server(s)", sched, o.APIServers)
+	if o.Profile != controlplane.ProfileDefault {
+		out += "; --profile " + o.Profile
+	}
 	if m := o.APIServerMemory.String(); m != "" {
 		out += "; API server memory: " + m
 	}
@@ -117,6 +122,9 @@ func (o Options) Validate() error {
 		return fmt.Errorf("--node-monitor-grace-period must be positive, got %s", o.NodeMonitorGracePeriod)
 	case o.ReadyTimeout <= 0:
 		return fmt.Errorf("--ready-timeout must be positive, got %s", o.ReadyTimeout)
+	}
+	if err := controlplane.ValidProfile(o.Profile); err != nil {
+		return err
 	}
 	return o.APIServerMemory.Validate()
 }

@@ -146,7 +146,8 @@ func (r *Rig) upOptions() (controlplane.Options, error) {
 		EtcdPortSet: o.EtcdPort != 0, BindAddress: "127.0.0.1", EtcdQuota: controlplane.DefaultEtcdQuota,
 		NodeMonitorGracePeriod: o.NodeMonitorGracePeriod, Binary: bin, ReadyTimeout: o.ReadyTimeout,
 		MaxRequestsInflight: o.MaxRequestsInflight, MaxMutatingRequestsInflight: o.MaxMutatingRequestsInflight,
-		Scheduler: o.Scheduler, Out: r.con, MetricsServer: o.MetricsServer, HA: o.HA, APIServerMemory: o.APIServerMemory,
+		Scheduler: o.Scheduler, Out: r.con, MetricsServer: o.MetricsServer, HA: o.HA,
+		APIServerMemory: o.APIServerMemory, Profile: o.Profile,
 	}
 	ports, err := controlplane.FreePorts(2, up.Port, up.EtcdPort, up.EtcdPort+1)
 	if err != nil {

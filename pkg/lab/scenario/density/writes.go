@@ -319,7 +319,7 @@ func lastVerbP99(points []lab.APIPoint) string {
 }
 
 func parameters(o Options, id string) map[string]string {
-	mode := "cluster started by the bench (myriad up, kube-scheduler), data in " + o.Rig.DataDir
+	mode := o.Rig.OwnCluster() + ", data in " + o.Rig.DataDir
 	if o.Rig.Kubeconfig != "" {
 		mode = "existing cluster (--kubeconfig " + o.Rig.Kubeconfig + ")"
 	}
