@@ -33,7 +33,8 @@ every object kept. Ctrl-C or SIGTERM stops every component cleanly.`,
 		Example: `  myriad up                      # 100 nodes in ~/.myriad
   myriad up --nodes 10000 --data-dir /tmp/big
   myriad up --apiservers 3       # three API servers behind one address
-  myriad up --ha                 # 3 etcd members, 3 API servers, 2 of each controller`,
+  myriad up --ha                 # 3 etcd members, 3 API servers, 2 of each controller
+  myriad up --profile seeds      # 10,000 nodes, the API server sized for 10^6 objects`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			q, err := resource.ParseQuantity(quota)
