@@ -189,7 +189,8 @@ func Up(ctx context.Context, o Options) (_ *Cluster, err error) {
 		}
 	}()
 	fmt.Fprintf(o.Out, "myriad up: %d nodes, %d API server(s), data in %s\n", o.Nodes, o.APIServers, o.DataDir)
-	if o.APIServerMemory = o.APIServerMemory.WithProfile(o.Profile, MachineMemory()); o.Profile != ProfileDefault {
+	o.APIServerMemory = o.APIServerMemory.WithProfile(o.Profile, MachineMemory())
+	if o.Profile != ProfileDefault {
 		fmt.Fprintf(o.Out, "  profile %s: API server memory: %s\n", o.Profile, o.APIServerMemory)
 	}
 	if err := dir.MakeDirs(); err != nil {
