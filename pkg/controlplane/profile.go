@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"fmt"
+	"slices"
 
 	"golang.org/x/sys/unix"
 )
@@ -27,12 +28,15 @@ const SeedsNodes = 10000
 // profile lets each API server's Go heap grow to before collecting harder
 // (GOMEMLIMIT). At 10^6 objects the API server's RSS reached 13.4 GiB
 // with no limit; the other components together held ~7 GiB. 40% of a
-// 24 GiB machine, ~9.4 GiB, keeps the sum under 20 GiB.
+// 23.5 GiB machine, ~9.4 GiB, keeps the sum under 20 GiB.
 const seedsAPIServerMemoryShare = 0.40
 
 // seedsWatchCacheOff are the resources the seeds profile serves from etcd
 // instead of the API server's watch cache: the bulk of a cluster's
-// objects, which no component of Myriad lists or watches cluster-wide.
+// objects. Myriad's syncer and kube-controller-manager still list and
+// watch them, selecting few by label or field; without the cache such a
+// list reads every object of the type from etcd (memory-levers says what
+// that costs).
 var seedsWatchCacheOff = []string{"configmaps#0", "secrets#0"}
 
 // ValidProfile checks --profile.
@@ -55,7 +59,7 @@ func (m APIServerMemory) WithProfile(name string, machineMemory int64) APIServer
 		m.Limit = max(int64(float64(machineMemory)*seedsAPIServerMemoryShare), MinAPIServerMemoryLimit)
 	}
 	if len(m.WatchCacheSizes) == 0 {
-		m.WatchCacheSizes = seedsWatchCacheOff
+		m.WatchCacheSizes = slices.Clone(seedsWatchCacheOff)
 	}
 	return m
 }
