@@ -1,5 +1,8 @@
 // Package cpuprofile lets any process of the myriad binary write a Go CPU
-// profile of its whole life when its environment asks for one. Benches set
+// profile of its whole life when its environment asks for one, and beside
+// it the allocations of that life (Go's "allocs" profile: every byte and
+// object allocated, sampled, with the stack that allocated it), which is
+// what garbage collection costs are traced back to. Benches set
 // DirEnv on the process they measure (a scheduler under test), so that
 // kube-scheduler and Myriad's scheduler are profiled the same way, from
 // process start to exit, whatever flags each offers.
@@ -16,8 +19,8 @@ import (
 	"strconv"
 )
 
-// DirEnv names the directory a process writes its profile to, as
-// NAME-PID.pprof (NAME from nameEnv, else the subcommand).
+// DirEnv names the directory a process writes its profiles to, as
+// NAME-PID.pprof (CPU) and NAME-PID.allocs.pprof (allocations).
 const DirEnv = "MYRIAD_CPU_PROFILE_DIR"
 
 // FromEnv starts profiling if DirEnv is set and returns the function that
@@ -45,10 +48,36 @@ func FromEnv(name string) (stop func()) {
 		if err := f.Close(); err != nil {
 			fmt.Fprintf(os.Stderr, "cpu profile: %v\n", err)
 		}
+		writeAllocs(filepath.Join(dir, AllocsFileName(name, os.Getpid())))
 	}
 }
 
-// FileName is the profile's file name for the process name and pid.
+// writeAllocs writes the allocations since process start. Allocation
+// sampling is always on (runtime.MemProfileRate), so asking costs nothing
+// until here.
+func writeAllocs(path string) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "allocs profile: %v\n", err)
+		return
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		fmt.Fprintf(os.Stderr, "allocs profile: %v\n", err)
+	}
+	if err := f.Close(); err != nil {
+		fmt.Fprintf(os.Stderr, "allocs profile: %v\n", err)
+	}
+}
+
+// FileName is the CPU profile's file name for the process name and pid.
 func FileName(name string, pid int) string {
 	return name + "-" + strconv.Itoa(pid) + ".pprof"
 }
+
+// AllocsFileName is the allocation profile's file name.
+func AllocsFileName(name string, pid int) string {
+	return name + "-" + strconv.Itoa(pid) + AllocsSuffix
+}
+
+// AllocsSuffix ends every allocation profile's file name.
+const AllocsSuffix = ".allocs.pprof"

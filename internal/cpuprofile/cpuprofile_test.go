@@ -30,9 +30,17 @@ func TestFromEnvWritesAPrivateProfileAndPassesNothingOn(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Fatalf("profile mode %v, want 0600 (it holds the process's symbols and stacks)", fi.Mode().Perm())
 	}
-	raw, _ := os.ReadFile(path)
-	if len(raw) < 2 || raw[0] != 0x1f || raw[1] != 0x8b {
-		t.Fatal("not a gzipped pprof profile")
+	for _, p := range []string{path, filepath.Join(dir, AllocsFileName("kube-scheduler-1", os.Getpid()))} {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s mode %v, want 0600", filepath.Base(p), fi.Mode().Perm())
+		}
+		if len(raw) < 2 || raw[0] != 0x1f || raw[1] != 0x8b {
+			t.Fatalf("%s: not a gzipped pprof profile", filepath.Base(p))
+		}
 	}
 }
 

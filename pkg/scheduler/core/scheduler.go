@@ -149,6 +149,27 @@ type Scheduler struct {
 	workloads   workloadIndex
 	// delegated reports resource names left to DRA (delegated.go).
 	delegated func(v1.ResourceName) bool
+	// scratch is reused by every decision (under mu): the candidate list
+	// and the score columns were a quarter of the bytes the scheduler
+	// allocated per pod, and allocation is what its garbage collection,
+	// ~18% of its CPU at 10,000 nodes, is paid for.
+	scratch scratch
+}
+
+// scratch holds one decision's working slices. A decision's cands and
+// totals are valid only until the next decision: nothing may keep them.
+type scratch struct {
+	cands            []candidate
+	total, na, taint []int64
+}
+
+// int64s returns buf resized to n, reusing its array when it is big enough.
+// The contents are not cleared: callers write every element.
+func int64s(buf []int64, n int) []int64 {
+	if cap(buf) < n {
+		return make([]int64, n)
+	}
+	return buf[:n]
 }
 
 // New returns a scheduler over an empty snapshot.
@@ -311,26 +332,35 @@ func (sc *Scheduler) intern(rs []string) int32 {
 }
 
 // classFor returns the pod's equivalence class, creating it on first sight,
-// with its image epoch brought up to date.
+// with its image epoch brought up to date, and counts the lookup.
 func (sc *Scheduler) classFor(pod *v1.Pod) *class {
+	cl, hit := sc.lookupClass(pod)
+	if hit {
+		sc.stats.ClassHits++
+	} else {
+		sc.stats.ClassMisses++
+	}
+	return cl
+}
+
+// lookupClass is classFor without the count (hit: it was cached).
+func (sc *Scheduler) lookupClass(pod *v1.Pod) (cl *class, hit bool) {
 	spread := sc.defaultSpreadFor(pod)
 	delegated := sc.delegatedFor(pod)
-	var cl *class
 	if sc.cfg.DisableEquivalence {
 		cl = newClass(ClassKey{}, pod, spread, delegated)
 		cl.transient = true
 	} else {
 		key := classKey(pod, spread, delegated)
 		if cl = sc.classes.get(key); cl != nil {
-			sc.stats.ClassHits++
+			hit = true
 		} else {
-			sc.stats.ClassMisses++
 			cl = newClass(key, pod, spread, delegated)
 			sc.classes.add(cl)
 		}
 	}
 	cl.images.refresh(sc.snap)
-	return cl
+	return cl, hit
 }
 
 // clusterStateFor computes the cross-node filter state for one attempt.
@@ -534,7 +564,13 @@ func (sc *Scheduler) decide(pod *v1.Pod, enoughFn EnoughFunc, nominatedFirst boo
 	}
 	enough := enoughFn(len(nodes))
 	rot := newRotation(sc.rng, len(nodes))
-	cands := make([]candidate, 0, min(enough, 1024))
+	cands := sc.scratch.cands[:0]
+	defer func() {
+		// Keep the grown array; drop the node pointers beyond this
+		// decision's use so a removed node is not held alive by them.
+		clear(cands[len(cands):cap(cands)])
+		sc.scratch.cands = cands[:0]
+	}()
 	var failed map[string]int
 	visited := 0
 	for len(cands) < enough {
@@ -570,9 +606,9 @@ func (sc *Scheduler) decide(pod *v1.Pod, enoughFn EnoughFunc, nominatedFirst boo
 // come from the cache; normalization needs the candidate set, so it is here.
 func (sc *Scheduler) totals(pod *v1.Pod, cl *class, pi *PodInfo, cands []candidate, ext *External) []int64 {
 	w := sc.cfg.Weights
-	total := make([]int64, len(cands))
-	na := make([]int64, len(cands))
-	taint := make([]int64, len(cands))
+	s := &sc.scratch
+	s.total, s.na, s.taint = int64s(s.total, len(cands)), int64s(s.na, len(cands)), int64s(s.taint, len(cands))
+	total, na, taint := s.total, s.na, s.taint
 	for i, c := range cands {
 		total[i] = w.Fit*int64(c.e.fit) + w.Balanced*int64(c.e.balanced) + w.ImageLocality*int64(c.e.image)
 		na[i], taint[i] = int64(c.e.naRaw), int64(c.e.taintRaw)
@@ -611,10 +647,14 @@ func (sc *Scheduler) totals(pod *v1.Pod, cl *class, pi *PodInfo, cands []candida
 func (sc *Scheduler) Check(pod *v1.Pod, nodeName string) []string {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	return sc.check(pod, nodeName)
+	f := newNodeFacts(pod, nodeLocalPodInfo(pod))
+	f.delegated = sc.delegatedFor(pod)
+	return sc.check(pod, nodeName, f)
 }
 
-func (sc *Scheduler) check(pod *v1.Pod, nodeName string) []string {
+// check runs every filter on node, uncached, with f the pod's node-local
+// facts.
+func (sc *Scheduler) check(pod *v1.Pod, nodeName string, f *nodeFacts) []string {
 	n := sc.snap.Get(nodeName)
 	if n == nil {
 		return []string{fmt.Sprintf("node %q not found", nodeName)}
@@ -622,8 +662,6 @@ func (sc *Scheduler) check(pod *v1.Pod, nodeName string) []string {
 	if len(pod.Spec.SchedulingGates) > 0 {
 		return []string{ReasonSchedulingGated}
 	}
-	f := newNodeFacts(pod, nodeLocalPodInfo(pod))
-	f.delegated = sc.delegatedFor(pod)
 	if r := filterNode(f, sc.withReservations(pod, n)); r != nil {
 		return r
 	}
@@ -650,7 +688,11 @@ func (sc *Scheduler) check(pod *v1.Pod, nodeName string) []string {
 func (sc *Scheduler) Assume(pod *v1.Pod, nodeName string) error {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	if r := sc.check(pod, nodeName); r != nil {
+	// The class's facts are the pod's node-local facts (that is what makes
+	// a class), and the decision just before this looked the class up:
+	// no need to derive them from the pod again.
+	cl, _ := sc.lookupClass(pod)
+	if r := sc.check(pod, nodeName, cl.facts); r != nil {
 		return &ConflictError{Pod: podName(pod), Node: nodeName, Reasons: r}
 	}
 	sc.snap.addPodInfo(NewPodInfo(pod, true), nodeName, true)

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -244,6 +245,7 @@ func (c component) Profile() string {
 		return ""
 	}
 	files, _ := filepath.Glob(filepath.Join(c.profileDir, c.c.Name+"-*.pprof"))
+	files = slices.DeleteFunc(files, func(f string) bool { return strings.HasSuffix(f, cpuprofile.AllocsSuffix) })
 	if len(files) == 0 {
 		return ""
 	}
