@@ -7,7 +7,6 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/events"
-	"k8s.io/klog/v2"
 )
 
 // perConnection bounds the requests the scheduler ever has in flight on
@@ -33,16 +32,13 @@ type writers struct {
 	// slots[i] holds a token per event write in flight on events[i].
 	slots []chan struct{}
 	next  atomic.Uint64
-	// dialed: the connections are real ones of their own (not a test's
-	// shared fake), worth warming.
-	dialed bool
 }
 
 // newWriters opens a connection per perConnection binders, and as many
 // for events, with dial (nil: every write shares fallback, as tests do).
 func newWriters(binders int, dial func() (kubernetes.Interface, error), fallback kubernetes.Interface) (*writers, error) {
 	n := (binders + perConnection - 1) / perConnection
-	w := &writers{dialed: dial != nil}
+	w := &writers{}
 	for i := range 2 * n {
 		c := fallback
 		if dial != nil {
@@ -59,22 +55,6 @@ func newWriters(binders int, dial func() (kubernetes.Interface, error), fallback
 		}
 	}
 	return w, nil
-}
-
-// warm opens every connection with one request, before anything sends
-// many at once. A client with no connection yet dials one per concurrent
-// request and keeps only the first: 64 binders starting together would
-// cost 64 TLS handshakes per connection instead of one. A failure is only
-// logged: the connection is then opened by the first write, as before.
-func (w *writers) warm(ctx context.Context, clients ...kubernetes.Interface) {
-	if !w.dialed {
-		return
-	}
-	for _, c := range append(append(clients, w.binders...), w.events...) {
-		if err := c.Discovery().RESTClient().Get().AbsPath("/version").Do(ctx).Error(); err != nil && ctx.Err() == nil {
-			klog.FromContext(ctx).V(2).Info("Open API connection", "err", err)
-		}
-	}
 }
 
 // binder is the connection binder i writes through.

@@ -204,7 +204,6 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		s.synced = append(s.synced, p.HasSynced)
 	}
 
-	s.writers.warm(ctx, s.client)
 	s.factory.Start(ctx.Done())
 	defer s.factory.Shutdown()
 	if !cache.WaitForCacheSync(ctx.Done(), s.synced...) {
