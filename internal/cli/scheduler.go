@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/util/flowcontrol"
 
 	"github.com/myriad-dev/myriad/pkg/kubeclient"
 	"github.com/myriad-dev/myriad/pkg/scheduler"
@@ -84,13 +83,10 @@ with --profiling also Go's profiles under /debug/pprof/.`,
 			if err := validateLeaderElection(cfg.LeaderElection.LeaseDuration, cfg.LeaderElection.RenewDeadline, cfg.LeaderElection.RetryPeriod); err != nil {
 				return err
 			}
-			// One limit for the process, over all its connections.
-			limit := flowcontrol.NewTokenBucketRateLimiter(qps, burst)
-			cs, err := schedulerClient(kubeconfig, limit, false)
+			cs, err := schedulerClient(kubeconfig, qps, burst)
 			if err != nil {
 				return err
 			}
-			cfg.Dial = func() (kubernetes.Interface, error) { return schedulerClient(kubeconfig, limit, true) }
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 			cfg.Registry = reg
@@ -147,10 +143,9 @@ func parseSampling(s string) (core.EnoughFunc, error) {
 }
 
 // schedulerClient speaks protobuf: informers over 10^5 pods decode several
-// times faster than JSON, and Bindings are small either way. own gives it
-// a connection of its own (the scheduler's writes, see scheduler.Config.Dial).
-func schedulerClient(kubeconfig string, limit flowcontrol.RateLimiter, own bool) (kubernetes.Interface, error) {
-	return kubeclient.Clientset(kubeconfig, kubeclient.Options{RateLimiter: limit, Protobuf: true, UserAgent: "myriad-scheduler", OwnConnection: own})
+// times faster than JSON, and Bindings are small either way.
+func schedulerClient(kubeconfig string, qps float32, burst int) (kubernetes.Interface, error) {
+	return kubeclient.Clientset(kubeconfig, kubeclient.Options{QPS: qps, Burst: burst, Protobuf: true, UserAgent: "myriad-scheduler"})
 }
 
 // profilingHandlers are Go's profiles under /debug/pprof/, served behind

@@ -14,7 +14,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/client-go/util/flowcontrol"
 )
 
 // Options say how a client talks to the API server. The zero value is
@@ -23,9 +22,6 @@ type Options struct {
 	// QPS and Burst are the client-side rate limit; 0 keeps client-go's.
 	QPS   float32
 	Burst int
-	// RateLimiter, if set, replaces QPS and Burst: clients that share one
-	// share one limit, as one process's clients should.
-	RateLimiter flowcontrol.RateLimiter
 	// Protobuf asks for protobuf on the wire (JSON for custom resources,
 	// which have no protobuf encoding): a fraction of JSON's CPU on both
 	// ends, which is what high-rate components and 10^4-node lists need.
@@ -71,9 +67,6 @@ func Apply(rc *rest.Config, o Options) *rest.Config {
 	}
 	if o.Burst > 0 {
 		rc.Burst = o.Burst
-	}
-	if o.RateLimiter != nil {
-		rc.RateLimiter = o.RateLimiter
 	}
 	if o.Protobuf {
 		rc.ContentType = "application/vnd.kubernetes.protobuf"

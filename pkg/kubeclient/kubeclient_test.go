@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/util/flowcontrol"
 )
 
 // Apply sets what it is asked on a copy and leaves the rest, and the
@@ -27,10 +26,6 @@ func TestApplySetsWhatItIsAskedOnACopy(t *testing.T) {
 	}
 	if out.ContentType != "application/vnd.kubernetes.protobuf" || !strings.HasSuffix(out.AcceptContentTypes, ",application/json") {
 		t.Errorf("protobuf with a JSON fallback for custom resources: %q / %q", out.ContentType, out.AcceptContentTypes)
-	}
-	limit := flowcontrol.NewFakeAlwaysRateLimiter()
-	if shared := Apply(in, Options{RateLimiter: limit}); shared.RateLimiter != limit {
-		t.Error("the shared rate limiter was not applied")
 	}
 	if plain := Apply(in, Options{}); plain.ContentType != "" || plain.QPS != 5 {
 		t.Errorf("zero options changed the config: %+v", plain)

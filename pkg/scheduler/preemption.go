@@ -10,7 +10,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 
 	"github.com/myriad-dev/myriad/pkg/scheduler/core"
@@ -68,22 +67,22 @@ func (s *Scheduler) tryPreemption(ctx context.Context, pod *v1.Pod, fit *core.Fi
 // in the status) and the preemptor retried after backoff, instead of
 // waiting for a deletion that will not come. One task on one binder, so
 // these writes happen in this order.
-func (s *Scheduler) preempt(ctx context.Context, api kubernetes.Interface, pod *v1.Pod, fit *core.FitError, plan *core.Preemption) {
+func (s *Scheduler) preempt(ctx context.Context, pod *v1.Pod, fit *core.FitError, plan *core.Preemption) {
 	logger := klog.FromContext(ctx)
-	s.reportUnschedulable(ctx, api, pod, fit, nomination{set: plan.Node})
+	s.reportUnschedulable(ctx, pod, fit, nomination{set: plan.Node})
 	for _, d := range plan.Demoted {
-		if err := s.patchNominatedNode(ctx, api, d, ""); err != nil && ctx.Err() == nil {
+		if err := s.patchNominatedNode(ctx, d, ""); err != nil && ctx.Err() == nil {
 			logger.V(2).Info("Clear nominated node of a lower-priority pod", "pod", klog.KObj(d), "err", err)
 		}
 	}
 	for _, victim := range plan.Victims {
-		if err := s.evict(ctx, api, pod, plan.Node, victim); err != nil {
+		if err := s.evict(ctx, pod, plan.Node, victim); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
 			logger.Error(err, "Preemption failed; will retry", "preemptor", klog.KObj(pod), "victim", klog.KObj(victim), "node", plan.Node)
 			s.core.AbortPreemption(pod, plan)
-			if err := s.patchNominatedNode(ctx, api, pod, ""); err != nil && ctx.Err() == nil {
+			if err := s.patchNominatedNode(ctx, pod, ""); err != nil && ctx.Err() == nil {
 				logger.V(2).Info("Clear nominated node", "pod", klog.KObj(pod), "err", err)
 			}
 			s.queue.Retry(pod)
@@ -93,11 +92,11 @@ func (s *Scheduler) preempt(ctx context.Context, api kubernetes.Interface, pod *
 }
 
 // evict preempts one victim. A victim already gone or going is done.
-func (s *Scheduler) evict(ctx context.Context, api kubernetes.Interface, preemptor *v1.Pod, node string, victim *v1.Pod) error {
+func (s *Scheduler) evict(ctx context.Context, preemptor *v1.Pod, node string, victim *v1.Pod) error {
 	if victim.DeletionTimestamp != nil {
 		return nil
 	}
-	pods := api.CoreV1().Pods(victim.Namespace)
+	pods := s.client.CoreV1().Pods(victim.Namespace)
 	cond := v1.PodCondition{
 		Type:               v1.DisruptionTarget,
 		Status:             v1.ConditionTrue,
@@ -131,7 +130,7 @@ func (s *Scheduler) evict(ctx context.Context, api kubernetes.Interface, preempt
 
 // patchNominatedNode sets (or, with "", clears) a pending pod's
 // status.nominatedNodeName.
-func (s *Scheduler) patchNominatedNode(ctx context.Context, api kubernetes.Interface, pod *v1.Pod, node string) error {
+func (s *Scheduler) patchNominatedNode(ctx context.Context, pod *v1.Pod, node string) error {
 	var value any = node
 	if node == "" {
 		value = nil // a merge patch deletes the field
@@ -143,6 +142,6 @@ func (s *Scheduler) patchNominatedNode(ctx context.Context, api kubernetes.Inter
 	if err != nil {
 		return err
 	}
-	_, err = api.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status")
+	_, err = s.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status")
 	return err
 }

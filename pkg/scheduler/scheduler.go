@@ -47,11 +47,6 @@ type Config struct {
 	// kubeplugins: kube-scheduler's own plugins). Nil schedules such pods
 	// as if they had none, which only a test should do.
 	Plugins PluginsFunc
-	// Dial makes a client with an API connection of its own. Bindings,
-	// status patches and events go over a fixed set of these
-	// (connections.go); nil makes every write share the informers'
-	// client, which only a test should do.
-	Dial func() (kubernetes.Interface, error)
 	// Registry receives the metrics; nil registers none.
 	Registry prometheus.Registerer
 	// Clock drives the queue's backoff; default the wall clock.
@@ -129,8 +124,7 @@ type Scheduler struct {
 	metrics  *metrics
 	recorder events.EventRecorderLogger
 	plugins  Plugins
-	writers  *writers
-	tasks    chan task
+	tasks    chan func(context.Context)
 	ready    atomic.Bool
 	leader   atomic.Bool
 }
@@ -146,11 +140,7 @@ func New(client kubernetes.Interface, cfg Config) (*Scheduler, error) {
 		client: client,
 		core:   core.New(cfg.Core),
 		queue:  NewQueue(cfg.Clock),
-		tasks:  make(chan task),
-	}
-	var err error
-	if s.writers, err = newWriters(cfg.Binders, cfg.Dial, client); err != nil {
-		return nil, fmt.Errorf("write connections: %w", err)
+		tasks:  make(chan func(context.Context)),
 	}
 	s.metrics = newMetrics(cfg.Registry, s.queue, s.core, cfg.SchedulerName)
 	// Managed fields are a large share of every object and the scheduler
@@ -185,7 +175,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	logger := klog.FromContext(ctx)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	broadcaster := events.NewBroadcaster(eventSink{s.writers})
+	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: s.client.EventsV1()})
 	if err := broadcaster.StartRecordingToSinkWithContext(ctx); err != nil {
 		return fmt.Errorf("start event recording: %w", err)
 	}
@@ -222,8 +212,8 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	defer wg.Wait()
 	defer cancel()
 	wg.Go(func() { s.queue.Run(ctx) })
-	for i := range s.cfg.Binders {
-		wg.Go(func() { s.binder(ctx, s.writers.binder(i)) })
+	for range s.cfg.Binders {
+		wg.Go(func() { s.binder(ctx) })
 	}
 
 	le := s.cfg.LeaderElection
@@ -328,12 +318,12 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *QueuedPod) {
 		klog.FromContext(ctx).V(2).Info("Unschedulable", "pod", klog.KObj(pod), "reason", fit.Error())
 		s.queue.Requeue(qp, pod, fit, false)
 		if cyc != nil {
-			s.submit(ctx, func(ctx context.Context, _ kubernetes.Interface) { cyc.PostFilter(ctx) })
+			s.submit(ctx, cyc.PostFilter)
 		}
 		if plan != nil {
-			s.submit(ctx, func(ctx context.Context, api kubernetes.Interface) { s.preempt(ctx, api, pod, fit, plan) })
+			s.submit(ctx, func(ctx context.Context) { s.preempt(ctx, pod, fit, plan) })
 		} else {
-			s.submit(ctx, func(ctx context.Context, api kubernetes.Interface) { s.reportUnschedulable(ctx, api, pod, fit, nom) })
+			s.submit(ctx, func(ctx context.Context) { s.reportUnschedulable(ctx, pod, fit, nom) })
 		}
 		return
 	case err != nil:
@@ -359,7 +349,7 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *QueuedPod) {
 			return
 		}
 	}
-	s.submit(ctx, func(ctx context.Context, api kubernetes.Interface) { s.bind(ctx, api, qp, pod, res.Node, began, cyc) })
+	s.submit(ctx, func(ctx context.Context) { s.bind(ctx, qp, pod, res.Node, began, cyc) })
 }
 
 // preFilter begins the plugins' cycle for a pod that needs them (nil, nil
@@ -383,25 +373,22 @@ func (s *Scheduler) current(pod *v1.Pod) (*v1.Pod, bool) {
 	return cur, true
 }
 
-// task is a write a binder runs, through api, its connection.
-type task func(ctx context.Context, api kubernetes.Interface)
-
 // submit hands a write to the binder pool, blocking while all are busy.
-func (s *Scheduler) submit(ctx context.Context, t task) {
+func (s *Scheduler) submit(ctx context.Context, task func(context.Context)) {
 	select {
-	case s.tasks <- t:
+	case s.tasks <- task:
 	case <-ctx.Done():
 	}
 }
 
-func (s *Scheduler) binder(ctx context.Context, api kubernetes.Interface) {
+func (s *Scheduler) binder(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case t := <-s.tasks:
+		case task := <-s.tasks:
 			s.metrics.inFlight.Inc()
-			t(ctx, api)
+			task(ctx)
 			s.metrics.inFlight.Dec()
 		}
 	}
@@ -410,7 +397,7 @@ func (s *Scheduler) binder(ctx context.Context, api kubernetes.Interface) {
 // bind POSTs the Binding. On failure the reservation is dropped (Forget)
 // and the pod retried after backoff, unless someone else bound it or it is
 // gone, in which case there is nothing left to do.
-func (s *Scheduler) bind(ctx context.Context, api kubernetes.Interface, qp *QueuedPod, pod *v1.Pod, node string, attemptBegan time.Time, cyc Cycle) {
+func (s *Scheduler) bind(ctx context.Context, qp *QueuedPod, pod *v1.Pod, node string, attemptBegan time.Time, cyc Cycle) {
 	began := time.Now()
 	var err error
 	if cyc != nil {
@@ -420,7 +407,7 @@ func (s *Scheduler) bind(ctx context.Context, api kubernetes.Interface, qp *Queu
 		err = cyc.PreBind(ctx, node)
 	}
 	if err == nil {
-		err = api.CoreV1().Pods(pod.Namespace).Bind(ctx, &v1.Binding{
+		err = s.client.CoreV1().Pods(pod.Namespace).Bind(ctx, &v1.Binding{
 			ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID},
 			Target:     v1.ObjectReference{Kind: "Node", Name: node},
 		}, metav1.CreateOptions{})
@@ -443,7 +430,7 @@ func (s *Scheduler) bind(ctx context.Context, api kubernetes.Interface, qp *Queu
 	s.metrics.attempt(resultError, attemptBegan)
 	s.metrics.conflicts.WithLabelValues(conflictBind).Inc()
 	logger := klog.FromContext(ctx)
-	if apierrors.IsNotFound(err) || (apierrors.IsConflict(err) && s.boundElsewhere(ctx, api, pod)) {
+	if apierrors.IsNotFound(err) || (apierrors.IsConflict(err) && s.boundElsewhere(ctx, pod)) {
 		logger.V(2).Info("Pod gone or bound by someone else, dropping", "pod", klog.KObj(pod), "err", err)
 		s.queue.Done(qp)
 		return
@@ -461,8 +448,8 @@ func (s *Scheduler) bind(ctx context.Context, api kubernetes.Interface, qp *Queu
 
 // boundElsewhere asks the API server (not the informer, which may lag)
 // whether pod already has a node or was replaced.
-func (s *Scheduler) boundElsewhere(ctx context.Context, api kubernetes.Interface, pod *v1.Pod) bool {
-	cur, err := api.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+func (s *Scheduler) boundElsewhere(ctx context.Context, pod *v1.Pod) bool {
+	cur, err := s.client.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return true
 	}

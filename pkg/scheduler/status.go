@@ -7,7 +7,6 @@ import (
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 
 	"github.com/myriad-dev/myriad/pkg/scheduler/core"
@@ -27,7 +26,7 @@ const (
 // the FitError message and, when preemption made or lost room for it, its
 // status.nominatedNodeName, in one status patch (skipped when the status
 // already says so), and a FailedScheduling event. Runs on a binder.
-func (s *Scheduler) reportUnschedulable(ctx context.Context, api kubernetes.Interface, pod *v1.Pod, fit *core.FitError, nom nomination) {
+func (s *Scheduler) reportUnschedulable(ctx context.Context, pod *v1.Pod, fit *core.FitError, nom nomination) {
 	msg := fit.Error()
 	s.recorder.Eventf(pod, nil, v1.EventTypeWarning, reasonFailedScheduling, actionScheduling, "%s", msg)
 	cond := v1.PodCondition{Type: v1.PodScheduled, Status: v1.ConditionFalse, Reason: v1.PodReasonUnschedulable, Message: msg}
@@ -65,7 +64,7 @@ func (s *Scheduler) reportUnschedulable(ctx context.Context, api kubernetes.Inte
 		klog.FromContext(ctx).Error(err, "Encode status patch", "pod", klog.KObj(pod))
 		return
 	}
-	if _, err := api.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status"); err != nil && ctx.Err() == nil {
+	if _, err := s.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status"); err != nil && ctx.Err() == nil {
 		klog.FromContext(ctx).V(2).Info("Patch pod status", "pod", klog.KObj(pod), "err", err)
 	}
 }
