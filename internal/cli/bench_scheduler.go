@@ -76,6 +76,6 @@ unless every phase bound all its pods within --phase-timeout.`,
 	f.BoolVar(&o.CeilingEvents, "ceiling-events", true, "the ceiling also records a Scheduled event per pod, as kube-scheduler and Myriad do (false: Bindings only)")
 	f.StringVar(&o.Order, "order", "kube,myriad,ceiling,myriad,kube", "phases in order, comma-separated: kube, myriad, ceiling")
 	f.StringSliceVar(&o.MyriadArgs, "myriad-scheduler-args", nil, "extra flags for 'myriad scheduler' (e.g. --sampling=log2,--binders=32)")
-	f.BoolVar(&profiles, "cpu-profiles", false, "write a Go CPU profile of each scheduler process, start to stop, to OUT/profiles (read with go tool pprof)")
+	f.BoolVar(&profiles, "cpu-profiles", false, "write a Go CPU profile and an allocation profile of each scheduler process, start to stop, to OUT/profiles (read with go tool pprof)")
 	return cmd
 }

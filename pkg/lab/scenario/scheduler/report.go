@@ -130,7 +130,7 @@ func ratioRows(r *Result) [][]string {
 
 func runsTable(runs []Run) lab.Table {
 	t := lab.Table{Title: "Runs", Head: []string{"#", "scheduler", "bound", "pods/s", "pods/s after 1st bind", "first bind", "last bind", "p50", "p90", "p99", "CPU s", "CPU s / 1000 pods", "RSS max", "feasible", "util. stddev", "util. max−min", "CPU profile", "error"},
-		Note: "Times in seconds from scheduler start. CPU is the scheduler process's utime + stime from its start to the last bind. A CPU profile (with --cpu-profiles) covers the process from start to stop; read it with go tool pprof."}
+		Note: "Times in seconds from scheduler start. CPU is the scheduler process's utime + stime from its start to the last bind. A CPU profile (with --cpu-profiles) covers the process from start to stop, with its allocations beside it (NAME-PID.allocs.pprof); read them with go tool pprof."}
 	for _, run := range runs {
 		var feas, sd, rg *float64
 		if q := run.Quality; q != nil {
