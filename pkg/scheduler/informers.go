@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/myriad-dev/myriad/pkg/scheduler/core"
 )
 
 // handle subscribes h to inf. Scheduling waits until h has been handed
@@ -245,22 +247,11 @@ func boundPodChanged(old, cur *v1.Pod) bool {
 		return true
 	}
 	if len(old.Status.ContainerStatuses) != len(cur.Status.ContainerStatuses) {
-		return statusResources(old) || statusResources(cur)
+		return core.StatusReportsResources(old) || core.StatusReportsResources(cur)
 	}
 	for i := range old.Status.ContainerStatuses {
 		a, b := old.Status.ContainerStatuses[i], cur.Status.ContainerStatuses[i]
 		if !equality.Semantic.DeepEqual(a.AllocatedResources, b.AllocatedResources) || !equality.Semantic.DeepEqual(a.Resources, b.Resources) {
-			return true
-		}
-	}
-	return false
-}
-
-// statusResources: the pod reports container resources, which the core
-// reads for bound pods (in-place resize).
-func statusResources(p *v1.Pod) bool {
-	for _, c := range p.Status.ContainerStatuses {
-		if c.AllocatedResources != nil || c.Resources != nil {
 			return true
 		}
 	}

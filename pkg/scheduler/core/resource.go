@@ -15,6 +15,12 @@ const (
 	defaultMemoryRequest   int64 = 200 * 1024 * 1024
 )
 
+// The same defaults as Quantities, made once: they are read on every pod.
+var (
+	defaultCPUQuantity    = *resource.NewMilliQuantity(defaultMilliCPURequest, resource.DecimalSI)
+	defaultMemoryQuantity = *resource.NewQuantity(defaultMemoryRequest, resource.DecimalSI)
+)
+
 // Resource is an amount of schedulable resources in kube-scheduler's units:
 // milli-cpu, bytes, and integer scalars (extended resources, hugepages).
 type Resource struct {
@@ -102,14 +108,14 @@ func helperPodRequests(pod *v1.Pod, assigned bool) (req Resource, nonZeroCPU, no
 	req = NewResource(reqs)
 	nonMissing := v1.ResourceList{}
 	if !resourcehelper.IsPodLevelRequestsSet(pod) {
-		nonMissing[v1.ResourceCPU] = *resource.NewMilliQuantity(defaultMilliCPURequest, resource.DecimalSI)
-		nonMissing[v1.ResourceMemory] = *resource.NewQuantity(defaultMemoryRequest, resource.DecimalSI)
+		nonMissing[v1.ResourceCPU] = defaultCPUQuantity
+		nonMissing[v1.ResourceMemory] = defaultMemoryQuantity
 	} else {
 		if _, ok := reqs[v1.ResourceCPU]; !ok {
-			nonMissing[v1.ResourceCPU] = *resource.NewMilliQuantity(defaultMilliCPURequest, resource.DecimalSI)
+			nonMissing[v1.ResourceCPU] = defaultCPUQuantity
 		}
 		if _, ok := reqs[v1.ResourceMemory]; !ok {
-			nonMissing[v1.ResourceMemory] = *resource.NewQuantity(defaultMemoryRequest, resource.DecimalSI)
+			nonMissing[v1.ResourceMemory] = defaultMemoryQuantity
 		}
 	}
 	nz := reqs
@@ -136,12 +142,10 @@ func plainPodRequests(pod *v1.Pod, assigned bool) (req Resource, nonZeroCPU, non
 		return Resource{}, 0, 0, false
 	}
 	if assigned && (pod.Status.Resources != nil || pod.Status.AllocatedResources != nil ||
-		statusHasResources(pod) || resourcehelper.IsPodResizeInfeasible(pod)) {
+		StatusReportsResources(pod) || resourcehelper.IsPodResizeInfeasible(pod)) {
 		return Resource{}, 0, 0, false
 	}
 	var cpu, mem, eph, nzCPU, nzMem resource.Quantity
-	defCPU := resource.NewMilliQuantity(defaultMilliCPURequest, resource.DecimalSI)
-	defMem := resource.NewQuantity(defaultMemoryRequest, resource.DecimalSI)
 	for i := range pod.Spec.Containers {
 		reqs := pod.Spec.Containers[i].Resources.Requests
 		for name := range reqs {
@@ -153,13 +157,13 @@ func plainPodRequests(pod *v1.Pod, assigned bool) (req Resource, nonZeroCPU, non
 			cpu.Add(q)
 			nzCPU.Add(q)
 		} else {
-			nzCPU.Add(*defCPU)
+			nzCPU.Add(defaultCPUQuantity)
 		}
 		if q, has := reqs[v1.ResourceMemory]; has {
 			mem.Add(q)
 			nzMem.Add(q)
 		} else {
-			nzMem.Add(*defMem)
+			nzMem.Add(defaultMemoryQuantity)
 		}
 		if q, has := reqs[v1.ResourceEphemeralStorage]; has {
 			eph.Add(q)
@@ -169,9 +173,10 @@ func plainPodRequests(pod *v1.Pod, assigned bool) (req Resource, nonZeroCPU, non
 	return req, nzCPU.MilliValue(), nzMem.Value(), true
 }
 
-// statusHasResources: a container status reports resources (allocated or
-// actuated), which kube's helper reads for assigned pods.
-func statusHasResources(pod *v1.Pod) bool {
+// StatusReportsResources: a container status reports resources (allocated
+// or actuated), which kube's helper reads for assigned pods (in-place
+// resize).
+func StatusReportsResources(pod *v1.Pod) bool {
 	for i := range pod.Status.ContainerStatuses {
 		if cs := &pod.Status.ContainerStatuses[i]; cs.AllocatedResources != nil || cs.Resources != nil {
 			return true
