@@ -40,7 +40,8 @@ reverse half cancels drift). Each phase creates --pods identical pods
 
 and measures from that start until the bench's watch has seen every pod
 bound: pods/s, latency percentiles, the scheduler process's CPU seconds and
-RSS, and placement quality (feasible placements, spread of per-node CPU
+RSS, its idle CPU rate over --idle-window after the last binding, and
+placement quality (feasible placements, spread of per-node CPU
 requested). The scheduler is stopped and the pods deleted before the next
 phase. Writes result.json and report.html to --out, and exits non-zero
 unless every phase bound all its pods within --phase-timeout.`,
@@ -75,6 +76,7 @@ unless every phase bound all its pods within --phase-timeout.`,
 	f.IntVar(&o.Binders, "binders", sched.DefaultBinders, "concurrent Binding requests of the ceiling phase (Myriad's scheduler's own default, so both make the same writes with the same concurrency)")
 	f.BoolVar(&o.CeilingEvents, "ceiling-events", true, "the ceiling also records a Scheduled event per pod, as kube-scheduler and Myriad do (false: Bindings only)")
 	f.StringVar(&o.Order, "order", "kube,myriad,ceiling,myriad,kube", "phases in order, comma-separated: kube, myriad, ceiling")
+	f.DurationVar(&o.IdleWindow, "idle-window", time.Minute, "after its last binding each scheduler runs on this long with nothing to schedule, to measure its idle CPU rate (0: stop at the last binding)")
 	f.StringSliceVar(&o.MyriadArgs, "myriad-scheduler-args", nil, "extra flags for 'myriad scheduler' (e.g. --sampling=log2,--binders=32)")
 	f.BoolVar(&profiles, "cpu-profiles", false, "write a Go CPU profile and an allocation profile of each scheduler process, start to stop, to OUT/profiles (read with go tool pprof)")
 	return cmd

@@ -49,9 +49,12 @@ func TestBenchScenarios(t *testing.T) {
 				t.Errorf("NodeStatus / Lease etcd WAL bytes = %v, want above 1", w)
 			}
 		}},
-		{"scheduler", []string{"scheduler", "--nodes", "20", "--pods", "200"}, func(t *testing.T, r map[string]any) {
+		{"scheduler", []string{"scheduler", "--nodes", "20", "--pods", "200", "--idle-window", "3s"}, func(t *testing.T, r map[string]any) {
 			for _, k := range []string{"kube", "myriad"} {
 				s, _ := r[k].(map[string]any)
+				if _, ok := s["idle_cpu_cores"].(float64); !ok {
+					t.Errorf("%s: no idle_cpu_cores (verdict: %v)", k, r["verdict"])
+				}
 				if f, _ := s["feasible_fraction"].(float64); f != 1 {
 					t.Errorf("%s placed %v of its pods feasibly, want all", k, s["feasible_fraction"])
 				}

@@ -43,6 +43,10 @@ type cluster struct {
 	// flow is what the fake APF names for the scheduler identity's
 	// requests.
 	tally *flowTally
+	// idleCores is what a fake scheduler burns once it has bound every
+	// pod; boundAll, if not nil, is closed then (one scheduler phase).
+	idleCores float64
+	boundAll  chan struct{}
 }
 
 func newCluster(t *testing.T, nodes int) *cluster {
@@ -142,6 +146,9 @@ type fakeScheduler struct {
 	name string
 	stop chan struct{}
 	done sync.WaitGroup
+	// boundAt is when it bound the last pod; from then on it uses
+	// c.idleCores of CPU.
+	boundAt atomic.Pointer[time.Time]
 }
 
 func (c *cluster) startScheduler(_ context.Context, kind string, order int) (schedProcess, error) {
@@ -160,13 +167,21 @@ func (c *cluster) startScheduler(_ context.Context, kind string, order int) (sch
 				}
 			}
 		}
+		s.boundAt.Store(new(c.clk.Now()))
+		if c.boundAll != nil {
+			close(c.boundAll)
+		}
 	})
 	return s, nil
 }
 
 func (s *fakeScheduler) Name() string { return s.name }
 func (s *fakeScheduler) Sample() (lab.ProcSample, error) {
-	return lab.ProcSample{PID: 42, CPUSeconds: 0.5, RSSBytes: 64 << 20}, nil
+	cpu := 0.5
+	if at := s.boundAt.Load(); at != nil {
+		cpu += s.c.idleCores * s.c.clk.Since(*at).Seconds()
+	}
+	return lab.ProcSample{PID: 42, CPUSeconds: cpu, RSSBytes: 64 << 20}, nil
 }
 func (s *fakeScheduler) Events() []string { return nil }
 func (s *fakeScheduler) Log() string      { return "fake.log" }

@@ -32,6 +32,10 @@ type Options struct {
 	CeilingEvents bool
 	// Order is the phases, comma-separated.
 	Order string
+	// IdleWindow is how long each scheduler runs on, with nothing to
+	// schedule, after its last binding (and a settle of up to 10s) to
+	// measure its idle CPU rate; 0 stops it at its last binding.
+	IdleWindow time.Duration
 	// MyriadArgs are extra flags for `myriad scheduler`.
 	MyriadArgs []string
 	// ProfileDir, when set, receives a CPU profile of each scheduler
@@ -54,6 +58,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("--phase-timeout must be positive, got %s", o.PhaseTimeout)
 	case o.CreateWorkers < 1 || o.CreateWorkers > 1024:
 		return fmt.Errorf("--create-workers must be between 1 and 1024, got %d", o.CreateWorkers)
+	case o.IdleWindow < 0:
+		return fmt.Errorf("--idle-window must not be negative, got %s", o.IdleWindow)
 	case o.Binders < 1 || o.Binders > 1024:
 		return fmt.Errorf("--binders must be between 1 and 1024, got %d", o.Binders)
 	}

@@ -103,6 +103,12 @@ func (b *bench) phase(ctx context.Context, order, total int, kind string) (p Pha
 	p.Components = cpuDelta(before, b.snapshot())
 	if proc != nil {
 		p.CPUSeconds, p.RSSMaxBytes = b.usage(proc)
+		p.CPUAt = b.clk.Now()
+		if err == nil {
+			if p.IdleCPUCores, p.IdleErr = b.measureIdle(ctx, order, total, kind, proc); p.IdleErr != nil {
+				b.con.Printf("  idle window: %v", p.IdleErr)
+			}
+		}
 		proc.Stop()
 		p.CPUProfile = proc.Profile()
 	}

@@ -1,11 +1,14 @@
 package scheduler
 
 import (
-	corev1 "k8s.io/api/core/v1"
 	"math"
 	"strings"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/myriad-dev/myriad/pkg/lab"
 )
 
 func waitUntil(t *testing.T, cond func() bool) {
@@ -82,5 +85,52 @@ func TestSchedulerPhasesMeasureTheSchedulerAndCleanUp(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(r.Rows()[0], " "), "ceiling") {
 		t.Errorf("rows lack their header: %v", r.Rows()[0])
+	}
+}
+
+// With --idle-window the scheduler runs on after its last binding; its CPU
+// rate over the window is its idle rate, and that rate times the phase's
+// length comes off its CPU per pod. The settle before the window and the
+// time between the last binding and the CPU reading do not change it.
+func TestIdleWindowMeasuresTheSchedulersIdleRate(t *testing.T) {
+	c := newCluster(t, 3)
+	c.idleCores, c.boundAll = 0.02, make(chan struct{})
+	s := c.scenario("myriad", 30)
+	s.o.IdleWindow = time.Minute
+	done := make(chan *Result, 1)
+	go func() { done <- c.run(t, s) }()
+	<-c.boundAll
+	var r *Result
+	for r == nil {
+		select {
+		case r = <-done:
+		case <-time.After(2 * time.Millisecond):
+			c.clk.Step(5 * time.Second)
+		}
+	}
+	if !r.Verdict.Pass || len(r.Verdict.Warnings) > 0 {
+		t.Fatalf("verdict: %+v", r.Verdict)
+	}
+	run := r.Myriad.Runs[0]
+	if run.IdleCPUCores == nil || math.Abs(*run.IdleCPUCores-0.02) > 1e-9 {
+		t.Errorf("idle %s cores, want 0.02", lab.FmtOpt(run.IdleCPUCores, "%g"))
+	}
+	// 0.5 s at the last binding, 1 s after start; 0.02 cores of it is idle.
+	want := (0.5 - 0.02*1) / 30 * 1000
+	if run.CPUSecondsPer1000PodsAboveIdle == nil || math.Abs(*run.CPUSecondsPer1000PodsAboveIdle-want) > 1e-6 {
+		t.Errorf("CPU per 1000 pods above idle %s, want %g", lab.FmtOpt(run.CPUSecondsPer1000PodsAboveIdle, "%g"), want)
+	}
+	if r.Myriad.IdleCPUCores == nil || r.Myriad.CPUSecondsPer1000PodsAboveIdle == nil {
+		t.Errorf("summary lacks the idle figures: %+v", r.Myriad)
+	}
+}
+
+// Without --idle-window the scheduler stops at its last binding and no
+// idle figure is reported.
+func TestNoIdleWindowNoIdleFigures(t *testing.T) {
+	c := newCluster(t, 3)
+	r := c.run(t, c.scenario("kube", 10))
+	if run := r.Kube.Runs[0]; run.IdleCPUCores != nil || run.CPUSecondsPer1000PodsAboveIdle != nil || run.IdleError != "" {
+		t.Errorf("idle figures without an idle window: %+v", run)
 	}
 }

@@ -49,6 +49,8 @@ func (r *Result) Rows() [][]string {
 		{"latency p50, scheduler start → bound", sec(k.LatencyP50), sec(m.LatencyP50), "—"},
 		{"latency p99, scheduler start → bound", sec(k.LatencyP99), sec(m.LatencyP99), "—"},
 		{"CPU seconds per 1,000 pods (scheduler process)", num(k.CPUSecondsPer1000Pods, "%.2f"), num(m.CPUSecondsPer1000Pods, "%.2f"), "—"},
+		{"idle CPU after the last binding (cores)", num(k.IdleCPUCores, "%.3f"), num(m.IdleCPUCores, "%.3f"), "—"},
+		{"CPU seconds per 1,000 pods above idle", num(k.CPUSecondsPer1000PodsAboveIdle, "%.2f"), num(m.CPUSecondsPer1000PodsAboveIdle, "%.2f"), "—"},
 		{"RSS max (scheduler process)", rss(k.RSSMaxBytes), rss(m.RSSMaxBytes), "—"},
 		{"placements feasible (lowest run)", pct(k.FeasibleFraction), pct(m.FeasibleFraction), "—"},
 		{"node CPU requested: stddev", pct(k.UtilizationStddev), pct(m.UtilizationStddev), "—"},
@@ -59,6 +61,7 @@ func (r *Result) Rows() [][]string {
 		{"myriad / kube, pods/s", times(r.Ratios.MyriadOverKubePodsPerSecond)},
 		{"myriad / ceiling, pods/s", times(r.Ratios.MyriadOverCeiling)},
 		{"kube / myriad, CPU per pod", times(r.Ratios.KubeOverMyriadCPUPerPod)},
+		{"kube / myriad, CPU per pod above idle", times(r.Ratios.KubeOverMyriadCPUPerPodAboveIdle)},
 	}
 }
 
@@ -88,8 +91,8 @@ func (r *Result) Page() *lab.Page {
 			r.Ceiling.Binders, events, r.Ceiling.Identity))
 	runs := r.allRuns()
 	p.Tables = []lab.Table{
-		{Title: "Side by side (mean over finished runs)", Rows: r.Rows()[1:14], Head: []string{"", "kube-scheduler", "myriad scheduler", "ceiling"},
-			Note: "RSS is the largest and feasibility the lowest of the runs; the ceiling's pods/s run to its last write's return."},
+		{Title: "Side by side (mean over finished runs)", Rows: r.Rows()[1:16], Head: []string{"", "kube-scheduler", "myriad scheduler", "ceiling"},
+			Note: "RSS is the largest and feasibility the lowest of the runs; the ceiling's pods/s run to its last write's return. Idle CPU is the scheduler's rate over --idle-window, which opens once the last pods have settled after its last binding: the cost of following the cluster with nothing to schedule. Above idle takes that rate times the phase's length off the phase's CPU."},
 		{Title: "Ratios", Rows: ratioRows(r)},
 		runsTable(runs),
 	}
@@ -125,11 +128,12 @@ func ratioRows(r *Result) [][]string {
 		{"myriad / ceiling, pods/s (first → last bound)", times(x.MyriadOverCeilingAfterFirstBnd)},
 		{"kube / ceiling, pods/s (start → last bound)", times(x.KubeOverCeiling)},
 		{"kube / myriad, CPU per pod", times(x.KubeOverMyriadCPUPerPod)},
+		{"kube / myriad, CPU per pod above idle", times(x.KubeOverMyriadCPUPerPodAboveIdle)},
 	}
 }
 
 func runsTable(runs []Run) lab.Table {
-	t := lab.Table{Title: "Runs", Head: []string{"#", "scheduler", "bound", "pods/s", "pods/s after 1st bind", "first bind", "last bind", "p50", "p90", "p99", "CPU s", "CPU s / 1000 pods", "RSS max", "feasible", "util. stddev", "util. max−min", "CPU profile", "error"},
+	t := lab.Table{Title: "Runs", Head: []string{"#", "scheduler", "bound", "pods/s", "pods/s after 1st bind", "first bind", "last bind", "p50", "p90", "p99", "CPU s", "CPU s / 1000 pods", "idle cores", "CPU s / 1000 above idle", "RSS max", "feasible", "util. stddev", "util. max−min", "CPU profile", "error"},
 		Note: "Times in seconds from scheduler start. CPU is the scheduler process's utime + stime from its start to the last bind. A CPU profile (with --cpu-profiles) covers the process from start to stop, with its allocations beside it (NAME-PID.allocs.pprof); read them with go tool pprof."}
 	for _, run := range runs {
 		var feas, sd, rg *float64
@@ -139,7 +143,7 @@ func runsTable(runs []Run) lab.Table {
 		t.Rows = append(t.Rows, []string{fmt.Sprint(run.Order), run.Scheduler, fmt.Sprintf("%d / %d", run.Bound, run.Pods),
 			num(run.PodsPerSecond, "%.0f"), num(run.PodsPerSecondAfterFirstBind, "%.0f"), num(run.FirstBindSeconds, "%.2f"), num(run.LastBindSeconds, "%.2f"),
 			num(run.LatencyP50, "%.2f"), num(run.LatencyP90, "%.2f"), num(run.LatencyP99, "%.2f"), num(run.CPUSeconds, "%.2f"), num(run.CPUSecondsPer1000Pods, "%.2f"),
-			rss(run.RSSMaxBytes), pct(feas), pct(sd), pct(rg), orDash(run.CPUProfile), orDash(run.Error)})
+			num(run.IdleCPUCores, "%.3f"), num(run.CPUSecondsPer1000PodsAboveIdle, "%.2f"), rss(run.RSSMaxBytes), pct(feas), pct(sd), pct(rg), orDash(run.CPUProfile), orDash(run.Error)})
 	}
 	return t
 }

@@ -40,8 +40,14 @@ type PhaseInput struct {
 	WritesDone time.Time
 	// CPUSeconds is the scheduler process's utime+stime when the last pod
 	// was bound (or the phase ended); nil for the ceiling or if unreadable.
-	CPUSeconds  *float64
+	CPUSeconds *float64
+	// CPUAt is when CPUSeconds was read.
+	CPUAt       time.Time
 	RSSMaxBytes *int64
+	// IdleCPUCores is the scheduler's CPU rate over --idle-window after
+	// its last binding; nil if not measured, IdleErr says why if it failed.
+	IdleCPUCores *float64
+	IdleErr      error
 	// Components are CPU seconds other processes used during the phase.
 	Components map[string]float64
 	Nodes      []NodeAlloc
@@ -95,7 +101,14 @@ type Run struct {
 	BindSummary
 	CPUSeconds            *float64 `json:"cpu_seconds,omitempty"`
 	CPUSecondsPer1000Pods *float64 `json:"cpu_seconds_per_1000_pods,omitempty"`
-	RSSMaxBytes           *int64   `json:"rss_max_bytes,omitempty"`
+	// IdleCPUCores is the scheduler's CPU rate, in cores, over the idle
+	// window after its last binding: following the cluster with nothing
+	// to schedule. CPUSecondsPer1000PodsAboveIdle takes that rate times
+	// the phase's length off its CPU: what the pods cost beyond it.
+	IdleCPUCores                   *float64 `json:"idle_cpu_cores,omitempty"`
+	CPUSecondsPer1000PodsAboveIdle *float64 `json:"cpu_seconds_per_1000_pods_above_idle,omitempty"`
+	IdleError                      string   `json:"idle_error,omitempty"`
+	RSSMaxBytes                    *int64   `json:"rss_max_bytes,omitempty"`
 	// ComponentCPUSeconds are other processes' CPU seconds in the phase,
 	// to show what the machine spent its cores on.
 	ComponentCPUSeconds map[string]float64 `json:"component_cpu_seconds,omitempty"`
@@ -134,17 +147,19 @@ type CeilingWrites struct {
 // figures, except rss_max_bytes (the largest) and feasible_fraction (the
 // smallest). Only finished runs count.
 type SchedSummary struct {
-	PodsPerSecond               *float64 `json:"pods_per_second,omitempty"`
-	PodsPerSecondAfterFirstBind *float64 `json:"pods_per_second_after_first_bind,omitempty"`
-	LatencyP50                  *float64 `json:"latency_p50_seconds,omitempty"`
-	LatencyP99                  *float64 `json:"latency_p99_seconds,omitempty"`
-	CPUSecondsPer1000Pods       *float64 `json:"cpu_seconds_per_1000_pods,omitempty"`
-	RSSMaxBytes                 *int64   `json:"rss_max_bytes,omitempty"`
-	FeasibleFraction            *float64 `json:"feasible_fraction,omitempty"`
-	UtilizationStddev           *float64 `json:"utilization_stddev,omitempty"`
-	UtilizationRange            *float64 `json:"utilization_range,omitempty"`
-	WritesPriorityLevel         string   `json:"writes_priority_level,omitempty"`
-	Runs                        []Run    `json:"runs"`
+	PodsPerSecond                  *float64 `json:"pods_per_second,omitempty"`
+	PodsPerSecondAfterFirstBind    *float64 `json:"pods_per_second_after_first_bind,omitempty"`
+	LatencyP50                     *float64 `json:"latency_p50_seconds,omitempty"`
+	LatencyP99                     *float64 `json:"latency_p99_seconds,omitempty"`
+	CPUSecondsPer1000Pods          *float64 `json:"cpu_seconds_per_1000_pods,omitempty"`
+	IdleCPUCores                   *float64 `json:"idle_cpu_cores,omitempty"`
+	CPUSecondsPer1000PodsAboveIdle *float64 `json:"cpu_seconds_per_1000_pods_above_idle,omitempty"`
+	RSSMaxBytes                    *int64   `json:"rss_max_bytes,omitempty"`
+	FeasibleFraction               *float64 `json:"feasible_fraction,omitempty"`
+	UtilizationStddev              *float64 `json:"utilization_stddev,omitempty"`
+	UtilizationRange               *float64 `json:"utilization_range,omitempty"`
+	WritesPriorityLevel            string   `json:"writes_priority_level,omitempty"`
+	Runs                           []Run    `json:"runs"`
 }
 
 // CeilingSummary is the bench's own binder: how many bindings per second
@@ -175,6 +190,9 @@ type Ratios struct {
 	MyriadOverCeilingAfterFirstBnd *float64 `json:"myriad_over_ceiling_after_first_bind,omitempty"`
 	KubeOverCeiling                *float64 `json:"kube_over_ceiling,omitempty"`
 	KubeOverMyriadCPUPerPod        *float64 `json:"kube_over_myriad_cpu_per_pod,omitempty"`
+	// KubeOverMyriadCPUPerPodAboveIdle compares what the pods cost each
+	// scheduler beyond following the cluster for the phase's length.
+	KubeOverMyriadCPUPerPodAboveIdle *float64 `json:"kube_over_myriad_cpu_per_pod_above_idle,omitempty"`
 }
 
 // Build summarizes every phase and judges the run: it passes when every
@@ -209,12 +227,13 @@ func Build(in Input) *Result {
 	summarizeCeiling(&r.Ceiling)
 	reasons = append(reasons, samePriorityLevel(r)...)
 	r.Ratios = Ratios{
-		MyriadOverKubePodsPerSecond:    lab.Ratio(r.Myriad.PodsPerSecond, r.Kube.PodsPerSecond),
-		MyriadOverKubeAfterFirstBind:   lab.Ratio(r.Myriad.PodsPerSecondAfterFirstBind, r.Kube.PodsPerSecondAfterFirstBind),
-		MyriadOverCeiling:              lab.Ratio(r.Myriad.PodsPerSecond, r.Ceiling.BindsPerSecond),
-		MyriadOverCeilingAfterFirstBnd: lab.Ratio(r.Myriad.PodsPerSecondAfterFirstBind, r.Ceiling.BindsPerSecondAfterFirstBind),
-		KubeOverCeiling:                lab.Ratio(r.Kube.PodsPerSecond, r.Ceiling.BindsPerSecond),
-		KubeOverMyriadCPUPerPod:        lab.Ratio(r.Kube.CPUSecondsPer1000Pods, r.Myriad.CPUSecondsPer1000Pods),
+		MyriadOverKubePodsPerSecond:      lab.Ratio(r.Myriad.PodsPerSecond, r.Kube.PodsPerSecond),
+		MyriadOverKubeAfterFirstBind:     lab.Ratio(r.Myriad.PodsPerSecondAfterFirstBind, r.Kube.PodsPerSecondAfterFirstBind),
+		MyriadOverCeiling:                lab.Ratio(r.Myriad.PodsPerSecond, r.Ceiling.BindsPerSecond),
+		MyriadOverCeilingAfterFirstBnd:   lab.Ratio(r.Myriad.PodsPerSecondAfterFirstBind, r.Ceiling.BindsPerSecondAfterFirstBind),
+		KubeOverCeiling:                  lab.Ratio(r.Kube.PodsPerSecond, r.Ceiling.BindsPerSecond),
+		KubeOverMyriadCPUPerPod:          lab.Ratio(r.Kube.CPUSecondsPer1000Pods, r.Myriad.CPUSecondsPer1000Pods),
+		KubeOverMyriadCPUPerPodAboveIdle: lab.Ratio(r.Kube.CPUSecondsPer1000PodsAboveIdle, r.Myriad.CPUSecondsPer1000PodsAboveIdle),
 	}
 	r.Finish(in.FinishedAt, in.Processes)
 	r.Judge(reasons, warnings)
@@ -224,6 +243,9 @@ func Build(in Input) *Result {
 // judgeRun adds what a finished phase's figures say about the run.
 func judgeRun(p PhaseInput, run Run, events bool, reasons, warnings []string) ([]string, []string) {
 	name := fmt.Sprintf("phase %d (%s)", p.Order, p.Kind)
+	if run.IdleError != "" {
+		warnings = append(warnings, fmt.Sprintf("%s: idle CPU not measured: %s", name, run.IdleError))
+	}
 	if p.FlowsErr != "" {
 		warnings = append(warnings, fmt.Sprintf("%s: APF dispatched requests not scraped: %s", name, p.FlowsErr))
 	}
@@ -268,6 +290,14 @@ func schedRun(p PhaseInput, identity *FlowCount) Run {
 		ComponentCPUSeconds: p.Components, APFDispatched: p.Flows, CPUProfile: p.CPUProfile, Error: p.Err}
 	if p.CPUSeconds != nil && run.Bound > 0 {
 		run.CPUSecondsPer1000Pods = lab.Some(*p.CPUSeconds / float64(run.Bound) * 1000)
+		if p.IdleCPUCores != nil && !p.CPUAt.IsZero() {
+			run.IdleCPUCores = p.IdleCPUCores
+			above := *p.CPUSeconds - *p.IdleCPUCores*p.CPUAt.Sub(p.Start).Seconds()
+			run.CPUSecondsPer1000PodsAboveIdle = lab.Some(max(0, above) / float64(run.Bound) * 1000)
+		}
+	}
+	if p.IdleErr != nil {
+		run.IdleError = p.IdleErr.Error()
 	}
 	if len(p.Placements) > 0 {
 		q := ComputePlacementQuality(p.Nodes, p.Placements)
@@ -317,6 +347,8 @@ func summarizeSched(s *SchedSummary) {
 	s.LatencyP50 = meanRuns(ok, func(r Run) *float64 { return r.LatencyP50 })
 	s.LatencyP99 = meanRuns(ok, func(r Run) *float64 { return r.LatencyP99 })
 	s.CPUSecondsPer1000Pods = meanRuns(ok, func(r Run) *float64 { return r.CPUSecondsPer1000Pods })
+	s.IdleCPUCores = meanRuns(ok, func(r Run) *float64 { return r.IdleCPUCores })
+	s.CPUSecondsPer1000PodsAboveIdle = meanRuns(ok, func(r Run) *float64 { return r.CPUSecondsPer1000PodsAboveIdle })
 	s.UtilizationStddev = meanRuns(ok, func(r Run) *float64 {
 		if r.Quality == nil {
 			return nil

@@ -282,6 +282,7 @@ func (s *Scenario) parameters() map[string]string {
 		"pod":                 "1 container, requests cpu 100m / memory 128Mi, created before the scheduler starts",
 		"order":               o.Order,
 		"phaseTimeout":        o.PhaseTimeout.String(),
+		"idleWindow":          idleWindowParam(o.IdleWindow),
 		"createWorkers":       strconv.Itoa(o.CreateWorkers),
 		"ceilingBinders":      strconv.Itoa(o.Binders),
 		"ceilingEvents":       strconv.FormatBool(o.CeilingEvents),
@@ -317,4 +318,11 @@ func clockTimeout(ctx context.Context, clk clock.WithTicker, d time.Duration) (c
 		once.Do(func() { close(stop) })
 		cancel(context.Canceled)
 	}
+}
+
+func idleWindowParam(d time.Duration) string {
+	if d <= 0 {
+		return "off: each scheduler stops at its last binding"
+	}
+	return fmt.Sprintf("%s, opening %s after the last binding (the scheduler's CPU rate over it is its idle rate)", d, min(idleSettle, d))
 }
