@@ -105,8 +105,8 @@ type class struct {
 	entries []cacheEntry   // by node slot
 	// naMemo[slot] is labelGen<<1 | matches, for requiredNAMatches.
 	naMemo []uint64
-	// transient: built for one decision (equivalence off), so memos would
-	// only cost.
+	// transient: built for one decision (equivalence off, or a pinned
+	// pod), so memos and the per-node cache would only cost.
 	transient bool
 	elem      *list.Element
 }

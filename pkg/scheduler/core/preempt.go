@@ -111,13 +111,19 @@ func (sc *Scheduler) PreemptWith(pod *v1.Pod, ext *External) (*Preemption, error
 	var cands []victimSet
 	withinBudgets := 0
 	reasons := map[string]int{}
-	rot := newRotation(sc.rng, len(nodes))
+	// Nodes a pinned pod's names rule out are unresolvable: no eviction
+	// makes the pod fit there (kube's preemption skips them so too).
+	search, _ := sc.searchSpace(pod)
+	if absent := len(nodes) - len(search); absent > 0 {
+		reasons[ReasonPreemptionNotHelpful] = absent
+	}
+	rot := newRotation(sc.rng, len(search))
 	for {
 		i, ok := rot.next()
 		if !ok {
 			break
 		}
-		vs, why := sc.victimsOn(pod, prio, cl.facts, cs, nodes[i], ext)
+		vs, why := sc.victimsOn(pod, prio, cl.facts, cs, search[i], ext)
 		if vs == nil {
 			for _, r := range why {
 				reasons[r]++

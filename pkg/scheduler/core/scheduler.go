@@ -347,7 +347,10 @@ func (sc *Scheduler) classFor(pod *v1.Pod) *class {
 func (sc *Scheduler) lookupClass(pod *v1.Pod) (cl *class, hit bool) {
 	spread := sc.defaultSpreadFor(pod)
 	delegated := sc.delegatedFor(pod)
-	if sc.cfg.DisableEquivalence {
+	// A pinned pod (a DaemonSet's, say) is looked at on its named nodes
+	// only: its class would cache one node's verdict, and a rollout's one
+	// class per node would push the replicas' classes out of the LRU.
+	if sc.cfg.DisableEquivalence || isPinned(pod) {
 		cl = newClass(ClassKey{}, pod, spread, delegated)
 		cl.transient = true
 	} else {
@@ -410,7 +413,7 @@ func (sc *Scheduler) clusterStateFor(pod *v1.Pod, f *nodeFacts) (*clusterState, 
 func (sc *Scheduler) evalNode(cl *class, cs *clusterState, pod *v1.Pod, n *NodeInfo) (cacheEntry, []string) {
 	var e *cacheEntry
 	var local cacheEntry
-	if sc.cfg.DisableEquivalence {
+	if cl.transient {
 		e = &local
 		e.gen = n.Generation - 1
 	} else {
@@ -562,8 +565,9 @@ func (sc *Scheduler) decide(pod *v1.Pod, enoughFn EnoughFunc, nominatedFirst boo
 			return decision{cl: cl, cs: cs, nominated: n}, nil
 		}
 	}
-	enough := enoughFn(len(nodes))
-	rot := newRotation(sc.rng, len(nodes))
+	search, absentReason := sc.searchSpace(pod)
+	enough := enoughFn(len(search))
+	rot := newRotation(sc.rng, len(search))
 	cands := sc.scratch.cands[:0]
 	defer func() {
 		// Keep the grown array; drop the node pointers beyond this
@@ -579,7 +583,7 @@ func (sc *Scheduler) decide(pod *v1.Pod, enoughFn EnoughFunc, nominatedFirst boo
 			break
 		}
 		visited++
-		n := nodes[i]
+		n := search[i]
 		e, reasons := sc.evalNode(cl, cs, pod, n)
 		if reasons == nil {
 			reasons = sc.checkExt(ext, pod, n)
@@ -597,6 +601,12 @@ func (sc *Scheduler) decide(pod *v1.Pod, enoughFn EnoughFunc, nominatedFirst boo
 	}
 	sc.stats.NodesVisited += uint64(visited)
 	if len(cands) == 0 {
+		if absent := len(nodes) - len(search); absent > 0 {
+			if failed == nil {
+				failed = map[string]int{}
+			}
+			failed[absentReason] += absent
+		}
 		return decision{}, &FitError{Pod: podName(pod), NumNodes: len(nodes), Reasons: failed}
 	}
 	return decision{cl: cl, cs: cs, cands: cands, visited: visited}, nil
