@@ -23,11 +23,7 @@ const (
 // false when some term leaves every node open; names (sorted) is empty
 // when the terms contradict each other.
 func pinnedNames(pod *v1.Pod) (names []string, pinned bool) {
-	a := pod.Spec.Affinity
-	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
-		return nil, false
-	}
-	terms := a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms
+	terms := requiredNodeTerms(pod)
 	if len(terms) == 0 {
 		return nil, false
 	}
@@ -54,17 +50,22 @@ func pinnedNames(pod *v1.Pod) (names []string, pinned bool) {
 
 // isPinned reports whether pinnedNames pins pod, without building sets.
 func isPinned(pod *v1.Pod) bool {
-	a := pod.Spec.Affinity
-	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
-		return false
-	}
-	terms := a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms
+	terms := requiredNodeTerms(pod)
 	for _, t := range terms {
 		if !slices.ContainsFunc(t.MatchFields, isNameIn) {
 			return false
 		}
 	}
 	return len(terms) > 0
+}
+
+// requiredNodeTerms are the pod's required node selector terms, if any.
+func requiredNodeTerms(pod *v1.Pod) []v1.NodeSelectorTerm {
+	a := pod.Spec.Affinity
+	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+		return nil
+	}
+	return a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms
 }
 
 func isNameIn(r v1.NodeSelectorRequirement) bool {
